@@ -1,0 +1,46 @@
+// Fused softmax + cross-entropy, one workgroup per row of logits [N,V]:
+//   lse = log Σ_v exp(z_v),  loss_row = lse − z[target]  (0 for ignored rows: target < 0 or ≥ V)
+// The softmax itself is never stored; lse is saved for the backward.
+struct Params { N: u32, V: u32 }
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<i32>;
+@group(0) @binding(2) var<storage, read_write> losses: array<f32>;
+@group(0) @binding(3) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> red: array<f32, WG>;
+
+fn reduce(v: f32, lid: u32, isMax: bool) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) {
+      if (isMax) { red[lid] = max(red[lid], red[lid + k]); } else { red[lid] += red[lid + k]; }
+    }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.N) { return; }
+  let base = row * p.V;
+  var m = -3.4e38;
+  for (var v = lid; v < p.V; v += WG) { m = max(m, logits[base + v]); }
+  m = reduce(m, lid, true);
+  var s = 0.0;
+  for (var v = lid; v < p.V; v += WG) { s += exp(logits[base + v] - m); }
+  s = reduce(s, lid, false);
+  if (lid == 0u) {
+    let l = m + log(s);
+    lse[row] = l;
+    let tgt = targets[row];
+    if (tgt >= 0 && u32(tgt) < p.V) { losses[row] = l - logits[base + u32(tgt)]; } else { losses[row] = 0.0; }
+  }
+}

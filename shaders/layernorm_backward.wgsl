@@ -1,0 +1,49 @@
+// LayerNorm input gradient, accumulated, one workgroup per row. With x̂ = (x − mean)·rstd and g = dy·w:
+//   dx += rstd · (g − mean(g) − x̂ · mean(g·x̂))
+struct Params { rows: u32, C: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> meanIn: array<f32>;
+@group(0) @binding(4) var<storage, read> rstdIn: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+const WG: u32 = 128u;
+var<workgroup> red: array<f32, WG>;
+
+fn reduceSum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(128)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.C;
+  let mean = meanIn[row];
+  let rstd = rstdIn[row];
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var c = lid; c < p.C; c += WG) {
+    let g = dy[base + c] * w[c];
+    sg += g;
+    sgx += g * (x[base + c] - mean) * rstd;
+  }
+  let mg = reduceSum(sg, lid) / f32(p.C);
+  let mgx = reduceSum(sgx, lid) / f32(p.C);
+  for (var c = lid; c < p.C; c += WG) {
+    let g = dy[base + c] * w[c];
+    let xh = (x[base + c] - mean) * rstd;
+    dx[base + c] += rstd * (g - mg - xh * mgx);
+  }
+}

@@ -1,0 +1,43 @@
+// LayerNorm over the last dimension C, one workgroup per row:
+//   mean = Σx/C, var = Σ(x−mean)²/C (biased), rstd = 1/√(var + eps), y = (x − mean)·rstd·w + b.
+// mean and rstd are saved per row for the backward.
+struct Params { rows: u32, C: u32, eps: f32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> meanOut: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rstdOut: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
+
+const WG: u32 = 128u;
+var<workgroup> red: array<f32, WG>;
+
+fn reduceSum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(128)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  // The whole workgroup leaves together, so the barriers below stay in uniform control flow.
+  if (row >= p.rows) { return; }
+  let base = row * p.C;
+  var s = 0.0;
+  for (var c = lid; c < p.C; c += WG) { s += x[base + c]; }
+  let mean = reduceSum(s, lid) / f32(p.C);
+  var s2 = 0.0;
+  for (var c = lid; c < p.C; c += WG) { let d = x[base + c] - mean; s2 += d * d; }
+  let rstd = inverseSqrt(reduceSum(s2, lid) / f32(p.C) + p.eps);
+  for (var c = lid; c < p.C; c += WG) { y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c]; }
+  if (lid == 0u) { meanOut[row] = mean; rstdOut[row] = rstd; }
+}

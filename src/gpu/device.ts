@@ -1,0 +1,82 @@
+// Adapter/device acquisition shared by the browser and Node: full adapter limits, optional features when present.
+
+import { WebGPUUnavailableError } from './errors';
+
+/** Optional features we ask for when the adapter has them. */
+export const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  const info = adapter.info;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    features: [...adapter.features].map(String).sort(),
+    limits: limitsToRecord(adapter.limits),
+  };
+}
+
+/** GPUSupportedLimits is an interface object whose fields are prototype getters: copy them by name. */
+export function limitsToRecord(limits: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  // for..in walks the prototype getters in both Chromium and Dawn's Node binding.
+  for (const key in limits) {
+    const v = (limits as unknown as Record<string, unknown>)[key];
+    if (typeof v === 'number') out[key] = v;
+  }
+  return out;
+}
+
+export interface Acquired {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  description: AdapterDescription;
+}
+
+/**
+ * Requests an adapter and a device with every limit raised to the adapter's maximum and the optional
+ * features it supports. Throws WebGPUUnavailableError with a specific hint when there is none.
+ */
+export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'node'): Promise<Acquired> {
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      'WebGPU is not available here (navigator.gpu is missing).',
+      where === 'browser'
+        ? 'Use a current Chrome or Edge (113+), or Firefox 141+ / Safari 26+; on Linux start Chrome with --enable-unsafe-webgpu, and serve the page over https or http://127.0.0.1.'
+        : 'Install the npm package "webgpu" and a Vulkan driver.',
+    );
+  }
+  const adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ?? (await gpu.requestAdapter());
+  if (!adapter) {
+    throw new WebGPUUnavailableError(
+      'No WebGPU adapter was found.',
+      where === 'browser'
+        ? 'Your browser exposes WebGPU but found no usable GPU: update the graphics driver, or check chrome://gpu.'
+        : 'Dawn found no Vulkan device: install libvulkan1 and a Vulkan driver (for a CPU fallback, Debian\'s chromium package ships SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).',
+    );
+  }
+  const description = describeAdapter(adapter);
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const requiredLimits: Record<string, number> = {};
+  for (const [k, v] of Object.entries(description.limits)) {
+    // Some implementations list limits a device request rejects by name; only pass standard ones.
+    if (k in adapter.limits) requiredLimits[k] = v;
+  }
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'inheritune' });
+  } catch (e) {
+    throw new WebGPUUnavailableError(`The WebGPU adapter refused to create a device: ${(e as Error).message}.`, 'Close other GPU-heavy tabs and reload.');
+  }
+  return { adapter, device, description };
+}

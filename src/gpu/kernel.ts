@@ -1,0 +1,44 @@
+// Kernel metadata: what a WGSL entry point binds, declared beside the op that launches it.
+
+/** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
+export type StorageAccess = 'read' | 'rw';
+export type ScalarType = 'u32' | 'i32' | 'f32';
+
+export interface KernelSpec {
+  /** Label shown in errors and GPU timings. */
+  name: string;
+  /** WGSL source (a shaders/*.wgsl file imported with ?raw). */
+  source: string;
+  entry?: string;
+  storage: readonly StorageAccess[];
+  /** Fields of the `Params` uniform struct, in declaration order; all 4-byte scalars. */
+  uniforms?: readonly (readonly [string, ScalarType])[];
+}
+
+export type Constants = Record<string, number | boolean>;
+
+/** Packs uniform values into `view` at byte `offset`, in the spec's field order. Missing fields are an error. */
+export function packUniforms(spec: KernelSpec, values: Record<string, number>, view: DataView, offset: number): number {
+  const fields = spec.uniforms ?? [];
+  fields.forEach(([name, type], i) => {
+    const v = values[name];
+    if (v === undefined || !Number.isFinite(v)) throw new Error(`Kernel ${spec.name}: uniform "${name}" is ${v}.`);
+    const at = offset + 4 * i;
+    if (type === 'f32') view.setFloat32(at, v, true);
+    else if (type === 'u32') {
+      if (v < 0 || !Number.isInteger(v) || v > 0xffffffff) throw new Error(`Kernel ${spec.name}: uniform "${name}" = ${v} is not a u32.`);
+      view.setUint32(at, v, true);
+    } else view.setInt32(at, v, true);
+  });
+  return Math.max(16, Math.ceil((4 * fields.length) / 16) * 16);
+}
+
+/** Largest workgroup count per grid dimension that every WebGPU device supports. */
+export const MAX_GRID = 65535;
+
+/** Splits `n` workgroups into an x·y grid; kernels rebuild the linear index and bounds-check it. */
+export function grid2d(n: number): [number, number] {
+  if (n <= MAX_GRID) return [Math.max(1, n), 1];
+  const y = Math.ceil(n / MAX_GRID);
+  return [Math.ceil(n / y), y];
+}

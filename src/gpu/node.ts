@@ -1,0 +1,33 @@
+// Node-only entry: loads Dawn (npm "webgpu") and finds a Vulkan driver, then hands over to acquireDevice.
+
+import { existsSync } from 'node:fs';
+import { acquireDevice, type Acquired } from './device';
+import { WebGPUUnavailableError } from './errors';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/**
+ * Creates a Dawn GPU object and a device. With no Vulkan driver chosen in the environment, the installed
+ * drivers are tried first; if Dawn accepts none of them (no GPU, or only Mesa's lavapipe, which Dawn
+ * rejects), Debian chromium's SwiftShader driver (a CPU implementation) is used, so tests run without a GPU.
+ * Dawn re-reads VK_ICD_FILENAMES for every instance it creates, so the retry sees the new value.
+ */
+export async function acquireNodeDevice(): Promise<Acquired> {
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (e) {
+    throw new WebGPUUnavailableError(`Could not load the npm package "webgpu": ${(e as Error).message}.`, 'Run npm ci.');
+  }
+  Object.assign(globalThis, mod.globals);
+  const attempt = () => acquireDevice(mod.create([]), 'node');
+  const chosen = !!(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
+  if (chosen || !existsSync(SWIFTSHADER_ICD)) return attempt();
+  try {
+    return await attempt();
+  } catch (e) {
+    if (!(e instanceof WebGPUUnavailableError)) throw e;
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    return attempt();
+  }
+}

@@ -1,0 +1,73 @@
+// Pipeline cache keyed by shader source, entry point and override constants; WGSL errors with line, column, source.
+
+import type { Constants, KernelSpec } from './kernel';
+import { ShaderCompileError, formatCompilationMessages } from './errors';
+
+export interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  /** Resolves once the module's compilation messages were checked; rejects with ShaderCompileError. */
+  ready: Promise<void>;
+}
+
+export class PipelineCache {
+  private modules = new Map<string, { module: GPUShaderModule; ready: Promise<void> }>();
+  private pipelines = new Map<string, CachedPipeline>();
+
+  constructor(private readonly device: GPUDevice, private readonly onError: (e: Error) => void) {}
+
+  get size(): number {
+    return this.pipelines.size;
+  }
+
+  get(spec: KernelSpec, constants: Constants = {}): CachedPipeline {
+    const entry = spec.entry ?? 'main';
+    const constKey = Object.keys(constants).sort().map((k) => `${k}=${Number(constants[k])}`).join(',');
+    const key = `${spec.source}\u0000${entry}\u0000${constKey}`;
+    let hit = this.pipelines.get(key);
+    if (hit) return hit;
+    const mod = this.module(spec);
+    const layout = this.device.createBindGroupLayout({
+      label: spec.name,
+      entries: [
+        ...spec.storage.map((access, binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: access === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
+        })),
+        ...(spec.uniforms?.length
+          ? [{ binding: spec.storage.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const } }]
+          : []),
+      ],
+    });
+    const numeric: Record<string, number> = {};
+    for (const [k, v] of Object.entries(constants)) numeric[k] = Number(v);
+    const pipeline = this.device.createComputePipeline({
+      label: spec.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: mod.module, entryPoint: entry, constants: numeric },
+    });
+    hit = { pipeline, layout, ready: mod.ready };
+    this.pipelines.set(key, hit);
+    return hit;
+  }
+
+  private module(spec: KernelSpec) {
+    let m = this.modules.get(spec.source);
+    if (m) return m;
+    const module = this.device.createShaderModule({ label: spec.name, code: spec.source });
+    const ready = module.getCompilationInfo().then((info) => {
+      const errors = info.messages.filter((x) => x.type === 'error');
+      if (errors.length) {
+        const err = new ShaderCompileError(spec.name, formatCompilationMessages(`shaders/${spec.name}.wgsl`, spec.source, errors));
+        this.onError(err);
+        throw err;
+      }
+    });
+    // Unobserved rejections are reported through onError; keep Node from flagging them twice.
+    ready.catch(() => undefined);
+    m = { module, ready };
+    this.modules.set(spec.source, m);
+    return m;
+  }
+}

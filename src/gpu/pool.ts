@@ -1,0 +1,84 @@
+// Buffer pool: GPU buffers are reused by exact (rounded) size and usage, so a training step allocates nothing.
+
+/** Every pooled size is a multiple of this: binding offsets and sizes stay aligned. */
+export const POOL_ALIGN = 256;
+
+export interface PoolStats {
+  /** Buffers alive (in use + free), and their bytes. */
+  buffers: number;
+  bytes: number;
+  inUse: number;
+  inUseBytes: number;
+}
+
+export class BufferPool {
+  private free = new Map<string, GPUBuffer[]>();
+  private live = new Set<GPUBuffer>();
+  private inUse = new Set<GPUBuffer>();
+  private bytes = 0;
+
+  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+
+  /** A buffer of at least `byteSize` bytes with exactly `usage`; contents are undefined. */
+  acquire(byteSize: number, usage: GPUBufferUsageFlags, label = 'pooled'): GPUBuffer {
+    const size = Math.max(POOL_ALIGN, Math.ceil(byteSize / POOL_ALIGN) * POOL_ALIGN);
+    if (size > this.maxBufferSize) {
+      throw new RangeError(
+        `A ${label} buffer of ${formatBytes(size)} exceeds this adapter's maxBufferSize of ${formatBytes(this.maxBufferSize)} ` +
+          `(by ${formatBytes(size - this.maxBufferSize)}). Use a smaller batch or context.`,
+      );
+    }
+    const key = `${usage}:${size}`;
+    const list = this.free.get(key);
+    let buf = list?.pop();
+    if (!buf) {
+      buf = this.device.createBuffer({ size, usage, label });
+      this.live.add(buf);
+      this.bytes += size;
+    }
+    this.inUse.add(buf);
+    return buf;
+  }
+
+  /** Returns a buffer for reuse. GPU work already recorded that reads it stays correct: reuse is queue-ordered. */
+  release(buf: GPUBuffer): void {
+    if (!this.inUse.delete(buf)) throw new Error(`Buffer "${buf.label}" released twice or not from this pool.`);
+    const key = `${buf.usage}:${buf.size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(buf);
+  }
+
+  /** Destroys every free buffer (e.g. after a model is unloaded). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.live.delete(b);
+        this.bytes -= b.size;
+        b.destroy();
+      }
+    }
+    this.free.clear();
+  }
+
+  stats(): PoolStats {
+    let inUseBytes = 0;
+    for (const b of this.inUse) inUseBytes += b.size;
+    return { buffers: this.live.size, bytes: this.bytes, inUse: this.inUse.size, inUseBytes };
+  }
+
+  destroyAll(): void {
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    this.inUse.clear();
+    this.free.clear();
+    this.bytes = 0;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}

@@ -1,0 +1,267 @@
+// The GPU runtime: one device, its pool and pipeline cache, a command batch with a uniform ring, readback, errors.
+
+import type { Acquired, AdapterDescription } from './device';
+import { GpuDeviceError } from './errors';
+import { type Constants, type KernelSpec, packUniforms } from './kernel';
+import { PipelineCache } from './pipelines';
+import { BufferPool } from './pool';
+import { TimestampProfiler, type KernelTiming } from './timestamps';
+
+/** A byte range of a buffer, as bound to a kernel. Offsets are multiples of 256 (minStorageBufferOffsetAlignment). */
+export interface BufferView {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_SLOTS = 1024;
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly description: AdapterDescription;
+  readonly limits: Record<string, number>;
+  readonly features: ReadonlySet<string>;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly storageUsage: number;
+  private profiler: TimestampProfiler | null = null;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniformBuffer: GPUBuffer;
+  private readonly uniformStaging = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
+  private readonly uniformView = new DataView(this.uniformStaging);
+  private uniformSlots = 0;
+  private dispatchesInBatch = 0;
+  private fatal: Error | null = null;
+  private errorListeners = new Set<(e: Error) => void>();
+  /** Count of dispatches since creation (for tests and metrics). */
+  dispatchCount = 0;
+  submitCount = 0;
+
+  constructor(acquired: Acquired) {
+    this.device = acquired.device;
+    this.description = acquired.description;
+    this.limits = acquired.description.limits;
+    this.features = new Set([...acquired.device.features].map(String));
+    this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
+    this.pipelines = new PipelineCache(this.device, (e) => this.raise(e));
+    this.uniformBuffer = this.device.createBuffer({
+      size: this.uniformStaging.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'uniform-ring',
+    });
+    // The one funnel for everything the device reports outside an error scope.
+    this.device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      const kind = err instanceof GPUOutOfMemoryError ? 'out-of-memory' : err instanceof GPUValidationError ? 'validation' : 'internal';
+      this.raise(new GpuDeviceError(`GPU ${kind} error: ${err.message}`, kind));
+    });
+    void this.device.lost.then((info) => {
+      if (info.reason !== 'destroyed' || !this.fatal) this.raise(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message}`, 'lost'));
+    });
+  }
+
+  /** Registers a listener for fatal errors (device loss, uncaptured errors, WGSL compile errors). */
+  onError(fn: (e: Error) => void): () => void {
+    this.errorListeners.add(fn);
+    return () => this.errorListeners.delete(fn);
+  }
+
+  /** The first fatal error, if any; work after it throws. */
+  get error(): Error | null {
+    return this.fatal;
+  }
+
+  private raise(e: Error): void {
+    if (this.fatal) return;
+    this.fatal = e;
+    for (const fn of this.errorListeners) fn(e);
+  }
+
+  private check(): void {
+    if (this.fatal) throw this.fatal;
+  }
+
+  get hasTimestamps(): boolean {
+    return this.features.has('timestamp-query');
+  }
+
+  /** Turns per-dispatch GPU timestamps on or off (no-op without timestamp-query). */
+  setProfiling(on: boolean): void {
+    if (on && !this.profiler && this.hasTimestamps) {
+      this.flush();
+      this.profiler = new TimestampProfiler(this.device);
+    } else if (!on && this.profiler) {
+      this.flush();
+      this.profiler.destroy();
+      this.profiler = null;
+    }
+  }
+
+  /** Timings of profiled dispatches submitted so far (flushes first). */
+  async takeTimings(): Promise<KernelTiming[]> {
+    this.flush();
+    return this.profiler ? this.profiler.take() : [];
+  }
+
+  private dummyBuffer: GPUBuffer | null = null;
+  /** A small storage view bound where a kernel's optional input is absent (e.g. no bias). */
+  get dummy(): BufferView {
+    this.dummyBuffer ??= this.device.createBuffer({ size: 256, usage: this.storageUsage, label: 'dummy' });
+    return { buffer: this.dummyBuffer, offset: 0, size: 256 };
+  }
+
+  /** Allocates a storage buffer from the pool. */
+  alloc(byteSize: number, label?: string): GPUBuffer {
+    return this.pool.acquire(byteSize, this.storageUsage, label);
+  }
+
+  release(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  private getEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder({ label: 'batch' }));
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /**
+   * Records one dispatch. `views` bind to the spec's storage bindings in order; `uniforms` fill its Params struct.
+   * Nothing runs until flush() (or a readback) submits the batch.
+   */
+  dispatch(spec: KernelSpec, views: readonly BufferView[], uniforms: Record<string, number>, workgroups: readonly number[], constants?: Constants): void {
+    this.check();
+    if (views.length !== spec.storage.length) throw new Error(`Kernel ${spec.name}: ${views.length} buffers bound, ${spec.storage.length} expected.`);
+    const [x = 1, y = 1, z = 1] = workgroups;
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    if (x > maxDim || y > maxDim || z > maxDim) throw new Error(`Kernel ${spec.name}: grid ${x}×${y}×${z} exceeds ${maxDim} workgroups per dimension.`);
+    if (x === 0 || y === 0 || z === 0) return;
+    if (this.uniformSlots >= UNIFORM_SLOTS || this.profiler?.full) this.flush();
+    const { pipeline, layout } = this.pipelines.get(spec, constants);
+    const entries: GPUBindGroupEntry[] = views.map((v, binding) => ({ binding, resource: { buffer: v.buffer, offset: v.offset, size: v.size } }));
+    if (spec.uniforms?.length) {
+      const offset = this.uniformSlots++ * UNIFORM_SLOT;
+      const size = packUniforms(spec, uniforms, this.uniformView, offset);
+      entries.push({ binding: views.length, resource: { buffer: this.uniformBuffer, offset, size } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout, entries, label: spec.name });
+    let pass: GPUComputePassEncoder;
+    if (this.profiler) {
+      this.endPass();
+      pass = this.getEncoder().beginComputePass({ label: spec.name, timestampWrites: this.profiler.next(spec.name) });
+    } else {
+      pass = this.pass ??= this.getEncoder().beginComputePass({ label: 'batch' });
+    }
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) pass.end();
+    this.dispatchCount++;
+    this.dispatchesInBatch++;
+  }
+
+  /** Records a buffer-to-buffer copy (ordered with the dispatches around it). */
+  copy(src: BufferView, dst: BufferView, bytes = src.size): void {
+    this.check();
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, bytes);
+  }
+
+  /** Records zero-filling a view (ordered with the dispatches around it). */
+  clear(view: BufferView): void {
+    this.check();
+    this.endPass();
+    this.getEncoder().clearBuffer(view.buffer, view.offset, view.size);
+  }
+
+  /**
+   * Writes host data into a view. queue.writeBuffer runs before any not-yet-submitted commands,
+   * so pending work is submitted first: a pooled buffer may still be read by recorded dispatches.
+   */
+  upload(view: BufferView, data: ArrayBufferView): void {
+    this.check();
+    if (data.byteLength > view.size) throw new Error(`upload of ${data.byteLength} bytes into a ${view.size}-byte view`);
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(view.buffer, view.offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    this.check();
+    if (!this.encoder) return;
+    this.endPass();
+    const afterSubmit = this.profiler?.encodeResolve(this.encoder) ?? null;
+    if (this.uniformSlots) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
+    this.device.queue.submit([this.encoder.finish()]);
+    afterSubmit?.();
+    this.submitCount++;
+    this.encoder = null;
+    this.uniformSlots = 0;
+    this.dispatchesInBatch = 0;
+  }
+
+  /** Copies a view back to the host. Resolves after the GPU finished every earlier command. */
+  async read(view: BufferView): Promise<ArrayBuffer> {
+    this.check();
+    const staging = this.pool.acquire(view.size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(view.buffer, view.offset, staging, 0, view.size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, view.size);
+    } catch (e) {
+      this.pool.release(staging);
+      this.check();
+      throw new GpuDeviceError(`Reading a GPU buffer failed: ${(e as Error).message}`, 'internal');
+    }
+    const out = staging.getMappedRange(0, view.size).slice(0);
+    staging.unmap();
+    this.pool.release(staging);
+    this.check();
+    return out;
+  }
+
+  /** Waits until the GPU has finished all submitted work; surfaces any error raised meanwhile. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /**
+   * Runs `fn` inside validation/out-of-memory/internal error scopes and throws the first error it caused.
+   * Used by self-checks so a bad dispatch fails its own check, not a later one.
+   */
+  async scoped<T>(fn: () => Promise<T>): Promise<T> {
+    this.flush();
+    const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+    for (const f of filters) this.device.pushErrorScope(f);
+    let result: T;
+    let thrown: unknown = null;
+    try {
+      result = await fn();
+      this.flush();
+    } catch (e) {
+      thrown = e;
+    }
+    const errors = (await Promise.all(filters.map(() => this.device.popErrorScope()))).filter((e): e is GPUError => !!e);
+    if (thrown) throw thrown;
+    if (errors.length) throw new GpuDeviceError(`GPU error: ${errors.map((e) => e.message).join('; ')}`, 'validation');
+    return result!;
+  }
+
+  destroy(): void {
+    this.profiler?.destroy();
+    this.pool.destroyAll();
+    this.uniformBuffer.destroy();
+    this.dummyBuffer?.destroy();
+    this.fatal ??= new GpuDeviceError('The GPU runtime was destroyed.', 'lost');
+    this.device.destroy();
+  }
+}

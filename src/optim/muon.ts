@@ -1,0 +1,70 @@
+// Muon's GPU pieces: Nesterov momentum, Newton–Schulz quintic orthogonalisation built from matmuls, the update.
+
+import momentumSrc from '../../shaders/muon_momentum.wgsl?raw';
+import scaleByNormSrc from '../../shaders/scale_by_norm.wgsl?raw';
+import type { KernelSpec } from '../gpu/kernel';
+import type { BufferView, Gpu } from '../gpu/runtime';
+import { launchAxpby } from '../tensor/ops/elementwise';
+import { dispatchElements } from '../tensor/ops/launch';
+import { launchMatmul } from '../tensor/ops/matmul';
+import { launchReduce } from '../tensor/ops/reduce';
+import { launchTranspose } from '../tensor/ops/transpose';
+import { empty } from '../tensor/tensor';
+
+export const MUON_MOMENTUM: KernelSpec = {
+  name: 'muon_momentum', source: momentumSrc, storage: ['read', 'rw', 'rw'], uniforms: [['n', 'u32'], ['mu', 'f32'], ['nesterov', 'u32']],
+};
+export const SCALE_BY_NORM: KernelSpec = {
+  name: 'scale_by_norm', source: scaleByNormSrc, storage: ['read', 'read', 'rw'], uniforms: [['n', 'u32'], ['s', 'f32'], ['eps', 'f32']],
+};
+
+/** Newton–Schulz quintic coefficients (a, b, c) from Muon. */
+export const NS_COEFFS = [3.4445, -4.775, 2.0315] as const;
+
+/** buf = μ·buf + g; update = g + μ·buf (Nesterov) or buf. */
+export function launchMuonMomentum(gpu: Gpu, grad: BufferView, buf: BufferView, update: BufferView, n: number, mu: number, nesterov = true): void {
+  dispatchElements(gpu, MUON_MOMENTUM, [grad, buf, update], { n, mu, nesterov: nesterov ? 1 : 0 }, n);
+}
+
+/**
+ * Orthogonalises G [R, C] into out [R, C] (they may not alias) with `steps` Newton–Schulz quintic iterations,
+ * working on the transpose when R > C so the Gram matrix is the small side.
+ */
+export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number, C: number, steps = 5): void {
+  const [a, b, c] = NS_COEFFS;
+  const tall = R > C;
+  const r = tall ? C : R;
+  const k = tall ? R : C;
+  const n = R * C;
+  let X = empty(gpu, [r, k]);
+  let Xn = empty(gpu, [r, k]);
+  const A = empty(gpu, [r, r]);
+  const Bm = empty(gpu, [r, r]);
+  const norm = empty(gpu, [1]);
+  if (tall) launchTranspose(gpu, G, Xn.view, R, C);
+  else gpu.copy(G, Xn.view, n * 4);
+  launchReduce(gpu, [{ view: Xn.view, n }], norm.view, { square: true, sqrt: true });
+  dispatchElements(gpu, SCALE_BY_NORM, [Xn.view, norm.view, X.view], { n, s: 1, eps: 1e-7 }, n);
+  for (let s = 0; s < steps; s++) {
+    // A = X·Xᵀ;  B = b·A + c·A·A;  X ← a·X + B·X
+    launchMatmul(gpu, { a: X.view, b: X.view, c: A.view, M: r, N: r, K: k, transB: true });
+    gpu.copy(A.view, Bm.view, r * r * 4);
+    launchMatmul(gpu, { a: A.view, b: A.view, c: Bm.view, M: r, N: r, K: r, alpha: c, beta: b });
+    gpu.copy(X.view, Xn.view, n * 4);
+    launchMatmul(gpu, { a: Bm.view, b: X.view, c: Xn.view, M: r, N: k, K: r, beta: a });
+    [X, Xn] = [Xn, X];
+  }
+  if (tall) launchTranspose(gpu, X.view, out, r, k);
+  else gpu.copy(X.view, out, n * 4);
+  for (const t of [X, Xn, A, Bm, norm]) t.dispose();
+}
+
+/** Muon's shape-dependent update scale: max(1, rows/cols)^0.5. */
+export function muonScale(R: number, C: number): number {
+  return Math.sqrt(Math.max(1, R / C));
+}
+
+/** p ← p·(1 − lr·wd) − lr·scale·O. */
+export function launchMuonUpdate(gpu: Gpu, param: BufferView, ortho: BufferView, n: number, lr: number, wd: number, scale: number): void {
+  launchAxpby(gpu, ortho, param, n, 1 - lr * wd, -lr * scale);
+}

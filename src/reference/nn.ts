@@ -1,0 +1,154 @@
+// Plain-loop f64 references for the network ops: LayerNorm, causal attention, cross-entropy, embeddings.
+
+import type { F64 } from './linalg';
+
+export function layernormRef(x: F64, w: F64, b: F64, rows: number, C: number, eps = 1e-5): { y: F64; mean: F64; rstd: F64 } {
+  const y = new Float64Array(rows * C);
+  const mean = new Float64Array(rows);
+  const rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let c = 0; c < C; c++) m += x[r * C + c]!;
+    m /= C;
+    let v = 0;
+    for (let c = 0; c < C; c++) v += (x[r * C + c]! - m) ** 2;
+    v /= C;
+    const s = 1 / Math.sqrt(v + eps);
+    mean[r] = m;
+    rstd[r] = s;
+    for (let c = 0; c < C; c++) y[r * C + c] = (x[r * C + c]! - m) * s * w[c]! + b[c]!;
+  }
+  return { y, mean, rstd };
+}
+
+export function layernormBackwardRef(x: F64, w: F64, g: F64, rows: number, C: number, eps = 1e-5): { dx: F64; dw: F64; db: F64 } {
+  const dx = new Float64Array(rows * C);
+  const dw = new Float64Array(C);
+  const db = new Float64Array(C);
+  const { mean, rstd } = layernormRef(x, w, new Float64Array(C), rows, C, eps);
+  for (let r = 0; r < rows; r++) {
+    const xh = new Float64Array(C);
+    let mg = 0;
+    let mgx = 0;
+    for (let c = 0; c < C; c++) {
+      xh[c] = (x[r * C + c]! - mean[r]!) * rstd[r]!;
+      const gw = g[r * C + c]! * w[c]!;
+      mg += gw;
+      mgx += gw * xh[c]!;
+      dw[c] += g[r * C + c]! * xh[c]!;
+      db[c] += g[r * C + c]!;
+    }
+    mg /= C;
+    mgx /= C;
+    for (let c = 0; c < C; c++) dx[r * C + c] = rstd[r]! * (g[r * C + c]! * w[c]! - mg - xh[c]! * mgx);
+  }
+  return { dx, dw, db };
+}
+
+/** Causal attention from qkv [B,T,3C] to [B,T,C], materialising each head's T×T probabilities. */
+export function attentionRef(qkv: F64, B: number, T: number, H: number, D: number): { out: F64; probs: F64[] } {
+  const C = H * D;
+  const out = new Float64Array(B * T * C);
+  const probs: F64[] = [];
+  const q = (b: number, t: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + h * D + d]!;
+  const k = (b: number, t: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + C + h * D + d]!;
+  const v = (b: number, t: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + 2 * C + h * D + d]!;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const P = new Float64Array(T * T);
+      for (let t = 0; t < T; t++) {
+        let mx = -Infinity;
+        for (let j = 0; j <= t; j++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += q(b, t, h, d) * k(b, j, h, d);
+          P[t * T + j] = s / Math.sqrt(D);
+          mx = Math.max(mx, P[t * T + j]!);
+        }
+        let z = 0;
+        for (let j = 0; j <= t; j++) z += Math.exp(P[t * T + j]! - mx);
+        for (let j = 0; j <= t; j++) P[t * T + j] = Math.exp(P[t * T + j]! - mx) / z;
+        for (let d = 0; d < D; d++) {
+          let o = 0;
+          for (let j = 0; j <= t; j++) o += P[t * T + j]! * v(b, j, h, d);
+          out[(b * T + t) * C + h * D + d] = o;
+        }
+      }
+      probs.push(P);
+    }
+  }
+  return { out, probs };
+}
+
+export function attentionBackwardRef(qkv: F64, gOut: F64, B: number, T: number, H: number, D: number): F64 {
+  const C = H * D;
+  const { probs } = attentionRef(qkv, B, T, H, D);
+  const dqkv = new Float64Array(qkv.length);
+  const idx = (b: number, t: number, part: number, h: number, d: number) => (b * T + t) * 3 * C + part * C + h * D + d;
+  const sc = 1 / Math.sqrt(D);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const P = probs[b * H + h]!;
+      for (let t = 0; t < T; t++) {
+        // dP[t,j] = dO_t · v_j; dS = P ∘ (dP − Σ_j P dP)
+        const dP = new Float64Array(t + 1);
+        let dot = 0;
+        for (let j = 0; j <= t; j++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += gOut[(b * T + t) * C + h * D + d]! * qkv[idx(b, j, 2, h, d)]!;
+          dP[j] = s;
+          dot += P[t * T + j]! * s;
+        }
+        for (let j = 0; j <= t; j++) {
+          const p = P[t * T + j]!;
+          const dS = p * (dP[j]! - dot);
+          for (let d = 0; d < D; d++) {
+            dqkv[idx(b, t, 0, h, d)] += dS * sc * qkv[idx(b, j, 1, h, d)]!;
+            dqkv[idx(b, j, 1, h, d)] += dS * sc * qkv[idx(b, t, 0, h, d)]!;
+            dqkv[idx(b, j, 2, h, d)] += p * gOut[(b * T + t) * C + h * D + d]!;
+          }
+        }
+      }
+    }
+  }
+  return dqkv;
+}
+
+/** Mean cross-entropy over rows whose target is in [0, V); returns the loss and d(loss)/d(logits). */
+export function crossEntropyRef(logits: F64, targets: ArrayLike<number>, N: number, V: number): { loss: number; dlogits: F64 } {
+  const dlogits = new Float64Array(N * V);
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < N; i++) if (targets[i]! >= 0 && targets[i]! < V) count++;
+  for (let i = 0; i < N; i++) {
+    const tg = targets[i]!;
+    if (!(tg >= 0 && tg < V)) continue;
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) mx = Math.max(mx, logits[i * V + v]!);
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(logits[i * V + v]! - mx);
+    const lse = mx + Math.log(z);
+    total += lse - logits[i * V + tg]!;
+    for (let v = 0; v < V; v++) dlogits[i * V + v] = (Math.exp(logits[i * V + v]! - lse) - (v === tg ? 1 : 0)) / count;
+  }
+  return { loss: count ? total / count : 0, dlogits };
+}
+
+export function embeddingRef(tokens: ArrayLike<number>, B: number, T: number, wte: F64, wpe: F64, C: number): F64 {
+  const out = new Float64Array(B * T * C);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++)
+      for (let c = 0; c < C; c++) out[(b * T + t) * C + c] = wte[tokens[b * T + t]! * C + c]! + wpe[t * C + c]!;
+  return out;
+}
+
+export function embeddingBackwardRef(tokens: ArrayLike<number>, B: number, T: number, g: F64, V: number, P: number, C: number): { dwte: F64; dwpe: F64 } {
+  const dwte = new Float64Array(V * C);
+  const dwpe = new Float64Array(P * C);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++)
+      for (let c = 0; c < C; c++) {
+        dwte[tokens[b * T + t]! * C + c] += g[(b * T + t) * C + c]!;
+        dwpe[t * C + c] += g[(b * T + t) * C + c]!;
+      }
+  return { dwte, dwpe };
+}

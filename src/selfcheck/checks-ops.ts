@@ -1,0 +1,250 @@
+// Self-checks of every op: GPU forward and backward against the f64 references, on odd shapes
+// (1, 7, 33, 65: not multiples of any workgroup size).
+
+import { Rng } from '../util/rng';
+import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
+import * as ops from '../tensor';
+import type { Gpu } from '../gpu/runtime';
+import { matmulRef, matmulBackwardRef, transposeRef, geluRef, geluBackwardRef, sumRef, l2NormRef, addRef } from '../reference/linalg';
+import { layernormRef, layernormBackwardRef, attentionRef, attentionBackwardRef, crossEntropyRef, embeddingRef, embeddingBackwardRef } from '../reference/nn';
+import { f32, type Tolerance } from './compare';
+import type { Check } from './harness';
+
+export const TOL_EXACT: Tolerance = { atol: 1e-6, rtol: 1e-6 };
+export const TOL_ELEMENTWISE: Tolerance = { atol: 1e-6, rtol: 1e-5 };
+export const TOL_REDUCE: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+
+/** A trainable GPU tensor holding f32-rounded copies of `x`. */
+export function param(gpu: Gpu, x: Float64Array, shape: number[]): Tensor {
+  const t = fromArray(gpu, x, shape);
+  t.requiresGrad = true;
+  return t;
+}
+
+async function grad(t: Tensor): Promise<Float32Array> {
+  if (!t.grad) throw new Error(`tensor [${t.shape.join(', ')}] got no gradient`);
+  return t.grad.readF32();
+}
+
+const matmulCheck: Check = {
+  name: 'matmul',
+  kernels: ['matmul', 'colsum'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(1);
+    const cases: [number, number, number, number][] = [[1, 1, 1, 1], [7, 33, 65, 1], [65, 7, 33, 1], [33, 65, 7, 1], [7, 5, 9, 3]];
+    for (const [M, N, K, batch] of cases) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          await tidyAsync(async () => {
+            const A = f32(rng.normals(batch * M * K));
+            const B = f32(rng.normals(batch * K * N));
+            const bias = f32(rng.normals(N));
+            const G = f32(rng.normals(batch * M * N));
+            const alpha = batch > 1 ? 0.5 : 1;
+            const lead = batch > 1 ? [batch] : [];
+            const a = param(gpu, A, [...lead, ...(transA ? [K, M] : [M, K])]);
+            const b = param(gpu, B, [...lead, ...(transB ? [N, K] : [K, N])]);
+            const bb = param(gpu, bias, [N]);
+            const c = ops.matmul(a, b, { transA, transB, bias: bb, alpha });
+            backward(c, fromArray(gpu, G, c.shape));
+            const dims = { M, N, K, batch, transA, transB };
+            const tag = `[${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`;
+            const tol = TOL_REDUCE;
+            expect(`forward ${tag}`, await c.readF32(), matmulRef(A, B, bias, dims, alpha), tol);
+            const ref = matmulBackwardRef(A, B, G, dims, alpha);
+            expect(`dA ${tag}`, await grad(a), ref.dA, tol);
+            expect(`dB ${tag}`, await grad(b), ref.dB, tol);
+            expect(`dbias ${tag}`, await grad(bb), ref.dBias, tol);
+          });
+        }
+      }
+    }
+    // A linear layer: [B,T,C] · [C,N] folds B·T into M; the shared weight's gradient sums over all rows.
+    await tidyAsync(async () => {
+      const [Bt, T, C, N] = [3, 7, 5, 9];
+      const X = f32(rng.normals(Bt * T * C));
+      const W = f32(rng.normals(C * N));
+      const G = f32(rng.normals(Bt * T * N));
+      const x = param(gpu, X, [Bt, T, C]);
+      const w = param(gpu, W, [C, N]);
+      const y = ops.matmul(x, w);
+      backward(y, fromArray(gpu, G, y.shape));
+      const dims = { M: Bt * T, N, K: C, batch: 1, transA: false, transB: false };
+      expect('linear [3,7,5]·[5,9] forward', await y.readF32(), matmulRef(X, W, null, dims), TOL_REDUCE);
+      const ref = matmulBackwardRef(X, W, G, dims);
+      expect('linear dX', await grad(x), ref.dA, TOL_REDUCE);
+      expect('linear dW', await grad(w), ref.dB, TOL_REDUCE);
+    });
+  },
+};
+
+const elementwiseCheck: Check = {
+  name: 'add, scale, gelu',
+  kernels: ['add', 'axpby', 'gelu_forward', 'gelu_backward'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(2);
+    for (const n of [1, 7, 33, 65, 70_001]) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(n, 3));
+        if (n === 7) X.set([-20, -10, -3, 0, 3, 10, 20]); // saturated tails of tanh
+        const Y = f32(rng.normals(n));
+        const G = f32(rng.normals(n));
+        const x = param(gpu, X, [n]);
+        const y = param(gpu, Y, [n]);
+        const s = ops.add(x, y);
+        backward(s, fromArray(gpu, G, [n]));
+        expect(`add forward n=${n}`, await s.readF32(), addRef(X, Y), TOL_EXACT);
+        expect(`add da n=${n}`, await grad(x), G, TOL_EXACT);
+        expect(`add db n=${n}`, await grad(y), G, TOL_EXACT);
+        const x2 = param(gpu, X, [n]);
+        const z = ops.scale(x2, -1.5);
+        backward(z, fromArray(gpu, G, [n]));
+        expect(`scale forward n=${n}`, await z.readF32(), X.map((v) => -1.5 * v), TOL_EXACT);
+        expect(`scale dx n=${n}`, await grad(x2), G.map((v) => -1.5 * v), TOL_EXACT);
+        const x3 = param(gpu, X, [n]);
+        const gl = ops.gelu(x3);
+        backward(gl, fromArray(gpu, G, [n]));
+        expect(`gelu forward n=${n}`, await gl.readF32(), geluRef(X), TOL_ELEMENTWISE);
+        expect(`gelu backward n=${n}`, await grad(x3), geluBackwardRef(X, G), TOL_ELEMENTWISE);
+      });
+    }
+  },
+};
+
+const layernormCheck: Check = {
+  name: 'layernorm',
+  kernels: ['layernorm_forward', 'layernorm_backward', 'layernorm_backward_params'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(3);
+    for (const [rows, C] of [[1, 1], [1, 7], [7, 33], [33, 65], [5, 300]] as const) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(rows * C, 2).map((v) => v + 1));
+        const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
+        const Bv = f32(rng.normals(C, 0.1));
+        const G = f32(rng.normals(rows * C));
+        const x = param(gpu, X, [rows, C]);
+        const w = param(gpu, W, [C]);
+        const b = param(gpu, Bv, [C]);
+        const y = ops.layernorm(x, w, b);
+        backward(y, fromArray(gpu, G, y.shape));
+        const tag = `${rows}×${C}`;
+        expect(`forward ${tag}`, await y.readF32(), layernormRef(X, W, Bv, rows, C).y, TOL_REDUCE);
+        const ref = layernormBackwardRef(X, W, G, rows, C);
+        expect(`dx ${tag}`, await grad(x), ref.dx, C === 1 ? { atol: 1e-3, rtol: 1e-3 } : TOL_REDUCE);
+        expect(`dw ${tag}`, await grad(w), ref.dw, TOL_REDUCE);
+        expect(`db ${tag}`, await grad(b), ref.db, TOL_REDUCE);
+      });
+    }
+  },
+};
+
+const attentionCheck: Check = {
+  name: 'attention',
+  kernels: ['attention_forward', 'attention_backward_dq', 'attention_backward_dkv'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(4);
+    for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 2, 4], [1, 33, 3, 5], [1, 65, 2, 8], [1, 70, 1, 65]] as const) {
+      await tidyAsync(async () => {
+        const C = H * D;
+        const QKV = f32(rng.normals(B * T * 3 * C));
+        const G = f32(rng.normals(B * T * C));
+        const qkv = param(gpu, QKV, [B, T, 3 * C]);
+        const out = ops.attention(qkv, H);
+        backward(out, fromArray(gpu, G, out.shape));
+        const tag = `B=${B} T=${T} H=${H} D=${D}`;
+        expect(`forward ${tag}`, await out.readF32(), attentionRef(QKV, B, T, H, D).out, TOL_REDUCE);
+        expect(`dqkv ${tag}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D), TOL_REDUCE);
+      });
+    }
+  },
+};
+
+const crossEntropyCheck: Check = {
+  name: 'cross-entropy',
+  kernels: ['crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(5);
+    for (const [N, V] of [[1, 1], [1, 5], [7, 65], [33, 300], [65, 1000]] as const) {
+      await tidyAsync(async () => {
+        const Z = f32(rng.normals(N * V, 3));
+        const targets = Int32Array.from({ length: N }, (_, i) => (i % 5 === 3 ? ops.IGNORE_INDEX : rng.int(V)));
+        const z = param(gpu, Z, [N, V]);
+        const loss = ops.crossEntropy(z, targets);
+        // A non-unit seed checks that the upstream gradient scales the result.
+        backward(loss, fromArray(gpu, [0.75], [1]));
+        const ref = crossEntropyRef(Z, targets, N, V);
+        const tag = `N=${N} V=${V}`;
+        expect(`loss ${tag}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
+        expect(`dlogits ${tag}`, await grad(z), ref.dlogits.map((v) => 0.75 * v), TOL_REDUCE);
+      });
+    }
+    await tidyAsync(async () => {
+      const z = param(gpu, f32(rng.normals(6)), [2, 3]);
+      const loss = ops.crossEntropy(z, Int32Array.from([-1, -100]));
+      backward(loss);
+      expect('all rows ignored: loss 0', await loss.readF32(), [0], TOL_EXACT);
+      expect('all rows ignored: no gradient', await grad(z), new Float64Array(6), TOL_EXACT);
+    });
+  },
+};
+
+const embeddingCheck: Check = {
+  name: 'embedding',
+  kernels: ['embedding_forward', 'embedding_backward_wte', 'embedding_backward_wpe'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(6);
+    for (const [B, T, C, V, P] of [[1, 1, 1, 1, 1], [2, 7, 33, 5, 9], [3, 33, 7, 65, 40]] as const) {
+      await tidyAsync(async () => {
+        const tokens = Int32Array.from({ length: B * T }, () => rng.int(V)); // V < B·T: ids repeat
+        const WTE = f32(rng.normals(V * C));
+        const WPE = f32(rng.normals(P * C));
+        const G = f32(rng.normals(B * T * C));
+        const wte = param(gpu, WTE, [V, C]);
+        const wpe = param(gpu, WPE, [P, C]);
+        const out = ops.embedding(tokens, B, T, wte, wpe);
+        backward(out, fromArray(gpu, G, out.shape));
+        const tag = `B=${B} T=${T} C=${C} V=${V}`;
+        expect(`forward ${tag}`, await out.readF32(), embeddingRef(tokens, B, T, WTE, WPE, C), TOL_EXACT);
+        const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
+        expect(`dwte ${tag}`, await grad(wte), ref.dwte, TOL_REDUCE);
+        expect(`dwpe ${tag}`, await grad(wpe), ref.dwpe, TOL_REDUCE);
+      });
+    }
+  },
+};
+
+const reduceCheck: Check = {
+  name: 'sum, global norm, transpose',
+  kernels: ['reduce_sum', 'broadcast_accumulate', 'transpose'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(7);
+    for (const n of [1, 7, 4097, 70_001]) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(n));
+        const x = param(gpu, X, [n]);
+        const s = ops.sum(x);
+        backward(s, fromArray(gpu, [2.5], [1]));
+        expect(`sum n=${n}`, await s.readF32(), [sumRef(X)], TOL_REDUCE);
+        expect(`sum backward n=${n}`, await grad(x), new Float64Array(n).fill(2.5), TOL_EXACT);
+      });
+    }
+    await tidyAsync(async () => {
+      const parts = [1, 65, 5000, 9000].map((n) => f32(rng.normals(n)));
+      const norm = ops.globalNorm(parts.map((p, i) => fromArray(gpu, p, [p.length]).slice(0, [i === 0 ? 1 : p.length])));
+      expect('global L2 norm over 4 tensors', await norm.readF32(), [l2NormRef(parts)], TOL_REDUCE);
+    });
+    for (const [R, C] of [[1, 1], [7, 33], [65, 17]] as const) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(R * C));
+        const G = f32(rng.normals(R * C));
+        const x = param(gpu, X, [R, C]);
+        const y = ops.transpose(x);
+        backward(y, fromArray(gpu, G, [C, R]));
+        expect(`transpose ${R}×${C}`, await y.readF32(), transposeRef(X, R, C), TOL_EXACT);
+        expect(`transpose backward ${R}×${C}`, await grad(x), transposeRef(G, C, R), TOL_EXACT);
+      });
+    }
+  },
+};
+
+export const opChecks: Check[] = [matmulCheck, elementwiseCheck, layernormCheck, attentionCheck, crossEntropyCheck, embeddingCheck, reduceCheck];

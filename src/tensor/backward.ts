@@ -1,0 +1,89 @@
+// Every backward rule, one per op kind (the mapped type makes a missing rule a type error). Rules accumulate
+// into the input gradients they are given; the math is in the comment above each.
+
+import type { BackwardTable } from './tape';
+import { launchMatmul, launchColsum } from './ops/matmul';
+import { accumulate, launchGeluBackward } from './ops/elementwise';
+import { layernormBackward } from './ops/layernorm';
+import { attentionBackward } from './ops/attention';
+import { crossEntropyBackward } from './ops/crossentropy';
+import { embeddingBackward } from './ops/embedding';
+import { launchBroadcastAccumulate } from './ops/reduce';
+import { launchTranspose } from './ops/transpose';
+
+export const backwardRules: BackwardTable = {
+  // C = α·op(A)·op(B) + bias:  d op(A) = α·G·op(B)ᵀ,  d op(B) = α·op(A)ᵀ·G,  dbias = Σ_rows G
+  matmul(node, [g], [dA, dB, dBias]) {
+    if (!g) return;
+    const { transA, transB, alpha, batch, M, N, K } = node.attrs;
+    const [a, b] = node.inputs as [typeof g, typeof g];
+    const gpu = g.gpu;
+    const bBatched = b.shape.length > 2;
+    const sB = bBatched ? K * N : 0;
+    if (dA) {
+      if (!transA) launchMatmul(gpu, { a: g.view, b: b.view, c: dA.view, M, N: K, K: N, batch, strideA: M * N, strideB: sB, transB: !transB, alpha, beta: 1 });
+      else launchMatmul(gpu, { a: b.view, b: g.view, c: dA.view, M: K, N: M, K: N, batch, strideA: sB, strideB: M * N, transA: transB, transB: true, alpha, beta: 1 });
+    }
+    if (dB) {
+      // A 2-D B shared by every row of a folded A gets one matmul over all rows (batch was folded into M).
+      if (!transB) launchMatmul(gpu, { a: a.view, b: g.view, c: dB.view, M: K, N, K: M, batch, strideA: M * K, strideB: M * N, transA: !transA, alpha, beta: 1 });
+      else launchMatmul(gpu, { a: g.view, b: a.view, c: dB.view, M: N, N: K, K: M, batch, strideA: M * N, strideB: M * K, transA: true, transB: transA, alpha, beta: 1 });
+    }
+    if (dBias) launchColsum(gpu, g.view, dBias.view, batch * M, N);
+  },
+
+  // y = a + b:  da = g, db = g
+  add(_node, [g], [da, db]) {
+    if (!g) return;
+    if (da) accumulate(da, g);
+    if (db) accumulate(db, g);
+  },
+
+  // y = s·x:  dx = s·g
+  scale(node, [g], [dx]) {
+    if (g && dx) accumulate(dx, g, node.attrs.factor);
+  },
+
+  // y = gelu(x):  dx = g·gelu'(x)
+  gelu(node, [g], [dx]) {
+    if (g && dx) launchGeluBackward(g.gpu, node.inputs[0]!.view, g.view, dx.view, g.size);
+  },
+
+  // y = x̂·w + b:  dx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ·x̂)) with ĝ = g·w;  dw = Σ g·x̂;  db = Σ g
+  layernorm(node, [g], [dx, dw, db]) {
+    if (!g) return;
+    const { rows, C, mean, rstd } = node.attrs;
+    layernormBackward(node.inputs[0]!, node.inputs[1]!, g, mean, rstd, dx, dw, db, rows, C);
+  },
+
+  // o = softmax(q·kᵀ/√D + causal mask)·v:  dv = Pᵀ·dO,  dS = P∘(dO·vᵀ − rowsum(dO∘o)),  dq = dS·k/√D,  dk = dSᵀ·q/√D
+  attention(node, [g], [dqkv]) {
+    if (!g || !dqkv) return;
+    const { B, T, H, D, lse } = node.attrs;
+    attentionBackward(node.inputs[0]!, node.outputs[0]!, g, lse, dqkv, B, T, H, D);
+  },
+
+  // L = mean_i (lse_i − z_i[y_i]):  dz_i = g·(softmax(z_i) − onehot(y_i)) / count
+  crossEntropy(node, [g], [dLogits]) {
+    if (!g || !dLogits) return;
+    const { N, V, lse, count } = node.attrs;
+    crossEntropyBackward(node.inputs[0]!, node.inputs[1]!, lse, count, g, dLogits, N, V);
+  },
+
+  // out[b,t] = wte[tok] + wpe[t]:  dwte[id] = Σ_{tok=id} g,  dwpe[t] = Σ_b g[b,t]
+  embedding(node, [g], [dwte, dwpe]) {
+    if (!g) return;
+    const { B, T, C, buckets } = node.attrs;
+    embeddingBackward(g, dwte, dwpe, B, T, C, buckets);
+  },
+
+  // y = Σx:  dx_i = g
+  sum(node, [g], [dx]) {
+    if (g && dx) launchBroadcastAccumulate(g.gpu, g.view, dx.view, node.attrs.n);
+  },
+
+  // y = xᵀ:  dx = gᵀ
+  transpose(node, [g], [dx]) {
+    if (g && dx) launchTranspose(g.gpu, g.view, dx.view, node.attrs.C, node.attrs.R, true);
+  },
+};

@@ -1,0 +1,21 @@
+// The tensor engine's public surface: tensors, the tape, ops and backward.
+
+import { backwardRules } from './backward';
+import { tape } from './tape';
+import type { Tensor } from './tensor';
+
+export { Tensor, empty, zeros, fromArray, tidy, tidyAsync } from './tensor';
+export { tape, noGrad, isGradEnabled } from './tape';
+export { matmul } from './ops/matmul';
+export { add, scale, gelu, accumulate } from './ops/elementwise';
+export { layernorm, LAYERNORM_EPS } from './ops/layernorm';
+export { attention } from './ops/attention';
+export { crossEntropy, IGNORE_INDEX } from './ops/crossentropy';
+export { embedding } from './ops/embedding';
+export { sum, globalNorm } from './ops/reduce';
+export { transpose } from './ops/transpose';
+
+/** Back-propagates from a scalar loss through everything recorded since the last backward; leaves accumulate into .grad. */
+export function backward(loss: Tensor, seed?: Tensor): void {
+  tape.backward(loss, backwardRules, seed);
+}

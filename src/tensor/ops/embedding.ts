@@ -1,0 +1,80 @@
+// Token + position embedding. Token ids live on the host (they came from the tokenizer), so the backward's
+// grouping by token id is computed here once and the wte gradient needs no atomics.
+
+import fwdSrc from '../../../shaders/embedding_forward.wgsl?raw';
+import wteSrc from '../../../shaders/embedding_backward_wte.wgsl?raw';
+import wpeSrc from '../../../shaders/embedding_backward_wpe.wgsl?raw';
+import type { KernelSpec } from '../../gpu/kernel';
+import type { Gpu } from '../../gpu/runtime';
+import type { TokenBuckets } from '../opkinds';
+import { tape } from '../tape';
+import { empty, fromArray, type Tensor } from '../tensor';
+import { assertF32, dispatchElements, dispatchRows } from './launch';
+
+export const EMBEDDING_FORWARD: KernelSpec = {
+  name: 'embedding_forward', source: fwdSrc, storage: ['read', 'read', 'read', 'rw'], uniforms: [['BT', 'u32'], ['T', 'u32'], ['C', 'u32']],
+};
+export const EMBEDDING_BACKWARD_WTE: KernelSpec = {
+  name: 'embedding_backward_wte', source: wteSrc, storage: ['read', 'read', 'read', 'read', 'rw'], uniforms: [['U', 'u32'], ['C', 'u32']],
+};
+export const EMBEDDING_BACKWARD_WPE: KernelSpec = {
+  name: 'embedding_backward_wpe', source: wpeSrc, storage: ['read', 'rw'], uniforms: [['B', 'u32'], ['T', 'u32'], ['C', 'u32']],
+};
+
+/** Groups positions 0…n−1 by token id: CSR arrays with ids ascending and positions ascending within each id. */
+export function bucketTokens(tokens: ArrayLike<number>): { ids: Int32Array; starts: Int32Array; positions: Int32Array } {
+  const n = tokens.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => tokens[a]! - tokens[b]! || a - b);
+  const ids: number[] = [];
+  const starts: number[] = [];
+  order.forEach((pos, k) => {
+    if (k === 0 || tokens[pos] !== tokens[order[k - 1]!]) {
+      ids.push(tokens[pos]!);
+      starts.push(k);
+    }
+  });
+  starts.push(n);
+  return { ids: Int32Array.from(ids), starts: Int32Array.from(starts), positions: Int32Array.from(order) };
+}
+
+function uploadBuckets(gpu: Gpu, tokens: Int32Array): TokenBuckets {
+  const b = bucketTokens(tokens);
+  return {
+    ids: fromArray(gpu, b.ids, [b.ids.length], 'i32'),
+    starts: fromArray(gpu, b.starts, [b.starts.length], 'i32'),
+    positions: fromArray(gpu, b.positions, [b.positions.length], 'i32'),
+    unique: b.ids.length,
+  };
+}
+
+/** tokens [B·T] (host, row-major [B,T]) with wte [V,C], wpe [P,C] → [B,T,C]. */
+export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor, wpe: Tensor): Tensor {
+  assertF32(wte, 'embedding wte');
+  const [V, C] = wte.shape as [number, number];
+  const P = wpe.shape[0]!;
+  if (tokens.length !== B * T) throw new Error(`embedding: ${tokens.length} tokens for B=${B}, T=${T}`);
+  if (T > P) throw new Error(`embedding: context ${T} exceeds the model's ${P} positions`);
+  if (wpe.shape[1] !== C) throw new Error(`embedding: wte width ${C} and wpe width ${wpe.shape[1]} differ`);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (!(t >= 0 && t < V)) throw new Error(`embedding: token id ${t} at position ${i} is outside the vocabulary of ${V}`);
+  }
+  const gpu = wte.gpu;
+  const tok = fromArray(gpu, tokens, [B * T], 'i32');
+  const out = empty(gpu, [B, T, C]);
+  dispatchElements(gpu, EMBEDDING_FORWARD, [tok.view, wte.view, wpe.view, out.view], { BT: B * T, T, C }, B * T * C);
+  tok.dispose();
+  if (wte.requiresGrad || wpe.requiresGrad) {
+    const buckets = uploadBuckets(gpu, tokens);
+    tape.record('embedding', [wte, wpe], [out], { B, T, C, buckets }, [buckets.ids, buckets.starts, buckets.positions]);
+  }
+  return out;
+}
+
+export function embeddingBackward(dOut: Tensor, dwte: Tensor | null, dwpe: Tensor | null, B: number, T: number, C: number, buckets: TokenBuckets): void {
+  const gpu = dOut.gpu;
+  if (dwte) {
+    dispatchRows(gpu, EMBEDDING_BACKWARD_WTE, [buckets.ids.view, buckets.starts.view, buckets.positions.view, dOut.view, dwte.view], { U: buckets.unique, C }, buckets.unique);
+  }
+  if (dwpe) dispatchElements(gpu, EMBEDDING_BACKWARD_WPE, [dOut.view, dwpe.view], { B, T, C }, T * C);
+}

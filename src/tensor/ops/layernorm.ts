@@ -1,0 +1,58 @@
+// LayerNorm over the last dimension (eps 1e-5, biased variance), saving per-row mean and rstd for the backward.
+
+import fwdSrc from '../../../shaders/layernorm_forward.wgsl?raw';
+import bwdSrc from '../../../shaders/layernorm_backward.wgsl?raw';
+import bwdParamsSrc from '../../../shaders/layernorm_backward_params.wgsl?raw';
+import type { KernelSpec } from '../../gpu/kernel';
+import { tape } from '../tape';
+import { empty, type Tensor } from '../tensor';
+import { assertF32, assertShape, dispatchElements, dispatchRows } from './launch';
+
+export const LAYERNORM_EPS = 1e-5;
+
+export const LAYERNORM_FORWARD: KernelSpec = {
+  name: 'layernorm_forward', source: fwdSrc,
+  storage: ['read', 'read', 'read', 'rw', 'rw', 'rw'],
+  uniforms: [['rows', 'u32'], ['C', 'u32'], ['eps', 'f32']],
+};
+export const LAYERNORM_BACKWARD: KernelSpec = {
+  name: 'layernorm_backward', source: bwdSrc,
+  storage: ['read', 'read', 'read', 'read', 'read', 'rw'],
+  uniforms: [['rows', 'u32'], ['C', 'u32']],
+};
+export const LAYERNORM_BACKWARD_PARAMS: KernelSpec = {
+  name: 'layernorm_backward_params', source: bwdParamsSrc,
+  storage: ['read', 'read', 'read', 'read', 'rw', 'rw'],
+  uniforms: [['rows', 'u32'], ['C', 'u32']],
+};
+
+/** x [..., C], w [C], b [C] → y [..., C]. */
+export function layernorm(x: Tensor, w: Tensor, b: Tensor): Tensor {
+  assertF32(x, 'layernorm');
+  const C = x.shape[x.shape.length - 1]!;
+  assertShape(w, [C], 'layernorm weight');
+  assertShape(b, [C], 'layernorm bias');
+  const rows = x.size / C;
+  const gpu = x.gpu;
+  const y = empty(gpu, x.shape);
+  const mean = empty(gpu, [rows]);
+  const rstd = empty(gpu, [rows]);
+  dispatchRows(gpu, LAYERNORM_FORWARD, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: LAYERNORM_EPS }, rows);
+  tape.record('layernorm', [x, w, b], [y], { rows, C, mean, rstd }, [mean, rstd]);
+  return y;
+}
+
+/** Accumulates dx (if given) and dw/db (if given) for dy. */
+export function layernormBackward(
+  x: Tensor, w: Tensor, dy: Tensor, mean: Tensor, rstd: Tensor,
+  dx: Tensor | null, dw: Tensor | null, db: Tensor | null, rows: number, C: number,
+): void {
+  const gpu = x.gpu;
+  if (dx) dispatchRows(gpu, LAYERNORM_BACKWARD, [x.view, w.view, dy.view, mean.view, rstd.view, dx.view], { rows, C }, rows);
+  if (dw || db) {
+    // Both outputs are written by one kernel; a missing one goes to scratch.
+    const scratch = !dw || !db ? empty(gpu, [C]) : null;
+    dispatchElements(gpu, LAYERNORM_BACKWARD_PARAMS, [x.view, dy.view, mean.view, rstd.view, (dw ?? scratch!).view, (db ?? scratch!).view], { rows, C }, C);
+    scratch?.dispose();
+  }
+}

@@ -1,0 +1,121 @@
+// The define-by-run tape: ops record nodes while grad mode is on; backward() walks them in reverse.
+
+import type { OpAttrs, OpKind } from './opkinds';
+import { Tensor, zeros } from './tensor';
+
+export interface Node<K extends OpKind> {
+  kind: K;
+  inputs: Tensor[];
+  outputs: Tensor[];
+  attrs: OpAttrs[K];
+  /** Tensors the node owns (saved statistics); disposed with the node. */
+  owned: Tensor[];
+}
+export type AnyNode = { [K in OpKind]: Node<K> }[OpKind];
+
+/**
+ * A backward rule: adds d(loss)/d(input_i) into gIn[i] (null when input i needs no gradient), given the gradient of
+ * each output (undefined when none flowed). Rules accumulate: they never overwrite gIn.
+ */
+export type BackwardRule<K extends OpKind> = (node: Node<K>, gOut: (Tensor | undefined)[], gIn: (Tensor | null)[]) => void;
+export type BackwardTable = { [K in OpKind]: BackwardRule<K> };
+
+let gradEnabled = true;
+
+/** Runs `fn` without recording ops (evaluation, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+export class Tape {
+  private nodes: AnyNode[] = [];
+
+  get length(): number {
+    return this.nodes.length;
+  }
+
+  /**
+   * Records an op if grad mode is on and any input requires grad; marks the outputs accordingly.
+   * Inputs and outputs are retained so the caller may dispose its handles before backward.
+   */
+  record<K extends OpKind>(kind: K, inputs: Tensor[], outputs: Tensor[], attrs: OpAttrs[K], owned: Tensor[] = []): void {
+    if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) {
+      for (const t of owned) t.dispose();
+      return;
+    }
+    const node = { kind, inputs, outputs, attrs, owned } as Node<K>;
+    for (const t of [...inputs, ...outputs]) t.storage.retain();
+    for (const o of outputs) {
+      o.requiresGrad = true;
+      o.node = node as unknown as AnyNode;
+    }
+    this.nodes.push(node as unknown as AnyNode);
+  }
+
+  /**
+   * Back-propagates from `loss` (a scalar, or any tensor with `seed` as its gradient) and clears the tape.
+   * Leaf gradients accumulate into `t.grad` (allocated as zeros when first needed).
+   */
+  backward(loss: Tensor, rules: BackwardTable, seed?: Tensor): void {
+    const gpu = loss.gpu;
+    const grads = new Map<Tensor, Tensor>();
+    const isLeaf = (t: Tensor) => t.node === null;
+    // The seed: d(loss)/d(loss) = 1.
+    const g0 = seed ?? zeros(gpu, loss.shape);
+    if (!seed) {
+      if (loss.size !== 1) throw new Error('backward() of a non-scalar needs a seed gradient');
+      gpu.upload(g0.view, new Float32Array([1]));
+    }
+    grads.set(loss, g0);
+    try {
+      for (let i = this.nodes.length - 1; i >= 0; i--) {
+        const node = this.nodes[i]!;
+        const gOut = node.outputs.map((o) => grads.get(o));
+        if (gOut.every((g) => g === undefined)) continue;
+        const gIn = node.inputs.map((inp) => {
+          if (!inp.requiresGrad) return null;
+          if (isLeaf(inp)) return (inp.grad ??= zeros(gpu, inp.shape));
+          let g = grads.get(inp);
+          if (!g) grads.set(inp, (g = zeros(gpu, inp.shape)));
+          return g;
+        });
+        (rules[node.kind] as BackwardRule<OpKind>)(node as Node<OpKind>, gOut, gIn);
+        for (const o of node.outputs) {
+          const g = grads.get(o);
+          if (g && g !== seed) g.dispose();
+          grads.delete(o);
+        }
+      }
+    } finally {
+      for (const [t, g] of grads) if (g !== seed && t !== loss) g.dispose();
+      if (!seed && grads.has(loss)) g0.dispose();
+      this.clear();
+    }
+  }
+
+  /** Drops every recorded node, releasing what they held. */
+  clear(): void {
+    for (const node of this.nodes) {
+      for (const t of [...node.inputs, ...node.outputs]) t.storage.release();
+      for (const o of node.outputs) {
+        o.node = null;
+        o.requiresGrad = false;
+      }
+      for (const t of node.owned) t.dispose();
+    }
+    this.nodes = [];
+  }
+}
+
+/** The tape ops record onto. One per engine; training is single-threaded. */
+export const tape = new Tape();

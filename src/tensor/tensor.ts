@@ -1,0 +1,168 @@
+// GPU-resident tensors: contiguous row-major views (offset, shape) into reference-counted buffers.
+
+import type { BufferView, Gpu } from '../gpu/runtime';
+import type { AnyNode } from './tape';
+
+export type DType = 'f32' | 'i32';
+/** Views must start on a 256-byte boundary (minStorageBufferOffsetAlignment): 64 four-byte elements. */
+export const VIEW_ALIGN_ELEMS = 64;
+
+/** One GPU buffer shared by the tensors that view it; returned to the pool when the last reference goes. */
+export class Storage {
+  private refs = 1;
+  constructor(readonly gpu: Gpu, readonly buffer: GPUBuffer) {}
+  retain(): void {
+    if (this.refs <= 0) throw new Error('retain of freed storage');
+    this.refs++;
+  }
+  release(): void {
+    if (--this.refs === 0) this.gpu.release(this.buffer);
+    else if (this.refs < 0) throw new Error('storage released too often');
+  }
+  get alive(): boolean {
+    return this.refs > 0;
+  }
+}
+
+let nextId = 1;
+/** Open tidy() scopes; each collects the tensors created inside it. */
+const scopes: Tensor[][] = [];
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 1) throw new Error(`Invalid tensor shape [${shape.join(', ')}]: dimensions must be positive integers.`);
+    n *= d;
+  }
+  return n;
+}
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly size: number;
+  /** Set for leaves the user wants gradients of (parameters); ops propagate it to their outputs. */
+  requiresGrad = false;
+  /** Accumulated gradient of a leaf; backward kernels add into it. */
+  grad: Tensor | null = null;
+  /** The recorded op that produced this tensor, if any. */
+  node: AnyNode | null = null;
+  private disposed = false;
+
+  constructor(
+    readonly storage: Storage,
+    readonly shape: readonly number[],
+    readonly dtype: DType = 'f32',
+    /** Offset in elements from the start of the buffer. */
+    readonly offset = 0,
+  ) {
+    this.size = sizeOf(shape);
+    if (offset % VIEW_ALIGN_ELEMS) throw new Error(`Tensor view offset ${offset} is not a multiple of ${VIEW_ALIGN_ELEMS} elements.`);
+    if ((offset + this.size) * 4 > storage.buffer.size) throw new Error(`Tensor view [${shape.join(', ')}] at ${offset} overruns its ${storage.buffer.size}-byte buffer.`);
+    scopes[scopes.length - 1]?.push(this);
+  }
+
+  get gpu(): Gpu {
+    return this.storage.gpu;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** The byte range a kernel binds. */
+  get view(): BufferView {
+    if (this.disposed) throw new Error(`Tensor #${this.id} [${this.shape.join(', ')}] used after dispose().`);
+    return { buffer: this.storage.buffer, offset: this.offset * 4, size: this.size * 4 };
+  }
+
+  /** A view of `shape` starting `offset` elements into this tensor; shares (and retains) the storage. */
+  slice(offset: number, shape: readonly number[]): Tensor {
+    if (offset + sizeOf(shape) > this.size) throw new Error(`slice [${shape.join(', ')}] at ${offset} exceeds tensor of ${this.size}`);
+    this.storage.retain();
+    return new Tensor(this.storage, shape, this.dtype, this.offset + offset);
+  }
+
+  /** Same data, another shape of equal size (no copy). */
+  reshape(shape: readonly number[]): Tensor {
+    if (sizeOf(shape) !== this.size) throw new Error(`reshape [${this.shape.join(', ')}] → [${shape.join(', ')}] changes the size`);
+    return this.slice(0, shape);
+  }
+
+  /** Copies the data to the host. */
+  async read(): Promise<Float32Array | Int32Array> {
+    const buf = await this.gpu.read(this.view);
+    return this.dtype === 'f32' ? new Float32Array(buf) : new Int32Array(buf);
+  }
+
+  async readF32(): Promise<Float32Array> {
+    if (this.dtype !== 'f32') throw new Error('readF32 on an i32 tensor');
+    return new Float32Array(await this.gpu.read(this.view));
+  }
+
+  /** Releases this handle's reference; the buffer returns to the pool when nothing else (tape, views) holds it. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.storage.release();
+  }
+}
+
+/** A new uninitialised tensor in its own pooled buffer. */
+export function empty(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
+  const size = sizeOf(shape);
+  return new Tensor(new Storage(gpu, gpu.alloc(size * 4, label)), shape, dtype);
+}
+
+export function zeros(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  const t = empty(gpu, shape, dtype);
+  gpu.clear(t.view);
+  return t;
+}
+
+export function fromArray(gpu: Gpu, data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  const size = sizeOf(shape);
+  if (data.length !== size) throw new Error(`fromArray: ${data.length} values for shape [${shape.join(', ')}] (${size})`);
+  const t = empty(gpu, shape, dtype);
+  gpu.upload(t.view, dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data));
+  return t;
+}
+
+/**
+ * Runs `fn`, then disposes every tensor created inside it except those returned (a tensor, array or object of tensors)
+ * or listed in `keep`. Nested scopes hand survivors to the enclosing scope.
+ */
+export function tidy<T>(fn: () => T, keep: Tensor[] = []): T {
+  scopes.push([]);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    const created = scopes.pop()!;
+    const survivors = new Set<Tensor>(keep);
+    collectTensors(result!, survivors);
+    for (const t of created) {
+      if (survivors.has(t)) scopes[scopes.length - 1]?.push(t);
+      else t.dispose();
+    }
+  }
+  return result;
+}
+
+function collectTensors(x: unknown, out: Set<Tensor>): void {
+  if (x instanceof Tensor) out.add(x);
+  else if (Array.isArray(x)) for (const v of x) collectTensors(v, out);
+  else if (x && typeof x === 'object' && !(x instanceof Promise)) for (const v of Object.values(x)) collectTensors(v, out);
+}
+
+/**
+ * Async form of tidy for sequential async code (tests, self-checks, evaluation): disposes every tensor created while
+ * `fn` runs, returned ones included, so `fn` should return host data. Not for concurrent async work.
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  scopes.push([]);
+  try {
+    return await fn();
+  } finally {
+    for (const t of scopes.pop()!) t.dispose();
+  }
+}

@@ -1,0 +1,10 @@
+// One Gpu per test worker, on the real WebGPU adapter (SwiftShader in CI). Throws, never skips, without one.
+
+import { acquireNodeDevice } from '../../src/gpu/node';
+import { Gpu } from '../../src/gpu/runtime';
+
+let gpu: Promise<Gpu> | null = null;
+
+export function getGpu(): Promise<Gpu> {
+  return (gpu ??= acquireNodeDevice().then((a) => new Gpu(a)));
+}
