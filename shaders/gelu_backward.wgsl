@@ -1,4 +1,5 @@
-// dx += dy · GELU'(x), with GELU'(x) = 0.5(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)(1 + 3·0.044715·x²).
+// dx += dy · GELU'(x). With s = σ(2u) (so GELU = x·s):  GELU'(x) = s + x · 2s(1 − s) · u',
+// u' = √(2/π)(1 + 3·0.044715·x²). Same tail-safe form as the forward.
 struct Params { n: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -13,8 +14,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= p.n) { return; }
   let v = x[i];
-  let u = clamp(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), -10.0, 10.0);
-  let t = tanh(u);
-  let d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
-  dx[i] += dy[i] * d;
+  let u2 = clamp(2.0 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), -80.0, 80.0);
+  let s = 1.0 / (1.0 + exp(-u2));
+  let du = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
+  dx[i] += dy[i] * (s + v * 2.0 * s * (1.0 - s) * du);
 }

@@ -1,7 +1,7 @@
 // The define-by-run tape: ops record nodes while grad mode is on; backward() walks them in reverse.
 
 import type { OpAttrs, OpKind } from './opkinds';
-import { Tensor, zeros } from './tensor';
+import { Tensor, untrack, zeros } from './tensor';
 
 export interface Node<K extends OpKind> {
   kind: K;
@@ -53,6 +53,8 @@ export class Tape {
       for (const t of owned) t.dispose();
       return;
     }
+    // The node owns its saved tensors from now on, whatever scope created them.
+    for (const t of owned) untrack(t);
     const node = { kind, inputs, outputs, attrs, owned } as Node<K>;
     for (const t of [...inputs, ...outputs]) t.storage.retain();
     for (const o of outputs) {

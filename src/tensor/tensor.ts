@@ -69,9 +69,12 @@ export class Tensor {
     return this.disposed;
   }
 
-  /** The byte range a kernel binds. */
+  /**
+   * The byte range a kernel binds. A disposed handle stays usable while something else (the tape, a view) still holds
+   * its storage; once the storage went back to the pool, any use is an error.
+   */
   get view(): BufferView {
-    if (this.disposed) throw new Error(`Tensor #${this.id} [${this.shape.join(', ')}] used after dispose().`);
+    if (!this.storage.alive) throw new Error(`Tensor #${this.id} [${this.shape.join(', ')}] used after its storage was released (dispose()).`);
     return { buffer: this.storage.buffer, offset: this.offset * 4, size: this.size * 4 };
   }
 
@@ -146,6 +149,14 @@ export function tidy<T>(fn: () => T, keep: Tensor[] = []): T {
     }
   }
   return result;
+}
+
+/** Takes `t` out of every open tidy scope: its new owner (e.g. a tape node) disposes it. */
+export function untrack(t: Tensor): void {
+  for (const scope of scopes) {
+    const i = scope.indexOf(t);
+    if (i >= 0) scope.splice(i, 1);
+  }
 }
 
 function collectTensors(x: unknown, out: Set<Tensor>): void {

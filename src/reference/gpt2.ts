@@ -1,0 +1,93 @@
+// A plain f64 GPT-2 (forward to the loss and full backward) composed from the op references, keyed by Hugging Face
+// parameter names: the graph-level reference for the GPU engine.
+
+import { addRef, geluBackwardRef, geluRef, matmulBackwardRef, matmulRef, type F64 } from './linalg';
+import { attentionBackwardRef, attentionRef, crossEntropyRef, embeddingBackwardRef, embeddingRef, layernormBackwardRef, layernormRef } from './nn';
+
+export interface Gpt2RefConfig {
+  V: number;
+  P: number;
+  C: number;
+  L: number;
+  H: number;
+}
+
+/** Loss and the gradient of every parameter (by name) for one batch. */
+export function gpt2LossAndGradsRef(params: Map<string, F64>, cfg: Gpt2RefConfig, tokens: Int32Array, targets: Int32Array, B: number, T: number): { loss: number; grads: Map<string, F64> } {
+  const { V, P, C, L, H } = cfg;
+  const D = C / H;
+  const N = B * T;
+  const p = (n: string) => {
+    const v = params.get(n);
+    if (!v) throw new Error(`missing parameter ${n}`);
+    return v;
+  };
+  const lin = (x: F64, w: string, b: string | null, K: number, Nout: number) => matmulRef(x, p(w), b ? p(b) : null, { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
+  const linBack = (x: F64, w: string, g: F64, K: number, Nout: number) => matmulBackwardRef(x, p(w), g, { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
+
+  // Forward, keeping what the backward needs.
+  type Saved = { x: F64; h: F64; qkv: F64; a: F64; x2: F64; h2: F64; f: F64; fg: F64 };
+  const saved: Saved[] = [];
+  let x = embeddingRef(tokens, B, T, p('wte.weight'), p('wpe.weight'), C);
+  for (let l = 0; l < L; l++) {
+    const w = (n: string) => `h.${l}.${n}`;
+    const h = layernormRef(x, p(w('ln_1.weight')), p(w('ln_1.bias')), N, C).y;
+    const qkv = lin(h, w('attn.c_attn.weight'), w('attn.c_attn.bias'), C, 3 * C);
+    const a = attentionRef(qkv, B, T, H, D).out;
+    const x2 = addRef(x, lin(a, w('attn.c_proj.weight'), w('attn.c_proj.bias'), C, C));
+    const h2 = layernormRef(x2, p(w('ln_2.weight')), p(w('ln_2.bias')), N, C).y;
+    const f = lin(h2, w('mlp.c_fc.weight'), w('mlp.c_fc.bias'), C, 4 * C);
+    const fg = geluRef(f);
+    saved.push({ x, h, qkv, a, x2, h2, f, fg });
+    x = addRef(x2, lin(fg, w('mlp.c_proj.weight'), w('mlp.c_proj.bias'), 4 * C, C));
+  }
+  const xf = layernormRef(x, p('ln_f.weight'), p('ln_f.bias'), N, C).y;
+  const logits = matmulRef(xf, p('wte.weight'), null, { M: N, N: V, K: C, batch: 1, transA: false, transB: true });
+  const { loss, dlogits } = crossEntropyRef(logits, targets, N, V);
+
+  // Backward.
+  const grads = new Map<string, F64>();
+  const acc = (name: string, g: F64) => {
+    const cur = grads.get(name);
+    if (cur) for (let i = 0; i < g.length; i++) cur[i] += g[i]!;
+    else grads.set(name, Float64Array.from(g));
+  };
+  const head = matmulBackwardRef(xf, p('wte.weight'), dlogits, { M: N, N: V, K: C, batch: 1, transA: false, transB: true });
+  acc('wte.weight', head.dB);
+  const lnf = layernormBackwardRef(x, p('ln_f.weight'), head.dA, N, C);
+  acc('ln_f.weight', lnf.dw);
+  acc('ln_f.bias', lnf.db);
+  let dx = lnf.dx;
+  for (let l = L - 1; l >= 0; l--) {
+    const s = saved[l]!;
+    const w = (n: string) => `h.${l}.${n}`;
+    // x = x2 + mlp(x2)
+    const proj2 = linBack(s.fg, w('mlp.c_proj.weight'), dx, 4 * C, C);
+    acc(w('mlp.c_proj.weight'), proj2.dB);
+    acc(w('mlp.c_proj.bias'), proj2.dBias);
+    const dfc = geluBackwardRef(s.f, proj2.dA);
+    const fc = linBack(s.h2, w('mlp.c_fc.weight'), dfc, C, 4 * C);
+    acc(w('mlp.c_fc.weight'), fc.dB);
+    acc(w('mlp.c_fc.bias'), fc.dBias);
+    const ln2 = layernormBackwardRef(s.x2, p(w('ln_2.weight')), fc.dA, N, C);
+    acc(w('ln_2.weight'), ln2.dw);
+    acc(w('ln_2.bias'), ln2.db);
+    const dx2 = addRef(dx, ln2.dx);
+    // x2 = x + attn(x)
+    const proj = linBack(s.a, w('attn.c_proj.weight'), dx2, C, C);
+    acc(w('attn.c_proj.weight'), proj.dB);
+    acc(w('attn.c_proj.bias'), proj.dBias);
+    const dqkv = attentionBackwardRef(s.qkv, proj.dA, B, T, H, D);
+    const cattn = linBack(s.h, w('attn.c_attn.weight'), dqkv, C, 3 * C);
+    acc(w('attn.c_attn.weight'), cattn.dB);
+    acc(w('attn.c_attn.bias'), cattn.dBias);
+    const ln1 = layernormBackwardRef(s.x, p(w('ln_1.weight')), cattn.dA, N, C);
+    acc(w('ln_1.weight'), ln1.dw);
+    acc(w('ln_1.bias'), ln1.db);
+    dx = addRef(dx2, ln1.dx);
+  }
+  const emb = embeddingBackwardRef(tokens, B, T, dx, V, P, C);
+  acc('wte.weight', emb.dwte);
+  acc('wpe.weight', emb.dwpe);
+  return { loss, grads };
+}

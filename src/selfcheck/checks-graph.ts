@@ -1,0 +1,43 @@
+// The whole-graph check: a 2-layer GPT-2 (tiny vocabulary and width) built from the engine's ops runs forward and
+// backward on the GPU; its loss and every parameter gradient must match the f64 reference of the same graph.
+
+import { Rng } from '../util/rng';
+import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
+import { gpt2Loss, gpt2ParamShapes } from '../model/forward';
+import { gpt2LossAndGradsRef } from '../reference/gpt2';
+import { f32 } from './compare';
+import type { Check } from './harness';
+
+const gpt2GraphCheck: Check = {
+  name: 'gpt2 2-layer graph',
+  kernels: ['embedding_*', 'layernorm_*', 'matmul', 'colsum', 'attention_*', 'add', 'axpby', 'gelu_*', 'crossentropy_*'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(21);
+    const cfg = { V: 37, P: 16, C: 24, L: 2, H: 3 };
+    const [B, T] = [2, 9];
+    await tidyAsync(async () => {
+      const host = new Map<string, Float64Array>();
+      const dev = new Map<string, Tensor>();
+      for (const [name, shape] of gpt2ParamShapes(cfg.V, cfg.P, cfg.C, cfg.L)) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const isLnWeight = /ln_\d\.weight|ln_f\.weight/.test(name);
+        const x = f32(isLnWeight ? rng.normals(n, 0.1).map((v) => 1 + v) : rng.normals(n, 0.2));
+        host.set(name, x);
+        const t = fromArray(gpu, x, shape);
+        t.requiresGrad = true;
+        dev.set(name, t);
+      }
+      const tokens = Int32Array.from({ length: B * T }, () => rng.int(cfg.V));
+      const targets = Int32Array.from({ length: B * T }, (_, i) => (i === 5 ? -100 : rng.int(cfg.V)));
+      const loss = gpt2Loss((n) => dev.get(n)!, { nLayer: cfg.L, nHead: cfg.H }, tokens, targets, B, T);
+      backward(loss);
+      const ref = gpt2LossAndGradsRef(host, cfg, tokens, targets, B, T);
+      expect('loss', await loss.readF32(), [ref.loss], { atol: 1e-5, rtol: 1e-5 });
+      for (const [name, t] of dev) {
+        expect(`d ${name}`, await t.grad!.readF32(), ref.grads.get(name)!, { atol: 1e-5, rtol: 1e-3 });
+      }
+    });
+  },
+};
+
+export const graphChecks: Check[] = [gpt2GraphCheck];

@@ -1,0 +1,92 @@
+// Self-checks of the optimizer kernels, step by step against the f64 references: AdamW over one flat buffer with a
+// GPU-side global-norm clip, and Muon (momentum, Newton–Schulz, update) on a wide and a tall matrix.
+
+import { Rng } from '../util/rng';
+import { fromArray, globalNorm, tidyAsync } from '../tensor';
+import { launchAdamW } from '../optim/adamw';
+import { launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz } from '../optim/muon';
+import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../reference/optim';
+import { l2NormRef } from '../reference/linalg';
+import { f32 } from './compare';
+import type { Check } from './harness';
+
+const STEPS = 4;
+
+const adamwCheck: Check = {
+  name: 'adamw',
+  kernels: ['adamw', 'reduce_sum'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(11);
+    // A flat buffer of 2-D (decayed) and 1-D (not decayed) tensors, each view starting on a 64-element boundary.
+    const decayed = 7 * 33;
+    const split = Math.ceil(decayed / 64) * 64;
+    const n = split + 65;
+    await tidyAsync(async () => {
+      const P = f32(rng.normals(n));
+      const p = fromArray(gpu, P, [n]);
+      const m = fromArray(gpu, new Float64Array(n), [n]);
+      const v = fromArray(gpu, new Float64Array(n), [n]);
+      const Pr = Float64Array.from(P);
+      const Mr = new Float64Array(n);
+      const Vr = new Float64Array(n);
+      const h = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd: 0.1, maxNorm: 1.0 };
+      for (let step = 1; step <= STEPS; step++) {
+        // Step 1 and 3 have a large gradient (clipped), 2 and 4 a small one (not clipped).
+        const G = f32(rng.normals(n, step % 2 ? 1 : 0.01));
+        const g = fromArray(gpu, G, [n]);
+        const norm = globalNorm([g]);
+        for (const [lo, hi, wd] of [[0, split, h.wd], [split, n, 0]] as const) {
+          const sl = (t: typeof p) => t.slice(lo, [hi - lo]).view;
+          launchAdamW(gpu, { param: sl(p), grad: sl(g), m: sl(m), v: sl(v), n: hi - lo, step, lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, wd, gradNorm: norm.view, maxNorm: h.maxNorm });
+        }
+        const gn = l2NormRef([G]);
+        expect(`step ${step}: global norm`, await norm.readF32(), [gn], { atol: 1e-5, rtol: 1e-5 });
+        const pr = [Pr.subarray(0, split), Pr.subarray(split)];
+        adamwStepRef(pr[0]!, G.subarray(0, split), Mr.subarray(0, split), Vr.subarray(0, split), step, h, gn);
+        adamwStepRef(pr[1]!, G.subarray(split), Mr.subarray(split), Vr.subarray(split), step, { ...h, wd: 0 }, gn);
+        const tol = { atol: 1e-6, rtol: 1e-5 };
+        expect(`step ${step}: params`, await p.readF32(), Pr, tol);
+        expect(`step ${step}: first moment`, await m.readF32(), Mr, tol);
+        expect(`step ${step}: second moment`, await v.readF32(), Vr, { atol: 1e-9, rtol: 1e-4 });
+      }
+    });
+  },
+};
+
+const muonCheck: Check = {
+  name: 'muon',
+  kernels: ['muon_momentum', 'scale_by_norm', 'matmul', 'transpose', 'axpby', 'reduce_sum'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(12);
+    for (const [R, C] of [[7, 33], [33, 7], [16, 16]] as const) {
+      await tidyAsync(async () => {
+        const n = R * C;
+        const P = f32(rng.normals(n, 0.1));
+        const p = fromArray(gpu, P, [R, C]);
+        const buf = fromArray(gpu, new Float64Array(n), [n]);
+        const upd = fromArray(gpu, new Float64Array(n), [n]);
+        const ortho = fromArray(gpu, new Float64Array(n), [n]);
+        const Pr = Float64Array.from(P);
+        const Br = new Float64Array(n);
+        const [lr, wd, mu] = [0.02, 0.01, 0.95];
+        for (let step = 1; step <= 3; step++) {
+          const G = f32(rng.normals(n));
+          const g = fromArray(gpu, G, [n]);
+          launchMuonMomentum(gpu, g.view, buf.view, upd.view, n, mu);
+          newtonSchulz(gpu, upd.view, ortho.view, R, C);
+          launchMuonUpdate(gpu, p.view, ortho.view, n, lr, wd, muonScale(R, C));
+          const U = muonMomentumRef(G, Br, mu);
+          const O = newtonSchulzRef(U, R, C);
+          for (let i = 0; i < n; i++) Pr[i] = Pr[i]! * (1 - lr * wd) - lr * muonScale(R, C) * O[i]!;
+          const tag = `${R}×${C} step ${step}`;
+          expect(`${tag}: momentum buffer`, await buf.readF32(), Br, { atol: 1e-5, rtol: 1e-5 });
+          // Five quintic iterations amplify f32 rounding; 1e-3 is still far below the entries' size (~0.1–1).
+          expect(`${tag}: Newton–Schulz`, await ortho.readF32(), O, { atol: 1e-3, rtol: 1e-3 });
+          expect(`${tag}: params`, await p.readF32(), Pr, { atol: 2e-5, rtol: 1e-4 });
+        }
+      });
+    }
+  },
+};
+
+export const optimChecks: Check[] = [adamwCheck, muonCheck];

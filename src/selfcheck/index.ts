@@ -1,0 +1,9 @@
+// Every self-check, in the order the page and the test suite run them.
+
+import { opChecks } from './checks-ops';
+import { optimChecks } from './checks-optim';
+import { graphChecks } from './checks-graph';
+import type { Check } from './harness';
+
+export const allChecks: Check[] = [...opChecks, ...optimChecks, ...graphChecks];
+export { runCheck, type Check, type CheckResult } from './harness';
