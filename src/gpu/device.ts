@@ -38,6 +38,8 @@ export function limitsToRecord(limits: GPUSupportedLimits): Record<string, numbe
 }
 
 export interface Acquired {
+  /** navigator.gpu in the browser, Dawn's instance in Node; must stay referenced while the device is used. */
+  instance: GPU;
   adapter: GPUAdapter;
   device: GPUDevice;
   description: AdapterDescription;
@@ -78,5 +80,5 @@ export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'no
   } catch (e) {
     throw new WebGPUUnavailableError(`The WebGPU adapter refused to create a device: ${(e as Error).message}.`, 'Close other GPU-heavy tabs and reload.');
   }
-  return { adapter, device, description };
+  return { instance: gpu, adapter, device, description };
 }

@@ -4,6 +4,9 @@ import { existsSync } from 'node:fs';
 import { acquireDevice, type Acquired } from './device';
 import { WebGPUUnavailableError } from './errors';
 
+/** Dawn instances created by this process (see acquireNodeDevice). */
+const liveInstances: GPU[] = [];
+
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /**
@@ -20,7 +23,13 @@ export async function acquireNodeDevice(): Promise<Acquired> {
     throw new WebGPUUnavailableError(`Could not load the npm package "webgpu": ${(e as Error).message}.`, 'Run npm ci.');
   }
   Object.assign(globalThis, mod.globals);
-  const attempt = () => acquireDevice(mod.create([]), 'node');
+  // Dawn destroys its instance, and every device on it, when this object is garbage-collected: the process then
+  // crashes inside the next event poll. Every instance made here is therefore kept for the life of the process.
+  const attempt = () => {
+    const instance = mod.create([]);
+    liveInstances.push(instance);
+    return acquireDevice(instance, 'node');
+  };
   const chosen = !!(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
   if (chosen || !existsSync(SWIFTSHADER_ICD)) return attempt();
   try {
@@ -31,3 +40,4 @@ export async function acquireNodeDevice(): Promise<Acquired> {
     return attempt();
   }
 }
+

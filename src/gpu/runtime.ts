@@ -39,7 +39,11 @@ export class Gpu {
   dispatchCount = 0;
   submitCount = 0;
 
+  /** The GPU instance: in Node, Dawn tears everything down when its instance object is garbage-collected. */
+  readonly instance: GPU;
+
   constructor(acquired: Acquired) {
+    this.instance = acquired.instance;
     this.device = acquired.device;
     this.description = acquired.description;
     this.limits = acquired.description.limits;

@@ -1,7 +1,7 @@
 // Every kernel, forward and backward, against its f64 CPU reference on the WebGPU adapter.
 
 import { describe, expect, it } from 'vitest';
-import { opChecks } from '../../src/selfcheck/checks-ops';
+import { allChecks as opChecks } from '../../src/selfcheck';
 import { runCheck } from '../../src/selfcheck/harness';
 import { getGpu } from './gpu';
 
