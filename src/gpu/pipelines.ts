@@ -1,7 +1,7 @@
 // Pipeline cache keyed by shader source, entry point and override constants; WGSL errors with line, column, source.
 
 import type { Constants, KernelSpec } from './kernel';
-import { ShaderCompileError, formatCompilationMessages } from './errors';
+import { GpuDeviceError, ShaderCompileError, formatCompilationMessages } from './errors';
 
 export interface CachedPipeline {
   pipeline: GPUComputePipeline;
@@ -26,6 +26,9 @@ export class PipelineCache {
     const key = `${spec.source}\u0000${entry}\u0000${constKey}`;
     let hit = this.pipelines.get(key);
     if (hit) return hit;
+    // Creation errors are caught in a scope so the funnel gets the specific ShaderCompileError (line, column,
+    // source) rather than the device's generic validation message for the same fault.
+    this.device.pushErrorScope('validation');
     const mod = this.module(spec);
     const layout = this.device.createBindGroupLayout({
       label: spec.name,
@@ -47,7 +50,17 @@ export class PipelineCache {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module: mod.module, entryPoint: entry, constants: numeric },
     });
-    hit = { pipeline, layout, ready: mod.ready };
+    const created = this.device.popErrorScope();
+    const ready = mod.ready.then(async () => {
+      const err = await created;
+      if (err) {
+        const e = new GpuDeviceError(`Creating the pipeline for ${spec.name} failed: ${err.message}`, 'validation');
+        this.onError(e);
+        throw e;
+      }
+    });
+    ready.catch(() => undefined);
+    hit = { pipeline, layout, ready };
     this.pipelines.set(key, hit);
     return hit;
   }

@@ -1,0 +1,96 @@
+// Tensors and the tape on the real adapter: gradient accumulation, shared inputs, no-grad mode, lifetimes.
+
+import { describe, expect, it } from 'vitest';
+import { add, backward, fromArray, gelu, matmul, noGrad, scale, sum, tape, tidy, tidyAsync, type Tensor } from '../../src/tensor';
+import type { BackwardTable } from '../../src/tensor/tape';
+import { backwardRules } from '../../src/tensor/backward';
+import { getGpu } from './gpu';
+
+function leaf(t: Tensor): Tensor {
+  t.requiresGrad = true;
+  return t;
+}
+
+describe('autograd', () => {
+  it('accumulates gradients across backward passes (micro-batches) until cleared', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const x = leaf(fromArray(gpu, [1, -2, 3], [3]));
+      for (let i = 0; i < 3; i++) backward(sum(scale(x, 2)));
+      expect(Array.from(await x.grad!.readF32())).toEqual([6, 6, 6]);
+      gpu.clear(x.grad!.view);
+      backward(sum(scale(x, 2)));
+      expect(Array.from(await x.grad!.readF32())).toEqual([2, 2, 2]);
+    });
+  });
+
+  it('sums the gradients of a tensor used twice', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const x = leaf(fromArray(gpu, [0.5, 1.5], [2]));
+      backward(sum(add(x, scale(x, 3))));
+      expect(Array.from(await x.grad!.readF32())).toEqual([4, 4]);
+    });
+  });
+
+  it('records nothing under noGrad and leaves outputs without grad', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const w = leaf(fromArray(gpu, [1, 2, 3, 4], [2, 2]));
+      const y = noGrad(() => gelu(matmul(w, w)));
+      expect(tape.length).toBe(0);
+      expect(y.requiresGrad).toBe(false);
+      const z = matmul(w, w);
+      expect(tape.length).toBe(1);
+      expect(z.requiresGrad).toBe(true);
+      tape.clear();
+    });
+  });
+
+  it('returns every buffer to the pool after tidy and backward', async () => {
+    const gpu = await getGpu();
+    const w = leaf(fromArray(gpu, Array.from({ length: 12 }, (_, i) => i / 10), [3, 4]));
+    const x = fromArray(gpu, Array.from({ length: 6 }, (_, i) => 1 - i / 5), [2, 3]);
+    const step = () => {
+      const loss = tidy(() => sum(gelu(matmul(x, w))));
+      backward(loss);
+      loss.dispose();
+    };
+    step();
+    await gpu.sync();
+    const warm = gpu.pool.stats();
+    for (let i = 0; i < 20; i++) step();
+    await gpu.sync();
+    const after = gpu.pool.stats();
+    expect(after.inUse).toBe(warm.inUse);
+    expect(after.buffers).toBe(warm.buffers);
+    expect(tape.length).toBe(0);
+    for (const t of [w.grad!, w, x]) t.dispose();
+  });
+
+  it('refuses a tensor whose storage went back to the pool', async () => {
+    const gpu = await getGpu();
+    const t = fromArray(gpu, [1], [1]);
+    t.dispose();
+    expect(() => t.view).toThrow(/used after its storage was released/);
+  });
+
+  it('keeps inputs a node needs alive after the caller disposes them', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const w = leaf(fromArray(gpu, [2, 3], [1, 2]));
+      const x = fromArray(gpu, [1, 1, 1, 1], [2, 2]);
+      const y = gelu(matmul(w, x));
+      x.dispose();
+      backward(sum(y));
+      expect((await w.grad!.readF32()).every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    });
+  });
+
+  it('has a backward rule for every op kind (a missing one is a type error)', () => {
+    // @ts-expect-error: a table without the attention rule must not type-check.
+    const missing: BackwardTable = { ...backwardRules, attention: undefined };
+    expect(missing).toBeDefined();
+    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'layernorm', 'matmul', 'scale', 'sum', 'transpose']);
+  });
+});

@@ -1,0 +1,134 @@
+// The GPU runtime on the real adapter: full limits, WGSL errors with line and column, the pool, the uniform ring,
+// per-dispatch timestamps, error scopes, device loss and the no-WebGPU error.
+
+import { describe, expect, it } from 'vitest';
+import { acquireDevice } from '../../src/gpu/device';
+import { GpuDeviceError, ShaderCompileError, WebGPUUnavailableError } from '../../src/gpu/errors';
+import type { KernelSpec } from '../../src/gpu/kernel';
+import { acquireNodeDevice } from '../../src/gpu/node';
+import { Gpu } from '../../src/gpu/runtime';
+import { accumulate, fromArray, matmul, tidyAsync, zeros } from '../../src/tensor';
+import { getGpu } from './gpu';
+
+/** A device of its own, for tests that break it. */
+async function freshGpu(): Promise<Gpu> {
+  return new Gpu(await acquireNodeDevice());
+}
+
+describe('GPU runtime', () => {
+  it('requests the adapter’s full limits and its optional features', async () => {
+    const gpu = await getGpu();
+    const d = gpu.description;
+    expect(d.description || d.architecture).toBeTruthy();
+    for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup']) {
+      expect(gpu.device.limits[k as keyof GPUSupportedLimits], k).toBe(d.limits[k]);
+    }
+    for (const f of ['timestamp-query', 'shader-f16', 'subgroups']) {
+      expect(gpu.features.has(f), f).toBe(d.features.includes(f));
+    }
+  });
+
+  it('reports a WGSL compile error with file, line, column and the source line', async () => {
+    const gpu = await freshGpu();
+    const spec: KernelSpec = {
+      name: 'broken',
+      source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\nfn main() {\n  y[0] = undefined_name + 1.0;\n}\n',
+      storage: ['rw'],
+    };
+    const errors: Error[] = [];
+    gpu.onError((e) => errors.push(e));
+    const ready = gpu.pipelines.get(spec).ready;
+    await expect(ready).rejects.toBeInstanceOf(ShaderCompileError);
+    const err = (await ready.catch((e: unknown) => e)) as ShaderCompileError;
+    expect(err.message).toMatch(/shaders\/broken\.wgsl:4:\d+: error: .*undefined_name/);
+    expect(err.message).toContain('y[0] = undefined_name + 1.0;');
+    expect(err.message).toContain('^');
+    // The funnel saw it too, and the runtime now refuses work instead of running a broken pipeline.
+    expect(errors[0]).toBe(err);
+    expect(() => gpu.flush()).toThrow(ShaderCompileError);
+    gpu.destroy();
+  });
+
+  it('reuses pooled buffers by size and usage', async () => {
+    const gpu = await getGpu();
+    const a = gpu.alloc(1000);
+    const before = gpu.pool.stats();
+    gpu.release(a);
+    const b = gpu.alloc(1000);
+    expect(b).toBe(a);
+    expect(b.size).toBe(1024);
+    expect(gpu.pool.stats().buffers).toBe(before.buffers);
+    gpu.release(b);
+    expect(() => gpu.release(b)).toThrow(/released twice/);
+  });
+
+  it('names the limit when a buffer is too large', async () => {
+    const gpu = await getGpu();
+    expect(() => gpu.alloc(gpu.limits.maxBufferSize + 1024, 'logits')).toThrow(/logits buffer .* exceeds this adapter's maxBufferSize/);
+  });
+
+  it('keeps results right when one batch outgrows the uniform ring (auto-flush)', async () => {
+    const gpu = await getGpu();
+    const total = await tidyAsync(async () => {
+      const y = zeros(gpu, [3]);
+      const one = fromArray(gpu, [1, 2, 3], [3]);
+      for (let i = 0; i < 2500; i++) accumulate(y, one);
+      return Array.from(await y.readF32());
+    });
+    expect(total).toEqual([2500, 5000, 7500]);
+  });
+
+  it('times every dispatch with GPU timestamps when the adapter has them', async () => {
+    const gpu = await getGpu();
+    expect(gpu.hasTimestamps).toBe(gpu.description.features.includes('timestamp-query'));
+    if (!gpu.hasTimestamps) throw new Error('this adapter has no timestamp-query: per-dispatch timings cannot be tested here');
+    gpu.setProfiling(true);
+    await tidyAsync(async () => {
+      const a = fromArray(gpu, new Float32Array(64 * 64).fill(1), [64, 64]);
+      const c = matmul(a, a);
+      await c.read();
+    });
+    const timings = await gpu.takeTimings();
+    gpu.setProfiling(false);
+    const mm = timings.filter((t) => t.label === 'matmul');
+    expect(mm.length).toBe(1);
+    expect(mm[0]!.ns).toBeGreaterThanOrEqual(0);
+    console.log(`GPU timestamps: ${timings.map((t) => `${t.label} ${(t.ns / 1e3).toFixed(1)} µs`).join(', ')}`);
+  });
+
+  it('turns a bad dispatch inside scoped() into an exception', async () => {
+    const gpu = await freshGpu();
+    const spec: KernelSpec = { name: 'write4', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[3] = 1.0; }', storage: ['rw'] };
+    const buf = gpu.alloc(256);
+    // Binding a buffer as writable storage and readable storage in one dispatch is a validation error.
+    const aliased: KernelSpec = { ...spec, name: 'aliased', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@group(0) @binding(1) var<storage, read> x: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = x[0]; }', storage: ['rw', 'read'] };
+    await expect(gpu.scoped(async () => {
+      gpu.dispatch(aliased, [{ buffer: buf, offset: 0, size: 256 }, { buffer: buf, offset: 0, size: 256 }], {}, [1]);
+    })).rejects.toBeInstanceOf(GpuDeviceError);
+    // The device still works afterwards: scoped errors are not fatal.
+    await gpu.scoped(async () => gpu.dispatch(spec, [{ buffer: buf, offset: 0, size: 256 }], {}, [1]));
+    expect(gpu.error).toBeNull();
+    gpu.destroy();
+  });
+
+  it('reports device loss once through the funnel and refuses further work', async () => {
+    const gpu = await freshGpu();
+    const seen: Error[] = [];
+    gpu.onError((e) => seen.push(e));
+    gpu.device.destroy();
+    await gpu.device.lost;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen.length).toBe(1);
+    expect(seen[0]).toBeInstanceOf(GpuDeviceError);
+    expect((seen[0] as GpuDeviceError).kind).toBe('lost');
+    expect(() => gpu.alloc(4) && gpu.flush()).not.toThrow(TypeError);
+    expect(() => zeros(gpu, [4])).toThrow(/device lost/);
+  });
+
+  it('explains what to do when there is no WebGPU', async () => {
+    await expect(acquireDevice(undefined, 'browser')).rejects.toThrow(WebGPUUnavailableError);
+    await expect(acquireDevice(undefined, 'browser')).rejects.toThrow(/Chrome|Edge|--enable-unsafe-webgpu/);
+    const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
+    await expect(acquireDevice(noAdapter, 'node')).rejects.toThrow(/No WebGPU adapter was found.*VK_ICD_FILENAMES/);
+  });
+});
