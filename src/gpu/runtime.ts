@@ -4,7 +4,7 @@ import type { Acquired, AdapterDescription } from './device';
 import { GpuDeviceError } from './errors';
 import { type Constants, type KernelSpec, packUniforms } from './kernel';
 import { PipelineCache } from './pipelines';
-import { BufferPool } from './pool';
+import { BufferPool, formatBytes } from './pool';
 import { TimestampProfiler, type KernelTiming } from './timestamps';
 
 /** A byte range of a buffer, as bound to a kernel. Offsets are multiples of 256 (minStorageBufferOffsetAlignment). */
@@ -146,6 +146,15 @@ export class Gpu {
     const maxDim = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
     if (x > maxDim || y > maxDim || z > maxDim) throw new Error(`Kernel ${spec.name}: grid ${x}×${y}×${z} exceeds ${maxDim} workgroups per dimension.`);
     if (x === 0 || y === 0 || z === 0) return;
+    const maxBinding = this.limits.maxStorageBufferBindingSize ?? 134217728;
+    for (const v of views) {
+      if (v.size > maxBinding) {
+        throw new RangeError(
+          `Kernel ${spec.name}: a binding of ${formatBytes(v.size)} exceeds this adapter's maxStorageBufferBindingSize of ${formatBytes(maxBinding)} ` +
+            `(by ${formatBytes(v.size - maxBinding)}). Use a smaller batch or context.`,
+        );
+      }
+    }
     if (this.uniformSlots >= UNIFORM_SLOTS || this.profiler?.full) this.flush();
     const { pipeline, layout } = this.pipelines.get(spec, constants);
     const entries: GPUBindGroupEntry[] = views.map((v, binding) => ({ binding, resource: { buffer: v.buffer, offset: v.offset, size: v.size } }));

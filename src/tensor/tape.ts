@@ -86,7 +86,14 @@ export class Tape {
         if (gOut.every((g) => g === undefined)) continue;
         const gIn = node.inputs.map((inp) => {
           if (!inp.requiresGrad) return null;
-          if (isLeaf(inp)) return (inp.grad ??= zeros(gpu, inp.shape));
+          if (isLeaf(inp)) {
+            if (!inp.grad) {
+              // A leaf's gradient lives as long as the leaf (across steps), not as long as the scope backward ran in.
+              inp.grad = zeros(gpu, inp.shape);
+              untrack(inp.grad);
+            }
+            return inp.grad;
+          }
           let g = grads.get(inp);
           if (!g) grads.set(inp, (g = zeros(gpu, inp.shape)));
           return g;

@@ -107,6 +107,8 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     this.storage.release();
+    this.grad?.dispose();
+    this.grad = null;
   }
 }
 

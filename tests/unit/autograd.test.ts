@@ -94,3 +94,17 @@ describe('autograd', () => {
     expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'layernorm', 'matmul', 'scale', 'sum', 'transpose']);
   });
 });
+
+describe('gradient lifetime', () => {
+  it('keeps a leaf’s gradient across tidy scopes and frees it with the leaf', async () => {
+    const gpu = await getGpu();
+    const inUse = gpu.pool.stats().inUse;
+    const w = leaf(fromArray(gpu, [1, 2], [2]));
+    for (let i = 0; i < 2; i++) tidy(() => backward(sum(scale(w, 3))));
+    expect(Array.from(await w.grad!.readF32())).toEqual([6, 6]);
+    w.dispose();
+    expect(w.grad).toBeNull();
+    await gpu.sync();
+    expect(gpu.pool.stats().inUse).toBe(inUse);
+  });
+});

@@ -132,3 +132,13 @@ describe('GPU runtime', () => {
     await expect(acquireDevice(noAdapter, 'node')).rejects.toThrow(/No WebGPU adapter was found.*VK_ICD_FILENAMES/);
   });
 });
+
+describe('GPU runtime limits', () => {
+  it('names maxStorageBufferBindingSize when a binding is too large', async () => {
+    const gpu = await getGpu();
+    const spec: KernelSpec = { name: 'big', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }', storage: ['rw'] };
+    const max = gpu.limits.maxStorageBufferBindingSize!;
+    const fake = { buffer: gpu.dummy.buffer, offset: 0, size: max + 256 };
+    expect(() => gpu.dispatch(spec, [fake], {}, [1])).toThrow(/exceeds this adapter's maxStorageBufferBindingSize .* \(by 256 B\)/);
+  });
+});

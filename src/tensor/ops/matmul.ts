@@ -42,7 +42,7 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const tile = 64;
   gpu.dispatch(
     MATMUL,
-    [x.a, x.b, x.bias ?? x.c, x.c].map((v, i) => (i === 2 && !x.bias ? gpu.dummy : v)),
+    [x.a, x.b, x.bias ?? gpu.dummy, x.c],
     {
       M: x.M, N: x.N, K: x.K,
       strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.M * x.N,
