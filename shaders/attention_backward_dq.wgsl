@@ -17,19 +17,7 @@ const WG: u32 = 64u;
 var<workgroup> ds: array<f32, T_MAX>;
 var<workgroup> q: array<f32, 256>;
 var<workgroup> g: array<f32, 256>;
-var<workgroup> red: array<f32, WG>;
-
-fn reduceSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (lid < k) { red[lid] += red[lid + k]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -49,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     g[d] = dO[oBase + d];
     dd += g[d] * o[oBase + d];
   }
-  let dlt = reduceSum(dd, lid); // the reduction's barriers also publish q and g
+  let dlt = wgSum(dd, lid); // the reduction's barriers also publish q and g
   let L = lse[row];
   for (var j = lid; j <= t; j += WG) {
     let kBase = (b * p.T + j) * C3 + C + h * p.D;

@@ -14,21 +14,7 @@ struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
 const WG: u32 = 64u;
 var<workgroup> s: array<f32, T_MAX>;
 var<workgroup> q: array<f32, 256>;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce(v: f32, lid: u32, isMax: bool) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (lid < k) {
-      if (isMax) { red[lid] = max(red[lid], red[lid + k]); } else { red[lid] += red[lid + k]; }
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -52,10 +38,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     s[j] = sj;
     m = max(m, sj);
   }
-  m = reduce(m, lid, true);
+  m = wgMax(m, lid);
   var l = 0.0;
   for (var j = lid; j <= t; j += WG) { let e = exp(s[j] - m); s[j] = e; l += e; }
-  l = reduce(l, lid, false);
+  l = wgSum(l, lid);
   let inv = 1.0 / l;
   let oBase = (b * p.T + t) * C + h * p.D;
   for (var d = lid; d < p.D; d += WG) {

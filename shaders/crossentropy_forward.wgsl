@@ -10,21 +10,7 @@ struct Params { N: u32, V: u32 }
 @group(0) @binding(4) var<uniform> p: Params;
 
 const WG: u32 = 256u;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce(v: f32, lid: u32, isMax: bool) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (lid < k) {
-      if (isMax) { red[lid] = max(red[lid], red[lid + k]); } else { red[lid] += red[lid + k]; }
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -33,10 +19,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let base = row * p.V;
   var m = -3.4e38;
   for (var v = lid; v < p.V; v += WG) { m = max(m, logits[base + v]); }
-  m = reduce(m, lid, true);
+  m = wgMax(m, lid);
   var s = 0.0;
   for (var v = lid; v < p.V; v += WG) { s += exp(logits[base + v] - m); }
-  s = reduce(s, lid, false);
+  s = wgSum(s, lid);
   if (lid == 0u) {
     let l = m + log(s);
     lse[row] = l;

@@ -11,19 +11,7 @@ struct Params { rows: u32, C: u32 }
 @group(0) @binding(6) var<uniform> p: Params;
 
 const WG: u32 = 128u;
-var<workgroup> red: array<f32, WG>;
-
-fn reduceSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -39,8 +27,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     sg += g;
     sgx += g * (x[base + c] - mean) * rstd;
   }
-  let mg = reduceSum(sg, lid) / f32(p.C);
-  let mgx = reduceSum(sgx, lid) / f32(p.C);
+  let mg = wgSum(sg, lid) / f32(p.C);
+  let mgx = wgSum(sgx, lid) / f32(p.C);
   for (var c = lid; c < p.C; c += WG) {
     let g = dy[base + c] * w[c];
     let xh = (x[base + c] - mean) * rstd;

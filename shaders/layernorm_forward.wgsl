@@ -12,19 +12,7 @@ struct Params { rows: u32, C: u32, eps: f32 }
 @group(0) @binding(6) var<uniform> p: Params;
 
 const WG: u32 = 128u;
-var<workgroup> red: array<f32, WG>;
-
-fn reduceSum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -34,10 +22,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let base = row * p.C;
   var s = 0.0;
   for (var c = lid; c < p.C; c += WG) { s += x[base + c]; }
-  let mean = reduceSum(s, lid) / f32(p.C);
+  let mean = wgSum(s, lid) / f32(p.C);
   var s2 = 0.0;
   for (var c = lid; c < p.C; c += WG) { let d = x[base + c] - mean; s2 += d * d; }
-  let rstd = inverseSqrt(reduceSum(s2, lid) / f32(p.C) + p.eps);
+  let rstd = inverseSqrt(wgSum(s2, lid) / f32(p.C) + p.eps);
   for (var c = lid; c < p.C; c += WG) { y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c]; }
   if (lid == 0u) { meanOut[row] = mean; rstdOut[row] = rstd; }
 }

@@ -1,4 +1,6 @@
-// Kernel metadata: what a WGSL entry point binds, declared beside the op that launches it.
+// Kernel metadata: what a WGSL entry point binds, declared beside the op that launches it; WGSL snippet includes.
+
+import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
 export type StorageAccess = 'read' | 'rw';
@@ -41,4 +43,19 @@ export function grid2d(n: number): [number, number] {
   if (n <= MAX_GRID) return [Math.max(1, n), 1];
   const y = Math.ceil(n / MAX_GRID);
   return [Math.ceil(n / y), y];
+}
+
+/** Snippets in shaders/lib/, by name. */
+const LIBS: Record<string, string> = { workgroup_reduce: workgroupReduce };
+
+/**
+ * WGSL has no includes: a line `//#include NAME` (the one placeholder kernels may use) is replaced by
+ * shaders/lib/NAME.wgsl. Unknown names are an error, not a silent no-op.
+ */
+export function expandIncludes(source: string): string {
+  return source.replace(/^\/\/#include (\w+)$/gm, (_, name: string) => {
+    const lib = LIBS[name];
+    if (lib === undefined) throw new Error(`WGSL include "${name}" not found in shaders/lib/`);
+    return lib;
+  });
 }

@@ -1,6 +1,6 @@
 // Pipeline cache keyed by shader source, entry point and override constants; WGSL errors with line, column, source.
 
-import type { Constants, KernelSpec } from './kernel';
+import { expandIncludes, type Constants, type KernelSpec } from './kernel';
 import { GpuDeviceError, ShaderCompileError, formatCompilationMessages } from './errors';
 
 export interface CachedPipeline {
@@ -68,11 +68,12 @@ export class PipelineCache {
   private module(spec: KernelSpec) {
     let m = this.modules.get(spec.source);
     if (m) return m;
-    const module = this.device.createShaderModule({ label: spec.name, code: spec.source });
+    const code = expandIncludes(spec.source);
+    const module = this.device.createShaderModule({ label: spec.name, code });
     const ready = module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((x) => x.type === 'error');
       if (errors.length) {
-        const err = new ShaderCompileError(spec.name, formatCompilationMessages(`shaders/${spec.name}.wgsl`, spec.source, errors));
+        const err = new ShaderCompileError(spec.name, formatCompilationMessages(`shaders/${spec.name}.wgsl`, code, errors));
         this.onError(err);
         throw err;
       }

@@ -1,0 +1,28 @@
+// Workgroup-wide reductions (spliced in where a kernel says //#include workgroup_reduce; the kernel defines WG, its
+// workgroup size, a power of two). Every invocation of the workgroup must call them: they contain barriers.
+// The result is returned to every invocation; the trailing barrier lets `red` be reused right away.
+var<workgroup> red: array<f32, WG>;
+
+fn wgSum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) { red[lid] += red[lid + k]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn wgMax(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) { red[lid] = max(red[lid], red[lid + k]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
