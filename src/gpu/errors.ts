@@ -24,12 +24,17 @@ export class GpuDeviceError extends Error {
   }
 }
 
-/** Formats compilation messages as `label:line:col: type: message` plus the source line and a caret. */
-export function formatCompilationMessages(label: string, source: string, messages: readonly GPUCompilationMessage[]): string[] {
+/** Formats compilation messages as `file:line:col: type: message` plus the source line and a caret. */
+export function formatCompilationMessages(
+  source: string,
+  messages: readonly GPUCompilationMessage[],
+  mapLine: (line: number) => { file: string; line: number },
+): string[] {
   const lines = source.split('\n');
   return messages.map((m) => {
     const src = m.lineNum > 0 ? lines[m.lineNum - 1] ?? '' : '';
     const caret = m.linePos > 0 ? ' '.repeat(m.linePos - 1) + '^' : '';
-    return `${label}:${m.lineNum}:${m.linePos}: ${m.type}: ${m.message}\n    ${src}\n    ${caret}`;
+    const at = mapLine(m.lineNum);
+    return `${at.file}:${at.line}:${m.linePos}: ${m.type}: ${m.message}\n    ${src}\n    ${caret}`;
   });
 }

@@ -38,24 +38,42 @@ export function packUniforms(spec: KernelSpec, values: Record<string, number>, v
 /** Largest workgroup count per grid dimension that every WebGPU device supports. */
 export const MAX_GRID = 65535;
 
-/** Splits `n` workgroups into an x·y grid; kernels rebuild the linear index and bounds-check it. */
-export function grid2d(n: number): [number, number] {
-  if (n <= MAX_GRID) return [Math.max(1, n), 1];
-  const y = Math.ceil(n / MAX_GRID);
+/**
+ * Splits `n` workgroups into an x·y grid with x ≤ maxX; kernels rebuild the linear index and ignore the surplus
+ * workgroups (x·y may exceed n).
+ */
+export function grid2d(n: number, maxX = MAX_GRID): [number, number] {
+  if (n <= maxX) return [Math.max(1, n), 1];
+  const y = Math.ceil(n / maxX);
   return [Math.ceil(n / y), y];
 }
 
 /** Snippets in shaders/lib/, by name. */
 const LIBS: Record<string, string> = { workgroup_reduce: workgroupReduce };
 
+/** Maps a line of expanded WGSL back to its file and line, for error messages. */
+export type LineMap = (expandedLine: number) => { file: string; line: number };
+
 /**
  * WGSL has no includes: a line `//#include NAME` (the one placeholder kernels may use) is replaced by
  * shaders/lib/NAME.wgsl. Unknown names are an error, not a silent no-op.
  */
-export function expandIncludes(source: string): string {
-  return source.replace(/^\/\/#include (\w+)$/gm, (_, name: string) => {
-    const lib = LIBS[name];
-    if (lib === undefined) throw new Error(`WGSL include "${name}" not found in shaders/lib/`);
-    return lib;
+export function expandIncludes(source: string, file: string): { code: string; mapLine: LineMap } {
+  const out: string[] = [];
+  const origin: { file: string; line: number }[] = [];
+  source.split(/\r?\n/).forEach((text, i) => {
+    const m = /^\/\/#include (\w+)\s*$/.exec(text);
+    if (!m) {
+      out.push(text);
+      origin.push({ file, line: i + 1 });
+      return;
+    }
+    const lib = LIBS[m[1]!];
+    if (lib === undefined) throw new Error(`${file}:${i + 1}: WGSL include "${m[1]}" not found in shaders/lib/`);
+    lib.split(/\r?\n/).forEach((libText, k) => {
+      out.push(libText);
+      origin.push({ file: `shaders/lib/${m[1]}.wgsl`, line: k + 1 });
+    });
   });
+  return { code: out.join('\n'), mapLine: (l) => origin[l - 1] ?? { file, line: l } };
 }

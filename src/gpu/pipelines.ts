@@ -68,12 +68,12 @@ export class PipelineCache {
   private module(spec: KernelSpec) {
     let m = this.modules.get(spec.source);
     if (m) return m;
-    const code = expandIncludes(spec.source);
+    const { code, mapLine } = expandIncludes(spec.source, `shaders/${spec.name}.wgsl`);
     const module = this.device.createShaderModule({ label: spec.name, code });
     const ready = module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((x) => x.type === 'error');
       if (errors.length) {
-        const err = new ShaderCompileError(spec.name, formatCompilationMessages(`shaders/${spec.name}.wgsl`, code, errors));
+        const err = new ShaderCompileError(spec.name, formatCompilationMessages(code, errors, mapLine));
         this.onError(err);
         throw err;
       }

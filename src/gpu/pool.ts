@@ -49,7 +49,7 @@ export class BufferPool {
     list.push(buf);
   }
 
-  /** Destroys every free buffer (e.g. after a model is unloaded). */
+  /** Destroys every free buffer. Call through Gpu.trim(), which submits recorded work that may still use them. */
   trim(): void {
     for (const list of this.free.values()) {
       for (const b of list) {

@@ -35,6 +35,11 @@ export class Gpu {
   private dispatchesInBatch = 0;
   private fatal: Error | null = null;
   private errorListeners = new Set<(e: Error) => void>();
+  /**
+   * Widest x of a folded 2-D grid (grid2d). The device limit; self-checks lower it to exercise the folding, which
+   * on a real limit needs more than 65535 workgroups (minutes on a software adapter).
+   */
+  maxGridX: number;
   /** Count of dispatches since creation (for tests and metrics). */
   dispatchCount = 0;
   submitCount = 0;
@@ -50,6 +55,7 @@ export class Gpu {
     this.features = new Set([...acquired.device.features].map(String));
     this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
+    this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.pipelines = new PipelineCache(this.device, (e) => this.raise(e));
     this.uniformBuffer = this.device.createBuffer({
       size: this.uniformStaging.byteLength,
@@ -146,6 +152,7 @@ export class Gpu {
     const maxDim = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
     if (x > maxDim || y > maxDim || z > maxDim) throw new Error(`Kernel ${spec.name}: grid ${x}×${y}×${z} exceeds ${maxDim} workgroups per dimension.`);
     if (x === 0 || y === 0 || z === 0) return;
+    checkAliasing(spec, views);
     const maxBinding = this.limits.maxStorageBufferBindingSize ?? 134217728;
     for (const v of views) {
       if (v.size > maxBinding) {
@@ -177,6 +184,12 @@ export class Gpu {
     if (this.profiler) pass.end();
     this.dispatchCount++;
     this.dispatchesInBatch++;
+  }
+
+  /** Destroys the pool's free buffers (after a model or shape change); pending work is submitted first. */
+  trim(): void {
+    this.flush();
+    this.pool.trim();
   }
 
   /** Records a buffer-to-buffer copy (ordered with the dispatches around it). */
@@ -276,5 +289,25 @@ export class Gpu {
     this.dummyBuffer?.destroy();
     this.fatal ??= new GpuDeviceError('The GPU runtime was destroyed.', 'lost');
     this.device.destroy();
+  }
+}
+
+/**
+ * WebGPU rejects a dispatch that binds one buffer writable and also any other way (even on disjoint ranges), or
+ * writable twice on overlapping ranges. Caught here, named, instead of as a late uncaptured validation error.
+ */
+function checkAliasing(spec: KernelSpec, views: readonly BufferView[]): void {
+  for (let i = 0; i < views.length; i++) {
+    for (let j = i + 1; j < views.length; j++) {
+      const a = views[i]!;
+      const b = views[j]!;
+      if (a.buffer !== b.buffer) continue;
+      const wa = spec.storage[i] === 'rw';
+      const wb = spec.storage[j] === 'rw';
+      const overlap = a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+      if ((wa && wb && overlap) || wa !== wb) {
+        throw new Error(`Kernel ${spec.name}: bindings ${i} and ${j} use the same buffer ("${a.buffer.label}") ${wa && wb ? 'on overlapping ranges, both writable' : 'as writable and read-only storage'}; WebGPU forbids that in one dispatch.`);
+      }
+    }
   }
 }

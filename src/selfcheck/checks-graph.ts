@@ -29,12 +29,21 @@ const gpt2GraphCheck: Check = {
       }
       const tokens = Int32Array.from({ length: B * T }, () => rng.int(cfg.V));
       const targets = Int32Array.from({ length: B * T }, (_, i) => (i === 5 ? -100 : rng.int(cfg.V)));
-      const loss = gpt2Loss((n) => dev.get(n)!, { nLayer: cfg.L, nHead: cfg.H }, tokens, targets, B, T);
+      // Two micro-batches: every rule must add into gradients that already hold the first batch's.
+      const tokens2 = Int32Array.from({ length: B * T }, () => rng.int(cfg.V));
+      const targets2 = Int32Array.from({ length: B * T }, () => rng.int(cfg.V));
+      const shape = { nLayer: cfg.L, nHead: cfg.H };
+      const loss = gpt2Loss((n) => dev.get(n)!, shape, tokens, targets, B, T);
       backward(loss);
+      const loss2 = gpt2Loss((n) => dev.get(n)!, shape, tokens2, targets2, B, T);
+      backward(loss2);
       const ref = gpt2LossAndGradsRef(host, cfg, tokens, targets, B, T);
-      expect('loss', await loss.readF32(), [ref.loss], { atol: 1e-5, rtol: 1e-5 });
+      const ref2 = gpt2LossAndGradsRef(host, cfg, tokens2, targets2, B, T);
+      expect('loss, batch 1', await loss.readF32(), [ref.loss], { atol: 1e-5, rtol: 1e-5 });
+      expect('loss, batch 2', await loss2.readF32(), [ref2.loss], { atol: 1e-5, rtol: 1e-5 });
       for (const [name, t] of dev) {
-        expect(`d ${name}`, await t.grad!.readF32(), ref.grads.get(name)!, { atol: 1e-5, rtol: 1e-3 });
+        const want = ref.grads.get(name)!.map((v, i) => v + ref2.grads.get(name)![i]!);
+        expect(`d ${name} (sum of 2 batches)`, await t.grad!.readF32(), want, { atol: 1e-5, rtol: 1e-3 });
       }
     });
   },

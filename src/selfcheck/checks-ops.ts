@@ -45,16 +45,20 @@ const matmulCheck: Check = {
             const a = param(gpu, A, [...lead, ...(transA ? [K, M] : [M, K])]);
             const b = param(gpu, B, [...lead, ...(transB ? [N, K] : [K, N])]);
             const bb = param(gpu, bias, [N]);
-            const c = ops.matmul(a, b, { transA, transB, bias: bb, alpha });
+            // Two backward passes: the second must add to the first (beta = 1 into non-zero gradients).
+            let c = ops.matmul(a, b, { transA, transB, bias: bb, alpha });
+            backward(c, fromArray(gpu, G, c.shape));
+            c = ops.matmul(a, b, { transA, transB, bias: bb, alpha });
             backward(c, fromArray(gpu, G, c.shape));
             const dims = { M, N, K, batch, transA, transB };
             const tag = `[${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`;
             const tol = TOL_REDUCE;
             expect(`forward ${tag}`, await c.readF32(), matmulRef(A, B, bias, dims, alpha), tol);
             const ref = matmulBackwardRef(A, B, G, dims, alpha);
-            expect(`dA ${tag}`, await grad(a), ref.dA, tol);
-            expect(`dB ${tag}`, await grad(b), ref.dB, tol);
-            expect(`dbias ${tag}`, await grad(bb), ref.dBias, tol);
+            const twice = (x: Float64Array) => x.map((v) => 2 * v);
+            expect(`dA (2 passes) ${tag}`, await grad(a), twice(ref.dA), tol);
+            expect(`dB (2 passes) ${tag}`, await grad(b), twice(ref.dB), tol);
+            expect(`dbias (2 passes) ${tag}`, await grad(bb), twice(ref.dBias), tol);
           });
         }
       }
@@ -248,4 +252,89 @@ const reduceCheck: Check = {
   },
 };
 
-export const opChecks: Check[] = [matmulCheck, elementwiseCheck, layernormCheck, attentionCheck, crossEntropyCheck, embeddingCheck, reduceCheck];
+/**
+ * Folded 2-D grids: row and element counts past the grid's x limit, so kernels see x·y > count workgroups and must
+ * ignore the surplus. The limit is lowered to a prime (the logic does not depend on its value; reaching the real
+ * 65535 costs minutes per kernel on a software adapter), plus one real case past 65535 workgroups for add.
+ */
+const foldedGridCheck: Check = {
+  name: 'folded 2-D grids',
+  kernels: ['add', 'gelu_*', 'layernorm_*', 'crossentropy_*', 'attention_*', 'embedding_*', 'reduce_sum'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(8);
+    await tidyAsync(async () => {
+      const n = 65535 * 256 + 257;
+      const X = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1999) / 1999 - 0.5);
+      const y = ops.add(fromArray(gpu, X, [n]), fromArray(gpu, X, [n]));
+      expect(`add n=${n} (${Math.ceil(n / 256)} workgroups, real limit)`, await y.readF32(), X.map((v) => 2 * v), TOL_EXACT);
+    });
+    const saved = gpu.maxGridX;
+    gpu.maxGridX = 61;
+    try {
+      const rows = 3001; // 3001 rows on a 61-wide grid: 61 × 50 = 3050 workgroups, 49 of them surplus
+      await tidyAsync(async () => {
+        const C = 16;
+        const X = f32(rng.normals(rows * C));
+        const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
+        const Bv = f32(rng.normals(C));
+        const G = f32(rng.normals(rows * C));
+        const x = param(gpu, X, [rows, C]);
+        const w = param(gpu, W, [C]);
+        const b = param(gpu, Bv, [C]);
+        const y = ops.layernorm(x, w, b);
+        backward(y, fromArray(gpu, G, y.shape));
+        expect(`layernorm forward rows=${rows}`, await y.readF32(), layernormRef(X, W, Bv, rows, C).y, TOL_REDUCE);
+        const ref = layernormBackwardRef(X, W, G, rows, C);
+        expect(`layernorm dx rows=${rows}`, await grad(x), ref.dx, TOL_REDUCE);
+        expect(`layernorm dw rows=${rows}`, await grad(w), ref.dw, TOL_REDUCE);
+        const n = rows * C; // 48016 elements = 188 workgroups of 256
+        const g = param(gpu, X, [n]);
+        const gy = ops.gelu(g);
+        backward(gy, fromArray(gpu, G, [n]));
+        expect(`gelu forward n=${n}`, await gy.readF32(), geluRef(X), TOL_ELEMENTWISE);
+        expect(`gelu backward n=${n}`, await grad(g), geluBackwardRef(X, G), TOL_ELEMENTWISE);
+        const s = ops.sum(fromArray(gpu, X, [n]));
+        expect(`sum n=${n}`, await s.readF32(), [sumRef(X)], TOL_REDUCE);
+      });
+      await tidyAsync(async () => {
+        const V = 5;
+        const Z = f32(rng.normals(rows * V));
+        const targets = Int32Array.from({ length: rows }, () => rng.int(V));
+        const z = param(gpu, Z, [rows, V]);
+        const loss = ops.crossEntropy(z, targets);
+        backward(loss);
+        const ref = crossEntropyRef(Z, targets, rows, V);
+        expect(`cross-entropy N=${rows}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
+        expect(`cross-entropy dlogits N=${rows}`, await grad(z), ref.dlogits, TOL_REDUCE);
+      });
+      await tidyAsync(async () => {
+        const [B, T, H, D] = [47, 33, 2, 3]; // 3102 rows
+        const QKV = f32(rng.normals(B * T * 3 * H * D));
+        const G = f32(rng.normals(B * T * H * D));
+        const qkv = param(gpu, QKV, [B, T, 3 * H * D]);
+        const out = ops.attention(qkv, H);
+        backward(out, fromArray(gpu, G, out.shape));
+        expect(`attention rows=${B * H * T}`, await out.readF32(), attentionRef(QKV, B, T, H, D).out, TOL_REDUCE);
+        expect(`attention dqkv rows=${B * H * T}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D), TOL_REDUCE);
+      });
+      await tidyAsync(async () => {
+        const [B, T, C, V, P] = [40, 50, 4, 300, 50]; // 300 distinct ids on a 61-wide grid
+        const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 37) % V);
+        const WTE = f32(rng.normals(V * C));
+        const WPE = f32(rng.normals(P * C));
+        const G = f32(rng.normals(B * T * C));
+        const wte = param(gpu, WTE, [V, C]);
+        const wpe = param(gpu, WPE, [P, C]);
+        const out = ops.embedding(tokens, B, T, wte, wpe);
+        backward(out, fromArray(gpu, G, out.shape));
+        const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
+        expect(`embedding forward B·T=${B * T}`, await out.readF32(), embeddingRef(tokens, B, T, WTE, WPE, C), TOL_EXACT);
+        expect(`embedding dwte (${V} ids)`, await grad(wte), ref.dwte, TOL_REDUCE);
+      });
+    } finally {
+      gpu.maxGridX = saved;
+    }
+  },
+};
+
+export const opChecks: Check[] = [matmulCheck, elementwiseCheck, layernormCheck, attentionCheck, crossEntropyCheck, embeddingCheck, reduceCheck, foldedGridCheck];

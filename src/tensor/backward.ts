@@ -82,6 +82,11 @@ export const backwardRules: BackwardTable = {
     if (g && dx) launchBroadcastAccumulate(g.gpu, g.view, dx.view, node.attrs.n);
   },
 
+  // y = x viewed as another shape:  dx = g (same elements)
+  reshape(_node, [g], [dx]) {
+    if (g && dx) accumulate(dx, g);
+  },
+
   // y = xᵀ:  dx = gᵀ
   transpose(node, [g], [dx]) {
     if (g && dx) launchTranspose(g.gpu, g.view, dx.view, node.attrs.C, node.attrs.R, true);

@@ -22,6 +22,8 @@ export interface OpAttrs {
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */
   sum: { n: number };
+  /** Same data, another shape (a view). inputs: [x] */
+  reshape: Record<string, never>;
   /** y = xᵀ for x [R, C]. inputs: [x] */
   transpose: { R: number; C: number };
 }

@@ -70,6 +70,9 @@ export class Tape {
    */
   backward(loss: Tensor, rules: BackwardTable, seed?: Tensor): void {
     const gpu = loss.gpu;
+    if (!loss.node && !loss.requiresGrad) {
+      throw new Error('backward(): the loss depends on nothing that requires grad (computed under noGrad, or from tensors without requiresGrad).');
+    }
     const grads = new Map<Tensor, Tensor>();
     const isLeaf = (t: Tensor) => t.node === null;
     // The seed: d(loss)/d(loss) = 1.
@@ -87,6 +90,9 @@ export class Tape {
         const gIn = node.inputs.map((inp) => {
           if (!inp.requiresGrad) return null;
           if (isLeaf(inp)) {
+            if (inp.isDisposed) {
+              throw new Error(`backward(): parameter #${inp.id} [${inp.shape.join(', ')}] was disposed before its gradient was computed; create parameter tensors once, outside tidy().`);
+            }
             if (!inp.grad) {
               // A leaf's gradient lives as long as the leaf (across steps), not as long as the scope backward ran in.
               inp.grad = zeros(gpu, inp.shape);

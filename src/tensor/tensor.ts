@@ -78,15 +78,18 @@ export class Tensor {
     return { buffer: this.storage.buffer, offset: this.offset * 4, size: this.size * 4 };
   }
 
-  /** A view of `shape` starting `offset` elements into this tensor; shares (and retains) the storage. */
+  /**
+   * A view of `shape` starting `offset` elements into this tensor; shares (and retains) the storage. Not recorded:
+   * gradients do not flow through it (for parameter views into flat buffers, whose gradients are views too).
+   */
   slice(offset: number, shape: readonly number[]): Tensor {
     if (offset + sizeOf(shape) > this.size) throw new Error(`slice [${shape.join(', ')}] at ${offset} exceeds tensor of ${this.size}`);
     this.storage.retain();
     return new Tensor(this.storage, shape, this.dtype, this.offset + offset);
   }
 
-  /** Same data, another shape of equal size (no copy). */
-  reshape(shape: readonly number[]): Tensor {
+  /** Same data, another shape of equal size (no copy). Differentiable: recorded on the tape by ops.reshape. */
+  reshapeView(shape: readonly number[]): Tensor {
     if (sizeOf(shape) !== this.size) throw new Error(`reshape [${this.shape.join(', ')}] → [${shape.join(', ')}] changes the size`);
     return this.slice(0, shape);
   }

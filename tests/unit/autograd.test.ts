@@ -1,7 +1,7 @@
 // Tensors and the tape on the real adapter: gradient accumulation, shared inputs, no-grad mode, lifetimes.
 
 import { describe, expect, it } from 'vitest';
-import { add, backward, fromArray, gelu, matmul, noGrad, scale, sum, tape, tidy, tidyAsync, type Tensor } from '../../src/tensor';
+import { add, backward, fromArray, gelu, matmul, noGrad, reshape, scale, sum, tape, tidy, tidyAsync, type Tensor } from '../../src/tensor';
 import type { BackwardTable } from '../../src/tensor/tape';
 import { backwardRules } from '../../src/tensor/backward';
 import { getGpu } from './gpu';
@@ -91,7 +91,7 @@ describe('autograd', () => {
     // @ts-expect-error: a table without the attention rule must not type-check.
     const missing: BackwardTable = { ...backwardRules, attention: undefined };
     expect(missing).toBeDefined();
-    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'layernorm', 'matmul', 'scale', 'sum', 'transpose']);
+    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'layernorm', 'matmul', 'reshape', 'scale', 'sum', 'transpose']);
   });
 });
 
@@ -104,6 +104,37 @@ describe('gradient lifetime', () => {
     expect(Array.from(await w.grad!.readF32())).toEqual([6, 6]);
     w.dispose();
     expect(w.grad).toBeNull();
+    await gpu.sync();
+    expect(gpu.pool.stats().inUse).toBe(inUse);
+  });
+});
+
+describe('autograd misuse is an error, never a silent no-op', () => {
+  it('flows gradients through reshape', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const w = leaf(fromArray(gpu, [1, 2, 3, 4], [4]));
+      const x = fromArray(gpu, [1, 0, 0, 1], [2, 2]);
+      backward(sum(matmul(x, reshape(w, [2, 2]))));
+      expect(Array.from(await w.grad!.readF32())).toEqual([1, 1, 1, 1]);
+    });
+  });
+
+  it('refuses backward() of a loss computed without grad', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const w = leaf(fromArray(gpu, [1, 2], [2]));
+      const loss = noGrad(() => sum(w));
+      expect(() => backward(loss)).toThrow(/depends on nothing that requires grad/);
+    });
+  });
+
+  it('refuses a parameter disposed before its gradient was computed', async () => {
+    const gpu = await getGpu();
+    const inUse = gpu.pool.stats().inUse;
+    const loss = tidy(() => sum(scale(leaf(fromArray(gpu, [1, 2], [2])), 2)));
+    expect(() => backward(loss)).toThrow(/was disposed before its gradient was computed/);
+    loss.dispose();
     await gpu.sync();
     expect(gpu.pool.stats().inUse).toBe(inUse);
   });

@@ -100,10 +100,9 @@ describe('GPU runtime', () => {
     const gpu = await freshGpu();
     const spec: KernelSpec = { name: 'write4', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[3] = 1.0; }', storage: ['rw'] };
     const buf = gpu.alloc(256);
-    // Binding a buffer as writable storage and readable storage in one dispatch is a validation error.
-    const aliased: KernelSpec = { ...spec, name: 'aliased', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@group(0) @binding(1) var<storage, read> x: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = x[0]; }', storage: ['rw', 'read'] };
+    // A binding offset that is not a multiple of 256 is a WebGPU validation error (the runtime does not pre-check it).
     await expect(gpu.scoped(async () => {
-      gpu.dispatch(aliased, [{ buffer: buf, offset: 0, size: 256 }, { buffer: buf, offset: 0, size: 256 }], {}, [1]);
+      gpu.dispatch(spec, [{ buffer: buf, offset: 4, size: 252 }], {}, [1]);
     })).rejects.toBeInstanceOf(GpuDeviceError);
     // The device still works afterwards: scoped errors are not fatal.
     await gpu.scoped(async () => gpu.dispatch(spec, [{ buffer: buf, offset: 0, size: 256 }], {}, [1]));
@@ -140,5 +139,34 @@ describe('GPU runtime limits', () => {
     const max = gpu.limits.maxStorageBufferBindingSize!;
     const fake = { buffer: gpu.dummy.buffer, offset: 0, size: max + 256 };
     expect(() => gpu.dispatch(spec, [fake], {}, [1])).toThrow(/exceeds this adapter's maxStorageBufferBindingSize .* \(by 256 B\)/);
+  });
+});
+
+describe('GPU runtime bindings', () => {
+  const copy: KernelSpec = {
+    name: 'copy',
+    source: '@group(0) @binding(0) var<storage, read> x: array<f32>;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = x[0]; }',
+    storage: ['read', 'rw'],
+  };
+
+  it('refuses one buffer bound writable and read-only in one dispatch, naming the kernel', async () => {
+    const gpu = await getGpu();
+    const buf = gpu.alloc(1024);
+    expect(() => gpu.dispatch(copy, [{ buffer: buf, offset: 0, size: 256 }, { buffer: buf, offset: 512, size: 256 }], {}, [1]))
+      .toThrow(/Kernel copy: bindings 0 and 1 use the same buffer .* as writable and read-only storage/);
+    gpu.release(buf);
+  });
+
+  it('maps WGSL errors after an include back to the kernel file and line', async () => {
+    const gpu = await freshGpu();
+    const spec: KernelSpec = {
+      name: 'broken_after_include',
+      source: 'const WG: u32 = 64u;\r\n//#include workgroup_reduce\r\n@compute @workgroup_size(64)\r\nfn main() { let a = missing_fn(1.0); }\r\n',
+      storage: [],
+    };
+    const err = (await gpu.pipelines.get(spec).ready.catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ShaderCompileError);
+    expect(err.message).toMatch(/shaders\/broken_after_include\.wgsl:4:\d+: error: .*missing_fn/);
+    gpu.destroy();
   });
 });

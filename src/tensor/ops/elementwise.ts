@@ -54,3 +54,10 @@ export function gelu(x: Tensor): Tensor {
   tape.record('gelu', [x], [y], {});
   return y;
 }
+
+/** x viewed with another shape of the same size; gradients flow through unchanged. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const y = x.reshapeView(shape);
+  tape.record('reshape', [x], [y], {});
+  return y;
+}

@@ -7,7 +7,7 @@ import wpeSrc from '../../../shaders/embedding_backward_wpe.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
 import type { Gpu } from '../../gpu/runtime';
 import type { TokenBuckets } from '../opkinds';
-import { tape } from '../tape';
+import { isGradEnabled, tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
 import { assertF32, dispatchElements, dispatchRows } from './launch';
 
@@ -64,7 +64,7 @@ export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor,
   const out = empty(gpu, [B, T, C]);
   dispatchElements(gpu, EMBEDDING_FORWARD, [tok.view, wte.view, wpe.view, out.view], { BT: B * T, T, C }, B * T * C);
   tok.dispose();
-  if (wte.requiresGrad || wpe.requiresGrad) {
+  if (isGradEnabled() && (wte.requiresGrad || wpe.requiresGrad)) {
     const buckets = uploadBuckets(gpu, tokens);
     tape.record('embedding', [wte, wpe], [out], { B, T, C, buckets }, [buckets.ids, buckets.starts, buckets.positions]);
   }

@@ -30,14 +30,14 @@ export function launchReduce(gpu: Gpu, inputs: { view: BufferView; n: number }[]
   let partial = empty(gpu, [total]);
   let offset = 0;
   inputs.forEach((x, i) => {
-    gpu.dispatch(REDUCE_SUM, [x.view, partial.view], { n: x.n, chunk: CHUNK, outOffset: offset }, grid2d(parts[i]!), { SQUARE: !!opts.square, SQRT: false });
+    gpu.dispatch(REDUCE_SUM, [x.view, partial.view], { n: x.n, chunk: CHUNK, outOffset: offset }, grid2d(parts[i]!, gpu.maxGridX), { SQUARE: !!opts.square, SQRT: false });
     offset += parts[i]!;
   });
   while (total > 1) {
     const next = Math.ceil(total / CHUNK);
     const last = next === 1;
     const dst = last ? null : empty(gpu, [next]);
-    gpu.dispatch(REDUCE_SUM, [partial.view, dst?.view ?? out], { n: total, chunk: CHUNK, outOffset: 0 }, grid2d(next), { SQUARE: false, SQRT: last && !!opts.sqrt });
+    gpu.dispatch(REDUCE_SUM, [partial.view, dst?.view ?? out], { n: total, chunk: CHUNK, outOffset: 0 }, grid2d(next, gpu.maxGridX), { SQUARE: false, SQRT: last && !!opts.sqrt });
     partial.dispose();
     if (!dst) return;
     partial = dst;
