@@ -32,7 +32,6 @@ export class Gpu {
   private readonly uniformStaging = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
   private readonly uniformView = new DataView(this.uniformStaging);
   private uniformSlots = 0;
-  private dispatchesInBatch = 0;
   private fatal: Error | null = null;
   private errorListeners = new Set<(e: Error) => void>();
   /**
@@ -183,7 +182,6 @@ export class Gpu {
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) pass.end();
     this.dispatchCount++;
-    this.dispatchesInBatch++;
   }
 
   /** Destroys the pool's free buffers (after a model or shape change); pending work is submitted first. */
@@ -229,7 +227,6 @@ export class Gpu {
     this.submitCount++;
     this.encoder = null;
     this.uniformSlots = 0;
-    this.dispatchesInBatch = 0;
   }
 
   /** Copies a view back to the host. Resolves after the GPU finished every earlier command. */

@@ -72,7 +72,11 @@ describe('GPU runtime', () => {
     const total = await tidyAsync(async () => {
       const y = zeros(gpu, [3]);
       const one = fromArray(gpu, [1, 2, 3], [3]);
+      const [d0, s0] = [gpu.dispatchCount, gpu.submitCount];
       for (let i = 0; i < 2500; i++) accumulate(y, one);
+      expect(gpu.dispatchCount - d0).toBe(2500);
+      // 1024 uniform slots per batch: 2500 dispatches force two submits before the readback's.
+      expect(gpu.submitCount - s0).toBe(2);
       return Array.from(await y.readF32());
     });
     expect(total).toEqual([2500, 5000, 7500]);
