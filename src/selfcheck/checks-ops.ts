@@ -115,50 +115,94 @@ const elementwiseCheck: Check = {
   },
 };
 
+type Ctx = Parameters<Check['run']>[0];
+
+/** One LayerNorm case: forward, dx, dw, db. */
+async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number, C: number): Promise<void> {
+  await tidyAsync(async () => {
+    const X = f32(rng.normals(rows * C, 2).map((v) => v + 1));
+    const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
+    const Bv = f32(rng.normals(C, 0.1));
+    const G = f32(rng.normals(rows * C));
+    const x = param(gpu, X, [rows, C]);
+    const w = param(gpu, W, [C]);
+    const b = param(gpu, Bv, [C]);
+    const y = ops.layernorm(x, w, b);
+    backward(y, fromArray(gpu, G, y.shape));
+    const tag = `${rows}×${C}`;
+    expect(`forward ${tag}`, await y.readF32(), layernormRef(X, W, Bv, rows, C).y, TOL_REDUCE);
+    const ref = layernormBackwardRef(X, W, G, rows, C);
+    // C = 1: dx is exactly 0, and rstd = 1/√eps ≈ 316 scales the f32 rounding of (x − mean).
+    expect(`dx ${tag}`, await grad(x), ref.dx, C === 1 ? { atol: 1e-3, rtol: 1e-3 } : TOL_REDUCE);
+    expect(`dw ${tag}`, await grad(w), ref.dw, TOL_REDUCE);
+    expect(`db ${tag}`, await grad(b), ref.db, TOL_REDUCE);
+  });
+}
+
+/** One attention case: forward and dqkv. */
+async function attentionCase({ gpu, expect }: Ctx, rng: Rng, B: number, T: number, H: number, D: number): Promise<void> {
+  await tidyAsync(async () => {
+    const C = H * D;
+    const QKV = f32(rng.normals(B * T * 3 * C));
+    const G = f32(rng.normals(B * T * C));
+    const qkv = param(gpu, QKV, [B, T, 3 * C]);
+    const out = ops.attention(qkv, H);
+    backward(out, fromArray(gpu, G, out.shape));
+    const tag = `B=${B} T=${T} H=${H} D=${D}`;
+    expect(`forward ${tag}`, await out.readF32(), attentionRef(QKV, B, T, H, D).out, TOL_REDUCE);
+    expect(`dqkv ${tag}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D), TOL_REDUCE);
+  });
+}
+
+/** One cross-entropy case, every fifth row ignored, with a non-unit upstream gradient (it must scale the result). */
+async function crossEntropyCase({ gpu, expect }: Ctx, rng: Rng, N: number, V: number): Promise<void> {
+  await tidyAsync(async () => {
+    const Z = f32(rng.normals(N * V, 3));
+    const targets = Int32Array.from({ length: N }, (_, i) => (i % 5 === 3 ? ops.IGNORE_INDEX : rng.int(V)));
+    const z = param(gpu, Z, [N, V]);
+    const loss = ops.crossEntropy(z, targets);
+    backward(loss, fromArray(gpu, [0.75], [1]));
+    const ref = crossEntropyRef(Z, targets, N, V);
+    const tag = `N=${N} V=${V}`;
+    expect(`loss ${tag}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
+    expect(`dlogits ${tag}`, await grad(z), ref.dlogits.map((v) => 0.75 * v), TOL_REDUCE);
+  });
+}
+
+/** One embedding case: forward, dwte (grouped by token id on the host) and dwpe. */
+async function embeddingCase({ gpu, expect }: Ctx, rng: Rng, tokens: Int32Array, B: number, T: number, C: number, V: number, P: number): Promise<void> {
+  await tidyAsync(async () => {
+    const WTE = f32(rng.normals(V * C));
+    const WPE = f32(rng.normals(P * C));
+    const G = f32(rng.normals(B * T * C));
+    const wte = param(gpu, WTE, [V, C]);
+    const wpe = param(gpu, WPE, [P, C]);
+    const out = ops.embedding(tokens, B, T, wte, wpe);
+    backward(out, fromArray(gpu, G, out.shape));
+    const tag = `B=${B} T=${T} C=${C} V=${V}`;
+    expect(`forward ${tag}`, await out.readF32(), embeddingRef(tokens, B, T, WTE, WPE, C), TOL_EXACT);
+    const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
+    expect(`dwte ${tag}`, await grad(wte), ref.dwte, TOL_REDUCE);
+    expect(`dwpe ${tag}`, await grad(wpe), ref.dwpe, TOL_REDUCE);
+  });
+}
+
 const layernormCheck: Check = {
   name: 'layernorm',
   kernels: ['layernorm_forward', 'layernorm_backward', 'layernorm_backward_params'],
-  async run({ gpu, expect }) {
+  async run(ctx) {
     const rng = new Rng(3);
-    for (const [rows, C] of [[1, 1], [1, 7], [7, 33], [33, 65], [5, 300]] as const) {
-      await tidyAsync(async () => {
-        const X = f32(rng.normals(rows * C, 2).map((v) => v + 1));
-        const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
-        const Bv = f32(rng.normals(C, 0.1));
-        const G = f32(rng.normals(rows * C));
-        const x = param(gpu, X, [rows, C]);
-        const w = param(gpu, W, [C]);
-        const b = param(gpu, Bv, [C]);
-        const y = ops.layernorm(x, w, b);
-        backward(y, fromArray(gpu, G, y.shape));
-        const tag = `${rows}×${C}`;
-        expect(`forward ${tag}`, await y.readF32(), layernormRef(X, W, Bv, rows, C).y, TOL_REDUCE);
-        const ref = layernormBackwardRef(X, W, G, rows, C);
-        expect(`dx ${tag}`, await grad(x), ref.dx, C === 1 ? { atol: 1e-3, rtol: 1e-3 } : TOL_REDUCE);
-        expect(`dw ${tag}`, await grad(w), ref.dw, TOL_REDUCE);
-        expect(`db ${tag}`, await grad(b), ref.db, TOL_REDUCE);
-      });
-    }
+    for (const [rows, C] of [[1, 1], [1, 7], [7, 33], [33, 65], [5, 300]] as const) await layernormCase(ctx, rng, rows, C);
   },
 };
 
 const attentionCheck: Check = {
   name: 'attention',
   kernels: ['attention_forward', 'attention_backward_dq', 'attention_backward_dkv'],
-  async run({ gpu, expect }) {
+  async run(ctx) {
     const rng = new Rng(4);
     for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 2, 4], [1, 33, 3, 5], [1, 65, 2, 8], [1, 70, 1, 65]] as const) {
-      await tidyAsync(async () => {
-        const C = H * D;
-        const QKV = f32(rng.normals(B * T * 3 * C));
-        const G = f32(rng.normals(B * T * C));
-        const qkv = param(gpu, QKV, [B, T, 3 * C]);
-        const out = ops.attention(qkv, H);
-        backward(out, fromArray(gpu, G, out.shape));
-        const tag = `B=${B} T=${T} H=${H} D=${D}`;
-        expect(`forward ${tag}`, await out.readF32(), attentionRef(QKV, B, T, H, D).out, TOL_REDUCE);
-        expect(`dqkv ${tag}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D), TOL_REDUCE);
-      });
+      await attentionCase(ctx, rng, B, T, H, D);
     }
   },
 };
@@ -166,23 +210,11 @@ const attentionCheck: Check = {
 const crossEntropyCheck: Check = {
   name: 'cross-entropy',
   kernels: ['crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
-  async run({ gpu, expect }) {
+  async run(ctx) {
     const rng = new Rng(5);
     // The last case is GPT-2's vocabulary: 197 strided passes per thread over a row.
-    for (const [N, V] of [[1, 1], [1, 5], [7, 65], [33, 300], [65, 1000], [3, 50257]] as const) {
-      await tidyAsync(async () => {
-        const Z = f32(rng.normals(N * V, 3));
-        const targets = Int32Array.from({ length: N }, (_, i) => (i % 5 === 3 ? ops.IGNORE_INDEX : rng.int(V)));
-        const z = param(gpu, Z, [N, V]);
-        const loss = ops.crossEntropy(z, targets);
-        // A non-unit seed checks that the upstream gradient scales the result.
-        backward(loss, fromArray(gpu, [0.75], [1]));
-        const ref = crossEntropyRef(Z, targets, N, V);
-        const tag = `N=${N} V=${V}`;
-        expect(`loss ${tag}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
-        expect(`dlogits ${tag}`, await grad(z), ref.dlogits.map((v) => 0.75 * v), TOL_REDUCE);
-      });
-    }
+    for (const [N, V] of [[1, 1], [1, 5], [7, 65], [33, 300], [65, 1000], [3, 50257]] as const) await crossEntropyCase(ctx, rng, N, V);
+    const { gpu, expect } = ctx;
     await tidyAsync(async () => {
       const z = param(gpu, f32(rng.normals(6)), [2, 3]);
       const loss = ops.crossEntropy(z, Int32Array.from([-1, -100]));
@@ -196,24 +228,11 @@ const crossEntropyCheck: Check = {
 const embeddingCheck: Check = {
   name: 'embedding',
   kernels: ['embedding_forward', 'embedding_backward_wte', 'embedding_backward_wpe'],
-  async run({ gpu, expect }) {
+  async run(ctx) {
     const rng = new Rng(6);
     for (const [B, T, C, V, P] of [[1, 1, 1, 1, 1], [2, 7, 33, 5, 9], [3, 33, 7, 65, 40]] as const) {
-      await tidyAsync(async () => {
-        const tokens = Int32Array.from({ length: B * T }, () => rng.int(V)); // V < B·T: ids repeat
-        const WTE = f32(rng.normals(V * C));
-        const WPE = f32(rng.normals(P * C));
-        const G = f32(rng.normals(B * T * C));
-        const wte = param(gpu, WTE, [V, C]);
-        const wpe = param(gpu, WPE, [P, C]);
-        const out = ops.embedding(tokens, B, T, wte, wpe);
-        backward(out, fromArray(gpu, G, out.shape));
-        const tag = `B=${B} T=${T} C=${C} V=${V}`;
-        expect(`forward ${tag}`, await out.readF32(), embeddingRef(tokens, B, T, WTE, WPE, C), TOL_EXACT);
-        const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
-        expect(`dwte ${tag}`, await grad(wte), ref.dwte, TOL_REDUCE);
-        expect(`dwpe ${tag}`, await grad(wpe), ref.dwpe, TOL_REDUCE);
-      });
+      const tokens = Int32Array.from({ length: B * T }, () => rng.int(V)); // V < B·T: ids repeat
+      await embeddingCase(ctx, rng, tokens, B, T, C, V, P);
     }
   },
 };
@@ -260,7 +279,8 @@ const reduceCheck: Check = {
 const foldedGridCheck: Check = {
   name: 'folded 2-D grids',
   kernels: ['add', 'gelu_*', 'layernorm_*', 'crossentropy_*', 'attention_*', 'embedding_*', 'reduce_sum'],
-  async run({ gpu, expect }) {
+  async run(ctx) {
+    const { gpu, expect } = ctx;
     const rng = new Rng(8);
     await tidyAsync(async () => {
       const n = 65535 * 256 + 257;
@@ -271,65 +291,22 @@ const foldedGridCheck: Check = {
     const saved = gpu.maxGridX;
     gpu.maxGridX = 61;
     try {
-      const rows = 3001; // 3001 rows on a 61-wide grid: 61 × 50 = 3050 workgroups, 49 of them surplus
+      // Each case needs more than 61 workgroups, so x·y > count and the surplus workgroups must do nothing.
+      await layernormCase(ctx, rng, 3001, 16); // 61 × 50 = 3050 workgroups for 3001 rows
+      await crossEntropyCase(ctx, rng, 3001, 5);
+      await attentionCase(ctx, rng, 47, 33, 2, 3); // 3102 rows
+      const tokens = Int32Array.from({ length: 40 * 50 }, (_, i) => (i * 37) % 300); // 300 distinct ids
+      await embeddingCase(ctx, rng, tokens, 40, 50, 4, 300, 50);
       await tidyAsync(async () => {
-        const C = 16;
-        const X = f32(rng.normals(rows * C));
-        const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
-        const Bv = f32(rng.normals(C));
-        const G = f32(rng.normals(rows * C));
-        const x = param(gpu, X, [rows, C]);
-        const w = param(gpu, W, [C]);
-        const b = param(gpu, Bv, [C]);
-        const y = ops.layernorm(x, w, b);
-        backward(y, fromArray(gpu, G, y.shape));
-        expect(`layernorm forward rows=${rows}`, await y.readF32(), layernormRef(X, W, Bv, rows, C).y, TOL_REDUCE);
-        const ref = layernormBackwardRef(X, W, G, rows, C);
-        expect(`layernorm dx rows=${rows}`, await grad(x), ref.dx, TOL_REDUCE);
-        expect(`layernorm dw rows=${rows}`, await grad(w), ref.dw, TOL_REDUCE);
-        const n = rows * C; // 48016 elements = 188 workgroups of 256
+        const n = 48_017; // 188 workgroups of 256
+        const X = f32(rng.normals(n, 3));
+        const G = f32(rng.normals(n));
         const g = param(gpu, X, [n]);
         const gy = ops.gelu(g);
         backward(gy, fromArray(gpu, G, [n]));
         expect(`gelu forward n=${n}`, await gy.readF32(), geluRef(X), TOL_ELEMENTWISE);
         expect(`gelu backward n=${n}`, await grad(g), geluBackwardRef(X, G), TOL_ELEMENTWISE);
-        const s = ops.sum(fromArray(gpu, X, [n]));
-        expect(`sum n=${n}`, await s.readF32(), [sumRef(X)], TOL_REDUCE);
-      });
-      await tidyAsync(async () => {
-        const V = 5;
-        const Z = f32(rng.normals(rows * V));
-        const targets = Int32Array.from({ length: rows }, () => rng.int(V));
-        const z = param(gpu, Z, [rows, V]);
-        const loss = ops.crossEntropy(z, targets);
-        backward(loss);
-        const ref = crossEntropyRef(Z, targets, rows, V);
-        expect(`cross-entropy N=${rows}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
-        expect(`cross-entropy dlogits N=${rows}`, await grad(z), ref.dlogits, TOL_REDUCE);
-      });
-      await tidyAsync(async () => {
-        const [B, T, H, D] = [47, 33, 2, 3]; // 3102 rows
-        const QKV = f32(rng.normals(B * T * 3 * H * D));
-        const G = f32(rng.normals(B * T * H * D));
-        const qkv = param(gpu, QKV, [B, T, 3 * H * D]);
-        const out = ops.attention(qkv, H);
-        backward(out, fromArray(gpu, G, out.shape));
-        expect(`attention rows=${B * H * T}`, await out.readF32(), attentionRef(QKV, B, T, H, D).out, TOL_REDUCE);
-        expect(`attention dqkv rows=${B * H * T}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D), TOL_REDUCE);
-      });
-      await tidyAsync(async () => {
-        const [B, T, C, V, P] = [40, 50, 4, 300, 50]; // 300 distinct ids on a 61-wide grid
-        const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 37) % V);
-        const WTE = f32(rng.normals(V * C));
-        const WPE = f32(rng.normals(P * C));
-        const G = f32(rng.normals(B * T * C));
-        const wte = param(gpu, WTE, [V, C]);
-        const wpe = param(gpu, WPE, [P, C]);
-        const out = ops.embedding(tokens, B, T, wte, wpe);
-        backward(out, fromArray(gpu, G, out.shape));
-        const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
-        expect(`embedding forward B·T=${B * T}`, await out.readF32(), embeddingRef(tokens, B, T, WTE, WPE, C), TOL_EXACT);
-        expect(`embedding dwte (${V} ids)`, await grad(wte), ref.dwte, TOL_REDUCE);
+        expect(`sum n=${n} (12 partials)`, await ops.sum(fromArray(gpu, X, [n])).readF32(), [sumRef(X)], TOL_REDUCE);
       });
     } finally {
       gpu.maxGridX = saved;
