@@ -3,7 +3,8 @@
 
 import { Rng } from '../util/rng';
 import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
-import { gpt2Loss, gpt2ParamShapes } from '../model/forward';
+import { gpt2Loss } from '../model/forward';
+import { paramSpecs } from '../model/params';
 import { gpt2LossAndGradsRef } from '../reference/gpt2';
 import { f32 } from './compare';
 import type { Check } from './harness';
@@ -18,8 +19,7 @@ const gpt2GraphCheck: Check = {
     await tidyAsync(async () => {
       const host = new Map<string, Float64Array>();
       const dev = new Map<string, Tensor>();
-      for (const [name, shape] of gpt2ParamShapes(cfg.V, cfg.P, cfg.C, cfg.L)) {
-        const n = shape.reduce((a, b) => a * b, 1);
+      for (const { name, shape, size: n } of paramSpecs({ vocabSize: cfg.V, nPositions: cfg.P, nEmbd: cfg.C, nLayer: cfg.L, nHead: cfg.H })) {
         const isLnWeight = /ln_\d\.weight|ln_f\.weight/.test(name);
         const x = f32(isLnWeight ? rng.normals(n, 0.1).map((v) => 1 + v) : rng.normals(n, 0.2));
         host.set(name, x);

@@ -271,6 +271,34 @@ const reduceCheck: Check = {
   },
 };
 
+const headCheck: Check = {
+  name: 'tied head + cross-entropy (chunked)',
+  kernels: ['matmul', 'crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(9);
+    // 150 rows in chunks of 64: two full chunks and a partial one; every seventh row ignored.
+    for (const [N, C, V, chunkRows] of [[150, 12, 37, 64], [5, 8, 300, 64], [130, 16, 3001, 128]] as const) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(N * C));
+        const W = f32(rng.normals(V * C, 0.5));
+        const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
+        const x = param(gpu, X, [N, C]);
+        const w = param(gpu, W, [V, C]);
+        const loss = ops.headCrossEntropy(x, w, targets, { chunkRows });
+        backward(loss, fromArray(gpu, [1.5], [1]));
+        const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
+        const logits = matmulRef(X, W, null, dims);
+        const ce = crossEntropyRef(logits, targets, N, V);
+        const mm = matmulBackwardRef(X, W, ce.dlogits.map((v) => 1.5 * v), dims);
+        const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}`;
+        expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
+        expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
+        expect(`dwte ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
+      });
+    }
+  },
+};
+
 /**
  * Folded 2-D grids: row and element counts past the grid's x limit, so kernels see x·y > count workgroups and must
  * ignore the surplus. The limit is lowered to a prime (the logic does not depend on its value; reaching the real
@@ -314,4 +342,4 @@ const foldedGridCheck: Check = {
   },
 };
 
-export const opChecks: Check[] = [matmulCheck, elementwiseCheck, layernormCheck, attentionCheck, crossEntropyCheck, embeddingCheck, reduceCheck, foldedGridCheck];
+export const opChecks: Check[] = [matmulCheck, elementwiseCheck, layernormCheck, attentionCheck, crossEntropyCheck, embeddingCheck, reduceCheck, headCheck, foldedGridCheck];

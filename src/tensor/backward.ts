@@ -7,6 +7,7 @@ import { accumulate, launchGeluBackward } from './ops/elementwise';
 import { layernormBackward } from './ops/layernorm';
 import { attentionBackward } from './ops/attention';
 import { crossEntropyBackward } from './ops/crossentropy';
+import { headCrossEntropyBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
@@ -68,6 +69,13 @@ export const backwardRules: BackwardTable = {
     if (!g || !dLogits) return;
     const { N, V, lse, count } = node.attrs;
     crossEntropyBackward(node.inputs[0]!, node.inputs[1]!, lse, count, g, dLogits, N, V);
+  },
+
+  // L = CE(x·wteᵀ):  dlogits as for crossEntropy, chunk by chunk;  dx = dlogits·wte,  dwte = dlogitsᵀ·x
+  headCrossEntropy(node, [g], [dx, dwte]) {
+    if (!g) return;
+    const [x, wte, tgt] = node.inputs as [typeof g, typeof g, typeof g];
+    headCrossEntropyBackward(x, wte, tgt, g, dx, dwte, node.attrs);
   },
 
   // out[b,t] = wte[tok] + wpe[t]:  dwte[id] = Σ_{tok=id} g,  dwpe[t] = Σ_b g[b,t]

@@ -11,6 +11,7 @@ export { add, scale, gelu, accumulate, reshape } from './ops/elementwise';
 export { layernorm, LAYERNORM_EPS } from './ops/layernorm';
 export { attention } from './ops/attention';
 export { crossEntropy, IGNORE_INDEX } from './ops/crossentropy';
+export { headCrossEntropy } from './ops/head';
 export { embedding } from './ops/embedding';
 export { sum, globalNorm } from './ops/reduce';
 export { transpose } from './ops/transpose';

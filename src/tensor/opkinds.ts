@@ -18,6 +18,11 @@ export interface OpAttrs {
   attention: { B: number; T: number; H: number; D: number; lse: Tensor };
   /** mean over non-ignored rows of −log softmax(logits)[target]. inputs: [logits [N,V], targets i32 [N]]; lse: [N]; count: [1] */
   crossEntropy: { N: number; V: number; lse: Tensor; count: Tensor };
+  /**
+   * Tied head + mean cross-entropy in row chunks: logits = x·wteᵀ exist one chunk at a time, forward and backward.
+   * inputs: [x [N,C], wte [V,C], targets i32 [N]]; lse: [N]; count: [1]
+   */
+  headCrossEntropy: { N: number; V: number; C: number; chunk: number; lse: Tensor; count: Tensor };
   /** out[b,t] = wte[tok[b,t]] + wpe[t]. inputs: [wte, wpe]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */

@@ -91,7 +91,7 @@ describe('autograd', () => {
     // @ts-expect-error: a table without the attention rule must not type-check.
     const missing: BackwardTable = { ...backwardRules, attention: undefined };
     expect(missing).toBeDefined();
-    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'layernorm', 'matmul', 'reshape', 'scale', 'sum', 'transpose']);
+    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'headCrossEntropy', 'layernorm', 'matmul', 'reshape', 'scale', 'sum', 'transpose']);
   });
 });
 
