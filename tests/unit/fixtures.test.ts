@@ -1,0 +1,152 @@
+// Agreement with PyTorch on ../shared/fixtures: the debug batch's loss, logits samples and every parameter's gradient
+// (samples and L2 norm) for the hub layout (ref-8L, with mask buffers) and the modern one (tiny-2L, `transformer.`
+// prefix); validation losses from expected.json; export → reload bitwise; BF16 input.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exportGpt2, inheritedConfig, openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { encodeGpt2 } from '../../src/io/tokenizer';
+import { splitTokens } from '../../src/io/corpus';
+import { bytesSource } from '../../src/io/safetensors';
+import { fileSource } from '../../src/io/node-source';
+import { Gpt2Model } from '../../src/model/gpt2';
+import { backward } from '../../src/tensor';
+import { validationLoss } from '../../src/train/evaluate';
+import { getGpu } from './gpu';
+
+const FIX = join(__dirname, '../../../shared/fixtures');
+const TEXT = join(__dirname, '../../../shared/data/tinyshakespeare.txt');
+
+interface Debug {
+  B: number;
+  T: number;
+  x: number[][];
+  y: number[][];
+  loss: number;
+  logits_idx: number[];
+  logits_val: number[];
+  grads: Record<string, { shape: number[]; l2: number; sum: number; idx: number[]; val: number[] }>;
+}
+
+async function load(dir: string, layers?: number) {
+  const gpu = await getGpu();
+  const src = await fileSource(join(FIX, dir, 'model.safetensors'));
+  const ckpt = await openGpt2Checkpoint(src, { configJson: readFileSync(join(FIX, dir, 'config.json'), 'utf8') });
+  const config = layers ? inheritedConfig(ckpt.config, layers) : ckpt.config;
+  const model = await Gpt2Model.create(gpu, config, (name) => ckpt.read(name));
+  return { model, ckpt, src };
+}
+
+let valTokens: Uint16Array | null = null;
+async function val(): Promise<Uint16Array> {
+  return (valTokens ??= splitTokens(await encodeGpt2(readFileSync(TEXT, 'utf8'))).val);
+}
+
+describe.each(['tiny-2L', 'ref-8L'])('PyTorch debug state of %s', (dir) => {
+  it('matches loss, logits samples and every gradient', async () => {
+    const dbg = JSON.parse(readFileSync(join(FIX, dir, 'debug.json'), 'utf8')) as Debug;
+    const { model, src } = await load(dir);
+    try {
+      const x = Int32Array.from(dbg.x.flat());
+      const y = Int32Array.from(dbg.y.flat());
+      const logits = await model.logits(x, dbg.B, dbg.T).readF32();
+      let worstLogit = 0;
+      dbg.logits_idx.forEach((i, k) => (worstLogit = Math.max(worstLogit, Math.abs(logits[i]! - dbg.logits_val[k]!))));
+      const loss = model.loss(x, y, dbg.B, dbg.T);
+      backward(loss);
+      const got = (await loss.readF32())[0]!;
+      loss.dispose();
+      console.log(`${dir}: loss ${got} vs PyTorch ${dbg.loss} (rel ${(Math.abs(got - dbg.loss) / dbg.loss).toExponential(2)}); logits max|Δ| ${worstLogit.toExponential(2)} over ${dbg.logits_idx.length} samples`);
+      expect(Math.abs(got - dbg.loss) / dbg.loss).toBeLessThan(1e-3);
+      expect(worstLogit).toBeLessThan(1e-2);
+      const names = Object.keys(dbg.grads);
+      expect(names.length).toBe(model.params.size);
+      let worstNorm = 0;
+      let worstSample = 0;
+      for (const name of names) {
+        const ref = dbg.grads[name]!;
+        const g = await model.params.get(name)!.grad!.readF32();
+        let ss = 0;
+        for (const v of g) ss += v * v;
+        const l2 = Math.sqrt(ss);
+        const normErr = Math.abs(l2 - ref.l2) / ref.l2;
+        // Samples: |Δ| ≤ 2e-2·(|ref| + rms), rms = L2/√n, so entries near zero are judged on the tensor's scale.
+        const rms = ref.l2 / Math.sqrt(g.length);
+        const sampleErr = Math.max(...ref.idx.map((i, k) => Math.abs(g[i]! - ref.val[k]!) / (Math.abs(ref.val[k]!) + rms)));
+        worstNorm = Math.max(worstNorm, normErr);
+        worstSample = Math.max(worstSample, sampleErr);
+        expect(normErr, `${name} L2 ${l2} vs ${ref.l2}`).toBeLessThan(2e-2);
+        expect(sampleErr, `${name} samples`).toBeLessThan(2e-2);
+      }
+      console.log(`${dir}: ${names.length} gradients, worst L2 rel err ${worstNorm.toExponential(2)}, worst sample err ${worstSample.toExponential(2)} (of 2e-2)`);
+    } finally {
+      model.dispose();
+      await src.close();
+    }
+  });
+});
+
+describe('validation loss (expected.json)', () => {
+  it.each([['tiny-2L', 'full'], ['tiny-2L', 'layers_1'], ['tiny-2L-bf16', 'full'], ['tiny-2L-bf16', 'layers_1']])('%s %s', async (dir, key) => {
+    const exp = JSON.parse(readFileSync(join(FIX, dir, 'expected.json'), 'utf8')) as Record<string, number>;
+    const layers = key === 'full' ? undefined : Number(key.split('_')[1]);
+    const { model, src } = await load(dir, layers);
+    try {
+      const loss = await validationLoss(model, await val(), exp.ctx!, exp.windows!);
+      console.log(`${dir} ${key}: val loss ${loss} vs PyTorch ${exp[key]}`);
+      expect(Math.abs(loss - exp[key]!)).toBeLessThan(1e-3);
+    } finally {
+      model.dispose();
+      await src.close();
+    }
+  });
+});
+
+describe('export', () => {
+  it('round-trips bitwise with identical loss, from both layouts', async () => {
+    for (const dir of ['tiny-2L', 'ref-8L']) {
+      const { model, src } = await load(dir);
+      const host = await model.toHost();
+      const { safetensors, configJson } = exportGpt2(model.config, host);
+      const bytes = new Uint8Array(await new Blob(safetensors).arrayBuffer());
+      const back = await openGpt2Checkpoint(bytesSource(bytes), { configJson });
+      expect(back.config).toEqual(model.config);
+      expect(back.file.metadata).toEqual({ format: 'pt' });
+      expect([...back.file.tensors.keys()].some((k) => k.startsWith('transformer.') || k.endsWith('attn.bias') && /^h\.\d+\.attn\.bias$/.test(k) && back.file.tensors.get(k)!.shape.length === 4)).toBe(false);
+      for (const [name, data] of host) {
+        const again = await back.read(name);
+        expect(new Uint32Array(again.buffer).every((v, i) => v === new Uint32Array(data.buffer)[i]), name).toBe(true);
+      }
+      const gpu = await getGpu();
+      const reloaded = await Gpt2Model.create(gpu, back.config, (n) => back.read(n));
+      const x = Int32Array.from({ length: 32 }, (_, i) => (i * 997) % 50257);
+      const y = Int32Array.from({ length: 32 }, (_, i) => (i * 577) % 50257);
+      const a = (await model.loss(x, y, 2, 16).readF32())[0];
+      const b = (await reloaded.loss(x, y, 2, 16).readF32())[0];
+      expect(b).toBe(a);
+      const cfg = JSON.parse(configJson) as Record<string, unknown>;
+      expect(cfg).toMatchObject({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_layer: model.config.nLayer, n_embd: model.config.nEmbd, n_head: model.config.nHead, vocab_size: 50257 });
+      reloaded.dispose();
+      model.dispose();
+      await src.close();
+    }
+  });
+
+  it('converts BF16 input to the same values as the F32 fixture, to bf16 precision', async () => {
+    const { model: a, src: sa } = await load('tiny-2L');
+    const { model: b, src: sb } = await load('tiny-2L-bf16');
+    const ha = await a.toHost();
+    const hb = await b.toHost();
+    for (const [name, va] of ha) {
+      const vb = hb.get(name)!;
+      // bf16 keeps 8 significant bits: relative error ≤ 2^-8.
+      const bad = va.findIndex((v, i) => Math.abs(v - vb[i]!) > 2 ** -8 * Math.abs(v) + 1e-30);
+      expect(bad, `${name}[${bad}]`).toBe(-1);
+    }
+    a.dispose();
+    b.dispose();
+    await sa.close();
+    await sb.close();
+  });
+});
