@@ -1,6 +1,8 @@
 // Node-only entry: loads Dawn (npm "webgpu") and finds a Vulkan driver, then hands over to acquireDevice.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { acquireDevice, type Acquired } from './device';
 import { WebGPUUnavailableError } from './errors';
 
@@ -16,6 +18,8 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
  * Dawn re-reads VK_ICD_FILENAMES for every instance it creates, so the retry sees the new value.
  */
 export async function acquireNodeDevice(): Promise<Acquired> {
+  // Headless machines often lack it, and the Vulkan stack then complains on every device creation.
+  process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
   let mod: typeof import('webgpu');
   try {
     mod = await import('webgpu');

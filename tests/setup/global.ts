@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { acquireNodeDevice } from '../../src/gpu/node';
 
 export default async function setup(): Promise<void> {
-  // The Vulkan stack complains on every device creation when this is unset (headless CI); workers inherit it.
+  // acquireNodeDevice sets XDG_RUNTIME_DIR when missing; setting it here first lets the test workers inherit it.
   process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
   const { device, description: d } = await acquireNodeDevice();
   const limits = Object.entries(d.limits).filter(([k]) => /Storage|Buffer|Workgroup|Invocations/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ');

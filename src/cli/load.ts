@@ -1,0 +1,45 @@
+// Node-side loading shared by CLI commands: a checkpoint from a directory or file, a text corpus, progress on stderr.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { openGpt2Checkpoint, type Gpt2Checkpoint } from '../io/checkpoint';
+import { fileSource, type FileSource } from '../io/node-source';
+import { encodeGpt2 } from '../io/tokenizer';
+import { UsageError } from './args';
+
+/** One status line on stderr, rewritten in place on a terminal. */
+export function progress(label: string, done: number, total: number): void {
+  const pct = total ? Math.floor((100 * done) / total) : 100;
+  const line = `${label} ${pct}%`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}${done >= total ? '\n' : ''}`);
+  else if (done >= total) process.stderr.write(`${line}\n`);
+}
+
+export async function loadCheckpoint(path: string): Promise<{ ckpt: Gpt2Checkpoint; src: FileSource; file: string }> {
+  if (!existsSync(path)) throw new UsageError(`model not found: ${path}`);
+  const isDir = statSync(path).isDirectory();
+  const file = isDir ? join(path, 'model.safetensors') : path;
+  if (!existsSync(file)) throw new UsageError(`no model.safetensors in ${path}`);
+  const configPath = join(isDir ? path : dirname(path), 'config.json');
+  const configJson = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
+  const src = await fileSource(file);
+  try {
+    return { ckpt: await openGpt2Checkpoint(src, { configJson, label: file }), src, file };
+  } catch (e) {
+    await src.close();
+    throw e;
+  }
+}
+
+export async function loadCorpus(path: string): Promise<Uint16Array> {
+  if (!existsSync(path)) throw new UsageError(`data file not found: ${path}`);
+  const bytes = readFileSync(path);
+  if (bytes.includes(0)) throw new UsageError(`${path} looks binary (it contains NUL bytes): give a UTF-8 text file`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${path} is not valid UTF-8 text`);
+  }
+  return encodeGpt2(text, (d, t) => progress('tokenizing', d, t));
+}
