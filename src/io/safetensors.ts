@@ -87,7 +87,7 @@ export async function openSafetensors(src: ByteSource, label?: string): Promise<
   const size = src.size;
   if (size < 8) fail(`file is ${size} bytes, shorter than the 8-byte header length prefix`);
   const n64 = new DataView((await readExact(src, 0, 8, fail)).slice().buffer).getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`not a safetensors file, or a corrupt one: header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(n64);
   if (8 + n > size) fail(`header length ${n} needs ${8 + n} bytes but the file has only ${size}`);
 
