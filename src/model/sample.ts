@@ -1,0 +1,67 @@
+// Text generation: next-token logits for the last position only (the head on one row, not T×V), then temperature
+// and top-k sampling on the host with a seeded generator. Temperature 0 is greedy.
+
+import { empty, matmul, noGrad, tidy } from '../tensor';
+import type { Rng } from '../util/rng';
+import type { Gpt2Model } from './gpt2';
+
+export interface SampleOptions {
+  /** 0 = greedy (argmax). */
+  temperature: number;
+  /** Keep only the k most likely tokens (0 or ≥ V: all). */
+  topK: number;
+}
+
+/** Picks a token from logits: greedy at temperature 0, else softmax(logits/temperature) over the top k. */
+export function sampleFromLogits(logits: Float32Array, opts: SampleOptions, rng: Rng): number {
+  if (!(opts.temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${opts.temperature}`);
+  if (!Number.isInteger(opts.topK) || opts.topK < 0) throw new Error(`top-k must be a non-negative integer, got ${opts.topK}`);
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  if (opts.temperature === 0 || opts.topK === 1) return best;
+  const k = opts.topK === 0 ? logits.length : Math.min(opts.topK, logits.length);
+  const order = k === logits.length ? Array.from(logits.keys()) : topIndices(logits, k);
+  const max = logits[best]!;
+  const w = order.map((i) => Math.exp((logits[i]! - max) / opts.temperature));
+  const total = w.reduce((a, b) => a + b, 0);
+  let u = rng.next() * total;
+  for (let j = 0; j < order.length; j++) {
+    u -= w[j]!;
+    if (u < 0) return order[j]!;
+  }
+  return order[order.length - 1]!;
+}
+
+function topIndices(x: Float32Array, k: number): number[] {
+  return Array.from(x.keys()).sort((a, b) => x[b]! - x[a]! || a - b).slice(0, k);
+}
+
+/** Logits of the token after `tokens` (the last ≤ n_positions of them). */
+export async function nextTokenLogits(model: Gpt2Model, tokens: ArrayLike<number>): Promise<Float32Array> {
+  const ctx = Int32Array.from(Array.from(tokens).slice(-model.config.nPositions));
+  if (!ctx.length) throw new Error('sampling needs at least one prompt token');
+  const T = ctx.length;
+  const C = model.config.nEmbd;
+  const logits = noGrad(() =>
+    tidy(() => {
+      const h = model.hidden(ctx, 1, T);
+      const last = empty(model.gpu, [1, C]);
+      model.gpu.copy({ ...h.view, offset: h.view.offset + (T - 1) * C * 4, size: C * 4 }, last.view);
+      return matmul(last, model.lookup('wte.weight'), { transB: true });
+    }),
+  );
+  const out = await logits.readF32();
+  logits.dispose();
+  return out;
+}
+
+/** Appends `steps` sampled tokens to the prompt; calls onToken after each (for streaming display). */
+export async function generate(model: Gpt2Model, prompt: ArrayLike<number>, steps: number, opts: SampleOptions, rng: Rng, onToken?: (id: number) => void): Promise<number[]> {
+  const out = Array.from(prompt);
+  for (let s = 0; s < steps; s++) {
+    const id = sampleFromLogits(await nextTokenLogits(model, out), opts, rng);
+    out.push(id);
+    onToken?.(id);
+  }
+  return out.slice(prompt.length);
+}
