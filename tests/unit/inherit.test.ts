@@ -1,0 +1,31 @@
+// Inheriting n blocks reads only what the small model needs: wte, wpe, blocks 0…n−1 and ln_f, never the other
+// blocks' bytes (counted on the file handle).
+
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { inheritedConfig, openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { fileSource } from '../../src/io/node-source';
+import { Gpt2Model } from '../../src/model/gpt2';
+import { paramSpecs } from '../../src/model/params';
+import { getGpu } from './gpu';
+
+const DIR = join(__dirname, '../../../shared/fixtures/ref-8L');
+
+it('inheriting 2 of 8 blocks reads only those blocks, the embeddings and ln_f', async () => {
+  const src = await fileSource(join(DIR, 'model.safetensors'));
+  try {
+    const ckpt = await openGpt2Checkpoint(src, { configJson: readFileSync(join(DIR, 'config.json'), 'utf8') });
+    const afterHeader = src.bytesRead;
+    const config = inheritedConfig(ckpt.config, 2);
+    const model = await Gpt2Model.create(await getGpu(), config, (n) => ckpt.read(n));
+    model.dispose();
+    const needed = paramSpecs(config).reduce((n, p) => n + 4 * p.size, 0);
+    const fileSize = statSync(join(DIR, 'model.safetensors')).size;
+    console.log(`file ${fileSize} B; header read ${afterHeader} B; inherit(2) read ${src.bytesRead - afterHeader} B for ${needed} B of parameters`);
+    expect(src.bytesRead - afterHeader).toBe(needed);
+    expect(src.bytesRead).toBeLessThan(fileSize * 0.8);
+  } finally {
+    await src.close();
+  }
+});
