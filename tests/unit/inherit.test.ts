@@ -24,7 +24,9 @@ it('inheriting 2 of 8 blocks reads only those blocks, the embeddings and ln_f', 
     const fileSize = statSync(join(DIR, 'model.safetensors')).size;
     console.log(`file ${fileSize} B; header read ${afterHeader} B; inherit(2) read ${src.bytesRead - afterHeader} B for ${needed} B of parameters`);
     expect(src.bytesRead - afterHeader).toBe(needed);
-    expect(src.bytesRead).toBeLessThan(fileSize * 0.8);
+    // Blocks 2…7 (and the mask buffers) stay on disk: the total read leaves at least their bytes unread.
+    const skipped = paramSpecs(ckpt.config).filter((p) => /^h\.([2-7])\./.test(p.name)).reduce((n, p) => n + 4 * p.size, 0);
+    expect(fileSize - src.bytesRead).toBeGreaterThanOrEqual(skipped);
   } finally {
     await src.close();
   }
