@@ -21,6 +21,8 @@ export class Gpt2Model {
     const maxBank = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28) / 4);
     const layout = paramLayout(paramSpecs(config), maxBank);
     const banks = layout.bankSizes.map((n) => empty(gpu, [n], 'f32', 'params'));
+    // The alignment gaps between views are never read by the model, but optimizers sweep whole banks.
+    for (const b of banks) gpu.clear(b.view);
     const model = new Gpt2Model(gpu, config, layout, banks);
     try {
       let done = 0;
