@@ -18,10 +18,6 @@ export const PRESETS: Record<string, Gpt2Config> = {
   'demo-8L': { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 8, nHead: 4 },
 };
 
-export function headDim(c: Gpt2Config): number {
-  return c.nEmbd / c.nHead;
-}
-
 /** Structural checks every config must pass; messages name the field. */
 export function validateConfig(c: Gpt2Config): void {
   for (const k of ['vocabSize', 'nPositions', 'nEmbd', 'nLayer', 'nHead'] as const) {

@@ -57,34 +57,31 @@ export function gpt2LossAndGradsRef(params: Map<string, F64>, cfg: Gpt2RefConfig
   const lnf = layernormBackwardRef(x, p('ln_f.weight'), head.dA, N, C);
   acc('ln_f.weight', lnf.dw);
   acc('ln_f.bias', lnf.db);
+  // A linear layer's and a LayerNorm's backward: accumulate their parameters' gradients, return the input's.
+  const linearBack = (prefix: string, x: F64, g: F64, K: number, Nout: number): F64 => {
+    const r = linBack(x, `${prefix}.weight`, g, K, Nout);
+    acc(`${prefix}.weight`, r.dB);
+    acc(`${prefix}.bias`, r.dBias);
+    return r.dA;
+  };
+  const normBack = (prefix: string, x: F64, g: F64): F64 => {
+    const r = layernormBackwardRef(x, p(`${prefix}.weight`), g, N, C);
+    acc(`${prefix}.weight`, r.dw);
+    acc(`${prefix}.bias`, r.db);
+    return r.dx;
+  };
   let dx = lnf.dx;
   for (let l = L - 1; l >= 0; l--) {
     const s = saved[l]!;
-    const w = (n: string) => `h.${l}.${n}`;
+    const h = `h.${l}.`;
     // x = x2 + mlp(x2)
-    const proj2 = linBack(s.fg, w('mlp.c_proj.weight'), dx, 4 * C, C);
-    acc(w('mlp.c_proj.weight'), proj2.dB);
-    acc(w('mlp.c_proj.bias'), proj2.dBias);
-    const dfc = geluBackwardRef(s.f, proj2.dA);
-    const fc = linBack(s.h2, w('mlp.c_fc.weight'), dfc, C, 4 * C);
-    acc(w('mlp.c_fc.weight'), fc.dB);
-    acc(w('mlp.c_fc.bias'), fc.dBias);
-    const ln2 = layernormBackwardRef(s.x2, p(w('ln_2.weight')), fc.dA, N, C);
-    acc(w('ln_2.weight'), ln2.dw);
-    acc(w('ln_2.bias'), ln2.db);
-    const dx2 = addRef(dx, ln2.dx);
+    const dfg = linearBack(h + 'mlp.c_proj', s.fg, dx, 4 * C, C);
+    const dh2 = linearBack(h + 'mlp.c_fc', s.h2, geluBackwardRef(s.f, dfg), C, 4 * C);
+    const dx2 = addRef(dx, normBack(h + 'ln_2', s.x2, dh2));
     // x2 = x + attn(x)
-    const proj = linBack(s.a, w('attn.c_proj.weight'), dx2, C, C);
-    acc(w('attn.c_proj.weight'), proj.dB);
-    acc(w('attn.c_proj.bias'), proj.dBias);
-    const dqkv = attentionBackwardRef(s.qkv, proj.dA, B, T, H, D);
-    const cattn = linBack(s.h, w('attn.c_attn.weight'), dqkv, C, 3 * C);
-    acc(w('attn.c_attn.weight'), cattn.dB);
-    acc(w('attn.c_attn.bias'), cattn.dBias);
-    const ln1 = layernormBackwardRef(s.x, p(w('ln_1.weight')), cattn.dA, N, C);
-    acc(w('ln_1.weight'), ln1.dw);
-    acc(w('ln_1.bias'), ln1.db);
-    dx = addRef(dx2, ln1.dx);
+    const da = linearBack(h + 'attn.c_proj', s.a, dx2, C, C);
+    const dh = linearBack(h + 'attn.c_attn', s.h, attentionBackwardRef(s.qkv, da, B, T, H, D), C, 3 * C);
+    dx = addRef(dx2, normBack(h + 'ln_1', s.x, dh));
   }
   const emb = embeddingBackwardRef(tokens, B, T, dx, V, P, C);
   acc('wte.weight', emb.dwte);
