@@ -2,6 +2,7 @@
 //   k = min(1, maxNorm / (‖g‖ + 1e-6)) (k = 1 when maxNorm = 0);  g' = k·g
 //   m = β1·m + (1−β1)·g';  v = β2·v + (1−β2)·g'²
 //   p = p·(1 − lr·wd) − lr · (m / bc1) / (√(v / bc2) + eps)       (bc = 1 − β^step; PyTorch's order)
+// A non-finite norm (set by guard_step) skips the update: nothing changes, moments included.
 struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32, maxNorm: f32 }
 
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
@@ -15,8 +16,10 @@ struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, bc1:
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= p.n) { return; }
+  let norm = gradNorm[0];
+  if ((bitcast<u32>(norm) & 0x7f800000u) == 0x7f800000u) { return; }
   var k = 1.0;
-  if (p.maxNorm > 0.0) { k = min(1.0, p.maxNorm / (gradNorm[0] + 1e-6)); }
+  if (p.maxNorm > 0.0) { k = min(1.0, p.maxNorm / (norm + 1e-6)); }
   let g = grad[i] * k;
   let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;

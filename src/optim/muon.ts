@@ -1,18 +1,24 @@
-// Muon's GPU pieces: Nesterov momentum, Newton–Schulz quintic orthogonalisation built from matmuls, the update.
+// Muon's GPU pieces: Nesterov momentum, Newton–Schulz quintic orthogonalisation built from matmuls, the update; and
+// the step guard every optimizer kernel obeys (a non-finite loss or gradient norm skips the whole update).
 
+import guardSrc from '../../shaders/guard_step.wgsl?raw';
 import momentumSrc from '../../shaders/muon_momentum.wgsl?raw';
+import updateSrc from '../../shaders/muon_update.wgsl?raw';
 import scaleByNormSrc from '../../shaders/scale_by_norm.wgsl?raw';
 import type { KernelSpec } from '../gpu/kernel';
 import type { BufferView, Gpu } from '../gpu/runtime';
-import { launchAxpby } from '../tensor/ops/elementwise';
 import { dispatchElements } from '../tensor/ops/launch';
 import { launchMatmul } from '../tensor/ops/matmul';
 import { launchReduce } from '../tensor/ops/reduce';
 import { launchTranspose } from '../tensor/ops/transpose';
 import { empty } from '../tensor/tensor';
 
+export const GUARD_STEP: KernelSpec = { name: 'guard_step', source: guardSrc, storage: ['read', 'rw', 'rw'] };
 export const MUON_MOMENTUM: KernelSpec = {
-  name: 'muon_momentum', source: momentumSrc, storage: ['read', 'rw', 'rw'], uniforms: [['n', 'u32'], ['mu', 'f32'], ['nesterov', 'u32']],
+  name: 'muon_momentum', source: momentumSrc, storage: ['read', 'rw', 'rw', 'read'], uniforms: [['n', 'u32'], ['mu', 'f32'], ['nesterov', 'u32']],
+};
+export const MUON_UPDATE: KernelSpec = {
+  name: 'muon_update', source: updateSrc, storage: ['rw', 'read', 'read'], uniforms: [['n', 'u32'], ['decay', 'f32'], ['step', 'f32']],
 };
 export const SCALE_BY_NORM: KernelSpec = {
   name: 'scale_by_norm', source: scaleByNormSrc, storage: ['read', 'read', 'rw'], uniforms: [['n', 'u32'], ['s', 'f32'], ['eps', 'f32']],
@@ -21,9 +27,14 @@ export const SCALE_BY_NORM: KernelSpec = {
 /** Newton–Schulz quintic coefficients (a, b, c) from Muon. */
 export const NS_COEFFS = [3.4445, -4.775, 2.0315] as const;
 
-/** buf = μ·buf + g; update = g + μ·buf (Nesterov) or buf. */
-export function launchMuonMomentum(gpu: Gpu, grad: BufferView, buf: BufferView, update: BufferView, n: number, mu: number, nesterov = true): void {
-  dispatchElements(gpu, MUON_MOMENTUM, [grad, buf, update], { n, mu, nesterov: nesterov ? 1 : 0 }, n);
+/** If loss [1] or norm [1] is non-finite, or flag [1] is already set: flag = 1 and norm = NaN (all on the GPU). */
+export function launchGuard(gpu: Gpu, loss: BufferView, norm: BufferView, flag: BufferView): void {
+  gpu.dispatch(GUARD_STEP, [loss, norm, flag], {}, [1]);
+}
+
+/** buf = μ·buf + g; update = g + μ·buf (Nesterov) or buf. Skipped (update = 0) when gradNorm [1] is non-finite. */
+export function launchMuonMomentum(gpu: Gpu, grad: BufferView, buf: BufferView, update: BufferView, n: number, mu: number, nesterov = true, gradNorm?: BufferView): void {
+  dispatchElements(gpu, MUON_MOMENTUM, [grad, buf, update, gradNorm ?? gpu.dummy], { n, mu, nesterov: nesterov ? 1 : 0 }, n);
 }
 
 /**
@@ -59,12 +70,15 @@ export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number
   for (const t of [X, Xn, A, Bm, norm]) t.dispose();
 }
 
-/** Muon's shape-dependent update scale: max(1, rows/cols)^0.5. */
-export function muonScale(R: number, C: number): number {
-  return Math.sqrt(Math.max(1, R / C));
+/**
+ * Muon's shape factor max(1, rows/cols)^0.5 for a matrix of `rows` outputs and `cols` inputs (PyTorch's [out, in]
+ * orientation, which Muon's reference code uses; our Conv1D weights are stored [in, out]).
+ */
+export function muonScale(rows: number, cols: number): number {
+  return Math.sqrt(Math.max(1, rows / cols));
 }
 
-/** p ← p·(1 − lr·wd) − lr·scale·O. */
-export function launchMuonUpdate(gpu: Gpu, param: BufferView, ortho: BufferView, n: number, lr: number, wd: number, scale: number): void {
-  launchAxpby(gpu, ortho, param, n, 1 - lr * wd, -lr * scale);
+/** p ← p·(1 − lr·wd) − lr·scale·O; skipped when gradNorm [1] is non-finite. */
+export function launchMuonUpdate(gpu: Gpu, param: BufferView, ortho: BufferView, n: number, lr: number, wd: number, scale: number, gradNorm?: BufferView): void {
+  dispatchElements(gpu, MUON_UPDATE, [param, ortho, gradNorm ?? gpu.dummy], { n, decay: 1 - lr * wd, step: lr * scale }, n);
 }

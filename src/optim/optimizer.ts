@@ -1,10 +1,16 @@
-// AdamW over a GPT-2's parameter banks: gradients are views into flat banks laid out like the parameters, so one
-// update is a global-norm reduction over the gradient banks plus two fused AdamW dispatches per bank (the decayed
-// 2-D range with weight decay, the 1-D range without). Nothing is read back: the clip factor is applied on the GPU.
+// The optimizer over a GPT-2's parameter banks: AdamW for everything (DESIGN.md), or Muon for the hidden 2-D matrices
+// with AdamW for the rest. Gradients are views into flat banks laid out like the parameters, so AdamW runs as a few
+// fused dispatches over contiguous ranges of a bank. The state is two moment banks per parameter bank (Muon's momentum
+// buffer lives in the first, at its matrix's slot) plus the update count. Nothing is read back: the clip factor and
+// the step guard (a non-finite loss or gradient norm skips the whole update, and every later one) act on the GPU.
 
 import type { Gpt2Model } from '../model/gpt2';
+import type { ParamSlot } from '../model/params';
+import type { BufferView } from '../gpu/runtime';
 import { empty, globalNorm, type Tensor } from '../tensor';
+import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
 import { launchAdamW } from './adamw';
+import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz } from './muon';
 
 export interface AdamWConfig {
   beta1: number;
@@ -15,26 +21,94 @@ export interface AdamWConfig {
   maxNorm: number;
 }
 
+export interface MuonConfig {
+  /** Peak learning rate of the Muon matrices; the schedule scales it like the AdamW rate. */
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  nsSteps: number;
+  weightDecay: number;
+}
+
+export type OptimizerKind = 'adamw' | 'muon';
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  adamw: AdamWConfig;
+  muon: MuonConfig;
+}
+
 /** DESIGN.md's AdamW: β (0.9, 0.95), eps 1e-8, decoupled decay on 2-D tensors, global-norm clip 1.0. */
 export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1.0 };
+/** Muon as its authors run it on GPT-2: lr 0.02, Nesterov momentum 0.95, 5 Newton–Schulz steps, no weight decay. */
+export const MUON_DEFAULTS: MuonConfig = { lr: 0.02, momentum: 0.95, nesterov: true, nsSteps: 5, weightDecay: 0 };
 
-export class AdamW {
+export function optimizerConfig(kind: OptimizerKind = 'adamw', over: { adamw?: Partial<AdamWConfig>; muon?: Partial<MuonConfig> } = {}): OptimizerConfig {
+  return { kind, adamw: { ...ADAMW_DEFAULTS, ...over.adamw }, muon: { ...MUON_DEFAULTS, ...over.muon } };
+}
+
+/** The hidden 2-D matrices Muon owns (DESIGN.md): c_attn, attn.c_proj, c_fc, mlp.c_proj. */
+export function isMuonMatrix(name: string): boolean {
+  return /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(name);
+}
+
+interface AdamWRange {
+  bank: number;
+  lo: number;
+  hi: number;
+  wd: number;
+}
+
+/** Contiguous runs of AdamW-owned slots with the same decay, per bank (alignment gaps are zero and stay zero). */
+function adamwRanges(slots: readonly ParamSlot[], owned: (s: ParamSlot) => boolean, wd: number): AdamWRange[] {
+  const out: AdamWRange[] = [];
+  const align = (n: number) => Math.ceil(n / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
+  let run: (AdamWRange & { end: number }) | null = null;
+  for (const s of [...slots].sort((a, b) => a.bank - b.bank || a.offset - b.offset)) {
+    const w = s.decay ? wd : 0;
+    if (!owned(s)) {
+      run = null;
+      continue;
+    }
+    if (run && run.bank === s.bank && run.end === s.offset && run.wd === w) {
+      run.hi = s.offset + s.size;
+      run.end = s.offset + align(s.size);
+    } else {
+      run = { bank: s.bank, lo: s.offset, hi: s.offset + s.size, wd: w, end: s.offset + align(s.size) };
+      out.push(run);
+    }
+  }
+  return out.map(({ bank, lo, hi, wd: w }) => ({ bank, lo, hi, wd: w }));
+}
+
+export class Optimizer {
   readonly grads: Tensor[];
-  private readonly m: Tensor[];
-  private readonly v: Tensor[];
+  /** First moments (AdamW) and momentum buffers (Muon), laid out like the parameter banks. */
+  readonly m: Tensor[];
+  /** Second moments (AdamW). */
+  readonly v: Tensor[];
+  /** [1]: set on the GPU by the first non-finite step; from then on every update is skipped. */
+  readonly halted: Tensor;
   /** Updates taken so far (bias corrections use step + 1). */
   step = 0;
+  private readonly ranges: AdamWRange[];
+  private readonly muonSlots: ParamSlot[];
 
-  constructor(readonly model: Gpt2Model, readonly cfg: AdamWConfig = ADAMW_DEFAULTS) {
+  constructor(readonly model: Gpt2Model, readonly cfg: OptimizerConfig = optimizerConfig()) {
     const gpu = model.gpu;
     this.grads = model.flatGradients();
-    const zeros = () => model.layout.bankSizes.map((n) => {
-      const t = empty(gpu, [n], 'f32', 'moments');
+    const zeros = (label: string) => model.layout.bankSizes.map((n) => {
+      const t = empty(gpu, [n], 'f32', label);
       gpu.clear(t.view);
       return t;
     });
-    this.m = zeros();
-    this.v = zeros();
+    this.m = zeros('moments');
+    this.v = zeros('moments');
+    this.halted = empty(gpu, [1], 'f32', 'halted');
+    gpu.clear(this.halted.view);
+    const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
+    this.muonSlots = model.layout.slots.filter((s) => muon(s.name));
+    this.ranges = adamwRanges(model.layout.slots, (s) => !muon(s.name), cfg.adamw.weightDecay);
   }
 
   /** Zeroes the gradient banks (before the micro-batches of the next update). */
@@ -43,31 +117,63 @@ export class AdamW {
   }
 
   /**
-   * Applies one update with learning rate `lr` to every parameter from the accumulated gradients. Returns the
-   * pre-clip global gradient norm as a [1] tensor on the GPU (read it later, or dispose it).
+   * Applies one update from the accumulated gradients: AdamW at `lr`, Muon matrices at `muonLr` (default: the Muon
+   * peak scaled like lr would be by its schedule, i.e. pass it explicitly). `loss` [1], when given, joins the guard.
+   * Returns the pre-clip global gradient norm as a [1] tensor (NaN once the guard tripped): read it later, or dispose.
    */
-  update(lr: number): Tensor {
-    if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`learning rate must be a finite number ≥ 0, got ${lr}`);
+  update(lr: number, opts: { muonLr?: number; loss?: Tensor } = {}): Tensor {
+    const muonLr = opts.muonLr ?? this.cfg.muon.lr;
+    for (const [what, v] of [['learning rate', lr], ['Muon learning rate', muonLr]] as const) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`${what} must be a finite number ≥ 0, got ${v}`);
+    }
     const gpu = this.model.gpu;
     const norm = globalNorm(this.grads);
+    launchGuard(gpu, opts.loss?.view ?? gpu.dummy, norm.view, this.halted.view);
     this.step++;
-    const { layout } = this.model;
-    layout.bankSizes.forEach((size, b) => {
-      const ranges: [number, number, number][] = [[0, layout.decayEnds[b]!, this.cfg.weightDecay], [layout.decayEnds[b]!, size, 0]];
-      for (const [lo, hi, wd] of ranges) {
-        if (hi <= lo) continue;
-        const view = (t: Tensor) => ({ ...t.view, offset: t.view.offset + lo * 4, size: (hi - lo) * 4 });
-        launchAdamW(gpu, {
-          param: view(this.model.banks[b]!), grad: view(this.grads[b]!), m: view(this.m[b]!), v: view(this.v[b]!), n: hi - lo,
-          step: this.step, lr, beta1: this.cfg.beta1, beta2: this.cfg.beta2, eps: this.cfg.eps, wd,
-          gradNorm: norm.view, maxNorm: this.cfg.maxNorm,
-        });
-      }
-    });
+    const a = this.cfg.adamw;
+    const sub = (t: Tensor, lo: number, hi: number): BufferView => ({ ...t.view, offset: t.view.offset + lo * 4, size: (hi - lo) * 4 });
+    for (const r of this.ranges) {
+      const b = r.bank;
+      launchAdamW(gpu, {
+        param: sub(this.model.banks[b]!, r.lo, r.hi), grad: sub(this.grads[b]!, r.lo, r.hi), m: sub(this.m[b]!, r.lo, r.hi), v: sub(this.v[b]!, r.lo, r.hi),
+        n: r.hi - r.lo, step: this.step, lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, wd: r.wd, gradNorm: norm.view, maxNorm: a.maxNorm,
+      });
+    }
+    const mu = this.cfg.muon;
+    for (const s of this.muonSlots) {
+      const [rows, cols] = s.shape as [number, number];
+      const at = (t: Tensor) => sub(t, s.offset, s.offset + s.size);
+      const upd = empty(gpu, [s.size]);
+      const ortho = empty(gpu, [s.size]);
+      launchMuonMomentum(gpu, at(this.grads[s.bank]!), at(this.m[s.bank]!), upd.view, s.size, mu.momentum, mu.nesterov, norm.view);
+      newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps);
+      // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
+      launchMuonUpdate(gpu, at(this.model.banks[s.bank]!), ortho.view, s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
+      upd.dispose();
+      ortho.dispose();
+    }
     return norm;
   }
 
+  /**
+   * Takes over another optimizer's state for every parameter both models have with the same shape (grow in
+   * `continue` mode): moments and the update count; parameters new to this model keep fresh (zero) state.
+   */
+  inheritState(from: Optimizer): void {
+    const gpu = this.model.gpu;
+    const old = new Map(from.model.layout.slots.map((s) => [s.name, s]));
+    for (const s of this.model.layout.slots) {
+      const o = old.get(s.name);
+      if (!o || o.shape.join() !== s.shape.join()) continue;
+      for (const [dst, src] of [[this.m, from.m], [this.v, from.v]] as const) {
+        gpu.copy({ ...src[o.bank]!.view, offset: src[o.bank]!.view.offset + o.offset * 4, size: o.size * 4 },
+          { ...dst[s.bank]!.view, offset: dst[s.bank]!.view.offset + s.offset * 4, size: s.size * 4 });
+      }
+    }
+    this.step = from.step;
+  }
+
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    for (const t of [...this.m, ...this.v, this.halted]) t.dispose();
   }
 }

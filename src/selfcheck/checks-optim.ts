@@ -4,7 +4,7 @@
 import { Rng } from '../util/rng';
 import { fromArray, globalNorm, tidyAsync } from '../tensor';
 import { launchAdamW } from '../optim/adamw';
-import { launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz } from '../optim/muon';
+import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz } from '../optim/muon';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../reference/optim';
 import { l2NormRef } from '../reference/linalg';
 import { f32 } from './compare';
@@ -89,4 +89,30 @@ const muonCheck: Check = {
   },
 };
 
-export const optimChecks: Check[] = [adamwCheck, muonCheck];
+const guardCheck: Check = {
+  name: 'guard_step',
+  kernels: ['guard_step'],
+  async run({ gpu, expect }) {
+    // [loss, norm, flag in] → [norm out, flag out]; the reference is the rule itself: any non-finite input or a set
+    // flag gives (NaN, 1), else the inputs pass through.
+    const cases: [number, number, number][] = [[2.5, 0.75, 0], [NaN, 0.75, 0], [2.5, Infinity, 0], [-Infinity, 1, 0], [2.5, 0.75, 1], [0, 0, 0]];
+    for (const [loss, norm, flag] of cases) {
+      await tidyAsync(async () => {
+        const l = fromArray(gpu, [loss], [1]);
+        const n = fromArray(gpu, [norm], [1]);
+        const f = fromArray(gpu, [flag], [1]);
+        launchGuard(gpu, l.view, n.view, f.view);
+        const bad = !Number.isFinite(loss) || !Number.isFinite(norm) || flag !== 0;
+        const [gotNorm] = await n.readF32();
+        const [gotFlag] = await f.readF32();
+        const tag = `loss ${loss}, norm ${norm}, flag ${flag}`;
+        const exact = { atol: 1e-30, rtol: 0 };
+        expect(`${tag}: flag`, [gotFlag!], [bad ? 1 : 0], exact);
+        if (bad) expect(`${tag}: norm is NaN (1 = yes)`, [Number.isNaN(gotNorm) ? 1 : 0], [1], exact);
+        else expect(`${tag}: norm passes through`, [gotNorm!], [norm], exact);
+      });
+    }
+  },
+};
+
+export const optimChecks: Check[] = [adamwCheck, muonCheck, guardCheck];

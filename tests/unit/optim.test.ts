@@ -4,10 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { Gpt2Model } from '../../src/model/gpt2';
 import { initParams } from '../../src/model/params';
-import { AdamW, ADAMW_DEFAULTS } from '../../src/optim/optimizer';
+import { ADAMW_DEFAULTS, isMuonMatrix, MUON_DEFAULTS, Optimizer, optimizerConfig } from '../../src/optim/optimizer';
+import { muonScale } from '../../src/optim/muon';
 import { lrAt, validateSchedule, type Schedule } from '../../src/optim/schedule';
 import { gpt2LossAndGradsRef } from '../../src/reference/gpt2';
-import { adamwStepRef } from '../../src/reference/optim';
+import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../../src/reference/optim';
 import { backward } from '../../src/tensor';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
@@ -52,7 +53,7 @@ describe('AdamW over parameter banks', () => {
     const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
     (gpu.limits as Record<string, number>).maxStorageBufferBindingSize = saved!;
     expect(model.layout.bankSizes.length).toBeGreaterThan(1);
-    const opt = new AdamW(model);
+    const opt = new Optimizer(model);
     const ref = new Map([...host].map(([n, v]) => [n, Float64Array.from(v)]));
     const mom = new Map([...host].map(([n, v]) => [n, { m: new Float64Array(v.length), v: new Float64Array(v.length) }]));
     const rng = new Rng(3);
@@ -94,6 +95,101 @@ describe('AdamW over parameter banks', () => {
     } finally {
       opt.dispose();
       model.dispose();
+    }
+  });
+});
+
+describe('Muon (hidden matrices) + AdamW (the rest)', () => {
+  it('matches the f64 references over 3 updates on a small GPT-2', async () => {
+    const gpu = await getGpu();
+    const cfg = { vocabSize: 29, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2 };
+    const host = initParams(cfg, 9);
+    const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
+    const opt = new Optimizer(model, optimizerConfig('muon', { muon: { weightDecay: 0.01 } }));
+    const ref = new Map([...host].map(([n, v]) => [n, Float64Array.from(v)]));
+    const state = new Map([...host].map(([n, v]) => [n, { m: new Float64Array(v.length), v: new Float64Array(v.length) }]));
+    const rng = new Rng(4);
+    const [B, T] = [2, 8];
+    let muonCount = 0;
+    try {
+      for (let step = 1; step <= 3; step++) {
+        const tokens = Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize));
+        const targets = Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize));
+        opt.zeroGrad();
+        const loss = model.loss(tokens, targets, B, T);
+        backward(loss);
+        const [lr, muonLr] = [3e-3 * step, 0.02 / step];
+        const norm = opt.update(lr, { muonLr, loss });
+        loss.dispose();
+        norm.dispose();
+        // As for AdamW: the references consume the GPU's own gradients (see above for why).
+        const grads = new Map<string, Float64Array>();
+        for (const name of ref.keys()) grads.set(name, Float64Array.from(await model.params.get(name)!.grad!.readF32()));
+        const gn = Math.sqrt([...grads.values()].reduce((a, g) => a + g.reduce((x, v) => x + v * v, 0), 0));
+        muonCount = 0;
+        for (const [name, p] of ref) {
+          const st = state.get(name)!;
+          if (isMuonMatrix(name)) {
+            muonCount++;
+            const [R, C] = model.params.get(name)!.shape as [number, number];
+            const O = newtonSchulzRef(muonMomentumRef(grads.get(name)!, st.m, MUON_DEFAULTS.momentum), R, C);
+            const k = muonScale(C, R);
+            for (let i = 0; i < p.length; i++) p[i] = p[i]! * (1 - muonLr * 0.01) - muonLr * k * O[i]!;
+          } else {
+            const wd = /weight$/.test(name) && !/ln_/.test(name) ? ADAMW_DEFAULTS.weightDecay : 0;
+            adamwStepRef(p, grads.get(name)!, st.m, st.v, step, { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd, maxNorm: 1.0 }, gn);
+          }
+        }
+        let worstMuon = 0;
+        for (const [name, p] of ref) {
+          const got = await model.params.get(name)!.readF32();
+          const tol = { a: 1e-6, r: 1e-5 };
+          const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - p[i]!) / (tol.a + tol.r * Math.abs(p[i]!))));
+          if (isMuonMatrix(name)) worstMuon = Math.max(worstMuon, worst);
+          expect(worst, `step ${step} ${name}`).toBeLessThan(1);
+        }
+        console.log(`Muon step ${step}: grad norm ${gn.toFixed(4)}, worst Muon-matrix error ${worstMuon.toFixed(3)} of tolerance`);
+      }
+      expect(muonCount).toBe(4 * cfg.nLayer);
+    } finally {
+      opt.dispose();
+      model.dispose();
+    }
+  });
+});
+
+describe('the step guard', () => {
+  it('skips an update whose loss is not finite, and every update after it', async () => {
+    const gpu = await getGpu();
+    const cfg = { vocabSize: 19, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2 };
+    const host = initParams(cfg, 2);
+    for (const kind of ['adamw', 'muon'] as const) {
+      const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
+      const opt = new Optimizer(model, optimizerConfig(kind));
+      const tokens = Int32Array.from({ length: 8 }, (_, i) => i % cfg.vocabSize);
+      const run = async (poison: boolean) => {
+        opt.zeroGrad();
+        const loss = model.loss(tokens, tokens, 1, 8);
+        backward(loss);
+        if (poison) gpu.upload(loss.view, new Float32Array([NaN]));
+        const norm = opt.update(1e-2, { loss });
+        loss.dispose();
+        const n = (await norm.readF32())[0]!;
+        norm.dispose();
+        return n;
+      };
+      try {
+        expect(Number.isFinite(await run(false))).toBe(true);
+        const before = await model.toHost();
+        expect(await run(true), `${kind}: the poisoned step reports NaN`).toBeNaN();
+        expect(await run(false), `${kind}: the guard is sticky`).toBeNaN();
+        expect((await opt.halted.readF32())[0]).toBe(1);
+        const after = await model.toHost();
+        for (const [name, v] of before) expect(after.get(name), `${kind}: ${name} unchanged`).toEqual(v);
+      } finally {
+        opt.dispose();
+        model.dispose();
+      }
     }
   });
 });
