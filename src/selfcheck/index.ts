@@ -3,7 +3,8 @@
 import { opChecks } from './checks-ops';
 import { optimChecks } from './checks-optim';
 import { graphChecks } from './checks-graph';
+import { analysisChecks } from './checks-analysis';
 import type { Check } from './harness';
 
-export const allChecks: Check[] = [...opChecks, ...optimChecks, ...graphChecks];
+export const allChecks: Check[] = [...opChecks, ...optimChecks, ...graphChecks, ...analysisChecks];
 export { runCheck, type Check, type CheckResult } from './harness';

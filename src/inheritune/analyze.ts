@@ -1,0 +1,133 @@
+// The lazy-layer analysis of a reference model (DESIGN.md "Attention rank"): a no-grad forward, layer by layer, that
+// also writes each layer's batch-mean attention probabilities [H,T,T] (shaders/attention_probs.wgsl), reads them back
+// and measures k* and m* per head on the host (rank.ts); then the lazy layers and the suggested n.
+
+import probsSrc from '../../shaders/attention_probs.wgsl?raw';
+import type { KernelSpec } from '../gpu/kernel';
+import type { Gpu } from '../gpu/runtime';
+import type { Gpt2Model } from '../model/gpt2';
+import { add, embedding, empty, gelu, layernorm, matmul, noGrad, tidy, type Tensor } from '../tensor';
+import { ATTENTION_FORWARD } from '../tensor/ops/attention';
+import { assertF32, dispatchElements, dispatchRows } from '../tensor/ops/launch';
+import { type HeadRank, type Suggestion, isLazyLayer, kStar, mStar, RANK_THRESHOLD, suggestN } from './rank';
+
+export const ATTENTION_PROBS: KernelSpec = {
+  name: 'attention_probs',
+  source: probsSrc,
+  storage: ['read', 'read', 'rw'],
+  uniforms: [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['D', 'u32'], ['scale', 'f32']],
+};
+
+export interface LayerRank {
+  layer: number;
+  heads: HeadRank[];
+  lazy: boolean;
+}
+
+export interface AttentionReport {
+  B: number;
+  T: number;
+  threshold: number;
+  layers: LayerRank[];
+  suggestion: Suggestion;
+}
+
+/**
+ * attention_forward's T_MAX, rounded as ops/attention.ts rounds it so both share one pipeline per context band. The
+ * op itself cannot be used here: without recording it drops the log-sum-exp the probabilities are built from.
+ */
+function attentionTMax(gpu: Gpu, T: number, D: number): number {
+  if (D > 256) throw new Error(`attention: head size ${D} exceeds the supported 256`);
+  const t = Math.max(64, 2 ** Math.ceil(Math.log2(T)));
+  const need = (2 * t + 2 * 256 + 64) * 4;
+  const have = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  if (need > have) throw new Error(`attention: context ${T} needs ${need} bytes of workgroup memory; this adapter's maxComputeWorkgroupStorageSize is ${have}. Use a shorter context.`);
+  return t;
+}
+
+/**
+ * qkv [B,T,3C] (H heads) → the attention output [B,T,C] and the post-softmax probabilities averaged over the batch
+ * [H,T,T] (zero above the diagonal). Not recorded: analysis only.
+ */
+export function attentionWithProbs(qkv: Tensor, H: number): { out: Tensor; probs: Tensor } {
+  assertF32(qkv, 'attentionWithProbs');
+  if (qkv.shape.length !== 3) throw new Error(`attentionWithProbs expects qkv [B,T,3C], got [${qkv.shape.join(', ')}]`);
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  if (C3 % 3 || (C3 / 3) % H) throw new Error(`attentionWithProbs: width ${C3 / 3} is not divisible into ${H} heads`);
+  const C = C3 / 3;
+  const D = C / H;
+  const gpu = qkv.gpu;
+  const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
+  const out = empty(gpu, [B, T, C]);
+  const lse = empty(gpu, [B, H, T]);
+  const probs = empty(gpu, [H, T, T]);
+  dispatchRows(gpu, ATTENTION_FORWARD, [qkv.view, out.view, lse.view], dims, B * H * T, { T_MAX: attentionTMax(gpu, T, D) });
+  dispatchElements(gpu, ATTENTION_PROBS, [qkv.view, lse.view, probs.view], dims, H * T * T);
+  lse.dispose(); // the recorded dispatches keep their bindings; the pool reuses the buffer only for later work
+  return { out, probs };
+}
+
+/** k* and m* of each head's [T,T] block in `probs` [H,T,T]. */
+function rankHeads(probs: Float32Array, H: number, T: number): HeadRank[] {
+  const heads: HeadRank[] = [];
+  for (let h = 0; h < H; h++) {
+    const a = probs.subarray(h * T * T, (h + 1) * T * T);
+    heads.push({ kStar: kStar(a, T, RANK_THRESHOLD), mStar: mStar(a, T, RANK_THRESHOLD) });
+  }
+  return heads;
+}
+
+/**
+ * Attention ranks of every layer and head of `model` on `tokens` [B·T] (B sequences of T, each from position 0).
+ * The forward mirrors model/forward.ts block by block. While the GPU runs layer l, the host ranks layer l−1.
+ */
+export async function analyzeAttention(model: Gpt2Model, tokens: Int32Array, B: number, T: number, onProgress?: (done: number, total: number) => void): Promise<AttentionReport> {
+  const { nLayer: L, nHead: H, nPositions } = model.config;
+  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1) throw new Error(`analyzeAttention: batch ${B}×${T} must be positive integers`);
+  if (T > nPositions) throw new Error(`Context ${T} exceeds the model's ${nPositions} positions (n_positions).`);
+  if (tokens.length !== B * T) throw new Error(`${tokens.length} tokens for a batch of ${B}×${T}`);
+  const p = model.lookup;
+  const layers: LayerRank[] = [];
+  const finish = (layer: number, probs: Float32Array) => {
+    const heads = rankHeads(probs, H, T);
+    layers.push({ layer, heads, lazy: isLazyLayer(heads) });
+    onProgress?.(layer + 1, L);
+  };
+
+  let x = noGrad(() => embedding(tokens, B, T, p('wte.weight'), p('wpe.weight'))); // [B,T,C]
+  let pending: Float32Array | null = null;
+  try {
+    for (let l = 0; l < L; l++) {
+      const w = (n: string) => p(`h.${l}.${n}`);
+      const step = noGrad(() =>
+        tidy(() => {
+          const h = layernorm(x, w('ln_1.weight'), w('ln_1.bias'));
+          const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') }); // [B,T,3C]
+          const { out, probs } = attentionWithProbs(qkv, H);
+          // The last block's output is never looked at: its attention probabilities are all the analysis needs.
+          if (l === L - 1) return { next: null, probs };
+          const x2 = add(x, matmul(out, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
+          const h2 = layernorm(x2, w('ln_2.weight'), w('ln_2.bias'));
+          const f = gelu(matmul(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') }));
+          return { next: add(x2, matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias') })), probs };
+        }),
+      );
+      if (step.next) {
+        x.dispose();
+        x = step.next;
+      }
+      try {
+        const read = step.probs.readF32(); // submits layer l
+        read.catch(() => {}); // awaited below; a throw while ranking must not leave it unhandled
+        if (pending) finish(l - 1, pending);
+        pending = await read;
+      } finally {
+        step.probs.dispose();
+      }
+    }
+    if (pending) finish(L - 1, pending);
+  } finally {
+    x.dispose();
+  }
+  return { B, T, threshold: RANK_THRESHOLD, layers, suggestion: suggestN(layers.map((r) => r.lazy)) };
+}
