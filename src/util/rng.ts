@@ -36,8 +36,12 @@ export class Rng {
     for (let i = 0; i < n; i++) out[i] = this.normal() * std;
     return out;
   }
-  /** The generator's state, for checkpoints. */
+  /** The generator's state, for checkpoints (uniform draws only: a pending Box–Muller spare is not part of it). */
   get state(): number {
     return this.s;
+  }
+  setState(state: number): void {
+    this.s = state >>> 0;
+    this.spare = null;
   }
 }

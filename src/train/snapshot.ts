@@ -1,0 +1,107 @@
+// Training snapshots: the full state of a run at an update boundary (parameters, optimizer moments, trainer position
+// with the batch sampler's RNG, run settings, and whatever the caller adds, e.g. the Inheritune round) in one
+// safetensors file, so resuming replays exactly the updates an uninterrupted run would have made. Tensors are stored
+// per parameter (`param:`, `m:`, `v:` + Hugging Face name), not per bank, so a snapshot resumes on an adapter with a
+// different binding limit. Storage is behind StateStore: a directory in Node, OPFS in the browser.
+
+import type { Gpt2Config } from '../model/config';
+import { Gpt2Model } from '../model/gpt2';
+import { openSafetensors, writeSafetensors, type ByteSource, type SafetensorsFile } from '../io/safetensors';
+import type { Gpu } from '../gpu/runtime';
+import type { Peak } from './mfu';
+import { Trainer, type TrainerPosition, type TrainSettings } from './trainer';
+
+export const SNAPSHOT_FILE = 'state.safetensors';
+const FORMAT = 'inheritune-state';
+const VERSION = 1;
+
+export interface StateStore {
+  /** Replaces `name` atomically with the concatenated parts. */
+  write(name: string, parts: Uint8Array[]): Promise<void>;
+  /** The stored bytes, or null when there is nothing under `name`. */
+  open(name: string): Promise<(ByteSource & { close?(): Promise<void> }) | null>;
+}
+
+export interface SnapshotMeta<X = unknown> {
+  format: typeof FORMAT;
+  version: number;
+  config: Gpt2Config;
+  settings: TrainSettings;
+  position: TrainerPosition;
+  extra: X;
+}
+
+/** Serialises the trainer's state (call between runs: nothing in flight). */
+export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra: X): Promise<void> {
+  const { model, optimizer } = trainer;
+  const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
+  const mBanks = await Promise.all(optimizer.m.map((t) => t.readF32()));
+  const vBanks = await Promise.all(optimizer.v.map((t) => t.readF32()));
+  for (const slot of model.layout.slots) {
+    tensors.push({ name: `param:${slot.name}`, shape: slot.shape, data: await model.params.get(slot.name)!.readF32() });
+    tensors.push({ name: `m:${slot.name}`, shape: slot.shape, data: mBanks[slot.bank]!.slice(slot.offset, slot.offset + slot.size) });
+    tensors.push({ name: `v:${slot.name}`, shape: slot.shape, data: vBanks[slot.bank]!.slice(slot.offset, slot.offset + slot.size) });
+  }
+  const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.position, extra };
+  await store.write(SNAPSHOT_FILE, writeSafetensors(tensors, { inheritune: JSON.stringify(meta) }));
+}
+
+export interface OpenedSnapshot<X> {
+  meta: SnapshotMeta<X>;
+  file: SafetensorsFile;
+  close(): Promise<void>;
+}
+
+/** Opens the stored snapshot (null when none); checks it is one of ours before anything is loaded. */
+export async function openSnapshot<X>(store: StateStore): Promise<OpenedSnapshot<X> | null> {
+  const src = await store.open(SNAPSHOT_FILE);
+  if (!src) return null;
+  const close = async () => src.close?.();
+  try {
+    const file = await openSafetensors(src, SNAPSHOT_FILE);
+    const raw = file.metadata.inheritune;
+    if (!raw) throw new Error(`${SNAPSHOT_FILE} is a safetensors file but not an Inheritune training snapshot (no "inheritune" metadata)`);
+    let meta: SnapshotMeta<X>;
+    try {
+      meta = JSON.parse(raw) as SnapshotMeta<X>;
+    } catch {
+      throw new Error(`${SNAPSHOT_FILE}: its snapshot description is not valid JSON`);
+    }
+    if (meta.format !== FORMAT) throw new Error(`${SNAPSHOT_FILE}: unknown snapshot format ${JSON.stringify(meta.format)}`);
+    if (meta.version !== VERSION) throw new Error(`${SNAPSHOT_FILE}: snapshot version ${meta.version}; this build reads version ${VERSION}`);
+    return { meta, file, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** Rebuilds the model and trainer from a snapshot, positioned to continue with its next update. */
+export async function restoreTrainer<X>(gpu: Gpu, snap: OpenedSnapshot<X>, data: { train: Uint16Array; val: Uint16Array }, peak: Peak | null,
+  onProgress?: (done: number, total: number) => void): Promise<Trainer> {
+  const { meta, file } = snap;
+  const need = (name: string) => {
+    if (!file.tensors.has(name)) throw new Error(`${SNAPSHOT_FILE} is incomplete: it lacks ${name}`);
+    return file.readF32(name);
+  };
+  const model = await Gpt2Model.create(gpu, meta.config, (name) => need(`param:${name}`), (d, t) => onProgress?.(d, 2 * t));
+  let trainer: Trainer | null = null;
+  try {
+    trainer = new Trainer(model, data, meta.settings, peak);
+    const opt = trainer.optimizer;
+    let done = 0;
+    for (const slot of model.layout.slots) {
+      for (const [prefix, banks] of [['m', opt.m], ['v', opt.v]] as const) {
+        const data = await need(`${prefix}:${slot.name}`);
+        gpu.upload(banks[slot.bank]!.slice(slot.offset, slot.shape).view, data);
+      }
+      onProgress?.(model.layout.slots.length + ++done, 2 * model.layout.slots.length);
+    }
+    trainer.restore(meta.position);
+    return trainer;
+  } catch (e) {
+    trainer?.dispose();
+    model.dispose();
+    throw e;
+  }
+}

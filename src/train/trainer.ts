@@ -1,0 +1,234 @@
+// The training loop: micro-batches → gradient accumulation → one optimizer update, recorded and submitted as one
+// batch of GPU work per update; metrics come back through readbacks that resolve while the next update already runs
+// (at most two updates in flight), so the host never waits on the GPU except at evaluations and snapshots.
+// A non-finite loss or gradient norm trips the optimizer's GPU-side guard (no update is applied from then on) and
+// halts the run when its readback arrives, reporting the step.
+
+import { sampleBatch } from '../io/corpus';
+import type { Gpt2Model } from '../model/gpt2';
+import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
+import { lrAt, validateSchedule, type Schedule } from '../optim/schedule';
+import { backward, empty, fromArray, type Tensor } from '../tensor';
+import { accumulate } from '../tensor/ops/elementwise';
+import { Rng } from '../util/rng';
+import { validationLoss } from './evaluate';
+import { flopsPerToken, mfu, type Peak } from './mfu';
+
+export interface TrainSettings {
+  /** Sequences per micro-batch. */
+  batch: number;
+  /** Tokens per sequence. */
+  ctx: number;
+  /** Micro-batches per update. */
+  accum: number;
+  /** Updates in this run (or round). */
+  steps: number;
+  schedule: Omit<Schedule, 'total'>;
+  optimizer: OptimizerConfig;
+  /** Evaluate every this many updates (and after the last); 0 = only after the last. */
+  evalEvery: number;
+  evalWindows: number;
+  /** Seeds the batch sampler. */
+  seed: number;
+}
+
+export interface StepMetrics {
+  type: 'step';
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokensPerSec: number;
+  flopsPerSec: number;
+  mfu: number | null;
+  elapsedSec: number;
+}
+export interface EvalMetrics {
+  type: 'eval';
+  step: number;
+  valLoss: number;
+  elapsedSec: number;
+}
+export interface HaltEvent {
+  type: 'halt';
+  step: number;
+  reason: string;
+}
+export type TrainEvent = StepMetrics | EvalMetrics | HaltEvent;
+
+export type TrainOutcome = { status: 'done' | 'stopped'; step: number; valLoss: number | null } | { status: 'halted'; step: number; reason: string; valLoss: null };
+
+/** Where a trainer stands between updates: enough, with the parameters and moments, to resume bit for bit. */
+export interface TrainerPosition {
+  /** Updates completed. */
+  step: number;
+  /** Batch sampler state (mulberry32). */
+  rngState: number;
+  optimizerStep: number;
+  tokens: number;
+  elapsedSec: number;
+  lastValLoss: number | null;
+}
+
+export function validateSettings(s: TrainSettings, nPositions: number): void {
+  const int = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${v}`);
+  };
+  int('batch', s.batch, 1);
+  int('ctx', s.ctx, 1);
+  int('accum', s.accum, 1);
+  int('steps', s.steps, 1);
+  int('evalEvery', s.evalEvery, 0);
+  int('evalWindows', s.evalWindows, 1);
+  if (s.ctx > nPositions) throw new Error(`ctx ${s.ctx} exceeds the model's ${nPositions} positions (n_positions)`);
+  validateSchedule({ ...s.schedule, total: s.steps });
+}
+
+interface InFlight {
+  step: number;
+  lr: number;
+  metrics: Promise<ArrayBuffer>;
+}
+
+export class Trainer {
+  readonly optimizer: Optimizer;
+  readonly schedule: Schedule;
+  readonly perToken: number;
+  private readonly rng: Rng;
+  private readonly seed: Tensor;
+  position: TrainerPosition;
+  private lastResolved = 0;
+  private rate: number[] = [];
+
+  constructor(
+    readonly model: Gpt2Model,
+    readonly data: { train: Uint16Array; val: Uint16Array },
+    readonly settings: TrainSettings,
+    readonly peak: Peak | null = null,
+    optimizer?: Optimizer,
+  ) {
+    validateSettings(settings, model.config.nPositions);
+    this.schedule = { ...settings.schedule, total: settings.steps };
+    this.optimizer = optimizer ?? new Optimizer(model, settings.optimizer);
+    this.rng = new Rng(settings.seed);
+    this.seed = fromArray(model.gpu, [1 / settings.accum], [1]);
+    this.perToken = flopsPerToken(model.config, settings.ctx);
+    this.position = { step: 0, rngState: this.rng.state, optimizerStep: this.optimizer.step, tokens: 0, elapsedSec: 0, lastValLoss: null };
+  }
+
+  get tokensPerStep(): number {
+    return this.settings.batch * this.settings.ctx * this.settings.accum;
+  }
+
+  get done(): boolean {
+    return this.position.step >= this.settings.steps;
+  }
+
+  /** Puts the trainer where a snapshot left it (parameters and moments are restored separately). */
+  restore(p: TrainerPosition): void {
+    this.rng.setState(p.rngState);
+    this.optimizer.step = p.optimizerStep;
+    this.position = { ...p };
+  }
+
+  /** Records one update (all micro-batches + optimizer) and starts reading its metrics back; does not wait. */
+  private enqueue(): InFlight {
+    const { batch: B, ctx: T, accum } = this.settings;
+    const gpu = this.model.gpu;
+    const step = this.position.step;
+    const lr = lrAt(this.schedule, step);
+    const opt = this.optimizer;
+    opt.zeroGrad();
+    const lossSum = empty(gpu, [1]);
+    gpu.clear(lossSum.view);
+    for (let k = 0; k < accum; k++) {
+      const { inputs, targets } = sampleBatch(this.data.train, B, T, this.rng);
+      const loss = this.model.loss(inputs, targets, B, T);
+      accumulate(lossSum, loss, 1 / accum);
+      // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
+      backward(loss, this.seed);
+      loss.dispose();
+    }
+    const muonLr = this.settings.optimizer.muon.lr * (lr / this.schedule.lr);
+    const norm = opt.update(lr, { muonLr, loss: lossSum });
+    const both = empty(gpu, [2]);
+    gpu.copy(lossSum.view, { ...both.view, size: 4 });
+    gpu.copy(norm.view, { ...both.view, offset: both.view.offset + 4, size: 4 });
+    const metrics = gpu.read(both.view);
+    for (const t of [lossSum, norm, both]) t.dispose();
+    this.position = { ...this.position, step: step + 1, rngState: this.rng.state, optimizerStep: opt.step, tokens: this.position.tokens + this.tokensPerStep };
+    return { step, lr, metrics };
+  }
+
+  private async settle(f: InFlight, t0: number, startElapsed: number): Promise<StepMetrics> {
+    const [loss, gradNorm] = new Float32Array(await f.metrics) as unknown as [number, number];
+    const now = performance.now();
+    // Tokens/s from the interval between successive completions, averaged over the last 10 updates.
+    const dt = (now - this.lastResolved) / 1000;
+    this.lastResolved = now;
+    this.rate.push(dt);
+    if (this.rate.length > 10) this.rate.shift();
+    const tokensPerSec = (this.rate.length * this.tokensPerStep) / this.rate.reduce((a, b) => a + b, 0);
+    return {
+      type: 'step', step: f.step, loss, lr: f.lr, gradNorm, tokens: (f.step + 1) * this.tokensPerStep,
+      tokensPerSec, flopsPerSec: tokensPerSec * this.perToken, mfu: mfu(tokensPerSec, this.perToken, this.peak),
+      elapsedSec: startElapsed + (now - t0) / 1000,
+    };
+  }
+
+  /**
+   * Trains until the last update, `until` updates, or `shouldStop()` says so (checked between updates). Emits a step
+   * event per update (in order), eval events, and a halt event if a step went non-finite.
+   */
+  async run(onEvent: (e: TrainEvent) => void, opts: { until?: number; shouldStop?: () => boolean } = {}): Promise<TrainOutcome> {
+    const until = Math.min(opts.until ?? this.settings.steps, this.settings.steps);
+    const t0 = performance.now();
+    const startElapsed = this.position.elapsedSec;
+    this.lastResolved = t0;
+    this.rate = [];
+    const queue: InFlight[] = [];
+    let halted: HaltEvent | null = null;
+    const drainOne = async () => {
+      const m = await this.settle(queue.shift()!, t0, startElapsed);
+      this.position.elapsedSec = m.elapsedSec;
+      if (halted) return;
+      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
+        const what = !Number.isFinite(m.loss) ? `loss ${m.loss}` : `gradient norm ${m.gradNorm}`;
+        halted = { type: 'halt', step: m.step, reason: `step ${m.step + 1}: ${what}; the update was not applied (parameters are as after step ${m.step}). Lower the learning rate or resume from the last checkpoint.` };
+        onEvent(halted);
+        return;
+      }
+      onEvent(m);
+    };
+    const evalNow = async () => {
+      while (queue.length) await drainOne();
+      if (halted) return;
+      const valLoss = await validationLoss(this.model, this.data.val, this.settings.ctx, this.settings.evalWindows);
+      this.position.lastValLoss = valLoss;
+      onEvent({ type: 'eval', step: this.position.step, valLoss, elapsedSec: this.position.elapsedSec });
+    };
+    let stopped = false;
+    while (this.position.step < until && !halted) {
+      if (opts.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      queue.push(this.enqueue());
+      if (queue.length >= 2) await drainOne();
+      const s = this.position.step;
+      if (s === this.settings.steps || (this.settings.evalEvery > 0 && s % this.settings.evalEvery === 0)) await evalNow();
+    }
+    while (queue.length) await drainOne();
+    if (halted) {
+      const h: HaltEvent = halted;
+      return { status: 'halted', step: h.step, reason: h.reason, valLoss: null };
+    }
+    return { status: stopped || !this.done ? 'stopped' : 'done', step: this.position.step, valLoss: this.position.lastValLoss };
+  }
+
+  dispose(): void {
+    this.seed.dispose();
+    this.optimizer.dispose();
+  }
+}
