@@ -8,8 +8,8 @@ export class UsageError extends Error {
 }
 
 export interface FlagSpec {
-  /** 'string' and 'int' take a value; 'bool' does not. */
-  type: 'string' | 'int' | 'bool';
+  /** 'string', 'int' and 'number' take a value; 'bool' does not. */
+  type: 'string' | 'int' | 'number' | 'bool';
   required?: boolean;
 }
 
@@ -34,6 +34,10 @@ export function parseFlags(argv: string[], spec: Record<string, FlagSpec>, comma
     if (s.type === 'int') {
       if (!/^-?\d+$/.test(value)) throw new UsageError(`${command}: --${name} must be an integer, got "${value}"`);
       out[name] = Number(value);
+    } else if (s.type === 'number') {
+      const v = Number(value);
+      if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${command}: --${name} must be a number, got "${value}"`);
+      out[name] = v;
     } else out[name] = value;
   }
   for (const [name, s] of Object.entries(spec)) {

@@ -8,14 +8,18 @@ import { Gpt2Model } from '../model/gpt2';
 import { paramCount } from '../model/params';
 import { validationLoss } from '../train/evaluate';
 import { parseFlags, UsageError } from './args';
+import { analyzeCommand, ANALYZE_USAGE } from './analyze';
 import { loadCheckpoint, loadCorpus, progress } from './load';
+import { inheritCommand, RUN_USAGE, runCommand, trainCommand } from './run';
 
 const USAGE = `usage: inheritune <command> [options]
 
 commands:
   eval --model <dir-or-file> --data <text-file> [--ctx T] [--windows W] [--layers n] [--json]
       validation loss (mean next-token cross-entropy over the first W windows of ctx+1 tokens of the last 10% of the
-      corpus); with --layers n, of the model that inherits the first n blocks, untrained.`;
+      corpus); with --layers n, of the model that inherits the first n blocks, untrained.
+${RUN_USAGE}
+${ANALYZE_USAGE}`;
 
 async function evalCommand(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
@@ -76,9 +80,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command ? 0 : 2;
   }
-  if (command === 'eval') await evalCommand(rest);
-  else throw new UsageError(`unknown command "${command}"\n${USAGE}`);
-  return 0;
+  switch (command) {
+    case 'eval': await evalCommand(rest); return 0;
+    case 'run': return runCommand(rest);
+    case 'inherit': return inheritCommand(rest);
+    case 'train': return trainCommand(rest);
+    case 'analyze': return analyzeCommand(rest);
+    default: throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -1,0 +1,258 @@
+// The Inheritune run (arXiv 2404.08634, DESIGN.md): evaluate the reference on the corpus; inherit its first n blocks;
+// train; grow by two blocks (restart: re-inherit from the reference; continue: keep the trained blocks and append the
+// reference's next two); repeat until the small model's validation loss is at or below the reference's or it has all
+// k blocks; optionally train a same-size model from random init for the same number of updates (the paper's
+// baseline); report. Every phase snapshots through a StateStore, and a run resumes from its last snapshot.
+
+import { inheritedConfig } from '../io/checkpoint';
+import type { Gpu } from '../gpu/runtime';
+import { openSafetensors, writeSafetensors } from '../io/safetensors';
+import type { Gpt2Config } from '../model/config';
+import { Gpt2Model, type ParamSource } from '../model/gpt2';
+import { initParams, paramCount } from '../model/params';
+import { validationLoss } from '../train/evaluate';
+import type { Peak } from '../train/mfu';
+import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
+import { Trainer, type TrainEvent, type TrainSettings } from '../train/trainer';
+import { continueSource, inheritSource, type ReadParam } from './inherit';
+
+export type GrowMode = 'restart' | 'continue';
+export type Phase = 'inheritune' | 'baseline';
+
+export interface InherituneSettings {
+  /** Blocks inherited in the first round. */
+  n: number;
+  stepsPerRound: number;
+  grow: GrowMode;
+  /** Leave wpe and ln_f at init, as the authors' code does. */
+  paperCode: boolean;
+  baseline: boolean;
+  /** Training settings of every round (steps = stepsPerRound; the schedule restarts per round). */
+  train: Omit<TrainSettings, 'steps'>;
+  /** Seeds random init (baseline, paper-code tensors). */
+  initSeed: number;
+  /** Snapshot every this many updates (0: only at round ends and when stopped). Needs a store. */
+  checkpointEvery: number;
+}
+
+export interface RoundResult {
+  phase: Phase;
+  round: number;
+  n: number;
+  params: number;
+  steps: number;
+  valLossStart: number;
+  valLoss: number;
+  seconds: number;
+}
+
+export interface RunReport {
+  reference: { layers: number; params: number; valLoss: number };
+  ctx: number;
+  windows: number;
+  rounds: RoundResult[];
+  baseline: RoundResult | null;
+  final: { n: number; params: number; valLoss: number; matched: boolean } | null;
+  status: 'done' | 'stopped' | 'halted';
+}
+
+export type PipelineEvent =
+  | { type: 'reference'; layers: number; params: number; valLoss: number }
+  | { type: 'round-start'; phase: Phase; round: number; n: number; params: number; valLoss: number; resumed: boolean }
+  | (TrainEvent & { phase: Phase; round: number })
+  | { type: 'round-end'; result: RoundResult }
+  | { type: 'grow'; from: number; to: number; mode: GrowMode }
+  | { type: 'snapshot'; phase: Phase; round: number; step: number }
+  | { type: 'report'; report: RunReport };
+
+/** What a snapshot carries besides the trainer: where the pipeline stands. */
+export interface PipelineState {
+  settings: InherituneSettings;
+  reference: RunReport['reference'];
+  rounds: RoundResult[];
+  current: { phase: Phase; round: number; n: number; valLossStart: number; secondsBefore: number };
+}
+
+export interface PipelineContext {
+  gpu: Gpu;
+  ref: { config: Gpt2Config; read: ReadParam };
+  data: { train: Uint16Array; val: Uint16Array };
+  peak: Peak | null;
+  store?: StateStore;
+  onEvent: (e: PipelineEvent) => void;
+  /** Polled between updates: true stops the run after a snapshot. */
+  shouldStop?: () => boolean;
+  onLoadProgress?: (what: string, done: number, total: number) => void;
+}
+
+export interface PipelineResult {
+  report: RunReport;
+  /** The grown model's config and parameters (null when stopped or halted before any round finished). */
+  final: { config: Gpt2Config; params: Map<string, Float32Array> } | null;
+}
+
+/** The grown model is kept beside the snapshot while the baseline trains, so a resumed run can still export it. */
+const FINAL_FILE = 'inheritune-final.safetensors';
+
+export function validateInherituneSettings(s: InherituneSettings, k: number): void {
+  if (!Number.isInteger(s.n) || s.n < 1 || s.n > k) throw new Error(`n must be an integer from 1 to the reference's ${k} blocks, got ${s.n}`);
+  if (!Number.isInteger(s.stepsPerRound) || s.stepsPerRound < 1) throw new Error(`steps per round must be a positive integer, got ${s.stepsPerRound}`);
+  if (s.grow !== 'restart' && s.grow !== 'continue') throw new Error(`grow mode must be restart or continue, got ${String(s.grow)}`);
+  if (!Number.isInteger(s.checkpointEvery) || s.checkpointEvery < 0) throw new Error(`checkpoint interval must be an integer ≥ 0, got ${s.checkpointEvery}`);
+}
+
+export async function runInheritune(ctx: PipelineContext, settings: InherituneSettings | null, opts: { resume?: boolean } = {}): Promise<PipelineResult> {
+  const { gpu, ref, data } = ctx;
+  const k = ref.config.nLayer;
+  const evalOf = (m: Gpt2Model, s: Omit<TrainSettings, 'steps'>) => validationLoss(m, data.val, s.ctx, s.evalWindows);
+  const progress = (what: string) => (d: number, t: number) => ctx.onLoadProgress?.(what, d, t);
+
+  let state: PipelineState;
+  let trainer: Trainer;
+  let resumed = false;
+  const snap = opts.resume && ctx.store ? await openSnapshot<PipelineState>(ctx.store) : null;
+  if (opts.resume && !snap) throw new Error('nothing to resume: the output folder has no training snapshot (state.safetensors)');
+  if (snap) {
+    try {
+      state = snap.meta.extra;
+      if (!state?.settings || !state.current) throw new Error('the snapshot was not written by an Inheritune run');
+      if (snap.meta.config.nEmbd !== ref.config.nEmbd || snap.meta.config.vocabSize !== ref.config.vocabSize) {
+        throw new Error(`the snapshot's model (width ${snap.meta.config.nEmbd}, vocabulary ${snap.meta.config.vocabSize}) does not fit this reference (width ${ref.config.nEmbd}, vocabulary ${ref.config.vocabSize})`);
+      }
+      trainer = await restoreTrainer(gpu, snap, data, ctx.peak, progress('restoring'));
+    } finally {
+      await snap.close();
+    }
+    resumed = true;
+  } else {
+    if (!settings) throw new Error('settings are required for a new run');
+    validateInherituneSettings(settings, k);
+    const refModel = await Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), progress('loading reference'));
+    let refVal: number;
+    try {
+      refVal = await evalOf(refModel, settings.train);
+    } finally {
+      refModel.dispose();
+    }
+    const reference = { layers: k, params: paramCount(ref.config), valLoss: refVal };
+    ctx.onEvent({ type: 'reference', ...reference });
+    const first = inheritSource(ref.config, ref.read, settings.n, { paperCode: settings.paperCode, seed: settings.initSeed });
+    trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
+    state = { settings, reference, rounds: [], current: { phase: 'inheritune', round: 0, n: settings.n, valLossStart: NaN, secondsBefore: 0 } };
+  }
+  const s = state.settings;
+  const report = (status: RunReport['status']): RunReport => {
+    const rounds = state.rounds.filter((r) => r.phase === 'inheritune');
+    const last = rounds.at(-1);
+    return {
+      reference: state.reference, ctx: s.train.ctx, windows: s.train.evalWindows, rounds,
+      baseline: state.rounds.find((r) => r.phase === 'baseline') ?? null,
+      final: last ? { n: last.n, params: last.params, valLoss: last.valLoss, matched: last.valLoss <= state.reference.valLoss } : null,
+      status,
+    };
+  };
+  let finalParams: Map<string, Float32Array> | null = null;
+  const finish = async (status: RunReport['status']): Promise<PipelineResult> => {
+    const r = report(status);
+    ctx.onEvent({ type: 'report', report: r });
+    if (!finalParams && r.final) finalParams = await readFinal(ctx.store);
+    return { report: r, final: r.final && finalParams ? { config: inheritedConfig(ref.config, r.final.n), params: finalParams } : null };
+  };
+  const snapshot = async () => {
+    if (!ctx.store) return;
+    await saveSnapshot(ctx.store, trainer, state);
+    ctx.onEvent({ type: 'snapshot', phase: state.current.phase, round: state.current.round, step: trainer.position.step });
+  };
+
+  try {
+    for (;;) {
+      const cur = state.current;
+      if (Number.isNaN(cur.valLossStart)) cur.valLossStart = await evalOf(trainer.model, s.train);
+      ctx.onEvent({ type: 'round-start', phase: cur.phase, round: cur.round, n: cur.n, params: paramCount(trainer.model.config), valLoss: cur.valLossStart, resumed });
+      resumed = false;
+      const tag = { phase: cur.phase, round: cur.round };
+      for (;;) {
+        const chunkEnd = s.checkpointEvery > 0 && ctx.store ? Math.min(trainer.settings.steps, trainer.position.step + s.checkpointEvery) : trainer.settings.steps;
+        const out = await trainer.run((e) => ctx.onEvent({ ...e, ...tag }), { until: chunkEnd, shouldStop: ctx.shouldStop });
+        if (out.status === 'halted') return await finish('halted');
+        if (trainer.done) break;
+        await snapshot();
+        if (ctx.shouldStop?.()) return await finish('stopped');
+      }
+      const result: RoundResult = {
+        ...tag, n: cur.n, params: paramCount(trainer.model.config), steps: trainer.settings.steps, valLossStart: cur.valLossStart,
+        valLoss: trainer.position.lastValLoss!, seconds: cur.secondsBefore + trainer.position.elapsedSec,
+      };
+      state.rounds.push(result);
+      ctx.onEvent({ type: 'round-end', result });
+
+      if (cur.phase === 'inheritune' && result.valLoss > state.reference.valLoss && cur.n < k) {
+        const to = Math.min(cur.n + 2, k);
+        ctx.onEvent({ type: 'grow', from: cur.n, to, mode: s.grow });
+        const next = s.grow === 'restart'
+          ? inheritSource(ref.config, ref.read, to, { paperCode: s.paperCode, seed: s.initSeed })
+          : continueSource(await trainer.model.toHost(), ref.config, ref.read, to);
+        const old = trainer;
+        trainer = await newTrainer(ctx, next.config, next.source, s, cur.round + 1);
+        if (s.grow === 'continue') trainer.optimizer.inheritState(old.optimizer);
+        disposeTrainer(old);
+        state.current = { phase: 'inheritune', round: cur.round + 1, n: to, valLossStart: NaN, secondsBefore: 0 };
+        await snapshot();
+        continue;
+      }
+      if (cur.phase === 'inheritune') {
+        finalParams = await trainer.model.toHost();
+        if (s.baseline) {
+          const cfg = trainer.model.config;
+          await ctx.store?.write(FINAL_FILE, writeSafetensors([...finalParams].map(([name, d]) => ({ name, shape: shapeOf(trainer.model, name), data: d }))));
+          const steps = state.rounds.filter((r) => r.phase === 'inheritune').reduce((a, r) => a + r.steps, 0);
+          const init = initParams(cfg, s.initSeed);
+          const old = trainer;
+          trainer = await newTrainer(ctx, cfg, (n) => init.get(n)!, s, cur.round + 1, steps);
+          disposeTrainer(old);
+          state.current = { phase: 'baseline', round: cur.round + 1, n: cfg.nLayer, valLossStart: NaN, secondsBefore: 0 };
+          await snapshot();
+          continue;
+        }
+      }
+      await snapshot();
+      return await finish('done');
+    }
+  } finally {
+    disposeTrainer(trainer);
+  }
+}
+
+function shapeOf(model: Gpt2Model, name: string): number[] {
+  return [...model.params.get(name)!.shape];
+}
+
+async function readFinal(store: StateStore | undefined): Promise<Map<string, Float32Array> | null> {
+  const src = store ? await store.open(FINAL_FILE) : null;
+  if (!src) return null;
+  try {
+    const f = await openSafetensors(src, FINAL_FILE);
+    const out = new Map<string, Float32Array>();
+    for (const name of f.tensors.keys()) out.set(name, await f.readF32(name));
+    return out;
+  } finally {
+    await src.close?.();
+  }
+}
+
+async function newTrainer(ctx: PipelineContext, config: Gpt2Config, source: ParamSource, s: InherituneSettings, round: number, steps = s.stepsPerRound): Promise<Trainer> {
+  const model = await Gpt2Model.create(ctx.gpu, config, source, (d, t) => ctx.onLoadProgress?.(`loading ${config.nLayer} blocks`, d, t));
+  try {
+    // A different batch stream per round; the same stream for a round however the run got there (resume-safe).
+    return new Trainer(model, ctx.data, { ...s.train, steps, seed: s.train.seed + 1000 * round }, ctx.peak);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+function disposeTrainer(t: Trainer): void {
+  const model = t.model;
+  t.dispose();
+  model.dispose();
+}
