@@ -1,0 +1,89 @@
+// The Inheritune pipeline through its public API on a small synthetic reference (random 4-block GPT-2, 256-token
+// vocabulary, so it runs in seconds on the software adapter): it grows 2 → 4 blocks, trains the baseline, reports; a
+// run stopped mid-round and resumed from its snapshot gives exactly the uninterrupted run's events and report.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { splitTokens } from '../../src/io/corpus';
+import { runInheritune, type InherituneSettings, type PipelineEvent } from '../../src/inheritune/pipeline';
+import { Gpt2Model } from '../../src/model/gpt2';
+import { initParams } from '../../src/model/params';
+import { Trainer } from '../../src/train/trainer';
+import { optimizerConfig } from '../../src/optim/optimizer';
+import { directoryStore } from '../../src/train/node-store';
+import { getGpu } from './gpu';
+
+const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 20_000);
+// Bytes as tokens (all < 256): a cheap vocabulary for a synthetic reference.
+const tokens = Uint16Array.from(new TextEncoder().encode(text));
+const data = splitTokens(tokens);
+const refConfig = { vocabSize: 256, nPositions: 16, nEmbd: 16, nLayer: 4, nHead: 2 };
+let refParams: Map<string, Float32Array> | null = null;
+const ref = { config: refConfig, read: async (n: string) => refParams!.get(n)!.slice() };
+
+/** The reference: 40 AdamW updates from init, so a few updates of a smaller model do not already beat it. */
+async function trainReference(): Promise<void> {
+  if (refParams) return;
+  const init = initParams(refConfig, 42);
+  const model = await Gpt2Model.create(await getGpu(), refConfig, (n) => init.get(n)!);
+  const t = new Trainer(model, data, { ...settings('restart').train, steps: 40, schedule: { kind: 'cosine', lr: 1e-2, warmup: 2 } });
+  await t.run(() => undefined);
+  refParams = await model.toHost();
+  t.dispose();
+  model.dispose();
+}
+
+function settings(grow: 'restart' | 'continue'): InherituneSettings {
+  return {
+    n: 2, stepsPerRound: 3, grow, paperCode: false, baseline: true, initSeed: 5, checkpointEvery: 2,
+    train: { batch: 2, ctx: 16, accum: 1, evalEvery: 0, evalWindows: 2, seed: 3, schedule: { kind: 'cosine', lr: 3e-3, warmup: 1 }, optimizer: optimizerConfig('adamw') },
+  };
+}
+
+/** Step and eval losses plus round results: what must not change across a stop and resume. */
+const trace = (ev: PipelineEvent[]) => ev.flatMap((e) =>
+  e.type === 'step' ? [`${e.phase}${e.round} step ${e.step} ${e.loss}`] : e.type === 'eval' ? [`${e.phase}${e.round} eval ${e.valLoss}`]
+    : e.type === 'round-end' ? [`end ${JSON.stringify({ ...e.result, seconds: 0 })}`] : e.type === 'grow' ? [`grow ${e.from}→${e.to}`] : []);
+
+describe('the Inheritune pipeline', () => {
+  for (const grow of ['restart', 'continue'] as const) {
+    it(`grows 2 → 4 blocks (${grow}), trains the baseline, and resumes a stopped run exactly`, { timeout: 400_000 }, async () => {
+      const gpu = await getGpu();
+      await trainReference();
+      const dirs = [mkdtempSync(join(tmpdir(), 'inh-a-')), mkdtempSync(join(tmpdir(), 'inh-b-'))];
+      try {
+        const whole: PipelineEvent[] = [];
+        const a = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dirs[0]!), onEvent: (e) => whole.push(e) }, settings(grow));
+        const r = a.report;
+        expect(r.status).toBe('done');
+        expect(r.rounds.map((x) => x.n)).toEqual([2, 4]);
+        expect(whole.filter((e) => e.type === 'grow')).toEqual([{ type: 'grow', from: 2, to: 4, mode: grow }]);
+        expect(r.baseline?.steps).toBe(6);
+        expect(r.final?.n).toBe(4);
+        expect(a.final?.config.nLayer).toBe(4);
+        // Restart re-inherits: round 1 starts from the reference itself, so its start loss is the reference's.
+        if (grow === 'restart') expect(r.rounds[1]!.valLossStart).toBe(r.reference.valLoss);
+        else expect(r.rounds[1]!.valLossStart).not.toBe(r.reference.valLoss);
+
+        // The same run, stopped after its 5th update overall (mid round 1), then resumed from the folder.
+        let updates = 0;
+        const parts: PipelineEvent[] = [];
+        const stopped = await runInheritune({
+          gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), shouldStop: () => updates >= 5,
+          onEvent: (e) => { parts.push(e); if (e.type === 'step') updates++; },
+        }, settings(grow));
+        expect(stopped.report.status).toBe('stopped');
+        const resumed = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), onEvent: (e) => parts.push(e) }, null, { resume: true });
+        expect(resumed.report.status).toBe('done');
+        expect(trace(parts)).toEqual(trace(whole));
+        for (const [name, v] of a.final!.params) expect(resumed.final!.params.get(name), name).toEqual(v);
+        console.log(`${grow}: ${trace(whole).length} trace entries identical across stop + resume; val loss ref ${r.reference.valLoss.toFixed(4)}, ` +
+          `rounds ${r.rounds.map((x) => `${x.valLossStart.toFixed(4)}→${x.valLoss.toFixed(4)}`).join(', ')}, baseline ${r.baseline!.valLoss.toFixed(4)}`);
+      } finally {
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+});
