@@ -2,7 +2,7 @@
 // losses to 1e-3, and one-line errors with a non-zero exit for bad input.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,58 @@ describe('inheritune eval on ref-8L (the issue’s command)', () => {
   }, 900_000);
 });
 
+describe('inheritune run / inherit / analyze on tiny-2L (small settings for the software adapter)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'inheritune-run-'));
+  const small = ['--data', TEXT, '--ctx', '16', '--windows', '2'];
+  const evalJson = (...args: string[]) => {
+    const r = cli('eval', ...small, '--json', ...args);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { val_loss: number; layers: number };
+  };
+
+  it('run writes model, config, log and report; the model loads with eval; round 0 starts at eval --layers n', () => {
+    const r = cli('run', '--ref', join(FIX, 'tiny-2L'), ...small, '--n', '1', '--steps-per-round', '2', '--batch', '2', '--out', out, '--json');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['model.safetensors', 'config.json', 'log.jsonl', 'report.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+      status: string; reference: { valLoss: number }; rounds: { n: number; valLossStart: number; valLoss: number }[]; final: { n: number; valLoss: number };
+    };
+    expect(report.status).toBe('done');
+    expect(report.rounds.map((x) => x.n)).toEqual([1, 2]);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(log.filter((e) => e.type === 'step')).toHaveLength(4);
+    for (const t of ['start', 'reference', 'round-start', 'eval', 'grow', 'round-end', 'report']) expect(log.some((e) => e.type === t), t).toBe(true);
+    const inherited = evalJson('--model', join(FIX, 'tiny-2L'), '--layers', '1');
+    const reference = evalJson('--model', join(FIX, 'tiny-2L'));
+    const grown = evalJson('--model', out);
+    console.log(`tiny-2L run: reference ${reference.val_loss}, round 0 start ${report.rounds[0]!.valLossStart} (eval --layers 1: ${inherited.val_loss}), final ${report.final.valLoss} (eval of the written model: ${grown.val_loss})`);
+    expect(Math.abs(report.reference.valLoss - reference.val_loss)).toBeLessThan(1e-6);
+    expect(Math.abs(report.rounds[0]!.valLossStart - inherited.val_loss)).toBeLessThan(1e-6);
+    expect(grown.layers).toBe(report.final.n);
+    expect(Math.abs(grown.val_loss - report.final.valLoss)).toBeLessThan(1e-6);
+    const again = cli('run', '--ref', join(FIX, 'tiny-2L'), ...small, '--out', out);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already holds a run \(state\.safetensors\): pass --resume/);
+  }, 900_000);
+
+  it('inherit writes a checkpoint equal to eval --layers n', () => {
+    const dir = join(out, 'inherited');
+    const r = cli('inherit', '--ref', join(FIX, 'tiny-2L'), '--n', '1', '--out', dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(evalJson('--model', dir).val_loss).toBe(evalJson('--model', join(FIX, 'tiny-2L'), '--layers', '1').val_loss);
+  }, 300_000);
+
+  it('analyze prints k*/m* per head and a suggested n', () => {
+    const r = cli('analyze', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--batch', '2', '--ctx', '16', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { rank: { heads: { k_star: number; m_star: number }[] }[]; suggestion: { n: number } };
+    expect(rep.rank).toHaveLength(2);
+    for (const l of rep.rank) for (const h of l.heads) expect(h.k_star >= 1 && h.k_star <= 16 && h.m_star >= 1 && h.m_star <= 16).toBe(true);
+    expect(rep.suggestion.n).toBe(1);
+  }, 300_000);
+});
+
 describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'inheritune-cli-'));
   const llama = join(tmp, 'llama.safetensors');
@@ -62,6 +114,11 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     ['--layers 0', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--layers', '0'], /--layers must be an integer from 1 to 2/],
     ['--ctx above n_positions', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '65'], /--ctx must be from 1 to the model's n_positions 64, got 65/],
     ['binary corpus', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', binary], /looks binary/],
+    ['run: bad grow mode', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--grow', 'sideways'], /--grow must be restart or continue, got "sideways"/],
+    ['run: bad optimizer', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--optimizer', 'sgd'], /--optimizer must be adamw or muon, got "sgd"/],
+    ['run: bad lr', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--lr', 'fast'], /--lr must be a number, got "fast"/],
+    ['run: nothing to resume', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', tmp, '--resume', '--ctx', '16'], /nothing to resume/],
+    ['train: no size', ['train', '--data', TEXT, '--out', tmp, '--steps', '3'], /from scratch needs --layers, --width and --heads/],
     ['too many windows', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '64', '--windows', '100000'], /only \d+ windows of ctx 64 fit/],
   ];
   it.each(cases)('%s', (_name, args, message) => {
