@@ -4,10 +4,9 @@
 
 import probsSrc from '../../shaders/attention_probs.wgsl?raw';
 import type { KernelSpec } from '../gpu/kernel';
-import type { Gpu } from '../gpu/runtime';
 import type { Gpt2Model } from '../model/gpt2';
 import { add, embedding, empty, gelu, layernorm, matmul, noGrad, tidy, type Tensor } from '../tensor';
-import { ATTENTION_FORWARD } from '../tensor/ops/attention';
+import { ATTENTION_FORWARD, attentionTMax } from '../tensor/ops/attention';
 import { assertF32, dispatchElements, dispatchRows } from '../tensor/ops/launch';
 import { type HeadRank, type Suggestion, isLazyLayer, kStar, mStar, RANK_THRESHOLD, suggestN } from './rank';
 
@@ -30,19 +29,6 @@ export interface AttentionReport {
   threshold: number;
   layers: LayerRank[];
   suggestion: Suggestion;
-}
-
-/**
- * attention_forward's T_MAX, rounded as ops/attention.ts rounds it so both share one pipeline per context band. The
- * op itself cannot be used here: without recording it drops the log-sum-exp the probabilities are built from.
- */
-function attentionTMax(gpu: Gpu, T: number, D: number): number {
-  if (D > 256) throw new Error(`attention: head size ${D} exceeds the supported 256`);
-  const t = Math.max(64, 2 ** Math.ceil(Math.log2(T)));
-  const need = (2 * t + 2 * 256 + 64) * 4;
-  const have = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
-  if (need > have) throw new Error(`attention: context ${T} needs ${need} bytes of workgroup memory; this adapter's maxComputeWorkgroupStorageSize is ${have}. Use a shorter context.`);
-  return t;
 }
 
 /**

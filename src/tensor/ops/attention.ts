@@ -19,8 +19,8 @@ export const ATTENTION_BACKWARD_DKV: KernelSpec = {
   name: 'attention_backward_dkv', source: dkvSrc, storage: ['read', 'read', 'read', 'read', 'rw'], uniforms: DIMS,
 };
 
-/** Workgroup memory a row kernel needs for T (two rows of T floats in the key/value kernel). */
-function tMax(gpu: Gpu, T: number, D: number): number {
+/** attention_forward's T_MAX for context T: workgroup memory for two rows of T floats, rounded up to a power of two. */
+export function attentionTMax(gpu: Gpu, T: number, D: number): number {
   if (D > 256) throw new Error(`attention: head size ${D} exceeds the supported 256`);
   // Round up so nearby context lengths share a pipeline.
   const t = Math.max(64, 2 ** Math.ceil(Math.log2(T)));
@@ -44,7 +44,7 @@ export function attention(qkv: Tensor, H: number): Tensor {
   const out = empty(gpu, [B, T, C]);
   const lse = empty(gpu, [B, H, T]);
   const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
-  dispatchRows(gpu, ATTENTION_FORWARD, [qkv.view, out.view, lse.view], dims, B * H * T, { T_MAX: tMax(gpu, T, D) });
+  dispatchRows(gpu, ATTENTION_FORWARD, [qkv.view, out.view, lse.view], dims, B * H * T, { T_MAX: attentionTMax(gpu, T, D) });
   tape.record('attention', [qkv], [out], { B, T, H, D, lse }, [lse]);
   return out;
 }
@@ -53,7 +53,7 @@ export function attention(qkv: Tensor, H: number): Tensor {
 export function attentionBackward(qkv: Tensor, out: Tensor, dOut: Tensor, lse: Tensor, dqkv: Tensor, B: number, T: number, H: number, D: number): void {
   const gpu = qkv.gpu;
   const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
-  const constants = { T_MAX: tMax(gpu, T, D) };
+  const constants = { T_MAX: attentionTMax(gpu, T, D) };
   const delta = empty(gpu, [B, H, T]);
   dispatchRows(gpu, ATTENTION_BACKWARD_DQ, [qkv.view, out.view, dOut.view, lse.view, delta.view, dqkv.view], dims, B * H * T, constants);
   dispatchRows(gpu, ATTENTION_BACKWARD_DKV, [qkv.view, dOut.view, lse.view, delta.view, dqkv.view], dims, B * H * T, constants);
