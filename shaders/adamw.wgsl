@@ -12,12 +12,14 @@ struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, bc1:
 @group(0) @binding(4) var<storage, read> gradNorm: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
+//#include finite
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= p.n) { return; }
   let norm = gradNorm[0];
-  if ((bitcast<u32>(norm) & 0x7f800000u) == 0x7f800000u) { return; }
+  if (!is_finite(norm)) { return; }
   var k = 1.0;
   if (p.maxNorm > 0.0) { k = min(1.0, p.maxNorm / (norm + 1e-6)); }
   let g = grad[i] * k;

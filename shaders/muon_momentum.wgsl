@@ -9,11 +9,13 @@ struct Params { n: u32, mu: f32, nesterov: u32 }
 @group(0) @binding(3) var<storage, read> gradNorm: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
+//#include finite
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= p.n) { return; }
-  if ((bitcast<u32>(gradNorm[0]) & 0x7f800000u) == 0x7f800000u) {
+  if (!is_finite(gradNorm[0])) {
     update[i] = 0.0;
     return;
   }

@@ -7,10 +7,12 @@ struct Params { n: u32, decay: f32, step: f32 }
 @group(0) @binding(2) var<storage, read> gradNorm: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
+//#include finite
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= p.n) { return; }
-  if ((bitcast<u32>(gradNorm[0]) & 0x7f800000u) == 0x7f800000u) { return; }
+  if (!is_finite(gradNorm[0])) { return; }
   param[i] = param[i] * p.decay - p.step * ortho[i];
 }

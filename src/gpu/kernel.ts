@@ -1,5 +1,6 @@
 // Kernel metadata: what a WGSL entry point binds, declared beside the op that launches it; WGSL snippet includes.
 
+import finite from '../../shaders/lib/finite.wgsl?raw';
 import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
@@ -49,7 +50,7 @@ export function grid2d(n: number, maxX = MAX_GRID): [number, number] {
 }
 
 /** Snippets in shaders/lib/, by name. */
-const LIBS: Record<string, string> = { workgroup_reduce: workgroupReduce };
+const LIBS: Record<string, string> = { finite, workgroup_reduce: workgroupReduce };
 
 /** Maps a line of expanded WGSL back to its file and line, for error messages. */
 export type LineMap = (expandedLine: number) => { file: string; line: number };

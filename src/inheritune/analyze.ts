@@ -6,8 +6,8 @@ import probsSrc from '../../shaders/attention_probs.wgsl?raw';
 import type { KernelSpec } from '../gpu/kernel';
 import type { Gpt2Model } from '../model/gpt2';
 import { add, embedding, empty, gelu, layernorm, matmul, noGrad, tidy, type Tensor } from '../tensor';
-import { ATTENTION_FORWARD, attentionTMax } from '../tensor/ops/attention';
-import { assertF32, dispatchElements, dispatchRows } from '../tensor/ops/launch';
+import { attentionForward } from '../tensor/ops/attention';
+import { dispatchElements } from '../tensor/ops/launch';
 import { type HeadRank, type Suggestion, isLazyLayer, kStar, mStar, RANK_THRESHOLD, suggestN } from './rank';
 
 export const ATTENTION_PROBS: KernelSpec = {
@@ -36,19 +36,9 @@ export interface AttentionReport {
  * [H,T,T] (zero above the diagonal). Not recorded: analysis only.
  */
 export function attentionWithProbs(qkv: Tensor, H: number): { out: Tensor; probs: Tensor } {
-  assertF32(qkv, 'attentionWithProbs');
-  if (qkv.shape.length !== 3) throw new Error(`attentionWithProbs expects qkv [B,T,3C], got [${qkv.shape.join(', ')}]`);
-  const [B, T, C3] = qkv.shape as [number, number, number];
-  if (C3 % 3 || (C3 / 3) % H) throw new Error(`attentionWithProbs: width ${C3 / 3} is not divisible into ${H} heads`);
-  const C = C3 / 3;
-  const D = C / H;
-  const gpu = qkv.gpu;
-  const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
-  const out = empty(gpu, [B, T, C]);
-  const lse = empty(gpu, [B, H, T]);
-  const probs = empty(gpu, [H, T, T]);
-  dispatchRows(gpu, ATTENTION_FORWARD, [qkv.view, out.view, lse.view], dims, B * H * T, { T_MAX: attentionTMax(gpu, T, D) });
-  dispatchElements(gpu, ATTENTION_PROBS, [qkv.view, lse.view, probs.view], dims, H * T * T);
+  const { out, lse, dims } = attentionForward(qkv, H);
+  const probs = empty(qkv.gpu, [H, dims.T, dims.T]);
+  dispatchElements(qkv.gpu, ATTENTION_PROBS, [qkv.view, lse.view, probs.view], { ...dims }, H * dims.T * dims.T);
   lse.dispose(); // the recorded dispatches keep their bindings; the pool reuses the buffer only for later work
   return { out, probs };
 }

@@ -4,9 +4,9 @@
 // k blocks; optionally train a same-size model from random init for the same number of updates (the paper's
 // baseline); report. Every phase snapshots through a StateStore, and a run resumes from its last snapshot.
 
-import { inheritedConfig } from '../io/checkpoint';
+import { exportGpt2, inheritedConfig } from '../io/checkpoint';
 import type { Gpu } from '../gpu/runtime';
-import { openSafetensors, writeSafetensors } from '../io/safetensors';
+import { openSafetensors } from '../io/safetensors';
 import type { Gpt2Config } from '../model/config';
 import { Gpt2Model, type ParamSource } from '../model/gpt2';
 import { initParams, paramCount } from '../model/params';
@@ -70,7 +70,8 @@ export interface PipelineState {
   settings: InherituneSettings;
   reference: RunReport['reference'];
   rounds: RoundResult[];
-  current: { phase: Phase; round: number; n: number; valLossStart: number; secondsBefore: number };
+  /** The round under way; valLossStart is NaN until its opening evaluation ran. */
+  current: { phase: Phase; round: number; n: number; valLossStart: number };
 }
 
 export interface PipelineContext {
@@ -138,7 +139,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     ctx.onEvent({ type: 'reference', ...reference });
     const first = inheritSource(ref.config, ref.read, settings.n, { paperCode: settings.paperCode, seed: settings.initSeed });
     trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
-    state = { settings, reference, rounds: [], current: { phase: 'inheritune', round: 0, n: settings.n, valLossStart: NaN, secondsBefore: 0 } };
+    state = { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n) };
   }
   const s = state.settings;
   const report = (status: RunReport['status']): RunReport => {
@@ -181,7 +182,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       }
       const result: RoundResult = {
         ...tag, n: cur.n, params: paramCount(trainer.model.config), steps: trainer.settings.steps, valLossStart: cur.valLossStart,
-        valLoss: trainer.position.lastValLoss!, seconds: cur.secondsBefore + trainer.position.elapsedSec,
+        valLoss: trainer.position.lastValLoss!, seconds: trainer.position.elapsedSec,
       };
       state.rounds.push(result);
       ctx.onEvent({ type: 'round-end', result });
@@ -196,7 +197,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         trainer = await newTrainer(ctx, next.config, next.source, s, cur.round + 1);
         if (s.grow === 'continue') trainer.optimizer.inheritState(old.optimizer);
         disposeTrainer(old);
-        state.current = { phase: 'inheritune', round: cur.round + 1, n: to, valLossStart: NaN, secondsBefore: 0 };
+        state.current = roundAt('inheritune', cur.round + 1, to);
         await snapshot();
         continue;
       }
@@ -204,13 +205,13 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         finalParams = await trainer.model.toHost();
         if (s.baseline) {
           const cfg = trainer.model.config;
-          await ctx.store?.write(FINAL_FILE, writeSafetensors([...finalParams].map(([name, d]) => ({ name, shape: shapeOf(trainer.model, name), data: d }))));
+          await ctx.store?.write(FINAL_FILE, exportGpt2(cfg, finalParams).safetensors);
           const steps = state.rounds.filter((r) => r.phase === 'inheritune').reduce((a, r) => a + r.steps, 0);
           const init = initParams(cfg, s.initSeed);
           const old = trainer;
           trainer = await newTrainer(ctx, cfg, (n) => init.get(n)!, s, cur.round + 1, steps);
           disposeTrainer(old);
-          state.current = { phase: 'baseline', round: cur.round + 1, n: cfg.nLayer, valLossStart: NaN, secondsBefore: 0 };
+          state.current = roundAt('baseline', cur.round + 1, cfg.nLayer);
           await snapshot();
           continue;
         }
@@ -223,8 +224,8 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   }
 }
 
-function shapeOf(model: Gpt2Model, name: string): number[] {
-  return [...model.params.get(name)!.shape];
+function roundAt(phase: Phase, round: number, n: number): PipelineState['current'] {
+  return { phase, round, n, valLossStart: NaN };
 }
 
 async function readFinal(store: StateStore | undefined): Promise<Map<string, Float32Array> | null> {

@@ -46,7 +46,7 @@ export async function nextTokenLogits(model: Gpt2Model, tokens: ArrayLike<number
     tidy(() => {
       const h = model.hidden(ctx, 1, T);
       const last = empty(model.gpu, [1, C]);
-      model.gpu.copy({ ...h.view, offset: h.view.offset + (T - 1) * C * 4, size: C * 4 }, last.view);
+      model.gpu.copy(h.range((T - 1) * C, C), last.view);
       return matmul(last, model.lookup('wte.weight'), { transB: true });
     }),
   );

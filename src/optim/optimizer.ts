@@ -6,7 +6,6 @@
 
 import type { Gpt2Model } from '../model/gpt2';
 import type { ParamSlot } from '../model/params';
-import type { BufferView } from '../gpu/runtime';
 import { empty, globalNorm, type Tensor } from '../tensor';
 import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
 import { launchAdamW } from './adamw';
@@ -131,24 +130,23 @@ export class Optimizer {
     launchGuard(gpu, opts.loss?.view ?? gpu.dummy, norm.view, this.halted.view);
     this.step++;
     const a = this.cfg.adamw;
-    const sub = (t: Tensor, lo: number, hi: number): BufferView => ({ ...t.view, offset: t.view.offset + lo * 4, size: (hi - lo) * 4 });
     for (const r of this.ranges) {
-      const b = r.bank;
+      const at = (banks: Tensor[]) => banks[r.bank]!.range(r.lo, r.hi - r.lo);
       launchAdamW(gpu, {
-        param: sub(this.model.banks[b]!, r.lo, r.hi), grad: sub(this.grads[b]!, r.lo, r.hi), m: sub(this.m[b]!, r.lo, r.hi), v: sub(this.v[b]!, r.lo, r.hi),
+        param: at(this.model.banks), grad: at(this.grads), m: at(this.m), v: at(this.v),
         n: r.hi - r.lo, step: this.step, lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, wd: r.wd, gradNorm: norm.view, maxNorm: a.maxNorm,
       });
     }
     const mu = this.cfg.muon;
     for (const s of this.muonSlots) {
       const [rows, cols] = s.shape as [number, number];
-      const at = (t: Tensor) => sub(t, s.offset, s.offset + s.size);
+      const at = (banks: Tensor[]) => banks[s.bank]!.range(s.offset, s.size);
       const upd = empty(gpu, [s.size]);
       const ortho = empty(gpu, [s.size]);
-      launchMuonMomentum(gpu, at(this.grads[s.bank]!), at(this.m[s.bank]!), upd.view, s.size, mu.momentum, mu.nesterov, norm.view);
+      launchMuonMomentum(gpu, at(this.grads), at(this.m), upd.view, s.size, mu.momentum, mu.nesterov, norm.view);
       newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps);
       // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
-      launchMuonUpdate(gpu, at(this.model.banks[s.bank]!), ortho.view, s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
+      launchMuonUpdate(gpu, at(this.model.banks), ortho.view, s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
       upd.dispose();
       ortho.dispose();
     }
@@ -165,10 +163,7 @@ export class Optimizer {
     for (const s of this.model.layout.slots) {
       const o = old.get(s.name);
       if (!o || o.shape.join() !== s.shape.join()) continue;
-      for (const [dst, src] of [[this.m, from.m], [this.v, from.v]] as const) {
-        gpu.copy({ ...src[o.bank]!.view, offset: src[o.bank]!.view.offset + o.offset * 4, size: o.size * 4 },
-          { ...dst[s.bank]!.view, offset: dst[s.bank]!.view.offset + s.offset * 4, size: s.size * 4 });
-      }
+      for (const [dst, src] of [[this.m, from.m], [this.v, from.v]] as const) gpu.copy(src[o.bank]!.range(o.offset, o.size), dst[s.bank]!.range(s.offset, s.size));
     }
     this.step = from.step;
   }

@@ -79,6 +79,16 @@ export class Tensor {
   }
 
   /**
+   * The byte range of `n` elements from element `start` of this tensor, for a kernel binding or a copy. Unlike slice()
+   * it makes no tensor and retains nothing (element offsets need not be 64-aligned for copies; bindings need them).
+   */
+  range(start: number, n: number): BufferView {
+    if (start < 0 || n < 0 || start + n > this.size) throw new Error(`range ${start}+${n} exceeds tensor of ${this.size}`);
+    const v = this.view;
+    return { buffer: v.buffer, offset: v.offset + start * 4, size: n * 4 };
+  }
+
+  /**
    * A view of `shape` starting `offset` elements into this tensor; shares (and retains) the storage. Not recorded:
    * gradients do not flow through it (for parameter views into flat buffers, whose gradients are views too).
    */

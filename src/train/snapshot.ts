@@ -35,12 +35,11 @@ export interface SnapshotMeta<X = unknown> {
 export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra: X): Promise<void> {
   const { model, optimizer } = trainer;
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
-  const mBanks = await Promise.all(optimizer.m.map((t) => t.readF32()));
-  const vBanks = await Promise.all(optimizer.v.map((t) => t.readF32()));
+  // Whole banks come back in one read each; every parameter is then a subarray of its bank.
+  const roles = await Promise.all((['param', 'm', 'v'] as const).map(async (role) =>
+    [role, await Promise.all((role === 'param' ? model.banks : optimizer[role]).map((t) => t.readF32()))] as const));
   for (const slot of model.layout.slots) {
-    tensors.push({ name: `param:${slot.name}`, shape: slot.shape, data: await model.params.get(slot.name)!.readF32() });
-    tensors.push({ name: `m:${slot.name}`, shape: slot.shape, data: mBanks[slot.bank]!.slice(slot.offset, slot.offset + slot.size) });
-    tensors.push({ name: `v:${slot.name}`, shape: slot.shape, data: vBanks[slot.bank]!.slice(slot.offset, slot.offset + slot.size) });
+    for (const [role, banks] of roles) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: banks[slot.bank]!.subarray(slot.offset, slot.offset + slot.size) });
   }
   const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.position, extra };
   await store.write(SNAPSHOT_FILE, writeSafetensors(tensors, { inheritune: JSON.stringify(meta) }));
@@ -93,7 +92,7 @@ export async function restoreTrainer<X>(gpu: Gpu, snap: OpenedSnapshot<X>, data:
     for (const slot of model.layout.slots) {
       for (const [prefix, banks] of [['m', opt.m], ['v', opt.v]] as const) {
         const data = await need(`${prefix}:${slot.name}`);
-        gpu.upload(banks[slot.bank]!.slice(slot.offset, slot.shape).view, data);
+        gpu.upload(banks[slot.bank]!.range(slot.offset, slot.size), data);
       }
       onProgress?.(model.layout.slots.length + ++done, 2 * model.layout.slots.length);
     }

@@ -66,7 +66,6 @@ export interface TrainerPosition {
   /** Batch sampler state (mulberry32). */
   rngState: number;
   optimizerStep: number;
-  tokens: number;
   elapsedSec: number;
   lastValLoss: number | null;
 }
@@ -96,7 +95,8 @@ export class Trainer {
   readonly schedule: Schedule;
   readonly perToken: number;
   private readonly rng: Rng;
-  private readonly seed: Tensor;
+  /** [1] = 1/accum: the backward seed that averages the micro-batches' gradients. */
+  private readonly gradSeed: Tensor;
   position: TrainerPosition;
   private lastResolved = 0;
   private rate: number[] = [];
@@ -112,9 +112,9 @@ export class Trainer {
     this.schedule = { ...settings.schedule, total: settings.steps };
     this.optimizer = optimizer ?? new Optimizer(model, settings.optimizer);
     this.rng = new Rng(settings.seed);
-    this.seed = fromArray(model.gpu, [1 / settings.accum], [1]);
+    this.gradSeed = fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
-    this.position = { step: 0, rngState: this.rng.state, optimizerStep: this.optimizer.step, tokens: 0, elapsedSec: 0, lastValLoss: null };
+    this.position = { step: 0, rngState: this.rng.state, optimizerStep: this.optimizer.step, elapsedSec: 0, lastValLoss: null };
   }
 
   get tokensPerStep(): number {
@@ -147,17 +147,17 @@ export class Trainer {
       const loss = this.model.loss(inputs, targets, B, T);
       accumulate(lossSum, loss, 1 / accum);
       // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
-      backward(loss, this.seed);
+      backward(loss, this.gradSeed);
       loss.dispose();
     }
     const muonLr = this.settings.optimizer.muon.lr * (lr / this.schedule.lr);
     const norm = opt.update(lr, { muonLr, loss: lossSum });
     const both = empty(gpu, [2]);
-    gpu.copy(lossSum.view, { ...both.view, size: 4 });
-    gpu.copy(norm.view, { ...both.view, offset: both.view.offset + 4, size: 4 });
+    gpu.copy(lossSum.view, both.range(0, 1));
+    gpu.copy(norm.view, both.range(1, 1));
     const metrics = gpu.read(both.view);
     for (const t of [lossSum, norm, both]) t.dispose();
-    this.position = { ...this.position, step: step + 1, rngState: this.rng.state, optimizerStep: opt.step, tokens: this.position.tokens + this.tokensPerStep };
+    this.position = { ...this.position, step: step + 1, rngState: this.rng.state, optimizerStep: opt.step };
     return { step, lr, metrics };
   }
 
@@ -228,7 +228,7 @@ export class Trainer {
   }
 
   dispose(): void {
-    this.seed.dispose();
+    this.gradSeed.dispose();
     this.optimizer.dispose();
   }
 }

@@ -17,44 +17,17 @@ import { encodeGpt2 } from '../../src/io/tokenizer';
 import { Gpt2Model } from '../../src/model/gpt2';
 import { attentionProbsRef } from '../../src/reference/attention-probs';
 import { Rng } from '../../src/util/rng';
+import { symmetricEigenvalues } from './check-helpers';
 import { getGpu } from './gpu';
 
 const FIX = join(__dirname, '../../../shared/fixtures/ref-8L');
 const TEXT = join(__dirname, '../../../shared/data/tinyshakespeare.txt');
 
-/** Eigenvalues of AᵀA by cyclic Jacobi rotations on the naively formed Gram matrix, descending: the slow, sure way. */
+/** Eigenvalues of AᵀA (Jacobi on the naively formed Gram matrix), descending. */
 function jacobiSquaredSingularValues(a: Float64Array, T: number): Float64Array {
   const g = new Float64Array(T * T);
   for (let j = 0; j < T; j++) for (let k = 0; k < T; k++) for (let i = 0; i < T; i++) g[j * T + k] += a[i * T + j]! * a[i * T + k]!;
-  const scale = g.reduce((s, v) => s + v * v, 0);
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < T; p++) for (let q = p + 1; q < T; q++) off += g[p * T + q]! ** 2;
-    if (off <= 1e-30 * scale) break;
-    for (let p = 0; p < T; p++) {
-      for (let q = p + 1; q < T; q++) {
-        const apq = g[p * T + q]!;
-        if (apq === 0) continue;
-        const theta = (g[q * T + q]! - g[p * T + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < T; k++) {
-          const gkp = g[k * T + p]!;
-          const gkq = g[k * T + q]!;
-          g[k * T + p] = c * gkp - s * gkq;
-          g[k * T + q] = s * gkp + c * gkq;
-        }
-        for (let k = 0; k < T; k++) {
-          const gpk = g[p * T + k]!;
-          const gqk = g[q * T + k]!;
-          g[p * T + k] = c * gpk - s * gqk;
-          g[q * T + k] = s * gpk + c * gqk;
-        }
-      }
-    }
-  }
-  return Float64Array.from({ length: T }, (_, i) => g[i * T + i]!).sort().reverse();
+  return Float64Array.from(symmetricEigenvalues(g, T)).sort().reverse();
 }
 
 /** Row-stochastic causal matrix with log-normal weights: what a trained head's averaged attention looks like. */

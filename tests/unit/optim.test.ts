@@ -11,6 +11,7 @@ import { gpt2LossAndGradsRef } from '../../src/reference/gpt2';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../../src/reference/optim';
 import { backward } from '../../src/tensor';
 import { Rng } from '../../src/util/rng';
+import { globalL2, gpuGrads, worstOfTolerance } from './check-helpers';
 import { getGpu } from './gpu';
 
 describe('schedules', () => {
@@ -73,13 +74,11 @@ describe('AdamW over parameter banks', () => {
         // numerically zero (|g| ~ eps = 1e-8, e.g. the key bias, which softmax cancels) Adam's update depends on the
         // gradient's last bits, so f32 and f64 gradients would disagree there for reasons unrelated to the optimizer.
         const f64 = gpt2LossAndGradsRef(ref, { V: cfg.vocabSize, P: cfg.nPositions, C: cfg.nEmbd, L: cfg.nLayer, H: cfg.nHead }, tokens, targets, B, T).grads;
-        const grads = new Map<string, Float64Array>();
-        for (const name of ref.keys()) grads.set(name, Float64Array.from(await model.params.get(name)!.grad!.readF32()));
-        const sumSq = (m: Map<string, Float64Array>) => Math.sqrt([...m.values()].reduce((a, g) => a + g.reduce((x, v) => x + v * v, 0), 0));
-        const gn = sumSq(grads);
+        const grads = await gpuGrads(model, ref.keys());
+        const gn = globalL2(grads);
         const gotNorm = (await norm.readF32())[0]!;
         norm.dispose();
-        expect(Math.abs(gotNorm - sumSq(f64)) / sumSq(f64), `step ${step} grad norm vs f64 graph`).toBeLessThan(1e-4);
+        expect(Math.abs(gotNorm - globalL2(f64)) / globalL2(f64), `step ${step} grad norm vs f64 graph`).toBeLessThan(1e-4);
         for (const [name, p] of ref) {
           const st = mom.get(name)!;
           const wd = /weight$/.test(name) && !/ln_/.test(name) ? ADAMW_DEFAULTS.weightDecay : 0;
@@ -87,8 +86,7 @@ describe('AdamW over parameter banks', () => {
         }
         for (const [name, p] of ref) {
           const got = await model.params.get(name)!.readF32();
-          const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - p[i]!) / (1e-6 + 1e-5 * Math.abs(p[i]!))));
-          expect(worst, `step ${step} ${name}`).toBeLessThan(1);
+          expect(worstOfTolerance(got, p), `step ${step} ${name}`).toBeLessThan(1);
         }
         console.log(`AdamW step ${step}: grad norm ${gotNorm.toFixed(4)} (f64 ${gn.toFixed(4)})${gn > 1 ? ', clipped to 1' : ''}`);
       }
@@ -123,9 +121,8 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
         loss.dispose();
         norm.dispose();
         // As for AdamW: the references consume the GPU's own gradients (see above for why).
-        const grads = new Map<string, Float64Array>();
-        for (const name of ref.keys()) grads.set(name, Float64Array.from(await model.params.get(name)!.grad!.readF32()));
-        const gn = Math.sqrt([...grads.values()].reduce((a, g) => a + g.reduce((x, v) => x + v * v, 0), 0));
+        const grads = await gpuGrads(model, ref.keys());
+        const gn = globalL2(grads);
         muonCount = 0;
         for (const [name, p] of ref) {
           const st = state.get(name)!;
@@ -142,9 +139,7 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
         }
         let worstMuon = 0;
         for (const [name, p] of ref) {
-          const got = await model.params.get(name)!.readF32();
-          const tol = { a: 1e-6, r: 1e-5 };
-          const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - p[i]!) / (tol.a + tol.r * Math.abs(p[i]!))));
+          const worst = worstOfTolerance(await model.params.get(name)!.readF32(), p);
           if (isMuonMatrix(name)) worstMuon = Math.max(worstMuon, worst);
           expect(worst, `step ${step} ${name}`).toBeLessThan(1);
         }

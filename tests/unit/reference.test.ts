@@ -25,6 +25,7 @@ import {
 } from '../../src/reference/nn';
 import { adamwStepRef, newtonSchulzRef, type AdamWHyper } from '../../src/reference/optim';
 import { Rng } from '../../src/util/rng';
+import { symmetricEigenvalues } from './check-helpers';
 
 // ---------------------------------------------------------------------------------------------------
 // Finite-difference machinery
@@ -268,39 +269,6 @@ describe('finite-difference checker sanity', () => {
 // ---------------------------------------------------------------------------------------------------
 // Optimizer references (no gradients to check: properties and hand computations)
 // ---------------------------------------------------------------------------------------------------
-
-/** Eigenvalues of a small symmetric matrix by cyclic Jacobi rotations; independent of anything under test. */
-function symmetricEigenvalues(A0: F64, n: number): number[] {
-  const A = Float64Array.from(A0);
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += A[p * n + q]! ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = A[p * n + q]!;
-        if (apq === 0) continue;
-        const theta = (A[q * n + q]! - A[p * n + p]!) / (2 * apq);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p]!;
-          const akq = A[k * n + q]!;
-          A[k * n + p] = c * akp - s * akq;
-          A[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k]!;
-          const aqk = A[q * n + k]!;
-          A[p * n + k] = c * apk - s * aqk;
-          A[q * n + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return Array.from({ length: n }, (_, i) => A[i * n + i]!);
-}
 
 describe('newtonSchulzRef', () => {
   // The quintic's coefficients trade exact convergence for speed: after 5 steps the singular values sit in

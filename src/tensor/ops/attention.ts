@@ -20,7 +20,7 @@ export const ATTENTION_BACKWARD_DKV: KernelSpec = {
 };
 
 /** attention_forward's T_MAX for context T: workgroup memory for two rows of T floats, rounded up to a power of two. */
-export function attentionTMax(gpu: Gpu, T: number, D: number): number {
+function attentionTMax(gpu: Gpu, T: number, D: number): number {
   if (D > 256) throw new Error(`attention: head size ${D} exceeds the supported 256`);
   // Round up so nearby context lengths share a pipeline.
   const t = Math.max(64, 2 ** Math.ceil(Math.log2(T)));
@@ -32,8 +32,19 @@ export function attentionTMax(gpu: Gpu, T: number, D: number): number {
   return t;
 }
 
-/** qkv [B,T,3C] → [B,T,C] with H heads. */
-export function attention(qkv: Tensor, H: number): Tensor {
+export interface AttentionDims {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  scale: number;
+}
+
+/**
+ * The unrecorded forward: qkv [B,T,3C] → out [B,T,C] and the log-sum-exp lse [B,H,T] of each query row's scaled
+ * scores. attention() records it for backward; the attention-rank analysis builds probabilities from lse.
+ */
+export function attentionForward(qkv: Tensor, H: number): { out: Tensor; lse: Tensor; dims: AttentionDims } {
   assertF32(qkv, 'attention');
   if (qkv.shape.length !== 3) throw new Error(`attention expects qkv [B,T,3C], got [${qkv.shape.join(', ')}]`);
   const [B, T, C3] = qkv.shape as [number, number, number];
@@ -45,6 +56,12 @@ export function attention(qkv: Tensor, H: number): Tensor {
   const lse = empty(gpu, [B, H, T]);
   const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
   dispatchRows(gpu, ATTENTION_FORWARD, [qkv.view, out.view, lse.view], dims, B * H * T, { T_MAX: attentionTMax(gpu, T, D) });
+  return { out, lse, dims };
+}
+
+/** qkv [B,T,3C] → [B,T,C] with H heads (recorded). */
+export function attention(qkv: Tensor, H: number): Tensor {
+  const { out, lse, dims: { B, T, D } } = attentionForward(qkv, H);
   tape.record('attention', [qkv], [out], { B, T, H, D, lse }, [lse]);
   return out;
 }
