@@ -1,0 +1,107 @@
+// Chart data kept outside React: columnar series that the worker's metric batches append to and uPlot charts read
+// directly, so a new point redraws a chart without re-rendering any component (DESIGN.md house style 7).
+// The x axis is the update count within a phase; Inheritune rounds continue one axis (round r starts where r−1
+// ended), the baseline and the demo's reference start again at 0, so rows are kept sorted by x and merged.
+
+import type { MetricPoint } from '../worker/protocol';
+
+export const COLUMNS = [
+  'loss', 'valLoss', 'baselineLoss', 'baselineVal', 'refLoss', 'refVal',
+  'lr', 'gradNorm', 'tokensPerSec', 'tflops', 'mfu',
+] as const;
+export type Column = (typeof COLUMNS)[number];
+
+export interface Marker {
+  x: number;
+  label: string;
+}
+
+export class Series {
+  x: number[] = [];
+  cols: Record<Column, (number | null)[]> = Object.fromEntries(COLUMNS.map((c) => [c, []])) as unknown as Record<Column, (number | null)[]>;
+  /** Grow events (x where the next round starts) and round starts. */
+  markers: Marker[] = [];
+  /** The reference's validation loss (a horizontal line on the loss chart). */
+  referenceLine: number | null = null;
+  private listeners = new Set<() => void>();
+  private scheduled = false;
+  version = 0;
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  clear(): void {
+    this.x = [];
+    for (const c of COLUMNS) this.cols[c] = [];
+    this.markers = [];
+    this.referenceLine = null;
+    this.changed();
+  }
+
+  /** The row at x (inserted in order when new). */
+  private row(x: number): number {
+    let lo = 0;
+    let hi = this.x.length;
+    if (hi && this.x[hi - 1]! < x) lo = hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.x[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    if (this.x[lo] === x) return lo;
+    this.x.splice(lo, 0, x);
+    for (const c of COLUMNS) this.cols[c].splice(lo, 0, null);
+    return lo;
+  }
+
+  set(x: number, col: Column, v: number | null | undefined): void {
+    if (v === undefined) return;
+    this.cols[col][this.row(x)] = v === null || Number.isFinite(v) ? v : null;
+  }
+
+  add(points: MetricPoint[]): void {
+    for (const p of points) {
+      // Steps are logged after the update (x + 1 updates done); evals are at the update count they follow.
+      const x = p.kind === 'step' ? p.x + 1 : p.x;
+      if (p.kind === 'eval') {
+        this.set(x, p.phase === 'inheritune' ? 'valLoss' : p.phase === 'baseline' ? 'baselineVal' : 'refVal', p.loss);
+        continue;
+      }
+      this.set(x, p.phase === 'inheritune' ? 'loss' : p.phase === 'baseline' ? 'baselineLoss' : 'refLoss', p.loss);
+      if (p.phase === 'baseline') continue;
+      this.set(x, 'lr', p.lr);
+      this.set(x, 'gradNorm', p.gradNorm);
+      this.set(x, 'tokensPerSec', p.tokensPerSec);
+      this.set(x, 'tflops', p.flopsPerSec === undefined ? undefined : p.flopsPerSec / 1e12);
+      this.set(x, 'mfu', p.mfu === undefined || p.mfu === null ? p.mfu : p.mfu * 100);
+    }
+    this.changed();
+  }
+
+  mark(m: Marker): void {
+    this.markers.push(m);
+    this.changed();
+  }
+
+  setReference(v: number | null): void {
+    this.referenceLine = v;
+    this.changed();
+  }
+
+  /** Listeners run at most once per animation frame. */
+  private changed(): void {
+    this.version++;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const raf = typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16);
+    raf(() => {
+      this.scheduled = false;
+      for (const fn of this.listeners) fn();
+    });
+  }
+}
+
+/** The app's one chart store. */
+export const series = new Series();

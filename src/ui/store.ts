@@ -1,0 +1,240 @@
+// The UI's state (zustand): what the worker has told us, the run form, and actions that send commands. Components
+// read it with atomic selectors (`useApp((s) => s.stage)`); chart points go to `series`, not here, so a metrics batch
+// re-renders only the few numbers that show the latest values.
+
+import { create } from 'zustand';
+import type { AttentionReport } from '../inheritune/analyze';
+import type { RoundResult, RunReport } from '../inheritune/pipeline';
+import type { Peak } from '../train/mfu';
+import type {
+  AdapterInfo, Command, CorpusInfo, DemoSettings, ErrorScope, KernelTime, MetricPoint, ReferenceInfo, RunSettings,
+  SavedRunInfo, Stage, WorkerEvent,
+} from '../worker/protocol';
+import { series } from './series';
+
+export const DEFAULT_SETTINGS: RunSettings = {
+  n: 4, stepsPerRound: 200, grow: 'restart', optimizer: 'adamw', schedule: 'cosine', lr: 1e-3, muonLr: 0.02, warmup: 20,
+  batch: 8, ctx: 128, accum: 1, evalEvery: 50, evalWindows: 20, baseline: false, paperCode: false, seed: 1,
+  checkpointEvery: 50, peakTflops: null,
+};
+
+/** The demo's reference on a GPU: 8 blocks of width 128 (the size of the ref-8L fixture). */
+export const DEFAULT_DEMO: DemoSettings = { layers: 8, width: 128, heads: 4, steps: 300, batch: 16, ctx: 128, lr: 1e-3 };
+
+export interface Latest {
+  phase: MetricPoint['phase'];
+  round: number;
+  n: number;
+  x: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  flopsPerSec: number;
+  mfu: number | null;
+  elapsedSec: number;
+}
+
+export interface AppError {
+  id: number;
+  scope: ErrorScope;
+  message: string;
+}
+
+export interface AppState {
+  gpu: { status: 'starting' | 'ready' | 'unavailable'; adapter: AdapterInfo | null; reason: string | null };
+  peak: Peak | null;
+  /** Long tasks under way (loading, tokenizing, training the demo reference…), by name. */
+  progress: Record<string, { done: number; total: number }>;
+  reference: ReferenceInfo | null;
+  corpus: CorpusInfo | null;
+  refVal: { valLoss: number; ctx: number; windows: number } | null;
+  analysis: AttentionReport | null;
+  stage: Stage;
+  stageDetail: string | null;
+  settings: RunSettings;
+  demo: DemoSettings;
+  latest: Latest | null;
+  latestVal: number | null;
+  /** Compute so far in this run (all phases): tokens and FLOPs. */
+  totals: { tokens: number; flops: number };
+  /** The model being trained now. */
+  current: { phase: string; round: number; n: number; params: number; stepsPerRound: number } | null;
+  rounds: RoundResult[];
+  report: RunReport | null;
+  kernelTimes: KernelTime[];
+  sample: { text: string; running: boolean };
+  saved: SavedRunInfo | null;
+  lastSnapshot: string | null;
+  errors: AppError[];
+  /** Files the worker exported, waiting for the UI to download them. */
+  downloads: { name: string; blob: Blob }[];
+
+  setSettings(patch: Partial<RunSettings>): void;
+  setDemo(patch: Partial<DemoSettings>): void;
+  dismissError(id: number): void;
+  takeDownloads(): { name: string; blob: Blob }[];
+  send(cmd: Command): void;
+  handle(e: WorkerEvent): void;
+}
+
+let errorId = 0;
+let post: (cmd: Command) => void = () => {
+  throw new Error('the UI is not connected to the engine worker');
+};
+
+/** Connects the store to the worker (main.tsx; tests pass a fake). */
+export function connectStore(send: (cmd: Command) => void): void {
+  post = send;
+}
+
+/** Clears everything a new run replaces. */
+function runReset(): Partial<AppState> {
+  series.clear();
+  return { latest: null, latestVal: null, totals: { tokens: 0, flops: 0 }, current: null, rounds: [], report: null, kernelTimes: [], lastSnapshot: null };
+}
+
+export const useApp = create<AppState>()((set, get) => ({
+  gpu: { status: 'starting', adapter: null, reason: null },
+  peak: null,
+  progress: {},
+  reference: null,
+  corpus: null,
+  refVal: null,
+  analysis: null,
+  stage: 'idle',
+  stageDetail: null,
+  settings: DEFAULT_SETTINGS,
+  demo: DEFAULT_DEMO,
+  latest: null,
+  latestVal: null,
+  totals: { tokens: 0, flops: 0 },
+  current: null,
+  rounds: [],
+  report: null,
+  kernelTimes: [],
+  sample: { text: '', running: false },
+  saved: null,
+  lastSnapshot: null,
+  errors: [],
+  downloads: [],
+
+  setSettings: (patch) => set((s) => ({ settings: { ...s.settings, ...patch } })),
+  setDemo: (patch) => set((s) => ({ demo: { ...s.demo, ...patch } })),
+  dismissError: (id) => set((s) => ({ errors: s.errors.filter((e) => e.id !== id) })),
+  takeDownloads: () => {
+    const d = get().downloads;
+    set({ downloads: [] });
+    return d;
+  },
+
+  send(cmd) {
+    // A new command in a scope clears that scope's old errors (a fixed file replaces the message about the bad one).
+    const scope: Partial<Record<Command['type'], ErrorScope[]>> = {
+      'load-checkpoint': ['checkpoint'], 'load-corpus': ['corpus'], start: ['run'], demo: ['run', 'corpus'], resume: ['run', 'storage'],
+      sample: ['sample'], export: ['export'], analyze: ['analyze'],
+    };
+    const clear = scope[cmd.type];
+    if (clear) set((s) => ({ errors: s.errors.filter((e) => !clear.includes(e.scope)) }));
+    if (cmd.type === 'start' || cmd.type === 'demo') set(runReset());
+    if (cmd.type === 'resume' && get().stage !== 'paused') set(runReset());
+    if (cmd.type === 'sample') set({ sample: { text: '', running: true } });
+    post(cmd);
+  },
+
+  handle(e) {
+    switch (e.type) {
+      case 'ready':
+        set({ gpu: { status: 'ready', adapter: e.adapter, reason: null }, peak: e.peak, saved: e.saved });
+        break;
+      case 'no-webgpu':
+        set({ gpu: { status: 'unavailable', adapter: null, reason: e.reason } });
+        break;
+      case 'progress':
+        set((s) => ({ progress: { ...s.progress, [e.task]: { done: e.done, total: e.total } } }));
+        break;
+      case 'progress-end':
+        set((s) => {
+          const { [e.task]: _gone, ...rest } = s.progress;
+          return { progress: rest };
+        });
+        break;
+      case 'reference':
+        set({ reference: e.info, refVal: null, analysis: null });
+        series.setReference(null);
+        break;
+      case 'corpus':
+        set({ corpus: e.info, refVal: null, analysis: null });
+        series.setReference(null);
+        break;
+      case 'reference-val':
+        set({ refVal: { valLoss: e.valLoss, ctx: e.ctx, windows: e.windows } });
+        series.setReference(e.valLoss);
+        break;
+      case 'analysis':
+        set((s) => ({ analysis: e.report, settings: s.stage === 'idle' ? { ...s.settings, n: e.report.suggestion.n } : s.settings }));
+        break;
+      case 'peak':
+        set({ peak: e.peak });
+        break;
+      case 'stage':
+        set({ stage: e.stage, stageDetail: e.detail ?? null });
+        break;
+      case 'metrics': {
+        series.add(e.points);
+        let { tokens, flops } = get().totals;
+        let latest = get().latest;
+        let latestVal = get().latestVal;
+        for (const p of e.points) {
+          if (p.kind === 'eval') {
+            if (p.phase !== 'reference') latestVal = p.loss;
+            continue;
+          }
+          latest = {
+            phase: p.phase, round: p.round, n: p.n, x: p.x, loss: p.loss, lr: p.lr ?? NaN, gradNorm: p.gradNorm ?? NaN,
+            tokensPerSec: p.tokensPerSec ?? NaN, flopsPerSec: p.flopsPerSec ?? NaN, mfu: p.mfu ?? null, elapsedSec: p.elapsedSec,
+          };
+          const t = p.tokens ?? 0;
+          tokens += t;
+          // FLOPs per token = achieved FLOP/s ÷ tokens/s (the model's 6N + 12·L·C·T).
+          if (p.flopsPerSec && p.tokensPerSec) flops += t * (p.flopsPerSec / p.tokensPerSec);
+        }
+        set({ latest, latestVal, totals: { tokens, flops } });
+        break;
+      }
+      case 'round-start':
+        set({ current: { phase: e.phase, round: e.round, n: e.n, params: e.params, stepsPerRound: e.stepsPerRound } });
+        series.mark({ x: e.x, label: e.phase === 'baseline' ? 'baseline' : `n=${e.n}` });
+        break;
+      case 'round-end':
+        set((s) => ({ rounds: [...s.rounds, e.result] }));
+        break;
+      case 'grow':
+        break;
+      case 'report':
+        set({ report: e.report });
+        break;
+      case 'snapshot':
+        set({ lastSnapshot: e.savedAt });
+        break;
+      case 'kernel-times':
+        set({ kernelTimes: e.times });
+        break;
+      case 'sample':
+        set((s) => ({ sample: { text: s.sample.text + e.text, running: !e.done } }));
+        break;
+      case 'export':
+        set((s) => ({ downloads: [...s.downloads, ...e.files] }));
+        break;
+      case 'saved':
+        set({ saved: e.saved });
+        break;
+      case 'error':
+        set((s) => ({
+          errors: [...s.errors, { id: ++errorId, scope: e.scope, message: e.message }],
+          sample: e.scope === 'sample' ? { ...s.sample, running: false } : s.sample,
+        }));
+        break;
+    }
+  },
+}));
