@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   server: { host: '127.0.0.1' },
+  // The app (index.html) and the engine self-check page (selfcheck.html); the engine runs in a module worker.
+  build: { rollupOptions: { input: { app: 'index.html', selfcheck: 'selfcheck.html' } } },
+  worker: { format: 'es' },
   test: {
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/setup/global.ts'],

@@ -84,6 +84,8 @@ export interface PipelineContext {
   /** Polled between updates: true stops the run after a snapshot. */
   shouldStop?: () => boolean;
   onLoadProgress?: (what: string, done: number, total: number) => void;
+  /** The model being trained from now on (after loading, each grow, the baseline), and null once it is disposed. */
+  onModel?: (model: Gpt2Model | null) => void;
 }
 
 export interface PipelineResult {
@@ -121,6 +123,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         throw new Error(`the snapshot's model (width ${snap.meta.config.nEmbd}, vocabulary ${snap.meta.config.vocabSize}) does not fit this reference (width ${ref.config.nEmbd}, vocabulary ${ref.config.vocabSize})`);
       }
       trainer = await restoreTrainer(gpu, snap, data, ctx.peak, progress('restoring'));
+      ctx.onModel?.(trainer.model);
     } finally {
       await snap.close();
     }
@@ -139,6 +142,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     ctx.onEvent({ type: 'reference', ...reference });
     const first = inheritSource(ref.config, ref.read, settings.n, { paperCode: settings.paperCode, seed: settings.initSeed });
     trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
+    ctx.onModel?.(trainer.model);
     state = { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n) };
   }
   const s = state.settings;
@@ -196,6 +200,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         const old = trainer;
         trainer = await newTrainer(ctx, next.config, next.source, s, cur.round + 1);
         if (s.grow === 'continue') trainer.optimizer.inheritState(old.optimizer);
+        ctx.onModel?.(trainer.model);
         disposeTrainer(old);
         state.current = roundAt('inheritune', cur.round + 1, to);
         await snapshot();
@@ -210,6 +215,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
           const init = initParams(cfg, s.initSeed);
           const old = trainer;
           trainer = await newTrainer(ctx, cfg, (n) => init.get(n)!, s, cur.round + 1, steps);
+          ctx.onModel?.(trainer.model);
           disposeTrainer(old);
           state.current = roundAt('baseline', cur.round + 1, cfg.nLayer);
           await snapshot();
@@ -220,6 +226,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       return await finish('done');
     }
   } finally {
+    ctx.onModel?.(null);
     disposeTrainer(trainer);
   }
 }

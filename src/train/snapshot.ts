@@ -22,6 +22,13 @@ export interface StateStore {
   open(name: string): Promise<(ByteSource & { close?(): Promise<void> }) | null>;
 }
 
+/** A store that also keeps a run's inputs (the reference, the tokens), so a browser run resumes after a reload. */
+export interface RunStore extends StateStore {
+  /** Replaces `name` with a Blob's bytes, streamed in pieces (a reference can be gigabytes). */
+  writeBlob(name: string, blob: Blob, onProgress?: (done: number, total: number) => void): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
 export interface SnapshotMeta<X = unknown> {
   format: typeof FORMAT;
   version: number;

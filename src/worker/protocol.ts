@@ -151,7 +151,7 @@ export type WorkerEvent =
   | { type: 'peak'; peak: Peak | null }
   | { type: 'stage'; stage: Stage; detail?: string }
   | { type: 'metrics'; points: MetricPoint[] }
-  | { type: 'round-start'; phase: 'inheritune' | 'baseline'; round: number; n: number; params: number; valLoss: number; x: number; stepsPerRound: number }
+  | { type: 'round-start'; phase: MetricPoint['phase']; round: number; n: number; params: number; valLoss: number; x: number; stepsPerRound: number }
   | { type: 'round-end'; result: RoundResult }
   | { type: 'grow'; from: number; to: number; mode: GrowMode; x: number }
   | { type: 'report'; report: RunReport }

@@ -10,7 +10,7 @@ let app: AppSession;
 let state: { done: boolean; adapter: string | null; features: string[]; results: { name: string; pass: boolean; error: string | null; lines: string[]; ms: number }[]; error: string | null };
 
 beforeAll(async () => {
-  app = await openApp('/');
+  app = await openApp('/selfcheck.html');
   await app.page.waitForFunction(() => window.__selfcheck?.done === true, null, { timeout: 600_000, polling: 500 });
   state = await app.page.evaluate(() => window.__selfcheck);
   mkdirSync('test-artifacts', { recursive: true });

@@ -1,5 +1,5 @@
-// The page's entry: acquires WebGPU in the browser, shows the adapter, and runs every engine self-check
-// (the same kernels and CPU references as the test suite). Grows into the app later.
+// The self-check page (selfcheck.html): acquires WebGPU in the browser, shows the adapter, and runs every engine self-check
+// (the same kernels and CPU references as the test suite). The app itself is index.html.
 
 import { acquireDevice } from './gpu/device';
 import { Gpu } from './gpu/runtime';

@@ -1,0 +1,34 @@
+// RunStore in memory: for tests, and the fallback when a browser has no OPFS (the run works but cannot survive a reload).
+
+import { bytesSource } from '../io/safetensors';
+import type { RunStore } from './snapshot';
+
+export function memoryStore(): RunStore & { files: Map<string, Uint8Array> } {
+  const files = new Map<string, Uint8Array>();
+  const join = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  };
+  return {
+    files,
+    async write(name, parts) {
+      files.set(name, join(parts));
+    },
+    async writeBlob(name, blob, onProgress) {
+      files.set(name, new Uint8Array(await blob.arrayBuffer()));
+      onProgress?.(blob.size, blob.size);
+    },
+    async open(name) {
+      const f = files.get(name);
+      return f ? bytesSource(f) : null;
+    },
+    async remove(name) {
+      files.delete(name);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// Exports: the grown model (model.safetensors + config.json, loadable by transformers) and the run log, and the
+// one place that turns the worker's exported blobs into browser downloads.
+
+import { useEffect, useState } from 'react';
+import { fmtBytes } from './format';
+import { useApp } from './store';
+
+/** Watches store.downloads and saves each file through a temporary <a download> (the URL is revoked a bit later). */
+function Downloads() {
+  const pending = useApp((s) => s.downloads.length);
+  const [recent, setRecent] = useState<string[]>([]);
+  useEffect(() => {
+    if (!pending) return;
+    const files = useApp.getState().takeDownloads();
+    if (!files.length) return;
+    for (const f of files) {
+      const url = URL.createObjectURL(f.blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = f.name;
+      a.style.display = 'none';
+      document.body.append(a);
+      a.click();
+      a.remove();
+      // Revoking at once can cancel a download the browser has not started reading yet.
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    }
+    setRecent(files.map((f) => `${f.name} (${fmtBytes(f.blob.size)})`));
+  }, [pending]);
+  if (!recent.length) return null;
+  return (
+    <p className="muted small" data-testid="downloads">
+      Downloaded: {recent.join(', ')}
+    </p>
+  );
+}
+
+export function ExportPanel() {
+  const ready = useApp((s) => s.gpu.status === 'ready');
+  const exporting = useApp((s) => 'exporting the model' in s.progress);
+  const send = useApp((s) => s.send);
+  return (
+    <section className="card" data-testid="export-panel">
+      <h2>Export</h2>
+      <div className="actions">
+        <button type="button" className="primary" data-testid="export" disabled={!ready || exporting} onClick={() => send({ type: 'export', what: 'model' })} title="model.safetensors + config.json (Hugging Face GPT-2 layout)">
+          Model
+        </button>
+        <button type="button" data-testid="export-log-json" disabled={!ready} onClick={() => send({ type: 'export', what: 'log-json' })}>
+          Log (JSON)
+        </button>
+        <button type="button" data-testid="export-log-csv" disabled={!ready} onClick={() => send({ type: 'export', what: 'log-csv' })}>
+          Log (CSV)
+        </button>
+      </div>
+      <p className="muted small">The model loads with <code>GPT2LMHeadModel.from_pretrained(folder)</code>.</p>
+      <Downloads />
+    </section>
+  );
+}

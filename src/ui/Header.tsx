@@ -1,0 +1,72 @@
+// The top bar: app name, the adapter the engine runs on (and its notable features), the peak FLOP/s that MFU is
+// measured against with where it came from, and the run stage badge that tests and users watch.
+
+import { useApp } from './store';
+
+/** Features that change what the engine can do or show; the full list sits in the tooltip. */
+const NOTABLE = ['timestamp-query', 'shader-f16', 'subgroups'];
+
+function Adapter() {
+  const adapter = useApp((s) => s.gpu.adapter);
+  const status = useApp((s) => s.gpu.status);
+  if (!adapter) return <span className="muted">{status === 'starting' ? 'looking for an adapter…' : 'no adapter'}</span>;
+  const name = adapter.name || `${adapter.vendor} ${adapter.architecture}`.trim() || 'unnamed adapter';
+  return (
+    <span className="adapter" data-testid="adapter" title={adapter.features.join('\n') || 'no optional features'}>
+      <b>{name}</b>
+      {NOTABLE.filter((f) => adapter.features.includes(f)).map((f) => (
+        <span key={f} className="chip">
+          {f}
+        </span>
+      ))}
+      {!adapter.timestamps && <span className="chip dim">no GPU timestamps</span>}
+    </span>
+  );
+}
+
+function PeakInfo() {
+  const peak = useApp((s) => s.peak);
+  return (
+    <span className="peak" data-testid="peak" title={peak ? `${peak.label} (${peak.source})` : 'no peak known: MFU is shown as unknown'}>
+      MFU peak:{' '}
+      {peak ? (
+        <>
+          <b>{(peak.flops / 1e12).toFixed(1)} TFLOP/s</b>{' '}
+          <span className="muted">
+            {peak.source}: {peak.label}
+          </span>
+        </>
+      ) : (
+        <span className="muted">unknown — enter one</span>
+      )}
+    </span>
+  );
+}
+
+function StageBadge() {
+  const stage = useApp((s) => s.stage);
+  const detail = useApp((s) => s.stageDetail);
+  return (
+    <span className="stage-wrap">
+      <span className={`badge stage-${stage}`} data-testid="stage" data-stage={stage}>
+        {stage}
+      </span>
+      {detail && (
+        <span className="stage-detail" data-testid="stage-detail" title={detail}>
+          {detail}
+        </span>
+      )}
+    </span>
+  );
+}
+
+export function Header() {
+  return (
+    <header className="topbar">
+      <h1>Inheritune Studio</h1>
+      <Adapter />
+      <PeakInfo />
+      <StageBadge />
+    </header>
+  );
+}

@@ -1,0 +1,23 @@
+// What each run stage allows: one table the buttons, the forms and the auto-analysis all read, so "can I start?"
+// has one answer everywhere.
+
+import type { Stage } from '../worker/protocol';
+
+/** The worker is using the GPU for a run (or loading); a new run, a load or an analysis must wait. */
+export function isBusy(stage: Stage): boolean {
+  return stage === 'loading' || stage === 'demo-reference' || stage === 'running' || stage === 'pausing';
+}
+
+/** A run exists and holds state (busy or paused): its settings are fixed until it ends. */
+export function holdsRun(stage: Stage): boolean {
+  return isBusy(stage) || stage === 'paused';
+}
+
+export const canPause = (stage: Stage): boolean => stage === 'running' || stage === 'demo-reference';
+export const canStop = (stage: Stage): boolean => stage === 'running' || stage === 'demo-reference' || stage === 'pausing' || stage === 'paused';
+
+/** A run (or the demo reference's training) owns the GPU and its data: loading a new reference or corpus must wait.
+ *  'loading' is not one: the worker takes commands in order, so a corpus may be chosen while a checkpoint loads. */
+export function runActive(stage: Stage): boolean {
+  return stage === 'demo-reference' || stage === 'running' || stage === 'pausing' || stage === 'paused';
+}

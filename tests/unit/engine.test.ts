@@ -1,0 +1,171 @@
+// The worker's engine driven through the protocol in Node (real WebGPU on the software adapter, an in-memory run
+// folder instead of OPFS): loading the fixture and a corpus, the reference's val loss against PyTorch, a short
+// Inheritune run with its events, pause + resume giving the same losses as an uninterrupted run, resuming a saved run
+// in a fresh engine (a page reload), sampling, exports that parse, and specific errors for bad files and settings.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { acquireNodeDevice } from '../../src/gpu/node';
+import { openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { bytesSource } from '../../src/io/safetensors';
+import { memoryStore } from '../../src/train/memory-store';
+import { Engine } from '../../src/worker/engine';
+import type { Command, MetricPoint, RunSettings, WorkerEvent } from '../../src/worker/protocol';
+import { DEFAULT_SETTINGS } from '../../src/ui/store';
+
+const FIX = join(__dirname, '../../../shared/fixtures');
+const TEXT = readFileSync(join(__dirname, '../../../shared/data/tinyshakespeare.txt'), 'utf8');
+const file = (path: string, name = path.split('/').at(-1)!) => new File([readFileSync(path)], name);
+
+/** An engine with its event log; `until` waits for an event matching a predicate. */
+function harness(store = memoryStore()) {
+  const events: WorkerEvent[] = [];
+  const waiters: { pred: (e: WorkerEvent) => boolean; resolve: (e: WorkerEvent) => void }[] = [];
+  const engine = new Engine((e) => {
+    events.push(e);
+    for (const w of [...waiters]) if (w.pred(e)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(e);
+    }
+  }, { acquire: () => acquireNodeDevice(), demoCorpus: async () => TEXT.slice(0, 60_000), runStore: async () => store });
+  const send = (c: Command) => engine.handle(c);
+  const until = (pred: (e: WorkerEvent) => boolean) => new Promise<WorkerEvent>((resolve) => {
+    const hit = events.find(pred);
+    if (hit) resolve(hit);
+    else waiters.push({ pred, resolve });
+  });
+  const errors = () => events.filter((e) => e.type === 'error' && e.scope !== 'storage');
+  const points = () => events.flatMap((e) => (e.type === 'metrics' ? e.points : [])) as MetricPoint[];
+  return { engine, events, send, until, errors, points, store };
+}
+
+let uninterrupted: number[] = [];
+const small: RunSettings = { ...DEFAULT_SETTINGS, n: 1, stepsPerRound: 4, ctx: 16, batch: 2, warmup: 0, evalEvery: 0, evalWindows: 2, checkpointEvery: 0 };
+
+async function loaded(h: ReturnType<typeof harness>) {
+  await h.send({ type: 'init' });
+  await h.send({ type: 'load-checkpoint', files: [file(join(FIX, 'tiny-2L/model.safetensors')), file(join(FIX, 'tiny-2L/config.json'))] });
+  await h.send({ type: 'load-corpus', file: new File([TEXT], 'tinyshakespeare.txt') });
+}
+
+describe('engine (the worker behind the UI) on tiny-2L', () => {
+  it('loads the fixture and the corpus; the reference val loss matches PyTorch; the analysis covers every head', async () => {
+    const h = harness();
+    await loaded(h);
+    expect(h.errors()).toEqual([]);
+    const ready = h.events.find((e) => e.type === 'ready');
+    expect(ready && ready.type === 'ready' && ready.adapter.name).toBeTruthy();
+    const ref = h.events.find((e) => e.type === 'reference');
+    expect(ref?.type === 'reference' && ref.info).toMatchObject({ layers: 2, width: 32, heads: 2, positions: 64, vocab: 50257, dtype: 'F32', origin: 'file' });
+    const corpus = h.events.find((e) => e.type === 'corpus');
+    expect(corpus?.type === 'corpus' && corpus.info.tokens).toBeGreaterThan(300_000);
+    const expected = JSON.parse(readFileSync(join(FIX, 'tiny-2L/expected.json'), 'utf8')) as { ctx: number; windows: number; full: number };
+    await h.send({ type: 'analyze', ctx: expected.ctx, windows: expected.windows });
+    expect(h.errors()).toEqual([]);
+    const val = h.events.find((e) => e.type === 'reference-val');
+    expect(val?.type === 'reference-val' && Math.abs(val.valLoss - expected.full)).toBeLessThan(1e-3);
+    const analysis = h.events.find((e) => e.type === 'analysis');
+    expect(analysis?.type === 'analysis' && analysis.report.layers.map((l) => l.heads.length)).toEqual([2, 2]);
+    expect(h.events.some((e) => e.type === 'progress' && e.task === 'tokenizing')).toBe(true);
+  }, 600_000);
+
+  it('runs Inheritune (n=1 → grow to 2), then exports a model that parses and a log; pause + resume repeats the same losses', async () => {
+    const a = harness();
+    await loaded(a);
+    await a.send({ type: 'start', settings: small });
+    expect(a.errors()).toEqual([]);
+    const stages = a.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage);
+    expect(stages).toEqual(['running', 'done']);
+    const steps = a.points().filter((p) => p.kind === 'step');
+    expect(steps.map((p) => [p.round, p.n, p.x])).toEqual([[0, 1, 0], [0, 1, 1], [0, 1, 2], [0, 1, 3], [1, 2, 4], [1, 2, 5], [1, 2, 6], [1, 2, 7]]);
+    uninterrupted = steps.map((p) => p.loss);
+    expect(steps.every((p) => Number.isFinite(p.loss) && p.tokens === 32)).toBe(true);
+    expect(a.events.some((e) => e.type === 'grow' && e.from === 1 && e.to === 2)).toBe(true);
+    const report = a.events.find((e) => e.type === 'report');
+    expect(report?.type === 'report' && report.report.rounds.map((r) => r.n)).toEqual([1, 2]);
+
+    await a.send({ type: 'export', what: 'model' });
+    const exp = a.events.find((e) => e.type === 'export');
+    expect(exp?.type === 'export' && exp.files.map((f) => f.name)).toEqual(['model.safetensors', 'config.json']);
+    if (exp?.type !== 'export') throw new Error('no export');
+    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(await exp.files[0]!.blob.arrayBuffer())), { configJson: await exp.files[1]!.blob.text() });
+    expect(ckpt.config).toMatchObject({ nLayer: 2, nEmbd: 32, nHead: 2 });
+    await a.send({ type: 'export', what: 'log-csv' });
+    const csv = a.events.filter((e) => e.type === 'export').at(-1);
+    if (csv?.type !== 'export') throw new Error('no csv');
+    expect((await csv.files[0]!.blob.text()).trim().split('\n').filter((l) => /^inheritune,\d+,step,/.test(l))).toHaveLength(8);
+
+    // The same run paused after its first update (two more are in flight, so it stops mid-round) and resumed.
+    const b = harness();
+    await loaded(b);
+    const run = b.send({ type: 'start', settings: small });
+    await b.until((e) => e.type === 'metrics' && e.points.some((p) => p.kind === 'step'));
+    await b.send({ type: 'pause' });
+    await run;
+    expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual(['running', 'pausing', 'paused']);
+    const pausedAt = b.points().filter((p) => p.kind === 'step').length;
+    expect(pausedAt).toBeGreaterThan(0);
+    expect(pausedAt).toBeLessThan(4);
+    await b.send({ type: 'resume' });
+    expect(b.errors()).toEqual([]);
+    expect(b.points().filter((p) => p.kind === 'step').map((p) => p.loss)).toEqual(steps.map((p) => p.loss));
+  }, 900_000);
+
+  it('a fresh engine (a reloaded page) finds the saved run, resumes it and finishes with the same losses', async () => {
+    const a = harness();
+    await loaded(a);
+    const run = a.send({ type: 'start', settings: small });
+    await a.until((e) => e.type === 'round-start' && e.round === 1);
+    await a.send({ type: 'pause' });
+    await run;
+    const before = a.points().filter((p) => p.kind === 'step').map((p) => p.loss);
+    // Round 1's first updates were already recorded when the pause arrived: it stops mid-round.
+    expect(before.length).toBeGreaterThan(4);
+    expect(before.length).toBeLessThan(8);
+
+    const b = harness(a.store);
+    await b.send({ type: 'init' });
+    const ready = b.events.find((e) => e.type === 'ready');
+    expect(ready?.type === 'ready' && ready.saved).toMatchObject({ reference: 'model.safetensors', corpus: 'tinyshakespeare.txt', phase: 'inheritune', round: 1 });
+    await b.send({ type: 'resume' });
+    expect(b.errors()).toEqual([]);
+    expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual(['running', 'done']);
+    expect(b.events.filter((e) => e.type === 'reference').length).toBe(1); // the reference came back from the run folder
+    const after = b.points().filter((p) => p.kind === 'step').map((p) => p.loss);
+    expect([...before, ...after]).toEqual(uninterrupted);
+    // A finished run is no longer offered for resuming.
+    const d = harness(a.store);
+    await d.send({ type: 'init' });
+    expect(d.events.find((e) => e.type === 'ready')).toMatchObject({ saved: null });
+
+    await b.send({ type: 'sample', prompt: 'ROMEO:', tokens: 5, temperature: 0, topK: 0 });
+    const text = b.events.filter((e) => e.type === 'sample').map((e) => (e.type === 'sample' ? e.text : '')).join('');
+    expect(b.events.filter((e) => e.type === 'sample').at(-1)).toMatchObject({ done: true });
+    expect(text.length).toBeGreaterThan(0);
+    expect(b.errors()).toEqual([]);
+  }, 900_000);
+
+  it('names what is wrong with bad files and settings, and keeps what was loaded', async () => {
+    const h = harness();
+    await loaded(h);
+    const errorAfter = async (cmd: Command) => {
+      const n = h.events.length;
+      await h.send(cmd);
+      const e = h.events.slice(n).find((x) => x.type === 'error');
+      return e?.type === 'error' ? e : null;
+    };
+    const garbage = new File([new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])], 'model.safetensors');
+    expect((await errorAfter({ type: 'load-checkpoint', files: [garbage] }))?.message).toMatch(/model\.safetensors: .*header/i);
+    expect((await errorAfter({ type: 'load-checkpoint', files: [new File(['x'], 'pytorch_model.bin')] }))?.message).toMatch(/not a checkpoint.*safetensors/);
+    expect((await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0x66, 0, 0x67])], 'data.txt') }))?.message).toMatch(/binary/);
+    expect((await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0xff, 0xfe, 0x41])], 'latin.txt') }))?.message).toMatch(/not valid UTF-8/);
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 3 } }))?.message).toMatch(/n \(blocks inherited\) must be a whole number from 1 to 2, got 3/);
+    expect((await errorAfter({ type: 'start', settings: { ...small, ctx: 65 } }))?.message).toMatch(/context .* from 1 to 64, got 65/);
+    expect((await errorAfter({ type: 'export', what: 'model' }))?.message).toMatch(/no trained model/);
+    // The good reference and corpus are still there: a valid run starts.
+    expect(h.events.filter((e) => e.type === 'reference')).toHaveLength(1);
+    await h.send({ type: 'analyze', ctx: 16, windows: 2 });
+    expect(h.events.filter((e) => e.type === 'reference-val')).toHaveLength(1);
+  }, 600_000);
+});
