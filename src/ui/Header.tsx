@@ -2,6 +2,7 @@
 // measured against with where it came from, and the run stage badge that tests and users watch.
 
 import { useApp } from './store';
+import { fmtRate } from './format';
 
 /** Features that change what the engine can do or show; the full list sits in the tooltip. */
 const NOTABLE = ['timestamp-query', 'shader-f16', 'subgroups'];
@@ -31,7 +32,7 @@ function PeakInfo() {
       MFU peak:{' '}
       {peak ? (
         <>
-          <b>{(peak.flops / 1e12).toFixed(1)} TFLOP/s</b>{' '}
+          <b>{fmtRate(peak.flops)}</b>{' '}
           <span className="muted">
             {peak.source}: {peak.label}
           </span>

@@ -65,6 +65,12 @@ export function fmtTflops(flopsPerSec: number | null | undefined): string {
   return t >= 10 ? t.toFixed(1) : t >= 0.1 ? t.toFixed(2) : t.toFixed(3);
 }
 
+/** A FLOP/s rate with its unit, e.g. a peak: TFLOP/s on a GPU, GFLOP/s on a software adapter. */
+export function fmtRate(flopsPerSec: number | null | undefined): string {
+  if (!ok(flopsPerSec)) return NONE;
+  return flopsPerSec >= 1e12 ? `${(flopsPerSec / 1e12).toFixed(1)} TFLOP/s` : `${(flopsPerSec / 1e9).toFixed(2)} GFLOP/s`;
+}
+
 export function fmtLr(v: number | null | undefined): string {
   if (!ok(v)) return NONE;
   return v === 0 ? '0' : v.toExponential(2);

@@ -65,6 +65,7 @@ export class Engine {
   private store: RunStore | null = null;
   /** The exclusive task under way (loading, analysing, training), for "busy" messages. */
   private task: string | null = null;
+  private readonly loads = new Set<'checkpoint' | 'corpus'>();
   private stage: Stage = 'idle';
   private stopMode: 'pause' | 'stop' | null = null;
   /** The last finished model's parameters (export and sampling after a run). */
@@ -79,8 +80,8 @@ export class Engine {
     try {
       switch (cmd.type) {
         case 'init': return await this.init();
-        case 'load-checkpoint': return await this.exclusive('loading the checkpoint', 'checkpoint', () => this.loadCheckpoint(cmd.files));
-        case 'load-corpus': return await this.exclusive('tokenizing the corpus', 'corpus', () => this.loadCorpus(cmd.file));
+        case 'load-checkpoint': return await this.loading('checkpoint', () => this.loadCheckpoint(cmd.files));
+        case 'load-corpus': return await this.loading('corpus', () => this.loadCorpus(cmd.file));
         case 'analyze': return await this.exclusive('analysing the reference', 'analyze', () => this.analyze(cmd.ctx, cmd.windows));
         case 'measure-peak': return await this.exclusive('measuring the matmul peak', 'gpu', () => this.measurePeak());
         case 'start': return await this.exclusive('training', 'run', () => this.start(cmd.settings));
@@ -113,8 +114,12 @@ export class Engine {
       this.out.emit({ type: 'error', scope, message: `Busy ${this.task}: wait for it to finish${this.task === 'training' ? ', or pause or stop the run' : ''}.` });
       return;
     }
-    if (!this.gpu && scope !== 'checkpoint' && scope !== 'corpus') {
+    if (!this.gpu) {
       this.out.emit({ type: 'error', scope, message: 'The GPU engine is not ready (no WebGPU device).' });
+      return;
+    }
+    if (this.loads.size && scope !== 'checkpoint' && scope !== 'corpus') {
+      this.out.emit({ type: 'error', scope, message: `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.` });
       return;
     }
     this.task = what;
@@ -124,6 +129,22 @@ export class Engine {
       this.fail(scope, e);
     } finally {
       this.task = null;
+    }
+  }
+
+  /** A checkpoint and a corpus load side by side (a user drops both at once); two of the same kind do not. */
+  private async loading(kind: 'checkpoint' | 'corpus', fn: () => Promise<void>): Promise<void> {
+    if (this.loads.has(kind)) {
+      this.out.emit({ type: 'error', scope: kind, message: `Still loading the previous ${kind}: wait for it to finish.` });
+      return;
+    }
+    this.loads.add(kind);
+    try {
+      await fn();
+    } catch (e) {
+      this.fail(kind, e);
+    } finally {
+      this.loads.delete(kind);
     }
   }
 
@@ -375,7 +396,7 @@ export class Engine {
     this.out.emit({ type: 'corpus', info: this.corpus.info });
     const session = this.newSession(store, this.peakFor(meta.settings));
     const old = await readJson<Record<string, unknown>[]>(store, RUN_FILES.log);
-    if (old) session.log = old as typeof session.log;
+    if (old) session.replay(old as typeof session.log, meta.settings.stepsPerRound);
     this.setStage('running', `resumed from the checkpoint of ${saved.savedAt}`);
     await this.finishRun(() => session.runPipeline(this.ref!, null, meta));
   }

@@ -5,7 +5,7 @@
 
 import type { Gpu } from '../gpu/runtime';
 import { exportGpt2 } from '../io/checkpoint';
-import { runInheritune, type InherituneSettings, type PipelineEvent, type PipelineResult } from '../inheritune/pipeline';
+import { runInheritune, type InherituneSettings, type PipelineEvent, type PipelineResult, type RoundResult } from '../inheritune/pipeline';
 import type { ReadParam } from '../inheritune/inherit';
 import { toHfConfig, type Gpt2Config } from '../model/config';
 import { Gpt2Model } from '../model/gpt2';
@@ -146,6 +146,26 @@ export class Session {
       if (this.profiling) this.collectTimings();
       await this.saveLog();
     }
+  }
+
+  /** Takes over a saved run's log and shows it again: charts, reference line, finished rounds. */
+  replay(log: LogEntry[], stepsPerRound: number): void {
+    const { emitter } = this.io;
+    this.log = log;
+    for (const e of log) {
+      const phase = e.phase as MetricPoint['phase'];
+      const round = Number(e.round ?? 0);
+      const x0 = phase === 'inheritune' ? round * stepsPerRound : 0;
+      if (e.type === 'reference') emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: 0, windows: 0 });
+      else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
+      else if (e.type === 'step') {
+        emitter.point({
+          phase, round, n: 0, x: x0 + Number(e.step), kind: 'step', loss: Number(e.loss), lr: Number(e.lr), gradNorm: Number(e.gradNorm),
+          tokensPerSec: Number(e.tokensPerSec), flopsPerSec: Number(e.flopsPerSec), mfu: (e.mfu as number | null) ?? null, tokens: Number(e.tokens) / (Number(e.step) + 1), elapsedSec: Number(e.elapsedSec),
+        });
+      } else if (e.type === 'eval') emitter.point({ phase, round, n: 0, x: x0 + Number(e.step), kind: 'eval', loss: Number(e.valLoss), elapsedSec: Number(e.elapsedSec) });
+    }
+    emitter.flush();
   }
 
   private onTrain(e: TrainEvent, phase: MetricPoint['phase'], round: number, n: number, x0: number): void {

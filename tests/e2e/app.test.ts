@@ -1,0 +1,152 @@
+// The app as a user drives it, in Debian Chromium (software WebGPU) served on 127.0.0.1: drop the ref-8L fixture and
+// the corpus, see the reference's val loss and attention map, run a short Inheritune, watch the loss and the chart,
+// export and parse the model; a malformed file gives its specific error; the one-button demo trains a reference in
+// the page, is paused, survives a reload (OPFS) and finishes. Screenshots of each state go to test-artifacts/app-*.png.
+// No request may leave 127.0.0.1.
+
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { bytesSource } from '../../src/io/safetensors';
+import { openApp, type AppSession } from './browser';
+
+const FIX = join(__dirname, '../../../shared/fixtures');
+const TEXT = join(__dirname, '../../../shared/data/tinyshakespeare.txt');
+const ART = 'test-artifacts';
+mkdirSync(ART, { recursive: true });
+
+const sessions: AppSession[] = [];
+afterAll(async () => {
+  for (const s of sessions) await s.close();
+});
+
+async function open(path = '/'): Promise<AppSession> {
+  const app = await openApp(path);
+  sessions.push(app);
+  await waitReady(app.page);
+  return app;
+}
+
+async function waitReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => !!window.__inheritune && window.__inheritune.state().gpu.status !== 'starting', null, { timeout: 120_000 });
+  expect(await page.evaluate(() => window.__inheritune!.state().gpu)).toMatchObject({ status: 'ready' });
+}
+
+const stage = (page: Page) => page.getByTestId('stage').getAttribute('data-stage');
+const waitStage = (page: Page, stages: string[], timeout = 900_000) =>
+  page.waitForFunction((s) => s.includes(window.__inheritune!.state().stage), stages, { timeout, polling: 250 });
+
+/** Small run settings for the software adapter, typed into the form as a user would. */
+async function fillSettings(page: Page, s: Record<string, string>): Promise<void> {
+  for (const [k, v] of Object.entries(s)) await page.getByTestId(`setting-${k}`).fill(v);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ART, `app-${name}.png`), fullPage: true });
+}
+
+describe('the app in Chromium', () => {
+  it('ref-8L + corpus: val loss and attention map, a short run with live loss and chart, export that parses, a specific error for a bad file', async () => {
+    const app = await open();
+    const { page } = app;
+    await shot(page, '1-empty');
+    // Settings first, so the automatic analysis already uses the small context.
+    await fillSettings(page, { ctx: '16', evalWindows: '2', batch: '2', stepsPerRound: '2', warmup: '0', evalEvery: '0', checkpointEvery: '0' });
+    await page.getByTestId('checkpoint-input').setInputFiles([join(FIX, 'ref-8L/model.safetensors'), join(FIX, 'ref-8L/config.json')]);
+    await page.getByTestId('corpus-input').setInputFiles(TEXT);
+    await page.waitForFunction(() => window.__inheritune!.state().analysis !== null, null, { timeout: 900_000, polling: 500 });
+    expect(await page.getByTestId('reference').textContent()).toMatch(/8/);
+    const refVal = Number(await page.evaluate(() => window.__inheritune!.state().refVal?.valLoss));
+    expect(refVal).toBeGreaterThan(3);
+    expect(refVal).toBeLessThan(8);
+    expect(await page.getByTestId('ref-val').textContent()).toContain(refVal.toFixed(3));
+    expect(await page.getByTestId('heatmap').textContent()).toMatch(/\d/);
+    expect(await page.getByTestId('suggested-n').textContent()).toMatch(/\d/);
+    await shot(page, '2-reference');
+    // The analysis filled in its suggested n; this run inherits 6 of the 8 blocks (then grows to 8).
+    await fillSettings(page, { n: '6' });
+
+    expect(await page.getByTestId('metric-loss').textContent()).toBe('—');
+    await page.getByTestId('start').click();
+    await page.waitForFunction(() => /^\d+\.\d{4}$/.test(document.querySelector('[data-testid="metric-loss"]')?.textContent ?? ''), null, { timeout: 900_000, polling: 250 });
+    const first = await page.getByTestId('metric-loss').textContent();
+    await page.waitForFunction((f) => document.querySelector('[data-testid="metric-loss"]')?.textContent !== f, first, { timeout: 900_000, polling: 250 });
+    expect(Number(await page.getByTestId('chart-loss').getAttribute('data-points'))).toBeGreaterThan(1);
+    expect(await page.locator('[data-testid="chart-loss"] canvas').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('metric-mfu').textContent()).toMatch(/%|unknown/);
+    await shot(page, '3-running');
+    await waitStage(page, ['done', 'halted']);
+    expect(await stage(page)).toBe('done');
+    const report = await page.evaluate(() => window.__inheritune!.state().report);
+    expect(report?.status).toBe('done');
+    expect(report?.rounds[0]?.n).toBe(6);
+    expect(await page.getByTestId('report').textContent()).toMatch(/6/);
+    await shot(page, '4-done');
+
+    const downloads: { name: string; bytes: Buffer }[] = [];
+    page.on('download', async (d) => downloads.push({ name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) }));
+    await page.getByTestId('export').click();
+    await expect.poll(() => downloads.length, { timeout: 120_000, interval: 250 }).toBe(2);
+    const model = downloads.find((d) => d.name === 'model.safetensors')!;
+    const config = downloads.find((d) => d.name === 'config.json')!;
+    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(model.bytes)), { configJson: config.bytes.toString('utf8') });
+    expect(ckpt.config).toMatchObject({ nLayer: report!.final!.n, nEmbd: 128, nHead: 4, vocabSize: 50257 });
+
+    // A malformed checkpoint: the specific error, and the loaded reference stays.
+    await page.getByTestId('checkpoint-input').setInputFiles({ name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a safetensors file') });
+    await page.waitForFunction(() => (document.querySelector('[data-testid="error"]')?.textContent ?? '').length > 0, null, { timeout: 60_000 });
+    const error = await page.getByTestId('error').textContent();
+    console.log(`error shown: ${error}`);
+    expect(error).toMatch(/model\.safetensors: .*header/i);
+    expect(await page.getByTestId('reference').textContent()).toMatch(/8/);
+    await shot(page, '5-error');
+    expect(app.external).toEqual([]);
+    expect(app.errors).toEqual([]);
+  }, 1_800_000);
+
+  it('the demo: one click trains a reference in the page, then Inheritune; paused, reloaded, resumed from OPFS, finished', async () => {
+    const app = await open();
+    const { page } = app;
+    await page.getByTestId('demo-settings').locator('summary').click().catch(() => undefined);
+    for (const [k, v] of Object.entries({ layers: '2', width: '32', heads: '2', steps: '4', batch: '2', ctx: '16' })) await page.getByTestId(`demo-${k}`).fill(v);
+    await fillSettings(page, { n: '1', ctx: '16', evalWindows: '2', batch: '2', stepsPerRound: '4', warmup: '0', evalEvery: '0', checkpointEvery: '0' });
+    await page.getByTestId('demo').click();
+    await waitStage(page, ['demo-reference'], 300_000);
+    await shot(page, '6-demo-reference');
+    // Pause in the middle of Inheritune's first round.
+    await page.waitForFunction(() => {
+      const s = window.__inheritune!.state();
+      return s.latest?.phase === 'inheritune';
+    }, null, { timeout: 900_000, polling: 100 });
+    await page.getByTestId('pause').click();
+    await waitStage(page, ['paused', 'done']);
+    expect(await stage(page)).toBe('paused');
+    const before = await page.evaluate(() => window.__inheritune!.state().latest!.x);
+
+    await page.reload();
+    await waitReady(page);
+    await page.getByTestId('saved-banner').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('saved-banner').textContent()).toMatch(/demo reference/);
+    await shot(page, '7-resume-offer');
+    await page.getByTestId('resume-saved').click();
+    await waitStage(page, ['done', 'halted']);
+    expect(await stage(page)).toBe('done');
+    const s = await page.evaluate(() => {
+      const st = window.__inheritune!.state();
+      return { report: st.report, reference: st.reference, lossPoints: window.__inheritune!.series.cols.loss.filter((v) => v !== null).length };
+    });
+    expect(s.reference?.origin).toBe('demo');
+    expect(s.report?.status).toBe('done');
+    expect(s.report?.rounds.map((r) => r.n)).toEqual(s.report!.rounds.length === 1 ? [1] : [1, 2]);
+    // The chart shows the whole run: the steps before the reload (replayed from the saved log) and after it.
+    expect(before).toBeLessThan(3);
+    expect(s.lossPoints).toBe(s.report!.rounds.reduce((a, r) => a + r.steps, 0));
+    await page.getByTestId('sample').click();
+    await page.waitForFunction(() => !window.__inheritune!.state().sample.running && window.__inheritune!.state().sample.text.length > 0, null, { timeout: 300_000 });
+    await shot(page, '8-demo-done');
+    expect(app.external).toEqual([]);
+    expect(app.errors).toEqual([]);
+  }, 1_800_000);
+});
