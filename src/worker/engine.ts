@@ -317,7 +317,8 @@ export class Engine {
   // ---- runs ----
 
   private newSession(store: RunStore, peak: Peak | null): Session {
-    const { corpus } = this.need();
+    const corpus = this.corpus;
+    if (!corpus) throw new UserError('Drop a text corpus (.txt) first, or start the demo.');
     this.stopMode = null;
     this.finished = null;
     this.disposeSampleModel();
