@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openGpt2Checkpoint, type Gpt2Checkpoint } from '../io/checkpoint';
 import { fileSource, type FileSource } from '../io/node-source';
+import { decodeText } from '../io/corpus';
 import { encodeGpt2 } from '../io/tokenizer';
 import { UsageError } from './args';
 
@@ -33,13 +34,11 @@ export async function loadCheckpoint(path: string): Promise<{ ckpt: Gpt2Checkpoi
 
 export async function loadCorpus(path: string): Promise<Uint16Array> {
   if (!existsSync(path)) throw new UsageError(`data file not found: ${path}`);
-  const bytes = readFileSync(path);
-  if (bytes.includes(0)) throw new UsageError(`${path} looks binary (it contains NUL bytes): give a UTF-8 text file`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new UsageError(`${path} is not valid UTF-8 text`);
+    text = decodeText(readFileSync(path), path);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
   return encodeGpt2(text, (d, t) => progress('tokenizing', d, t));
 }

@@ -95,7 +95,7 @@ export interface PipelineResult {
 }
 
 /** The grown model is kept beside the snapshot while the baseline trains, so a resumed run can still export it. */
-const FINAL_FILE = 'inheritune-final.safetensors';
+export const FINAL_FILE = 'inheritune-final.safetensors';
 
 export function validateInherituneSettings(s: InherituneSettings, k: number): void {
   if (!Number.isInteger(s.n) || s.n < 1 || s.n > k) throw new Error(`n must be an integer from 1 to the reference's ${k} blocks, got ${s.n}`);

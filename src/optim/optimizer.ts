@@ -93,6 +93,8 @@ export class Optimizer {
   private readonly ranges: AdamWRange[];
   private readonly muonSlots: ParamSlot[];
 
+  private readonly muonScratch: Tensor[];
+
   constructor(readonly model: Gpt2Model, readonly cfg: OptimizerConfig = optimizerConfig()) {
     const gpu = model.gpu;
     this.grads = model.flatGradients();
@@ -108,6 +110,9 @@ export class Optimizer {
     const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
     this.muonSlots = model.layout.slots.filter((s) => muon(s.name));
     this.ranges = adamwRanges(model.layout.slots, (s) => !muon(s.name), cfg.adamw.weightDecay);
+    // Momentum output and orthogonalised update of one Muon matrix at a time, sized for the largest.
+    const most = Math.max(0, ...this.muonSlots.map((s) => s.size));
+    this.muonScratch = most ? [empty(gpu, [most]), empty(gpu, [most])] : [];
   }
 
   /** Zeroes the gradient banks (before the micro-batches of the next update). */
@@ -116,8 +121,8 @@ export class Optimizer {
   }
 
   /**
-   * Applies one update from the accumulated gradients: AdamW at `lr`, Muon matrices at `muonLr` (default: the Muon
-   * peak scaled like lr would be by its schedule, i.e. pass it explicitly). `loss` [1], when given, joins the guard.
+   * Applies one update from the accumulated gradients: AdamW at `lr`, Muon matrices at `muonLr` (default: Muon's
+   * peak, cfg.muon.lr; a scheduled run passes the peak shaped by its schedule). `loss` [1], when given, joins the guard.
    * Returns the pre-clip global gradient norm as a [1] tensor (NaN once the guard tripped): read it later, or dispose.
    */
   update(lr: number, opts: { muonLr?: number; loss?: Tensor } = {}): Tensor {
@@ -141,14 +146,12 @@ export class Optimizer {
     for (const s of this.muonSlots) {
       const [rows, cols] = s.shape as [number, number];
       const at = (banks: Tensor[]) => banks[s.bank]!.range(s.offset, s.size);
-      const upd = empty(gpu, [s.size]);
-      const ortho = empty(gpu, [s.size]);
-      launchMuonMomentum(gpu, at(this.grads), at(this.m), upd.view, s.size, mu.momentum, mu.nesterov, norm.view);
-      newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps);
+      const upd = this.muonScratch[0]!.range(0, s.size);
+      const ortho = this.muonScratch[1]!.range(0, s.size);
+      launchMuonMomentum(gpu, at(this.grads), at(this.m), upd, s.size, mu.momentum, mu.nesterov, norm.view);
+      newtonSchulz(gpu, upd, ortho, rows, cols, mu.nsSteps);
       // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
-      launchMuonUpdate(gpu, at(this.model.banks), ortho.view, s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
-      upd.dispose();
-      ortho.dispose();
+      launchMuonUpdate(gpu, at(this.model.banks), ortho, s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
     }
     return norm;
   }
@@ -169,6 +172,6 @@ export class Optimizer {
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v, this.halted]) t.dispose();
+    for (const t of [...this.m, ...this.v, this.halted, ...this.muonScratch]) t.dispose();
   }
 }

@@ -12,35 +12,50 @@ export interface Gpt2RefConfig {
   H: number;
 }
 
+/** What the backward needs from each block's forward (and the analysis: the per-(b,h) attention probabilities). */
+export type BlockSaved = { x: F64; h: F64; qkv: F64; a: F64; probs: F64[]; x2: F64; h2: F64; f: F64; fg: F64 };
+
+export function refParams(params: Map<string, F64>): (name: string) => F64 {
+  return (n) => {
+    const v = params.get(n);
+    if (!v) throw new Error(`missing parameter ${n}`);
+    return v;
+  };
+}
+
+/** Embedding and every block, forward: the residual stream after the last block (before ln_f) and each block's saved values. */
+export function gpt2BlocksRef(params: Map<string, F64>, cfg: Gpt2RefConfig, tokens: Int32Array, B: number, T: number): { x: F64; saved: BlockSaved[] } {
+  const { C, L, H } = cfg;
+  const D = C / H;
+  const N = B * T;
+  const p = refParams(params);
+  const lin = (x: F64, w: string, K: number, Nout: number) => matmulRef(x, p(`${w}.weight`), p(`${w}.bias`), { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
+  const saved: BlockSaved[] = [];
+  let x = embeddingRef(tokens, B, T, p('wte.weight'), p('wpe.weight'), C);
+  for (let l = 0; l < L; l++) {
+    const w = (n: string) => `h.${l}.${n}`;
+    const h = layernormRef(x, p(w('ln_1.weight')), p(w('ln_1.bias')), N, C).y;
+    const qkv = lin(h, w('attn.c_attn'), C, 3 * C);
+    const att = attentionRef(qkv, B, T, H, D);
+    const x2 = addRef(x, lin(att.out, w('attn.c_proj'), C, C));
+    const h2 = layernormRef(x2, p(w('ln_2.weight')), p(w('ln_2.bias')), N, C).y;
+    const f = lin(h2, w('mlp.c_fc'), C, 4 * C);
+    const fg = geluRef(f);
+    saved.push({ x, h, qkv, a: att.out, probs: att.probs, x2, h2, f, fg });
+    x = addRef(x2, lin(fg, w('mlp.c_proj'), 4 * C, C));
+  }
+  return { x, saved };
+}
+
 /** Loss and the gradient of every parameter (by name) for one batch. */
 export function gpt2LossAndGradsRef(params: Map<string, F64>, cfg: Gpt2RefConfig, tokens: Int32Array, targets: Int32Array, B: number, T: number): { loss: number; grads: Map<string, F64> } {
   const { V, P, C, L, H } = cfg;
   const D = C / H;
   const N = B * T;
-  const p = (n: string) => {
-    const v = params.get(n);
-    if (!v) throw new Error(`missing parameter ${n}`);
-    return v;
-  };
-  const lin = (x: F64, w: string, b: string | null, K: number, Nout: number) => matmulRef(x, p(w), b ? p(b) : null, { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
+  const p = refParams(params);
   const linBack = (x: F64, w: string, g: F64, K: number, Nout: number) => matmulBackwardRef(x, p(w), g, { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
 
-  // Forward, keeping what the backward needs.
-  type Saved = { x: F64; h: F64; qkv: F64; a: F64; x2: F64; h2: F64; f: F64; fg: F64 };
-  const saved: Saved[] = [];
-  let x = embeddingRef(tokens, B, T, p('wte.weight'), p('wpe.weight'), C);
-  for (let l = 0; l < L; l++) {
-    const w = (n: string) => `h.${l}.${n}`;
-    const h = layernormRef(x, p(w('ln_1.weight')), p(w('ln_1.bias')), N, C).y;
-    const qkv = lin(h, w('attn.c_attn.weight'), w('attn.c_attn.bias'), C, 3 * C);
-    const a = attentionRef(qkv, B, T, H, D).out;
-    const x2 = addRef(x, lin(a, w('attn.c_proj.weight'), w('attn.c_proj.bias'), C, C));
-    const h2 = layernormRef(x2, p(w('ln_2.weight')), p(w('ln_2.bias')), N, C).y;
-    const f = lin(h2, w('mlp.c_fc.weight'), w('mlp.c_fc.bias'), C, 4 * C);
-    const fg = geluRef(f);
-    saved.push({ x, h, qkv, a, x2, h2, f, fg });
-    x = addRef(x2, lin(fg, w('mlp.c_proj.weight'), w('mlp.c_proj.bias'), 4 * C, C));
-  }
+  const { x, saved } = gpt2BlocksRef(params, cfg, tokens, B, T);
   const xf = layernormRef(x, p('ln_f.weight'), p('ln_f.bias'), N, C).y;
   const logits = matmulRef(xf, p('wte.weight'), null, { M: N, N: V, K: C, batch: 1, transA: false, transB: true });
   const { loss, dlogits } = crossEntropyRef(logits, targets, N, V);

@@ -55,7 +55,7 @@ const adamwCheck: Check = {
 
 const muonCheck: Check = {
   name: 'muon',
-  kernels: ['muon_momentum', 'scale_by_norm', 'matmul', 'transpose', 'axpby', 'reduce_sum'],
+  kernels: ['muon_momentum', 'scale_by_norm', 'matmul', 'transpose', 'muon_update', 'reduce_sum'],
   async run({ gpu, expect }) {
     const rng = new Rng(12);
     for (const [R, C] of [[7, 33], [33, 7], [16, 16]] as const) {

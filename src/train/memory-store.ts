@@ -5,19 +5,10 @@ import type { RunStore } from './snapshot';
 
 export function memoryStore(): RunStore & { files: Map<string, Uint8Array> } {
   const files = new Map<string, Uint8Array>();
-  const join = (parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
-  };
   return {
     files,
     async write(name, parts) {
-      files.set(name, join(parts));
+      files.set(name, new Uint8Array(await new Blob(parts as Uint8Array<ArrayBuffer>[]).arrayBuffer()));
     },
     async writeBlob(name, blob, onProgress) {
       files.set(name, new Uint8Array(await blob.arrayBuffer()));

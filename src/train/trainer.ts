@@ -106,11 +106,10 @@ export class Trainer {
     readonly data: { train: Uint16Array; val: Uint16Array },
     readonly settings: TrainSettings,
     readonly peak: Peak | null = null,
-    optimizer?: Optimizer,
   ) {
     validateSettings(settings, model.config.nPositions);
     this.schedule = { ...settings.schedule, total: settings.steps };
-    this.optimizer = optimizer ?? new Optimizer(model, settings.optimizer);
+    this.optimizer = new Optimizer(model, settings.optimizer);
     this.rng = new Rng(settings.seed);
     this.gradSeed = fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
@@ -150,7 +149,7 @@ export class Trainer {
       backward(loss, this.gradSeed);
       loss.dispose();
     }
-    const muonLr = this.settings.optimizer.muon.lr * (lr / this.schedule.lr);
+    const muonLr = opt.cfg.muon.lr * (lr / this.schedule.lr); // Muon's peak, shaped by the same schedule
     const norm = opt.update(lr, { muonLr, loss: lossSum });
     const both = empty(gpu, [2]);
     gpu.copy(lossSum.view, both.range(0, 1));

@@ -4,7 +4,7 @@
 
 import type { ReactNode } from 'react';
 import { fmtCount, fmtDuration, fmtFlops, fmtParams, NONE } from './format';
-import { roundProgress, roundSize } from './progressOf';
+import { roundProgress, roundSize, type RoundProgress } from './progressOf';
 import { useApp, type AppState } from './store';
 
 const CHINCHILLA = 20;
@@ -17,12 +17,10 @@ interface Eta {
   future: { n: number; sec: number }[];
 }
 
-function estimate(s: Pick<AppState, 'latest' | 'current' | 'rounds' | 'settings' | 'demo' | 'reference'>): Eta | null {
-  const { latest, current, rounds, settings, demo, reference } = s;
-  if (!latest || !current || !(latest.tokensPerSec > 0)) return null;
-  const p = roundProgress(latest, current, rounds, demo.steps);
-  if (!p) return null;
-  const perUpdate = latest.phase === 'reference' ? (demo.batch * demo.ctx) / latest.tokensPerSec : (settings.batch * settings.ctx * settings.accum) / latest.tokensPerSec;
+function estimate(s: Pick<AppState, 'latest' | 'current' | 'rounds' | 'settings' | 'reference'>, p: RoundProgress | null, tokensPerUpdate: number): Eta | null {
+  const { latest, current, rounds, settings, reference } = s;
+  if (!latest || !current || !p || !(latest.tokensPerSec > 0)) return null;
+  const perUpdate = tokensPerUpdate / latest.tokensPerSec;
   const left = Number.isFinite(p.of) ? Math.max(0, p.of - p.step) : 0;
   const round = left * perUpdate;
   if (latest.phase !== 'inheritune' || !reference) return { round, run: null, baseline: null, future: [] };
@@ -72,11 +70,11 @@ export function Accounting() {
   const stage = useApp((s) => s.stage);
 
   const p = roundProgress(latest, current, rounds, demo.steps);
-  const perUpdate = latest?.phase === 'reference' ? demo.batch * demo.ctx : settings.batch * settings.ctx * settings.accum;
-  const roundTokens = p ? p.step * perUpdate : 0;
+  const tokensPerUpdate = latest?.phase === 'reference' ? demo.batch * demo.ctx : settings.batch * settings.ctx * settings.accum;
+  const roundTokens = p ? p.step * tokensPerUpdate : 0;
   const params = current?.params ?? 0;
   const tpp = params > 0 ? roundTokens / params : null;
-  const eta = stage === 'running' || stage === 'demo-reference' ? estimate({ latest, current, rounds, settings, demo, reference }) : null;
+  const eta = stage === 'running' || stage === 'demo-reference' ? estimate({ latest, current, rounds, settings, reference }, p, tokensPerUpdate) : null;
   const size = current ? roundSize(current, rounds) : NaN;
 
   return (

@@ -8,36 +8,13 @@ import { useApp } from './store';
 
 const ext = (f: File) => f.name.toLowerCase().replace(/^.*(\.[^.]+)$/, '$1');
 
-/**
- * The worker runs one load at a time and refuses a second while the first runs ("Busy …"), so a corpus chosen while
- * a checkpoint loads is held until it has loaded or failed (or a long wait passed, after which the worker says why).
- */
-let checkpointLoading: Promise<void> | null = null;
-
+// The engine loads a checkpoint and a corpus side by side, so both go straight to it.
 function loadCheckpoint(files: File[]): void {
   useApp.getState().send({ type: 'load-checkpoint', files });
-  const settled = new Promise<void>((resolve) => {
-    const unsubscribe = useApp.subscribe((s, prev) => {
-      const failed = s.errors.length > prev.errors.length && s.errors.at(-1)?.scope === 'checkpoint';
-      if (s.reference !== prev.reference || failed) finish();
-    });
-    const timer = setTimeout(() => finish(), 120_000);
-    function finish() {
-      unsubscribe();
-      clearTimeout(timer);
-      resolve();
-    }
-  });
-  checkpointLoading = settled;
-  void settled.then(() => {
-    if (checkpointLoading === settled) checkpointLoading = null;
-  });
 }
 
 function loadCorpus(file: File): void {
-  const send = () => useApp.getState().send({ type: 'load-corpus', file });
-  if (checkpointLoading) void checkpointLoading.then(send);
-  else send();
+  useApp.getState().send({ type: 'load-corpus', file });
 }
 
 /** Sends what was dropped; returns the names it could not place, for a note. */

@@ -5,7 +5,7 @@
 import { useEffect, useRef } from 'react';
 import { fmtBytes, fmtCount, fmtLoss, fmtParams } from './format';
 import { Heatmap } from './Heatmap';
-import { isBusy, holdsRun } from './status';
+import { holdsRun } from './status';
 import { useApp } from './store';
 import type { CorpusInfo, ReferenceInfo } from '../worker/protocol';
 
@@ -35,8 +35,7 @@ function useAutoAnalyze(): void {
   useEffect(() => {
     const last = sent.current;
     if (last && lastError > last.errorAt) last.failed = true;
-    if (!ready || !reference || !corpus || refVal || holdsRun(stage) || stage === 'loading') return;
-    if (!(Number.isInteger(ctx) && ctx >= 1 && ctx <= reference.positions && Number.isInteger(windows) && windows >= 1)) return;
+    if (!ready || !reference || !corpus || refVal || holdsRun(stage) || !windowShapeOk(reference, ctx, windows)) return;
     if (last && last.reference === reference && last.corpus === corpus) {
       if (last.ctx === ctx && last.windows === windows) return;
       // A new ctx/windows while the first analysis still runs would queue another: wait for it (or its failure).
@@ -119,6 +118,11 @@ function RefVal() {
   );
 }
 
+/** The form's context and window count can be analysed on this reference. */
+function windowShapeOk(reference: { positions: number } | null, ctx: number, windows: number): boolean {
+  return !!reference && Number.isInteger(ctx) && ctx >= 1 && ctx <= reference.positions && Number.isInteger(windows) && windows >= 1;
+}
+
 export function ReferenceCard() {
   useAutoAnalyze();
   const reference = useApp((s) => s.reference);
@@ -128,8 +132,7 @@ export function ReferenceCard() {
   const ctx = useApp((s) => s.settings.ctx);
   const windows = useApp((s) => s.settings.evalWindows);
   const send = useApp((s) => s.send);
-  const ctxOk = !!reference && Number.isInteger(ctx) && ctx >= 1 && ctx <= reference.positions && Number.isInteger(windows) && windows >= 1;
-  const canAnalyze = ready && !!reference && !!corpus && !isBusy(stage) && stage !== 'paused' && ctxOk;
+  const canAnalyze = ready && !!reference && !!corpus && !holdsRun(stage) && windowShapeOk(reference, ctx, windows);
 
   return (
     <section className="card" data-testid="reference-card">

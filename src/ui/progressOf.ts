@@ -1,9 +1,8 @@
-// Where the run stands inside its round: the store keeps the latest update's x on the phase axis and the round's
-// size, and series.markers keeps where each round began on that axis, so the step within the round is their gap.
+// Where the run stands inside its round: the store keeps the latest update's x on the phase axis, and where the
+// current round began on that axis with its size, so the step within the round is their gap.
 // The baseline's round-start carries no size (NaN): it trains as many updates as all Inheritune rounds together.
 
 import type { AppState, Latest } from './store';
-import { series } from './series';
 
 export interface RoundProgress {
   /** Updates done in this round (or in the demo reference's training). */
@@ -23,16 +22,7 @@ export function roundProgress(latest: Latest | null, current: AppState['current'
   const done = latest.x + 1; // a step point is logged after its update
   if (latest.phase === 'reference') return { step: done, of: current?.phase === 'reference' ? current.stepsPerRound : demoSteps };
   if (!current || current.phase !== latest.phase) return null;
-  // The last round-start marker of this phase (Inheritune rounds share one axis; the baseline restarts at 0).
-  let start = 0;
-  for (let i = series.markers.length - 1; i >= 0; i--) {
-    const m = series.markers[i]!;
-    if ((m.label === 'baseline') === (current.phase === 'baseline')) {
-      start = m.x;
-      break;
-    }
-  }
   const of = roundSize(current, rounds);
-  const step = Math.max(0, done - start);
+  const step = Math.max(0, done - current.x);
   return { step: Number.isFinite(of) ? Math.min(of, step) : step, of };
 }

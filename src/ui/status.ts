@@ -17,7 +17,7 @@ export const canPause = (stage: Stage): boolean => stage === 'running' || stage 
 export const canStop = (stage: Stage): boolean => stage === 'running' || stage === 'demo-reference' || stage === 'pausing' || stage === 'paused';
 
 /** A run (or the demo reference's training) owns the GPU and its data: loading a new reference or corpus must wait.
- *  'loading' is not one: the worker takes commands in order, so a corpus may be chosen while a checkpoint loads. */
+ *  Loading is not one: the engine loads a checkpoint and a corpus side by side. */
 export function runActive(stage: Stage): boolean {
   return stage === 'demo-reference' || stage === 'running' || stage === 'pausing' || stage === 'paused';
 }

@@ -59,7 +59,7 @@ export interface AppState {
   /** Compute so far in this run (all phases): tokens and FLOPs. */
   totals: { tokens: number; flops: number };
   /** The model being trained now. */
-  current: { phase: string; round: number; n: number; params: number; stepsPerRound: number } | null;
+  current: { phase: string; round: number; n: number; params: number; stepsPerRound: number; x: number } | null;
   rounds: RoundResult[];
   report: RunReport | null;
   kernelTimes: KernelTime[];
@@ -77,6 +77,12 @@ export interface AppState {
   send(cmd: Command): void;
   handle(e: WorkerEvent): void;
 }
+
+/** A new command in a scope clears that scope's old errors (a fixed file replaces the message about the bad one). */
+const CLEARS: Partial<Record<Command['type'], ErrorScope[]>> = {
+  'load-checkpoint': ['checkpoint'], 'load-corpus': ['corpus'], start: ['run'], demo: ['run', 'corpus'], resume: ['run', 'storage'],
+  sample: ['sample'], export: ['export'], analyze: ['analyze'],
+};
 
 let errorId = 0;
 let post: (cmd: Command) => void = () => {
@@ -129,12 +135,7 @@ export const useApp = create<AppState>()((set, get) => ({
   },
 
   send(cmd) {
-    // A new command in a scope clears that scope's old errors (a fixed file replaces the message about the bad one).
-    const scope: Partial<Record<Command['type'], ErrorScope[]>> = {
-      'load-checkpoint': ['checkpoint'], 'load-corpus': ['corpus'], start: ['run'], demo: ['run', 'corpus'], resume: ['run', 'storage'],
-      sample: ['sample'], export: ['export'], analyze: ['analyze'],
-    };
-    const clear = scope[cmd.type];
+    const clear = CLEARS[cmd.type];
     if (clear) set((s) => ({ errors: s.errors.filter((e) => !clear.includes(e.scope)) }));
     if (cmd.type === 'start' || cmd.type === 'demo') set(runReset());
     if (cmd.type === 'resume' && get().stage !== 'paused') set(runReset());
@@ -203,13 +204,11 @@ export const useApp = create<AppState>()((set, get) => ({
         break;
       }
       case 'round-start':
-        set({ current: { phase: e.phase, round: e.round, n: e.n, params: e.params, stepsPerRound: e.stepsPerRound } });
+        set({ current: { phase: e.phase, round: e.round, n: e.n, params: e.params, stepsPerRound: e.stepsPerRound, x: e.x } });
         series.mark({ x: e.x, label: e.phase === 'baseline' ? 'baseline' : `n=${e.n}` });
         break;
       case 'round-end':
         set((s) => ({ rounds: [...s.rounds, e.result] }));
-        break;
-      case 'grow':
         break;
       case 'report':
         set({ report: e.report });

@@ -33,7 +33,7 @@ export function validateSettings(s: RunSettings, lim: Limits): Errors<RunSetting
   e.stepsPerRound = int(s.stepsPerRound, 1);
   e.lr = positive(s.lr);
   if (s.optimizer === 'muon') e.muonLr = positive(s.muonLr);
-  e.warmup = int(s.warmup, 0) ?? (s.warmup > s.stepsPerRound ? 'longer than a round' : undefined);
+  e.warmup = int(s.warmup, 0) ?? (s.warmup >= s.stepsPerRound ? 'must be shorter than a round' : undefined);
   e.batch = int(s.batch, 1);
   e.ctx = int(s.ctx, 1) ?? (lim.positions !== undefined && s.ctx > lim.positions ? `at most ${lim.model}'s ${lim.positions} positions` : undefined);
   e.accum = int(s.accum, 1);

@@ -28,18 +28,21 @@ export class Emitter {
     this.post({ type: 'metrics', points });
   }
 
+  /** When each task last posted progress (one throttle per task, however many reporters ask for it). */
+  private lastProgress = new Map<string, number>();
+
   /** A progress reporter for `task` that posts at most every 50 ms, always the last call. */
   progress(task: string): (done: number, total: number) => void {
-    let last = 0;
     return (done, total) => {
       const now = Date.now();
-      if (done < total && now - last < 50) return;
-      last = now;
+      if (done < total && now - (this.lastProgress.get(task) ?? 0) < 50) return;
+      this.lastProgress.set(task, now);
       this.emit({ type: 'progress', task, done, total });
     };
   }
 
   end(task: string): void {
+    this.lastProgress.delete(task);
     this.emit({ type: 'progress-end', task });
   }
 }

@@ -5,19 +5,19 @@
 import { acquireDevice, type Acquired } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
 import { exportGpt2, openGpt2Checkpoint, type Gpt2Checkpoint } from '../io/checkpoint';
-import { splitTokens, validationWindows } from '../io/corpus';
+import { decodeText, splitTokens, validationWindows } from '../io/corpus';
 import { blobSource } from '../io/safetensors';
 import { decodeGpt2, encodeGpt2, GPT2_VOCAB } from '../io/tokenizer';
 import { analyzeAttention } from '../inheritune/analyze';
 import type { ReadParam } from '../inheritune/inherit';
-import type { PipelineResult, PipelineState } from '../inheritune/pipeline';
+import { FINAL_FILE, type PipelineResult, type PipelineState } from '../inheritune/pipeline';
 import type { Gpt2Config } from '../model/config';
 import { Gpt2Model } from '../model/gpt2';
 import { paramCount, paramSpecs } from '../model/params';
 import { generate } from '../model/sample';
 import { validationLoss } from '../train/evaluate';
 import { measureMatmulPeak, peakFromTable, userPeak, type Peak } from '../train/mfu';
-import { openSnapshot, type RunStore } from '../train/snapshot';
+import { openSnapshot, SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
 import { Rng } from '../util/rng';
 import { Emitter } from './emitter';
 import type { Command, CorpusInfo, DemoSettings, ErrorScope, ReferenceInfo, RunSettings, SavedRunInfo, Stage, WorkerEvent } from './protocol';
@@ -51,15 +51,13 @@ interface Corpus {
   info: CorpusInfo;
 }
 
-class UserError extends Error {}
-
 export class Engine {
   private readonly out: Emitter;
   private gpu: Gpu | null = null;
   private tablePeak: Peak | null = null;
   private measuredPeak: Peak | null = null;
   private ref: Reference | null = null;
-  private configJson: { text: string; name: string } | null = null;
+  private configJson: string | null = null;
   private corpus: Corpus | null = null;
   private session: Session | null = null;
   private store: RunStore | null = null;
@@ -99,9 +97,7 @@ export class Engine {
   }
 
   private fail(scope: ErrorScope, e: unknown): void {
-    const err = e as Error;
-    const message = err instanceof Error ? err.message : String(e);
-    this.out.emit({ type: 'error', scope, message });
+    this.out.emit({ type: 'error', scope, message: e instanceof Error ? e.message : String(e) });
   }
 
   private setStage(stage: Stage, detail?: string): void {
@@ -118,7 +114,7 @@ export class Engine {
       this.out.emit({ type: 'error', scope, message: 'The GPU engine is not ready (no WebGPU device).' });
       return;
     }
-    if (this.loads.size && scope !== 'checkpoint' && scope !== 'corpus') {
+    if (this.loads.size) {
       this.out.emit({ type: 'error', scope, message: `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.` });
       return;
     }
@@ -149,8 +145,8 @@ export class Engine {
   }
 
   private requireGpu(): Gpu {
-    if (!this.gpu) throw new UserError('The GPU engine is not ready (no WebGPU device).');
-    if (this.gpu.error) throw new UserError(`The GPU failed earlier and must be restarted (reload the page; your last checkpoint is kept): ${this.gpu.error.message}`);
+    if (!this.gpu) throw new Error('The GPU engine is not ready (no WebGPU device).');
+    if (this.gpu.error) throw new Error(`The GPU failed earlier and must be restarted (reload the page; your last checkpoint is kept): ${this.gpu.error.message}`);
     return this.gpu;
   }
 
@@ -213,7 +209,7 @@ export class Engine {
 
   private refuseDuringRun(what: string): void {
     if (this.stage === 'running' || this.stage === 'pausing' || this.stage === 'demo-reference') {
-      throw new UserError(`A run is under way: pause or stop it before loading another ${what}.`);
+      throw new Error(`A run is under way: pause or stop it before loading another ${what}.`);
     }
   }
 
@@ -221,13 +217,13 @@ export class Engine {
     this.refuseDuringRun('checkpoint');
     const json = files.filter((f) => /\.json$/i.test(f.name));
     const weights = files.filter((f) => !/\.json$/i.test(f.name));
-    if (!files.length) throw new UserError('No file was given.');
-    if (json.length > 1 || weights.length > 1) throw new UserError(`Drop one model.safetensors and at most one config.json (got ${files.map((f) => f.name).join(', ')}).`);
+    if (!files.length) throw new Error('No file was given.');
+    if (json.length > 1 || weights.length > 1) throw new Error(`Drop one model.safetensors and at most one config.json (got ${files.map((f) => f.name).join(', ')}).`);
     const other = weights.find((f) => !/\.safetensors$/i.test(f.name));
-    if (other) throw new UserError(`${other.name} is not a checkpoint: drop a Hugging Face model.safetensors (and optionally its config.json). PyTorch .bin/.pt files are not read; convert them with safetensors first.`);
+    if (other) throw new Error(`${other.name} is not a checkpoint: drop a Hugging Face model.safetensors (and optionally its config.json). PyTorch .bin/.pt files are not read; convert them with safetensors first.`);
     if (json[0]) {
-      if (json[0].size > 1 << 20) throw new UserError(`${json[0].name} is ${json[0].size} bytes: too large for a config.json.`);
-      this.configJson = { text: await json[0].text(), name: json[0].name };
+      if (json[0].size > 1 << 20) throw new Error(`${json[0].name} is ${json[0].size} bytes: too large for a config.json.`);
+      this.configJson = await json[0].text();
     }
     const file = weights[0] ?? (this.ref?.file instanceof File ? this.ref.file : null);
     if (!file) {
@@ -237,17 +233,17 @@ export class Engine {
     this.out.emit({ type: 'progress', task: 'reading the checkpoint', done: 0, total: 1 });
     let ckpt: Gpt2Checkpoint;
     try {
-      ckpt = await openGpt2Checkpoint(blobSource(file), { configJson: this.configJson?.text, label: file.name });
+      ckpt = await openGpt2Checkpoint(blobSource(file), { configJson: this.configJson ?? undefined, label: file.name });
     } catch (e) {
       // A config.json that does not fit this model is dropped, so the next model dropped is not judged by it.
       if (this.configJson && /config\.json/.test((e as Error).message)) this.configJson = null;
       const message = (e as Error).message;
-      throw new UserError(message.startsWith(file.name) ? message : `${file.name}: ${message}`);
+      throw new Error(message.startsWith(file.name) ? message : `${file.name}: ${message}`);
     } finally {
       this.out.end('reading the checkpoint');
     }
     if (ckpt.config.vocabSize !== GPT2_VOCAB) {
-      throw new UserError(`${file.name} has a vocabulary of ${ckpt.config.vocabSize} tokens; Inheritune Studio tokenizes with GPT-2's BPE (${GPT2_VOCAB} tokens), so the reference must use it too.`);
+      throw new Error(`${file.name} has a vocabulary of ${ckpt.config.vocabSize} tokens; Inheritune Studio tokenizes with GPT-2's BPE (${GPT2_VOCAB} tokens), so the reference must use it too.`);
     }
     const dtypes = [...new Set([...ckpt.file.tensors.values()].map((t) => t.dtype))].join('/');
     const c = ckpt.config;
@@ -265,22 +261,16 @@ export class Engine {
     let label: string;
     if (file) {
       label = file.name;
-      if (file.size > MAX_CORPUS_BYTES) throw new UserError(`${file.name} is ${(file.size / 2 ** 30).toFixed(1)} GiB; corpora up to 1 GiB are supported in the browser (use the CLI for more).`);
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      if (bytes.includes(0)) throw new UserError(`${file.name} looks binary (it contains NUL bytes): drop a UTF-8 text file.`);
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      } catch {
-        throw new UserError(`${file.name} is not valid UTF-8 text.`);
-      }
+      if (file.size > MAX_CORPUS_BYTES) throw new Error(`${file.name} is ${(file.size / 2 ** 30).toFixed(1)} GiB; corpora up to 1 GiB are supported in the browser (use the CLI for more).`);
+      text = decodeText(new Uint8Array(await file.arrayBuffer()), file.name);
     } else {
       label = 'tinyshakespeare.txt (built-in demo corpus)';
       text = await this.env.demoCorpus();
     }
-    if (!text.trim()) throw new UserError(`${label} is empty.`);
+    if (!text.trim()) throw new Error(`${label} is empty.`);
     const tokens = await encodeGpt2(text, this.out.progress('tokenizing'));
     this.out.end('tokenizing');
-    if (tokens.length < 100) throw new UserError(`${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`);
+    if (tokens.length < 100) throw new Error(`${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`);
     const { train, val } = splitTokens(tokens);
     const info: CorpusInfo = { label, chars: text.length, tokens: tokens.length, train: train.length, val: val.length };
     this.corpus = { tokens, train, val, info };
@@ -288,15 +278,15 @@ export class Engine {
   }
 
   private need(): { ref: Reference; corpus: Corpus } {
-    if (!this.ref) throw new UserError('Drop a reference checkpoint (model.safetensors) first, or start the demo.');
-    if (!this.corpus) throw new UserError('Drop a text corpus (.txt) first, or start the demo.');
+    if (!this.ref) throw new Error('Drop a reference checkpoint (model.safetensors) first, or start the demo.');
+    if (!this.corpus) throw new Error('Drop a text corpus (.txt) first, or start the demo.');
     return { ref: this.ref, corpus: this.corpus };
   }
 
   private async analyze(ctx: number, windows: number): Promise<void> {
     const { ref, corpus } = this.need();
     const gpu = this.requireGpu();
-    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.nPositions) throw new UserError(`context must be from 1 to the reference's ${ref.config.nPositions} positions, got ${ctx}`);
+    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.nPositions) throw new Error(`context must be from 1 to the reference's ${ref.config.nPositions} positions, got ${ctx}`);
     validationWindows(corpus.val, ctx, windows); // throws naming how many windows fit
     const model = await Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), this.out.progress('loading the reference'));
     this.out.end('loading the reference');
@@ -318,13 +308,13 @@ export class Engine {
 
   private newSession(store: RunStore, peak: Peak | null): Session {
     const corpus = this.corpus;
-    if (!corpus) throw new UserError('Drop a text corpus (.txt) first, or start the demo.');
+    if (!corpus) throw new Error('Drop a text corpus (.txt) first, or start the demo.');
     this.stopMode = null;
     this.finished = null;
     this.disposeSampleModel();
     this.session = new Session({
       gpu: this.requireGpu(), emitter: this.out, store, peak,
-      data: { tokens: corpus.tokens, train: corpus.train, val: corpus.val, label: corpus.info.label },
+      data: { tokens: corpus.tokens, train: corpus.train, val: corpus.val },
       shouldStop: () => this.stopMode !== null,
     });
     return this.session;
@@ -353,7 +343,6 @@ export class Engine {
 
   private async demo(d: DemoSettings, s: RunSettings): Promise<void> {
     const config = demoConfig(d, s.ctx, GPT2_VOCAB);
-    if (s.n > config.nLayer) throw new UserError(`n (blocks inherited) must be from 1 to the demo reference's ${config.nLayer} blocks, got ${s.n}`);
     if (!this.corpus) await this.loadCorpus(null);
     const corpus = this.corpus!;
     inherituneSettings(s, config, corpus.val.length); // fail before training the reference, not after
@@ -389,12 +378,12 @@ export class Engine {
     // After a reload: the reference and tokens come back from the run folder.
     const store = this.store;
     const saved = await this.savedRun();
-    if (!store || !saved) throw new UserError('There is no saved run to resume.');
+    if (!store || !saved) throw new Error('There is no saved run to resume.');
     const meta = await readJson<SavedRunInfo & { refInfo: ReferenceInfo }>(store, RUN_FILES.info);
     const src = await store.open(RUN_FILES.reference);
     const tokSrc = await store.open(RUN_FILES.tokens);
     const cfg = await store.open(RUN_FILES.config);
-    if (!meta || !src || !tokSrc || !cfg) throw new UserError('The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
+    if (!meta || !src || !tokSrc || !cfg) throw new Error('The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
     const ckpt = await openGpt2Checkpoint(src, { configJson: new TextDecoder().decode(await cfg.read(0, cfg.size)), label: meta.reference });
     const bytes = await tokSrc.read(0, tokSrc.size);
     const tokens = new Uint16Array(bytes.slice().buffer);
@@ -443,7 +432,7 @@ export class Engine {
     if (!this.store) return null;
     try {
       const info = await readJson<SavedRunInfo>(this.store, RUN_FILES.info);
-      const state = await this.store.open('state.safetensors');
+      const state = await this.store.open(SNAPSHOT_FILE);
       await state?.close?.();
       return info && state ? info : null;
     } catch {
@@ -452,8 +441,8 @@ export class Engine {
   }
 
   private async discardSaved(): Promise<void> {
-    if (this.task) throw new UserError('A run is under way.');
-    if (this.store) for (const name of [...Object.values(RUN_FILES), 'state.safetensors', 'inheritune-final.safetensors']) await this.store.remove(name);
+    if (this.task) throw new Error('A run is under way.');
+    if (this.store) for (const name of [...Object.values(RUN_FILES), SNAPSHOT_FILE, FINAL_FILE]) await this.store.remove(name);
     this.out.emit({ type: 'saved', saved: null });
   }
 
@@ -483,12 +472,12 @@ export class Engine {
 
   private async sample(prompt: string, tokens: number, temperature: number, topK: number): Promise<void> {
     try {
-      if (!Number.isInteger(tokens) || tokens < 1 || tokens > 1000) throw new UserError(`tokens to sample must be from 1 to 1000, got ${tokens}`);
+      if (!Number.isInteger(tokens) || tokens < 1 || tokens > 1000) throw new Error(`tokens to sample must be from 1 to 1000, got ${tokens}`);
       const gpu = this.requireGpu();
       let model = this.session?.live ?? this.sampleModel;
       if (!model) {
         const cur = await this.currentParams();
-        if (!cur) throw new UserError('There is no trained model to sample from yet: start a run (or the demo) first.');
+        if (!cur) throw new Error('There is no trained model to sample from yet: start a run (or the demo) first.');
         this.sampleModel = await Gpt2Model.create(gpu, cur.config, (n) => cur.params.get(n)!);
         model = this.sampleModel;
       }
@@ -506,7 +495,7 @@ export class Engine {
           shown = safe;
         }
       }).catch((e) => {
-        if (/disposed|no parameter|destroyed/i.test((e as Error).message)) throw new UserError('The model grew while sampling; sample again.');
+        if (/disposed|no parameter|destroyed/i.test((e as Error).message)) throw new Error('The model grew while sampling; sample again.');
         throw e;
       });
       const text = decodeGpt2(out);
@@ -521,7 +510,7 @@ export class Engine {
     try {
       if (what !== 'model') {
         const log = this.session?.log ?? [];
-        if (!log.length) throw new UserError('There is no run log yet: start a run first.');
+        if (!log.length) throw new Error('There is no run log yet: start a run first.');
         const blob = what === 'log-json' ? new Blob([JSON.stringify(log, null, 1)], { type: 'application/json' }) : new Blob([logCsv(log)], { type: 'text/csv' });
         this.out.emit({ type: 'export', files: [{ name: what === 'log-json' ? 'inheritune-log.json' : 'inheritune-log.csv', blob }] });
         return;
@@ -533,7 +522,7 @@ export class Engine {
       } finally {
         this.out.end('exporting the model');
       }
-      if (!cur) throw new UserError('There is no trained model to export yet: start a run (or the demo) first.');
+      if (!cur) throw new Error('There is no trained model to export yet: start a run (or the demo) first.');
       const { safetensors, configJson } = exportGpt2(cur.config, cur.params);
       this.out.emit({
         type: 'export', files: [

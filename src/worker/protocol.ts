@@ -153,7 +153,7 @@ export type WorkerEvent =
   | { type: 'metrics'; points: MetricPoint[] }
   | { type: 'round-start'; phase: MetricPoint['phase']; round: number; n: number; params: number; valLoss: number; x: number; stepsPerRound: number }
   | { type: 'round-end'; result: RoundResult }
-  | { type: 'grow'; from: number; to: number; mode: GrowMode; x: number }
+  | { type: 'grow'; from: number; to: number; mode: GrowMode }
   | { type: 'report'; report: RunReport }
   | { type: 'snapshot'; step: number; savedAt: string }
   | { type: 'kernel-times'; times: KernelTime[] }
@@ -161,5 +161,3 @@ export type WorkerEvent =
   | { type: 'export'; files: { name: string; blob: Blob }[] }
   | { type: 'saved'; saved: SavedRunInfo | null }
   | { type: 'error'; scope: ErrorScope; message: string };
-
-export type EventOf<T extends WorkerEvent['type']> = Extract<WorkerEvent, { type: T }>;

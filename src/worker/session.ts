@@ -12,7 +12,7 @@ import { Gpt2Model } from '../model/gpt2';
 import { initParams, paramCount } from '../model/params';
 import { optimizerConfig } from '../optim/optimizer';
 import type { Peak } from '../train/mfu';
-import type { RunStore } from '../train/snapshot';
+import { SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
 import { Trainer, type TrainEvent } from '../train/trainer';
 import type { Emitter } from './emitter';
 import type { DemoSettings, KernelTime, MetricPoint, ReferenceInfo, SavedRunInfo } from './protocol';
@@ -28,7 +28,7 @@ export interface SessionInputs {
   emitter: Emitter;
   store: RunStore;
   peak: Peak | null;
-  data: { tokens: Uint16Array; train: Uint16Array; val: Uint16Array; label: string };
+  data: { tokens: Uint16Array; train: Uint16Array; val: Uint16Array };
   shouldStop: () => boolean;
 }
 
@@ -75,7 +75,7 @@ export class Session {
    */
   async persistInputs(ref: { config: Gpt2Config; file: Blob | null; params: Map<string, Float32Array> | null }, info: Omit<SavedRunInfo, 'phase' | 'round' | 'n' | 'step' | 'savedAt'>, refInfo: ReferenceInfo): Promise<void> {
     const { store, emitter, data } = this.io;
-    await store.remove('state.safetensors');
+    await store.remove(SNAPSHOT_FILE);
     if (ref.file) {
       await store.writeBlob(RUN_FILES.reference, ref.file, emitter.progress('saving the reference for resuming'));
       emitter.end('saving the reference for resuming');
@@ -99,7 +99,7 @@ export class Session {
           break;
         case 'round-start': {
           this.record(e);
-          const x = e.phase === 'baseline' ? 0 : e.round * this.stepsPerRound;
+          const x = xOrigin(e.phase, e.round, this.stepsPerRound);
           emitter.emit({ type: 'round-start', phase: e.phase, round: e.round, n: e.n, params: e.params, valLoss: e.valLoss, x, stepsPerRound: e.phase === 'baseline' ? NaN : this.stepsPerRound });
           emitter.point({ phase: e.phase, round: e.round, n: e.n, x, kind: 'eval', loss: e.valLoss, elapsedSec: 0 });
           break;
@@ -110,7 +110,7 @@ export class Session {
           break;
         case 'grow':
           this.record(e);
-          emitter.emit({ type: 'grow', from: e.from, to: e.to, mode: e.mode, x: 0 });
+          emitter.emit({ type: 'grow', from: e.from, to: e.to, mode: e.mode });
           break;
         case 'snapshot': {
           this.record(e);
@@ -127,7 +127,7 @@ export class Session {
           emitter.emit({ type: 'report', report: e.report });
           break;
         default:
-          this.onTrain(e, e.phase, e.round, this.live?.config.nLayer ?? 0, e.phase === 'baseline' ? 0 : e.round * this.stepsPerRound);
+          this.onTrain(e, e.phase, e.round, this.live?.config.nLayer ?? 0, xOrigin(e.phase, e.round, this.stepsPerRound));
       }
     };
     try {
@@ -155,7 +155,7 @@ export class Session {
     for (const e of log) {
       const phase = e.phase as MetricPoint['phase'];
       const round = Number(e.round ?? 0);
-      const x0 = phase === 'inheritune' ? round * stepsPerRound : 0;
+      const x0 = xOrigin(phase, round, stepsPerRound);
       if (e.type === 'reference') emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: 0, windows: 0 });
       else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
       else if (e.type === 'step') {
@@ -225,6 +225,11 @@ export class Session {
   async saveLog(): Promise<void> {
     await this.io.store.write(RUN_FILES.log, [utf8(JSON.stringify(this.log))]).catch(() => undefined);
   }
+}
+
+/** Where a round's updates start on the chart's x axis: Inheritune rounds continue one axis, other phases start at 0. */
+function xOrigin(phase: MetricPoint['phase'], round: number, stepsPerRound: number): number {
+  return phase === 'inheritune' ? round * stepsPerRound : 0;
 }
 
 export function utf8(s: string): Uint8Array {

@@ -82,9 +82,15 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
   it('analyze prints k*/m* per head and a suggested n', () => {
     const r = cli('analyze', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--batch', '2', '--ctx', '16', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const rep = JSON.parse(r.stdout) as { rank: { heads: { k_star: number; m_star: number }[] }[]; suggestion: { n: number } };
+    // The values themselves are checked against an f64 forward in tests/unit/analysis.test.ts; here, the plumbing:
+    // every layer and head is printed, and each lazy mark agrees with its heads.
+    const rep = JSON.parse(r.stdout) as { rank: { lazy: boolean; heads: { k_star: number; m_star: number }[] }[]; suggestion: { n: number } };
     expect(rep.rank).toHaveLength(2);
-    for (const l of rep.rank) for (const h of l.heads) expect(h.k_star >= 1 && h.k_star <= 16 && h.m_star >= 1 && h.m_star <= 16).toBe(true);
+    for (const l of rep.rank) {
+      expect(l.heads).toHaveLength(2);
+      for (const h of l.heads) expect(h.k_star >= 1 && h.k_star <= 16 && h.m_star >= 1 && h.m_star <= 16).toBe(true);
+      expect(l.lazy).toBe(l.heads.every((h) => h.k_star === 1 || h.m_star === 1));
+    }
     expect(rep.suggestion.n).toBe(1);
   }, 300_000);
 });

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { Gpt2Model } from '../../src/model/gpt2';
 import { initParams } from '../../src/model/params';
 import { ADAMW_DEFAULTS, isMuonMatrix, MUON_DEFAULTS, Optimizer, optimizerConfig } from '../../src/optim/optimizer';
-import { muonScale } from '../../src/optim/muon';
 import { lrAt, validateSchedule, type Schedule } from '../../src/optim/schedule';
 import { gpt2LossAndGradsRef } from '../../src/reference/gpt2';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../../src/reference/optim';
@@ -130,7 +129,7 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
             muonCount++;
             const [R, C] = model.params.get(name)!.shape as [number, number];
             const O = newtonSchulzRef(muonMomentumRef(grads.get(name)!, st.m, MUON_DEFAULTS.momentum), R, C);
-            const k = muonScale(C, R);
+            const k = Math.sqrt(Math.max(1, C / R)); // [in=R, out=C] stored: Muon's max(1, out/in)^0.5
             for (let i = 0; i < p.length; i++) p[i] = p[i]! * (1 - muonLr * 0.01) - muonLr * k * O[i]!;
           } else {
             const wd = /weight$/.test(name) && !/ln_/.test(name) ? ADAMW_DEFAULTS.weightDecay : 0;
@@ -176,11 +175,14 @@ describe('the step guard', () => {
       try {
         expect(Number.isFinite(await run(false))).toBe(true);
         const before = await model.toHost();
+        const moments = async () => Promise.all([...opt.m, ...opt.v].map((t) => t.readF32()));
+        const momentsBefore = await moments();
         expect(await run(true), `${kind}: the poisoned step reports NaN`).toBeNaN();
         expect(await run(false), `${kind}: the guard is sticky`).toBeNaN();
         expect((await opt.halted.readF32())[0]).toBe(1);
         const after = await model.toHost();
         for (const [name, v] of before) expect(after.get(name), `${kind}: ${name} unchanged`).toEqual(v);
+        expect(await moments(), `${kind}: optimizer moments unchanged`).toEqual(momentsBefore);
       } finally {
         opt.dispose();
         model.dispose();

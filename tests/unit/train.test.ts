@@ -7,13 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitTokens } from '../../src/io/corpus';
+import { writeSafetensors } from '../../src/io/safetensors';
 import { encodeGpt2 } from '../../src/io/tokenizer';
 import type { Gpt2Config } from '../../src/model/config';
 import { Gpt2Model } from '../../src/model/gpt2';
 import { initParams } from '../../src/model/params';
 import { optimizerConfig, type OptimizerKind } from '../../src/optim/optimizer';
 import { directoryStore } from '../../src/train/node-store';
-import { openSnapshot, restoreTrainer, saveSnapshot } from '../../src/train/snapshot';
+import { memoryStore } from '../../src/train/memory-store';
+import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../../src/train/snapshot';
 import { Trainer, type StepMetrics, type TrainEvent, type TrainSettings } from '../../src/train/trainer';
 import { getGpu } from './gpu';
 
@@ -126,6 +128,12 @@ describe('snapshot and resume', () => {
   it('rejects a file that is not a snapshot with a specific message', async () => {
     const store = { write: async () => undefined, open: async () => ({ size: 4, read: async () => new Uint8Array(4) }) };
     await expect(openSnapshot(store)).rejects.toThrow(/state\.safetensors/);
+    // A valid safetensors file without our metadata, and one of a future snapshot version.
+    const other = memoryStore();
+    await other.write(SNAPSHOT_FILE, writeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { format: 'pt' }));
+    await expect(openSnapshot(other)).rejects.toThrow(/not an Inheritune training snapshot/);
+    await other.write(SNAPSHOT_FILE, writeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { inheritune: JSON.stringify({ format: 'inheritune-state', version: 99 }) }));
+    await expect(openSnapshot(other)).rejects.toThrow(/snapshot version 99/);
   });
 });
 
