@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   server: { host: '127.0.0.1' },
-  // The app (index.html) and the engine self-check page (selfcheck.html); the engine runs in a module worker.
-  build: { rollupOptions: { input: { app: 'index.html', selfcheck: 'selfcheck.html' } } },
+  // The app (index.html), the engine self-check page (selfcheck.html) and the benchmark page (bench.html); the engine runs in a module worker.
+  build: { rollupOptions: { input: { app: 'index.html', selfcheck: 'selfcheck.html', bench: 'bench.html' } } },
   worker: { format: 'es' },
   test: {
     include: ['tests/**/*.test.ts'],

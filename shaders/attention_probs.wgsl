@@ -1,9 +1,9 @@
 // Post-softmax causal attention averaged over the batch, for the attention-rank analysis (DESIGN.md "Attention rank"):
 //   out[h,i,j] = (1/B) Σ_b exp(s_bhij − lse[b,h,i]) for j ≤ i, 0 for j > i;  s_bhij = (q_bhi · k_bhj) / √D
 // qkv is [B,T,3C] (c_attn's output: columns [q | k | v], head h at h·D…h·D+D−1 of each); lse [B,H,T] is what
-// attention_forward saved: log Σ_j exp(s_j), the same scaled scores, so exp(s − lse) is exactly its softmax.
-// One thread per output element (H·T·T of them), the grid folded into 2-D past 65535 workgroups. The dot product
-// runs over d in the forward kernel's order (fma), so a probability matches the one the forward weighted v with.
+// attention_forward saved: log Σ_j exp(s_j) of the same scaled scores, so exp(s − lse) is its softmax (to rounding:
+// the tiled forward sums q·k in vec4 partials with q pre-scaled, this kernel in one fma chain).
+// One thread per output element (H·T·T of them), the grid folded into 2-D past 65535 workgroups.
 struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;

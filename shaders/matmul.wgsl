@@ -2,10 +2,15 @@
 //   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
 // op(A) is [M,K]: A is stored [M,K], or [K,M] when TRANS_A. op(B) is [K,N]: B is stored [K,N], or [N,K] when TRANS_B.
 // Bias [N] is added per column when HAS_BIAS. C is read only when beta != 0 (so an uninitialised C is fine).
-// A 64×64 tile of C per workgroup, 4×4 per thread (rows ty+16i, columns tx+16j), K in steps of 16 through shared memory.
+// Register tiling (the launcher also has the plain 64×64, 4×4-per-thread kernel, matmul_simple.wgsl, and picks per
+// shape, by timing where it may): a TILE×TILE block of C per workgroup (TILE = 8·WG: 128 with 16×16 threads, 64 with 8×8), 8×8 per
+// thread as two 4-row × two 4-column quads (rows ty·4+i and TILE/2+ty·4+i, columns likewise with tx), so every
+// thread reads its operands from workgroup memory as four vec4s per k. K advances TK at a time; the next K slice is
+// fetched from global memory into registers while the current one is multiplied.
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
+const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this line)
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -19,69 +24,107 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const TILE: u32 = 64u;
 const TK: u32 = 16u;
-var<workgroup> As: array<f32, 1024>; // [k][m], TK × TILE
-var<workgroup> Bs: array<f32, 1024>; // [k][n], TK × TILE
+const TILE: u32 = 8u * WG;
+const Q: u32 = TILE / 4u; // vec4s per k-row of a tile
+// Operand elements each thread stages per K slice: TK·TILE / WG² = 128 / WG (8 or 16). All constants: every loop
+// below has a compile-time trip count, so the per-thread arrays can live in registers.
+const LOADS: u32 = (TK * TILE) / (WG * WG);
+var<workgroup> As: array<vec4<f32>, TK * Q>; // [k][m / 4]
+var<workgroup> Bs: array<vec4<f32>, TK * Q>; // [k][n / 4]
 
-@compute @workgroup_size(16, 16)
+fn loadA(base: u32, m0: u32, k0: u32, e: u32) -> f32 {
+  // Consecutive threads walk the stored layout's contiguous dimension.
+  var m: u32; var k: u32;
+  if (TRANS_A) { k = e / TILE; m = e % TILE; } else { m = e / TK; k = e % TK; }
+  let gm = m0 + m;
+  let gk = k0 + k;
+  if (gm >= p.M || gk >= p.K) { return 0.0; }
+  if (TRANS_A) { return A[base + gk * p.M + gm]; }
+  return A[base + gm * p.K + gk];
+}
+
+fn loadB(base: u32, n0: u32, k0: u32, e: u32) -> f32 {
+  var n: u32; var k: u32;
+  if (TRANS_B) { n = e / TK; k = e % TK; } else { k = e / TILE; n = e % TILE; }
+  let gn = n0 + n;
+  let gk = k0 + k;
+  if (gn >= p.N || gk >= p.K) { return 0.0; }
+  if (TRANS_B) { return B[base + gn * p.K + gk]; }
+  return B[base + gk * p.N + gn];
+}
+
+// Where element e of a thread's staged slice goes in workgroup memory: (k, m) → As[k][m].
+fn slotA(e: u32) -> vec2<u32> {
+  var m: u32; var k: u32;
+  if (TRANS_A) { k = e / TILE; m = e % TILE; } else { m = e / TK; k = e % TK; }
+  return vec2<u32>(k * Q + m / 4u, m % 4u);
+}
+
+fn slotB(e: u32) -> vec2<u32> {
+  var n: u32; var k: u32;
+  if (TRANS_B) { n = e / TK; k = e % TK; } else { k = e / TILE; n = e % TILE; }
+  return vec2<u32>(k * Q + n / 4u, n % 4u);
+}
+
+@compute @workgroup_size(WG, WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let m0 = wid.y * TILE;
   let n0 = wid.x * TILE;
   let aBase = wid.z * p.strideA;
   let bBase = wid.z * p.strideB;
   let cBase = wid.z * p.strideC;
-  var acc: array<f32, 16>;
+  let threads = WG * WG;
+  var acc: array<vec4<f32>, 16>; // row r (0..7) × column half h: acc[r * 2 + h]
+  var ra: array<f32, LOADS>;
+  var rb: array<f32, LOADS>;
+  for (var i = 0u; i < LOADS; i++) {
+    ra[i] = loadA(aBase, m0, 0u, li + i * threads);
+    rb[i] = loadB(bBase, n0, 0u, li + i * threads);
+  }
+  let half = Q / 2u;
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    for (var i = 0u; i < 4u; i++) {
-      let e = li + i * 256u;
-      // Walk the stored layout's contiguous dimension with consecutive threads.
-      var m: u32; var ka: u32;
-      if (TRANS_A) { ka = e / TILE; m = e % TILE; } else { m = e / TK; ka = e % TK; }
-      let gm = m0 + m;
-      let gka = k0 + ka;
-      var a = 0.0;
-      if (gm < p.M && gka < p.K) {
-        if (TRANS_A) { a = A[aBase + gka * p.M + gm]; } else { a = A[aBase + gm * p.K + gka]; }
-      }
-      As[ka * TILE + m] = a;
-      var n: u32; var kb: u32;
-      if (TRANS_B) { n = e / TK; kb = e % TK; } else { kb = e / TILE; n = e % TILE; }
-      let gn = n0 + n;
-      let gkb = k0 + kb;
-      var b = 0.0;
-      if (gn < p.N && gkb < p.K) {
-        if (TRANS_B) { b = B[bBase + gn * p.K + gkb]; } else { b = B[bBase + gkb * p.N + gn]; }
-      }
-      Bs[kb * TILE + n] = b;
+    for (var i = 0u; i < LOADS; i++) {
+      let sa = slotA(li + i * threads);
+      As[sa.x][sa.y] = ra[i];
+      let sb = slotB(li + i * threads);
+      Bs[sb.x][sb.y] = rb[i];
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      var av: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        av[i] = As[kk * TILE + lid.y + 16u * i];
-        bv[i] = Bs[kk * TILE + lid.x + 16u * i];
+    if (k0 + TK < p.K) {
+      for (var i = 0u; i < LOADS; i++) {
+        ra[i] = loadA(aBase, m0, k0 + TK, li + i * threads);
+        rb[i] = loadB(bBase, n0, k0 + TK, li + i * threads);
       }
+    }
+    for (var kk = 0u; kk < TK; kk++) {
+      let a0 = As[kk * Q + lid.y];
+      let a1 = As[kk * Q + half + lid.y];
+      let b0 = Bs[kk * Q + lid.x];
+      let b1 = Bs[kk * Q + half + lid.x];
       for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-          acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
-        }
+        acc[i * 2u] = fma(vec4<f32>(a0[i]), b0, acc[i * 2u]);
+        acc[i * 2u + 1u] = fma(vec4<f32>(a0[i]), b1, acc[i * 2u + 1u]);
+        acc[(i + 4u) * 2u] = fma(vec4<f32>(a1[i]), b0, acc[(i + 4u) * 2u]);
+        acc[(i + 4u) * 2u + 1u] = fma(vec4<f32>(a1[i]), b1, acc[(i + 4u) * 2u + 1u]);
       }
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    let gm = m0 + lid.y + 16u * i;
+  for (var r = 0u; r < 8u; r++) {
+    let gm = m0 + (r / 4u) * (TILE / 2u) + lid.y * 4u + r % 4u;
     if (gm >= p.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + lid.x + 16u * j;
-      if (gn >= p.N) { continue; }
-      let idx = cBase + gm * p.N + gn;
-      var v = p.alpha * acc[i * 4u + j];
-      if (HAS_BIAS) { v += bias[gn]; }
-      if (p.beta != 0.0) { v += p.beta * C[idx]; }
-      C[idx] = v;
+    for (var h = 0u; h < 2u; h++) {
+      let v4 = acc[r * 2u + h];
+      for (var j = 0u; j < 4u; j++) {
+        let gn = n0 + h * (TILE / 2u) + lid.x * 4u + j;
+        if (gn >= p.N) { continue; }
+        let idx = cBase + gm * p.N + gn;
+        var v = p.alpha * v4[j];
+        if (HAS_BIAS) { v += bias[gn]; }
+        if (p.beta != 0.0) { v += p.beta * C[idx]; }
+        C[idx] = v;
+      }
     }
   }
 }

@@ -4,6 +4,7 @@
 import { acquireDevice } from './gpu/device';
 import { Gpu } from './gpu/runtime';
 import { allChecks, runCheck, type CheckResult } from './selfcheck';
+import { el } from './dom';
 
 interface SelfCheckState {
   done: boolean;
@@ -22,13 +23,6 @@ declare global {
 
 const state: SelfCheckState = { done: false, adapter: null, features: [], limits: {}, results: [], error: null };
 window.__selfcheck = state;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
 
 async function main(): Promise<void> {
   const app = document.getElementById('app')!;

@@ -101,6 +101,10 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
         case 'round-end': log(e); if (e.result.phase === 'inheritune') inheritSteps += e.result.steps; break;
         case 'grow': log(e); say(`grow: ${e.from} → ${e.to} blocks (${e.mode})`); break;
         case 'snapshot': log(e); break;
+        case 'rollback':
+          log(e);
+          say(`${e.reason} Rolled back to the snapshot at update ${e.toStep} of this round; continuing with the learning rate × ${e.lrScale}.`);
+          break;
         case 'report': log(e); break;
         default:
           trainHandler(e);

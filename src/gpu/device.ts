@@ -37,6 +37,11 @@ export function limitsToRecord(limits: GPUSupportedLimits): Record<string, numbe
   return out;
 }
 
+/** A CPU implementation of WebGPU's backend (SwiftShader, llvmpipe/lavapipe): correct, but no measure of GPU speed. */
+export function isSoftwareAdapter(d: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description'>): boolean {
+  return /swiftshader|llvmpipe|lavapipe/i.test(`${d.description} ${d.device} ${d.architecture} ${d.vendor}`);
+}
+
 export interface Acquired {
   /** navigator.gpu in the browser, Dawn's instance in Node; must stay referenced while the device is used. */
   instance: GPU;

@@ -9,6 +9,8 @@ export interface PoolStats {
   bytes: number;
   inUse: number;
   inUseBytes: number;
+  /** Most bytes alive at once since creation (or the last resetPeak). */
+  peakBytes: number;
 }
 
 export class BufferPool {
@@ -16,6 +18,7 @@ export class BufferPool {
   private live = new Set<GPUBuffer>();
   private inUse = new Set<GPUBuffer>();
   private bytes = 0;
+  private peak = 0;
 
   constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
 
@@ -35,6 +38,7 @@ export class BufferPool {
       buf = this.device.createBuffer({ size, usage, label });
       this.live.add(buf);
       this.bytes += size;
+      if (this.bytes > this.peak) this.peak = this.bytes;
     }
     this.inUse.add(buf);
     return buf;
@@ -64,7 +68,12 @@ export class BufferPool {
   stats(): PoolStats {
     let inUseBytes = 0;
     for (const b of this.inUse) inUseBytes += b.size;
-    return { buffers: this.live.size, bytes: this.bytes, inUse: this.inUse.size, inUseBytes };
+    return { buffers: this.live.size, bytes: this.bytes, inUse: this.inUse.size, inUseBytes, peakBytes: this.peak };
+  }
+
+  /** Starts peak tracking afresh from what is alive now. */
+  resetPeak(): void {
+    this.peak = this.bytes;
   }
 
   destroyAll(): void {

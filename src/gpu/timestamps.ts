@@ -45,13 +45,13 @@ export class TimestampProfiler {
     encoder.resolveQuerySet(this.querySet, 0, 2 * n, this.resolve, 0);
     encoder.copyBufferToBuffer(this.resolve, 0, staging, 0, n * 16);
     return () => {
-      this.pending.push(
-        staging.mapAsync(GPUMapMode.READ).then(() => {
-          const t = new BigUint64Array(staging.getMappedRange().slice(0));
-          staging.destroy();
-          return labels.map((label, i) => ({ label, ns: Number(t[2 * i + 1]! - t[2 * i]!) }));
-        }),
-      );
+      const read = staging.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigUint64Array(staging.getMappedRange().slice(0));
+        staging.destroy();
+        return labels.map((label, i) => ({ label, ns: Number(t[2 * i + 1]! - t[2 * i]!) }));
+      });
+      read.catch(() => undefined); // rejected only with a lost device; take() still reports it to whoever awaits
+      this.pending.push(read);
     };
   }
 

@@ -54,6 +54,8 @@ export interface RunReport {
   baseline: RoundResult | null;
   final: { n: number; params: number; valLoss: number; matched: boolean } | null;
   status: 'done' | 'stopped' | 'halted';
+  /** Why a halted run stopped: the non-finite step, and whether the one rollback was already spent. */
+  halt?: { step: number; reason: string; rollbacks: number };
 }
 
 export type PipelineEvent =
@@ -63,6 +65,8 @@ export type PipelineEvent =
   | { type: 'round-end'; result: RoundResult }
   | { type: 'grow'; from: number; to: number; mode: GrowMode }
   | { type: 'snapshot'; phase: Phase; round: number; step: number }
+  /** A non-finite step was discarded and the run went back to its last snapshot, with the learning rate scaled. */
+  | { type: 'rollback'; phase: Phase; round: number; fromStep: number; toStep: number; lrScale: number; reason: string }
   | { type: 'report'; report: RunReport };
 
 /** What a snapshot carries besides the trainer: where the pipeline stands. */
@@ -72,7 +76,14 @@ export interface PipelineState {
   rounds: RoundResult[];
   /** The round under way; valLossStart is NaN until its opening evaluation ran. */
   current: { phase: Phase; round: number; n: number; valLossStart: number };
+  /** Learning-rate multiplier (halved by a rollback) and rollbacks taken; absent means 1 and 0. */
+  lrScale?: number;
+  rollbacks?: number;
 }
+
+/** Rollbacks a run may take after non-finite steps before it stops, and what each does to the learning rate. */
+export const MAX_ROLLBACKS = 1;
+export const ROLLBACK_LR_SCALE = 0.5;
 
 export interface PipelineContext {
   gpu: Gpu;
@@ -123,6 +134,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         throw new Error(`the snapshot's model (width ${snap.meta.config.nEmbd}, vocabulary ${snap.meta.config.vocabSize}) does not fit this reference (width ${ref.config.nEmbd}, vocabulary ${ref.config.vocabSize})`);
       }
       trainer = await restoreTrainer(gpu, snap, data, ctx.peak, progress('restoring'));
+      trainer.lrScale = state.lrScale ?? 1;
       ctx.onModel?.(trainer.model);
     } finally {
       await snap.close();
@@ -145,6 +157,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     ctx.onModel?.(trainer.model);
     state = { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n) };
   }
+  let haltInfo: RunReport['halt'];
   const s = state.settings;
   const report = (status: RunReport['status']): RunReport => {
     const rounds = state.rounds.filter((r) => r.phase === 'inheritune');
@@ -154,6 +167,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       baseline: state.rounds.find((r) => r.phase === 'baseline') ?? null,
       final: last ? { n: last.n, params: last.params, valLoss: last.valLoss, matched: last.valLoss <= state.reference.valLoss } : null,
       status,
+      ...(status === 'halted' && haltInfo ? { halt: haltInfo } : {}),
     };
   };
   let finalParams: Map<string, Float32Array> | null = null;
@@ -168,6 +182,35 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     await saveSnapshot(ctx.store, trainer, state);
     ctx.onEvent({ type: 'snapshot', phase: state.current.phase, round: state.current.round, step: trainer.position.step });
   };
+  /**
+   * After a non-finite step (the update was not applied, but the parameters may already be bad): go back to the last
+   * snapshot with the learning rate scaled down, once. False when there is no snapshot or the rollback is spent.
+   */
+  const rollBack = async (step: number, reason: string): Promise<boolean> => {
+    const taken = state.rollbacks ?? 0;
+    haltInfo = { step, reason, rollbacks: taken };
+    if (!ctx.store || taken >= MAX_ROLLBACKS) return false;
+    const snap = await openSnapshot<PipelineState>(ctx.store);
+    if (!snap) return false;
+    let restored: Trainer;
+    try {
+      restored = await restoreTrainer(gpu, snap, data, ctx.peak, progress('rolling back'));
+      state = { ...snap.meta.extra, lrScale: (state.lrScale ?? 1) * ROLLBACK_LR_SCALE, rollbacks: taken + 1 };
+    } finally {
+      await snap.close();
+    }
+    restored.lrScale = state.lrScale!;
+    const old = trainer;
+    trainer = restored;
+    ctx.onModel?.(trainer.model);
+    disposeTrainer(old);
+    const cur = state.current;
+    ctx.onEvent({ type: 'rollback', phase: cur.phase, round: cur.round, fromStep: step, toStep: trainer.position.step, lrScale: state.lrScale!, reason });
+    await snapshot(); // a reload now resumes with the lower rate and the rollback spent
+    return true;
+  };
+  // A new run's first snapshot: the point a non-finite step in its first chunk rolls back to.
+  if (!resumed) await snapshot();
 
   try {
     for (;;) {
@@ -179,7 +222,10 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       for (;;) {
         const chunkEnd = s.checkpointEvery > 0 && ctx.store ? Math.min(trainer.settings.steps, trainer.position.step + s.checkpointEvery) : trainer.settings.steps;
         const out = await trainer.run((e) => ctx.onEvent({ ...e, ...tag }), { until: chunkEnd, shouldStop: ctx.shouldStop });
-        if (out.status === 'halted') return await finish('halted');
+        if (out.status === 'halted') {
+          if (await rollBack(out.step, out.reason)) continue;
+          return await finish('halted');
+        }
         if (trainer.done) break;
         await snapshot();
         if (ctx.shouldStop?.()) return await finish('stopped');
@@ -199,6 +245,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
           : continueSource(await trainer.model.toHost(), ref.config, ref.read, to);
         const old = trainer;
         trainer = await newTrainer(ctx, next.config, next.source, s, cur.round + 1);
+        trainer.lrScale = state.lrScale ?? 1;
         if (s.grow === 'continue') trainer.optimizer.inheritState(old.optimizer);
         ctx.onModel?.(trainer.model);
         disposeTrainer(old);
@@ -215,6 +262,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
           const init = initParams(cfg, s.initSeed);
           const old = trainer;
           trainer = await newTrainer(ctx, cfg, (n) => init.get(n)!, s, cur.round + 1, steps);
+          trainer.lrScale = state.lrScale ?? 1;
           ctx.onModel?.(trainer.model);
           disposeTrainer(old);
           state.current = roundAt('baseline', cur.round + 1, cfg.nLayer);

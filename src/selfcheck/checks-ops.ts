@@ -31,7 +31,8 @@ const matmulCheck: Check = {
   kernels: ['matmul', 'colsum'],
   async run({ gpu, expect }) {
     const rng = new Rng(1);
-    const cases: [number, number, number, number][] = [[1, 1, 1, 1], [7, 33, 65, 1], [65, 7, 33, 1], [33, 65, 7, 1], [7, 5, 9, 3]];
+    // The last two span several 256-row chunks and ragged 64-column tiles of the bias-gradient column sum.
+    const cases: [number, number, number, number][] = [[1, 1, 1, 1], [7, 33, 65, 1], [65, 7, 33, 1], [33, 65, 7, 1], [7, 5, 9, 3], [520, 70, 3, 1], [150, 129, 2, 4]];
     for (const [M, N, K, batch] of cases) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
@@ -192,7 +193,8 @@ const layernormCheck: Check = {
   kernels: ['layernorm_forward', 'layernorm_backward', 'layernorm_backward_params'],
   async run(ctx) {
     const rng = new Rng(3);
-    for (const [rows, C] of [[1, 1], [1, 7], [7, 33], [33, 65], [5, 300]] as const) await layernormCase(ctx, rng, rows, C);
+    // [600, 70] and [257, 130]: several 256-row chunks (partials, then colsum) with ragged 64-column tiles.
+    for (const [rows, C] of [[1, 1], [1, 7], [7, 33], [33, 65], [5, 300], [256, 64], [257, 130], [600, 70]] as const) await layernormCase(ctx, rng, rows, C);
   },
 };
 
@@ -201,7 +203,11 @@ const attentionCheck: Check = {
   kernels: ['attention_forward', 'attention_backward_dq', 'attention_backward_dkv'],
   async run(ctx) {
     const rng = new Rng(4);
-    for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 2, 4], [1, 33, 3, 5], [1, 65, 2, 8], [1, 70, 1, 65]] as const) {
+    // Workgroups own 64 (or 32) query or key rows and stage 4 to 16 rows per step; head sizes are padded to 4, 8 … 256,
+    // with a row split over 2 to 8 threads past 32 or 64: T = 130 spans three query blocks and ends mid-tile, D = 5,
+    // 65 and 100 are not multiples of 4; D = 64 takes dq's split-row path, D = 65, 100 and 256 those of all three kernels.
+    const cases = [[1, 1, 1, 1], [2, 7, 2, 4], [1, 33, 3, 5], [1, 65, 2, 8], [1, 70, 1, 65], [1, 130, 2, 64], [2, 40, 3, 32], [1, 5, 1, 256], [1, 67, 1, 100]] as const;
+    for (const [B, T, H, D] of cases) {
       await attentionCase(ctx, rng, B, T, H, D);
     }
   },

@@ -1,10 +1,11 @@
 // Every self-check, in the order the page and the test suite run them.
 
 import { opChecks } from './checks-ops';
+import { matmulChecks } from './checks-matmul';
 import { optimChecks } from './checks-optim';
 import { graphChecks } from './checks-graph';
 import { analysisChecks } from './checks-analysis';
 import type { Check } from './harness';
 
-export const allChecks: Check[] = [...opChecks, ...optimChecks, ...graphChecks, ...analysisChecks];
+export const allChecks: Check[] = [...opChecks, ...matmulChecks, ...optimChecks, ...graphChecks, ...analysisChecks];
 export { runCheck, type Check, type CheckResult } from './harness';

@@ -2,7 +2,8 @@
 // into the input gradients they are given; the math is in the comment above each.
 
 import type { BackwardTable } from './tape';
-import { launchMatmul, launchColsum } from './ops/matmul';
+import { launchMatmul } from './ops/matmul';
+import { launchColsum } from './ops/colsum';
 import { accumulate, launchGeluBackward } from './ops/elementwise';
 import { layernormBackward } from './ops/layernorm';
 import { attentionBackward } from './ops/attention';

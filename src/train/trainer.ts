@@ -10,6 +10,8 @@ import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
 import { lrAt, validateSchedule, type Schedule } from '../optim/schedule';
 import { backward, empty, fromArray, type Tensor } from '../tensor';
 import { accumulate } from '../tensor/ops/elementwise';
+import { enableMatmulTuning, hasPendingMatmulTuning, tuneMatmuls } from '../tensor/ops/matmul';
+import { isSoftwareAdapter } from '../gpu/device';
 import { Rng } from '../util/rng';
 import { validationLoss } from './evaluate';
 import { flopsPerToken, mfu, type Peak } from './mfu';
@@ -100,6 +102,11 @@ export class Trainer {
   position: TrainerPosition;
   private lastResolved = 0;
   private rate: number[] = [];
+  /** Multiplies the scheduled learning rate (and Muon's): 1, or less after a rollback from a non-finite step. */
+  lrScale = 1;
+  /** Host milliseconds spent recording (encoding and submitting) updates, and how many, since construction. */
+  encodeMs = 0;
+  encodedSteps = 0;
 
   constructor(
     readonly model: Gpt2Model,
@@ -114,6 +121,9 @@ export class Trainer {
     this.gradSeed = fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
     this.position = { step: 0, rngState: this.rng.state, optimizerStep: this.optimizer.step, elapsedSec: 0, lastValLoss: null };
+    // On a GPU, the first update's matmul shapes are timed with every kernel variant and the fastest kept (a few
+    // seconds, once per shape); a software adapter keeps the default rather than spend minutes timing.
+    if (!isSoftwareAdapter(model.gpu.description)) enableMatmulTuning(model.gpu);
   }
 
   get tokensPerStep(): number {
@@ -133,10 +143,11 @@ export class Trainer {
 
   /** Records one update (all micro-batches + optimizer) and starts reading its metrics back; does not wait. */
   private enqueue(): InFlight {
+    const started = performance.now();
     const { batch: B, ctx: T, accum } = this.settings;
     const gpu = this.model.gpu;
     const step = this.position.step;
-    const lr = lrAt(this.schedule, step);
+    const lr = lrAt(this.schedule, step) * this.lrScale;
     const opt = this.optimizer;
     opt.zeroGrad();
     const lossSum = empty(gpu, [1]);
@@ -155,8 +166,12 @@ export class Trainer {
     gpu.copy(lossSum.view, both.range(0, 1));
     gpu.copy(norm.view, both.range(1, 1));
     const metrics = gpu.read(both.view);
+    // Awaited in order by run(); if an earlier one fails (a lost device), this one must not surface as unhandled.
+    metrics.catch(() => undefined);
     for (const t of [lossSum, norm, both]) t.dispose();
     this.position = { ...this.position, step: step + 1, rngState: this.rng.state, optimizerStep: opt.step };
+    this.encodeMs += performance.now() - started;
+    this.encodedSteps++;
     return { step, lr, metrics };
   }
 
@@ -214,6 +229,11 @@ export class Trainer {
         break;
       }
       queue.push(this.enqueue());
+      if (hasPendingMatmulTuning(this.model.gpu)) {
+        while (queue.length) await drainOne();
+        await tuneMatmuls(this.model.gpu);
+        this.lastResolved = performance.now(); // the tuning pause is not a training interval
+      }
       if (queue.length >= 2) await drainOne();
       const s = this.position.step;
       if (s === this.settings.steps || (this.settings.evalEvery > 0 && s % this.settings.evalEvery === 0)) await evalNow();

@@ -3,6 +3,7 @@
 // from) are injected, so the same engine runs in the browser's worker and in Node tests.
 
 import { acquireDevice, type Acquired } from '../gpu/device';
+import { GpuDeviceError } from '../gpu/errors';
 import { Gpu } from '../gpu/runtime';
 import { exportGpt2, openGpt2Checkpoint, type Gpt2Checkpoint } from '../io/checkpoint';
 import { decodeText, splitTokens, validationWindows } from '../io/corpus';
@@ -51,6 +52,13 @@ interface Corpus {
   info: CorpusInfo;
 }
 
+/** Device losses the engine recovers from on its own (each re-acquires the GPU and resumes from the last snapshot). */
+export const MAX_RECOVERIES = 2;
+
+function isDeviceLoss(e: unknown): e is GpuDeviceError {
+  return e instanceof GpuDeviceError && e.kind === 'lost';
+}
+
 export class Engine {
   private readonly out: Emitter;
   private gpu: Gpu | null = null;
@@ -69,6 +77,8 @@ export class Engine {
   /** The last finished model's parameters (export and sampling after a run). */
   private finished: { config: Gpt2Config; params: Map<string, Float32Array> } | null = null;
   private sampleModel: Gpt2Model | null = null;
+  /** Device losses recovered from since the engine started. */
+  private recoveries = 0;
 
   constructor(post: (e: WorkerEvent) => void, private readonly env: EngineEnv) {
     this.out = new Emitter(post);
@@ -160,11 +170,7 @@ export class Engine {
       this.out.emit({ type: 'no-webgpu', reason: (e as Error).message });
       return;
     }
-    const gpu = new Gpu(acquired);
-    this.gpu = gpu;
-    gpu.onError((e) => {
-      this.out.emit({ type: 'error', scope: 'gpu', message: `${e.message}. The run stopped; reload the page to resume from the last checkpoint.` });
-    });
+    const gpu = this.adopt(acquired);
     const d = gpu.description;
     this.tablePeak = peakFromTable(d);
     try {
@@ -189,6 +195,37 @@ export class Engine {
         timestamps: gpu.hasTimestamps,
       },
     });
+  }
+
+  /** Makes `acquired` the engine's GPU, reporting its fatal errors (a lost device during a run is recovered instead). */
+  private adopt(acquired: Acquired): Gpu {
+    const gpu = new Gpu(acquired);
+    this.gpu = gpu;
+    gpu.onError((e) => {
+      if (isDeviceLoss(e) && this.stage === 'running') return; // finishRun re-acquires and resumes
+      this.out.emit({ type: 'error', scope: 'gpu', message: `${e.message}. The run stopped; reload the page to resume from the last checkpoint.` });
+    });
+    return gpu;
+  }
+
+  /**
+   * After the GPU device was lost mid-run (a driver reset, the GPU process restarting): acquires a new device and
+   * resumes the run from its last snapshot in the run folder, as a reload would. At most MAX_RECOVERIES times a run.
+   */
+  private async recover(lost: Error): Promise<boolean> {
+    if (this.recoveries >= MAX_RECOVERIES || !(await this.savedRun())) return false;
+    this.recoveries++;
+    this.out.emit({ type: 'error', scope: 'gpu', message: `${lost.message}. Acquiring a new GPU device and resuming from the last checkpoint (recovery ${this.recoveries} of ${MAX_RECOVERIES}).` });
+    this.session = null;
+    this.sampleModel = null; // it lived on the lost device
+    try {
+      this.adopt(await this.env.acquire());
+    } catch (e) {
+      this.out.emit({ type: 'error', scope: 'gpu', message: `No GPU device could be acquired after the loss (${(e as Error).message}); reload the page to resume from the last checkpoint.` });
+      return false;
+    }
+    await this.resume();
+    return true;
   }
 
   private async measurePeak(): Promise<void> {
@@ -413,6 +450,8 @@ export class Engine {
       else this.setStage(this.stopMode === 'stop' ? 'stopped' : 'paused');
       this.out.emit({ type: 'saved', saved: await this.savedRun() });
     } catch (e) {
+      const lost = isDeviceLoss(e) ? (e as Error) : isDeviceLoss(this.gpu?.error) ? this.gpu!.error! : null;
+      if (lost && (await this.recover(lost))) return;
       this.setStage('halted', (e as Error).message);
       throw e;
     }

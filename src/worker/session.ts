@@ -126,6 +126,13 @@ export class Session {
           this.record(e);
           emitter.emit({ type: 'report', report: e.report });
           break;
+        case 'rollback':
+          this.record(e);
+          emitter.emit({
+            type: 'error', scope: 'run',
+            message: `${e.reason} Rolled back to the snapshot at update ${e.toStep} of this round and continued with the learning rate × ${e.lrScale}; a second non-finite step will stop the run.`,
+          });
+          break;
         default:
           this.onTrain(e, e.phase, e.round, this.live?.config.nLayer ?? 0, xOrigin(e.phase, e.round, this.stepsPerRound));
       }

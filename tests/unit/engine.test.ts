@@ -19,16 +19,18 @@ const TEXT = readFileSync(join(__dirname, '../../../shared/data/tinyshakespeare.
 const file = (path: string, name = path.split('/').at(-1)!) => new File([readFileSync(path)], name);
 
 /** An engine with its event log; `until` waits for an event matching a predicate. */
-function harness(store = memoryStore()) {
+function harness(store = memoryStore(), onEvent?: (e: WorkerEvent) => void) {
   const events: WorkerEvent[] = [];
+  const devices: GPUDevice[] = [];
   const waiters: { pred: (e: WorkerEvent) => boolean; resolve: (e: WorkerEvent) => void }[] = [];
   const engine = new Engine((e) => {
     events.push(e);
+    onEvent?.(e);
     for (const w of [...waiters]) if (w.pred(e)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve(e);
     }
-  }, { acquire: () => acquireNodeDevice(), demoCorpus: async () => TEXT.slice(0, 60_000), runStore: async () => store });
+  }, { acquire: async () => { const a = await acquireNodeDevice(); devices.push(a.device); return a; }, demoCorpus: async () => TEXT.slice(0, 60_000), runStore: async () => store });
   const send = (c: Command) => engine.handle(c);
   const until = (pred: (e: WorkerEvent) => boolean) => new Promise<WorkerEvent>((resolve) => {
     const hit = events.find(pred);
@@ -37,7 +39,7 @@ function harness(store = memoryStore()) {
   });
   const errors = () => events.filter((e) => e.type === 'error' && e.scope !== 'storage');
   const points = () => events.flatMap((e) => (e.type === 'metrics' ? e.points : [])) as MetricPoint[];
-  return { engine, events, send, until, errors, points, store };
+  return { engine, events, send, until, errors, points, store, devices };
 }
 
 let uninterrupted: number[] = [];
@@ -146,6 +148,31 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect(b.events.filter((e) => e.type === 'sample').at(-1)).toMatchObject({ done: true });
     expect(text.length).toBeGreaterThan(0);
     expect(b.errors()).toEqual([]);
+  }, 900_000);
+
+  it('a GPU device lost mid-run is re-acquired and the run resumes from its last snapshot, ending with the uninterrupted losses', async () => {
+    let lostOnce = false;
+    const h = harness(memoryStore(), (e) => {
+      // The device goes away right after the round-0 snapshot at update 2 (as after a driver reset).
+      if (e.type === 'snapshot' && e.step === 2 && !lostOnce) {
+        lostOnce = true;
+        h.devices[0]!.destroy();
+      }
+    });
+    await loaded(h);
+    await h.send({ type: 'start', settings: { ...small, checkpointEvery: 2 } });
+    expect(lostOnce).toBe(true);
+    expect(h.devices).toHaveLength(2); // a second device was acquired
+    const notices = h.errors().map((e) => (e.type === 'error' ? e.message : ''));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/GPU device lost .*Acquiring a new GPU device and resuming from the last checkpoint \(recovery 1 of 2\)/);
+    const stages = h.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage);
+    expect(stages[0]).toBe('running');
+    expect(stages.at(-1)).toBe('done');
+    // Points arrive again for the updates redone after the snapshot: the last one per position is the run's.
+    const last = new Map<string, number>();
+    for (const p of h.points().filter((q) => q.kind === 'step')) last.set(`${p.round}:${p.x}`, p.loss);
+    expect([...last.values()]).toEqual(uninterrupted);
   }, 900_000);
 
   it('names what is wrong with bad files and settings, and keeps what was loaded', async () => {

@@ -6,7 +6,8 @@ import bwdParamsSrc from '../../../shaders/layernorm_backward_params.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
-import { assertF32, assertShape, dispatchElements, dispatchRows } from './launch';
+import { assertF32, assertShape, dispatchRows } from './launch';
+import { colsumChunks, colsumGrid, launchColsum } from './colsum';
 
 export const LAYERNORM_EPS = 1e-5;
 
@@ -42,17 +43,33 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor): Tensor {
   return y;
 }
 
-/** Accumulates dx (if given) and dw/db (if given) for dy. */
+/**
+ * Accumulates dx (if given) and dw/db (if given) for dy. dw/db are deterministic column reductions: per-chunk
+ * partials (layernorm_backward_params) then colsum over them, or one accumulating pass when rows fit one chunk.
+ */
 export function layernormBackward(
   x: Tensor, w: Tensor, dy: Tensor, mean: Tensor, rstd: Tensor,
   dx: Tensor | null, dw: Tensor | null, db: Tensor | null, rows: number, C: number,
 ): void {
   const gpu = x.gpu;
   if (dx) dispatchRows(gpu, LAYERNORM_BACKWARD, [x.view, w.view, dy.view, mean.view, rstd.view, dx.view], { rows, C }, rows);
-  if (dw || db) {
-    // Both outputs are written by one kernel; a missing one goes to scratch.
-    const scratch = !dw || !db ? empty(gpu, [C]) : null;
-    dispatchElements(gpu, LAYERNORM_BACKWARD_PARAMS, [x.view, dy.view, mean.view, rstd.view, (dw ?? scratch!).view, (db ?? scratch!).view], { rows, C }, C);
-    scratch?.dispose();
+  if ((dw || db) && rows > 0 && C > 0) {
+    const ins = [x.view, dy.view, mean.view, rstd.view];
+    const grid = colsumGrid(gpu, rows, C);
+    const chunks = colsumChunks(rows);
+    if (chunks === 1) {
+      // Both outputs are written by one kernel; a missing one goes to scratch.
+      const scratch = !dw || !db ? empty(gpu, [C]) : null;
+      gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, [...ins, (dw ?? scratch!).view, (db ?? scratch!).view], { rows, C }, grid, { PARTIAL: false });
+      scratch?.dispose();
+      return;
+    }
+    const pw = empty(gpu, [chunks, C]);
+    const pb = empty(gpu, [chunks, C]);
+    gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, [...ins, pw.view, pb.view], { rows, C }, grid, { PARTIAL: true });
+    if (dw) launchColsum(gpu, pw.view, dw.view, chunks, C);
+    if (db) launchColsum(gpu, pb.view, db.view, chunks, C);
+    pw.dispose();
+    pb.dispose();
   }
 }

@@ -2,20 +2,30 @@
 // the backward rules and by Muon's Newton–Schulz iteration.
 
 import src from '../../../shaders/matmul.wgsl?raw';
-import colsumSrc from '../../../shaders/colsum.wgsl?raw';
+import simpleSrc from '../../../shaders/matmul_simple.wgsl?raw';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
-import { assertF32, dispatchElements } from './launch';
+import { assertF32 } from './launch';
 
-export const MATMUL: KernelSpec = {
-  name: 'matmul',
-  source: src,
-  storage: ['read', 'read', 'read', 'rw'],
-  uniforms: [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']],
+const UNIFORMS: KernelSpec['uniforms'] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']];
+const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
+
+/**
+ * The matmul kernels: `simple` (64×64 tile, 4×4 per thread), `reg64` and `reg128` (register-tiled, 8×8 per thread,
+ * 64×64 or 128×128 tiles). All three add the K products of an output in the same order with fma, so they give
+ * bit-identical results and may be swapped at any time (a resumed run stays bit for bit).
+ */
+export type MatmulVariant = 'simple' | 'reg64' | 'reg128';
+export const MATMUL_VARIANTS: MatmulVariant[] = ['simple', 'reg64', 'reg128'];
+const REG64_SRC = src.replace('const WG: u32 = 16u;', 'const WG: u32 = 8u; ');
+const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number }> = {
+  simple: { spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }, tile: 64 },
+  reg64: { spec: { name: 'matmul', source: REG64_SRC, storage: STORAGE, uniforms: UNIFORMS }, tile: 64 },
+  reg128: { spec: { name: 'matmul', source: src, storage: STORAGE, uniforms: UNIFORMS }, tile: 128 },
 };
-export const COLSUM: KernelSpec = { name: 'colsum', source: colsumSrc, storage: ['read', 'rw'], uniforms: [['R', 'u32'], ['N', 'u32']] };
+export const MATMUL: KernelSpec = SPECS.simple.spec;
 
 export interface MatmulArgs {
   a: BufferView;
@@ -34,14 +44,16 @@ export interface MatmulArgs {
   alpha?: number;
   /** 0 overwrites C; 1 accumulates into it. */
   beta?: number;
+  /** The kernel (default: the tuned choice for this shape on this GPU, else `simple`); tests force each. */
+  variant?: MatmulVariant;
 }
 
 /** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
 export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
-  const tile = 64;
+  const { spec, tile } = SPECS[x.variant ?? chosenVariant(gpu, x.M, x.N, x.K, batch, !!x.transA, !!x.transB)];
   gpu.dispatch(
-    MATMUL,
+    spec,
     [x.a, x.b, x.bias ?? gpu.dummy, x.c],
     {
       M: x.M, N: x.N, K: x.K,
@@ -53,9 +65,103 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   );
 }
 
-/** out[n] += Σ_r x[r, n]. */
-export function launchColsum(gpu: Gpu, x: BufferView, out: BufferView, R: number, N: number): void {
-  dispatchElements(gpu, COLSUM, [x, out], { R, N }, N);
+interface Shape {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+}
+interface Tuning {
+  enabled: boolean;
+  chosen: Map<string, MatmulVariant>;
+  pending: Map<string, Shape>;
+}
+const tunings = new WeakMap<Gpu, Tuning>();
+const shapeKey = (s: Shape) => `${s.batch}×${s.M}×${s.N}×${s.K}${s.transA ? ' tA' : ''}${s.transB ? ' tB' : ''}`;
+
+function tuning(gpu: Gpu): Tuning {
+  let t = tunings.get(gpu);
+  if (!t) tunings.set(gpu, (t = { enabled: false, chosen: new Map(), pending: new Map() }));
+  return t;
+}
+
+function chosenVariant(gpu: Gpu, M: number, N: number, K: number, batch: number, transA: boolean, transB: boolean): MatmulVariant {
+  const t = tuning(gpu);
+  const shape = { M, N, K, batch, transA, transB };
+  const key = shapeKey(shape);
+  const v = t.chosen.get(key);
+  if (v) return v;
+  if (t.enabled) t.pending.set(key, shape);
+  return 'simple';
+}
+
+/**
+ * Turns per-shape kernel timing on for this GPU: shapes launched from now on are remembered, and tuneMatmuls()
+ * times every kernel on each and keeps the fastest. Off by default (a software adapter would spend minutes).
+ */
+export function enableMatmulTuning(gpu: Gpu): void {
+  tuning(gpu).enabled = true;
+}
+
+export function hasPendingMatmulTuning(gpu: Gpu): boolean {
+  return !!tunings.get(gpu)?.pending.size;
+}
+
+/** Times each variant on every shape launched since the last call (scratch operands, best of 3) and keeps the fastest. */
+export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: MatmulVariant; ms: Record<MatmulVariant, number> }[]> {
+  const t = tuning(gpu);
+  const out: { shape: string; chosen: MatmulVariant; ms: Record<MatmulVariant, number> }[] = [];
+  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28);
+  for (const [key, s] of [...t.pending]) {
+    t.pending.delete(key);
+    const sizes = [s.batch * s.M * s.K, s.batch * s.K * s.N, s.batch * s.M * s.N].map((n) => n * 4);
+    if (sizes.some((b) => b > maxBinding)) {
+      t.chosen.set(key, 'simple');
+      continue;
+    }
+    try {
+      // In error scopes: scratch operands the GPU has no memory for fail this shape's timing, not the device.
+      const ms = await gpu.scoped(() => timeVariants(gpu, s));
+      const chosen = MATMUL_VARIANTS.reduce((x, y) => (ms[y] < ms[x] ? y : x));
+      t.chosen.set(key, chosen);
+      out.push({ shape: key, chosen, ms });
+    } catch {
+      if (gpu.error) throw gpu.error;
+      t.chosen.set(key, 'simple');
+    }
+  }
+  if (out.length) gpu.trim(); // hand the scratch operands' memory back
+  return out;
+}
+
+/** Best of 3 timed runs (after a warm-up) of each variant on zeroed scratch operands of shape `s`. */
+async function timeVariants(gpu: Gpu, s: Shape): Promise<Record<MatmulVariant, number>> {
+  const a = empty(gpu, [s.batch * s.M * s.K]);
+  const b = empty(gpu, [s.batch * s.K * s.N]);
+  const c = empty(gpu, [s.batch * s.M * s.N]);
+  try {
+    gpu.clear(a.view);
+    gpu.clear(b.view);
+    const ms = {} as Record<MatmulVariant, number>;
+    for (const variant of MATMUL_VARIANTS) {
+      const run = () => launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, ...s, variant });
+      run();
+      await gpu.sync();
+      let best = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        run();
+        await gpu.sync();
+        best = Math.min(best, performance.now() - t0);
+      }
+      ms[variant] = best;
+    }
+    return ms;
+  } finally {
+    for (const z of [a, b, c]) z.dispose();
+  }
 }
 
 export interface MatmulOptions {

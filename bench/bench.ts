@@ -1,0 +1,419 @@
+// The benchmark: matmul throughput over a size sweep (square and GPT-2 shapes), attention forward/backward, and whole
+// training updates for named configs through the same Trainer the app and CLI use (so its MFU is the dashboard's).
+// Runs on any WebGPU adapter; `size: 'ci'` shrinks everything to smoke-test size for the software adapter.
+
+import type { Gpu } from '../src/gpu/runtime';
+import type { Gpt2Config } from '../src/model/config';
+import { Gpt2Model } from '../src/model/gpt2';
+import { initParams, paramCount } from '../src/model/params';
+import { optimizerConfig, type OptimizerKind } from '../src/optim/optimizer';
+import { attentionBackward, attentionForward } from '../src/tensor/ops/attention';
+import { launchMatmul, MATMUL_VARIANTS, type MatmulVariant } from '../src/tensor/ops/matmul';
+import { empty, type Tensor } from '../src/tensor/tensor';
+import { flopsPerToken, peakFromTable, type Peak } from '../src/train/mfu';
+import { Trainer, type TrainEvent } from '../src/train/trainer';
+import { Rng } from '../src/util/rng';
+import { startTfjs, tfjsMatmul, tfjsStep, type PeerMatmul, type PeerStep } from './peers-tfjs';
+
+export type BenchSize = 'ci' | 'full';
+
+export interface BenchOptions {
+  size: BenchSize;
+  /** Sections to run (default all). */
+  only?: ReadonlySet<Section>;
+  /** Progress lines (to stderr in the CLI). */
+  log?: (line: string) => void;
+  /** Overrides the device-table peak (FLOP/s) that MFU is measured against. */
+  peak?: Peak | null;
+}
+
+export type Section = 'matmul' | 'attention' | 'step' | 'peers';
+
+export interface MatmulResult {
+  label: string;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  /** Mean wall-clock milliseconds per product, over `reps` products submitted back to back then awaited. */
+  ms: number;
+  reps: number;
+  tflops: number;
+  /** Fraction of the peak, when one is known. */
+  ofPeak: number | null;
+  /** Row chunks the product was split into because the output exceeded one storage binding. */
+  chunks: number;
+  /** The fastest kernel variant, the mean ms of each, and the worst relative error of 32 sampled entries. */
+  variant: MatmulVariant;
+  variantMs: Record<MatmulVariant, number>;
+  maxRelErr: number;
+}
+
+export interface AttentionResult {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+  forwardMs: number;
+  backwardMs: number;
+  /** Causal attention FLOPs (QK^T and PV, half the square): forward 2·B·H·T²·D, backward 2.5× that. */
+  forwardTflops: number;
+  backwardTflops: number;
+}
+
+export interface StepResult {
+  config: string;
+  model: Gpt2Config;
+  params: number;
+  optimizer: OptimizerKind;
+  batch: number;
+  ctx: number;
+  /** Updates timed (after `warmup` untimed ones). */
+  steps: number;
+  warmup: number;
+  msPerStep: number;
+  tokensPerSec: number;
+  /** The Trainer's own figures (its moving average, as the dashboard shows them) at the last timed update. */
+  trainerTokensPerSec: number;
+  trainerMfu: number | null;
+  flopsPerToken: number;
+  tflops: number;
+  mfu: number | null;
+  /** Host milliseconds spent recording one update, and its share of the step's wall time. */
+  encodeMsPerStep: number;
+  encodeShare: number;
+  /** GPU time of one profiled update summed over its dispatches (timestamp-query), and the top kernels. */
+  gpuMsPerStep: number | null;
+  kernels: { label: string; ms: number; count: number }[];
+  /** Most bytes the buffer pool held at once during this config (parameters, moments, activations, scratch). */
+  peakGpuBytes: number;
+  finalLoss: number;
+}
+
+export interface BenchReport {
+  date: string;
+  size: BenchSize;
+  adapter: Gpu['description'];
+  peak: Peak | null;
+  runtime: string;
+  matmul: MatmulResult[];
+  attention: AttentionResult[];
+  steps: StepResult[];
+  /** TensorFlow.js (WebGPU backend) on the same adapter, with our figure divided by its (>1: we are faster). */
+  peers: { tfjs: { version: string; matmul: (PeerMatmul & { oursOverTheirs: number | null })[]; steps: (PeerStep & { oursOverTheirs: number | null })[] } | null };
+  errors: { section: string; what: string; message: string }[];
+}
+
+interface MatmulShape {
+  label: string;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+const GPT2 = { C: 768, V: 50257, rows: 8192 };
+
+function matmulShapes(size: BenchSize): MatmulShape[] {
+  if (size === 'ci') return [...[64, 128].map((n): MatmulShape => ({ label: `${n}³`, M: n, N: n, K: n })), { label: 'head-like (transB)', M: 96, N: 200, K: 32, transB: true }];
+  const { C, V, rows } = GPT2;
+  const square = [256, 512, 1024, 2048, 4096].map((n) => ({ label: `${n}³`, M: n, N: n, K: n }));
+  return [
+    ...square,
+    { label: 'c_attn fwd 8192×768→2304', M: rows, K: C, N: 3 * C },
+    { label: 'mlp.c_fc fwd 8192×768→3072', M: rows, K: C, N: 4 * C },
+    { label: 'mlp.c_proj fwd 8192×3072→768', M: rows, K: 4 * C, N: C },
+    { label: 'c_attn dW (transA) 768×8192→2304', M: C, K: rows, N: 3 * C, transA: true },
+    { label: 'c_attn dX (transB) 8192×2304→768', M: rows, K: 3 * C, N: C, transB: true },
+    { label: 'lm head fwd (transB) 8192×768→50257', M: rows, K: C, N: V, transB: true },
+  ];
+}
+
+export interface StepConfig {
+  name: string;
+  model: Gpt2Config;
+  batch: number;
+  ctx: number;
+  steps: number;
+  warmup: number;
+  optimizer: OptimizerKind;
+}
+
+export function stepConfigs(size: BenchSize): StepConfig[] {
+  if (size === 'ci') {
+    return [{ name: 'tiny', model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 }, batch: 2, ctx: 32, steps: 2, warmup: 1, optimizer: 'adamw' }];
+  }
+  const gpt2Blocks = (n: number): Gpt2Config => ({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: n, nHead: 12 });
+  return [
+    { name: 'tiny', model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 2, nHead: 4 }, batch: 16, ctx: 256, steps: 20, warmup: 3, optimizer: 'adamw' },
+    { name: 'ref-8L', model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 8, nHead: 4 }, batch: 16, ctx: 256, steps: 20, warmup: 3, optimizer: 'adamw' },
+    { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
+    { name: 'gpt2-6L-muon', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'muon' },
+  ];
+}
+
+function randomFill(gpu: Gpu, t: Tensor, rng: Rng, scale = 1): Float32Array {
+  const data = new Float32Array(t.size);
+  for (let i = 0; i < data.length; i++) data[i] = (rng.next() * 2 - 1) * scale;
+  gpu.upload(t.view, data);
+  return data;
+}
+
+/** Worst |got − f64 dot| / (Σ|a·b| + tiny) over 32 random entries of C's first rows (of the last chunk computed). */
+async function checkEntries(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, s: MatmulShape, rows: number, rng: Rng): Promise<number> {
+  rows = Math.min(rows, 64); // only the first rows are read back (the head's C is 1.6 GB)
+  const read = async (v: Parameters<Gpu['read']>[0]) => new Float32Array(await gpu.read(v));
+  const [A, B, C] = await Promise.all([s.transA ? a.readF32() : read(a.range(0, rows * s.K)), b.readF32(), read(c.range(0, rows * s.N))]);
+  let worst = 0;
+  for (let e = 0; e < 32; e++) {
+    const m = rng.int(rows);
+    const n = rng.int(s.N);
+    let dot = 0;
+    let mag = 0;
+    for (let k = 0; k < s.K; k++) {
+      const x = s.transA ? A[k * s.M + m]! : A[m * s.K + k]!;
+      const y = s.transB ? B[n * s.K + k]! : B[k * s.N + n]!;
+      dot += x * y;
+      mag += Math.abs(x * y);
+    }
+    worst = Math.max(worst, Math.abs(C[m * s.N + n]! - dot) / (mag + 1e-30));
+  }
+  return worst;
+}
+
+/** Mean wall ms of `record` over enough back-to-back repetitions to fill about `targetMs` (after one warm-up). */
+async function timeWall(gpu: Gpu, record: () => void, targetMs: number, maxReps = 50): Promise<{ ms: number; reps: number }> {
+  record();
+  await gpu.sync();
+  let t0 = performance.now();
+  record();
+  await gpu.sync();
+  const once = performance.now() - t0;
+  const reps = Math.max(2, Math.min(maxReps, Math.ceil(targetMs / Math.max(once, 1e-3))));
+  t0 = performance.now();
+  for (let r = 0; r < reps; r++) record();
+  await gpu.sync();
+  return { ms: (performance.now() - t0) / reps, reps };
+}
+
+async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs: number): Promise<MatmulResult> {
+  const rng = new Rng(1);
+  const transA = !!s.transA;
+  const transB = !!s.transB;
+  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28);
+  // Output rows per chunk so that one chunk of C (and of A) fits one binding.
+  const rowsFit = Math.floor(maxBinding / 4 / Math.max(s.N, s.K));
+  const chunkRows = transA ? s.M : Math.min(s.M, Math.max(64, Math.floor(rowsFit / 64) * 64));
+  const chunks = Math.ceil(s.M / chunkRows);
+  const a = empty(gpu, transA ? [s.K, s.M] : [chunkRows, s.K]);
+  const b = empty(gpu, transB ? [s.N, s.K] : [s.K, s.N]);
+  const c = empty(gpu, [chunkRows, s.N]);
+  try {
+    randomFill(gpu, a, rng);
+    randomFill(gpu, b, rng);
+    const record = (variant?: MatmulVariant) => () => {
+      for (let i = 0; i < chunks; i++) {
+        const M = Math.min(chunkRows, s.M - i * chunkRows);
+        launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N: s.N, K: s.K, transA, transB, variant });
+      }
+    };
+    // Every kernel variant forced; the figure reported is the best, which is what tuning picks for the shape.
+    const variantMs = {} as Record<MatmulVariant, number>;
+    let best: { ms: number; reps: number; variant: MatmulVariant } | null = null;
+    for (const v of MATMUL_VARIANTS) {
+      const r = await timeWall(gpu, record(v), targetMs);
+      variantMs[v] = r.ms;
+      if (!best || r.ms < best.ms) best = { ...r, variant: v };
+    }
+    const { ms, reps, variant } = best!;
+    const tflops = (2 * s.M * s.N * s.K) / (ms / 1000) / 1e12;
+    // Exactness on this adapter: 32 output entries against f64 dot products of the same operands.
+    const maxRelErr = await checkEntries(gpu, a, b, c, s, Math.min(chunkRows, s.M), rng);
+    return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, variant, variantMs, maxRelErr };
+  } finally {
+    for (const t of [a, b, c]) t.dispose();
+  }
+}
+
+async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Promise<AttentionResult> {
+  const [B, T, H, D] = size === 'ci' ? [1, 32, 2, 16] : [8, 1024, 12, 64];
+  const C = H * D;
+  const rng = new Rng(2);
+  const qkv = empty(gpu, [B, T, 3 * C]);
+  const dOut = empty(gpu, [B, T, C]);
+  const dqkv = empty(gpu, [B, T, 3 * C]);
+  randomFill(gpu, qkv, rng);
+  randomFill(gpu, dOut, rng);
+  const fwd = attentionForward(qkv, H);
+  try {
+    const f = await timeWall(gpu, () => {
+      const r = attentionForward(qkv, H);
+      r.out.dispose();
+      r.lse.dispose();
+    }, targetMs);
+    const b = await timeWall(gpu, () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, dqkv, B, T, H, D), targetMs);
+    const flops = 2 * B * H * T * T * D; // causal: half of 2 products of 2·T²·D each
+    return { B, T, H, D, forwardMs: f.ms, backwardMs: b.ms, forwardTflops: flops / (f.ms / 1000) / 1e12, backwardTflops: (2.5 * flops) / (b.ms / 1000) / 1e12 };
+  } finally {
+    for (const t of [qkv, dOut, dqkv, fwd.out, fwd.lse]) t.dispose();
+  }
+}
+
+export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): Promise<StepResult> {
+  gpu.trim();
+  gpu.pool.resetPeak();
+  const params = initParams(cfg.model, 1);
+  const model = await Gpt2Model.create(gpu, cfg.model, (name) => params.get(name)!);
+  params.clear();
+  const rng = new Rng(3);
+  const n = Math.max(cfg.batch * (cfg.ctx + 1) * 8, 4096);
+  const tokens = new Uint16Array(n);
+  for (let i = 0; i < n; i++) tokens[i] = Math.floor(rng.next() * cfg.model.vocabSize);
+  const total = cfg.warmup + cfg.steps + 1; // + one profiled update
+  const trainer = new Trainer(model, { train: tokens, val: tokens.subarray(0, cfg.ctx * 2 + 2) }, {
+    batch: cfg.batch, ctx: cfg.ctx, accum: 1, steps: total,
+    schedule: { kind: 'cosine', lr: 3e-4, warmup: 0, minLr: 3e-4 },
+    optimizer: optimizerConfig(cfg.optimizer), evalEvery: 0, evalWindows: 1, seed: 1,
+  }, peak);
+  try {
+    let last: Extract<TrainEvent, { type: 'step' }> | null = null;
+    const onEvent = (e: TrainEvent) => {
+      if (e.type === 'halt') throw new Error(e.reason);
+      if (e.type === 'step') last = e;
+    };
+    await trainer.run(onEvent, { until: cfg.warmup });
+    const enc0 = trainer.encodeMs;
+    const t0 = performance.now();
+    await trainer.run(onEvent, { until: cfg.warmup + cfg.steps });
+    await gpu.sync();
+    const msPerStep = (performance.now() - t0) / cfg.steps;
+    const encodeMsPerStep = (trainer.encodeMs - enc0) / cfg.steps;
+    const { tokensPerSec: trainerTokensPerSec, mfu: trainerMfu } = last! as { tokensPerSec: number; mfu: number | null };
+    // One more update with per-dispatch timestamps: where the GPU time goes.
+    let gpuMsPerStep: number | null = null;
+    let kernels: StepResult['kernels'] = [];
+    if (gpu.hasTimestamps) {
+      gpu.setProfiling(true);
+      await trainer.run(onEvent, { until: total });
+      const timings = await gpu.takeTimings();
+      gpu.setProfiling(false);
+      const by = new Map<string, { ms: number; count: number }>();
+      let sum = 0;
+      for (const t of timings) {
+        const e = by.get(t.label) ?? { ms: 0, count: 0 };
+        e.ms += t.ns / 1e6;
+        e.count++;
+        by.set(t.label, e);
+        sum += t.ns / 1e6;
+      }
+      gpuMsPerStep = sum;
+      kernels = [...by].map(([label, v]) => ({ label, ...v })).sort((x, y) => y.ms - x.ms).slice(0, 12);
+    } else {
+      await trainer.run(onEvent, { until: total });
+    }
+    const tokensPerSec = (cfg.batch * cfg.ctx) / (msPerStep / 1000);
+    const perToken = flopsPerToken(cfg.model, cfg.ctx);
+    const flops = tokensPerSec * perToken;
+    return {
+      config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, batch: cfg.batch, ctx: cfg.ctx,
+      steps: cfg.steps, warmup: cfg.warmup, msPerStep, tokensPerSec, trainerTokensPerSec, trainerMfu, flopsPerToken: perToken,
+      tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep,
+      gpuMsPerStep, kernels, peakGpuBytes: gpu.pool.stats().peakBytes, finalLoss: (last as StepMetricsLike | null)?.loss ?? NaN,
+    };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+    gpu.trim();
+  }
+}
+
+type StepMetricsLike = { loss: number };
+
+export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchReport> {
+  const log = opts.log ?? (() => {});
+  const on = (s: Section) => !opts.only || opts.only.has(s);
+  const peak = opts.peak !== undefined ? opts.peak : peakFromTable(gpu.description);
+  const targetMs = opts.size === 'ci' ? 1 : 300;
+  const report: BenchReport = {
+    date: new Date().toISOString(), size: opts.size, adapter: gpu.description, peak,
+    runtime: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
+    matmul: [], attention: [], steps: [], peers: { tfjs: null }, errors: [],
+  };
+  // Each case runs on its own: one that fails (out of memory, a limit) is recorded and the rest still run.
+  const attempt = async <T>(section: Section, what: string, fn: () => Promise<T>, into: T[]) => {
+    try {
+      const r = await fn();
+      into.push(r);
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      report.errors.push({ section, what, message });
+      log(`${section} ${what}: FAILED: ${message}`);
+      if (gpu.error) throw gpu.error; // the device is gone: nothing further can run
+    }
+  };
+  if (on('matmul')) {
+    for (const s of matmulShapes(opts.size)) {
+      await attempt('matmul', s.label, async () => {
+        const r = await benchMatmul(gpu, s, peak, targetMs);
+        log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]`);
+        return r;
+      }, report.matmul);
+    }
+  }
+  if (on('attention')) {
+    await attempt('attention', 'causal', async () => {
+      const r = await benchAttention(gpu, opts.size, targetMs);
+      log(`attention B${r.B} T${r.T} H${r.H} D${r.D}: forward ${r.forwardMs.toFixed(2)} ms (${r.forwardTflops.toFixed(2)} TFLOP/s), backward ${r.backwardMs.toFixed(2)} ms (${r.backwardTflops.toFixed(2)} TFLOP/s)`);
+      return r;
+    }, report.attention);
+  }
+  if (on('step')) {
+    for (const cfg of stepConfigs(opts.size)) {
+      await attempt('step', cfg.name, async () => {
+        const r = await benchStep(gpu, cfg, peak);
+        log(`step ${r.config} (${r.optimizer}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
+          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%)` +
+          `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} MiB`);
+        return r;
+      }, report.steps);
+    }
+  }
+  if (on('peers')) {
+    await attempt('peers', 'tfjs', async () => {
+      const version = await startTfjs(gpu.instance);
+      log(`peer: ${version}`);
+      const tfjs: NonNullable<BenchReport['peers']['tfjs']> = { version, matmul: [], steps: [] };
+      report.peers.tfjs = tfjs;
+      return tfjs;
+    }, [] as unknown[]);
+    const tfjs = report.peers.tfjs;
+    if (tfjs) {
+      for (const s of matmulShapes(opts.size)) {
+        await attempt('peers', `tfjs matmul ${s.label}`, async () => {
+          const r = await tfjsMatmul(s.label, s.M, s.N, s.K, !!s.transA, !!s.transB, targetMs);
+          const ours = report.matmul.find((m) => m.label === s.label);
+          const ratio = ours ? ours.tflops / r.tflops : null;
+          log(`tfjs matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${ratio !== null ? `; ours ${ratio.toFixed(2)}×` : ''}`);
+          return { ...r, oursOverTheirs: ratio };
+        }, tfjs.matmul);
+      }
+      for (const cfg of stepConfigs(opts.size).filter((c) => c.optimizer === 'adamw')) {
+        // TF.js materialises every T×T score matrix and the full logits: if the batch does not fit, halve it.
+        for (let batch = cfg.batch; batch >= 1; batch = Math.floor(batch / 2)) {
+          const before = report.errors.length;
+          await attempt('peers', `tfjs step ${cfg.name} B${batch}`, async () => {
+            const r = await tfjsStep(cfg.name, cfg.model, batch, cfg.ctx, Math.min(cfg.steps, 10), Math.min(cfg.warmup, 2));
+            const ours = report.steps.find((m) => m.config === cfg.name);
+            const ratio = ours ? ours.tokensPerSec / r.tokensPerSec : null;
+            log(`tfjs step ${r.config} (adam, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s${ratio !== null ? `; ours ${ratio.toFixed(2)}×` : ''}`);
+            return { ...r, oursOverTheirs: ratio };
+          }, tfjs.steps);
+          if (report.errors.length === before) break;
+        }
+      }
+    }
+  }
+  return report;
+}

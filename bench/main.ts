@@ -1,0 +1,64 @@
+// `npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]`: runs the
+// benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per case; --json writes the report.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { acquireNodeDevice } from '../src/gpu/node';
+import { Gpu } from '../src/gpu/runtime';
+import { isSoftwareAdapter } from '../src/gpu/device';
+import { userPeak } from '../src/train/mfu';
+import { runBench, type BenchSize, type Section } from './bench';
+
+const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]';
+
+function parse(argv: string[]) {
+  const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (flag === '--size') {
+      const v = value();
+      if (v !== 'ci' && v !== 'full') throw new Error(`--size must be ci or full, got ${v}`);
+      out.size = v;
+    } else if (flag === '--only') {
+      const parts = value().split(',');
+      for (const p of parts) if (!['matmul', 'attention', 'step', 'peers'].includes(p)) throw new Error(`--only: unknown section "${p}" (matmul, attention, step, peers)`);
+      out.only = new Set(parts as Section[]);
+    } else if (flag === '--json') out.json = value();
+    else if (flag === '--peak-tflops') out.peak = Number(value());
+    else if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${flag}\n${USAGE}`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const gpu = new Gpu(await acquireNodeDevice());
+  const d = gpu.description;
+  const software = isSoftwareAdapter(d);
+  // A software adapter gets the smoke-test size unless asked otherwise: full size would take hours there.
+  const size = args.size ?? (software ? 'ci' : 'full');
+  console.error(`adapter: ${d.description || d.device} (${d.vendor} ${d.architecture}); features: ${d.features.join(', ')}; size ${size}`);
+  if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
+  const report = await runBench(gpu, { size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined });
+  const json = JSON.stringify(report, null, 2);
+  if (args.json) {
+    mkdirSync(dirname(args.json), { recursive: true });
+    writeFileSync(args.json, json + '\n');
+    console.error(`wrote ${args.json}`);
+  } else console.log(json);
+  gpu.destroy();
+  if (report.errors.length) process.exitCode = 1;
+}
+
+main().catch((e: Error) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+// Self-check of every matmul kernel variant (plain 64×64, register-tiled 64×64 and 128×128), each forced on shapes
+// that cross tile, K-slice and 4-wide quad edges, with every transpose, a bias, alpha, beta accumulation and a
+// broadcast batch operand; and the variants bit-identical to one another (tuning may swap them mid-run).
+
+import { Rng } from '../util/rng';
+import { empty, fromArray, tidyAsync } from '../tensor';
+import { launchMatmul, MATMUL_VARIANTS } from '../tensor/ops/matmul';
+import { matmulRef } from '../reference/linalg';
+import { f32 } from './compare';
+import type { Check } from './harness';
+import { TOL_REDUCE } from './checks-ops';
+
+const tiledMatmulCheck: Check = {
+  name: 'matmul tiles',
+  kernels: ['matmul'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(11);
+    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 16-deep slice, N against the 4-wide quads.
+    const cases: [number, number, number, number][] = [[130, 67, 33, 1], [1, 129, 17, 1], [70, 3, 16, 2], [129, 131, 5, 1]];
+    for (const [M, N, K, batch] of cases) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const outs: Float32Array[] = [];
+          const A = f32(rng.normals(batch * M * K));
+          const B = f32(rng.normals(K * N));
+          const bias = f32(rng.normals(N));
+          const C0 = f32(rng.normals(batch * M * N));
+          for (const variant of MATMUL_VARIANTS) {
+            await tidyAsync(async () => {
+              const a = fromArray(gpu, A, [batch * M * K]);
+              const b = fromArray(gpu, B, [K * N]);
+              const bb = fromArray(gpu, bias, [N]);
+              const c = fromArray(gpu, C0, [batch * M * N]);
+              // C = 0.5·op(A)·op(B) + bias + 1·C0, with B shared by every batch entry (stride 0).
+              launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb.view, M, N, K, batch, strideB: 0, transA, transB, alpha: 0.5, beta: 1, variant });
+              const ref = matmulRef(A, B, bias, { M, N, K, batch, transA, transB, broadcastB: true }, 0.5).map((v, i) => v + C0[i]!);
+              const got = await c.readF32();
+              outs.push(got);
+              expect(`${variant} [${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`, got, ref, TOL_REDUCE);
+              // Overwrite (beta 0) into an uninitialised output: no stale value may leak in.
+              const d = empty(gpu, [batch * M * N]);
+              launchMatmul(gpu, { a: a.view, b: b.view, c: d.view, M, N, K, batch, strideB: 0, transA, transB, variant });
+              const ref0 = matmulRef(A, B, null, { M, N, K, batch, transA, transB, broadcastB: true });
+              expect(`${variant} beta 0 [${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`, await d.readF32(), ref0, TOL_REDUCE);
+            });
+          }
+          const differ = outs.slice(1).map((o) => o.findIndex((v, i) => !Object.is(v, outs[0]![i]))).filter((i) => i >= 0).length;
+          expect(`variants bit-identical [${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`, [differ], [0], { atol: 0.5, rtol: 0 }); // a count of differing variants
+        }
+      }
+    }
+  },
+};
+
+export const matmulChecks: Check[] = [tiledMatmulCheck];

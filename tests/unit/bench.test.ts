@@ -1,0 +1,59 @@
+// `npm run bench` at smoke-test size on this machine's adapter (SwiftShader in CI): the command builds, runs every
+// section (ours and the TensorFlow.js peer), and writes a complete report. Figures here are not claimed as speed.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BenchReport } from '../../bench/bench';
+
+const ROOT = join(__dirname, '../..');
+
+describe('npm run bench (CI size)', () => {
+  it('reports matmul, attention, training updates and the TF.js peer, with no failed case', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'report.json');
+    const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'ci', '--json', out, '--peak-tflops', '1'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
+    expect(rep.errors).toEqual([]);
+    expect(rep.size).toBe('ci');
+    expect(rep.adapter.features).toContain('timestamp-query');
+    expect(rep.peak?.source).toBe('user');
+    expect(rep.matmul.length).toBe(3);
+    for (const m of rep.matmul) {
+      expect(m.ms).toBeGreaterThan(0);
+      expect(Number.isFinite(m.tflops) && m.tflops > 0).toBe(true);
+      expect(Object.keys(m.variantMs).sort()).toEqual(['reg128', 'reg64', 'simple']);
+      expect(m.maxRelErr).toBeLessThan(1e-5);
+    }
+    const [att] = rep.attention;
+    expect(att!.forwardMs).toBeGreaterThan(0);
+    expect(att!.backwardMs).toBeGreaterThan(0);
+    const [step] = rep.steps;
+    expect(step!.config).toBe('tiny');
+    // A random model on 512 tokens starts near ln 512 ≈ 6.24.
+    expect(Math.abs(step!.finalLoss - Math.log(512))).toBeLessThan(0.3);
+    expect(step!.tokensPerSec).toBeGreaterThan(0);
+    expect(step!.encodeShare).toBeGreaterThan(0);
+    expect(step!.gpuMsPerStep).toBeGreaterThan(0);
+    expect(step!.kernels.map((k) => k.label)).toContain('matmul');
+    expect(step!.peakGpuBytes).toBeGreaterThan(0);
+    // MFU is the Trainer's definition: the dashboard's own figure uses the same FLOPs per token and peak.
+    expect(step!.mfu).toBeCloseTo((step!.tokensPerSec * step!.flopsPerToken) / 1e12, 12);
+    expect(step!.trainerMfu).toBeCloseTo((step!.trainerTokensPerSec * step!.flopsPerToken) / 1e12, 12);
+    const tfjs = rep.peers.tfjs!;
+    expect(tfjs.version).toMatch(/tfjs-core 4\.22\.0, backend webgpu/);
+    expect(tfjs.matmul.length).toBe(3);
+    expect(tfjs.steps.length).toBe(1);
+    expect(Math.abs(tfjs.steps[0]!.finalLoss - Math.log(512))).toBeLessThan(0.3);
+    expect(tfjs.steps[0]!.oursOverTheirs).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('rejects a bad option with a one-line message', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'huge'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--size must be ci or full, got huge/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 120_000);
+});

@@ -1,0 +1,39 @@
+// Per-shape matmul kernel tuning: shapes launched while tuning is on are timed with every variant, the fastest is
+// kept, and the choice changes no result (the variants are bit-identical; see the "matmul tiles" self-check).
+
+import { describe, expect, it } from 'vitest';
+import { empty, fromArray } from '../../src/tensor';
+import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, MATMUL_VARIANTS, tuneMatmuls } from '../../src/tensor/ops/matmul';
+import { Rng } from '../../src/util/rng';
+import { getGpu } from './gpu';
+
+describe('matmul tuning', () => {
+  it('times every variant on each new shape once and keeps the fastest, with unchanged results', async () => {
+    const gpu = await getGpu();
+    const rng = new Rng(5);
+    const [M, N, K] = [33, 70, 20];
+    const a = fromArray(gpu, Float32Array.from({ length: M * K }, () => rng.normal()), [M * K]);
+    const b = fromArray(gpu, Float32Array.from({ length: K * N }, () => rng.normal()), [K * N]);
+    const c = empty(gpu, [M * N]);
+    launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K });
+    const before = await c.readF32();
+    expect(hasPendingMatmulTuning(gpu)).toBe(false); // off by default
+    enableMatmulTuning(gpu);
+    launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, transB: false });
+    launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K }); // the same shape: one entry
+    expect(hasPendingMatmulTuning(gpu)).toBe(true);
+    const tuned = await tuneMatmuls(gpu);
+    expect(tuned).toHaveLength(1);
+    expect(tuned[0]!.shape).toBe('1×33×70×20');
+    expect(Object.keys(tuned[0]!.ms).sort()).toEqual([...MATMUL_VARIANTS].sort());
+    const best = Math.min(...Object.values(tuned[0]!.ms));
+    expect(tuned[0]!.ms[tuned[0]!.chosen]).toBe(best);
+    expect(hasPendingMatmulTuning(gpu)).toBe(false);
+    // The tuned kernel now runs for this shape (no new pending entry) and gives the same bits.
+    launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K });
+    expect(hasPendingMatmulTuning(gpu)).toBe(false);
+    expect(await c.readF32()).toEqual(before);
+    expect(await tuneMatmuls(gpu)).toEqual([]);
+    for (const t of [a, b, c]) t.dispose();
+  });
+});

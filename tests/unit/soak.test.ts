@@ -1,0 +1,66 @@
+// Long runs: 600 updates (with periodic evaluations) of a tiny GPT-2 on the software adapter. After warm-up the GPU
+// buffer pool must not grow (same buffer count and bytes at update 110 and at the end, nothing leaked in use), the
+// work per update stays constant (dispatches and submits), and the JS heap stays bounded.
+
+import { describe, expect, it } from 'vitest';
+import { Gpt2Model } from '../../src/model/gpt2';
+import { initParams } from '../../src/model/params';
+import { optimizerConfig } from '../../src/optim/optimizer';
+import { Trainer, type TrainEvent } from '../../src/train/trainer';
+import { Rng } from '../../src/util/rng';
+import { getGpu } from './gpu';
+
+const STEPS = 600;
+const WARM = 110; // past the first evaluation (update 100), whose batch shape allocates its own buffers once
+
+describe('soak', () => {
+  it(`${STEPS} updates: pool buffers and bytes flat after warm-up, heap bounded`, { timeout: 900_000 }, async () => {
+    const gpu = await getGpu();
+    const config = { vocabSize: 32, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 1 };
+    const host = initParams(config, 3);
+    const model = await Gpt2Model.create(gpu, config, (n) => host.get(n)!);
+    const rng = new Rng(9);
+    const tokens = Uint16Array.from({ length: 4000 }, (_, i) => (i % 7 === 0 ? rng.int(32) : (i * 5) % 32));
+    const trainer = new Trainer(model, { train: tokens.subarray(0, 3600), val: tokens.subarray(3600) }, {
+      batch: 2, ctx: 8, accum: 2, steps: STEPS, evalEvery: 100, evalWindows: 4, seed: 1,
+      schedule: { kind: 'cosine', lr: 3e-3, warmup: 10, minLr: 3e-4 }, optimizer: optimizerConfig('adamw'),
+    });
+    let at: { stats: ReturnType<typeof gpu.pool.stats>; heap: number; dispatches: number; submits: number } | null = null;
+    const perUpdate: number[] = [];
+    let steps = 0;
+    let evals = 0;
+    const losses: number[] = [];
+    const onEvent = (e: TrainEvent) => {
+      if (e.type === 'halt') throw new Error(e.reason);
+      if (e.type === 'eval') evals++;
+      if (e.type === 'step') {
+        steps++;
+        losses.push(e.loss);
+      }
+    };
+    await trainer.run(onEvent, { until: WARM });
+    await gpu.sync();
+    at = { stats: gpu.pool.stats(), heap: process.memoryUsage().heapUsed, dispatches: gpu.dispatchCount, submits: gpu.submitCount };
+    // Ten more updates alone, to measure the work per update between evaluations.
+    const d0 = gpu.dispatchCount;
+    await trainer.run(onEvent, { until: WARM + 10 });
+    perUpdate.push((gpu.dispatchCount - d0) / 10);
+    const outcome = await trainer.run(onEvent);
+    await gpu.sync();
+    const end = { stats: gpu.pool.stats(), heap: process.memoryUsage().heapUsed };
+    console.log(`soak: after ${WARM} updates ${at.stats.buffers} buffers / ${at.stats.bytes} bytes (${at.stats.inUse} in use), ` +
+      `after ${STEPS}: ${end.stats.buffers} / ${end.stats.bytes} (${end.stats.inUse} in use); ` +
+      `heap ${(at.heap / 2 ** 20).toFixed(1)} → ${(end.heap / 2 ** 20).toFixed(1)} MiB; ${perUpdate[0]} dispatches per update; ` +
+      `loss ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`);
+    expect(outcome.status).toBe('done');
+    expect(steps).toBe(STEPS);
+    expect(evals).toBe(STEPS / 100);
+    expect(end.stats.buffers).toBe(at.stats.buffers);
+    expect(end.stats.bytes).toBe(at.stats.bytes);
+    expect(end.stats.inUse).toBe(at.stats.inUse);
+    expect(end.heap - at.heap).toBeLessThan(64 * 2 ** 20);
+    expect(losses[losses.length - 1]!).toBeLessThan(losses[0]!);
+    trainer.dispose();
+    model.dispose();
+  });
+});
