@@ -10,15 +10,18 @@ import { splitTokens } from '../io/corpus';
 import { writeParts } from '../io/node-source';
 import { GPT2_VOCAB } from '../io/tokenizer';
 import { defaultN, inheritSource } from '../inheritune/inherit';
+import { growPlan, inheritNProblem } from '../inheritune/plan';
 import { runInheritune, type InherituneSettings, type PipelineEvent } from '../inheritune/pipeline';
 import { validateConfig, type Gpt2Config } from '../model/config';
 import { Gpt2Model, type ParamSource } from '../model/gpt2';
 import { initParams, paramCount, paramSpecs } from '../model/params';
 import { directoryStore } from '../train/node-store';
 import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../train/snapshot';
+import { batchFitProblem } from '../train/fit';
 import { Trainer, type TrainEvent } from '../train/trainer';
 import { parseFlags, UsageError, type Parsed } from './args';
 import { logWriter, say, status, stepLine } from './live';
+import { lockOutDir } from './lock';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { resolvePeak, TRAIN_FLAGS, TRAIN_FLAGS_USAGE, trainSettings } from './settings';
 
@@ -43,6 +46,7 @@ async function writeModel(dir: string, config: Gpt2Config, params: Map<string, F
 function requireOut(f: Parsed): string {
   const out = f.out as string | undefined;
   if (!out) throw new UsageError('--out DIR is required (where the model, log and snapshots go)');
+  lockOutDir(out);
   if (!f.resume && existsSync(join(out, SNAPSHOT_FILE))) {
     throw new UsageError(`${out} already holds a run (${SNAPSHOT_FILE}): pass --resume to continue it, or choose another --out`);
   }
@@ -72,7 +76,8 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const steps = (f['steps-per-round'] as number | undefined) ?? 200;
     if (steps < 1) throw new UsageError(`--steps-per-round must be at least 1, got ${steps}`);
     const n = (f.n as number | undefined) ?? defaultN(k);
-    if (n < 1 || n > k) throw new UsageError(`--n must be from 1 to the reference's ${k} blocks, got ${n}`);
+    const nProblem = inheritNProblem(n, k);
+    if (nProblem) throw new UsageError(`--n ${nProblem}`);
     const grow = (f.grow as string | undefined) ?? 'restart';
     if (grow !== 'restart' && grow !== 'continue') throw new UsageError(`--grow must be restart or continue, got "${grow}"`);
     const settings: InherituneSettings = {
@@ -81,8 +86,11 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
       checkpointEvery: (f['checkpoint-every'] as number | undefined) ?? 50,
     };
     gpu ??= new Gpu(await acquireNodeDevice());
+    const fit = f.resume ? null : batchFitProblem(ckpt.config, settings.train.batch, settings.train.ctx, gpu.limits);
+    if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
     say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
+    if (!f.resume) say(`plan: ${growPlan(n, k).text}`);
     const log = logWriter(out, !!f.resume);
     log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, resume: !!f.resume });
     let total = steps;
@@ -188,6 +196,8 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
   try {
     const settings = { ...trainSettings(f, config.nPositions, val.length, steps), steps };
     gpu ??= new Gpu(await acquireNodeDevice());
+    const fit = f.resume ? null : batchFitProblem(config, settings.batch, settings.ctx, gpu.limits);
+    if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
     say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
     const store = directoryStore(out);

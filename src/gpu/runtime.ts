@@ -65,7 +65,8 @@ export class Gpu {
     this.device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
       const kind = err instanceof GPUOutOfMemoryError ? 'out-of-memory' : err instanceof GPUValidationError ? 'validation' : 'internal';
-      this.raise(new GpuDeviceError(`GPU ${kind} error: ${err.message}`, kind));
+      const hint = kind === 'out-of-memory' ? ' The GPU ran out of memory: use a smaller batch or context (more gradient accumulation keeps the tokens per update), or close other programs using the GPU.' : '';
+      this.raise(new GpuDeviceError(`GPU ${kind} error: ${err.message}.${hint}`, kind));
     });
     void this.device.lost.then((info) => {
       if (info.reason !== 'destroyed' || !this.fatal) this.raise(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message}`, 'lost'));

@@ -4,16 +4,20 @@
 import type { Rng } from '../util/rng';
 
 /**
- * A corpus file's bytes as text: refuses binary files (NUL bytes) and invalid UTF-8 with a message naming `label`.
+ * A corpus file's bytes as text: refuses empty files, binary files (NUL bytes) and invalid UTF-8 with a message naming
+ * `label`.
  * The CLI and the browser engine both read corpora through it.
  */
 export function decodeText(bytes: Uint8Array, label: string): string {
   if (bytes.includes(0)) throw new Error(`${label} looks binary (it contains NUL bytes): give a UTF-8 text file`);
+  let text: string;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new Error(`${label} is not valid UTF-8 text`);
   }
+  if (!text.trim()) throw new Error(`${label} is empty${bytes.length ? ' (only whitespace)' : ''}: give a text file to train on`);
+  return text;
 }
 
 /** Token ids laid out [B, T] row-major (int32: what the GPU embedding gather reads). */

@@ -8,6 +8,7 @@ import { fmtTime } from './format';
 import { SettingsForm } from './SettingsForm';
 import { canPause, canStop, isBusy, runActive } from './status';
 import { useApp } from './store';
+import { growPlan } from '../inheritune/plan';
 import { hasErrors, validateDemo, validateSettings } from './validate';
 import type { DemoSettings } from '../worker/protocol';
 
@@ -53,7 +54,8 @@ const DEMO_FIELDS: [keyof DemoSettings, string][] = [
 function DemoForm({ locked }: { locked: boolean }) {
   const demo = useApp((s) => s.demo);
   const setDemo = useApp((s) => s.setDemo);
-  const errors = useMemo(() => validateDemo(demo), [demo]);
+  const adapter = useApp((s) => s.gpu.adapter);
+  const errors = useMemo(() => validateDemo(demo, adapter), [demo, adapter]);
   return (
     <details className="demo" data-testid="demo-settings">
       <summary>
@@ -78,15 +80,17 @@ export function RunControls() {
   const lastSnapshot = useApp((s) => s.lastSnapshot);
   const send = useApp((s) => s.send);
 
+  const adapter = useApp((s) => s.gpu.adapter);
   const errors = useMemo(
-    () => validateSettings(settings, { layers: reference?.layers, positions: reference?.positions, corpus, model: 'the reference' }),
-    [settings, reference, corpus],
+    () => validateSettings(settings, { layers: reference?.layers, positions: reference?.positions, width: reference?.width, buffers: adapter, corpus, model: 'the reference' }),
+    [settings, reference, corpus, adapter],
   );
   // The demo trains its own reference: n is checked against the demo's layers, and the corpus may not be loaded yet.
   const demoErrors = useMemo(
-    () => ({ ...validateSettings(settings, { layers: demo.layers, model: 'the demo reference' }), ...prefix(validateDemo(demo)) }),
-    [settings, demo],
+    () => ({ ...validateSettings(settings, { layers: demo.layers, width: demo.width, buffers: adapter, model: 'the demo reference' }), ...prefix(validateDemo(demo, adapter)) }),
+    [settings, demo, adapter],
   );
+  const plan = reference && !errors.n ? growPlan(settings.n, reference.layers).text : null;
 
   const busy = isBusy(stage);
   const locked = runActive(stage);
@@ -98,6 +102,7 @@ export function RunControls() {
       <h2>Run</h2>
       <SavedBanner />
       <SettingsForm errors={errors} locked={locked} />
+      {plan && <p className="muted small" data-testid="plan">Plan: {plan}.</p>}
       <div className="actions">
         <button type="button" className="primary" data-testid="start" disabled={!!startBlocked} title={startBlocked ?? 'Inherit n blocks, train, grow by 2 until the reference val loss is reached'} onClick={() => send({ type: 'start', settings })}>
           Start

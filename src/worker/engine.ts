@@ -31,7 +31,15 @@ export interface EngineEnv {
   demoCorpus(): Promise<string>;
   /** The folder runs are saved in (OPFS in the browser); null when the browser has none. */
   runStore(): Promise<RunStore | null>;
+  /**
+   * Claims the one run this origin's saved-run folder can hold, across tabs; resolves to its release, or null when
+   * another tab holds it. Absent: no other engine shares the folder.
+   */
+  claimRun?(): Promise<(() => void) | null>;
 }
+
+/** Stages in which the engine no longer owns a run (a paused run is still owned: its tab may resume it). */
+const UNCLAIMED_STAGES: readonly Stage[] = ['idle', 'done', 'stopped', 'halted'];
 
 /** Refuse corpora whose tokens would not fit in memory comfortably (uint16 stream + the text itself). */
 const MAX_CORPUS_BYTES = 1 << 30;
@@ -79,6 +87,8 @@ export class Engine {
   private sampleModel: Gpt2Model | null = null;
   /** Device losses recovered from since the engine started. */
   private recoveries = 0;
+  /** Releases this engine's claim on the run folder (EngineEnv.claimRun); null when it holds none. */
+  private releaseRun: (() => void) | null = null;
 
   constructor(post: (e: WorkerEvent) => void, private readonly env: EngineEnv) {
     this.out = new Emitter(post);
@@ -112,7 +122,16 @@ export class Engine {
 
   private setStage(stage: Stage, detail?: string): void {
     this.stage = stage;
+    this.releaseRunIfIdle();
     this.out.emit({ type: 'stage', stage, ...(detail ? { detail } : {}) });
+  }
+
+  /** Gives the run folder back once this engine has no run in it (ended, or a start that failed before running). */
+  private releaseRunIfIdle(): void {
+    if (this.releaseRun && UNCLAIMED_STAGES.includes(this.stage)) {
+      this.releaseRun();
+      this.releaseRun = null;
+    }
   }
 
   private async exclusive(what: string, scope: ErrorScope, fn: () => Promise<void>): Promise<void> {
@@ -134,6 +153,7 @@ export class Engine {
     } catch (e) {
       this.fail(scope, e);
     } finally {
+      this.releaseRunIfIdle();
       this.task = null;
     }
   }
@@ -365,9 +385,18 @@ export class Engine {
     return this.store;
   }
 
+  /** Takes the run folder for this tab's run, or says that another tab's run has it. */
+  private async claimRun(): Promise<void> {
+    if (this.releaseRun || !this.env.claimRun) return;
+    const release = await this.env.claimRun();
+    if (!release) throw new Error('A run is under way in another tab of Inheritune Studio, and the app keeps one run (its checkpoints) per browser profile: finish, stop or close it there first.');
+    this.releaseRun = release;
+  }
+
   private async start(s: RunSettings): Promise<void> {
     const { ref, corpus } = this.need();
-    const settings = inherituneSettings(s, ref.config, corpus.val.length);
+    await this.claimRun();
+    const settings = inherituneSettings(s, ref.config, corpus.val.length, this.gpu!.limits);
     const store = await this.runStore();
     const session = this.newSession(store, this.peakFor(s));
     this.setStage('running', `inheriting ${s.n} of ${ref.config.nLayer} blocks`);
@@ -379,10 +408,11 @@ export class Engine {
   }
 
   private async demo(d: DemoSettings, s: RunSettings): Promise<void> {
-    const config = demoConfig(d, s.ctx, GPT2_VOCAB);
+    const config = demoConfig(d, s.ctx, GPT2_VOCAB, this.gpu!.limits);
+    await this.claimRun();
     if (!this.corpus) await this.loadCorpus(null);
     const corpus = this.corpus!;
-    inherituneSettings(s, config, corpus.val.length); // fail before training the reference, not after
+    inherituneSettings(s, config, corpus.val.length, this.gpu!.limits); // fail before training the reference, not after
     const store = await this.runStore();
     const session = this.newSession(store, this.peakFor(s));
     this.setStage('demo-reference', `training a ${d.layers}-block reference (width ${d.width}) for ${d.steps} steps`);
@@ -404,6 +434,7 @@ export class Engine {
   }
 
   private async resume(): Promise<void> {
+    await this.claimRun();
     if (this.stage === 'paused' && this.session && this.ref) {
       const meta = await readJson<SavedRunInfo>(await this.runStore(), RUN_FILES.info);
       const session = this.session;
@@ -481,7 +512,12 @@ export class Engine {
 
   private async discardSaved(): Promise<void> {
     if (this.task) throw new Error('A run is under way.');
-    if (this.store) for (const name of [...Object.values(RUN_FILES), SNAPSHOT_FILE, FINAL_FILE]) await this.store.remove(name);
+    await this.claimRun(); // never delete the files of a run another tab is training
+    try {
+      if (this.store) for (const name of [...Object.values(RUN_FILES), SNAPSHOT_FILE, FINAL_FILE]) await this.store.remove(name);
+    } finally {
+      this.releaseRunIfIdle();
+    }
     this.out.emit({ type: 'saved', saved: null });
   }
 
@@ -585,5 +621,13 @@ export function browserEnv(): EngineEnv {
       return r.text();
     },
     runStore: async () => (typeof navigator.storage?.getDirectory === 'function' ? (await import('../train/opfs-store')).opfsStore('inheritune-run') : null),
+    claimRun: () => new Promise((resolve, reject) => {
+      if (!navigator.locks) return resolve(() => undefined); // no Web Locks: nothing to coordinate with
+      // The lock is held until the returned release is called (the callback's promise settles then).
+      navigator.locks.request('inheritune-run', { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise<void>((release) => resolve(() => release()));
+      }).catch(reject);
+    }),
   };
 }

@@ -199,8 +199,8 @@ export class Session {
     const gpu = this.io.gpu;
     this.profiling = false;
     const taken = gpu.takeTimings(); // flushes and takes this window's timings synchronously, resolves later
-    gpu.setProfiling(false);
-    void taken.then((timings) => {
+    // Handled before anything else can throw: with a lost device both calls fail, and only setProfiling's throw is ours.
+    const shown = taken.then((timings) => {
       if (!timings.length) return;
       const by = new Map<string, KernelTime>();
       for (const t of timings) {
@@ -210,7 +210,9 @@ export class Session {
         by.set(t.label, k);
       }
       this.io.emitter.emit({ type: 'kernel-times', times: [...by.values()].sort((a, b) => b.ms - a.ms) });
-    }).catch(() => undefined);
+    });
+    shown.catch(() => undefined);
+    gpu.setProfiling(false);
   }
 
   private record(e: object): void {

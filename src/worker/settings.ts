@@ -2,9 +2,11 @@
 // re-checks what the UI already validated: it is the last line before the GPU).
 
 import { maxWindows } from '../io/corpus';
+import { inheritNProblem } from '../inheritune/plan';
 import type { InherituneSettings } from '../inheritune/pipeline';
 import type { Gpt2Config } from '../model/config';
 import { optimizerConfig } from '../optim/optimizer';
+import { batchFitProblem, type BufferLimits } from '../train/fit';
 import type { DemoSettings, RunSettings } from './protocol';
 
 function int(name: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
@@ -18,8 +20,9 @@ function positive(name: string, v: number): void {
 }
 
 /** Checks the form against the reference and the corpus; returns what the pipeline runs. */
-export function inherituneSettings(s: RunSettings, ref: Gpt2Config, valTokens: number): InherituneSettings {
-  int('n (blocks inherited)', s.n, 1, ref.nLayer);
+export function inherituneSettings(s: RunSettings, ref: Gpt2Config, valTokens: number, limits: BufferLimits): InherituneSettings {
+  const nProblem = inheritNProblem(s.n, ref.nLayer);
+  if (nProblem) throw new Error(`n (blocks inherited) ${nProblem}`);
   int('steps per round', s.stepsPerRound, 1);
   if (s.grow !== 'restart' && s.grow !== 'continue') throw new Error(`grow mode must be restart or continue, got ${String(s.grow)}`);
   if (s.optimizer !== 'adamw' && s.optimizer !== 'muon') throw new Error(`optimizer must be AdamW or Muon, got ${String(s.optimizer)}`);
@@ -27,13 +30,15 @@ export function inherituneSettings(s: RunSettings, ref: Gpt2Config, valTokens: n
   positive('learning rate', s.lr);
   if (s.optimizer === 'muon') positive('Muon learning rate', s.muonLr);
   int('warmup', s.warmup, 0, s.stepsPerRound - 1);
-  int('batch', s.batch, 1, 4096);
+  int('batch', s.batch, 1);
   int('context', s.ctx, 1, ref.nPositions);
+  const fit = batchFitProblem(ref, s.batch, s.ctx, limits);
+  if (fit) throw new Error(fit);
   int('accumulation', s.accum, 1, 4096);
   int('eval every', s.evalEvery, 0);
-  const fit = maxWindows(valTokens, s.ctx);
-  if (fit < 1) throw new Error(`the corpus is too short: its validation split (last 10%) has ${valTokens} tokens; one window of ${s.ctx} tokens needs ${s.ctx + 1}`);
-  int(`validation windows (${fit} of ${s.ctx} tokens fit in the validation split)`, s.evalWindows, 1, fit);
+  const windows = maxWindows(valTokens, s.ctx);
+  if (windows < 1) throw new Error(`the corpus is too short: its validation split (last 10%) has ${valTokens} tokens; one window of ${s.ctx} tokens needs ${s.ctx + 1}`);
+  int(`validation windows (${windows} of ${s.ctx} tokens fit in the validation split)`, s.evalWindows, 1, windows);
   int('seed', s.seed, 0, 2 ** 31 - 1);
   int('checkpoint every', s.checkpointEvery, 0);
   if (s.peakTflops !== null) positive('peak TFLOP/s', s.peakTflops);
@@ -49,14 +54,16 @@ export function inherituneSettings(s: RunSettings, ref: Gpt2Config, valTokens: n
 }
 
 /** The demo reference's config; its positions cover both the demo's and the run's context. */
-export function demoConfig(d: DemoSettings, runCtx: number, vocab: number): Gpt2Config {
-  int('demo layers', d.layers, 1, 48);
+export function demoConfig(d: DemoSettings, runCtx: number, vocab: number, limits: BufferLimits): Gpt2Config {
+  int('demo layers', d.layers, 2, 48);
   int('demo width', d.width, 1, 4096);
   int('demo heads', d.heads, 1, d.width);
   if (d.width % d.heads) throw new Error(`demo width ${d.width} must be divisible by its heads ${d.heads}`);
   int('demo steps', d.steps, 1);
-  int('demo batch', d.batch, 1, 4096);
+  int('demo batch', d.batch, 1);
   int('demo context', d.ctx, 1, 4096);
+  const fit = batchFitProblem({ nEmbd: d.width }, d.batch, d.ctx, limits);
+  if (fit) throw new Error(`demo ${fit}`);
   positive('demo learning rate', d.lr);
   return { vocabSize: vocab, nPositions: Math.max(d.ctx, runCtx), nEmbd: d.width, nLayer: d.layers, nHead: d.heads };
 }

@@ -2,7 +2,7 @@
 // losses to 1e-3, and one-line errors with a non-zero exit for bad input.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,10 +14,14 @@ const FIX = join(ROOT, '../shared/fixtures');
 const TEXT = join(ROOT, '../shared/data/tinyshakespeare.txt');
 const CLI = join(ROOT, 'dist/cli/inheritune.js');
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 900_000 });
+function cliWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+const cli = (...args: string[]) => cliWith({}, ...args);
+
+/** A JavaScript stack frame (Dawn's native log lines, which name .cpp files, are not ours to hide). */
+const STACK = /\n\s+at .*\.[cm]?[jt]s:\d+/;
 
 beforeAll(async () => {
   await build({ configFile: join(ROOT, 'vite.cli.config.ts'), logLevel: 'error' });
@@ -27,7 +31,7 @@ describe('inheritune eval on ref-8L (the issue’s command)', () => {
   const expected = JSON.parse(readFileSync(join(FIX, 'ref-8L/expected.json'), 'utf8')) as Record<string, number>;
   it.each([['full', []], ['layers_4', ['--layers', '4']]] as const)('%s matches expected.json to 1e-3', (key, extra) => {
     const r = cli('eval', '--model', join(FIX, 'ref-8L'), '--data', TEXT, '--ctx', '128', '--windows', '20', '--json', ...extra);
-    expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
+    expect(r.stderr).not.toMatch(STACK); // never a stack trace
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { val_loss: number; layers: number; ctx: number; windows: number };
     console.log(`ref-8L ${key}: ${out.val_loss} vs PyTorch ${expected[key]} (${JSON.stringify(out)})`);
@@ -47,10 +51,17 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
   };
 
   it('run writes model, config, log and report; the model loads with eval; round 0 starts at eval --layers n', () => {
+    // A lock left by a process that is gone (killed mid-run) is stale: the run takes the folder over.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'inheritune.lock'), `${dead}\n`);
     const r = cli('run', '--ref', join(FIX, 'tiny-2L'), ...small, '--n', '1', '--steps-per-round', '2', '--batch', '2', '--out', out, '--json');
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toMatch(STACK);
     expect(r.code, r.stderr).toBe(0);
     for (const f of ['model.safetensors', 'config.json', 'log.jsonl', 'report.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(existsSync(join(out, 'inheritune.lock'))).toBe(false); // released at exit
+    // k − n = 1 is odd: the plan says the last grow adds one block.
+    expect(r.stderr).toMatch(/plan: rounds at 1 → 2 blocks, stopping once val loss matches the reference; k − n = 1 is odd, so the last grow adds 1 block instead of 2/);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
       status: string; reference: { valLoss: number }; rounds: { n: number; valLossStart: number; valLoss: number }[]; final: { n: number; valLoss: number };
     };
@@ -100,6 +111,10 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
   const llama = join(tmp, 'llama.safetensors');
   const garbage = join(tmp, 'garbage.safetensors');
   const binary = join(tmp, 'corpus.bin');
+  const empty = join(tmp, 'empty.txt');
+  const short = join(tmp, 'short.txt');
+  const wrongConfig = join(tmp, 'wrong-config');
+  const busy = join(tmp, 'busy');
   beforeAll(() => {
     const parts = writeSafetensors([
       { name: 'model.embed_tokens.weight', shape: [4, 2], data: new Float32Array(8) },
@@ -108,7 +123,17 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     writeFileSync(llama, Buffer.concat(parts));
     writeFileSync(garbage, 'this is not a safetensors file at all');
     writeFileSync(binary, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0x10]));
+    writeFileSync(empty, '');
+    writeFileSync(short, 'To be, or not to be, that is the question.');
+    mkdirSync(wrongConfig, { recursive: true });
+    writeFileSync(join(wrongConfig, 'model.safetensors'), readFileSync(join(FIX, 'tiny-2L/model.safetensors')));
+    const config = JSON.parse(readFileSync(join(FIX, 'tiny-2L/config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(wrongConfig, 'config.json'), JSON.stringify({ ...config, n_embd: 64 }));
+    mkdirSync(busy, { recursive: true });
+    writeFileSync(join(busy, 'inheritune.lock'), `${process.pid}\n`); // this test process: alive
   });
+  const tiny = join(FIX, 'tiny-2L');
+  const run = (...extra: string[]) => ['run', '--ref', tiny, '--data', TEXT, '--out', join(tmp, 'out'), '--ctx', '16', '--windows', '2', ...extra];
   const cases: [string, string[], RegExp][] = [
     ['no command', [], /usage: inheritune/],
     ['unknown command', ['train-everything'], /unknown command "train-everything"/],
@@ -125,13 +150,31 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     ['run: bad lr', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--lr', 'fast'], /--lr must be a number, got "fast"/],
     ['run: nothing to resume', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', tmp, '--resume', '--ctx', '16'], /nothing to resume/],
     ['train: no size', ['train', '--data', TEXT, '--out', tmp, '--steps', '3'], /from scratch needs --layers, --width and --heads/],
+    ['config.json disagrees', ['eval', '--model', wrongConfig, '--data', TEXT], /config\.json disagrees with the tensors: n_embd is 64 in config\.json but 32 in the checkpoint/],
+    ['empty corpus', ['eval', '--model', tiny, '--data', empty], /empty\.txt is empty: give a text file/],
+    ['corpus shorter than a validation window', ['eval', '--model', tiny, '--data', short, '--ctx', '16'], /the corpus is too short: its validation split \(last 10%\) has \d tokens, one window of ctx 16 needs 17/],
+    ['run: corpus too short', ['run', '--ref', tiny, '--data', short, '--out', join(tmp, 'out'), '--ctx', '16'], /the corpus is too short/],
+    ['run: --n 0', run('--n', '0'), /--n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/],
+    ['run: --n = k', run('--n', '2'), /--n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/],
+    ['run: --n > k', run('--n', '5'), /--n = 5 is more than the reference's 2 blocks: pick 1 to 1/],
+    ['run: --ctx above n_positions', ['run', '--ref', tiny, '--data', TEXT, '--out', join(tmp, 'out'), '--ctx', '100'], /--ctx must be from 1 to the model's n_positions 64, got 100/],
+    ['run: batch over the buffer limit', run('--n', '1', '--batch', '40000', '--ctx', '64'),
+      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768 \(and 2× the gradient accumulation/],
+    ['run: folder in use by another run', ['run', '--ref', tiny, '--data', TEXT, '--out', busy], new RegExp(`busy is in use by another inheritune run \\(process ${process.pid}\\)`)],
     ['too many windows', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '64', '--windows', '100000'], /only \d+ windows of ctx 64 fit/],
   ];
+  it('no WebGPU adapter: says so and how to get one', () => {
+    const r = cliWith({ VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json') }, 'eval', '--model', tiny, '--data', TEXT, '--ctx', '16', '--windows', '2');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/inheritune: No WebGPU adapter was found\. Dawn found no Vulkan device: install libvulkan1 and a Vulkan driver/);
+    expect(r.stderr).not.toMatch(STACK);
+  }, 120_000);
+
   it.each(cases)('%s', (_name, args, message) => {
     const r = cli(...args);
     expect(r.code).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(message);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toMatch(STACK);
     if (args.length) expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('inheritune:')).length).toBe(1);
   });
 });

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { openGpt2Checkpoint } from '../../src/io/checkpoint';
-import { bytesSource } from '../../src/io/safetensors';
+import { bytesSource, writeSafetensors } from '../../src/io/safetensors';
 import { memoryStore } from '../../src/train/memory-store';
-import { Engine } from '../../src/worker/engine';
+import { Engine, type EngineEnv } from '../../src/worker/engine';
 import type { Command, MetricPoint, RunSettings, WorkerEvent } from '../../src/worker/protocol';
 import { DEFAULT_SETTINGS } from '../../src/ui/store';
 
@@ -19,7 +19,7 @@ const TEXT = readFileSync(join(__dirname, '../../../shared/data/tinyshakespeare.
 const file = (path: string, name = path.split('/').at(-1)!) => new File([readFileSync(path)], name);
 
 /** An engine with its event log; `until` waits for an event matching a predicate. */
-function harness(store = memoryStore(), onEvent?: (e: WorkerEvent) => void) {
+function harness(store = memoryStore(), onEvent?: (e: WorkerEvent) => void, env: Partial<EngineEnv> = {}) {
   const events: WorkerEvent[] = [];
   const devices: GPUDevice[] = [];
   const waiters: { pred: (e: WorkerEvent) => boolean; resolve: (e: WorkerEvent) => void }[] = [];
@@ -30,7 +30,7 @@ function harness(store = memoryStore(), onEvent?: (e: WorkerEvent) => void) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve(e);
     }
-  }, { acquire: async () => { const a = await acquireNodeDevice(); devices.push(a.device); return a; }, demoCorpus: async () => TEXT.slice(0, 60_000), runStore: async () => store });
+  }, { acquire: async () => { const a = await acquireNodeDevice(); devices.push(a.device); return a; }, demoCorpus: async () => TEXT.slice(0, 60_000), runStore: async () => store, ...env });
   const send = (c: Command) => engine.handle(c);
   const until = (pred: (e: WorkerEvent) => boolean) => new Promise<WorkerEvent>((resolve) => {
     const hit = events.find(pred);
@@ -176,7 +176,9 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
   }, 900_000);
 
   it('names what is wrong with bad files and settings, and keeps what was loaded', async () => {
-    const h = harness();
+    // Another tab's run holds the run folder until `otherTab` is cleared (the browser's Web Lock, here a flag).
+    let otherTab = true;
+    const h = harness(memoryStore(), undefined, { claimRun: async () => (otherTab ? null : () => undefined) });
     await loaded(h);
     const errorAfter = async (cmd: Command) => {
       const n = h.events.length;
@@ -189,12 +191,30 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect((await errorAfter({ type: 'load-checkpoint', files: [new File(['x'], 'pytorch_model.bin')] }))?.message).toMatch(/not a checkpoint.*safetensors/);
     expect((await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0x66, 0, 0x67])], 'data.txt') }))?.message).toMatch(/binary/);
     expect((await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0xff, 0xfe, 0x41])], 'latin.txt') }))?.message).toMatch(/not valid UTF-8/);
-    expect((await errorAfter({ type: 'start', settings: { ...small, n: 3 } }))?.message).toMatch(/n \(blocks inherited\) must be a whole number from 1 to 2, got 3/);
+    expect((await errorAfter({ type: 'load-corpus', file: new File([' \n\n '], 'blank.txt') }))?.message).toMatch(/blank\.txt is empty \(only whitespace\)/);
+    const llama = new File(writeSafetensors([{ name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) }]), 'model.safetensors');
+    expect((await errorAfter({ type: 'load-checkpoint', files: [llama] }))?.message).toMatch(/not a GPT-2 checkpoint \(it looks Llama/);
+    const config = JSON.parse(readFileSync(join(FIX, 'tiny-2L/config.json'), 'utf8')) as Record<string, unknown>;
+    const wrongConfig = new File([JSON.stringify({ ...config, n_embd: 64 })], 'config.json');
+    expect((await errorAfter({ type: 'load-checkpoint', files: [file(join(FIX, 'tiny-2L/model.safetensors')), wrongConfig] }))?.message)
+      .toMatch(/config\.json disagrees with the tensors: n_embd is 64 in config\.json but 32 in the checkpoint/);
+    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(/A run is under way in another tab/);
+    otherTab = false;
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 0 } }))?.message).toMatch(/n \(blocks inherited\) must be at least 1/);
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 2 } }))?.message).toMatch(/n \(blocks inherited\) = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/);
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 3 } }))?.message).toMatch(/n \(blocks inherited\) = 3 is more than the reference's 2 blocks/);
     expect((await errorAfter({ type: 'start', settings: { ...small, ctx: 65 } }))?.message).toMatch(/context .* from 1 to 64, got 65/);
+    // 40,000 × 64 tokens × 128 floats (the MLP's 4·32) = 1.22 GiB, over the software adapter's 1 GiB binding limit.
+    expect((await errorAfter({ type: 'start', settings: { ...small, batch: 40_000, ctx: 64 } }))?.message)
+      .toMatch(/batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.\d MiB: use batch ≤ 32768/);
+    expect(h.events.filter((e) => e.type === 'stage')).toEqual([]); // nothing started
     expect((await errorAfter({ type: 'export', what: 'model' }))?.message).toMatch(/no trained model/);
     // The good reference and corpus are still there: a valid run starts.
     expect(h.events.filter((e) => e.type === 'reference')).toHaveLength(1);
     await h.send({ type: 'analyze', ctx: 16, windows: 2 });
     expect(h.events.filter((e) => e.type === 'reference-val')).toHaveLength(1);
+    // A corpus too short for one validation window of the context: refused at start, naming the numbers.
+    await h.send({ type: 'load-corpus', file: new File(['To be, or not to be, that is the question.'], 'short.txt') });
+    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(/the corpus is too short: its validation split \(last 10%\) has \d tokens; one window of 16 tokens needs 17/);
   }, 600_000);
 });
