@@ -18,10 +18,12 @@ export interface AppSession {
   external: string[];
   /** Console errors and page errors. */
   errors: string[];
+  /** Another tab of the app in the same browser profile (same origin storage and locks), recorded the same way. */
+  openTab(): Promise<Page>;
   close(): Promise<void>;
 }
 
-export async function openApp(path = '/'): Promise<AppSession> {
+export async function openApp(path = '/', opts: { args?: string[] } = {}): Promise<AppSession> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
   const server: ViteDevServer = await createServer({ server: { host: '127.0.0.1', port: 0, strictPort: false }, logLevel: 'error' });
   await server.listen();
@@ -30,21 +32,30 @@ export async function openApp(path = '/'): Promise<AppSession> {
   const url = `http://127.0.0.1:${addr.port}`;
   let browser: Browser | null = null;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const page = await browser.newPage();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: opts.args ?? CHROMIUM_ARGS });
+    const context = await browser.newContext();
     const external: string[] = [];
     const errors: string[] = [];
-    page.on('request', (r) => {
-      const u = new URL(r.url());
-      if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') external.push(r.url());
-    });
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url + path);
+    const openTab = async () => {
+      const page = await context.newPage();
+      page.on('request', (r) => {
+        const u = new URL(r.url());
+        if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') external.push(r.url());
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      // A Content-Security-Policy violation (an inline script, eval, a foreign origin) counts as an error.
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));
+      });
+      await page.goto(url + path);
+      return page;
+    };
+    const page = await openTab();
     const b = browser;
-    return { url, page, external, errors, close: async () => { await b.close(); await server.close(); } };
+    return { url, page, external, errors, openTab, close: async () => { await b.close(); await server.close(); } };
   } catch (e) {
     await browser?.close();
     await server.close();

@@ -1,0 +1,41 @@
+// Static security checks (the runtime side is in the e2e tests: no request leaves 127.0.0.1, CSP violations are
+// errors): no eval or Function constructor anywhere in our sources, and every page's Content-Security-Policy allows
+// scripts, workers and connections from the app's own origin only, with no 'unsafe-eval' or inline scripts.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(__dirname, '../..');
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : /\.(ts|tsx|js|mjs)$/.test(n) ? [p] : [];
+  });
+}
+
+describe('security', () => {
+  it('no eval, new Function or string timers in src/ and bench/', () => {
+    const all = [...files(join(ROOT, 'src')), ...files(join(ROOT, 'bench'))];
+    expect(all.length).toBeGreaterThan(50);
+    const bad = /\beval\s*\(|\bnew\s+Function\s*\(|(?<![.\w])Function\s*\(|set(?:Timeout|Interval)\s*\(\s*['"`]/;
+    const hits = all.flatMap((f) => readFileSync(f, 'utf8').split('\n').map((l, i) => [f, i + 1, l] as const).filter(([, , l]) => bad.test(l)));
+    expect(hits.map(([f, i, l]) => `${f.slice(ROOT.length + 1)}:${i}: ${l.trim()}`)).toEqual([]);
+  });
+
+  it.each(['index.html', 'selfcheck.html', 'bench.html'])('%s: CSP limits everything to the app origin', (page) => {
+    const html = readFileSync(join(ROOT, page), 'utf8');
+    const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1];
+    expect(csp, `${page} has no CSP meta`).toBeTruthy();
+    const directives = new Map(csp!.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
+    expect(directives.get('default-src')).toEqual(["'self'"]);
+    expect(directives.get('script-src')).toEqual(["'self'"]);
+    for (const [k, v] of directives) {
+      expect(v, k).not.toContain("'unsafe-eval'");
+      for (const src of v) expect(src, `${k} ${src}`).toMatch(/^('self'|'unsafe-inline'|data:|blob:|ws:\/\/127\.0\.0\.1:\*)$/);
+    }
+    expect(directives.get('script-src')).not.toContain("'unsafe-inline'");
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline scripts
+  });
+});
