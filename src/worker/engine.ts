@@ -324,7 +324,6 @@ export class Engine {
       label = 'tinyshakespeare.txt (built-in demo corpus)';
       text = await this.env.demoCorpus();
     }
-    if (!text.trim()) throw new Error(`${label} is empty.`);
     const tokens = await encodeGpt2(text, this.out.progress('tokenizing'));
     this.out.end('tokenizing');
     if (tokens.length < 100) throw new Error(`${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`);

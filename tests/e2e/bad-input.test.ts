@@ -49,7 +49,7 @@ describe('bad input in the page', () => {
     await errorShown(page, /empty\.txt is empty: give a text file/);
     await corpus.setInputFiles(bytes('data.txt', new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]), 'text/plain'));
     await errorShown(page, /data\.txt looks binary/);
-    await corpus.setInputFiles(bytes('short.txt', 'To be, or not to be, that is the question.', 'text/plain'));
+    await corpus.setInputFiles(bytes('short.txt', 'To be, or not to be, that is the question. '.repeat(10), 'text/plain'));
     await page.waitForFunction(() => window.__inheritune!.state().corpus?.label === 'short.txt', null, { timeout: 120_000 });
     await expect.poll(() => fieldError(page, 'evalWindows').textContent()).toMatch(/the validation split \(\d+ tokens\) holds at most 0 windows of 16/);
     await corpus.setInputFiles(TEXT);

@@ -213,8 +213,10 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect(h.events.filter((e) => e.type === 'reference')).toHaveLength(1);
     await h.send({ type: 'analyze', ctx: 16, windows: 2 });
     expect(h.events.filter((e) => e.type === 'reference-val')).toHaveLength(1);
-    // A corpus too short for one validation window of the context: refused at start, naming the numbers.
-    await h.send({ type: 'load-corpus', file: new File(['To be, or not to be, that is the question.'], 'short.txt') });
-    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(/the corpus is too short: its validation split \(last 10%\) has \d tokens; one window of 16 tokens needs 17/);
+    // A corpus too short for training at all is refused on loading; one too short for a validation window of the
+    // context (120 tokens: 12 validate) at start, naming the numbers.
+    expect((await errorAfter({ type: 'load-corpus', file: new File(['To be, or not to be.'], 'tiny.txt') }))?.message).toMatch(/tiny\.txt has only \d+ tokens: too short/);
+    await h.send({ type: 'load-corpus', file: new File(['To be, or not to be, that is the question. '.repeat(10)], 'short.txt') });
+    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(/the corpus is too short: its validation split \(last 10%\) has \d+ tokens; one window of 16 tokens needs 17/);
   }, 600_000);
 });
