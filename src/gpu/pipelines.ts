@@ -12,19 +12,23 @@ export interface CachedPipeline {
 
 export class PipelineCache {
   private modules = new Map<string, { module: GPUShaderModule; ready: Promise<void> }>();
-  private pipelines = new Map<string, CachedPipeline>();
+  /** By shader source (a constant string, so V8 hashes it once), then entry point and constants. */
+  private pipelines = new Map<string, Map<string, CachedPipeline>>();
+  private count = 0;
 
   constructor(private readonly device: GPUDevice, private readonly onError: (e: Error) => void) {}
 
   get size(): number {
-    return this.pipelines.size;
+    return this.count;
   }
 
   get(spec: KernelSpec, constants: Constants = {}): CachedPipeline {
     const entry = spec.entry ?? 'main';
-    const constKey = Object.keys(constants).sort().map((k) => `${k}=${Number(constants[k])}`).join(',');
-    const key = `${spec.source}\u0000${entry}\u0000${constKey}`;
-    let hit = this.pipelines.get(key);
+    let key = entry;
+    for (const k of Object.keys(constants).sort()) key += `\u0000${k}=${Number(constants[k])}`;
+    let bySource = this.pipelines.get(spec.source);
+    if (!bySource) this.pipelines.set(spec.source, (bySource = new Map()));
+    let hit = bySource.get(key);
     if (hit) return hit;
     // Creation errors are caught in a scope so the funnel gets the specific ShaderCompileError (line, column,
     // source) rather than the device's generic validation message for the same fault.
@@ -61,7 +65,8 @@ export class PipelineCache {
     });
     ready.catch(() => undefined);
     hit = { pipeline, layout, ready };
-    this.pipelines.set(key, hit);
+    bySource.set(key, hit);
+    this.count++;
     return hit;
   }
 

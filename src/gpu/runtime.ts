@@ -2,6 +2,7 @@
 
 import type { Acquired, AdapterDescription } from './device';
 import { GpuDeviceError } from './errors';
+import { BindGroupCache } from './bindgroups';
 import { type Constants, type KernelSpec, packUniforms } from './kernel';
 import { PipelineCache } from './pipelines';
 import { BufferPool, formatBytes } from './pool';
@@ -24,6 +25,7 @@ export class Gpu {
   readonly features: ReadonlySet<string>;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  readonly bindGroups: BindGroupCache;
   readonly storageUsage: number;
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
@@ -56,6 +58,7 @@ export class Gpu {
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.pipelines = new PipelineCache(this.device, (e) => this.raise(e));
+    this.bindGroups = new BindGroupCache(this.device);
     this.uniformBuffer = this.device.createBuffer({
       size: this.uniformStaging.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -164,13 +167,13 @@ export class Gpu {
     }
     if (this.uniformSlots >= UNIFORM_SLOTS || this.profiler?.full) this.flush();
     const { pipeline, layout } = this.pipelines.get(spec, constants);
-    const entries: GPUBindGroupEntry[] = views.map((v, binding) => ({ binding, resource: { buffer: v.buffer, offset: v.offset, size: v.size } }));
+    let ranges = views;
     if (spec.uniforms?.length) {
       const offset = this.uniformSlots++ * UNIFORM_SLOT;
       const size = packUniforms(spec, uniforms, this.uniformView, offset);
-      entries.push({ binding: views.length, resource: { buffer: this.uniformBuffer, offset, size } });
+      ranges = [...views, { buffer: this.uniformBuffer, offset, size }];
     }
-    const bindGroup = this.device.createBindGroup({ layout, entries, label: spec.name });
+    const bindGroup = this.bindGroups.get(layout, ranges, spec.name);
     let pass: GPUComputePassEncoder;
     if (this.profiler) {
       this.endPass();
@@ -188,6 +191,7 @@ export class Gpu {
   /** Destroys the pool's free buffers (after a model or shape change); pending work is submitted first. */
   trim(): void {
     this.flush();
+    this.bindGroups.clear();
     this.pool.trim();
   }
 
@@ -282,6 +286,7 @@ export class Gpu {
 
   destroy(): void {
     this.profiler?.destroy();
+    this.bindGroups.clear();
     this.pool.destroyAll();
     this.uniformBuffer.destroy();
     this.dummyBuffer?.destroy();

@@ -4,6 +4,7 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'vite';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '../..');
@@ -38,5 +39,26 @@ describe('security', () => {
     }
     expect(directives.get('script-src')).not.toContain("'unsafe-inline'");
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline scripts
+  });
+
+  it('the dev server sends each page\'s policy as a header, and the app\'s to the engine\'s module worker', async () => {
+    const meta = (page: string) => /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(join(ROOT, page), 'utf8'))![1];
+    const server = await createServer({ root: ROOT, server: { host: '127.0.0.1', port: 0, strictPort: false }, logLevel: 'error' });
+    try {
+      await server.listen();
+      const addr = server.httpServer!.address();
+      if (!addr || typeof addr === 'string') throw new Error('Vite did not report a port');
+      const header = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${addr.port}${path}`);
+        expect(res.status, path).toBe(200);
+        return res.headers.get('content-security-policy');
+      };
+      // A worker's policy comes only from its own response: without the header the engine would run unrestricted.
+      expect(await header('/src/worker/worker.ts?worker_file&type=module')).toBe(meta('index.html'));
+      expect(await header('/')).toBe(meta('index.html'));
+      expect(await header('/bench.html')).toBe(meta('bench.html'));
+    } finally {
+      await server.close();
+    }
   });
 });
