@@ -17,6 +17,8 @@ export interface BufferView {
 
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 1024;
+/** Upload staging chunk: uploads up to this size made while a batch is open are copied in order inside it. */
+const STAGING_CHUNK = 1 << 20;
 
 export class Gpu {
   readonly device: GPUDevice;
@@ -34,6 +36,11 @@ export class Gpu {
   private readonly uniformStaging = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
   private readonly uniformView = new DataView(this.uniformStaging);
   private uniformSlots = 0;
+  /** Staging chunks mapped for writing and free; those written by the open batch (mapped until it is submitted). */
+  private stagingFree: GPUBuffer[] = [];
+  private stagingBatch: GPUBuffer[] = [];
+  private stagingOffset = 0;
+  private stagingAll = new Set<GPUBuffer>();
   private fatal: Error | null = null;
   private errorListeners = new Set<(e: Error) => void>();
   /**
@@ -210,14 +217,58 @@ export class Gpu {
   }
 
   /**
-   * Writes host data into a view. queue.writeBuffer runs before any not-yet-submitted commands,
-   * so pending work is submitted first: a pooled buffer may still be read by recorded dispatches.
+   * Writes host data into a view, ordered with the recorded work around it. With a batch open, the data goes through
+   * a staging chunk and a copy recorded in the batch (no submit); otherwise (or for more than a chunk) through
+   * queue.writeBuffer, which runs before any not-yet-submitted commands, so a pending batch is submitted first.
    */
   upload(view: BufferView, data: ArrayBufferView): void {
     this.check();
     if (data.byteLength > view.size) throw new Error(`upload of ${data.byteLength} bytes into a ${view.size}-byte view`);
+    if (this.encoder && data.byteLength <= STAGING_CHUNK && data.byteLength % 4 === 0) {
+      this.stagedUpload(view, data);
+      return;
+    }
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(view.buffer, view.offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private stagedUpload(view: BufferView, data: ArrayBufferView): void {
+    const bytes = data.byteLength;
+    if (bytes === 0) return;
+    let chunk: GPUBuffer | undefined = this.stagingBatch[this.stagingBatch.length - 1];
+    if (!chunk || this.stagingOffset + bytes > STAGING_CHUNK) {
+      chunk = this.stagingFree.pop();
+      if (!chunk) {
+        chunk = this.device.createBuffer({ size: STAGING_CHUNK, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: 'upload-staging' });
+        this.stagingAll.add(chunk);
+      }
+      this.stagingBatch.push(chunk);
+      this.stagingOffset = 0;
+    }
+    new Uint8Array(chunk.getMappedRange(this.stagingOffset, bytes)).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(chunk, this.stagingOffset, view.buffer, view.offset, bytes);
+    this.stagingOffset += Math.ceil(bytes / 256) * 256; // getMappedRange offsets: multiples of 8
+  }
+
+  /** Staging chunks the GPU has finished reading go back to the free list, mapped for writing again. */
+  private recycleStaging(): void {
+    for (const chunk of this.stagingBatch) {
+      chunk.mapAsync(GPUMapMode.WRITE).then(
+        () => void (this.fatal ? chunk.destroy() : this.stagingFree.push(chunk)),
+        () => {
+          this.stagingAll.delete(chunk);
+          chunk.destroy();
+        },
+      );
+    }
+    this.stagingBatch = [];
+    this.stagingOffset = 0;
+  }
+
+  /** Upload staging chunks alive (free, in the open batch or in flight), for tests and memory accounting. */
+  get stagingChunks(): number {
+    return this.stagingAll.size;
   }
 
   /** Submits everything recorded so far as one command buffer. */
@@ -227,7 +278,9 @@ export class Gpu {
     this.endPass();
     const afterSubmit = this.profiler?.encodeResolve(this.encoder) ?? null;
     if (this.uniformSlots) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
+    for (const chunk of this.stagingBatch) chunk.unmap();
     this.device.queue.submit([this.encoder.finish()]);
+    this.recycleStaging();
     afterSubmit?.();
     this.submitCount++;
     this.encoder = null;
@@ -288,6 +341,8 @@ export class Gpu {
     this.profiler?.destroy();
     this.bindGroups.clear();
     this.pool.destroyAll();
+    for (const chunk of this.stagingAll) chunk.destroy();
+    this.stagingAll.clear();
     this.uniformBuffer.destroy();
     this.dummyBuffer?.destroy();
     this.fatal ??= new GpuDeviceError('The GPU runtime was destroyed.', 'lost');

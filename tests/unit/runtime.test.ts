@@ -82,6 +82,28 @@ describe('GPU runtime', () => {
     expect(total).toEqual([2500, 5000, 7500]);
   });
 
+  it('orders an upload inside an open batch with the work around it, without submitting, and reuses its staging', async () => {
+    const gpu = await getGpu();
+    for (let round = 0; round < 6; round++) {
+      const out = await tidyAsync(async () => {
+        const y = zeros(gpu, [4]);
+        const x = fromArray(gpu, [1, 2, 3, 4], [4]);
+        accumulate(y, x); // recorded, not submitted
+        const s0 = gpu.submitCount;
+        gpu.upload(x.view, new Float32Array([10, 20, 30, 40].map((v) => v * (round + 1))));
+        expect(gpu.submitCount, 'an upload into an open batch submits nothing').toBe(s0);
+        accumulate(y, x);
+        const r = Array.from(await y.readF32());
+        expect(gpu.submitCount - s0, 'one submit: the readback').toBe(1);
+        return r;
+      });
+      expect(out).toEqual([1, 2, 3, 4].map((v) => v + 10 * v * (round + 1)));
+    }
+    // Chunks come back mapped once the GPU is done with them: a steady stream of uploads needs only a couple.
+    expect(gpu.stagingChunks).toBeGreaterThanOrEqual(1);
+    expect(gpu.stagingChunks).toBeLessThanOrEqual(3);
+  });
+
   it('creates no bind group when the same work is recorded again, and none on a trimmed buffer', async () => {
     const gpu = await getGpu();
     const work = () =>

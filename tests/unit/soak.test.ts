@@ -42,9 +42,11 @@ describe('soak', () => {
     await gpu.sync();
     at = { stats: gpu.pool.stats(), heap: process.memoryUsage().heapUsed, dispatches: gpu.dispatchCount, submits: gpu.submitCount, bindGroups: gpu.bindGroups.misses };
     // Ten more updates alone, to measure the work per update between evaluations.
-    const d0 = gpu.dispatchCount;
+    const [d0, s0] = [gpu.dispatchCount, gpu.submitCount];
     await trainer.run(onEvent, { until: WARM + 10 });
     perUpdate.push((gpu.dispatchCount - d0) / 10);
+    // Uploads (token ids, embedding buckets) are copied inside the update's batch: one submit per update.
+    expect((gpu.submitCount - s0) / 10).toBe(1);
     const outcome = await trainer.run(onEvent);
     await gpu.sync();
     const end = { stats: gpu.pool.stats(), heap: process.memoryUsage().heapUsed, bindGroups: gpu.bindGroups.misses };
