@@ -37,36 +37,52 @@ export function launchMuonMomentum(gpu: Gpu, grad: BufferView, buf: BufferView, 
   dispatchElements(gpu, MUON_MOMENTUM, [grad, buf, update, gradNorm ?? gpu.dummy], { n, mu, nesterov: nesterov ? 1 : 0 }, n);
 }
 
+/** Floats between matrices of a Newton–Schulz batch: R·C rounded up so each matrix starts on a 256-byte binding offset. */
+export function nsStride(R: number, C: number): number {
+  return Math.ceil((R * C) / 64) * 64;
+}
+
 /**
- * Orthogonalises G [R, C] into out [R, C] (they may not alias) with `steps` Newton–Schulz quintic iterations,
- * working on the transpose when R > C so the Gram matrix is the small side.
+ * Orthogonalises `batch` matrices G_l [R, C] into out_l (they may not alias) with `steps` Newton–Schulz quintic
+ * iterations, working on the transpose when R > C so the Gram matrix is the small side. Matrix l starts `stride`
+ * floats into G and out (for batch > 1, nsStride(R, C) or any multiple of 64). The matmuls of an iteration run once
+ * for the whole batch; normalisation and transposes are per matrix.
  */
-export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number, C: number, steps = 5): void {
+export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number, C: number, steps = 5, batch = 1, stride = R * C): void {
   const [a, b, c] = NS_COEFFS;
   const tall = R > C;
   const r = tall ? C : R;
   const k = tall ? R : C;
   const n = R * C;
-  let X = empty(gpu, [r, k]);
-  let Xn = empty(gpu, [r, k]);
-  const A = empty(gpu, [r, r]);
-  const Bm = empty(gpu, [r, r]);
-  const norm = empty(gpu, [1]);
-  if (tall) launchTranspose(gpu, G, Xn.view, R, C);
-  else gpu.copy(G, Xn.view, n * 4);
-  launchReduce(gpu, [{ view: Xn.view, n }], norm.view, { square: true, sqrt: true });
-  dispatchElements(gpu, SCALE_BY_NORM, [Xn.view, norm.view, X.view], { n, s: 1, eps: 1e-7 }, n);
+  if (stride < n || (batch > 1 && stride % 64 !== 0)) throw new Error(`newtonSchulz: stride ${stride} for ${R}×${C} matrices (needs ≥ ${n}, a multiple of 64 when batched)`);
+  const total = batch * stride;
+  const mat = (v: BufferView, l: number): BufferView => ({ buffer: v.buffer, offset: v.offset + l * stride * 4, size: n * 4 });
+  let X = empty(gpu, [total]);
+  let Xn = empty(gpu, [total]);
+  const A = empty(gpu, [batch * r * r]);
+  const Bm = empty(gpu, [batch * r * r]);
+  const norm = empty(gpu, [batch * 64]); // one norm per 256 bytes: each is bound on its own
+  for (let l = 0; l < batch; l++) {
+    if (tall) launchTranspose(gpu, mat(G, l), mat(Xn.view, l), R, C);
+    else gpu.copy(mat(G, l), mat(Xn.view, l), n * 4);
+    const nl = norm.range(l * 64, 1);
+    launchReduce(gpu, [{ view: mat(Xn.view, l), n }], nl, { square: true, sqrt: true });
+    dispatchElements(gpu, SCALE_BY_NORM, [mat(Xn.view, l), nl, mat(X.view, l)], { n, s: 1, eps: 1e-7 }, n);
+  }
+  const xs = { strideA: stride, strideB: stride, batch };
   for (let s = 0; s < steps; s++) {
     // A = X·Xᵀ;  B = b·A + c·A·A;  X ← a·X + B·X
-    launchMatmul(gpu, { a: X.view, b: X.view, c: A.view, M: r, N: r, K: k, transB: true });
-    gpu.copy(A.view, Bm.view, r * r * 4);
-    launchMatmul(gpu, { a: A.view, b: A.view, c: Bm.view, M: r, N: r, K: r, alpha: c, beta: b });
-    gpu.copy(X.view, Xn.view, n * 4);
-    launchMatmul(gpu, { a: Bm.view, b: X.view, c: Xn.view, M: r, N: k, K: r, beta: a });
+    launchMatmul(gpu, { a: X.view, b: X.view, c: A.view, M: r, N: r, K: k, transB: true, ...xs });
+    gpu.copy(A.view, Bm.view, batch * r * r * 4);
+    launchMatmul(gpu, { a: A.view, b: A.view, c: Bm.view, M: r, N: r, K: r, alpha: c, beta: b, batch });
+    gpu.copy(X.view, Xn.view, total * 4);
+    launchMatmul(gpu, { a: Bm.view, b: X.view, c: Xn.view, M: r, N: k, K: r, beta: a, batch, strideA: r * r, strideB: stride, strideC: stride });
     [X, Xn] = [Xn, X];
   }
-  if (tall) launchTranspose(gpu, X.view, out, r, k);
-  else gpu.copy(X.view, out, n * 4);
+  for (let l = 0; l < batch; l++) {
+    if (tall) launchTranspose(gpu, mat(X.view, l), mat(out, l), r, k);
+    else gpu.copy(mat(X.view, l), mat(out, l), n * 4);
+  }
   for (const t of [X, Xn, A, Bm, norm]) t.dispose();
 }
 

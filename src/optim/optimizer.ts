@@ -9,7 +9,7 @@ import type { ParamSlot } from '../model/params';
 import { empty, globalNorm, type Tensor } from '../tensor';
 import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
 import { launchAdamW } from './adamw';
-import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz } from './muon';
+import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz, nsStride } from './muon';
 
 export interface AdamWConfig {
   beta1: number;
@@ -91,7 +91,8 @@ export class Optimizer {
   /** Updates taken so far (bias corrections use step + 1). */
   step = 0;
   private readonly ranges: AdamWRange[];
-  private readonly muonSlots: ParamSlot[];
+  /** Muon matrices in batches of one shape, orthogonalised together (each batch's scratch ≤ MUON_BATCH_BYTES). */
+  private readonly muonBatches: { slots: ParamSlot[]; rows: number; cols: number; stride: number }[];
 
   private readonly muonScratch: Tensor[];
 
@@ -108,10 +109,10 @@ export class Optimizer {
     this.halted = empty(gpu, [1], 'f32', 'halted');
     gpu.clear(this.halted.view);
     const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
-    this.muonSlots = model.layout.slots.filter((s) => muon(s.name));
+    this.muonBatches = muonBatches(model.layout.slots.filter((s) => muon(s.name)), gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27);
     this.ranges = adamwRanges(model.layout.slots, (s) => !muon(s.name), cfg.adamw.weightDecay);
-    // Momentum output and orthogonalised update of one Muon matrix at a time, sized for the largest.
-    const most = Math.max(0, ...this.muonSlots.map((s) => s.size));
+    // Momentum outputs and orthogonalised updates of one batch of Muon matrices, sized for the largest batch.
+    const most = Math.max(0, ...this.muonBatches.map((b) => b.slots.length * b.stride));
     this.muonScratch = most ? [empty(gpu, [most]), empty(gpu, [most])] : [];
   }
 
@@ -143,15 +144,17 @@ export class Optimizer {
       });
     }
     const mu = this.cfg.muon;
-    for (const s of this.muonSlots) {
-      const [rows, cols] = s.shape as [number, number];
-      const at = (banks: Tensor[]) => banks[s.bank]!.range(s.offset, s.size);
-      const upd = this.muonScratch[0]!.range(0, s.size);
-      const ortho = this.muonScratch[1]!.range(0, s.size);
-      launchMuonMomentum(gpu, at(this.grads), at(this.m), upd, s.size, mu.momentum, mu.nesterov, norm.view);
-      newtonSchulz(gpu, upd, ortho, rows, cols, mu.nsSteps);
-      // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
-      launchMuonUpdate(gpu, at(this.model.banks), ortho, s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
+    for (const { slots, rows, cols, stride } of this.muonBatches) {
+      const [upd, ortho] = this.muonScratch as [Tensor, Tensor];
+      slots.forEach((s, l) => {
+        const at = (banks: Tensor[]) => banks[s.bank]!.range(s.offset, s.size);
+        launchMuonMomentum(gpu, at(this.grads), at(this.m), upd.range(l * stride, s.size), s.size, mu.momentum, mu.nesterov, norm.view);
+      });
+      newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps, slots.length, stride);
+      slots.forEach((s, l) => {
+        // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
+        launchMuonUpdate(gpu, this.model.banks[s.bank]!.range(s.offset, s.size), ortho.range(l * stride, s.size), s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
+      });
     }
     return norm;
   }
@@ -174,4 +177,29 @@ export class Optimizer {
   dispose(): void {
     for (const t of [...this.m, ...this.v, this.halted, ...this.muonScratch]) t.dispose();
   }
+}
+
+/** Scratch bytes per Newton–Schulz batch, at most (each of its four [batch, R, C] buffers). */
+const MUON_BATCH_BYTES = 32 * 2 ** 20;
+
+/**
+ * Groups Muon matrices by shape, in layout order, into batches whose [batch × stride] buffers stay under
+ * MUON_BATCH_BYTES and the binding limit (a matrix larger than that is a batch of its own).
+ */
+export function muonBatches(slots: ParamSlot[], maxBinding: number): { slots: ParamSlot[]; rows: number; cols: number; stride: number }[] {
+  const cap = Math.min(MUON_BATCH_BYTES, maxBinding);
+  const byShape = new Map<string, ParamSlot[]>();
+  for (const s of slots) {
+    const key = s.shape.join('×');
+    if (!byShape.has(key)) byShape.set(key, []);
+    byShape.get(key)!.push(s);
+  }
+  const out: { slots: ParamSlot[]; rows: number; cols: number; stride: number }[] = [];
+  for (const group of byShape.values()) {
+    const [rows, cols] = group[0]!.shape as [number, number];
+    const stride = nsStride(rows, cols);
+    const per = Math.max(1, Math.floor(cap / (stride * 4)));
+    for (let i = 0; i < group.length; i += per) out.push({ slots: group.slice(i, i + per), rows, cols, stride });
+  }
+  return out;
 }

@@ -4,7 +4,7 @@
 import { Rng } from '../util/rng';
 import { fromArray, globalNorm, tidyAsync } from '../tensor';
 import { launchAdamW } from '../optim/adamw';
-import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz } from '../optim/muon';
+import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz, nsStride } from '../optim/muon';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../reference/optim';
 import { l2NormRef } from '../reference/linalg';
 import { f32 } from './compare';
@@ -84,6 +84,23 @@ const muonCheck: Check = {
           expect(`${tag}: Newton–Schulz`, await ortho.readF32(), O, { atol: 1e-3, rtol: 1e-3 });
           expect(`${tag}: params`, await p.readF32(), Pr, { atol: 2e-5, rtol: 1e-4 });
         }
+      });
+    }
+    // Batched: three matrices of one shape, each starting on its own 256-byte boundary, in one set of matmuls.
+    for (const [R, C] of [[7, 33], [33, 7]] as const) {
+      await tidyAsync(async () => {
+        const n = R * C;
+        const stride = nsStride(R, C);
+        const Gs = [0, 1, 2].map(() => f32(rng.normals(n)));
+        const G = new Float32Array(3 * stride).fill(NaN); // padding never read: NaN would show if it were
+        Gs.forEach((g, l) => G.set(g, l * stride));
+        const g = fromArray(gpu, G, [3 * stride]);
+        const out = fromArray(gpu, new Float64Array(3 * stride), [3 * stride]);
+        newtonSchulz(gpu, g.view, out.view, R, C, 5, 3, stride);
+        const got = await out.readF32();
+        Gs.forEach((gl, l) => {
+          expect(`${R}×${C} batch of 3, matrix ${l}: Newton–Schulz`, got.subarray(l * stride, l * stride + n), newtonSchulzRef(Float64Array.from(gl), R, C), { atol: 1e-3, rtol: 1e-3 });
+        });
       });
     }
   },

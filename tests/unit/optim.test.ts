@@ -3,8 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Gpt2Model } from '../../src/model/gpt2';
-import { initParams } from '../../src/model/params';
-import { ADAMW_DEFAULTS, isMuonMatrix, MUON_DEFAULTS, Optimizer, optimizerConfig } from '../../src/optim/optimizer';
+import { initParams, paramLayout, paramSpecs } from '../../src/model/params';
+import { ADAMW_DEFAULTS, isMuonMatrix, MUON_DEFAULTS, muonBatches, Optimizer, optimizerConfig } from '../../src/optim/optimizer';
 import { lrAt, validateSchedule, type Schedule } from '../../src/optim/schedule';
 import { gpt2LossAndGradsRef } from '../../src/reference/gpt2';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../../src/reference/optim';
@@ -148,6 +148,29 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
     } finally {
       opt.dispose();
       model.dispose();
+    }
+  });
+});
+
+describe('Muon batches', () => {
+  it('groups the hidden matrices by shape, under the scratch cap and the binding limit, each matrix once', () => {
+    // GPT-2 124M's twelve blocks: c_attn 768×2304, c_proj 768×768, c_fc 768×3072, mlp c_proj 3072×768.
+    const cfg = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 };
+    const slots = paramLayout(paramSpecs(cfg), 2 ** 28).slots.filter((s) => isMuonMatrix(s.name));
+    expect(slots.length).toBe(48);
+    for (const limit of [2 ** 27, 2 ** 24]) {
+      const batches = muonBatches(slots, limit);
+      expect(batches.flatMap((b) => b.slots.map((s) => s.name)).sort()).toEqual(slots.map((s) => s.name).sort());
+      for (const b of batches) {
+        for (const s of b.slots) expect(s.shape).toEqual([b.rows, b.cols]);
+        expect(b.stride % 64).toBe(0);
+        expect(b.stride).toBeGreaterThanOrEqual(b.rows * b.cols);
+        if (b.slots.length > 1) expect(b.slots.length * b.stride * 4).toBeLessThanOrEqual(Math.min(32 * 2 ** 20, limit));
+      }
+      // Under 32 MiB: c_attn (6.75 MiB) 4 to a batch, attn c_proj (2.25 MiB) all 12, c_fc and mlp c_proj (9 MiB) 3.
+      if (limit === 2 ** 27) expect(batches.map((b) => b.slots.length)).toEqual([4, 4, 4, 12, 3, 3, 3, 3, 3, 3, 3, 3]);
+      // A 16 MiB binding limit: 2, 7 and 1 to a batch.
+      if (limit === 2 ** 24) expect(batches.map((b) => b.slots.length)).toEqual([...Array(6).fill(2), 7, 5, ...Array(24).fill(1)]);
     }
   });
 });

@@ -39,6 +39,7 @@ export interface MatmulArgs {
   /** Elements between batch entries; 0 broadcasts that operand. Default: dense. */
   strideA?: number;
   strideB?: number;
+  strideC?: number;
   transA?: boolean;
   transB?: boolean;
   alpha?: number;
@@ -57,7 +58,7 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     [x.a, x.b, x.bias ?? gpu.dummy, x.c],
     {
       M: x.M, N: x.N, K: x.K,
-      strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.M * x.N,
+      strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? x.M * x.N,
       alpha: x.alpha ?? 1, beta: x.beta ?? 0,
     },
     [Math.ceil(x.N / tile), Math.ceil(x.M / tile), batch],
