@@ -2,21 +2,14 @@
 //   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
 // op(A) is [M,K]: A is stored [M,K], or [K,M] when TRANS_A. op(B) is [K,N]: B is stored [K,N], or [N,K] when TRANS_B.
 // Bias [N] is added per column when HAS_BIAS. C is read only when beta != 0 (so an uninitialised C is fine).
-// Register tiling (the launcher also has the plain 64×64, 4×4-per-thread kernel, matmul_simple.wgsl, and picks per
-// shape, by timing where it may): a TILE×TILE block of C per workgroup (TILE = 8·WG: 128 with 16×16 threads, 64 with 8×8), 8×8 per
-// thread as two 4-row × two 4-column quads (rows ty·4+i and TILE/2+ty·4+i, columns likewise with tx), so every
-// thread reads its operands from workgroup memory as four vec4s per k. K advances TK at a time; the next K slice is
-// fetched from global memory into registers while the current one is multiplied.
+// Register tiling (shaders/lib/matmul_tile.wgsl; TILE = 8·WG: 128 with 16×16 threads, 64 with 8×8). The launcher
+// also has the plain 64×64, 4×4-per-thread kernel (matmul_simple.wgsl) and a vec4-load twin of this one
+// (matmul_v4.wgsl), and picks per shape, by timing where it may. K advances TK at a time; the next K slice is fetched
+// from global memory into registers (scalar loads) while the current one is multiplied.
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this line)
-
-struct Params {
-  M: u32, N: u32, K: u32,
-  strideA: u32, strideB: u32, strideC: u32, // elements between batch entries (0 broadcasts)
-  alpha: f32, beta: f32,
-}
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -24,14 +17,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const TK: u32 = 16u;
-const TILE: u32 = 8u * WG;
-const Q: u32 = TILE / 4u; // vec4s per k-row of a tile
+//#include matmul_tile
+
 // Operand elements each thread stages per K slice: TK·TILE / WG² = 128 / WG (8 or 16). All constants: every loop
 // below has a compile-time trip count, so the per-thread arrays can live in registers.
 const LOADS: u32 = (TK * TILE) / (WG * WG);
-var<workgroup> As: array<vec4<f32>, TK * Q>; // [k][m / 4]
-var<workgroup> Bs: array<vec4<f32>, TK * Q>; // [k][n / 4]
 
 fn loadA(base: u32, m0: u32, k0: u32, e: u32) -> f32 {
   // Consecutive threads walk the stored layout's contiguous dimension.
@@ -82,7 +72,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     ra[i] = loadA(aBase, m0, 0u, li + i * threads);
     rb[i] = loadB(bBase, n0, 0u, li + i * threads);
   }
-  let half = Q / 2u;
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
     for (var i = 0u; i < LOADS; i++) {
       let sa = slotA(li + i * threads);
@@ -97,34 +86,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         rb[i] = loadB(bBase, n0, k0 + TK, li + i * threads);
       }
     }
-    for (var kk = 0u; kk < TK; kk++) {
-      let a0 = As[kk * Q + lid.y];
-      let a1 = As[kk * Q + half + lid.y];
-      let b0 = Bs[kk * Q + lid.x];
-      let b1 = Bs[kk * Q + half + lid.x];
-      for (var i = 0u; i < 4u; i++) {
-        acc[i * 2u] = fma(vec4<f32>(a0[i]), b0, acc[i * 2u]);
-        acc[i * 2u + 1u] = fma(vec4<f32>(a0[i]), b1, acc[i * 2u + 1u]);
-        acc[(i + 4u) * 2u] = fma(vec4<f32>(a1[i]), b0, acc[(i + 4u) * 2u]);
-        acc[(i + 4u) * 2u + 1u] = fma(vec4<f32>(a1[i]), b1, acc[(i + 4u) * 2u + 1u]);
-      }
-    }
+    multiplySlice(&acc, lid);
     workgroupBarrier();
   }
-  for (var r = 0u; r < 8u; r++) {
-    let gm = m0 + (r / 4u) * (TILE / 2u) + lid.y * 4u + r % 4u;
-    if (gm >= p.M) { continue; }
-    for (var h = 0u; h < 2u; h++) {
-      let v4 = acc[r * 2u + h];
-      for (var j = 0u; j < 4u; j++) {
-        let gn = n0 + h * (TILE / 2u) + lid.x * 4u + j;
-        if (gn >= p.N) { continue; }
-        let idx = cBase + gm * p.N + gn;
-        var v = p.alpha * v4[j];
-        if (HAS_BIAS) { v += bias[gn]; }
-        if (p.beta != 0.0) { v += p.beta * C[idx]; }
-        C[idx] = v;
-      }
-    }
-  }
+  storeTile(&acc, m0, n0, cBase, lid);
 }

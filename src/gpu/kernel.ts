@@ -2,6 +2,7 @@
 
 import finite from '../../shaders/lib/finite.wgsl?raw';
 import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
+import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
 export type StorageAccess = 'read' | 'rw';
@@ -50,7 +51,7 @@ export function grid2d(n: number, maxX = MAX_GRID): [number, number] {
 }
 
 /** Snippets in shaders/lib/, by name. */
-const LIBS: Record<string, string> = { finite, workgroup_reduce: workgroupReduce };
+const LIBS: Record<string, string> = { finite, workgroup_reduce: workgroupReduce, matmul_tile: matmulTile };
 
 /** Maps a line of expanded WGSL back to its file and line, for error messages. */
 export type LineMap = (expandedLine: number) => { file: string; line: number };

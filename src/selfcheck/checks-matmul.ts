@@ -1,10 +1,11 @@
-// Self-check of every matmul kernel variant (plain 64×64, register-tiled 64×64 and 128×128), each forced on shapes
-// that cross tile, K-slice and 4-wide quad edges, with every transpose, a bias, alpha, beta accumulation and a
-// broadcast batch operand; and the variants bit-identical to one another (tuning may swap them mid-run).
+// Self-check of every matmul kernel variant (plain 64×64, register-tiled 64×64 and 128×128, and the 128×128 one with
+// vec4 loads where the shape allows), each forced on shapes that cross tile, K-slice and 4-wide quad edges, with every
+// transpose, a bias, alpha, beta accumulation and a broadcast batch operand; and the variants bit-identical to one
+// another (tuning may swap them mid-run).
 
 import { Rng } from '../util/rng';
 import { empty, fromArray, tidyAsync } from '../tensor';
-import { launchMatmul, MATMUL_VARIANTS } from '../tensor/ops/matmul';
+import { launchMatmul, variantsFor } from '../tensor/ops/matmul';
 import { matmulRef } from '../reference/linalg';
 import { f32 } from './compare';
 import type { Check } from './harness';
@@ -15,8 +16,9 @@ const tiledMatmulCheck: Check = {
   kernels: ['matmul'],
   async run({ gpu, expect }) {
     const rng = new Rng(11);
-    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 16-deep slice, N against the 4-wide quads.
-    const cases: [number, number, number, number][] = [[130, 67, 33, 1], [1, 129, 17, 1], [70, 3, 16, 2], [129, 131, 5, 1]];
+    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 16-deep slice, N against the 4-wide quads; the last
+    // two have every dimension a multiple of 4 (so the vec4-load kernel runs too), still ragged against tiles and slices.
+    const cases: [number, number, number, number][] = [[130, 67, 33, 1], [1, 129, 17, 1], [70, 3, 16, 2], [129, 131, 5, 1], [132, 68, 36, 2], [4, 260, 20, 1]];
     for (const [M, N, K, batch] of cases) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
@@ -25,7 +27,7 @@ const tiledMatmulCheck: Check = {
           const B = f32(rng.normals(K * N));
           const bias = f32(rng.normals(N));
           const C0 = f32(rng.normals(batch * M * N));
-          for (const variant of MATMUL_VARIANTS) {
+          for (const variant of variantsFor({ M, N, K, transA, transB })) {
             await tidyAsync(async () => {
               const a = fromArray(gpu, A, [batch * M * K]);
               const b = fromArray(gpu, B, [K * N]);

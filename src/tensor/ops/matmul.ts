@@ -3,6 +3,7 @@
 
 import src from '../../../shaders/matmul.wgsl?raw';
 import simpleSrc from '../../../shaders/matmul_simple.wgsl?raw';
+import v4Src from '../../../shaders/matmul_v4.wgsl?raw';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
@@ -14,17 +15,30 @@ const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
 
 /**
  * The matmul kernels: `simple` (64×64 tile, 4×4 per thread), `reg64` and `reg128` (register-tiled, 8×8 per thread,
- * 64×64 or 128×128 tiles). All three add the K products of an output in the same order with fma, so they give
- * bit-identical results and may be swapped at any time (a resumed run stays bit for bit).
+ * 64×64 or 128×128 tiles) and `reg128v4` (reg128 with vec4 global loads; only where vec4Eligible). All add the K
+ * products of an output in the same order with fma, so they give bit-identical results and may be swapped at any
+ * time (a resumed run stays bit for bit).
  */
-export type MatmulVariant = 'simple' | 'reg64' | 'reg128';
-export const MATMUL_VARIANTS: MatmulVariant[] = ['simple', 'reg64', 'reg128'];
+export type MatmulVariant = 'simple' | 'reg64' | 'reg128' | 'reg128v4';
+export const MATMUL_VARIANTS: MatmulVariant[] = ['simple', 'reg64', 'reg128', 'reg128v4'];
 const REG64_SRC = src.replace('const WG: u32 = 16u;', 'const WG: u32 = 8u; ');
 const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number }> = {
   simple: { spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }, tile: 64 },
   reg64: { spec: { name: 'matmul', source: REG64_SRC, storage: STORAGE, uniforms: UNIFORMS }, tile: 64 },
   reg128: { spec: { name: 'matmul', source: src, storage: STORAGE, uniforms: UNIFORMS }, tile: 128 },
+  reg128v4: { spec: { name: 'matmul', source: v4Src, storage: STORAGE, uniforms: UNIFORMS }, tile: 128 },
 };
+
+/**
+ * Whether reg128v4 can run this product: A and B are read as vec4s along their contiguous dimension (A: K, or M
+ * when transposed; B: N, or K when transposed), so it and both batch strides must be multiples of 4 (views start on
+ * 256-byte offsets).
+ */
+export function vec4Eligible(x: { M: number; N: number; K: number; transA?: boolean; transB?: boolean; strideA?: number; strideB?: number }): boolean {
+  const contA = x.transA ? x.M : x.K;
+  const contB = x.transB ? x.K : x.N;
+  return contA % 4 === 0 && contB % 4 === 0 && (x.strideA ?? x.M * x.K) % 4 === 0 && (x.strideB ?? x.K * x.N) % 4 === 0;
+}
 export const MATMUL: KernelSpec = SPECS.simple.spec;
 
 export interface MatmulArgs {
@@ -52,7 +66,12 @@ export interface MatmulArgs {
 /** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
 export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
-  const { spec, tile } = SPECS[x.variant ?? chosenVariant(gpu, x.M, x.N, x.K, batch, !!x.transA, !!x.transB)];
+  let variant = x.variant ?? chosenVariant(gpu, x.M, x.N, x.K, batch, !!x.transA, !!x.transB);
+  if (variant === 'reg128v4' && !vec4Eligible(x)) {
+    if (x.variant) throw new Error(`matmul: reg128v4 needs the operands' contiguous dimensions and batch strides to be multiples of 4 (M ${x.M}, N ${x.N}, K ${x.K})`);
+    variant = 'reg128'; // the tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin
+  }
+  const { spec, tile } = SPECS[variant];
   gpu.dispatch(
     spec,
     [x.a, x.b, x.bias ?? gpu.dummy, x.c],
@@ -111,9 +130,9 @@ export function hasPendingMatmulTuning(gpu: Gpu): boolean {
 }
 
 /** Times each variant on every shape launched since the last call (scratch operands, best of 3) and keeps the fastest. */
-export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: MatmulVariant; ms: Record<MatmulVariant, number> }[]> {
+export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[]> {
   const t = tuning(gpu);
-  const out: { shape: string; chosen: MatmulVariant; ms: Record<MatmulVariant, number> }[] = [];
+  const out: { shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[] = [];
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28);
   for (const [key, s] of [...t.pending]) {
     t.pending.delete(key);
@@ -125,7 +144,7 @@ export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: Ma
     try {
       // In error scopes: scratch operands the GPU has no memory for fail this shape's timing, not the device.
       const ms = await gpu.scoped(() => timeVariants(gpu, s));
-      const chosen = MATMUL_VARIANTS.reduce((x, y) => (ms[y] < ms[x] ? y : x));
+      const chosen = variantsFor(s).reduce((x, y) => (ms[y]! < ms[x]! ? y : x));
       t.chosen.set(key, chosen);
       out.push({ shape: key, chosen, ms });
     } catch {
@@ -137,16 +156,21 @@ export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: Ma
   return out;
 }
 
+/** The variants that can run a product of these dimensions (dense operands). */
+export function variantsFor(s: { M: number; N: number; K: number; transA?: boolean; transB?: boolean }): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => v !== 'reg128v4' || vec4Eligible(s));
+}
+
 /** Best of 3 timed runs (after a warm-up) of each variant on zeroed scratch operands of shape `s`. */
-async function timeVariants(gpu: Gpu, s: Shape): Promise<Record<MatmulVariant, number>> {
+async function timeVariants(gpu: Gpu, s: Shape): Promise<Partial<Record<MatmulVariant, number>>> {
   const a = empty(gpu, [s.batch * s.M * s.K]);
   const b = empty(gpu, [s.batch * s.K * s.N]);
   const c = empty(gpu, [s.batch * s.M * s.N]);
   try {
     gpu.clear(a.view);
     gpu.clear(b.view);
-    const ms = {} as Record<MatmulVariant, number>;
-    for (const variant of MATMUL_VARIANTS) {
+    const ms: Partial<Record<MatmulVariant, number>> = {};
+    for (const variant of variantsFor(s)) {
       const run = () => launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, ...s, variant });
       run();
       await gpu.sync();

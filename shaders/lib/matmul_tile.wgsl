@@ -1,0 +1,53 @@
+// The register tile shared by matmul.wgsl (scalar global loads) and matmul_v4.wgsl (vec4 global loads). The including
+// kernel declares WG and the bindings bias, C and p, stages each K slice into As ([k][m / 4]) and Bs ([k][n / 4]),
+// and calls multiplySlice once per slice, then storeTile. A TILE×TILE block of C per workgroup (TILE = 8·WG), 8×8 per
+// thread as two 4-row × two 4-column quads (rows ty·4+i and TILE/2+ty·4+i, columns likewise with tx), so every
+// thread reads its operands from workgroup memory as four vec4s per k.
+struct Params {
+  M: u32, N: u32, K: u32,
+  strideA: u32, strideB: u32, strideC: u32, // elements between batch entries (0 broadcasts)
+  alpha: f32, beta: f32,
+}
+
+const TK: u32 = 16u;
+const TILE: u32 = 8u * WG;
+const Q: u32 = TILE / 4u; // vec4s per k-row of a tile
+var<workgroup> As: array<vec4<f32>, TK * Q>; // [k][m / 4]
+var<workgroup> Bs: array<vec4<f32>, TK * Q>; // [k][n / 4]
+
+// acc[r * 2 + h] (row r of 8, column half h) += the staged slice's products, k in order.
+fn multiplySlice(acc: ptr<function, array<vec4<f32>, 16>>, lid: vec3u) {
+  let half = Q / 2u;
+  for (var kk = 0u; kk < TK; kk++) {
+    let a0 = As[kk * Q + lid.y];
+    let a1 = As[kk * Q + half + lid.y];
+    let b0 = Bs[kk * Q + lid.x];
+    let b1 = Bs[kk * Q + half + lid.x];
+    for (var i = 0u; i < 4u; i++) {
+      (*acc)[i * 2u] = fma(vec4<f32>(a0[i]), b0, (*acc)[i * 2u]);
+      (*acc)[i * 2u + 1u] = fma(vec4<f32>(a0[i]), b1, (*acc)[i * 2u + 1u]);
+      (*acc)[(i + 4u) * 2u] = fma(vec4<f32>(a1[i]), b0, (*acc)[(i + 4u) * 2u]);
+      (*acc)[(i + 4u) * 2u + 1u] = fma(vec4<f32>(a1[i]), b1, (*acc)[(i + 4u) * 2u + 1u]);
+    }
+  }
+}
+
+// C = alpha·acc + bias + beta·C over the thread's 8×8 outputs inside M×N.
+fn storeTile(acc: ptr<function, array<vec4<f32>, 16>>, m0: u32, n0: u32, cBase: u32, lid: vec3u) {
+  for (var r = 0u; r < 8u; r++) {
+    let gm = m0 + (r / 4u) * (TILE / 2u) + lid.y * 4u + r % 4u;
+    if (gm >= p.M) { continue; }
+    for (var h = 0u; h < 2u; h++) {
+      let v4 = (*acc)[r * 2u + h];
+      for (var j = 0u; j < 4u; j++) {
+        let gn = n0 + h * (TILE / 2u) + lid.x * 4u + j;
+        if (gn >= p.N) { continue; }
+        let idx = cBase + gm * p.N + gn;
+        var v = p.alpha * v4[j];
+        if (HAS_BIAS) { v += bias[gn]; }
+        if (p.beta != 0.0) { v += p.beta * C[idx]; }
+        C[idx] = v;
+      }
+    }
+  }
+}
