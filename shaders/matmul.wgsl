@@ -2,10 +2,9 @@
 //   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
 // op(A) is [M,K]: A is stored [M,K], or [K,M] when TRANS_A. op(B) is [K,N]: B is stored [K,N], or [N,K] when TRANS_B.
 // Bias [N] is added per column when HAS_BIAS. C is read only when beta != 0 (so an uninitialised C is fine).
-// Register tiling (shaders/lib/matmul_tile.wgsl; TILE = 8·WG: 128 with 16×16 threads, 64 with 8×8). The launcher
-// also has the plain 64×64, 4×4-per-thread kernel (matmul_simple.wgsl) and a vec4-load twin of this one
-// (matmul_v4.wgsl), and picks per shape, by timing where it may. K advances TK at a time; the next K slice is fetched
-// from global memory into registers (scalar loads) while the current one is multiplied.
+// Register tiling with scalar global loads (the tile, K loop and epilogue: shaders/lib/matmul_tile.wgsl; TILE = 8·WG:
+// 128 with 16×16 threads, 64 with 8×8). The launcher also has the plain 64×64, 4×4-per-thread kernel
+// (matmul_simple.wgsl) and a vec4-load twin of this one (matmul_v4.wgsl), and picks per shape, by timing where it may.
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
@@ -20,7 +19,8 @@ const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this l
 //#include matmul_tile
 
 // Operand elements each thread stages per K slice: TK·TILE / WG² = 128 / WG (8 or 16). All constants: every loop
-// below has a compile-time trip count, so the per-thread arrays can live in registers.
+// has a compile-time trip count, so the per-thread arrays can live in registers.
+alias Frag = f32;
 const LOADS: u32 = (TK * TILE) / (WG * WG);
 
 fn loadA(base: u32, m0: u32, k0: u32, e: u32) -> f32 {
@@ -44,50 +44,15 @@ fn loadB(base: u32, n0: u32, k0: u32, e: u32) -> f32 {
   return B[base + gk * p.N + gn];
 }
 
-// Where element e of a thread's staged slice goes in workgroup memory: (k, m) → As[k][m].
-fn slotA(e: u32) -> vec2<u32> {
+// Element e of a thread's staged slice into workgroup memory: (k, m) → As[k][m].
+fn stageA(e: u32, v: f32) {
   var m: u32; var k: u32;
   if (TRANS_A) { k = e / TILE; m = e % TILE; } else { m = e / TK; k = e % TK; }
-  return vec2<u32>(k * Q + m / 4u, m % 4u);
+  As[k * Q + m / 4u][m % 4u] = v;
 }
 
-fn slotB(e: u32) -> vec2<u32> {
+fn stageB(e: u32, v: f32) {
   var n: u32; var k: u32;
   if (TRANS_B) { n = e / TK; k = e % TK; } else { k = e / TILE; n = e % TILE; }
-  return vec2<u32>(k * Q + n / 4u, n % 4u);
-}
-
-@compute @workgroup_size(WG, WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m0 = wid.y * TILE;
-  let n0 = wid.x * TILE;
-  let aBase = wid.z * p.strideA;
-  let bBase = wid.z * p.strideB;
-  let cBase = wid.z * p.strideC;
-  let threads = WG * WG;
-  var acc: array<vec4<f32>, 16>; // row r (0..7) × column half h: acc[r * 2 + h]
-  var ra: array<f32, LOADS>;
-  var rb: array<f32, LOADS>;
-  for (var i = 0u; i < LOADS; i++) {
-    ra[i] = loadA(aBase, m0, 0u, li + i * threads);
-    rb[i] = loadB(bBase, n0, 0u, li + i * threads);
-  }
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    for (var i = 0u; i < LOADS; i++) {
-      let sa = slotA(li + i * threads);
-      As[sa.x][sa.y] = ra[i];
-      let sb = slotB(li + i * threads);
-      Bs[sb.x][sb.y] = rb[i];
-    }
-    workgroupBarrier();
-    if (k0 + TK < p.K) {
-      for (var i = 0u; i < LOADS; i++) {
-        ra[i] = loadA(aBase, m0, k0 + TK, li + i * threads);
-        rb[i] = loadB(bBase, n0, k0 + TK, li + i * threads);
-      }
-    }
-    multiplySlice(&acc, lid);
-    workgroupBarrier();
-  }
-  storeTile(&acc, m0, n0, cBase, lid);
+  Bs[k * Q + n / 4u][n % 4u] = v;
 }

@@ -18,6 +18,7 @@ const WG: u32 = 16u;
 //#include matmul_tile
 
 // Quads each thread stages per operand per K slice: TK·TILE / (4·WG²) = 2.
+alias Frag = vec4<f32>;
 const LOADS: u32 = (TK * TILE) / (4u * WG * WG);
 const KQ: u32 = TK / 4u; // quads along k in a slice row
 
@@ -62,37 +63,4 @@ fn stageB(e: u32, v: vec4<f32>) {
   } else {
     Bs[(e / Q) * Q + e % Q] = v;
   }
-}
-
-@compute @workgroup_size(WG, WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m0 = wid.y * TILE;
-  let n0 = wid.x * TILE;
-  let aBase = wid.z * p.strideA;
-  let bBase = wid.z * p.strideB;
-  let cBase = wid.z * p.strideC;
-  let threads = WG * WG;
-  var acc: array<vec4<f32>, 16>;
-  var ra: array<vec4<f32>, LOADS>;
-  var rb: array<vec4<f32>, LOADS>;
-  for (var i = 0u; i < LOADS; i++) {
-    ra[i] = loadA(aBase, m0, 0u, li + i * threads);
-    rb[i] = loadB(bBase, n0, 0u, li + i * threads);
-  }
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    for (var i = 0u; i < LOADS; i++) {
-      stageA(li + i * threads, ra[i]);
-      stageB(li + i * threads, rb[i]);
-    }
-    workgroupBarrier();
-    if (k0 + TK < p.K) {
-      for (var i = 0u; i < LOADS; i++) {
-        ra[i] = loadA(aBase, m0, k0 + TK, li + i * threads);
-        rb[i] = loadB(bBase, n0, k0 + TK, li + i * threads);
-      }
-    }
-    multiplySlice(&acc, lid);
-    workgroupBarrier();
-  }
-  storeTile(&acc, m0, n0, cBase, lid);
 }

@@ -1,8 +1,9 @@
-// The register tile shared by matmul.wgsl (scalar global loads) and matmul_v4.wgsl (vec4 global loads). The including
-// kernel declares WG and the bindings bias, C and p, stages each K slice into As ([k][m / 4]) and Bs ([k][n / 4]),
-// and calls multiplySlice once per slice, then storeTile. A TILE×TILE block of C per workgroup (TILE = 8·WG), 8×8 per
-// thread as two 4-row × two 4-column quads (rows ty·4+i and TILE/2+ty·4+i, columns likewise with tx), so every
-// thread reads its operands from workgroup memory as four vec4s per k.
+// The register-tiled matmul shared by matmul.wgsl (scalar global loads) and matmul_v4.wgsl (vec4 global loads): the
+// including file declares WG, the bindings and how one operand fragment is loaded and staged; this part holds the
+// tile, the K loop and the epilogue. A TILE×TILE block of C per workgroup (TILE = 8·WG), 8×8 per thread as two 4-row
+// × two 4-column quads (rows ty·4+i and TILE/2+ty·4+i, columns likewise with tx), so every thread reads its operands
+// from workgroup memory as four vec4s per k. The next K slice is fetched into registers while the current one is
+// multiplied.
 struct Params {
   M: u32, N: u32, K: u32,
   strideA: u32, strideB: u32, strideC: u32, // elements between batch entries (0 broadcasts)
@@ -50,4 +51,40 @@ fn storeTile(acc: ptr<function, array<vec4<f32>, 16>>, m0: u32, n0: u32, cBase: 
       }
     }
   }
+}
+
+// The kernel: stage slice 0, then for each K slice store the staged fragments into As/Bs, fetch the next slice into
+// registers, and multiply. The including file defines Frag (what one load returns), LOADS (loads per thread per
+// operand per slice), loadA/loadB(base, tile origin, k0, e) -> Frag and stageA/stageB(e, Frag).
+@compute @workgroup_size(WG, WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m0 = wid.y * TILE;
+  let n0 = wid.x * TILE;
+  let aBase = wid.z * p.strideA;
+  let bBase = wid.z * p.strideB;
+  let cBase = wid.z * p.strideC;
+  let threads = WG * WG;
+  var acc: array<vec4<f32>, 16>; // row r (0..7) × column half h: acc[r * 2 + h]
+  var ra: array<Frag, LOADS>;
+  var rb: array<Frag, LOADS>;
+  for (var i = 0u; i < LOADS; i++) {
+    ra[i] = loadA(aBase, m0, 0u, li + i * threads);
+    rb[i] = loadB(bBase, n0, 0u, li + i * threads);
+  }
+  for (var k0 = 0u; k0 < p.K; k0 += TK) {
+    for (var i = 0u; i < LOADS; i++) {
+      stageA(li + i * threads, ra[i]);
+      stageB(li + i * threads, rb[i]);
+    }
+    workgroupBarrier();
+    if (k0 + TK < p.K) {
+      for (var i = 0u; i < LOADS; i++) {
+        ra[i] = loadA(aBase, m0, k0 + TK, li + i * threads);
+        rb[i] = loadB(bBase, n0, k0 + TK, li + i * threads);
+      }
+    }
+    multiplySlice(&acc, lid);
+    workgroupBarrier();
+  }
+  storeTile(&acc, m0, n0, cBase, lid);
 }
