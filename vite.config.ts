@@ -1,11 +1,12 @@
 // Vite serves the page (shaders come in as ?raw strings); Vitest runs the unit and e2e suites in Node.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Connect, Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /** The Content-Security-Policy a page states in its meta tag (the one source of each page's policy). */
 function pagePolicy(page: string): string {
-  const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(page, 'utf8'))?.[1];
+  const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(join(__dirname, page), 'utf8'))?.[1];
   if (!csp) throw new Error(`${page} has no Content-Security-Policy meta tag`);
   return csp;
 }
@@ -19,7 +20,8 @@ function cspHeader(): Plugin {
   const app = pagePolicy('index.html');
   const bench = pagePolicy('bench.html');
   const set: Connect.NextHandleFunction = (req, res, next) => {
-    res.setHeader('Content-Security-Policy', /^\/bench\.html(\?|$)/.test(req.url ?? '') ? bench : app);
+    // Vite also serves bench.html at /bench.
+    res.setHeader('Content-Security-Policy', /^\/bench(\.html)?(\?|$)/.test(req.url ?? '') ? bench : app);
     next();
   };
   return {

@@ -255,7 +255,11 @@ export class Gpu {
   private recycleStaging(): void {
     for (const chunk of this.stagingBatch) {
       chunk.mapAsync(GPUMapMode.WRITE).then(
-        () => void (this.fatal ? chunk.destroy() : this.stagingFree.push(chunk)),
+        () => {
+          if (!this.fatal) return void this.stagingFree.push(chunk);
+          this.stagingAll.delete(chunk);
+          chunk.destroy();
+        },
         () => {
           this.stagingAll.delete(chunk);
           chunk.destroy();

@@ -57,6 +57,7 @@ describe('security', () => {
       expect(await header('/src/worker/worker.ts?worker_file&type=module')).toBe(meta('index.html'));
       expect(await header('/')).toBe(meta('index.html'));
       expect(await header('/bench.html')).toBe(meta('bench.html'));
+      expect(await header('/bench')).toBe(meta('bench.html')); // Vite serves bench.html there too
     } finally {
       await server.close();
     }
