@@ -62,9 +62,11 @@ export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number
   const A = empty(gpu, [batch * r * r]);
   const Bm = empty(gpu, [batch * r * r]);
   const norm = empty(gpu, [batch * 64]); // one norm per 256 bytes: each is bound on its own
+  // Wide matrices are used as they are: one copy for the whole batch (padding between matrices included).
+  const span = ((batch - 1) * stride + n) * 4;
+  if (!tall) gpu.copy(G, Xn.view, span);
   for (let l = 0; l < batch; l++) {
     if (tall) launchTranspose(gpu, mat(G, l), mat(Xn.view, l), R, C);
-    else gpu.copy(mat(G, l), mat(Xn.view, l), n * 4);
     const nl = norm.range(l * 64, 1);
     launchReduce(gpu, [{ view: mat(Xn.view, l), n }], nl, { square: true, sqrt: true });
     dispatchElements(gpu, SCALE_BY_NORM, [mat(Xn.view, l), nl, mat(X.view, l)], { n, s: 1, eps: 1e-7 }, n);
@@ -79,10 +81,8 @@ export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number
     launchMatmul(gpu, { a: Bm.view, b: X.view, c: Xn.view, M: r, N: k, K: r, beta: a, batch, strideA: r * r, strideB: stride, strideC: stride });
     [X, Xn] = [Xn, X];
   }
-  for (let l = 0; l < batch; l++) {
-    if (tall) launchTranspose(gpu, mat(X.view, l), mat(out, l), r, k);
-    else gpu.copy(mat(X.view, l), mat(out, l), n * 4);
-  }
+  if (tall) for (let l = 0; l < batch; l++) launchTranspose(gpu, mat(X.view, l), mat(out, l), r, k);
+  else gpu.copy(X.view, out, span);
   for (const t of [X, Xn, A, Bm, norm]) t.dispose();
 }
 

@@ -11,7 +11,7 @@ export interface BufferLimits {
 }
 
 /** Floats per token of the largest activation one micro-batch holds: the MLP's hidden layer, 4·C wide. */
-export const widestActivation = (c: Pick<Gpt2Config, 'nEmbd'>): number => 4 * c.nEmbd;
+const widestActivation = (c: Pick<Gpt2Config, 'nEmbd'>): number => 4 * c.nEmbd;
 
 /**
  * Why a micro-batch of `batch` × `ctx` tokens cannot run on an adapter with these limits (a sentence naming the
