@@ -18,41 +18,52 @@ const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this l
 
 //#include matmul_tile
 
-// Operand elements each thread stages per K slice: TK·TILE / WG² = 128 / WG (8 or 16). All constants: every loop
-// has a compile-time trip count, so the per-thread arrays can live in registers.
-alias Frag = f32;
-const LOADS: u32 = (TK * TILE) / (WG * WG);
-
-fn loadA(base: u32, m0: u32, k0: u32, e: u32) -> f32 {
-  // Consecutive threads walk the stored layout's contiguous dimension.
-  var m: u32; var k: u32;
-  if (TRANS_A) { k = e / TILE; m = e % TILE; } else { m = e / TK; k = e % TK; }
-  let gm = m0 + m;
-  let gk = k0 + k;
-  if (gm >= p.M || gk >= p.K) { return 0.0; }
-  if (TRANS_A) { return A[base + gk * p.M + gm]; }
-  return A[base + gm * p.K + gk];
+// Element (m, k) of op(A) and (k, n) of op(B), batch entry at base; zero outside the operand.
+fn elemA(base: u32, m: u32, k: u32) -> f32 {
+  if (m >= p.M || k >= p.K) { return 0.0; }
+  if (TRANS_A) { return A[base + k * p.M + m]; }
+  return A[base + m * p.K + k];
 }
 
-fn loadB(base: u32, n0: u32, k0: u32, e: u32) -> f32 {
-  var n: u32; var k: u32;
-  if (TRANS_B) { n = e / TK; k = e % TK; } else { k = e / TILE; n = e % TILE; }
-  let gn = n0 + n;
-  let gk = k0 + k;
-  if (gn >= p.N || gk >= p.K) { return 0.0; }
-  if (TRANS_B) { return B[base + gn * p.K + gk]; }
-  return B[base + gk * p.N + gn];
+fn elemB(base: u32, k: u32, n: u32) -> f32 {
+  if (n >= p.N || k >= p.K) { return 0.0; }
+  if (TRANS_B) { return B[base + n * p.K + k]; }
+  return B[base + k * p.N + n];
 }
 
-// Element e of a thread's staged slice into workgroup memory: (k, m) → As[k][m].
-fn stageA(e: u32, v: f32) {
-  var m: u32; var k: u32;
-  if (TRANS_A) { k = e / TILE; m = e % TILE; } else { m = e / TK; k = e % TK; }
-  As[k * Q + m / 4u][m % 4u] = v;
+// Fragment f of a thread is the slice's vec4 slot s = li + f·THREADS: row k, quad q (four consecutive m or n). Along
+// the stored layout's contiguous dimension consecutive threads take consecutive k (A as [M,K], B as [N,K]: each load
+// instruction reads 32-byte runs of k from four rows) or consecutive quads (A as [K,M], B as [K,N]).
+fn sliceK(s: u32, kContiguous: bool) -> u32 {
+  if (kContiguous) { return s % TK; }
+  return s / Q;
 }
 
-fn stageB(e: u32, v: f32) {
-  var n: u32; var k: u32;
-  if (TRANS_B) { n = e / TK; k = e % TK; } else { k = e / TILE; n = e % TILE; }
-  Bs[k * Q + n / 4u][n % 4u] = v;
+fn sliceQ(s: u32, kContiguous: bool) -> u32 {
+  if (kContiguous) { return s / TK; }
+  return s % Q;
+}
+
+fn loadA(base: u32, m0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
+  let s = li + f * THREADS;
+  let k = k0 + sliceK(s, !TRANS_A);
+  let m = m0 + 4u * sliceQ(s, !TRANS_A);
+  return vec4<f32>(elemA(base, m, k), elemA(base, m + 1u, k), elemA(base, m + 2u, k), elemA(base, m + 3u, k));
+}
+
+fn loadB(base: u32, n0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
+  let s = li + f * THREADS;
+  let k = k0 + sliceK(s, TRANS_B);
+  let n = n0 + 4u * sliceQ(s, TRANS_B);
+  return vec4<f32>(elemB(base, k, n), elemB(base, k, n + 1u), elemB(base, k, n + 2u), elemB(base, k, n + 3u));
+}
+
+fn stageA(o: u32, li: u32, f: u32, v: vec4<f32>) {
+  let s = li + f * THREADS;
+  As[o + slot(sliceK(s, !TRANS_A), sliceQ(s, !TRANS_A))] = v;
+}
+
+fn stageB(o: u32, li: u32, f: u32, v: vec4<f32>) {
+  let s = li + f * THREADS;
+  Bs[o + slot(sliceK(s, TRANS_B), sliceQ(s, TRANS_B))] = v;
 }

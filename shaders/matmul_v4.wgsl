@@ -3,7 +3,10 @@
 //   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
 // A and B are bound as vec4 arrays, so the launcher picks this kernel only when the contiguous dimension of each
 // (A: K, or M when TRANS_A; B: N, or K when TRANS_B) and both batch strides are multiples of 4. With that, a quad is
-// wholly inside or wholly outside M, N and K (tiles and K slices start on multiples of 4).
+// wholly inside or wholly outside M, N and K (tiles and K slices start on multiples of 4). Quads along k are staged
+// one component at a time; WGSL allows a component store to touch the whole vec4 (a race between the four threads
+// sharing one), but the SPIR-V, MSL and HLSL that Tint emits store the component alone, and the self-checks compare
+// every transpose combination.
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
@@ -17,16 +20,15 @@ const WG: u32 = 16u;
 
 //#include matmul_tile
 
-// Quads each thread stages per operand per K slice: TK·TILE / (4·WG²) = 2.
-alias Frag = vec4<f32>;
-const LOADS: u32 = (TK * TILE) / (4u * WG * WG);
+// Fragment f of a thread is the slice's quad u = li + f·THREADS, one vec4 load along the stored layout's contiguous
+// dimension. Along m or n (A as [K,M], B as [K,N]) a quad is one slot: k = u / Q, q = u % Q. Along k (A as [M,K], B
+// as [N,K]) it is four k of one row, row u / KQ, k = 4·(u % KQ), staged as one component of four slots.
 const KQ: u32 = TK / 4u; // quads along k in a slice row
 
-// Quad e of A's slice. Along k (A stored [M,K]): row m = e / KQ, k = 4·(e % KQ). Along m (TRANS_A, [K,M]): k = e / Q,
-// m = 4·(e % Q). Consecutive threads walk the stored layout's contiguous dimension.
-fn loadA(base: u32, m0: u32, k0: u32, e: u32) -> vec4<f32> {
+fn loadA(base: u32, m0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
+  let u = li + f * THREADS;
   var m: u32; var k: u32;
-  if (TRANS_A) { k = e / Q; m = 4u * (e % Q); } else { m = e / KQ; k = 4u * (e % KQ); }
+  if (TRANS_A) { k = u / Q; m = 4u * (u % Q); } else { m = u / KQ; k = 4u * (u % KQ); }
   let gm = m0 + m;
   let gk = k0 + k;
   if (gm >= p.M || gk >= p.K) { return vec4<f32>(0.0); }
@@ -34,9 +36,10 @@ fn loadA(base: u32, m0: u32, k0: u32, e: u32) -> vec4<f32> {
   return A[(base + gm * p.K + gk) / 4u];
 }
 
-fn loadB(base: u32, n0: u32, k0: u32, e: u32) -> vec4<f32> {
+fn loadB(base: u32, n0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
+  let u = li + f * THREADS;
   var n: u32; var k: u32;
-  if (TRANS_B) { n = e / KQ; k = 4u * (e % KQ); } else { k = e / Q; n = 4u * (e % Q); }
+  if (TRANS_B) { n = u / KQ; k = 4u * (u % KQ); } else { k = u / Q; n = 4u * (u % Q); }
   let gn = n0 + n;
   let gk = k0 + k;
   if (gn >= p.N || gk >= p.K) { return vec4<f32>(0.0); }
@@ -44,23 +47,30 @@ fn loadB(base: u32, n0: u32, k0: u32, e: u32) -> vec4<f32> {
   return B[(base + gk * p.N + gn) / 4u];
 }
 
-// A quad along m or n is one vec4 of the [k][m / 4] layout; a quad along k is four scalars down a column.
-fn stageA(e: u32, v: vec4<f32>) {
+fn stageA(o: u32, li: u32, f: u32, v: vec4<f32>) {
+  let u = li + f * THREADS;
   if (TRANS_A) {
-    As[(e / Q) * Q + e % Q] = v;
+    As[o + slot(u / Q, u % Q)] = v;
   } else {
-    let m = e / KQ;
-    let k = 4u * (e % KQ);
-    for (var j = 0u; j < 4u; j++) { As[(k + j) * Q + m / 4u][m % 4u] = v[j]; }
+    let m = u / KQ;
+    let k = 4u * (u % KQ);
+    As[o + slot(k, m / 4u)][m % 4u] = v.x;
+    As[o + slot(k + 1u, m / 4u)][m % 4u] = v.y;
+    As[o + slot(k + 2u, m / 4u)][m % 4u] = v.z;
+    As[o + slot(k + 3u, m / 4u)][m % 4u] = v.w;
   }
 }
 
-fn stageB(e: u32, v: vec4<f32>) {
+fn stageB(o: u32, li: u32, f: u32, v: vec4<f32>) {
+  let u = li + f * THREADS;
   if (TRANS_B) {
-    let n = e / KQ;
-    let k = 4u * (e % KQ);
-    for (var j = 0u; j < 4u; j++) { Bs[(k + j) * Q + n / 4u][n % 4u] = v[j]; }
+    let n = u / KQ;
+    let k = 4u * (u % KQ);
+    Bs[o + slot(k, n / 4u)][n % 4u] = v.x;
+    Bs[o + slot(k + 1u, n / 4u)][n % 4u] = v.y;
+    Bs[o + slot(k + 2u, n / 4u)][n % 4u] = v.z;
+    Bs[o + slot(k + 3u, n / 4u)][n % 4u] = v.w;
   } else {
-    Bs[(e / Q) * Q + e % Q] = v;
+    Bs[o + slot(u / Q, u % Q)] = v;
   }
 }

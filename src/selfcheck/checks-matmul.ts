@@ -16,7 +16,7 @@ const tiledMatmulCheck: Check = {
   kernels: ['matmul'],
   async run({ gpu, expect }) {
     const rng = new Rng(11);
-    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 16-deep slice, N against the 4-wide quads; the last
+    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 8-deep slice, N against the 4-wide quads; the last
     // two have every dimension a multiple of 4 (so the vec4-load kernel runs too), still ragged against tiles and slices.
     const cases: [number, number, number, number][] = [[130, 67, 33, 1], [1, 129, 17, 1], [70, 3, 16, 2], [129, 131, 5, 1], [132, 68, 36, 2], [4, 260, 20, 1]];
     for (const [M, N, K, batch] of cases) {
