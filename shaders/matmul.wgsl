@@ -31,16 +31,17 @@ fn elemB(base: u32, k: u32, n: u32) -> f32 {
   return B[base + k * p.N + n];
 }
 
-// Fragment f of a thread is the slice's vec4 slot s = li + f·THREADS: row k, quad q (four consecutive m or n). Along
-// the stored layout's contiguous dimension consecutive threads take consecutive k (A as [M,K], B as [N,K]: each load
-// instruction reads 32-byte runs of k from four rows) or consecutive quads (A as [K,M], B as [K,N]).
+// Fragment f of a thread is the slice's vec4 slot s = li + f·THREADS: row k, quad q (four consecutive m or n), one
+// whole vec4 store. Along m or n (A as [K,M], B as [K,N]) consecutive threads take consecutive quads of one k. Along
+// k (A as [M,K], B as [N,K]) each 8 consecutive threads take 8 quads at one k (8 distinct banks when staging) and
+// the next 8 the next k, so a load instruction reads 16-byte runs of k from 8 rows.
 fn sliceK(s: u32, kContiguous: bool) -> u32 {
-  if (kContiguous) { return s % TK; }
+  if (kContiguous) { return (s / 8u) % TK; }
   return s / Q;
 }
 
 fn sliceQ(s: u32, kContiguous: bool) -> u32 {
-  if (kContiguous) { return s / TK; }
+  if (kContiguous) { return s % 8u + 8u * (s / (8u * TK)); }
   return s % Q;
 }
 

@@ -22,7 +22,8 @@ const WG: u32 = 16u;
 
 // Fragment f of a thread is the slice's quad u = li + f·THREADS, one vec4 load along the stored layout's contiguous
 // dimension. Along m or n (A as [K,M], B as [K,N]) a quad is one slot: k = u / Q, q = u % Q. Along k (A as [M,K], B
-// as [N,K]) it is four k of one row, row u / KQ, k = 4·(u % KQ), staged as one component of four slots.
+// as [N,K]) it is four k of one row, row u / KQ, k = 4·(u % KQ), staged as one component of four slots (each store
+// instruction: 16 rows × 2 slots, a 2-way bank conflict, for loads that read whole 32-byte runs).
 const KQ: u32 = TK / 4u; // quads along k in a slice row
 
 fn loadA(base: u32, m0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {

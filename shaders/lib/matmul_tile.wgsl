@@ -10,8 +10,8 @@
 //
 // K runs in slices of TK through two workgroup buffers: the slice in one is multiplied while the next, already in
 // registers, is staged into the other, one barrier per slice. A slice is stored [k][x/4] (x = m or n in vec4
-// components) with the vec4 for (k, quad q) at k·Q + (q ^ k): the XOR swizzle spreads every staging pattern the
-// loaders use over distinct banks and leaves each k-row's reads a permutation of the same vec4s.
+// components), the vec4 for (k, quad q) at k·Q + q: the multiply reads at offsets fixed per thread plus a constant
+// per k, and the loaders pick which thread stages which slot so that stores meet few bank conflicts.
 struct Params {
   M: u32, N: u32, K: u32,
   strideA: u32, strideB: u32, strideC: u32, // elements between batch entries (0 broadcasts)
@@ -20,7 +20,7 @@ struct Params {
 
 const TK: u32 = 8u;
 const TILE: u32 = 8u * WG;
-const Q: u32 = TILE / 4u; // vec4s per k-row of a slice (≥ TK, so q ^ k stays in the row)
+const Q: u32 = TILE / 4u; // vec4s per k-row of a slice
 const THREADS: u32 = WG * WG;
 const SLICE: u32 = TK * Q; // vec4s of one operand's slice
 const FRAGS: u32 = SLICE / THREADS; // vec4 fragments each thread stages per operand per slice: 1 (TILE 128) or 2 (64)
@@ -29,7 +29,7 @@ var<workgroup> Bs: array<vec4<f32>, 2u * SLICE>;
 
 // Where the vec4 of slice row k, quad q lives in a buffer.
 fn slot(k: u32, q: u32) -> u32 {
-  return k * Q + (q ^ k);
+  return k * Q + q;
 }
 
 // Row r (0..7) of the thread's 8×8 block, columns tx·4.. (a) and TILE/2 + tx·4.. (b).
