@@ -20,13 +20,13 @@ const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this l
 
 // Element (m, k) of op(A) and (k, n) of op(B), batch entry at base; zero outside the operand.
 fn elemA(base: u32, m: u32, k: u32) -> f32 {
-  if (m >= p.M || k >= p.K) { return 0.0; }
+  if (m >= p.M || k >= kEnd) { return 0.0; }
   if (TRANS_A) { return A[base + k * p.M + m]; }
   return A[base + m * p.K + k];
 }
 
 fn elemB(base: u32, k: u32, n: u32) -> f32 {
-  if (n >= p.N || k >= p.K) { return 0.0; }
+  if (n >= p.N || k >= kEnd) { return 0.0; }
   if (TRANS_B) { return B[base + n * p.K + k]; }
   return B[base + k * p.N + n];
 }

@@ -11,6 +11,7 @@ struct Params {
   M: u32, N: u32, K: u32,
   strideA: u32, strideB: u32, strideC: u32, // elements between batch entries (0 broadcasts)
   alpha: f32, beta: f32,
+  kChunk: u32, // split-K: batch entry z sums k in [z·kChunk, (z+1)·kChunk) only (0: all of K)
 }
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -31,8 +32,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let aBase = wid.z * p.strideA;
   let bBase = wid.z * p.strideB;
   let cBase = wid.z * p.strideC;
+  let kBegin = wid.z * p.kChunk; // a multiple of 64 (the launcher's choice)
+  let kEnd = select(p.K, min(p.K, kBegin + p.kChunk), p.kChunk != 0u);
   var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
     for (var i = 0u; i < 4u; i++) {
       let e = li + i * 256u;
       // Walk the stored layout's contiguous dimension with consecutive threads.
@@ -41,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let gm = m0 + m;
       let gka = k0 + ka;
       var a = 0.0;
-      if (gm < p.M && gka < p.K) {
+      if (gm < p.M && gka < kEnd) {
         if (TRANS_A) { a = A[aBase + gka * p.M + gm]; } else { a = A[aBase + gm * p.K + gka]; }
       }
       As[ka * TILE + m] = a;
@@ -50,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let gn = n0 + n;
       let gkb = k0 + kb;
       var b = 0.0;
-      if (gn < p.N && gkb < p.K) {
+      if (gn < p.N && gkb < kEnd) {
         if (TRANS_B) { b = B[bBase + gn * p.K + gkb]; } else { b = B[bBase + gkb * p.N + gn]; }
       }
       Bs[kb * TILE + n] = b;

@@ -32,7 +32,7 @@ fn loadA(base: u32, m0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
   if (TRANS_A) { k = u / Q; m = 4u * (u % Q); } else { m = u / KQ; k = 4u * (u % KQ); }
   let gm = m0 + m;
   let gk = k0 + k;
-  if (gm >= p.M || gk >= p.K) { return vec4<f32>(0.0); }
+  if (gm >= p.M || gk >= kEnd) { return vec4<f32>(0.0); }
   if (TRANS_A) { return A[(base + gk * p.M + gm) / 4u]; }
   return A[(base + gm * p.K + gk) / 4u];
 }
@@ -43,7 +43,7 @@ fn loadB(base: u32, n0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
   if (TRANS_B) { n = u / KQ; k = 4u * (u % KQ); } else { k = u / Q; n = 4u * (u % Q); }
   let gn = n0 + n;
   let gk = k0 + k;
-  if (gn >= p.N || gk >= p.K) { return vec4<f32>(0.0); }
+  if (gn >= p.N || gk >= kEnd) { return vec4<f32>(0.0); }
   if (TRANS_B) { return B[(base + gn * p.K + gk) / 4u]; }
   return B[(base + gk * p.N + gn) / 4u];
 }

@@ -16,7 +16,10 @@ struct Params {
   M: u32, N: u32, K: u32,
   strideA: u32, strideB: u32, strideC: u32, // elements between batch entries (0 broadcasts)
   alpha: f32, beta: f32,
+  kChunk: u32, // split-K: batch entry z sums k in [z·kChunk, (z+1)·kChunk) only (0: all of K)
 }
+
+var<private> kEnd: u32; // end of this workgroup's k range; the loaders read zeros from there on
 
 const TK: u32 = 8u;
 const TILE: u32 = 8u * WG;
@@ -105,17 +108,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let aBase = wid.z * p.strideA;
   let bBase = wid.z * p.strideB;
   let cBase = wid.z * p.strideC;
+  let kBegin = wid.z * p.kChunk; // a multiple of 64 (the launcher's choice), so slices and quads stay aligned
+  let kStop = select(p.K, min(p.K, kBegin + p.kChunk), p.kChunk != 0u); // uniform: the loop may hold barriers
+  kEnd = kStop;
   var acc: Acc;
-  var ra0 = loadA(aBase, m0, 0u, li, 0u);
-  var rb0 = loadB(bBase, n0, 0u, li, 0u);
+  var ra0 = loadA(aBase, m0, kBegin, li, 0u);
+  var rb0 = loadB(bBase, n0, kBegin, li, 0u);
   var ra1 = vec4<f32>(0.0);
   var rb1 = vec4<f32>(0.0);
   if (FRAGS > 1u) {
-    ra1 = loadA(aBase, m0, 0u, li, 1u);
-    rb1 = loadB(bBase, n0, 0u, li, 1u);
+    ra1 = loadA(aBase, m0, kBegin, li, 1u);
+    rb1 = loadB(bBase, n0, kBegin, li, 1u);
   }
   var o = 0u;
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
+  for (var k0 = kBegin; k0 < kStop; k0 += TK) {
     stageA(o, li, 0u, ra0);
     stageB(o, li, 0u, rb0);
     if (FRAGS > 1u) {
@@ -123,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       stageB(o, li, 1u, rb1);
     }
     workgroupBarrier();
-    if (k0 + TK < p.K) {
+    if (k0 + TK < kStop) {
       ra0 = loadA(aBase, m0, k0 + TK, li, 0u);
       rb0 = loadB(bBase, n0, k0 + TK, li, 0u);
       if (FRAGS > 1u) {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { empty, fromArray } from '../../src/tensor';
-import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, tuneMatmuls, variantsFor } from '../../src/tensor/ops/matmul';
+import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, splitK, tuneMatmuls, variantsFor } from '../../src/tensor/ops/matmul';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
 
@@ -44,5 +44,28 @@ describe('matmul tuning', () => {
     expect(variantsFor({ M: 33, N: 68, K: 20, transA: true })).not.toContain('reg128v4'); // A [K, M]: M = 33
     expect(variantsFor({ M: 36, N: 50257, K: 768, transB: true })).toContain('reg128v4'); // the tied head: B [N, K]
     expect(variantsFor({ M: 36, N: 50257, K: 768 })).not.toContain('reg128v4');
+  });
+
+  it('splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {
+    const parts = (M: number, N: number, K: number, batch = 1) => {
+      const k = splitK({ M, N, K, batch });
+      return k ? Math.ceil(K / k) : 1;
+    };
+    // The tied head's dx over a 320-row chunk: 3 × 6 tiles walking 50257 — 15 parts of 3392 (a multiple of 64).
+    expect(splitK({ M: 320, N: 768, K: 50257 })).toBe(3392);
+    expect(parts(320, 768, 50257)).toBe(15);
+    // Weight gradients (K = 8192 tokens): attention projection, qkv, MLP.
+    expect(parts(768, 768, 8192)).toBe(8);
+    expect(parts(768, 2304, 8192)).toBe(3);
+    expect(parts(768, 3072, 8192)).toBe(2);
+    // Enough tiles already, a short K, or a batched product (Newton–Schulz): no split.
+    expect(parts(8192, 2304, 768)).toBe(1);
+    expect(parts(4096, 4096, 4096)).toBe(1);
+    expect(parts(50257, 768, 320)).toBe(1);
+    expect(parts(768, 768, 768)).toBe(1);
+    expect(parts(768, 768, 8192, 4)).toBe(1);
+    // At most 64 parts, each at least 1024 deep.
+    expect(parts(64, 64, 1 << 20)).toBe(64);
+    expect(parts(64, 64, 3000)).toBe(2);
   });
 });

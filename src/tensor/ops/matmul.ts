@@ -9,8 +9,9 @@ import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32 } from './launch';
+import { launchColsum } from './colsum';
 
-const UNIFORMS: KernelSpec['uniforms'] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32']];
+const UNIFORMS: KernelSpec['uniforms'] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['kChunk', 'u32']];
 const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
 
 /**
@@ -63,6 +64,26 @@ export interface MatmulArgs {
   variant?: MatmulVariant;
 }
 
+/** 128×128 tiles a split-K product aims to fill (a large GPU holds about two per multiprocessor). */
+const SPLIT_TILES = 256;
+/** Least K per part and most parts. The partial sums (parts × M·N floats, under 32 MiB: a split has few tiles) come from the pool. */
+const SPLIT_MIN_K = 1024;
+const SPLIT_MAX_PARTS = 64;
+
+/**
+ * Split-K plan of a product: the K range per part (a multiple of 64), or 0 for none. A product with few output
+ * tiles and a long K (weight gradients, K = batch × context; the tied head's dx, K = vocabulary) would leave most of
+ * a GPU idle, each workgroup walking all of K; split, each part sums its K range into a scratch and the parts are
+ * then added in a fixed order. The plan depends on the shape alone (never on timing or the adapter), so a run's
+ * numbers do not change with the machine's load or between a run and its resume.
+ */
+export function splitK(s: { M: number; N: number; K: number; batch?: number }): number {
+  if ((s.batch ?? 1) !== 1) return 0;
+  const tiles = Math.ceil(s.M / 128) * Math.ceil(s.N / 128);
+  const parts = Math.min(Math.ceil(SPLIT_TILES / tiles), Math.floor(s.K / SPLIT_MIN_K), SPLIT_MAX_PARTS);
+  return parts < 2 ? 0 : Math.ceil(s.K / parts / 64) * 64;
+}
+
 /** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
 export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
@@ -72,17 +93,29 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     variant = 'reg128'; // the tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin
   }
   const { spec, tile } = SPECS[variant];
-  gpu.dispatch(
-    spec,
-    [x.a, x.b, x.bias ?? gpu.dummy, x.c],
-    {
-      M: x.M, N: x.N, K: x.K,
-      strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? x.M * x.N,
-      alpha: x.alpha ?? 1, beta: x.beta ?? 0,
-    },
-    [Math.ceil(x.N / tile), Math.ceil(x.M / tile), batch],
-    { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
-  );
+  const beta = x.beta ?? 0;
+  const kChunk = x.bias || (beta !== 0 && beta !== 1) ? 0 : splitK({ ...x, batch });
+  const run = (c: BufferView, z: number, u: { strideA: number; strideB: number; strideC: number; beta: number; kChunk: number }) =>
+    gpu.dispatch(
+      spec,
+      [x.a, x.b, x.bias ?? gpu.dummy, c],
+      { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...u },
+      [Math.ceil(x.N / tile), Math.ceil(x.M / tile), z],
+      { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
+    );
+  if (!kChunk) {
+    run(x.c, batch, { strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? x.M * x.N, beta, kChunk: 0 });
+    return;
+  }
+  // Split-K: part z's sum into row z of a [parts, M·N] scratch, then C (cleared when beta is 0) += the column sums.
+  const parts = Math.ceil(x.K / kChunk);
+  const MN = x.M * x.N;
+  const partial = empty(gpu, [parts, MN]);
+  run(partial.view, parts, { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk });
+  const c = { ...x.c, size: MN * 4 };
+  if (beta === 0) gpu.clear(c);
+  launchColsum(gpu, partial.view, c, parts, MN);
+  partial.dispose();
 }
 
 interface Shape {
