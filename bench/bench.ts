@@ -8,7 +8,7 @@ import { Gpt2Model } from '../src/model/gpt2';
 import { initParams, paramCount } from '../src/model/params';
 import { optimizerConfig, type OptimizerKind } from '../src/optim/optimizer';
 import { attentionBackward, attentionForward } from '../src/tensor/ops/attention';
-import { launchMatmul, variantsFor, type MatmulVariant } from '../src/tensor/ops/matmul';
+import { launchMatmul, splitK, variantsFor, type MatmulVariant } from '../src/tensor/ops/matmul';
 import { empty, type Tensor } from '../src/tensor/tensor';
 import { flopsPerToken, peakFromTable, type Peak } from '../src/train/mfu';
 import { Trainer, type TrainEvent } from '../src/train/trainer';
@@ -44,6 +44,8 @@ export interface MatmulResult {
   ofPeak: number | null;
   /** Row chunks the product was split into because the output exceeded one storage binding. */
   chunks: number;
+  /** K ranges the launcher splits each chunk's product into (split-K, by shape; 1 = none). */
+  kParts: number;
   /** The fastest kernel variant, the mean ms of each, and the worst relative error of 32 sampled entries. */
   variant: MatmulVariant;
   /** Every variant that can run the shape (reg128v4 needs contiguous dimensions that are multiples of 4). */
@@ -118,7 +120,13 @@ interface MatmulShape {
 const GPT2 = { C: 768, V: 50257, rows: 8192 };
 
 function matmulShapes(size: BenchSize): MatmulShape[] {
-  if (size === 'ci') return [...[64, 128].map((n): MatmulShape => ({ label: `${n}³`, M: n, N: n, K: n })), { label: 'head-like (transB)', M: 96, N: 200, K: 32, transB: true }];
+  if (size === 'ci') {
+    return [
+      ...[64, 128].map((n): MatmulShape => ({ label: `${n}³`, M: n, N: n, K: n })),
+      { label: 'head-like (transB)', M: 96, N: 200, K: 32, transB: true },
+      { label: 'split-K 64×2048→64', M: 64, N: 64, K: 2048 },
+    ];
+  }
   const { C, V, rows } = GPT2;
   const square = [256, 512, 1024, 2048, 4096].map((n) => ({ label: `${n}³`, M: n, N: n, K: n }));
   return [
@@ -128,7 +136,11 @@ function matmulShapes(size: BenchSize): MatmulShape[] {
     { label: 'mlp.c_proj fwd 8192×3072→768', M: rows, K: 4 * C, N: C },
     { label: 'c_attn dW (transA) 768×8192→2304', M: C, K: rows, N: 3 * C, transA: true },
     { label: 'c_attn dX (transB) 8192×2304→768', M: rows, K: 3 * C, N: C, transB: true },
+    { label: 'attn.c_proj dW (transA) 768×8192→768', M: C, K: rows, N: C, transA: true },
     { label: 'lm head fwd (transB) 8192×768→50257', M: rows, K: C, N: V, transB: true },
+    // The trainer's head works in row chunks (320 rows at V = 50257, src/tensor/ops/head.ts): dx and dwte of one.
+    { label: 'lm head dx chunk 320×50257→768', M: 320, K: V, N: C },
+    { label: 'lm head dW chunk (transA) 50257×320→768', M: V, K: 320, N: C, transA: true },
   ];
 }
 
@@ -232,7 +244,9 @@ async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs
     const tflops = (2 * s.M * s.N * s.K) / (ms / 1000) / 1e12;
     // Exactness on this adapter: 32 output entries against f64 dot products of the same operands.
     const maxRelErr = await checkEntries(gpu, a, b, c, s, Math.min(chunkRows, s.M), rng);
-    return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, variant, variantMs, maxRelErr };
+    const kChunk = splitK({ M: Math.min(chunkRows, s.M), N: s.N, K: s.K });
+    const kParts = kChunk ? Math.ceil(s.K / kChunk) : 1;
+    return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, kParts, variant, variantMs, maxRelErr };
   } finally {
     for (const t of [a, b, c]) t.dispose();
   }
@@ -358,7 +372,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     for (const s of matmulShapes(opts.size)) {
       await attempt('matmul', s.label, async () => {
         const r = await benchMatmul(gpu, s, peak, targetMs);
-        log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]`);
+        log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]`);
         return r;
       }, report.matmul);
     }
