@@ -29,9 +29,12 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
   });
 }
 
-/** Mean next-token loss of `tokens` [B·T] against `targets` [B·T] (negative = ignored); the head runs in chunks. */
-export function gpt2Loss(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, targets: Int32Array, B: number, T: number): Tensor {
-  return tidy(() => headCrossEntropy(gpt2Hidden(p, shape, tokens, B, T), p('wte.weight'), targets));
+/**
+ * Mean next-token loss of `tokens` [B·T] against `targets` [B·T] (negative = ignored); the head runs in chunks. `seed`:
+ * the gradient backward will be seeded with, when the caller knows it (the head then makes its gradients at once).
+ */
+export function gpt2Loss(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor): Tensor {
+  return tidy(() => headCrossEntropy(gpt2Hidden(p, shape, tokens, B, T), p('wte.weight'), targets, { seed }));
 }
 
 /** Full logits [B·T, V] (tied head), for sampling and debugging small batches: B·T·V floats at once. */

@@ -57,10 +57,13 @@ export class Gpt2Model {
     if (tokens.length !== B * T) throw new Error(`${tokens.length} tokens for a batch of ${B}×${T}`);
   }
 
-  /** Mean next-token loss (recorded for backward unless under noGrad). */
-  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number): Tensor {
+  /**
+   * Mean next-token loss (recorded for backward unless under noGrad). `seed`: the [1] gradient backward will be
+   * seeded with, if known now (a training step's); the head then makes its gradients in this pass (see headCrossEntropy).
+   */
+  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor): Tensor {
     this.checkBatch(tokens, B, T);
-    return gpt2Loss(this.lookup, this.shape, tokens, targets, B, T);
+    return gpt2Loss(this.lookup, this.shape, tokens, targets, B, T, seed);
   }
 
   /** Full logits [B·T, V]: for sampling and small debug batches only (B·T·V floats). */

@@ -282,21 +282,23 @@ const headCheck: Check = {
   kernels: ['matmul', 'crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
   async run({ gpu, expect }) {
     const rng = new Rng(9);
-    // 150 rows in chunks of 64: two full chunks and a partial one; every seventh row ignored.
+    // 150 rows in chunks of 64: two full chunks and a partial one; every seventh row ignored. Each case twice: the
+    // gradients recomputed in backward, and made in the forward pass for a seed given up front (a training step).
     for (const [N, C, V, chunkRows] of [[150, 12, 37, 64], [5, 8, 300, 64], [130, 16, 3001, 128]] as const) {
-      await tidyAsync(async () => {
+      for (const early of [false, true]) await tidyAsync(async () => {
         const X = f32(rng.normals(N * C));
         const W = f32(rng.normals(V * C, 0.5));
         const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
         const x = param(gpu, X, [N, C]);
         const w = param(gpu, W, [V, C]);
-        const loss = ops.headCrossEntropy(x, w, targets, { chunkRows });
-        backward(loss, fromArray(gpu, [1.5], [1]));
+        const seed = fromArray(gpu, [1.5], [1]);
+        const loss = ops.headCrossEntropy(x, w, targets, { chunkRows, seed: early ? seed : undefined });
+        backward(loss, seed);
         const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
         const logits = matmulRef(X, W, null, dims);
         const ce = crossEntropyRef(logits, targets, N, V);
         const mm = matmulBackwardRef(X, W, ce.dlogits.map((v) => 1.5 * v), dims);
-        const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}`;
+        const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}${early ? ' (gradients in forward)' : ''}`;
         expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
         expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
         expect(`dwte ${tag}`, await grad(w), mm.dB, TOL_REDUCE);

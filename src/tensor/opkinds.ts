@@ -22,7 +22,8 @@ export interface OpAttrs {
    * Tied head + mean cross-entropy in row chunks: logits = x·wteᵀ exist one chunk at a time, forward and backward.
    * inputs: [x [N,C], wte [V,C], targets i32 [N]]; lse: [N]; count: [1]
    */
-  headCrossEntropy: { N: number; V: number; C: number; chunk: number; lse: Tensor; count: Tensor };
+  /** pre: the gradients the forward pass made for backward seed `seed` (a training step's), else null. */
+  headCrossEntropy: { N: number; V: number; C: number; chunk: number; lse: Tensor; count: Tensor; pre: { seed: Tensor; dx: Tensor | null; dwte: Tensor | null } | null };
   /** out[b,t] = wte[tok[b,t]] + wpe[t]. inputs: [wte, wpe]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */

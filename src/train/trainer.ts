@@ -154,7 +154,7 @@ export class Trainer {
     gpu.clear(lossSum.view);
     for (let k = 0; k < accum; k++) {
       const { inputs, targets } = sampleBatch(this.data.train, B, T, this.rng);
-      const loss = this.model.loss(inputs, targets, B, T);
+      const loss = this.model.loss(inputs, targets, B, T, this.gradSeed);
       accumulate(lossSum, loss, 1 / accum);
       // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
       backward(loss, this.gradSeed);

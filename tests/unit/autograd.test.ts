@@ -1,7 +1,7 @@
 // Tensors and the tape on the real adapter: gradient accumulation, shared inputs, no-grad mode, lifetimes.
 
 import { describe, expect, it } from 'vitest';
-import { add, backward, fromArray, gelu, matmul, noGrad, reshape, scale, sum, tape, tidy, tidyAsync, type Tensor } from '../../src/tensor';
+import { add, backward, fromArray, gelu, headCrossEntropy, matmul, noGrad, reshape, scale, sum, tape, tidy, tidyAsync, type Tensor } from '../../src/tensor';
 import type { BackwardTable } from '../../src/tensor/tape';
 import { backwardRules } from '../../src/tensor/backward';
 import { getGpu } from './gpu';
@@ -21,6 +21,29 @@ describe('autograd', () => {
       gpu.clear(x.grad!.view);
       backward(sum(scale(x, 2)));
       expect(Array.from(await x.grad!.readF32())).toEqual([2, 2, 2]);
+    });
+  });
+
+  it('uses the head gradients made in forward only for the seed they were made for', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const [N, C, V] = [70, 8, 50];
+      const X = Array.from({ length: N * C }, (_, i) => Math.sin(i));
+      const W = Array.from({ length: V * C }, (_, i) => Math.cos(i * 0.7));
+      const targets = Int32Array.from({ length: N }, (_, i) => (i * 13) % V);
+      const grads = async (forwardSeed: number | null, backwardSeed: number) => {
+        const x = leaf(fromArray(gpu, X, [N, C]));
+        const w = leaf(fromArray(gpu, W, [V, C]));
+        const s = fromArray(gpu, [backwardSeed], [1]);
+        const early = forwardSeed === null ? undefined : forwardSeed === backwardSeed ? s : fromArray(gpu, [forwardSeed], [1]);
+        backward(headCrossEntropy(x, w, targets, { chunkRows: 64, seed: early }), s);
+        return [await x.grad!.readF32(), await w.grad!.readF32()];
+      };
+      const [dx, dw] = await grads(null, 2);
+      // Made in forward for this seed: the same bits as recomputed in backward (both sum the chunks from zero).
+      expect(await grads(2, 2)).toEqual([dx, dw]);
+      // Made for a seed of 3, but backward is seeded with 2: recomputed for 2, not the stale ones scaled by 3.
+      expect(await grads(3, 2)).toEqual([dx, dw]);
     });
   });
 
