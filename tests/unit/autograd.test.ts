@@ -36,14 +36,22 @@ describe('autograd', () => {
         const w = leaf(fromArray(gpu, W, [V, C]));
         const s = fromArray(gpu, [backwardSeed], [1]);
         const early = forwardSeed === null ? undefined : forwardSeed === backwardSeed ? s : fromArray(gpu, [forwardSeed], [1]);
-        backward(headCrossEntropy(x, w, targets, { chunkRows: 64, seed: early }), s);
-        return [await x.grad!.readF32(), await w.grad!.readF32()];
+        const loss = headCrossEntropy(x, w, targets, { chunkRows: 64, seed: early });
+        const before = gpu.dispatchCount;
+        backward(loss, s);
+        return { grads: [await x.grad!.readF32(), await w.grad!.readF32()], backwardDispatches: gpu.dispatchCount - before };
       };
-      const [dx, dw] = await grads(null, 2);
-      // Made in forward for this seed: the same bits as recomputed in backward (both sum the chunks from zero).
-      expect(await grads(2, 2)).toEqual([dx, dw]);
+      const recomputed = await grads(null, 2);
+      // Made in forward for this seed: backward only adds them (two dispatches), and with fresh (zero) gradients the
+      // bits equal the recomputed ones (both sum the chunks from zero).
+      const early = await grads(2, 2);
+      expect(early.backwardDispatches).toBe(2);
+      expect(recomputed.backwardDispatches).toBeGreaterThan(2);
+      expect(early.grads).toEqual(recomputed.grads);
       // Made for a seed of 3, but backward is seeded with 2: recomputed for 2, not the stale ones scaled by 3.
-      expect(await grads(3, 2)).toEqual([dx, dw]);
+      const stale = await grads(3, 2);
+      expect(stale.backwardDispatches).toBe(recomputed.backwardDispatches);
+      expect(stale.grads).toEqual(recomputed.grads);
     });
   });
 

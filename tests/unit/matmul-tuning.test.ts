@@ -46,6 +46,28 @@ describe('matmul tuning', () => {
     expect(variantsFor({ M: 36, N: 50257, K: 768 })).not.toContain('reg128v4');
   });
 
+  it('launches a split product as the parts plus one column sum, and no split with a bias or another beta', async () => {
+    const gpu = await getGpu();
+    const [M, N, K] = [8, 12, 2048];
+    const a = empty(gpu, [M * K]);
+    const b = empty(gpu, [K * N]);
+    const c = empty(gpu, [M * N]);
+    const bias = empty(gpu, [N]);
+    for (const t of [a, b, c, bias]) gpu.clear(t.view);
+    const dispatches = (x: Partial<Parameters<typeof launchMatmul>[1]>) => {
+      const before = gpu.dispatchCount;
+      launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, ...x });
+      return gpu.dispatchCount - before;
+    };
+    expect(splitK({ M, N, K })).toBe(1024);
+    expect(dispatches({})).toBe(2);
+    expect(dispatches({ beta: 1 })).toBe(2);
+    expect(dispatches({ bias: bias.view })).toBe(1);
+    expect(dispatches({ beta: 0.5 })).toBe(1);
+    await gpu.sync();
+    for (const t of [a, b, c, bias]) t.dispose();
+  });
+
   it('splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {
     const parts = (M: number, N: number, K: number, batch = 1) => {
       const k = splitK({ M, N, K, batch });

@@ -26,7 +26,8 @@ export function headChunkRows(gpu: Gpu, N: number, V: number): number {
 /**
  * Mean next-token loss of x [N, C] under the tied head wte [V, C] against targets (negative = ignored). With `seed`
  * (the [1] tensor the caller will pass to backward as this loss's gradient) and grad mode on, the gradients are
- * made now and backward only adds them in; backward with any other seed recomputes them.
+ * made now and backward only adds them in; backward with any other seed recomputes them. The seed's value is read
+ * now: it must not change before backward.
  */
 export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, opts: { chunkRows?: number; seed?: Tensor } = {}): Tensor {
   assertF32(x, 'head x');

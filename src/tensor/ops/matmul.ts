@@ -78,7 +78,7 @@ const SPLIT_MAX_PARTS = 64;
  * numbers do not change with the machine's load or between a run and its resume.
  */
 export function splitK(s: { M: number; N: number; K: number; batch?: number }): number {
-  if ((s.batch ?? 1) !== 1) return 0;
+  if ((s.batch ?? 1) !== 1 || s.M === 0 || s.N === 0) return 0;
   const tiles = Math.ceil(s.M / 128) * Math.ceil(s.N / 128);
   const parts = Math.min(Math.ceil(SPLIT_TILES / tiles), Math.floor(s.K / SPLIT_MIN_K), SPLIT_MAX_PARTS);
   return parts < 2 ? 0 : Math.ceil(s.K / parts / 64) * 64;
