@@ -244,8 +244,7 @@ async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs
     const tflops = (2 * s.M * s.N * s.K) / (ms / 1000) / 1e12;
     // Exactness on this adapter: 32 output entries against f64 dot products of the same operands.
     const maxRelErr = await checkEntries(gpu, a, b, c, s, Math.min(chunkRows, s.M), rng);
-    const kChunk = splitK({ M: Math.min(chunkRows, s.M), N: s.N, K: s.K });
-    const kParts = kChunk ? Math.ceil(s.K / kChunk) : 1;
+    const kParts = splitK({ M: Math.min(chunkRows, s.M), N: s.N, K: s.K })?.parts ?? 1;
     return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, kParts, variant, variantMs, maxRelErr };
   } finally {
     for (const t of [a, b, c]) t.dispose();

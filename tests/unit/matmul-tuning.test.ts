@@ -59,7 +59,7 @@ describe('matmul tuning', () => {
       launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, ...x });
       return gpu.dispatchCount - before;
     };
-    expect(splitK({ M, N, K })).toBe(1024);
+    expect(splitK({ M, N, K })).toEqual({ kChunk: 1024, parts: 2 });
     expect(dispatches({})).toBe(2);
     expect(dispatches({ beta: 1 })).toBe(2);
     expect(dispatches({ bias: bias.view })).toBe(1);
@@ -69,13 +69,9 @@ describe('matmul tuning', () => {
   });
 
   it('splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {
-    const parts = (M: number, N: number, K: number, batch = 1) => {
-      const k = splitK({ M, N, K, batch });
-      return k ? Math.ceil(K / k) : 1;
-    };
+    const parts = (M: number, N: number, K: number, batch = 1) => splitK({ M, N, K, batch })?.parts ?? 1;
     // The tied head's dx over a 320-row chunk: 3 × 6 tiles walking 50257 — 15 parts of 3392 (a multiple of 64).
-    expect(splitK({ M: 320, N: 768, K: 50257 })).toBe(3392);
-    expect(parts(320, 768, 50257)).toBe(15);
+    expect(splitK({ M: 320, N: 768, K: 50257 })).toEqual({ kChunk: 3392, parts: 15 });
     // Weight gradients (K = 8192 tokens): attention projection, qkv, MLP.
     expect(parts(768, 768, 8192)).toBe(8);
     expect(parts(768, 2304, 8192)).toBe(3);

@@ -6,7 +6,7 @@
 
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { OpAttrs } from '../opkinds';
-import { isGradEnabled, tape } from '../tape';
+import { tape } from '../tape';
 import { empty, fromArray, zeros, type Tensor } from '../tensor';
 import { CE_BACKWARD, CE_FORWARD, CE_MEAN } from './crossentropy';
 import { accumulate } from './elementwise';
@@ -40,7 +40,7 @@ export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, op
   const gpu = x.gpu;
   const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
   if (chunk % 64 || chunk < 64) throw new Error(`head: chunk of ${chunk} rows is not a positive multiple of 64`);
-  const seed = opts.seed && isGradEnabled() && (x.requiresGrad || wte.requiresGrad) ? opts.seed : null;
+  const seed = opts.seed && tape.records([x, wte]) ? opts.seed : null;
   const tgt = fromArray(gpu, targets, [N], 'i32');
   const lse = empty(gpu, [N]);
   const losses = empty(gpu, [N]);

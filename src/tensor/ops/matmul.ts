@@ -71,17 +71,21 @@ const SPLIT_MIN_K = 1024;
 const SPLIT_MAX_PARTS = 64;
 
 /**
- * Split-K plan of a product: the K range per part (a multiple of 64), or 0 for none. A product with few output
- * tiles and a long K (weight gradients, K = batch × context; the tied head's dx, K = vocabulary) would leave most of
- * a GPU idle, each workgroup walking all of K; split, each part sums its K range into a scratch and the parts are
- * then added in a fixed order. The plan depends on the shape alone (never on timing or the adapter), so a run's
+ * Split-K plan of a product: the K range per part (a multiple of 64) and the number of parts, or null for none. A
+ * product with few output tiles and a long K (weight gradients, K = batch × context; the tied head's dx, K =
+ * vocabulary) would leave most of a GPU idle, each workgroup walking all of K; split, each part sums its K range into
+ * a scratch and the parts are then added in a fixed order. Batched products, and those with a bias or a beta other
+ * than 0 or 1, run whole. The plan depends on the arguments alone (never on timing or the adapter), so a run's
  * numbers do not change with the machine's load or between a run and its resume.
  */
-export function splitK(s: { M: number; N: number; K: number; batch?: number }): number {
-  if ((s.batch ?? 1) !== 1 || s.M === 0 || s.N === 0) return 0;
+export function splitK(s: { M: number; N: number; K: number; batch?: number; bias?: BufferView | null; beta?: number }): { kChunk: number; parts: number } | null {
+  const beta = s.beta ?? 0;
+  if ((s.batch ?? 1) !== 1 || s.bias || (beta !== 0 && beta !== 1) || s.M === 0 || s.N === 0) return null;
   const tiles = Math.ceil(s.M / 128) * Math.ceil(s.N / 128);
   const parts = Math.min(Math.ceil(SPLIT_TILES / tiles), Math.floor(s.K / SPLIT_MIN_K), SPLIT_MAX_PARTS);
-  return parts < 2 ? 0 : Math.ceil(s.K / parts / 64) * 64;
+  if (parts < 2) return null;
+  const kChunk = Math.ceil(s.K / parts / 64) * 64;
+  return { kChunk, parts: Math.ceil(s.K / kChunk) };
 }
 
 /** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
@@ -93,28 +97,24 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     variant = 'reg128'; // the tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin
   }
   const { spec, tile } = SPECS[variant];
-  const beta = x.beta ?? 0;
-  const kChunk = x.bias || (beta !== 0 && beta !== 1) ? 0 : splitK({ ...x, batch });
-  const run = (c: BufferView, z: number, u: { strideA: number; strideB: number; strideC: number; beta: number; kChunk: number }) =>
-    gpu.dispatch(
-      spec,
-      [x.a, x.b, x.bias ?? gpu.dummy, c],
-      { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...u },
-      [Math.ceil(x.N / tile), Math.ceil(x.M / tile), z],
-      { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
-    );
-  if (!kChunk) {
-    run(x.c, batch, { strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? x.M * x.N, beta, kChunk: 0 });
-    return;
-  }
-  // Split-K: part z's sum into row z of a [parts, M·N] scratch, then C (cleared when beta is 0) += the column sums.
-  const parts = Math.ceil(x.K / kChunk);
+  const split = splitK(x);
   const MN = x.M * x.N;
-  const partial = empty(gpu, [parts, MN]);
-  run(partial.view, parts, { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk });
+  // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C (cleared when beta is 0) += the column sums.
+  const partial = split && empty(gpu, [split.parts, MN]);
+  const uniforms = split
+    ? { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk: split.kChunk }
+    : { strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? MN, beta: x.beta ?? 0, kChunk: 0 };
+  gpu.dispatch(
+    spec,
+    [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c],
+    { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
+    [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
+    { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
+  );
+  if (!partial) return;
   const c = { ...x.c, size: MN * 4 };
-  if (beta === 0) gpu.clear(c);
-  launchColsum(gpu, partial.view, c, parts, MN);
+  if (!x.beta) gpu.clear(c);
+  launchColsum(gpu, partial.view, c, split!.parts, MN);
   partial.dispose();
 }
 
