@@ -48,13 +48,15 @@ export interface Acquired {
   adapter: GPUAdapter;
   device: GPUDevice;
   description: AdapterDescription;
+  /** Whether shaders index with the implementation's bounds clamping (always in a browser; see NodeDeviceOptions). */
+  boundsChecks: boolean;
 }
 
 /**
  * Requests an adapter and a device with every limit raised to the adapter's maximum and the optional
  * features it supports. Throws WebGPUUnavailableError with a specific hint when there is none.
  */
-export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'node'): Promise<Acquired> {
+export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'node', opts: { boundsChecks?: boolean } = {}): Promise<Acquired> {
   if (!gpu) {
     throw new WebGPUUnavailableError(
       'WebGPU is not available here (navigator.gpu is missing).',
@@ -85,5 +87,5 @@ export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'no
   } catch (e) {
     throw new WebGPUUnavailableError(`The WebGPU adapter refused to create a device: ${(e as Error).message}.`, 'Close other GPU-heavy tabs and reload.');
   }
-  return { instance: gpu, adapter, device, description };
+  return { instance: gpu, adapter, device, description, boundsChecks: opts.boundsChecks ?? true };
 }

@@ -11,13 +11,24 @@ const liveInstances: GPU[] = [];
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+export interface NodeDeviceOptions {
+  /**
+   * false: Dawn compiles every shader without its index clamping (the "disable_robustness" toggle), so no bounds
+   * check runs per buffer or workgroup-array access. Browsers always clamp. Our kernels keep their indices inside
+   * their bindings by construction, and the test suite runs every kernel check on such a device to hold them to it;
+   * a kernel that did index out of range would then read or write other data instead of a clamped element.
+   */
+  boundsChecks?: boolean;
+}
+
 /**
  * Creates a Dawn GPU object and a device. With no Vulkan driver chosen in the environment, the installed
  * drivers are tried first; if Dawn accepts none of them (no GPU, or only Mesa's lavapipe, which Dawn
  * rejects), Debian chromium's SwiftShader driver (a CPU implementation) is used, so tests run without a GPU.
  * Dawn re-reads VK_ICD_FILENAMES for every instance it creates, so the retry sees the new value.
  */
-export async function acquireNodeDevice(): Promise<Acquired> {
+export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<Acquired> {
+  const boundsChecks = opts.boundsChecks ?? true;
   // Headless machines often lack it, and the Vulkan stack then complains on every device creation.
   process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
   let mod: typeof import('webgpu');
@@ -30,9 +41,9 @@ export async function acquireNodeDevice(): Promise<Acquired> {
   // Dawn destroys its instance, and every device on it, when this object is garbage-collected: the process then
   // crashes inside the next event poll. Every instance made here is therefore kept for the life of the process.
   const attempt = () => {
-    const instance = mod.create([]);
+    const instance = mod.create(boundsChecks ? [] : ['enable-dawn-features=disable_robustness']);
     liveInstances.push(instance);
-    return acquireDevice(instance, 'node');
+    return acquireDevice(instance, 'node', { boundsChecks });
   };
   const chosen = !!(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
   if (chosen || !existsSync(SWIFTSHADER_ICD)) return attempt();

@@ -29,6 +29,8 @@ export class Gpu {
   readonly pipelines: PipelineCache;
   readonly bindGroups: BindGroupCache;
   readonly storageUsage: number;
+  /** False on a Node device made without shader bounds clamping (NodeDeviceOptions.boundsChecks). */
+  readonly boundsChecks: boolean;
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -59,6 +61,7 @@ export class Gpu {
     this.instance = acquired.instance;
     this.device = acquired.device;
     this.description = acquired.description;
+    this.boundsChecks = acquired.boundsChecks;
     this.limits = acquired.description.limits;
     this.features = new Set([...acquired.device.features].map(String));
     this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
