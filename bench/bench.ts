@@ -25,6 +25,11 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Overrides the device-table peak (FLOP/s) that MFU is measured against. */
   peak?: Peak | null;
+  /**
+   * A second device on the same adapter whose shaders have no bounds clamping (Node only): each matmul case's
+   * fastest variant is timed on it too, so one run shows what the clamping costs.
+   */
+  unchecked?: () => Promise<Gpu>;
 }
 
 export type Section = 'matmul' | 'attention' | 'step' | 'peers';
@@ -51,6 +56,8 @@ export interface MatmulResult {
   /** Every variant that can run the shape (reg128v4 needs contiguous dimensions that are multiples of 4). */
   variantMs: Partial<Record<MatmulVariant, number>>;
   maxRelErr: number;
+  /** The same variant's mean ms on a device without shader bounds clamping (BenchOptions.unchecked), or null. */
+  uncheckedMs: number | null;
 }
 
 export interface AttentionResult {
@@ -98,6 +105,8 @@ export interface BenchReport {
   date: string;
   size: BenchSize;
   adapter: Gpu['description'];
+  /** Whether this run's shaders index with bounds clamping (browsers always; Node unless --no-bounds-checks). */
+  boundsChecks: boolean;
   peak: Peak | null;
   runtime: string;
   matmul: MatmulResult[];
@@ -211,7 +220,7 @@ async function timeWall(gpu: Gpu, record: () => void, targetMs: number, maxReps 
   return { ms: (performance.now() - t0) / reps, reps };
 }
 
-async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs: number): Promise<MatmulResult> {
+async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs: number, only?: MatmulVariant): Promise<MatmulResult> {
   const rng = new Rng(1);
   const transA = !!s.transA;
   const transB = !!s.transB;
@@ -235,7 +244,7 @@ async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs
     // Every kernel variant forced; the figure reported is the best, which is what tuning picks for the shape.
     const variantMs: Partial<Record<MatmulVariant, number>> = {};
     let best: { ms: number; reps: number; variant: MatmulVariant } | null = null;
-    for (const v of variantsFor({ M: s.M, N: s.N, K: s.K, transA, transB })) {
+    for (const v of only ? [only] : variantsFor({ M: s.M, N: s.N, K: s.K, transA, transB })) {
       const r = await timeWall(gpu, record(v), targetMs);
       variantMs[v] = r.ms;
       if (!best || r.ms < best.ms) best = { ...r, variant: v };
@@ -245,7 +254,7 @@ async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs
     // Exactness on this adapter: 32 output entries against f64 dot products of the same operands.
     const maxRelErr = await checkEntries(gpu, a, b, c, s, Math.min(chunkRows, s.M), rng);
     const kParts = splitK({ M: Math.min(chunkRows, s.M), N: s.N, K: s.K })?.parts ?? 1;
-    return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, kParts, variant, variantMs, maxRelErr };
+    return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, kParts, variant, variantMs, maxRelErr, uncheckedMs: null };
   } finally {
     for (const t of [a, b, c]) t.dispose();
   }
@@ -351,7 +360,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   const peak = opts.peak !== undefined ? opts.peak : peakFromTable(gpu.description);
   const targetMs = opts.size === 'ci' ? 1 : 300;
   const report: BenchReport = {
-    date: new Date().toISOString(), size: opts.size, adapter: gpu.description, peak,
+    date: new Date().toISOString(), size: opts.size, adapter: gpu.description, boundsChecks: gpu.boundsChecks, peak,
     runtime: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
     matmul: [], attention: [], steps: [], peers: { tfjs: null }, errors: [],
   };
@@ -371,7 +380,14 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     for (const s of matmulShapes(opts.size)) {
       await attempt('matmul', s.label, async () => {
         const r = await benchMatmul(gpu, s, peak, targetMs);
-        log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]`);
+        if (opts.unchecked) {
+          const u = await opts.unchecked();
+          const again = await benchMatmul(u, s, peak, targetMs, r.variant);
+          u.trim();
+          if (again.maxRelErr > Math.max(1e-5, 10 * r.maxRelErr)) throw new Error(`without bounds checks the ${r.variant} kernel's max relative error is ${again.maxRelErr.toExponential(1)}`);
+          r.uncheckedMs = again.ms;
+        }
+        log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]${r.uncheckedMs !== null ? `; no bounds checks ${r.uncheckedMs.toFixed(3)} ms` : ''}`);
         return r;
       }, report.matmul);
     }

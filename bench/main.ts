@@ -1,4 +1,5 @@
-// `npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]`: runs the
+// `npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]
+// [--no-bounds-checks]`: runs the
 // benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per case; --json writes the report.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,10 +10,10 @@ import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
 import { runBench, type BenchSize, type Section } from './bench';
 
-const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]';
+const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X] [--no-bounds-checks]';
 
 function parse(argv: string[]) {
-  const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number } = {};
+  const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number; boundsChecks: boolean } = { boundsChecks: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -30,6 +31,7 @@ function parse(argv: string[]) {
       out.only = new Set(parts as Section[]);
     } else if (flag === '--json') out.json = value();
     else if (flag === '--peak-tflops') out.peak = Number(value());
+    else if (flag === '--no-bounds-checks') out.boundsChecks = false;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -40,14 +42,21 @@ function parse(argv: string[]) {
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
-  const gpu = new Gpu(await acquireNodeDevice());
+  const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }));
   const d = gpu.description;
   const software = isSoftwareAdapter(d);
   // A software adapter gets the smoke-test size unless asked otherwise: full size would take hours there.
   const size = args.size ?? (software ? 'ci' : 'full');
   console.error(`adapter: ${d.description || d.device} (${d.vendor} ${d.architecture}); features: ${d.features.join(', ')}; size ${size}`);
   if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
-  const report = await runBench(gpu, { size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined });
+  if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
+  // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
+  const second: { gpu: Promise<Gpu> | null } = { gpu: null };
+  const report = await runBench(gpu, {
+    size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
+    unchecked: args.boundsChecks ? () => (second.gpu ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a))) : undefined,
+  });
+  if (second.gpu) (await second.gpu).destroy();
   const json = JSON.stringify(report, null, 2);
   if (args.json) {
     mkdirSync(dirname(args.json), { recursive: true });

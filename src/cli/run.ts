@@ -85,14 +85,14 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
       train: trainSettings(f, ckpt.config.nPositions, val.length, steps), initSeed: (f.seed as number | undefined) ?? 1,
       checkpointEvery: (f['checkpoint-every'] as number | undefined) ?? 50,
     };
-    gpu ??= new Gpu(await acquireNodeDevice());
+    gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));
     const fit = f.resume ? null : batchFitProblem(ckpt.config, settings.train.batch, settings.train.ctx, gpu.limits);
     if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
     say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
     if (!f.resume) say(`plan: ${growPlan(n, k).text}`);
     const log = logWriter(out, !!f.resume);
-    log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, resume: !!f.resume });
+    log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume: !!f.resume });
     let total = steps;
     let prefix = '';
     let inheritSteps = 0;
@@ -195,7 +195,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
   }
   try {
     const settings = { ...trainSettings(f, config.nPositions, val.length, steps), steps };
-    gpu ??= new Gpu(await acquireNodeDevice());
+    gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));
     const fit = f.resume ? null : batchFitProblem(config, settings.batch, settings.ctx, gpu.limits);
     if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);

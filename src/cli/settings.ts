@@ -27,11 +27,14 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   out: { type: 'string' },
   resume: { type: 'bool' },
   json: { type: 'bool' },
+  'no-bounds-checks': { type: 'bool' },
 };
 
 export const TRAIN_FLAGS_USAGE = `      training: [--optimizer adamw|muon] [--schedule cosine|d2z] [--lr 1e-3] [--min-lr lr/10] [--muon-lr 0.02]
         [--warmup S] [--batch 8] [--accum 1] [--ctx T] [--windows W] [--eval-every S] [--checkpoint-every S]
-        [--seed 1] [--peak-tflops X] [--out DIR] [--resume]`;
+        [--seed 1] [--peak-tflops X] [--out DIR] [--resume] [--no-bounds-checks]
+      --no-bounds-checks: compile shaders without Dawn's per-access index clamping (browsers always clamp); every
+        kernel is tested that way too. Faster on some GPUs; the results are the same.`;
 
 export function trainSettings(f: Parsed, nPositions: number, valTokens: number, steps: number): Omit<TrainSettings, 'steps'> {
   const kind = (f.optimizer as string | undefined) ?? 'adamw';

@@ -83,6 +83,19 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
     expect(again.stderr).toMatch(/already holds a run \(state\.safetensors\): pass --resume/);
   }, 900_000);
 
+  it('train --no-bounds-checks writes the same model, bit for bit, as train with them', () => {
+    const model = (dir: string, ...extra: string[]) => {
+      const r = cli('train', '--model', join(FIX, 'tiny-2L'), ...small, '--steps', '3', '--batch', '2', '--out', join(out, dir), ...extra);
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(join(out, dir, 'model.safetensors'));
+    };
+    const checked = model('checked');
+    const unchecked = model('unchecked', '--no-bounds-checks');
+    expect(checked.length).toBeGreaterThan(1000);
+    expect(unchecked.equals(checked)).toBe(true);
+  }, 300_000);
+
   it('inherit writes a checkpoint equal to eval --layers n', () => {
     const dir = join(out, 'inherited');
     const r = cli('inherit', '--ref', join(FIX, 'tiny-2L'), '--n', '1', '--out', dir);

@@ -29,7 +29,10 @@ describe('npm run bench (CI size)', () => {
       expect(Number.isFinite(m.tflops) && m.tflops > 0).toBe(true);
       expect(Object.keys(m.variantMs).sort()).toEqual([...variantsFor(m)].sort());
       expect(m.maxRelErr).toBeLessThan(1e-5);
+      // The same kernel, re-timed on a second device whose shaders have no bounds clamping.
+      expect(m.uncheckedMs).toBeGreaterThan(0);
     }
+    expect(rep.boundsChecks).toBe(true);
     const [att] = rep.attention;
     expect(att!.forwardMs).toBeGreaterThan(0);
     expect(att!.backwardMs).toBeGreaterThan(0);
