@@ -93,6 +93,8 @@ export interface StepResult {
   /** Host milliseconds spent recording one update, and its share of the step's wall time. */
   encodeMsPerStep: number;
   encodeShare: number;
+  /** The part of the encode time spent handing batches to the GPU (Gpu.submitMs: finish and submit). */
+  submitMsPerStep: number;
   /** GPU time of one profiled update summed over its dispatches (timestamp-query), and the top kernels. */
   gpuMsPerStep: number | null;
   kernels: { label: string; ms: number; count: number }[];
@@ -308,11 +310,13 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     };
     await trainer.run(onEvent, { until: cfg.warmup });
     const enc0 = trainer.encodeMs;
+    const sub0 = gpu.submitMs;
     const t0 = performance.now();
     await trainer.run(onEvent, { until: cfg.warmup + cfg.steps });
     await gpu.sync();
     const msPerStep = (performance.now() - t0) / cfg.steps;
     const encodeMsPerStep = (trainer.encodeMs - enc0) / cfg.steps;
+    const submitMsPerStep = (gpu.submitMs - sub0) / cfg.steps;
     const { tokensPerSec: trainerTokensPerSec, mfu: trainerMfu } = last! as { tokensPerSec: number; mfu: number | null };
     // One more update with per-dispatch timestamps: where the GPU time goes.
     let gpuMsPerStep: number | null = null;
@@ -342,7 +346,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     return {
       config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, batch: cfg.batch, ctx: cfg.ctx,
       steps: cfg.steps, warmup: cfg.warmup, msPerStep, tokensPerSec, trainerTokensPerSec, trainerMfu, flopsPerToken: perToken,
-      tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep,
+      tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep, submitMsPerStep,
       gpuMsPerStep, kernels, peakGpuBytes: gpu.pool.stats().peakBytes, finalLoss: (last as StepMetricsLike | null)?.loss ?? NaN,
     };
   } finally {
@@ -404,7 +408,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       await attempt('step', cfg.name, async () => {
         const r = await benchStep(gpu, cfg, peak);
         log(`step ${r.config} (${r.optimizer}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
-          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%)` +
+          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms)` +
           `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} MiB`);
         return r;
       }, report.steps);

@@ -53,6 +53,11 @@ export class Gpu {
   /** Count of dispatches since creation (for tests and metrics). */
   dispatchCount = 0;
   submitCount = 0;
+  /**
+   * Host milliseconds spent in flush() handing recorded batches to the GPU (uniform upload, finish, submit): where a
+   * backend turns the recorded commands into its own (Vulkan, Metal, D3D12), apart from recording them.
+   */
+  submitMs = 0;
 
   /** The GPU instance: in Node, Dawn tears everything down when its instance object is garbage-collected. */
   readonly instance: GPU;
@@ -283,10 +288,12 @@ export class Gpu {
     this.check();
     if (!this.encoder) return;
     this.endPass();
+    const t0 = performance.now();
     const afterSubmit = this.profiler?.encodeResolve(this.encoder) ?? null;
     if (this.uniformSlots) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
     for (const chunk of this.stagingBatch) chunk.unmap();
     this.device.queue.submit([this.encoder.finish()]);
+    this.submitMs += performance.now() - t0;
     this.recycleStaging();
     afterSubmit?.();
     this.submitCount++;

@@ -42,6 +42,9 @@ describe('npm run bench (CI size)', () => {
     expect(Math.abs(step!.finalLoss - Math.log(512))).toBeLessThan(0.3);
     expect(step!.tokensPerSec).toBeGreaterThan(0);
     expect(step!.encodeShare).toBeGreaterThan(0);
+    // Handing the batch to the GPU is part of recording an update.
+    expect(step!.submitMsPerStep).toBeGreaterThan(0);
+    expect(step!.submitMsPerStep).toBeLessThanOrEqual(step!.encodeMsPerStep);
     expect(step!.gpuMsPerStep).toBeGreaterThan(0);
     expect(step!.kernels.map((k) => k.label)).toContain('matmul');
     expect(step!.peakGpuBytes).toBeGreaterThan(0);
