@@ -1,6 +1,6 @@
 // `npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]
-// [--no-bounds-checks]`: runs the
-// benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per case; --json writes the report.
+// [--no-bounds-checks]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
+// case; --json writes the report.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -34,7 +34,8 @@ export const TRAIN_FLAGS_USAGE = `      training: [--optimizer adamw|muon] [--sc
         [--warmup S] [--batch 8] [--accum 1] [--ctx T] [--windows W] [--eval-every S] [--checkpoint-every S]
         [--seed 1] [--peak-tflops X] [--out DIR] [--resume] [--no-bounds-checks]
       --no-bounds-checks: compile shaders without Dawn's per-access index clamping (browsers always clamp); every
-        kernel is tested that way too. Faster on some GPUs; the results are the same.`;
+        kernel is tested that way too, and the results are the same; whether it is faster depends on the GPU
+        (npm run bench measures it).`;
 
 export function trainSettings(f: Parsed, nPositions: number, valTokens: number, steps: number): Omit<TrainSettings, 'steps'> {
   const kind = (f.optimizer as string | undefined) ?? 'adamw';
