@@ -162,7 +162,7 @@ export function hasPendingMatmulTuning(gpu: Gpu): boolean {
   return !!tunings.get(gpu)?.pending.size;
 }
 
-/** Times each variant on every shape launched since the last call (scratch operands, best of 3) and keeps the fastest. */
+/** Times each variant on every shape launched since the last call (timeVariants) and keeps the fastest. */
 export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[]> {
   const t = tuning(gpu);
   const out: { shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[] = [];
@@ -194,7 +194,14 @@ export function variantsFor(s: { M: number; N: number; K: number; transA?: boole
   return MATMUL_VARIANTS.filter((v) => v !== 'reg128v4' || vec4Eligible(s));
 }
 
-/** Best of 3 timed runs (after a warm-up) of each variant on zeroed scratch operands of shape `s`. */
+/** Host milliseconds a tuning measurement aims to span (a few launches of a small product, one of a large one). */
+const TUNE_TARGET_MS = 3;
+
+/**
+ * Milliseconds per launch of each variant on zeroed scratch operands of shape `s`. A measurement times `reps`
+ * launches submitted back to back then awaited, so the wait for the GPU (a large share of one small product's wall
+ * time) is spread over them; the variants take turns over 3 rounds, and each keeps its best round.
+ */
 async function timeVariants(gpu: Gpu, s: Shape): Promise<Partial<Record<MatmulVariant, number>>> {
   const a = empty(gpu, [s.batch * s.M * s.K]);
   const b = empty(gpu, [s.batch * s.K * s.N]);
@@ -202,19 +209,21 @@ async function timeVariants(gpu: Gpu, s: Shape): Promise<Partial<Record<MatmulVa
   try {
     gpu.clear(a.view);
     gpu.clear(b.view);
-    const ms: Partial<Record<MatmulVariant, number>> = {};
-    for (const variant of variantsFor(s)) {
-      const run = () => launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, ...s, variant });
-      run();
+    const timed = async (variant: MatmulVariant, reps: number) => {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, ...s, variant });
       await gpu.sync();
-      let best = Infinity;
-      for (let r = 0; r < 3; r++) {
-        const t0 = performance.now();
-        run();
-        await gpu.sync();
-        best = Math.min(best, performance.now() - t0);
-      }
-      ms[variant] = best;
+      return (performance.now() - t0) / reps;
+    };
+    const variants = variantsFor(s);
+    const reps = new Map<MatmulVariant, number>();
+    for (const v of variants) {
+      await timed(v, 1); // compiles the pipeline, binds the operands
+      reps.set(v, Math.max(1, Math.min(50, Math.ceil(TUNE_TARGET_MS / Math.max(await timed(v, 1), 1e-3)))));
+    }
+    const ms: Partial<Record<MatmulVariant, number>> = {};
+    for (let round = 0; round < 3; round++) {
+      for (const v of variants) ms[v] = Math.min(ms[v] ?? Infinity, await timed(v, reps.get(v)!));
     }
     return ms;
   } finally {
