@@ -30,9 +30,32 @@ export interface BenchOptions {
    * fastest variant is timed on it too, so one run shows what the clamping costs.
    */
   unchecked?: () => Promise<Gpu>;
+  /** A device on Dawn's null backend (Node only), for the host's own cost of recording an update (section 'host'). */
+  nullDevice?: () => Promise<Gpu>;
 }
 
-export type Section = 'matmul' | 'attention' | 'step' | 'peers';
+/**
+ * The host's cost of recording one training update, on a device that executes nothing (Dawn's null backend): the
+ * JavaScript engine plus Dawn's validation and recording, without a GPU, its driver or a software GPU competing for
+ * the cores. Compare with a GPU step's encodeMsPerStep (whose submitMsPerStep adds the backend's translation).
+ */
+export interface HostResult {
+  config: string;
+  model: Gpt2Config;
+  batch: number;
+  ctx: number;
+  optimizer: OptimizerKind;
+  steps: number;
+  warmup: number;
+  dispatchesPerStep: number;
+  encodeMsPerStep: number;
+  usPerDispatch: number;
+  submitMsPerStep: number;
+  bindGroupsCreatedPerStep: number;
+  buffersCreatedPerStep: number;
+}
+
+export type Section = 'matmul' | 'attention' | 'step' | 'host' | 'peers';
 
 export interface MatmulResult {
   label: string;
@@ -95,6 +118,10 @@ export interface StepResult {
   encodeShare: number;
   /** The part of the encode time spent handing batches to the GPU (Gpu.submitMs: finish and submit). */
   submitMsPerStep: number;
+  /** Per timed update: dispatches recorded, and bind groups and pool buffers created (0 once the caches are warm). */
+  dispatchesPerStep: number;
+  bindGroupsCreatedPerStep: number;
+  buffersCreatedPerStep: number;
   /** GPU time of one profiled update summed over its dispatches (timestamp-query), and the top kernels. */
   gpuMsPerStep: number | null;
   kernels: { label: string; ms: number; count: number }[];
@@ -114,6 +141,7 @@ export interface BenchReport {
   matmul: MatmulResult[];
   attention: AttentionResult[];
   steps: StepResult[];
+  host: HostResult[];
   /** TensorFlow.js (WebGPU backend) on the same adapter, with our figure divided by its (>1: we are faster). */
   peers: { tfjs: { version: string; matmul: (PeerMatmul & { oursOverTheirs: number | null })[]; steps: (PeerStep & { oursOverTheirs: number | null })[] } | null };
   errors: { section: string; what: string; message: string }[];
@@ -176,6 +204,15 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
     { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
     { name: 'gpt2-6L-muon', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'muon' },
   ];
+}
+
+/**
+ * GPT-2 124M's block layout (12 heads, six blocks) at small widths: the null backend caps memory, and the host's
+ * work per dispatch does not depend on sizes. Warm-up long enough for the pool and bind-group caches to settle.
+ */
+export function hostConfigs(): StepConfig[] {
+  const model: Gpt2Config = { vocabSize: 1024, nPositions: 64, nEmbd: 96, nLayer: 6, nHead: 12 };
+  return (['adamw', 'muon'] as const).map((optimizer) => ({ name: `gpt2-6L layout, narrow${optimizer === 'muon' ? ' (muon)' : ''}`, model, batch: 2, ctx: 64, steps: 20, warmup: 16, optimizer }));
 }
 
 function randomFill(gpu: Gpu, t: Tensor, rng: Rng, scale = 1): Float32Array {
@@ -311,12 +348,16 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     await trainer.run(onEvent, { until: cfg.warmup });
     const enc0 = trainer.encodeMs;
     const sub0 = gpu.submitMs;
+    const [disp0, groups0, bufs0] = [gpu.dispatchCount, gpu.bindGroups.misses, gpu.pool.created];
     const t0 = performance.now();
     await trainer.run(onEvent, { until: cfg.warmup + cfg.steps });
     await gpu.sync();
     const msPerStep = (performance.now() - t0) / cfg.steps;
     const encodeMsPerStep = (trainer.encodeMs - enc0) / cfg.steps;
     const submitMsPerStep = (gpu.submitMs - sub0) / cfg.steps;
+    const dispatchesPerStep = (gpu.dispatchCount - disp0) / cfg.steps;
+    const bindGroupsCreatedPerStep = (gpu.bindGroups.misses - groups0) / cfg.steps;
+    const buffersCreatedPerStep = (gpu.pool.created - bufs0) / cfg.steps;
     const { tokensPerSec: trainerTokensPerSec, mfu: trainerMfu } = last! as { tokensPerSec: number; mfu: number | null };
     // One more update with per-dispatch timestamps: where the GPU time goes.
     let gpuMsPerStep: number | null = null;
@@ -347,6 +388,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, batch: cfg.batch, ctx: cfg.ctx,
       steps: cfg.steps, warmup: cfg.warmup, msPerStep, tokensPerSec, trainerTokensPerSec, trainerMfu, flopsPerToken: perToken,
       tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep, submitMsPerStep,
+      dispatchesPerStep, bindGroupsCreatedPerStep, buffersCreatedPerStep,
       gpuMsPerStep, kernels, peakGpuBytes: gpu.pool.stats().peakBytes, finalLoss: (last as StepMetricsLike | null)?.loss ?? NaN,
     };
   } finally {
@@ -366,7 +408,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   const report: BenchReport = {
     date: new Date().toISOString(), size: opts.size, adapter: gpu.description, boundsChecks: gpu.boundsChecks, peak,
     runtime: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
-    matmul: [], attention: [], steps: [], peers: { tfjs: null }, errors: [],
+    matmul: [], attention: [], steps: [], host: [], peers: { tfjs: null }, errors: [],
   };
   // Each case runs on its own: one that fails (out of memory, a limit) is recorded and the rest still run.
   const attempt = async <T>(section: Section, what: string, fn: () => Promise<T>, into: T[]) => {
@@ -415,10 +457,25 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       await attempt('step', cfg.name, async () => {
         const r = await benchStep(gpu, cfg, peak);
         log(`step ${r.config} (${r.optimizer}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
-          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms)` +
+          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
           `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} MiB`);
         return r;
       }, report.steps);
+    }
+  }
+  if (on('host') && opts.nullDevice) {
+    for (const cfg of hostConfigs()) {
+      await attempt('host', cfg.name, async () => {
+        const r = await benchStep(await opts.nullDevice!(), cfg, null);
+        const h: HostResult = {
+          config: cfg.name, model: cfg.model, batch: cfg.batch, ctx: cfg.ctx, optimizer: cfg.optimizer, steps: cfg.steps, warmup: cfg.warmup,
+          dispatchesPerStep: r.dispatchesPerStep, encodeMsPerStep: r.encodeMsPerStep, usPerDispatch: (1000 * r.encodeMsPerStep) / r.dispatchesPerStep,
+          submitMsPerStep: r.submitMsPerStep, bindGroupsCreatedPerStep: r.bindGroupsCreatedPerStep, buffersCreatedPerStep: r.buffersCreatedPerStep,
+        };
+        log(`host ${h.config} (${h.optimizer}, null device): ${h.encodeMsPerStep.toFixed(2)} ms to record an update of ${h.dispatchesPerStep} dispatches ` +
+          `(${h.usPerDispatch.toFixed(1)} µs each; submit ${h.submitMsPerStep.toFixed(2)} ms; ${h.bindGroupsCreatedPerStep} new bind groups, ${h.buffersCreatedPerStep} new buffers)`);
+        return h;
+      }, report.host);
     }
   }
   if (on('peers')) {

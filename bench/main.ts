@@ -1,4 +1,4 @@
-// `npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X]
+// `npm run bench -- [--size ci|full] [--only matmul,attention,step,host,peers] [--json FILE] [--peak-tflops X]
 // [--no-bounds-checks]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
 // case; --json writes the report.
 
@@ -10,7 +10,7 @@ import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
 import { runBench, type BenchSize, type Section } from './bench';
 
-const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,peers] [--json FILE] [--peak-tflops X] [--no-bounds-checks]';
+const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,host,peers] [--json FILE] [--peak-tflops X] [--no-bounds-checks]';
 
 function parse(argv: string[]) {
   const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number; boundsChecks: boolean } = { boundsChecks: true };
@@ -27,7 +27,7 @@ function parse(argv: string[]) {
       out.size = v;
     } else if (flag === '--only') {
       const parts = value().split(',');
-      for (const p of parts) if (!['matmul', 'attention', 'step', 'peers'].includes(p)) throw new Error(`--only: unknown section "${p}" (matmul, attention, step, peers)`);
+      for (const p of parts) if (!['matmul', 'attention', 'step', 'host', 'peers'].includes(p)) throw new Error(`--only: unknown section "${p}" (matmul, attention, step, host, peers)`);
       out.only = new Set(parts as Section[]);
     } else if (flag === '--json') out.json = value();
     else if (flag === '--peak-tflops') out.peak = Number(value());
@@ -51,12 +51,13 @@ async function main(): Promise<void> {
   if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
   if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
-  const second: { gpu: Promise<Gpu> | null } = { gpu: null };
+  const second: { gpu: Promise<Gpu> | null; null: Promise<Gpu> | null } = { gpu: null, null: null };
   const report = await runBench(gpu, {
     size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
     unchecked: args.boundsChecks ? () => (second.gpu ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a))) : undefined,
+    nullDevice: () => (second.null ??= acquireNodeDevice({ backend: 'null', boundsChecks: args.boundsChecks }).then((a) => new Gpu(a))),
   });
-  if (second.gpu) (await second.gpu).destroy();
+  for (const g of [second.gpu, second.null]) if (g) (await g).destroy();
   const json = JSON.stringify(report, null, 2);
   if (args.json) {
     mkdirSync(dirname(args.json), { recursive: true });

@@ -37,9 +37,12 @@ export function limitsToRecord(limits: GPUSupportedLimits): Record<string, numbe
   return out;
 }
 
-/** A CPU implementation of WebGPU's backend (SwiftShader, llvmpipe/lavapipe): correct, but no measure of GPU speed. */
+/**
+ * A CPU implementation of WebGPU's backend (SwiftShader, llvmpipe/lavapipe: correct, but no measure of GPU speed), or
+ * Dawn's null backend (executes nothing): no kernel timing here means anything.
+ */
 export function isSoftwareAdapter(d: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description'>): boolean {
-  return /swiftshader|llvmpipe|lavapipe/i.test(`${d.description} ${d.device} ${d.architecture} ${d.vendor}`);
+  return /swiftshader|llvmpipe|lavapipe|null backend/i.test(`${d.description} ${d.device} ${d.architecture} ${d.vendor}`);
 }
 
 export interface Acquired {

@@ -19,7 +19,16 @@ export interface NodeDeviceOptions {
    * a kernel that did index out of range would then read or write other data instead of a clamped element.
    */
   boundsChecks?: boolean;
+  /**
+   * 'null': Dawn's null backend, which validates and records commands but executes nothing (reads return zeros,
+   * memory is capped at a few hundred MiB). For measuring the host's own cost of recording work, apart from any GPU
+   * and its driver.
+   */
+  backend?: 'null';
 }
+
+/** The description a null-backend device reports (Dawn gives it none). */
+export const NULL_BACKEND = 'Dawn null backend (executes nothing)';
 
 /**
  * Creates a Dawn GPU object and a device. With no Vulkan driver chosen in the environment, the installed
@@ -38,6 +47,13 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<A
     throw new WebGPUUnavailableError(`Could not load the npm package "webgpu": ${(e as Error).message}.`, 'Run npm ci.');
   }
   Object.assign(globalThis, mod.globals);
+  if (opts.backend === 'null') {
+    const instance = mod.create(['backend=null', ...(boundsChecks ? [] : ['enable-dawn-features=disable_robustness'])]);
+    liveInstances.push(instance);
+    const acquired = await acquireDevice(instance, 'node', { boundsChecks });
+    acquired.description.description = NULL_BACKEND;
+    return acquired;
+  }
   // Dawn destroys its instance, and every device on it, when this object is garbage-collected: the process then
   // crashes inside the next event poll. Every instance made here is therefore kept for the life of the process.
   const attempt = () => {

@@ -19,6 +19,10 @@ export class BufferPool {
   private inUse = new Set<GPUBuffer>();
   private bytes = 0;
   private peak = 0;
+  /** Buffers created since construction (a warm training step creates none). */
+  created = 0;
+  /** Creation order of each live buffer (settle() sorts the free lists by it). */
+  private readonly order = new Map<GPUBuffer, number>();
 
   constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
 
@@ -36,6 +40,7 @@ export class BufferPool {
     let buf = list?.pop();
     if (!buf) {
       buf = this.device.createBuffer({ size, usage, label });
+      this.order.set(buf, this.created++);
       this.live.add(buf);
       this.bytes += size;
       if (this.bytes > this.peak) this.peak = this.bytes;
@@ -53,11 +58,22 @@ export class BufferPool {
     list.push(buf);
   }
 
+  /**
+   * Puts every free list in one fixed order (newest buffer handed out first). Called at the start of each training
+   * update: the update's releases leave a list permuted, and without this the next update would bind other buffers
+   * to the same tensors, so the bind-group cache would keep missing for dozens of updates while the permutations
+   * cycle. Settled, every update gets the same buffers as the one before it.
+   */
+  settle(): void {
+    for (const list of this.free.values()) if (list.length > 1) list.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+  }
+
   /** Destroys every free buffer. Call through Gpu.trim(), which submits recorded work that may still use them. */
   trim(): void {
     for (const list of this.free.values()) {
       for (const b of list) {
         this.live.delete(b);
+        this.order.delete(b);
         this.bytes -= b.size;
         b.destroy();
       }
@@ -79,6 +95,7 @@ export class BufferPool {
   destroyAll(): void {
     for (const b of this.live) b.destroy();
     this.live.clear();
+    this.order.clear();
     this.inUse.clear();
     this.free.clear();
     this.bytes = 0;

@@ -45,12 +45,24 @@ describe('npm run bench (CI size)', () => {
     // Handing the batch to the GPU is part of recording an update.
     expect(step!.submitMsPerStep).toBeGreaterThan(0);
     expect(step!.submitMsPerStep).toBeLessThanOrEqual(step!.encodeMsPerStep);
+    // What recording an update costs in objects: dispatches, and bind groups and buffers the caches still lacked.
+    expect(step!.dispatchesPerStep).toBeGreaterThan(20);
+    expect(step!.bindGroupsCreatedPerStep).toBeGreaterThanOrEqual(0);
+    expect(step!.buffersCreatedPerStep).toBeGreaterThanOrEqual(0);
     expect(step!.gpuMsPerStep).toBeGreaterThan(0);
     expect(step!.kernels.map((k) => k.label)).toContain('matmul');
     expect(step!.peakGpuBytes).toBeGreaterThan(0);
     // MFU is the Trainer's definition: the dashboard's own figure uses the same FLOPs per token and peak.
     expect(step!.mfu).toBeCloseTo((step!.tokensPerSec * step!.flopsPerToken) / 1e12, 12);
     expect(step!.trainerMfu).toBeCloseTo((step!.trainerTokensPerSec * step!.flopsPerToken) / 1e12, 12);
+    // The host's own cost of recording an update, on Dawn's null backend: once warm, an update creates nothing.
+    expect(rep.host.map((h) => h.optimizer)).toEqual(['adamw', 'muon']);
+    for (const h of rep.host) {
+      expect(h.dispatchesPerStep).toBeGreaterThan(150);
+      expect(h.usPerDispatch).toBeGreaterThan(0);
+      expect(h.bindGroupsCreatedPerStep).toBe(0);
+      expect(h.buffersCreatedPerStep).toBe(0);
+    }
     const tfjs = rep.peers.tfjs!;
     expect(tfjs.version).toMatch(/tfjs-core 4\.22\.0, backend webgpu/);
     expect(tfjs.matmul.length).toBe(4);

@@ -21,33 +21,49 @@ export const EMBEDDING_BACKWARD_WPE: KernelSpec = {
   name: 'embedding_backward_wpe', source: wpeSrc, storage: ['read', 'rw'], uniforms: [['B', 'u32'], ['T', 'u32'], ['C', 'u32']],
 };
 
-/** Groups positions 0…n−1 by token id: CSR arrays with ids ascending and positions ascending within each id. */
+/**
+ * Groups positions 0…n−1 by token id: CSR arrays with ids ascending and positions ascending within each id. A
+ * counting sort (ids are small non-negative integers): O(n + largest id), a few hundredths of a millisecond for a
+ * GPT-2 batch of 8192 tokens, where a comparison sort took milliseconds of every update's host time.
+ */
 export function bucketTokens(tokens: ArrayLike<number>): { ids: Int32Array; starts: Int32Array; positions: Int32Array } {
   const n = tokens.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => tokens[a]! - tokens[b]! || a - b);
-  const ids: number[] = [];
-  const starts: number[] = [];
-  order.forEach((pos, k) => {
-    if (k === 0 || tokens[pos] !== tokens[order[k - 1]!]) {
-      ids.push(tokens[pos]!);
-      starts.push(k);
-    }
-  });
-  starts.push(n);
-  return { ids: Int32Array.from(ids), starts: Int32Array.from(starts), positions: Int32Array.from(order) };
+  let max = -1;
+  for (let i = 0; i < n; i++) max = Math.max(max, tokens[i]!);
+  const start = new Int32Array(max + 2); // start[v] = positions of ids below v
+  for (let i = 0; i < n; i++) start[tokens[i]! + 1]!++;
+  let unique = 0;
+  for (let v = 0; v <= max; v++) {
+    if (start[v + 1]) unique++;
+    start[v + 1]! += start[v]!;
+  }
+  const ids = new Int32Array(unique);
+  const starts = new Int32Array(unique + 1);
+  for (let v = 0, u = 0; v <= max; v++) {
+    if (start[v + 1] === start[v]) continue;
+    ids[u] = v;
+    starts[u++] = start[v]!;
+  }
+  starts[unique] = n;
+  const positions = new Int32Array(n);
+  for (let i = 0; i < n; i++) positions[start[tokens[i]!]!++] = i; // in order of i: ascending within an id
+  return { ids, starts, positions };
 }
 
+/**
+ * The buckets on the GPU. ids and starts are sized for n distinct tokens whatever the batch holds (the kernel reads
+ * the first `unique`), so every update binds buffers of the same sizes and reuses its bind groups.
+ */
 function uploadBuckets(gpu: Gpu, tokens: Int32Array): TokenBuckets {
   const b = bucketTokens(tokens);
-  return {
-    ids: fromArray(gpu, b.ids, [b.ids.length], 'i32'),
-    starts: fromArray(gpu, b.starts, [b.starts.length], 'i32'),
-    positions: fromArray(gpu, b.positions, [b.positions.length], 'i32'),
-    unique: b.ids.length,
-  };
+  const n = tokens.length;
+  const ids = empty(gpu, [n], 'i32');
+  const starts = empty(gpu, [n + 1], 'i32');
+  gpu.upload(ids.view, b.ids);
+  gpu.upload(starts.view, b.starts);
+  return { ids, starts, positions: fromArray(gpu, b.positions, [n], 'i32'), unique: b.ids.length };
 }
 
-/** tokens [B·T] (host, row-major [B,T]) with wte [V,C], wpe [P,C] → [B,T,C]. */
 export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor, wpe: Tensor): Tensor {
   assertF32(wte, 'embedding wte');
   const [V, C] = wte.shape as [number, number];
