@@ -212,7 +212,7 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
  */
 export function hostConfigs(): StepConfig[] {
   const model: Gpt2Config = { vocabSize: 1024, nPositions: 64, nEmbd: 96, nLayer: 6, nHead: 12 };
-  return (['adamw', 'muon'] as const).map((optimizer) => ({ name: `gpt2-6L layout, narrow${optimizer === 'muon' ? ' (muon)' : ''}`, model, batch: 2, ctx: 64, steps: 20, warmup: 16, optimizer }));
+  return (['adamw', 'muon'] as const).map((optimizer) => ({ name: 'gpt2-6L layout, narrow', model, batch: 2, ctx: 64, steps: 20, warmup: 16, optimizer }));
 }
 
 function randomFill(gpu: Gpu, t: Tensor, rng: Rng, scale = 1): Float32Array {
