@@ -195,7 +195,7 @@ export interface StepConfig {
 
 export function stepConfigs(size: BenchSize): StepConfig[] {
   if (size === 'ci') {
-    return [{ name: 'tiny', model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 }, batch: 2, ctx: 32, steps: 2, warmup: 1, optimizer: 'adamw' }];
+    return [{ name: 'tiny', model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 }, batch: 2, ctx: 32, steps: 2, warmup: 3, optimizer: 'adamw' }];
   }
   const gpt2Blocks = (n: number): Gpt2Config => ({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: n, nHead: 12 });
   return [
@@ -428,16 +428,22 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
         const r = await benchMatmul(gpu, s, peak, targetMs);
         if (opts.unchecked) {
           // Its own error entry: a failure on the second device leaves this case's figures standing.
+          let u: Gpu | null = null;
           try {
-            const u = await opts.unchecked();
+            u = await opts.unchecked();
+            const [x, y] = [u.description, gpu.description];
+            if (x.vendor !== y.vendor || x.architecture !== y.architecture || x.device !== y.device || x.description !== y.description) {
+              throw new Error(`the device without bounds checks is another adapter (${x.description || x.device}, not ${y.description || y.device})`);
+            }
             const again = await benchMatmul(u, s, peak, targetMs, r.variant);
-            u.trim();
             if (again.maxRelErr > Math.max(1e-5, 10 * r.maxRelErr)) throw new Error(`the ${r.variant} kernel's max relative error is ${again.maxRelErr.toExponential(1)}`);
             r.uncheckedMs = again.ms;
           } catch (e) {
             const message = (e as Error).message ?? String(e);
             report.errors.push({ section: 'matmul', what: `${s.label} without bounds checks`, message });
             log(`matmul ${s.label} without bounds checks: FAILED: ${message}`);
+          } finally {
+            u?.trim();
           }
         }
         log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]${r.uncheckedMs !== null ? `; no bounds checks ${r.uncheckedMs.toFixed(3)} ms` : ''}`);

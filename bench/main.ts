@@ -57,13 +57,14 @@ async function main(): Promise<void> {
     unchecked: args.boundsChecks ? () => (second.gpu ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a))) : undefined,
     nullDevice: () => (second.null ??= acquireNodeDevice({ backend: 'null', boundsChecks: args.boundsChecks }).then((a) => new Gpu(a))),
   });
-  for (const g of [second.gpu, second.null]) if (g) (await g).destroy();
   const json = JSON.stringify(report, null, 2);
   if (args.json) {
     mkdirSync(dirname(args.json), { recursive: true });
     writeFileSync(args.json, json + '\n');
     console.error(`wrote ${args.json}`);
   } else console.log(json);
+  // A second device that failed to start is already an error entry in the report.
+  for (const g of [second.gpu, second.null]) if (g) await g.then((x) => x.destroy(), () => undefined);
   gpu.destroy();
   if (report.errors.length) process.exitCode = 1;
 }

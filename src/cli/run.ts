@@ -90,6 +90,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
     say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
+    if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
     if (!f.resume) say(`plan: ${growPlan(n, k).text}`);
     const log = logWriter(out, !!f.resume);
     log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume: !!f.resume });
@@ -200,6 +201,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
     say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
+    if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
     const store = directoryStore(out);
     let trainer: Trainer;
     if (f.resume) {
@@ -215,6 +217,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
       trainer = new Trainer(model, { train, val }, settings, peak);
     }
     const log = logWriter(out, !!f.resume);
+    log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume: !!f.resume });
     const handler = onTrainEvent(() => '', () => trainer.settings.steps, log);
     const every = (f['checkpoint-every'] as number | undefined) ?? 50;
     try {

@@ -84,14 +84,17 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
   }, 900_000);
 
   it('train --no-bounds-checks writes the same model, bit for bit, as train with them', () => {
-    const model = (dir: string, ...extra: string[]) => {
-      const r = cli('train', '--model', join(FIX, 'tiny-2L'), ...small, '--steps', '3', '--batch', '2', '--out', join(out, dir), ...extra);
+    const model = (dir: string, boundsChecks: boolean) => {
+      const r = cli('train', '--model', join(FIX, 'tiny-2L'), ...small, '--steps', '3', '--batch', '2', '--out', join(out, dir), ...(boundsChecks ? [] : ['--no-bounds-checks']));
       expect(r.stderr).not.toMatch(STACK);
       expect(r.code, r.stderr).toBe(0);
+      // The flag reached the device: the log's start record says which kind it was.
+      const start = JSON.parse(readFileSync(join(out, dir, 'log.jsonl'), 'utf8').split('\n')[0]!) as { type: string; boundsChecks: boolean };
+      expect(start).toMatchObject({ type: 'start', boundsChecks });
       return readFileSync(join(out, dir, 'model.safetensors'));
     };
-    const checked = model('checked');
-    const unchecked = model('unchecked', '--no-bounds-checks');
+    const checked = model('checked', true);
+    const unchecked = model('unchecked', false);
     expect(checked.length).toBeGreaterThan(1000);
     expect(unchecked.equals(checked)).toBe(true);
   }, 300_000);

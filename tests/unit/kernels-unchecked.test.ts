@@ -2,6 +2,7 @@
 // CLI and benchmark offer as --no-bounds-checks): no kernel may depend on an out-of-range index being clamped.
 
 import { describe, expect, it } from 'vitest';
+import { isSoftwareAdapter } from '../../src/gpu/device';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { Gpu } from '../../src/gpu/runtime';
 import { kernelSuite } from './kernel-suite';
@@ -10,7 +11,7 @@ let device: Promise<Gpu> | null = null;
 const unchecked = () => (device ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a)));
 
 describe('a device made with boundsChecks: false', () => {
-  it('really indexes without clamping (a read past a binding sees the next element of its buffer)', async () => {
+  it('really indexes without clamping (on SwiftShader a read past a binding sees the next element of its buffer)', async () => {
     const gpu = await unchecked();
     expect(gpu.boundsChecks).toBe(false);
     // Element 20 of a 16-float binding into a 256-float buffer holding 1, 2, 3, …: clamped, it would read 16.
@@ -38,7 +39,11 @@ describe('a device made with boundsChecks: false', () => {
       for (const b of [src, dst, at]) b.destroy();
       return got;
     };
-    expect(await read(gpu)).toBe(21);
+    const got = await read(gpu);
+    // SwiftShader (CI) reads the buffer's next element. A GPU driver's own robust access may legally return zero or
+    // any element of the binding instead, so elsewhere the value is only reported.
+    if (isSoftwareAdapter(gpu.description)) expect(got).toBe(21);
+    else console.log(`element 20 of a 16-float binding without bounds checks: ${got}`);
     const checked = new Gpu(await acquireNodeDevice());
     try {
       expect(checked.boundsChecks).toBe(true);
