@@ -39,21 +39,11 @@ export interface BenchOptions {
  * JavaScript engine plus Dawn's validation and recording, without a GPU, its driver or a software GPU competing for
  * the cores. Compare with a GPU step's encodeMsPerStep (whose submitMsPerStep adds the backend's translation).
  */
-export interface HostResult {
-  config: string;
-  model: Gpt2Config;
-  batch: number;
-  ctx: number;
-  optimizer: OptimizerKind;
-  steps: number;
-  warmup: number;
-  dispatchesPerStep: number;
-  encodeMsPerStep: number;
-  usPerDispatch: number;
-  submitMsPerStep: number;
-  bindGroupsCreatedPerStep: number;
-  buffersCreatedPerStep: number;
-}
+export type HostResult = Pick<StepResult, (typeof HOST_FIELDS)[number]> & { usPerDispatch: number };
+const HOST_FIELDS = [
+  'config', 'model', 'batch', 'ctx', 'optimizer', 'steps', 'warmup',
+  'dispatchesPerStep', 'encodeMsPerStep', 'submitMsPerStep', 'bindGroupsCreatedPerStep', 'buffersCreatedPerStep',
+] as const;
 
 export type Section = 'matmul' | 'attention' | 'step' | 'host' | 'peers';
 
@@ -398,6 +388,22 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
   }
 }
 
+/** `r`'s kernel on shape `s` again, on the same adapter's device without shader bounds checks. */
+async function benchUnchecked(gpu: Gpu, device: () => Promise<Gpu>, s: MatmulShape, r: MatmulResult, peak: Peak | null, targetMs: number): Promise<MatmulResult> {
+  const u = await device();
+  const [x, y] = [u.description, gpu.description];
+  if (x.vendor !== y.vendor || x.architecture !== y.architecture || x.device !== y.device || x.description !== y.description) {
+    throw new Error(`the device without bounds checks is another adapter (${x.description || x.device}, not ${y.description || y.device})`);
+  }
+  try {
+    const again = await benchMatmul(u, s, peak, targetMs, r.variant);
+    if (again.maxRelErr > Math.max(1e-5, 10 * r.maxRelErr)) throw new Error(`the ${r.variant} kernel's max relative error is ${again.maxRelErr.toExponential(1)}`);
+    return again;
+  } finally {
+    u.trim();
+  }
+}
+
 type StepMetricsLike = { loss: number };
 
 export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchReport> {
@@ -428,23 +434,9 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
         const r = await benchMatmul(gpu, s, peak, targetMs);
         if (opts.unchecked) {
           // Its own error entry: a failure on the second device leaves this case's figures standing.
-          let u: Gpu | null = null;
-          try {
-            u = await opts.unchecked();
-            const [x, y] = [u.description, gpu.description];
-            if (x.vendor !== y.vendor || x.architecture !== y.architecture || x.device !== y.device || x.description !== y.description) {
-              throw new Error(`the device without bounds checks is another adapter (${x.description || x.device}, not ${y.description || y.device})`);
-            }
-            const again = await benchMatmul(u, s, peak, targetMs, r.variant);
-            if (again.maxRelErr > Math.max(1e-5, 10 * r.maxRelErr)) throw new Error(`the ${r.variant} kernel's max relative error is ${again.maxRelErr.toExponential(1)}`);
-            r.uncheckedMs = again.ms;
-          } catch (e) {
-            const message = (e as Error).message ?? String(e);
-            report.errors.push({ section: 'matmul', what: `${s.label} without bounds checks`, message });
-            log(`matmul ${s.label} without bounds checks: FAILED: ${message}`);
-          } finally {
-            u?.trim();
-          }
+          const again: MatmulResult[] = [];
+          await attempt('matmul', `${s.label} without bounds checks`, () => benchUnchecked(gpu, opts.unchecked!, s, r, peak, targetMs), again);
+          r.uncheckedMs = again[0]?.ms ?? null;
         }
         log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]${r.uncheckedMs !== null ? `; no bounds checks ${r.uncheckedMs.toFixed(3)} ms` : ''}`);
         return r;
@@ -473,11 +465,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     for (const cfg of hostConfigs()) {
       await attempt('host', cfg.name, async () => {
         const r = await benchStep(await opts.nullDevice!(), cfg, null);
-        const h: HostResult = {
-          config: cfg.name, model: cfg.model, batch: cfg.batch, ctx: cfg.ctx, optimizer: cfg.optimizer, steps: cfg.steps, warmup: cfg.warmup,
-          dispatchesPerStep: r.dispatchesPerStep, encodeMsPerStep: r.encodeMsPerStep, usPerDispatch: (1000 * r.encodeMsPerStep) / r.dispatchesPerStep,
-          submitMsPerStep: r.submitMsPerStep, bindGroupsCreatedPerStep: r.bindGroupsCreatedPerStep, buffersCreatedPerStep: r.buffersCreatedPerStep,
-        };
+        const h = { ...Object.fromEntries(HOST_FIELDS.map((k) => [k, r[k]])), usPerDispatch: (1000 * r.encodeMsPerStep) / r.dispatchesPerStep } as HostResult;
         log(`host ${h.config} (${h.optimizer}, null device): ${h.encodeMsPerStep.toFixed(2)} ms to record an update of ${h.dispatchesPerStep} dispatches ` +
           `(${h.usPerDispatch.toFixed(1)} µs each; submit ${h.submitMsPerStep.toFixed(2)} ms; ${h.bindGroupsCreatedPerStep} new bind groups, ${h.buffersCreatedPerStep} new buffers)`);
         return h;

@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { acquireNodeDevice } from '../src/gpu/node';
+import { acquireNodeDevice, type NodeDeviceOptions } from '../src/gpu/node';
 import { Gpu } from '../src/gpu/runtime';
 import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
@@ -40,6 +40,15 @@ function parse(argv: string[]) {
   return out;
 }
 
+/** A second device, made on first use; destroy() ignores one that failed to start (already a report error). */
+function lazyGpu(opts: NodeDeviceOptions) {
+  let made: Promise<Gpu> | null = null;
+  return {
+    get: () => (made ??= acquireNodeDevice(opts).then((a) => new Gpu(a))),
+    destroy: async () => void (await made?.then((g) => g.destroy(), () => undefined)),
+  };
+}
+
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }));
@@ -51,11 +60,12 @@ async function main(): Promise<void> {
   if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
   if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
-  const second: { gpu: Promise<Gpu> | null; null: Promise<Gpu> | null } = { gpu: null, null: null };
+  const unchecked = lazyGpu({ boundsChecks: false });
+  const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks });
   const report = await runBench(gpu, {
     size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
-    unchecked: args.boundsChecks ? () => (second.gpu ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a))) : undefined,
-    nullDevice: () => (second.null ??= acquireNodeDevice({ backend: 'null', boundsChecks: args.boundsChecks }).then((a) => new Gpu(a))),
+    unchecked: args.boundsChecks ? unchecked.get : undefined,
+    nullDevice: nullDevice.get,
   });
   const json = JSON.stringify(report, null, 2);
   if (args.json) {
@@ -63,8 +73,8 @@ async function main(): Promise<void> {
     writeFileSync(args.json, json + '\n');
     console.error(`wrote ${args.json}`);
   } else console.log(json);
-  // A second device that failed to start is already an error entry in the report.
-  for (const g of [second.gpu, second.null]) if (g) await g.then((x) => x.destroy(), () => undefined);
+  await unchecked.destroy();
+  await nullDevice.destroy();
   gpu.destroy();
   if (report.errors.length) process.exitCode = 1;
 }

@@ -19,6 +19,7 @@ import { directoryStore } from '../train/node-store';
 import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../train/snapshot';
 import { batchFitProblem } from '../train/fit';
 import { Trainer, type TrainEvent } from '../train/trainer';
+import type { Peak } from '../train/mfu';
 import { parseFlags, UsageError, type Parsed } from './args';
 import { logWriter, say, status, stepLine } from './live';
 import { lockOutDir } from './lock';
@@ -51,6 +52,13 @@ function requireOut(f: Parsed): string {
     throw new UsageError(`${out} already holds a run (${SNAPSHOT_FILE}): pass --resume to continue it, or choose another --out`);
   }
   return out;
+}
+
+/** Says what MFU is measured against and whether shaders check bounds; returns the log's start record. */
+function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean) {
+  say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
+  if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
+  return { type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume };
 }
 
 function onTrainEvent(prefixOf: () => string, total: () => number, log: (e: object) => void) {
@@ -89,11 +97,10 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const fit = f.resume ? null : batchFitProblem(ckpt.config, settings.train.batch, settings.train.ctx, gpu.limits);
     if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
-    say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
-    if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
+    const start = announce(gpu, peak, argv, !!f.resume);
     if (!f.resume) say(`plan: ${growPlan(n, k).text}`);
     const log = logWriter(out, !!f.resume);
-    log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume: !!f.resume });
+    log(start);
     let total = steps;
     let prefix = '';
     let inheritSteps = 0;
@@ -200,8 +207,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const fit = f.resume ? null : batchFitProblem(config, settings.batch, settings.ctx, gpu.limits);
     if (fit) throw new UsageError(fit);
     const peak = await resolvePeak(f, gpu);
-    say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
-    if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
+    const start = announce(gpu, peak, argv, !!f.resume);
     const store = directoryStore(out);
     let trainer: Trainer;
     if (f.resume) {
@@ -217,7 +223,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
       trainer = new Trainer(model, { train, val }, settings, peak);
     }
     const log = logWriter(out, !!f.resume);
-    log({ type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume: !!f.resume });
+    log(start);
     const handler = onTrainEvent(() => '', () => trainer.settings.steps, log);
     const every = (f['checkpoint-every'] as number | undefined) ?? 50;
     try {

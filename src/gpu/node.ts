@@ -47,20 +47,18 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<A
     throw new WebGPUUnavailableError(`Could not load the npm package "webgpu": ${(e as Error).message}.`, 'Run npm ci.');
   }
   Object.assign(globalThis, mod.globals);
-  if (opts.backend === 'null') {
-    const instance = mod.create(['backend=null', ...(boundsChecks ? [] : ['enable-dawn-features=disable_robustness'])]);
-    liveInstances.push(instance);
-    const acquired = await acquireDevice(instance, 'node', { boundsChecks });
-    acquired.description.description = NULL_BACKEND;
-    return acquired;
-  }
   // Dawn destroys its instance, and every device on it, when this object is garbage-collected: the process then
   // crashes inside the next event poll. Every instance made here is therefore kept for the life of the process.
-  const attempt = () => {
-    const instance = mod.create(boundsChecks ? [] : ['enable-dawn-features=disable_robustness']);
+  const attempt = (backend: string[] = []) => {
+    const instance = mod.create([...backend, ...(boundsChecks ? [] : ['enable-dawn-features=disable_robustness'])]);
     liveInstances.push(instance);
     return acquireDevice(instance, 'node', { boundsChecks });
   };
+  if (opts.backend === 'null') {
+    const acquired = await attempt(['backend=null']);
+    acquired.description.description = NULL_BACKEND;
+    return acquired;
+  }
   const chosen = !!(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES);
   if (chosen || !existsSync(SWIFTSHADER_ICD)) return attempt();
   try {

@@ -21,7 +21,7 @@ export class BufferPool {
   private peak = 0;
   /** Buffers created since construction (a warm training step creates none). */
   created = 0;
-  /** Creation order of each live buffer (settle() sorts the free lists by it). */
+  /** Creation order of each live buffer: free lists are kept sorted by it. */
   private readonly order = new Map<GPUBuffer, number>();
 
   constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
@@ -49,23 +49,27 @@ export class BufferPool {
     return buf;
   }
 
-  /** Returns a buffer for reuse. GPU work already recorded that reads it stays correct: reuse is queue-ordered. */
+  /**
+   * Returns a buffer for reuse. GPU work already recorded that reads it stays correct: reuse is queue-ordered.
+   * A free list stays sorted by creation (acquire hands out the newest), so which buffer a tensor gets depends on
+   * which buffers are free, never on the order they were released in: a training update finds the same free set as
+   * the one before it and so binds the same buffers, and its bind groups are all cached. (Released in arrival order,
+   * the lists came back permuted each update and the cache kept missing while the permutations cycled.)
+   */
   release(buf: GPUBuffer): void {
     if (!this.inUse.delete(buf)) throw new Error(`Buffer "${buf.label}" released twice or not from this pool.`);
     const key = `${buf.usage}:${buf.size}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
-    list.push(buf);
-  }
-
-  /**
-   * Puts every free list in one fixed order (newest buffer handed out first). Called at the start of each training
-   * update: the update's releases leave a list permuted, and without this the next update would bind other buffers
-   * to the same tensors, so the bind-group cache would keep missing for dozens of updates while the permutations
-   * cycle. Settled, every update gets the same buffers as the one before it.
-   */
-  settle(): void {
-    for (const list of this.free.values()) if (list.length > 1) list.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    const rank = this.order.get(buf)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.order.get(list[mid]!)! < rank) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
   }
 
   /** Destroys every free buffer. Call through Gpu.trim(), which submits recorded work that may still use them. */

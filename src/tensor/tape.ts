@@ -44,15 +44,15 @@ export class Tape {
     return this.nodes.length;
   }
 
-  /**
-   * Records an op if grad mode is on and any input requires grad; marks the outputs accordingly.
-   * Inputs and outputs are retained so the caller may dispose its handles before backward.
-   */
   /** Whether an op over these inputs would be recorded now (grad mode on and an input requiring grad). */
   records(inputs: readonly Tensor[]): boolean {
     return gradEnabled && inputs.some((t) => t.requiresGrad);
   }
 
+  /**
+   * Records an op if grad mode is on and any input requires grad; marks the outputs accordingly.
+   * Inputs and outputs are retained so the caller may dispose its handles before backward.
+   */
   record<K extends OpKind>(kind: K, inputs: Tensor[], outputs: Tensor[], attrs: OpAttrs[K], owned: Tensor[] = []): void {
     if (!this.records(inputs)) {
       for (const t of owned) t.dispose();

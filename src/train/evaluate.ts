@@ -21,7 +21,6 @@ export async function validationLoss(model: Gpt2Model, val: Uint16Array, ctx: nu
     const B = Math.min(per, w.windows - i);
     const inputs = w.inputs.subarray(i * ctx, (i + B) * ctx);
     const targets = w.targets.subarray(i * ctx, (i + B) * ctx);
-    model.gpu.pool.settle(); // the same buffers as the last evaluation: its bind groups are reused
     const loss = noGrad(() => tidy(() => model.loss(inputs, targets, B, ctx)));
     const v = (await loss.readF32())[0]!;
     loss.dispose();

@@ -149,7 +149,6 @@ export class Trainer {
     const step = this.position.step;
     const lr = lrAt(this.schedule, step) * this.lrScale;
     const opt = this.optimizer;
-    gpu.pool.settle(); // the same buffers as the last update: its bind groups are reused
     opt.zeroGrad();
     const lossSum = empty(gpu, [1]);
     gpu.clear(lossSum.view);

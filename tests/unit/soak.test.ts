@@ -11,8 +11,8 @@ import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
 
 const STEPS = 600;
-// Past the second evaluation (update 200): the first allocates its batch shape's buffers, and the second, starting from
-// the pool settled with them, binds its final arrangement; from then on nothing new is created.
+// Past the second evaluation (update 200): the first allocates its batch shape's buffers, and the second, finding them
+// free among the rest, binds its final arrangement; from then on nothing new is created.
 const WARM = 210;
 
 describe('soak', () => {
@@ -63,8 +63,8 @@ describe('soak', () => {
     expect(end.stats.buffers).toBe(at.stats.buffers);
     expect(end.stats.bytes).toBe(at.stats.bytes);
     expect(end.stats.inUse).toBe(at.stats.inUse);
-    // Bind groups are cached by the buffers they bind, and each update and evaluation starts from the pool in one
-    // fixed order (BufferPool.settle), so after warm-up every dispatch finds its group.
+    // Bind groups are cached by the buffers they bind, and the pool hands out buffers by which are free, not by release
+    // order (its free lists stay sorted by creation), so after warm-up every dispatch finds its group.
     expect(end.bindGroups - at.bindGroups).toBe(0);
     expect(end.heap - at.heap).toBeLessThan(64 * 2 ** 20);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]!);

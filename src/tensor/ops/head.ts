@@ -7,7 +7,7 @@
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { OpAttrs } from '../opkinds';
 import { tape } from '../tape';
-import { empty, fromArray, zeros, type Tensor } from '../tensor';
+import { empty, fromArray, type Tensor } from '../tensor';
 import { CE_BACKWARD, CE_FORWARD, CE_MEAN } from './crossentropy';
 import { accumulate } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
@@ -47,14 +47,15 @@ export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, op
   const loss = empty(gpu, [1]);
   const count = empty(gpu, [1]);
   const logits = empty(gpu, [Math.min(chunk, N), V]);
-  const grads = seed ? { x: x.requiresGrad ? zeros(gpu, x.shape) : null, wte: wte.requiresGrad ? zeros(gpu, [V, C]) : null, dlogits: empty(gpu, [Math.min(chunk, N), V]) } : null;
+  // Written, not accumulated: each chunk's dx rows once, dwte by the first chunk and added to by the rest.
+  const grads = seed ? { x: x.requiresGrad ? empty(gpu, x.shape) : null, wte: wte.requiresGrad ? empty(gpu, [V, C]) : null, dlogits: empty(gpu, [Math.min(chunk, N), V]) } : null;
   // The backward needs the count of scored rows before CE_MEAN (after the last chunk) stores the same number.
   if (seed) gpu.upload(count.view, new Float32Array([targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0)]));
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
     launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
     dispatchRows(gpu, CE_FORWARD, [logits.view, rowView(tgt, r0, rows, 1), rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)], { N: rows, V }, rows);
-    if (grads) chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, grads.dlogits, rowView(tgt, r0, rows, 1), rowView(lse, r0, rows, 1), count, seed!, grads.x && rowView(grads.x, r0, rows, C), grads.wte);
+    if (grads) chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, grads.dlogits, rowView(tgt, r0, rows, 1), rowView(lse, r0, rows, 1), count, seed!, grads.x && rowView(grads.x, r0, rows, C), grads.wte, { dx: 0, dwte: r0 === 0 ? 0 : 1 });
   });
   gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
   logits.dispose();
@@ -67,15 +68,15 @@ export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, op
 }
 
 /**
- * One chunk's gradients from its logits: dlogits = g·(softmax − onehot)/count, then dx[rows] += dlogits·wte and
- * dwte += dlogitsᵀ·x[rows].
+ * One chunk's gradients from its logits: dlogits = g·(softmax − onehot)/count, then dx[rows] = dlogits·wte and
+ * dwte = dlogitsᵀ·x[rows], each added to what the output holds (beta 1) or written over it (beta 0).
  */
-function chunkGrads(gpu: Gpu, s: { N: number; V: number; C: number }, xs: BufferView, wte: Tensor, logits: Tensor, dlogits: Tensor, tgt: BufferView, lse: BufferView, count: Tensor, g: Tensor, dx: BufferView | null, dwte: Tensor | null): void {
+function chunkGrads(gpu: Gpu, s: { N: number; V: number; C: number }, xs: BufferView, wte: Tensor, logits: Tensor, dlogits: Tensor, tgt: BufferView, lse: BufferView, count: Tensor, g: Tensor, dx: BufferView | null, dwte: Tensor | null, beta: { dx: number; dwte: number }): void {
   const dl = { ...dlogits.view, size: s.N * s.V * 4 };
   gpu.clear(dl);
   dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N);
-  if (dx) launchMatmul(gpu, { a: dl, b: wte.view, c: dx, M: s.N, N: s.C, K: s.V, beta: 1 });
-  if (dwte) launchMatmul(gpu, { a: dl, b: xs, c: dwte.view, M: s.V, N: s.C, K: s.N, transA: true, beta: 1 });
+  if (dx) launchMatmul(gpu, { a: dl, b: wte.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
+  if (dwte) launchMatmul(gpu, { a: dl, b: xs, c: dwte.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dwte });
 }
 
 /** Accumulates dx and dwte for the upstream gradient gLoss [1]. */
@@ -93,7 +94,7 @@ export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gL
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
     launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
-    chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, dlogits, rowView(tgt, r0, rows, 1), rowView(a.lse, r0, rows, 1), a.count, gLoss, dx && rowView(dx, r0, rows, C), dwte);
+    chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, dlogits, rowView(tgt, r0, rows, 1), rowView(a.lse, r0, rows, 1), a.count, gLoss, dx && rowView(dx, r0, rows, C), dwte, { dx: 1, dwte: 1 });
   });
   logits.dispose();
   dlogits.dispose();
