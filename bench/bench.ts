@@ -273,7 +273,7 @@ async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs
     // Every kernel variant forced; the figure reported is the best, which is what tuning picks for the shape.
     const variantMs: Partial<Record<MatmulVariant, number>> = {};
     let best: { ms: number; reps: number; variant: MatmulVariant } | null = null;
-    for (const v of only ? [only] : variantsFor({ M: s.M, N: s.N, K: s.K, transA, transB })) {
+    for (const v of only ? [only] : variantsFor(gpu, { M: s.M, N: s.N, K: s.K, transA, transB })) {
       const r = await timeWall(gpu, record(v), targetMs);
       variantMs[v] = r.ms;
       if (!best || r.ms < best.ms) best = { ...r, variant: v };

@@ -9,6 +9,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this line)
+const TK: u32 = 8u; // K slice depth; 16 in the k16 variants (the launcher substitutes this line)
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;

@@ -11,6 +11,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 const WG: u32 = 16u;
+const TK: u32 = 8u; // K slice depth; 16 in the k16 variant (the launcher substitutes this line)
 
 @group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;

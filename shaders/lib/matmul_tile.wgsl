@@ -1,6 +1,6 @@
 // The register-tiled matmul shared by matmul.wgsl (scalar global loads) and matmul_v4.wgsl (vec4 global loads): the
-// including file declares WG, the bindings and how a thread loads and stages its part of a K slice; this part holds
-// the tile, the K loop and the epilogue.
+// including file declares WG and TK, the bindings and how a thread loads and stages its part of a K slice; this part
+// holds the tile, the K loop and the epilogue.
 //
 // A TILE×TILE block of C per workgroup (TILE = 8·WG), 8×8 per thread as two 4-row × two 4-column quads (rows ty·4+i
 // and TILE/2+ty·4+i, columns likewise with tx), so every thread reads its operands from workgroup memory as four
@@ -8,7 +8,7 @@
 // the named vec4 fields of Acc, the staged fragments are named vec4s), so nothing can be indexed at run time and
 // spill to local memory.
 //
-// K runs in slices of TK through two workgroup buffers: the slice in one is multiplied while the next, already in
+// K runs in slices of TK (8 or 16) through two workgroup buffers: the slice in one is multiplied while the next, already in
 // registers, is staged into the other, one barrier per slice. A slice is stored [k][x/4] (x = m or n in vec4
 // components), the vec4 for (k, quad q) at k·Q + q: the multiply reads at offsets fixed per thread plus a constant
 // per k, and the loaders pick which thread stages which slot so that stores meet few bank conflicts.
@@ -21,12 +21,12 @@ struct Params {
 
 var<private> kEnd: u32; // end of this workgroup's k range; the loaders read zeros from there on
 
-const TK: u32 = 8u;
 const TILE: u32 = 8u * WG;
 const Q: u32 = TILE / 4u; // vec4s per k-row of a slice
 const THREADS: u32 = WG * WG;
 const SLICE: u32 = TK * Q; // vec4s of one operand's slice
-const FRAGS: u32 = SLICE / THREADS; // vec4 fragments each thread stages per operand per slice: 1 (TILE 128) or 2 (64)
+const FRAGS: u32 = SLICE / THREADS; // vec4 fragments each thread stages per operand per slice: 2·TK / WG
+const_assert FRAGS >= 1u && FRAGS <= 2u && FRAGS * THREADS == SLICE; // the K loop holds two fragments at most
 var<workgroup> As: array<vec4<f32>, 2u * SLICE>;
 var<workgroup> Bs: array<vec4<f32>, 2u * SLICE>;
 

@@ -1,7 +1,8 @@
-// Self-check of every matmul kernel variant (plain 64×64, register-tiled 64×64 and 128×128, and the 128×128 one with
-// vec4 loads where the shape allows), each forced on shapes that cross tile, K-slice and 4-wide quad edges, with every
-// transpose, a bias, alpha, beta accumulation and a broadcast batch operand; split-K on long-K shapes; and the variants
-// bit-identical to one another (tuning may swap them mid-run).
+// Self-check of every matmul kernel variant (plain 64×64, register-tiled 64×64 and 128×128, the 128×128 one with
+// vec4 loads where the shape allows, both with 8- and 16-deep K slices where the adapter allows), each forced on
+// shapes that cross tile, K-slice and 4-wide quad edges, with every transpose, a bias, alpha, beta accumulation and a
+// broadcast batch operand; split-K on long-K shapes; and the variants bit-identical to one another (tuning may swap
+// them mid-run).
 
 import { Rng } from '../util/rng';
 import { empty, fromArray, tidyAsync } from '../tensor';
@@ -28,7 +29,7 @@ async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, numb
         const bias = withBias ? f32(rng.normals(N)) : null;
         const C0 = f32(rng.normals(batch * M * N));
         const label = `[${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`;
-        for (const variant of variantsFor({ M, N, K, transA, transB })) {
+        for (const variant of variantsFor(gpu, { M, N, K, transA, transB })) {
           await tidyAsync(async () => {
             const a = fromArray(gpu, A, [batch * M * K]);
             const b = fromArray(gpu, B, [K * N]);
@@ -57,8 +58,9 @@ const tiledMatmulCheck: Check = {
   name: 'matmul tiles',
   kernels: ['matmul'],
   async run(ctx) {
-    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 8-deep slice, N against the 4-wide quads; the last
-    // two have every dimension a multiple of 4 (so the vec4-load kernel runs too), still ragged against tiles and slices.
+    // [M, N, K, batch]: ragged against 64/128 tiles, K against the 8- and 16-deep slices, N against the 4-wide quads;
+    // the last two have every dimension a multiple of 4 (so the vec4-load kernels run too), still ragged against tiles
+    // and slices.
     await variantCases(ctx, new Rng(11), [[130, 67, 33, 1], [1, 129, 17, 1], [70, 3, 16, 2], [129, 131, 5, 1], [132, 68, 36, 2], [4, 260, 20, 1]], true);
   },
 };

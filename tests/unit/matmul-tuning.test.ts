@@ -25,9 +25,11 @@ describe('matmul tuning', () => {
     const tuned = await tuneMatmuls(gpu);
     expect(tuned).toHaveLength(1);
     expect(tuned[0]!.shape).toBe('1×33×70×20');
-    // N = 70 is no multiple of 4: the vec4-load kernel cannot run it and is not timed.
-    expect(Object.keys(tuned[0]!.ms).sort()).toEqual(['reg128', 'reg64', 'simple']);
-    expect(variantsFor({ M, N, K })).not.toContain('reg128v4');
+    // N = 70 is no multiple of 4: the vec4-load kernels cannot run it and are not timed. SwiftShader allows 32 KiB
+    // of workgroup memory, so the 16-deep K slices run.
+    expect(gpu.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(32768);
+    expect(Object.keys(tuned[0]!.ms).sort()).toEqual(['reg128', 'reg128k16', 'reg64', 'simple']);
+    expect(variantsFor(gpu, { M, N, K })).not.toContain('reg128v4');
     const best = Math.min(...Object.values(tuned[0]!.ms));
     expect(tuned[0]!.ms[tuned[0]!.chosen]).toBe(best);
     expect(hasPendingMatmulTuning(gpu)).toBe(false);
@@ -39,11 +41,27 @@ describe('matmul tuning', () => {
     for (const t of [a, b, c]) t.dispose();
   });
 
-  it('offers the vec4-load kernel only where the contiguous dimensions and strides are multiples of 4', () => {
-    expect(variantsFor({ M: 33, N: 68, K: 20 })).toContain('reg128v4');
-    expect(variantsFor({ M: 33, N: 68, K: 20, transA: true })).not.toContain('reg128v4'); // A [K, M]: M = 33
-    expect(variantsFor({ M: 36, N: 50257, K: 768, transB: true })).toContain('reg128v4'); // the tied head: B [N, K]
-    expect(variantsFor({ M: 36, N: 50257, K: 768 })).not.toContain('reg128v4');
+  it('offers the vec4-load kernels only where the contiguous dimensions and strides are multiples of 4', () => {
+    const gpu = { limits: { maxComputeWorkgroupStorageSize: 32768 } };
+    const v4 = (s: Parameters<typeof variantsFor>[1]) => variantsFor(gpu, s).filter((v) => v.includes('v4'));
+    expect(v4({ M: 33, N: 68, K: 20 })).toEqual(['reg128v4', 'reg128v4k16']);
+    expect(v4({ M: 33, N: 68, K: 20, transA: true })).toEqual([]); // A [K, M]: M = 33
+    expect(v4({ M: 36, N: 50257, K: 768, transB: true })).toEqual(['reg128v4', 'reg128v4k16']); // the tied head: B [N, K]
+    expect(v4({ M: 36, N: 50257, K: 768 })).toEqual([]);
+  });
+
+  it('offers the 16-deep K slices only where the adapter allows 32 KiB of workgroup memory, and refuses to force them elsewhere', async () => {
+    const shape = { M: 64, N: 64, K: 64 };
+    expect(variantsFor({ limits: { maxComputeWorkgroupStorageSize: 32768 } }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4', 'reg128k16', 'reg128v4k16']);
+    expect(variantsFor({ limits: { maxComputeWorkgroupStorageSize: 16384 } }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4']);
+    expect(variantsFor({ limits: {} }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4']); // WebGPU's default
+    const real = await getGpu();
+    const small = Object.create(real, { limits: { value: { ...real.limits, maxComputeWorkgroupStorageSize: 16384 } } });
+    const a = empty(real, [64 * 64]);
+    expect(() => launchMatmul(small, { a: a.view, b: a.view, c: a.view, ...shape, variant: 'reg128k16' })).toThrow(
+      'matmul: reg128k16 needs 32768 bytes of workgroup memory; this adapter allows 16384 (maxComputeWorkgroupStorageSize)',
+    );
+    a.dispose();
   });
 
   it('launches a split product as the parts plus one column sum, and no split with a bias or another beta', async () => {

@@ -16,19 +16,37 @@ const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
 
 /**
  * The matmul kernels: `simple` (64×64 tile, 4×4 per thread), `reg64` and `reg128` (register-tiled, 8×8 per thread,
- * 64×64 or 128×128 tiles) and `reg128v4` (reg128 with vec4 global loads; only where vec4Eligible). All add the K
- * products of an output in the same order with fma, so they give bit-identical results and may be swapped at any
- * time (a resumed run stays bit for bit).
+ * 64×64 or 128×128 tiles, K in slices of 8), `reg128v4` (reg128 with vec4 global loads; only where vec4Eligible), and
+ * `reg128k16`/`reg128v4k16` (the same with K slices of 16: half the barriers, twice the workgroup memory, 32 KiB; only
+ * where the adapter allows that much). All add the K products of an output in the same order with fma, so they give
+ * bit-identical results and may be swapped at any time (a resumed run stays bit for bit).
  */
-export type MatmulVariant = 'simple' | 'reg64' | 'reg128' | 'reg128v4';
-export const MATMUL_VARIANTS: MatmulVariant[] = ['simple', 'reg64', 'reg128', 'reg128v4'];
-const REG64_SRC = src.replace('const WG: u32 = 16u;', 'const WG: u32 = 8u; ');
-const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number }> = {
-  simple: { spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }, tile: 64 },
-  reg64: { spec: { name: 'matmul', source: REG64_SRC, storage: STORAGE, uniforms: UNIFORMS }, tile: 64 },
-  reg128: { spec: { name: 'matmul', source: src, storage: STORAGE, uniforms: UNIFORMS }, tile: 128 },
-  reg128v4: { spec: { name: 'matmul', source: v4Src, storage: STORAGE, uniforms: UNIFORMS }, tile: 128 },
+export type MatmulVariant = 'simple' | 'reg64' | 'reg128' | 'reg128v4' | 'reg128k16' | 'reg128v4k16';
+export const MATMUL_VARIANTS: MatmulVariant[] = ['simple', 'reg64', 'reg128', 'reg128v4', 'reg128k16', 'reg128v4k16'];
+
+/** A register-tiled kernel's source with its threads per side (tile = 8·wg) and K slice depth substituted. */
+function tiledSource(source: string, wg: 8 | 16, tk: 8 | 16): string {
+  const set = (text: string, name: string, value: number) => {
+    const line = new RegExp(`^const ${name}: u32 = \\d+u;`, 'm');
+    if (!line.test(text)) throw new Error(`matmul: no "const ${name}: u32 = …u;" line to substitute`);
+    return text.replace(line, `const ${name}: u32 = ${value}u;`);
+  };
+  return set(set(source, 'WG', wg), 'TK', tk);
+}
+const tiled = (source: string, wg: 8 | 16, tk: 8 | 16) => ({
+  spec: { name: 'matmul', source: tiledSource(source, wg, tk), storage: STORAGE, uniforms: UNIFORMS },
+  tile: 8 * wg,
+  workgroupBytes: 2 * 2 * tk * 8 * wg * 4, // two operands, two buffers, TK × TILE floats each
+});
+const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number; workgroupBytes: number }> = {
+  simple: { spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }, tile: 64, workgroupBytes: 8192 },
+  reg64: tiled(src, 8, 8),
+  reg128: tiled(src, 16, 8),
+  reg128v4: tiled(v4Src, 16, 8),
+  reg128k16: tiled(src, 16, 16),
+  reg128v4k16: tiled(v4Src, 16, 16),
 };
+const isV4 = (v: MatmulVariant) => v === 'reg128v4' || v === 'reg128v4k16';
 
 /**
  * Whether reg128v4 can run this product: A and B are read as vec4s along their contiguous dimension (A: K, or M
@@ -92,11 +110,13 @@ export function splitK(s: { M: number; N: number; K: number; batch?: number; bia
 export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
   let variant = x.variant ?? chosenVariant(gpu, x.M, x.N, x.K, batch, !!x.transA, !!x.transB);
-  if (variant === 'reg128v4' && !vec4Eligible(x)) {
-    if (x.variant) throw new Error(`matmul: reg128v4 needs the operands' contiguous dimensions and batch strides to be multiples of 4 (M ${x.M}, N ${x.N}, K ${x.K})`);
-    variant = 'reg128'; // the tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin
+  if (isV4(variant) && !vec4Eligible(x)) {
+    if (x.variant) throw new Error(`matmul: ${variant} needs the operands' contiguous dimensions and batch strides to be multiples of 4 (M ${x.M}, N ${x.N}, K ${x.K})`);
+    // The tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin.
+    variant = variant === 'reg128v4' ? 'reg128' : 'reg128k16';
   }
-  const { spec, tile } = SPECS[variant];
+  const { spec, tile, workgroupBytes } = SPECS[variant];
+  if (workgroupBytes > workgroupLimit(gpu)) throw new Error(`matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${workgroupLimit(gpu)} (maxComputeWorkgroupStorageSize)`);
   const split = splitK(x);
   const MN = x.M * x.N;
   // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C (cleared when beta is 0) += the column sums.
@@ -177,7 +197,7 @@ export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: Ma
     try {
       // In error scopes: scratch operands the GPU has no memory for fail this shape's timing, not the device.
       const ms = await gpu.scoped(() => timeVariants(gpu, s));
-      const chosen = variantsFor(s).reduce((x, y) => (ms[y]! < ms[x]! ? y : x));
+      const chosen = variantsFor(gpu, s).reduce((x, y) => (ms[y]! < ms[x]! ? y : x));
       t.chosen.set(key, chosen);
       out.push({ shape: key, chosen, ms });
     } catch {
@@ -189,9 +209,12 @@ export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: Ma
   return out;
 }
 
-/** The variants that can run a product of these dimensions (dense operands). */
-export function variantsFor(s: { M: number; N: number; K: number; transA?: boolean; transB?: boolean }): MatmulVariant[] {
-  return MATMUL_VARIANTS.filter((v) => v !== 'reg128v4' || vec4Eligible(s));
+/** WebGPU's default, which every adapter offers. */
+const workgroupLimit = (gpu: Pick<Gpu, 'limits'>) => gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
+
+/** The variants that can run a product of these dimensions (dense operands) on this GPU. */
+export function variantsFor(gpu: Pick<Gpu, 'limits'>, s: { M: number; N: number; K: number; transA?: boolean; transB?: boolean }): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => (!isV4(v) || vec4Eligible(s)) && SPECS[v].workgroupBytes <= workgroupLimit(gpu));
 }
 
 /** Host milliseconds a tuning measurement aims to span (a few launches of a small product, one of a large one). */
@@ -215,7 +238,7 @@ async function timeVariants(gpu: Gpu, s: Shape): Promise<Partial<Record<MatmulVa
       await gpu.sync();
       return (performance.now() - t0) / reps;
     };
-    const variants = variantsFor(s);
+    const variants = variantsFor(gpu, s);
     const reps = new Map<MatmulVariant, number>();
     for (const v of variants) {
       await timed(v, 1); // compiles the pipeline, binds the operands
