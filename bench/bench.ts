@@ -32,6 +32,11 @@ export interface BenchOptions {
   unchecked?: () => Promise<Gpu>;
   /** A device on Dawn's null backend (Node only), for the host's own cost of recording an update (section 'host'). */
   nullDevice?: () => Promise<Gpu>;
+  /**
+   * Called with the report so far after every case, passed or failed (`complete` false until the end), so a run cut
+   * off by a time limit still leaves what it measured.
+   */
+  progress?: (report: BenchReport) => void;
 }
 
 /**
@@ -135,6 +140,8 @@ export interface BenchReport {
   /** TensorFlow.js (WebGPU backend) on the same adapter, with our figure divided by its (>1: we are faster). */
   peers: { tfjs: { version: string; matmul: (PeerMatmul & { oursOverTheirs: number | null })[]; steps: (PeerStep & { oursOverTheirs: number | null })[] } | null };
   errors: { section: string; what: string; message: string }[];
+  /** False in the reports handed to `progress` while cases remain; true once every section has run. */
+  complete: boolean;
 }
 
 interface MatmulShape {
@@ -414,7 +421,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   const report: BenchReport = {
     date: new Date().toISOString(), size: opts.size, adapter: gpu.description, boundsChecks: gpu.boundsChecks, peak,
     runtime: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
-    matmul: [], attention: [], steps: [], host: [], peers: { tfjs: null }, errors: [],
+    matmul: [], attention: [], steps: [], host: [], peers: { tfjs: null }, errors: [], complete: false,
   };
   // Each case runs on its own: one that fails (out of memory, a limit) is recorded and the rest still run.
   const attempt = async <T>(section: Section, what: string, fn: () => Promise<T>, into: T[]) => {
@@ -426,6 +433,8 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       report.errors.push({ section, what, message });
       log(`${section} ${what}: FAILED: ${message}`);
       if (gpu.error) throw gpu.error; // the device is gone: nothing further can run
+    } finally {
+      opts.progress?.(report);
     }
   };
   if (on('matmul')) {
@@ -507,5 +516,6 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       }
     }
   }
+  report.complete = true;
   return report;
 }

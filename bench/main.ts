@@ -1,14 +1,14 @@
 // `npm run bench -- [--size ci|full] [--only matmul,attention,step,host,peers] [--json FILE] [--peak-tflops X]
 // [--no-bounds-checks]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
-// case; --json writes the report.
+// case; --json writes the report (rewritten after every case, so a run cut short leaves what it measured).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { acquireNodeDevice, type NodeDeviceOptions } from '../src/gpu/node';
 import { Gpu } from '../src/gpu/runtime';
 import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
-import { runBench, type BenchSize, type Section } from './bench';
+import { runBench, type BenchReport, type BenchSize, type Section } from './bench';
 
 const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,host,peers] [--json FILE] [--peak-tflops X] [--no-bounds-checks]';
 
@@ -62,17 +62,24 @@ async function main(): Promise<void> {
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
   const unchecked = lazyGpu({ boundsChecks: false });
   const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks });
+  // With --json the file is rewritten after every case (written beside it, then renamed over it): a run stopped by a
+  // time limit leaves a report of what it measured, marked "complete": false.
+  const save = (report: BenchReport) => {
+    if (!args.json) return;
+    mkdirSync(dirname(args.json), { recursive: true });
+    writeFileSync(`${args.json}.part`, JSON.stringify(report, null, 2) + '\n');
+    renameSync(`${args.json}.part`, args.json);
+  };
   const report = await runBench(gpu, {
     size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
     unchecked: args.boundsChecks ? unchecked.get : undefined,
     nullDevice: nullDevice.get,
+    progress: save,
   });
-  const json = JSON.stringify(report, null, 2);
   if (args.json) {
-    mkdirSync(dirname(args.json), { recursive: true });
-    writeFileSync(args.json, json + '\n');
+    save(report);
     console.error(`wrote ${args.json}`);
-  } else console.log(json);
+  } else console.log(JSON.stringify(report, null, 2));
   await unchecked.destroy();
   await nullDevice.destroy();
   gpu.destroy();

@@ -1,8 +1,8 @@
 // `npm run bench` at smoke-test size on this machine's adapter (SwiftShader in CI): the command builds, runs every
 // section (ours and the TensorFlow.js peer), and writes a complete report. Figures here are not claimed as speed.
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ describe('npm run bench (CI size)', () => {
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
     expect(rep.errors).toEqual([]);
+    expect(rep.complete).toBe(true);
     expect(rep.size).toBe('ci');
     expect(rep.adapter.features).toContain('timestamp-query');
     expect(rep.peak?.source).toBe('user');
@@ -70,6 +71,23 @@ describe('npm run bench (CI size)', () => {
     expect(Math.abs(tfjs.steps[0]!.finalLoss - Math.log(512))).toBeLessThan(0.3);
     expect(tfjs.steps[0]!.oursOverTheirs).toBeGreaterThan(0);
   }, 600_000);
+
+  it('leaves a report of the cases measured so far when stopped mid-run (a time limit on a GPU machine)', async () => {
+    // dist/bench/bench.js was built by the first test.
+    const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'partial.json');
+    const child = spawn(process.execPath, ['dist/bench/bench.js', '--size', 'ci', '--only', 'matmul,attention', '--json', out], { cwd: ROOT, stdio: 'ignore' });
+    const exited = new Promise<void>((done) => child.on('exit', () => done()));
+    const deadline = Date.now() + 300_000;
+    while (!existsSync(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await exited;
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
+    expect(rep.complete).toBe(false);
+    expect(rep.matmul.length).toBeGreaterThanOrEqual(1);
+    expect(rep.matmul.length).toBeLessThan(4);
+    expect(rep.matmul[0]!.ms).toBeGreaterThan(0);
+    expect(rep.attention).toEqual([]);
+  }, 320_000);
 
   it('rejects a bad option with a one-line message', () => {
     const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'huge'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
