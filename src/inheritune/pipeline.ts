@@ -74,11 +74,18 @@ export interface PipelineState {
   settings: InherituneSettings;
   reference: RunReport['reference'];
   rounds: RoundResult[];
-  /** The round under way; valLossStart is NaN until its opening evaluation ran. */
-  current: { phase: Phase; round: number; n: number; valLossStart: number };
+  /**
+   * The round under way; valLossStart is null until its opening evaluation ran (a round's first snapshot is taken
+   * before it; snapshots are JSON, so NaN is no placeholder).
+   */
+  current: { phase: Phase; round: number; n: number; valLossStart: number | null };
   /** Learning-rate multiplier (halved by a rollback) and rollbacks taken; absent means 1 and 0. */
   lrScale?: number;
   rollbacks?: number;
+  /** This run wrote the grown model to FINAL_FILE (before its baseline); a file there without it is another run's. */
+  finalSaved?: boolean;
+  /** The run has ended (its last snapshot): resuming it reports again and trains nothing. */
+  done?: boolean;
 }
 
 /** Rollbacks a run may take after non-finite steps before it stops, and what each does to the learning rate. */
@@ -97,6 +104,8 @@ export interface PipelineContext {
   onLoadProgress?: (what: string, done: number, total: number) => void;
   /** The model being trained from now on (after loading, each grow, the baseline), and null once it is disposed. */
   onModel?: (model: Gpt2Model | null) => void;
+  /** The grown model, once the Inheritune rounds have ended (before the baseline trains, or on resuming one). */
+  onFinal?: (final: NonNullable<PipelineResult['final']>) => void;
 }
 
 export interface PipelineResult {
@@ -174,8 +183,12 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   const finish = async (status: RunReport['status']): Promise<PipelineResult> => {
     const r = report(status);
     ctx.onEvent({ type: 'report', report: r });
-    if (!finalParams && r.final) finalParams = await readFinal(ctx.store);
     return { report: r, final: r.final && finalParams ? { config: inheritedConfig(ref.config, r.final.n), params: finalParams } : null };
+  };
+  /** The Inheritune rounds have ended with these parameters (the last round's model). */
+  const grown = (params: Map<string, Float32Array>, n: number) => {
+    finalParams = params;
+    ctx.onFinal?.({ config: inheritedConfig(ref.config, n), params });
   };
   const snapshot = async () => {
     if (!ctx.store) return;
@@ -195,7 +208,10 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     let restored: Trainer;
     try {
       restored = await restoreTrainer(gpu, snap, data, ctx.peak, progress('rolling back'));
+      const measured = state.current.valLossStart;
       state = { ...snap.meta.extra, lrScale: (state.lrScale ?? 1) * ROLLBACK_LR_SCALE, rollbacks: taken + 1 };
+      // The snapshot is this round's (every round snapshots as it starts), perhaps from before its opening evaluation.
+      state.current.valLossStart ??= measured;
     } finally {
       await snap.close();
     }
@@ -213,10 +229,24 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   if (!resumed) await snapshot();
 
   try {
+    if (resumed && state.done) {
+      // Already ended: report it again (with the grown model) and train nothing.
+      const last = state.rounds.filter((r) => r.phase === 'inheritune').at(-1);
+      if (last && state.finalSaved) finalParams = await readFinal(ctx.store);
+      else if (last && state.current.phase === 'inheritune') finalParams = await trainer.model.toHost();
+      return await finish('done');
+    }
+    if (resumed && state.current.phase === 'baseline' && state.finalSaved) {
+      const params = await readFinal(ctx.store);
+      if (!params) throw new Error(`the run folder lost ${FINAL_FILE}, the grown model kept while the baseline trains`);
+      grown(params, state.rounds.filter((r) => r.phase === 'inheritune').at(-1)!.n);
+    }
     for (;;) {
       const cur = state.current;
-      if (Number.isNaN(cur.valLossStart)) cur.valLossStart = await evalOf(trainer.model, s.train);
-      ctx.onEvent({ type: 'round-start', phase: cur.phase, round: cur.round, n: cur.n, params: paramCount(trainer.model.config), valLoss: cur.valLossStart, resumed });
+      // Null (or, in snapshots of older versions, NaN) until measured.
+      if (cur.valLossStart === null || Number.isNaN(cur.valLossStart)) cur.valLossStart = await evalOf(trainer.model, s.train);
+      const valLossStart = cur.valLossStart;
+      ctx.onEvent({ type: 'round-start', phase: cur.phase, round: cur.round, n: cur.n, params: paramCount(trainer.model.config), valLoss: valLossStart, resumed });
       resumed = false;
       const tag = { phase: cur.phase, round: cur.round };
       for (;;) {
@@ -231,7 +261,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         if (ctx.shouldStop?.()) return await finish('stopped');
       }
       const result: RoundResult = {
-        ...tag, n: cur.n, params: paramCount(trainer.model.config), steps: trainer.settings.steps, valLossStart: cur.valLossStart,
+        ...tag, n: cur.n, params: paramCount(trainer.model.config), steps: trainer.settings.steps, valLossStart,
         valLoss: trainer.position.lastValLoss!, seconds: trainer.position.elapsedSec,
       };
       state.rounds.push(result);
@@ -254,10 +284,14 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         continue;
       }
       if (cur.phase === 'inheritune') {
-        finalParams = await trainer.model.toHost();
+        const params = await trainer.model.toHost();
+        grown(params, cur.n);
         if (s.baseline) {
           const cfg = trainer.model.config;
-          await ctx.store?.write(FINAL_FILE, exportGpt2(cfg, finalParams).safetensors);
+          if (ctx.store) {
+            await ctx.store.write(FINAL_FILE, exportGpt2(cfg, params).safetensors);
+            state.finalSaved = true;
+          }
           const steps = state.rounds.filter((r) => r.phase === 'inheritune').reduce((a, r) => a + r.steps, 0);
           const init = initParams(cfg, s.initSeed);
           const old = trainer;
@@ -270,6 +304,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
           continue;
         }
       }
+      state.done = true;
       await snapshot();
       return await finish('done');
     }
@@ -280,10 +315,11 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
 }
 
 function roundAt(phase: Phase, round: number, n: number): PipelineState['current'] {
-  return { phase, round, n, valLossStart: NaN };
+  return { phase, round, n, valLossStart: null };
 }
 
-async function readFinal(store: StateStore | undefined): Promise<Map<string, Float32Array> | null> {
+/** The grown model kept in FINAL_FILE, or null when there is none. */
+export async function readFinal(store: StateStore | undefined): Promise<Map<string, Float32Array> | null> {
   const src = store ? await store.open(FINAL_FILE) : null;
   if (!src) return null;
   try {

@@ -11,7 +11,7 @@ import { blobSource } from '../io/safetensors';
 import { decodeGpt2, encodeGpt2, GPT2_VOCAB } from '../io/tokenizer';
 import { analyzeAttention } from '../inheritune/analyze';
 import type { ReadParam } from '../inheritune/inherit';
-import { FINAL_FILE, type PipelineResult, type PipelineState } from '../inheritune/pipeline';
+import { FINAL_FILE, readFinal, type PipelineResult, type PipelineState } from '../inheritune/pipeline';
 import type { Gpt2Config } from '../model/config';
 import { Gpt2Model } from '../model/gpt2';
 import { paramCount, paramSpecs } from '../model/params';
@@ -522,8 +522,13 @@ export class Engine {
 
   // ---- sampling and export ----
 
-  /** The model to sample or export: the one training now, the finished one, or the last snapshot's. */
+  /**
+   * The model to sample or export: the grown one once the Inheritune rounds have ended (also while the baseline
+   * trains), else the one training now, the finished one, or the last snapshot's (the grown model kept beside it when
+   * that snapshot is the baseline's).
+   */
   private async currentParams(): Promise<{ config: Gpt2Config; params: Map<string, Float32Array> } | null> {
+    if (this.session?.grown) return this.session.grown;
     const live = this.session?.live;
     if (live) return { config: live.config, params: await live.toHost() };
     if (this.finished) return this.finished;
@@ -531,6 +536,11 @@ export class Engine {
     const snap = await openSnapshot<PipelineState>(this.store);
     if (!snap) return null;
     try {
+      if (snap.meta.extra?.finalSaved) {
+        // The baseline has the grown model's architecture.
+        const params = await readFinal(this.store);
+        if (params) return { config: snap.meta.config, params };
+      }
       const params = new Map<string, Float32Array>();
       for (const p of paramSpecs(snap.meta.config)) params.set(p.name, await snap.file.readF32(`param:${p.name}`));
       return { config: snap.meta.config, params };

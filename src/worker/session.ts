@@ -5,7 +5,7 @@
 
 import type { Gpu } from '../gpu/runtime';
 import { exportGpt2 } from '../io/checkpoint';
-import { runInheritune, type InherituneSettings, type PipelineEvent, type PipelineResult, type RoundResult } from '../inheritune/pipeline';
+import { FINAL_FILE, runInheritune, type InherituneSettings, type PipelineEvent, type PipelineResult, type RoundResult } from '../inheritune/pipeline';
 import type { ReadParam } from '../inheritune/inherit';
 import { toHfConfig, type Gpt2Config } from '../model/config';
 import { Gpt2Model } from '../model/gpt2';
@@ -37,6 +37,8 @@ export type LogEntry = Record<string, unknown> & { type: string };
 export class Session {
   /** The model under training (null between phases). */
   live: Gpt2Model | null = null;
+  /** The grown model once the Inheritune rounds have ended (while the baseline trains, it is not `live`). */
+  grown: NonNullable<PipelineResult['final']> | null = null;
   log: LogEntry[] = [];
   result: PipelineResult | null = null;
   private stepsPerRound = 1;
@@ -76,6 +78,7 @@ export class Session {
   async persistInputs(ref: { config: Gpt2Config; file: Blob | null; params: Map<string, Float32Array> | null }, info: Omit<SavedRunInfo, 'phase' | 'round' | 'n' | 'step' | 'savedAt'>, refInfo: ReferenceInfo): Promise<void> {
     const { store, emitter, data } = this.io;
     await store.remove(SNAPSHOT_FILE);
+    await store.remove(FINAL_FILE); // an earlier run's grown model
     if (ref.file) {
       await store.writeBlob(RUN_FILES.reference, ref.file, emitter.progress('saving the reference for resuming'));
       emitter.end('saving the reference for resuming');
@@ -146,6 +149,9 @@ export class Session {
         },
         onModel: (m) => {
           this.live = m;
+        },
+        onFinal: (f) => {
+          this.grown = f;
         },
       }, settings, { resume: settings === null });
       return this.result;

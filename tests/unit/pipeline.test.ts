@@ -86,4 +86,52 @@ describe('the Inheritune pipeline', () => {
       }
     });
   }
+
+  it('resumes a run that died before a round\'s opening evaluation, reports a finished run again without training, and never takes another run\'s grown model', { timeout: 400_000 }, async () => {
+    const gpu = await getGpu();
+    await trainReference();
+    const dirs = [mkdtempSync(join(tmpdir(), 'inh-c-')), mkdtempSync(join(tmpdir(), 'inh-d-'))];
+    const rounds = (x: { report: { rounds: object[] } }) => x.report.rounds.map((r) => ({ ...r, seconds: 0 }));
+    try {
+      const grownSeen: number[] = [];
+      const whole = await runInheritune({
+        gpu, ref, data, peak: null, store: directoryStore(dirs[0]!), onEvent: () => undefined,
+        onFinal: (f) => grownSeen.push(f.config.nLayer),
+      }, settings('restart'));
+      // The grown model is handed over once, before the baseline trains (export gives it, not the baseline).
+      expect(grownSeen).toEqual([4]);
+
+      // Dies at round 1's first update: its last snapshot is the one taken as the round began, before the evaluation.
+      await expect(runInheritune({
+        gpu, ref, data, peak: null, store: directoryStore(dirs[1]!),
+        onEvent: (e) => { if (e.type === 'step' && e.round === 1) throw new Error('simulated crash'); },
+      }, settings('restart'))).rejects.toThrow('simulated crash');
+      const resumedGrown: number[] = [];
+      const resumed = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), onEvent: () => undefined, onFinal: (f) => resumedGrown.push(f.config.nLayer) }, null, { resume: true });
+      expect(resumed.report.status).toBe('done');
+      expect(rounds(resumed)).toEqual(rounds(whole));
+      expect(resumedGrown).toEqual([4]);
+      for (const [name, v] of whole.final!.params) expect(resumed.final!.params.get(name), name).toEqual(v);
+
+      // Resuming the finished run reports it again, with the same rounds and model, and trains nothing.
+      const again: PipelineEvent[] = [];
+      const done = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), onEvent: (e) => again.push(e) }, null, { resume: true });
+      expect(done.report).toEqual(resumed.report);
+      expect(again.filter((e) => e.type === 'step' || e.type === 'round-end')).toEqual([]);
+      for (const [name, v] of whole.final!.params) expect(done.final!.params.get(name), name).toEqual(v);
+
+      // A new run in the same folder, without baseline, stopped in round 1: the first run's grown model (still in
+      // the folder) is not this run's, so it reports none.
+      let updates = 0;
+      const stopped = await runInheritune({
+        gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), shouldStop: () => updates >= 4,
+        onEvent: (e) => { if (e.type === 'step') updates++; },
+      }, { ...settings('restart'), baseline: false });
+      expect(stopped.report.status).toBe('stopped');
+      expect(stopped.report.final?.n).toBe(2);
+      expect(stopped.final).toBeNull();
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
 });
