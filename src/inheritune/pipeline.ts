@@ -14,6 +14,7 @@ import { validationLoss } from '../train/evaluate';
 import type { Peak } from '../train/mfu';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
 import { Trainer, type TrainEvent, type TrainSettings } from '../train/trainer';
+import { Fingerprint } from '../util/fingerprint';
 import { continueSource, inheritSource, type ReadParam } from './inherit';
 
 export type GrowMode = 'restart' | 'continue';
@@ -86,6 +87,23 @@ export interface PipelineState {
   finalSaved?: boolean;
   /** The run has ended (its last snapshot): resuming it reports again and trains nothing. */
   done?: boolean;
+  /** Fingerprints of the reference and the tokens the run was started with (absent in older snapshots). */
+  inputs?: InputPrints;
+}
+
+interface InputPrints {
+  reference: string;
+  corpus: { train: number; val: number; print: string };
+}
+
+/**
+ * Fingerprints of a run's inputs, checked on resume: the reference by its config and the parameters that identify
+ * it cheaply (position embeddings, final norm), the corpus by its train and validation tokens.
+ */
+async function inputPrints(ref: PipelineContext['ref'], data: PipelineContext['data']): Promise<InputPrints> {
+  const r = new Fingerprint().text(JSON.stringify(ref.config));
+  for (const name of ['wpe.weight', 'ln_f.weight', 'ln_f.bias']) r.bytes(await ref.read(name));
+  return { reference: r.hex(), corpus: { train: data.train.length, val: data.val.length, print: new Fingerprint().bytes(data.train).bytes(data.val).hex() } };
 }
 
 /** Rollbacks a run may take after non-finite steps before it stops, and what each does to the learning rate. */
@@ -142,6 +160,15 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       if (snap.meta.config.nEmbd !== ref.config.nEmbd || snap.meta.config.vocabSize !== ref.config.vocabSize) {
         throw new Error(`the snapshot's model (width ${snap.meta.config.nEmbd}, vocabulary ${snap.meta.config.vocabSize}) does not fit this reference (width ${ref.config.nEmbd}, vocabulary ${ref.config.vocabSize})`);
       }
+      if (state.inputs) {
+        const now = await inputPrints(ref, data);
+        if (now.reference !== state.inputs.reference) throw new Error('the snapshot was trained from another reference checkpoint than this one: resume with the reference the run started from');
+        const [was, is] = [state.inputs.corpus, now.corpus];
+        if (is.print !== was.print) {
+          throw new Error(`the snapshot was trained on another corpus (${was.train.toLocaleString('en-US')} training + ${was.val.toLocaleString('en-US')} validation tokens) than this one ` +
+            `(${is.train.toLocaleString('en-US')} + ${is.val.toLocaleString('en-US')}${is.train === was.train && is.val === was.val ? ', different tokens' : ''}): resume with the corpus the run started from`);
+        }
+      }
       trainer = await restoreTrainer(gpu, snap, data, ctx.peak, progress('restoring'));
       trainer.lrScale = state.lrScale ?? 1;
       ctx.onModel?.(trainer.model);
@@ -164,7 +191,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     const first = inheritSource(ref.config, ref.read, settings.n, { paperCode: settings.paperCode, seed: settings.initSeed });
     trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
     ctx.onModel?.(trainer.model);
-    state = { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n) };
+    state = { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n), inputs: await inputPrints(ref, data) };
   }
   let haltInfo: RunReport['halt'];
   const s = state.settings;

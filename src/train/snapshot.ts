@@ -99,6 +99,7 @@ export async function restoreTrainer<X>(gpu: Gpu, snap: OpenedSnapshot<X>, data:
     for (const slot of model.layout.slots) {
       for (const [prefix, banks] of [['m', opt.m], ['v', opt.v]] as const) {
         const data = await need(`${prefix}:${slot.name}`);
+        if (data.length !== slot.size) throw new Error(`${SNAPSHOT_FILE} is damaged: ${prefix}:${slot.name} holds ${data.length} values, its parameter ${slot.size}`);
         gpu.upload(banks[slot.bank]!.range(slot.offset, slot.size), data);
       }
       onProgress?.(model.layout.slots.length + ++done, 2 * model.layout.slots.length);

@@ -87,7 +87,7 @@ describe('the Inheritune pipeline', () => {
     });
   }
 
-  it('resumes a run that died before a round\'s opening evaluation, reports a finished run again without training, and never takes another run\'s grown model', { timeout: 400_000 }, async () => {
+  it('resumes a run that died before a round\'s opening evaluation, reports a finished run again without training, never takes another run\'s grown model, and refuses other inputs', { timeout: 400_000 }, async () => {
     const gpu = await getGpu();
     await trainReference();
     const dirs = [mkdtempSync(join(tmpdir(), 'inh-c-')), mkdtempSync(join(tmpdir(), 'inh-d-'))];
@@ -130,6 +130,15 @@ describe('the Inheritune pipeline', () => {
       expect(stopped.report.status).toBe('stopped');
       expect(stopped.report.final?.n).toBe(2);
       expect(stopped.final).toBeNull();
+
+      // Resuming with other inputs than the run started from is refused, naming which.
+      const resume = (r: typeof ref, d: typeof data) => runInheritune({ gpu, ref: r, data: d, peak: null, store: directoryStore(dirs[0]!), onEvent: () => undefined }, null, { resume: true });
+      const train = data.train.slice().reverse();
+      await expect(resume(ref, { train, val: data.val })).rejects.toThrow(/trained on another corpus \([\d,]+ training \+ [\d,]+ validation tokens\) than this one \([\d,]+ \+ [\d,]+, different tokens\)/);
+      await expect(resume(ref, { train: data.train.subarray(1), val: data.val })).rejects.toThrow('trained on another corpus');
+      const otherRef = { config: refConfig, read: async (n: string) => (n === 'ln_f.bias' ? refParams!.get(n)!.map((v) => v + 1e-3) : refParams!.get(n)!.slice()) };
+      await expect(resume(otherRef, data)).rejects.toThrow('the snapshot was trained from another reference checkpoint than this one');
+      expect((await resume(ref, data)).report.status).toBe('done');
     } finally {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     }
