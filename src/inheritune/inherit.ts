@@ -14,13 +14,16 @@ export function defaultN(k: number): number {
   return Math.max(1, Math.floor(k / 2));
 }
 
+/** The tensors paper-code mode takes from init (only these are made: a whole init of a large model is gigabytes). */
+const PAPER_CODE_INIT = new Set(['wpe.weight', 'ln_f.weight', 'ln_f.bias']);
+
 /** Source for inherit(n): wte, wpe, blocks 0…n−1, ln_f from the reference (wpe and ln_f from init in paper-code mode). */
 export function inheritSource(ref: Gpt2Config, read: ReadParam, n: number, opts: { paperCode?: boolean; seed?: number } = {}): { config: Gpt2Config; source: ParamSource } {
   const config = inheritedConfig(ref, n);
   let init: Map<string, Float32Array> | null = null;
   const source: ParamSource = (name) => {
     if (opts.paperCode && (name === 'wpe.weight' || name.startsWith('ln_f.'))) {
-      init ??= initParams(config, opts.seed ?? 0);
+      init ??= initParams(config, opts.seed ?? 0, PAPER_CODE_INIT);
       return init.get(name)!;
     }
     return read(name);

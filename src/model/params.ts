@@ -90,18 +90,25 @@ export function paramLayout(specs: ParamSpec[], maxBankElems: number): ParamLayo
  * GPT-2 initialisation: weights N(0, 0.02), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02/√(2L)),
  * biases 0, LayerNorm weight 1 and bias 0. Deterministic for a seed.
  */
-export function initParams(c: Gpt2Config, seed: number): Map<string, Float32Array> {
+export function initParams(c: Gpt2Config, seed: number, only?: ReadonlySet<string>): Map<string, Float32Array> {
   const rng = new Rng(seed);
   const out = new Map<string, Float32Array>();
   const residualStd = 0.02 / Math.sqrt(2 * c.nLayer);
-  for (const p of paramSpecs(c)) {
-    const data = new Float32Array(p.size);
+  const specs = paramSpecs(c);
+  // With `only`: the same values for those tensors, the others' draws made and discarded (none stored), and nothing
+  // drawn after the last one wanted.
+  const last = only ? specs.reduce((at, p, i) => (only.has(p.name) ? i : at), -1) : specs.length - 1;
+  for (const p of specs.slice(0, last + 1)) {
+    const keep = !only || only.has(p.name);
+    if (!keep && !p.decay) continue; // no draws
+    const data = new Float32Array(keep ? p.size : 0);
     if (/ln_(1|2|f)\.weight$/.test(p.name)) data.fill(1);
     else if (p.decay) {
       const std = /(attn|mlp)\.c_proj\.weight$/.test(p.name) ? residualStd : 0.02;
-      for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+      if (keep) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+      else for (let i = 0; i < p.size; i++) rng.normal();
     }
-    out.set(p.name, data);
+    if (keep) out.set(p.name, data);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Inheriting n blocks reads only what the small model needs: wte, wpe, blocks 0…n−1 and ln_f, never the other
-// blocks' bytes (counted on the file handle).
+// blocks' bytes (counted on the file handle); paper-code mode makes only the tensors it takes from init.
 
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,8 @@ import { expect, it } from 'vitest';
 import { inheritedConfig, openGpt2Checkpoint } from '../../src/io/checkpoint';
 import { fileSource } from '../../src/io/node-source';
 import { Gpt2Model } from '../../src/model/gpt2';
-import { paramSpecs } from '../../src/model/params';
+import { initParams, paramSpecs } from '../../src/model/params';
+import { inheritSource } from '../../src/inheritune/inherit';
 import { getGpu } from './gpu';
 
 const DIR = join(__dirname, '../../../shared/fixtures/ref-8L');
@@ -30,4 +31,19 @@ it('inheriting 2 of 8 blocks reads only those blocks, the embeddings and ln_f', 
   } finally {
     await src.close();
   }
+});
+
+it('paper-code mode makes only wpe and ln_f from init, with the values a whole init gives them', async () => {
+  const c = { vocabSize: 300, nPositions: 32, nEmbd: 16, nLayer: 3, nHead: 2 };
+  const full = initParams(inheritedConfig(c, 2), 9);
+  const made: string[] = [];
+  const { source } = inheritSource(c, async (n) => { made.push(n); return new Float32Array(0); }, 2, { paperCode: true, seed: 9 });
+  for (const name of ['wpe.weight', 'ln_f.weight', 'ln_f.bias']) expect(await source(name, []), name).toEqual(full.get(name));
+  await source('h.1.mlp.c_proj.weight', []);
+  expect(made).toEqual(['h.1.mlp.c_proj.weight']); // read from the reference
+  // Any subset: each tensor as in the whole init, nothing else stored.
+  const part = initParams(c, 9, new Set(['wpe.weight', 'h.1.mlp.c_proj.weight', 'ln_f.bias']));
+  const whole = initParams(c, 9);
+  expect([...part.keys()]).toEqual(['wpe.weight', 'h.1.mlp.c_proj.weight', 'ln_f.bias']);
+  for (const [k, v] of part) expect(v, k).toEqual(whole.get(k));
 });
