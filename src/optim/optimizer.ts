@@ -56,28 +56,34 @@ interface AdamWRange {
   lo: number;
   hi: number;
   wd: number;
+  /** The update count at which these parameters' state began (their bias corrections count from it). */
+  born: number;
 }
 
-/** Contiguous runs of AdamW-owned slots with the same decay, per bank (alignment gaps are zero and stay zero). */
-function adamwRanges(slots: readonly ParamSlot[], owned: (s: ParamSlot) => boolean, wd: number): AdamWRange[] {
-  const out: AdamWRange[] = [];
+/**
+ * Contiguous runs of AdamW-owned slots with the same decay and the same birth step, per bank (alignment gaps are
+ * zero and stay zero).
+ */
+function adamwRanges(slots: readonly ParamSlot[], owned: (s: ParamSlot) => boolean, wd: number, born: Readonly<Record<string, number>>): AdamWRange[] {
+  const out: (AdamWRange & { end: number })[] = [];
   const align = (n: number) => Math.ceil(n / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
   let run: (AdamWRange & { end: number }) | null = null;
   for (const s of [...slots].sort((a, b) => a.bank - b.bank || a.offset - b.offset)) {
     const w = s.decay ? wd : 0;
+    const b = born[s.name] ?? 0;
     if (!owned(s)) {
       run = null;
       continue;
     }
-    if (run && run.bank === s.bank && run.end === s.offset && run.wd === w) {
+    if (run && run.bank === s.bank && run.end === s.offset && run.wd === w && run.born === b) {
       run.hi = s.offset + s.size;
       run.end = s.offset + align(s.size);
     } else {
-      run = { bank: s.bank, lo: s.offset, hi: s.offset + s.size, wd: w, end: s.offset + align(s.size) };
+      run = { bank: s.bank, lo: s.offset, hi: s.offset + s.size, wd: w, born: b, end: s.offset + align(s.size) };
       out.push(run);
     }
   }
-  return out.map(({ bank, lo, hi, wd: w }) => ({ bank, lo, hi, wd: w }));
+  return out.map(({ end: _, ...r }) => r);
 }
 
 export class Optimizer {
@@ -90,7 +96,13 @@ export class Optimizer {
   readonly halted: Tensor;
   /** Updates taken so far (bias corrections use step + 1). */
   step = 0;
-  private readonly ranges: AdamWRange[];
+  /**
+   * Per parameter name, the update count at which its AdamW state began, where not 0: a grow in `continue` mode adds
+   * tensors with fresh state mid-count, and their bias corrections count from there (as a new PyTorch state's would).
+   */
+  private bornAt: Record<string, number> = {};
+  private ranges: AdamWRange[];
+  private readonly adamwOwned: (s: ParamSlot) => boolean;
   /** Muon matrices in batches of one shape, orthogonalised together (each batch's scratch ≤ MUON_BATCH_BYTES). */
   private readonly muonBatches: { slots: ParamSlot[]; rows: number; cols: number; stride: number }[];
 
@@ -110,7 +122,8 @@ export class Optimizer {
     gpu.clear(this.halted.view);
     const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
     this.muonBatches = muonBatches(model.layout.slots.filter((s) => muon(s.name)), gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27);
-    this.ranges = adamwRanges(model.layout.slots, (s) => !muon(s.name), cfg.adamw.weightDecay);
+    this.adamwOwned = (s) => !muon(s.name);
+    this.ranges = adamwRanges(model.layout.slots, this.adamwOwned, cfg.adamw.weightDecay, this.bornAt);
     // Momentum outputs and orthogonalised updates of one batch of Muon matrices, sized for the largest batch.
     const most = Math.max(0, ...this.muonBatches.map((b) => b.slots.length * b.stride));
     this.muonScratch = most ? [empty(gpu, [most]), empty(gpu, [most])] : [];
@@ -140,7 +153,7 @@ export class Optimizer {
       const at = (banks: Tensor[]) => banks[r.bank]!.range(r.lo, r.hi - r.lo);
       launchAdamW(gpu, {
         param: at(this.model.banks), grad: at(this.grads), m: at(this.m), v: at(this.v),
-        n: r.hi - r.lo, step: this.step, lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, wd: r.wd, gradNorm: norm.view, maxNorm: a.maxNorm,
+        n: r.hi - r.lo, step: this.step - r.born, lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, wd: r.wd, gradNorm: norm.view, maxNorm: a.maxNorm,
       });
     }
     const mu = this.cfg.muon;
@@ -161,17 +174,34 @@ export class Optimizer {
 
   /**
    * Takes over another optimizer's state for every parameter both models have with the same shape (grow in
-   * `continue` mode): moments and the update count; parameters new to this model keep fresh (zero) state.
+   * `continue` mode): moments and the update count; parameters new to this model get fresh state, zero moments and
+   * bias corrections counted from now.
    */
   inheritState(from: Optimizer): void {
     const gpu = this.model.gpu;
     const old = new Map(from.model.layout.slots.map((s) => [s.name, s]));
+    const born: Record<string, number> = {};
     for (const s of this.model.layout.slots) {
       const o = old.get(s.name);
-      if (!o || o.shape.join() !== s.shape.join()) continue;
+      if (!o || o.shape.join() !== s.shape.join()) {
+        born[s.name] = from.step;
+        continue;
+      }
+      born[s.name] = from.bornAt[s.name] ?? 0;
       for (const [dst, src] of [[this.m, from.m], [this.v, from.v]] as const) gpu.copy(src[o.bank]!.range(o.offset, o.size), dst[s.bank]!.range(s.offset, s.size));
     }
     this.step = from.step;
+    this.born = born;
+  }
+
+  /** The birth steps (for snapshots; only the non-zero ones). */
+  get born(): Record<string, number> {
+    return { ...this.bornAt };
+  }
+
+  set born(b: Record<string, number>) {
+    this.bornAt = Object.fromEntries(Object.entries(b).filter(([, v]) => v !== 0));
+    this.ranges = adamwRanges(this.model.layout.slots, this.adamwOwned, this.cfg.adamw.weightDecay, this.bornAt);
   }
 
   dispose(): void {

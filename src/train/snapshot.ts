@@ -48,7 +48,9 @@ export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra
   for (const slot of model.layout.slots) {
     for (const [role, banks] of roles) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: banks[slot.bank]!.subarray(slot.offset, slot.offset + slot.size) });
   }
-  const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.position, extra };
+  // The optimizer's count and birth steps as they are now: a grow in continue mode sets them after the trainer began.
+  const position = { ...trainer.position, optimizerStep: optimizer.step, optimizerBorn: optimizer.born };
+  const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position, extra };
   await store.write(SNAPSHOT_FILE, writeSafetensors(tensors, { inheritune: JSON.stringify(meta) }));
 }
 

@@ -68,6 +68,8 @@ export interface TrainerPosition {
   /** Batch sampler state (mulberry32). */
   rngState: number;
   optimizerStep: number;
+  /** The optimizer's birth steps of parameters added mid-count (continue-mode grows); absent: none. */
+  optimizerBorn?: Record<string, number>;
   elapsedSec: number;
   lastValLoss: number | null;
 }
@@ -138,6 +140,7 @@ export class Trainer {
   restore(p: TrainerPosition): void {
     this.rng.setState(p.rngState);
     this.optimizer.step = p.optimizerStep;
+    this.optimizer.born = p.optimizerBorn ?? {};
     this.position = { ...p };
   }
 

@@ -213,3 +213,48 @@ describe('the step guard', () => {
     }
   });
 });
+
+describe('growing in continue mode', () => {
+  it('gives the new blocks fresh optimizer state: their update equals a new optimizer\'s, while the kept blocks continue', async () => {
+    const gpu = await getGpu();
+    const small = { vocabSize: 23, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2 };
+    const big = { ...small, nLayer: 2 };
+    const tokens = Int32Array.from({ length: 16 }, (_, i) => (i * 7) % small.vocabSize);
+    const step = (model: Gpt2Model, opt: Optimizer) => {
+      opt.zeroGrad();
+      const loss = model.loss(tokens, tokens, 2, 8);
+      backward(loss);
+      loss.dispose();
+      opt.update(1e-2).dispose();
+    };
+    for (const kind of ['adamw', 'muon'] as const) {
+      const init = initParams(big, 6);
+      const trained = await Gpt2Model.create(gpu, small, (n) => init.get(n)!);
+      const before = new Optimizer(trained, optimizerConfig(kind));
+      for (let i = 0; i < 3; i++) step(trained, before);
+      // The grown model: the trained block 0 (and embeddings, ln_f) plus a new block 1.
+      const kept = await trained.toHost();
+      const grown = async () => Gpt2Model.create(gpu, big, (n) => kept.get(n) ?? init.get(n)!);
+      const [a, b] = [await grown(), await grown()];
+      const continued = new Optimizer(a, optimizerConfig(kind));
+      continued.inheritState(before);
+      const fresh = new Optimizer(b, optimizerConfig(kind));
+      try {
+        expect(continued.step).toBe(3);
+        expect(Object.keys(continued.born).every((n) => n.startsWith('h.1.'))).toBe(true);
+        expect(Object.values(continued.born)).toEqual(Array(12).fill(3));
+        step(a, continued);
+        step(b, fresh);
+        const [pa, pb] = [await a.toHost(), await b.toHost()];
+        for (const [name, v] of pa) {
+          if (name.startsWith('h.1.')) expect(v, `${kind}: new ${name}`).toEqual(pb.get(name));
+        }
+        // The kept tensors continue with their moments and count, so they move differently from a fresh start.
+        expect(pa.get('h.0.attn.c_attn.bias')).not.toEqual(pb.get('h.0.attn.c_attn.bias'));
+      } finally {
+        for (const o of [before, continued, fresh]) o.dispose();
+        for (const m of [trained, a, b]) m.dispose();
+      }
+    }
+  });
+});

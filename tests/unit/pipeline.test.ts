@@ -113,6 +113,19 @@ describe('the Inheritune pipeline', () => {
       expect(resumedGrown).toEqual([4]);
       for (const [name, v] of whole.final!.params) expect(resumed.final!.params.get(name), name).toEqual(v);
 
+      // The same in continue mode, whose grow hands the optimizer's count and moments to the grown model: the
+      // snapshot taken as round 1 began carries them.
+      const dir = mkdtempSync(join(tmpdir(), 'inh-e-'));
+      dirs.push(dir, mkdtempSync(join(tmpdir(), 'inh-f-')));
+      const cont = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dirs.at(-1)!), onEvent: () => undefined }, settings('continue'));
+      await expect(runInheritune({
+        gpu, ref, data, peak: null, store: directoryStore(dir),
+        onEvent: (e) => { if (e.type === 'step' && e.round === 1) throw new Error('simulated crash'); },
+      }, settings('continue'))).rejects.toThrow('simulated crash');
+      const contResumed = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dir), onEvent: () => undefined }, null, { resume: true });
+      expect(rounds(contResumed)).toEqual(rounds(cont));
+      for (const [name, v] of cont.final!.params) expect(contResumed.final!.params.get(name), name).toEqual(v);
+
       // Resuming the finished run reports it again, with the same rounds and model, and trains nothing.
       const again: PipelineEvent[] = [];
       const done = await runInheritune({ gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), onEvent: (e) => again.push(e) }, null, { resume: true });
