@@ -93,11 +93,20 @@ export class Gpt2Model {
     return gbanks;
   }
 
-  /** Copies every parameter to the host, in checkpoint order. */
+  /**
+   * Copies every parameter to the host, in checkpoint order (views into one array per bank). Every bank's copy is
+   * recorded at the call, so the values are those of this moment even if the model is disposed while they arrive.
+   */
   async toHost(): Promise<Map<string, Float32Array>> {
+    if (this.disposed) throw new Error('this model was disposed (it grew, or its run ended) before it could be read');
+    const banks = await Promise.all(this.banks.map((b) => b.readF32()));
     const out = new Map<string, Float32Array>();
-    for (const slot of this.layout.slots) out.set(slot.name, await this.params.get(slot.name)!.readF32());
+    for (const s of this.layout.slots) out.set(s.name, banks[s.bank]!.subarray(s.offset, s.offset + s.size));
     return out;
+  }
+
+  get disposed(): boolean {
+    return this.params.size === 0;
   }
 
   dispose(): void {

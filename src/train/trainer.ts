@@ -224,6 +224,7 @@ export class Trainer {
       const valLoss = await validationLoss(this.model, this.data.val, this.settings.ctx, this.settings.evalWindows);
       this.position.lastValLoss = valLoss;
       onEvent({ type: 'eval', step: this.position.step, valLoss, elapsedSec: this.position.elapsedSec });
+      this.lastResolved = performance.now(); // the evaluation is not a training interval (tokens/s, MFU)
     };
     let stopped = false;
     while (this.position.step < until && !halted) {

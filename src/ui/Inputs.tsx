@@ -100,7 +100,9 @@ export function Inputs() {
   const stage = useApp((s) => s.stage);
   const ready = useApp((s) => s.gpu.status === 'ready');
   const send = useApp((s) => s.send);
-  const enabled = ready && !runActive(stage);
+  // Not while a run holds its inputs, nor during an analysis, a peak measurement or the demo's start (refused then).
+  const task = useApp((s) => s.engine.task);
+  const enabled = ready && !runActive(stage) && !task;
   const [ignored, setIgnored] = useState<string[]>([]);
   const over = usePageDrop(enabled, setIgnored);
 

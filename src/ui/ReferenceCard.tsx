@@ -5,7 +5,7 @@
 import { useEffect, useRef } from 'react';
 import { fmtBytes, fmtCount, fmtLoss, fmtParams } from './format';
 import { Heatmap } from './Heatmap';
-import { holdsRun } from './status';
+import { engineWork, holdsRun } from './status';
 import { useApp } from './store';
 import type { CorpusInfo, ReferenceInfo } from '../worker/protocol';
 
@@ -29,13 +29,14 @@ function useAutoAnalyze(): void {
   const ctx = useApp((s) => s.settings.ctx);
   const windows = useApp((s) => s.settings.evalWindows);
   const lastError = useApp((s) => s.errors.reduce((m, e) => (e.scope === 'analyze' && e.id > m ? e.id : m), 0));
+  const working = useApp((s) => engineWork(s.engine));
   // Keyed on the info objects (a re-dropped file with the same name is a new load) and the window shape.
   const sent = useRef<Sent | null>(null);
 
   useEffect(() => {
     const last = sent.current;
     if (last && lastError > last.errorAt) last.failed = true;
-    if (!ready || !reference || !corpus || refVal || holdsRun(stage) || !windowShapeOk(reference, ctx, windows)) return;
+    if (!ready || !reference || !corpus || refVal || holdsRun(stage) || working || !windowShapeOk(reference, ctx, windows)) return;
     if (last && last.reference === reference && last.corpus === corpus) {
       if (last.ctx === ctx && last.windows === windows) return;
       // A new ctx/windows while the first analysis still runs would queue another: wait for it (or its failure).
@@ -47,7 +48,7 @@ function useAutoAnalyze(): void {
       useApp.getState().send({ type: 'analyze', ctx, windows });
     }, 400);
     return () => clearTimeout(t);
-  }, [ready, reference, corpus, refVal, stage, ctx, windows, lastError]);
+  }, [ready, reference, corpus, refVal, stage, working, ctx, windows, lastError]);
 }
 
 function RefInfo({ r }: { r: ReferenceInfo }) {
@@ -132,7 +133,8 @@ export function ReferenceCard() {
   const ctx = useApp((s) => s.settings.ctx);
   const windows = useApp((s) => s.settings.evalWindows);
   const send = useApp((s) => s.send);
-  const canAnalyze = ready && !!reference && !!corpus && !holdsRun(stage) && windowShapeOk(reference, ctx, windows);
+  const working = useApp((s) => engineWork(s.engine));
+  const canAnalyze = ready && !!reference && !!corpus && !holdsRun(stage) && !working && windowShapeOk(reference, ctx, windows);
 
   return (
     <section className="card" data-testid="reference-card">

@@ -6,7 +6,7 @@ import { useMemo } from 'react';
 import { NumberField } from './Field';
 import { fmtTime } from './format';
 import { SettingsForm } from './SettingsForm';
-import { canPause, canStop, isBusy, runActive } from './status';
+import { canPause, canStop, engineWork, isBusy, runActive } from './status';
 import { useApp } from './store';
 import { growPlan } from '../inheritune/plan';
 import { hasErrors, validateDemo, validateSettings } from './validate';
@@ -76,6 +76,7 @@ export function RunControls() {
   const reference = useApp((s) => s.reference);
   const corpus = useApp((s) => s.corpus);
   const stage = useApp((s) => s.stage);
+  const engine = useApp((s) => s.engine);
   const ready = useApp((s) => s.gpu.status === 'ready');
   const lastSnapshot = useApp((s) => s.lastSnapshot);
   const send = useApp((s) => s.send);
@@ -93,9 +94,11 @@ export function RunControls() {
   const plan = reference && !errors.n ? growPlan(settings.n, reference.layers).text : null;
 
   const busy = isBusy(stage);
+  const working = engineWork(engine);
   const locked = runActive(stage);
-  const startBlocked = !ready ? 'the GPU engine is not ready' : !reference ? 'load a reference checkpoint' : !corpus ? 'load a corpus' : busy ? 'a task is running' : hasErrors(errors) ? 'fix the fields marked in red' : null;
-  const demoBlocked = !ready ? 'the GPU engine is not ready' : busy ? 'a task is running' : hasErrors(demoErrors) ? `fix: ${Object.entries(demoErrors).map(([k, v]) => `${k} ${v}`).join('; ')}` : null;
+  const startBlocked = !ready ? 'the GPU engine is not ready' : busy ? 'a task is running' : working ?? (!reference ? 'load a reference checkpoint' : !corpus ? 'load a corpus' : hasErrors(errors) ? 'fix the fields marked in red' : null);
+  const demoBlocked = !ready ? 'the GPU engine is not ready' : busy ? 'a task is running'
+    : working ?? (hasErrors(demoErrors) ? `fix: ${Object.entries(demoErrors).map(([k, v]) => `${k} ${v}`).join('; ')}` : null);
 
   return (
     <section className="card" data-testid="run-controls">
@@ -110,7 +113,8 @@ export function RunControls() {
         <button type="button" data-testid="demo" disabled={!!demoBlocked} title={demoBlocked ?? ''} onClick={() => send({ type: 'demo', demo, settings })}>
           Demo
         </button>
-        <button type="button" data-testid="pause" disabled={!canPause(stage)} onClick={() => send({ type: 'pause' })}>
+        <button type="button" data-testid="pause" disabled={!canPause(stage)} onClick={() => send({ type: 'pause' })}
+          title={stage === 'demo-reference' ? 'The demo reference is saved only once trained: it cannot be paused (Stop ends it)' : 'Save a checkpoint at the next update and pause'}>
           Pause
         </button>
         <button type="button" data-testid="resume" disabled={stage !== 'paused'} onClick={() => send({ type: 'resume' })}>
@@ -119,7 +123,7 @@ export function RunControls() {
         <button type="button" className="danger" data-testid="stop" disabled={!canStop(stage)} onClick={() => send({ type: 'stop' })}>
           Stop
         </button>
-        <button type="button" className="link" data-testid="measure-peak" disabled={!ready || busy} onClick={() => send({ type: 'measure-peak' })} title="Time this engine's f32 matmul and use its best FLOP/s as the MFU peak">
+        <button type="button" className="link" data-testid="measure-peak" disabled={!ready || busy || !!working} onClick={() => send({ type: 'measure-peak' })} title="Time this engine's f32 matmul and use its best FLOP/s as the MFU peak">
           Measure peak
         </button>
       </div>

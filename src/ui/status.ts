@@ -13,7 +13,17 @@ export function holdsRun(stage: Stage): boolean {
   return isBusy(stage) || stage === 'paused';
 }
 
-export const canPause = (stage: Stage): boolean => stage === 'running' || stage === 'demo-reference';
+/**
+ * What the engine is doing outside a run (an analysis, a peak measurement, loading), as words for a disabled
+ * button's reason, or null when it is free. Its commands would be refused meanwhile.
+ */
+export function engineWork(engine: { task: string | null; loads: readonly string[] }): string | null {
+  if (engine.task) return `the engine is ${engine.task}`;
+  return engine.loads.length ? `loading the ${engine.loads.join(' and ')}` : null;
+}
+
+/** The demo reference is saved only once trained, so it can be stopped but not paused. */
+export const canPause = (stage: Stage): boolean => stage === 'running';
 export const canStop = (stage: Stage): boolean => stage === 'running' || stage === 'demo-reference' || stage === 'pausing' || stage === 'paused';
 
 /** A run (or the demo reference's training) owns the GPU and its data: loading a new reference or corpus must wait.

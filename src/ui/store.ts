@@ -52,6 +52,8 @@ export interface AppState {
   analysis: AttentionReport | null;
   stage: Stage;
   stageDetail: string | null;
+  /** The engine's exclusive task (e.g. "analysing the reference") and its loads under way. */
+  engine: { task: string | null; loads: string[] };
   settings: RunSettings;
   demo: DemoSettings;
   latest: Latest | null;
@@ -110,6 +112,7 @@ export const useApp = create<AppState>()((set, get) => ({
   analysis: null,
   stage: 'idle',
   stageDetail: null,
+  engine: { task: null, loads: [] },
   settings: DEFAULT_SETTINGS,
   demo: DEFAULT_DEMO,
   latest: null,
@@ -180,6 +183,9 @@ export const useApp = create<AppState>()((set, get) => ({
         break;
       case 'stage':
         set({ stage: e.stage, stageDetail: e.detail ?? null });
+        break;
+      case 'busy':
+        set({ engine: { task: e.task, loads: e.loads } });
         break;
       case 'metrics': {
         series.add(e.points);

@@ -84,7 +84,10 @@ export class Engine {
   private stopMode: 'pause' | 'stop' | null = null;
   /** The last finished model's parameters (export and sampling after a run). */
   private finished: { config: Gpt2Config; params: Map<string, Float32Array> } | null = null;
+  /** A model made for sampling when none trains (dropped whenever a run starts or resumes: it may be stale then). */
   private sampleModel: Gpt2Model | null = null;
+  /** What sampleModel was made from: the session's grown model, or what currentParams gave without one ('saved'). */
+  private sampleFrom: Session['grown'] | 'saved' = null;
   /** Device losses recovered from since the engine started. */
   private recoveries = 0;
   /** Releases this engine's claim on the run folder (EngineEnv.claimRun); null when it holds none. */
@@ -148,6 +151,7 @@ export class Engine {
       return;
     }
     this.task = what;
+    this.emitBusy();
     try {
       await fn();
     } catch (e) {
@@ -155,7 +159,13 @@ export class Engine {
     } finally {
       this.releaseRunIfIdle();
       this.task = null;
+      this.emitBusy();
     }
+  }
+
+  /** Tells the UI what the engine is doing, so it can hold back what would be refused. */
+  private emitBusy(): void {
+    this.out.emit({ type: 'busy', task: this.task, loads: [...this.loads] });
   }
 
   /** A checkpoint and a corpus load side by side (a user drops both at once); two of the same kind do not. */
@@ -164,13 +174,20 @@ export class Engine {
       this.out.emit({ type: 'error', scope: kind, message: `Still loading the previous ${kind}: wait for it to finish.` });
       return;
     }
+    if (this.task) {
+      // An analysis would report on the new input with the old one's figures; a run or the demo reads its inputs.
+      this.out.emit({ type: 'error', scope: kind, message: `Busy ${this.task}: load the ${kind} once it has finished.` });
+      return;
+    }
     this.loads.add(kind);
+    this.emitBusy();
     try {
       await fn();
     } catch (e) {
       this.fail(kind, e);
     } finally {
       this.loads.delete(kind);
+      this.emitBusy();
     }
   }
 
@@ -461,13 +478,14 @@ export class Engine {
     this.out.emit({ type: 'corpus', info: this.corpus.info });
     const session = this.newSession(store, this.peakFor(meta.settings));
     const old = await readJson<Record<string, unknown>[]>(store, RUN_FILES.log);
-    if (old) session.replay(old as typeof session.log, meta.settings.stepsPerRound);
+    if (old) session.replay(old as typeof session.log, meta.settings);
     this.setStage('running', `resumed from the checkpoint of ${saved.savedAt}`);
     await this.finishRun(() => session.runPipeline(this.ref!, null, meta));
   }
 
   /** Runs a pipeline to its end and sets the stage from how it ended. */
   private async finishRun(run: () => Promise<PipelineResult>): Promise<void> {
+    this.disposeSampleModel(); // it was made from a paused run's snapshot or an earlier run's model
     try {
       const result = await run();
       const status = result.report.status;
@@ -491,6 +509,14 @@ export class Engine {
     if (this.stage === 'paused' && mode === 'stop') {
       this.setStage('stopped');
       return;
+    }
+    if (this.stage === 'pausing' && mode === 'stop') {
+      this.stopMode = 'stop'; // a pause under way becomes a stop
+      this.setStage('pausing', 'stopping at the next update');
+      return;
+    }
+    if (this.stage === 'demo-reference' && mode === 'pause') {
+      throw new Error('The demo reference cannot be paused: it is saved only once trained. Stop ends it (its training is lost).');
     }
     if (this.stage !== 'running' && this.stage !== 'demo-reference') return;
     this.stopMode = mode;
@@ -530,7 +556,8 @@ export class Engine {
   private async currentParams(): Promise<{ config: Gpt2Config; params: Map<string, Float32Array> } | null> {
     if (this.session?.grown) return this.session.grown;
     const live = this.session?.live;
-    if (live) return { config: live.config, params: await live.toHost() };
+    if (live && !live.disposed) return { config: live.config, params: await live.toHost() };
+    if (live) throw new Error('The model is changing (it grew, or its phase ended): try again in a moment.');
     if (this.finished) return this.finished;
     if (!this.store) return null;
     const snap = await openSnapshot<PipelineState>(this.store);
@@ -552,17 +579,24 @@ export class Engine {
   private disposeSampleModel(): void {
     this.sampleModel?.dispose();
     this.sampleModel = null;
+    this.sampleFrom = null;
   }
 
   private async sample(prompt: string, tokens: number, temperature: number, topK: number): Promise<void> {
     try {
       if (!Number.isInteger(tokens) || tokens < 1 || tokens > 1000) throw new Error(`tokens to sample must be from 1 to 1000, got ${tokens}`);
       const gpu = this.requireGpu();
-      let model = this.session?.live ?? this.sampleModel;
+      // The grown model once the rounds have ended (the baseline may be training), else the one training now.
+      const grown = this.session?.grown ?? null;
+      let model = grown ? null : (this.session?.live ?? null);
       if (!model) {
-        const cur = await this.currentParams();
-        if (!cur) throw new Error('There is no trained model to sample from yet: start a run (or the demo) first.');
-        this.sampleModel = await Gpt2Model.create(gpu, cur.config, (n) => cur.params.get(n)!);
+        if (this.sampleFrom !== (grown ?? 'saved')) this.disposeSampleModel();
+        if (!this.sampleModel) {
+          const cur = await this.currentParams();
+          if (!cur) throw new Error('There is no trained model to sample from yet: start a run (or the demo) first.');
+          this.sampleModel = await Gpt2Model.create(gpu, cur.config, (n) => cur.params.get(n)!);
+          this.sampleFrom = grown ?? 'saved';
+        }
         model = this.sampleModel;
       }
       const ids = prompt ? Array.from(await encodeGpt2(prompt)) : [50256];

@@ -150,6 +150,8 @@ export type WorkerEvent =
   | { type: 'analysis'; report: AttentionReport }
   | { type: 'peak'; peak: Peak | null }
   | { type: 'stage'; stage: Stage; detail?: string }
+  /** The engine's exclusive task (analysing, measuring the peak, training) and the loads under way, whenever they change. */
+  | { type: 'busy'; task: string | null; loads: ('checkpoint' | 'corpus')[] }
   | { type: 'metrics'; points: MetricPoint[] }
   | { type: 'round-start'; phase: MetricPoint['phase']; round: number; n: number; params: number; valLoss: number; x: number; stepsPerRound: number }
   | { type: 'round-end'; result: RoundResult }

@@ -15,7 +15,7 @@ import type { Peak } from '../train/mfu';
 import { SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
 import { Trainer, type TrainEvent } from '../train/trainer';
 import type { Emitter } from './emitter';
-import type { DemoSettings, KernelTime, MetricPoint, ReferenceInfo, SavedRunInfo } from './protocol';
+import type { DemoSettings, KernelTime, MetricPoint, ReferenceInfo, RunSettings, SavedRunInfo } from './protocol';
 
 /** Files a run keeps beside state.safetensors. */
 export const RUN_FILES = { reference: 'reference.safetensors', config: 'reference-config.json', tokens: 'tokens.bin', info: 'run.json', log: 'log.json' } as const;
@@ -42,6 +42,8 @@ export class Session {
   log: LogEntry[] = [];
   result: PipelineResult | null = null;
   private stepsPerRound = 1;
+  /** The run description's writes for resuming (saveMeta), chained. */
+  private metaWrites: Promise<void> = Promise.resolve();
   private profiling = false;
 
   constructor(private readonly io: SessionInputs) {}
@@ -98,7 +100,7 @@ export class Session {
       switch (e.type) {
         case 'reference':
           this.record(e);
-          emitter.emit({ type: 'reference-val', valLoss: e.valLoss, ctx: settings?.train.ctx ?? 0, windows: settings?.train.evalWindows ?? 0 });
+          emitter.emit({ type: 'reference-val', valLoss: e.valLoss, ctx: settings?.train.ctx ?? info?.settings.ctx ?? 0, windows: settings?.train.evalWindows ?? info?.settings.evalWindows ?? 0 });
           break;
         case 'round-start': {
           this.record(e);
@@ -120,7 +122,8 @@ export class Session {
           const savedAt = new Date().toISOString();
           if (savedInfo) {
             savedInfo = { ...savedInfo, phase: e.phase, round: e.round, step: e.step, savedAt, n: this.live?.config.nLayer ?? savedInfo.n };
-            void this.saveMeta(savedInfo);
+            const info = savedInfo;
+            this.metaWrites = this.metaWrites.then(() => this.saveMeta(info)); // in order, and awaited before the run returns
           }
           emitter.emit({ type: 'snapshot', step: e.step, savedAt });
           break;
@@ -157,19 +160,21 @@ export class Session {
       return this.result;
     } finally {
       if (this.profiling) this.collectTimings();
+      await this.metaWrites; // before the caller removes the description of a finished run
       await this.saveLog();
     }
   }
 
   /** Takes over a saved run's log and shows it again: charts, reference line, finished rounds. */
-  replay(log: LogEntry[], stepsPerRound: number): void {
+  replay(log: LogEntry[], s: Pick<RunSettings, 'stepsPerRound' | 'ctx' | 'evalWindows'>): void {
     const { emitter } = this.io;
+    const stepsPerRound = s.stepsPerRound;
     this.log = log;
     for (const e of log) {
       const phase = e.phase as MetricPoint['phase'];
       const round = Number(e.round ?? 0);
       const x0 = xOrigin(phase, round, stepsPerRound);
-      if (e.type === 'reference') emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: 0, windows: 0 });
+      if (e.type === 'reference') emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: s.ctx, windows: s.evalWindows });
       else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
       else if (e.type === 'step') {
         emitter.point({
