@@ -211,7 +211,13 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect((await errorAfter({ type: 'export', what: 'model' }))?.message).toMatch(/no trained model/);
     // The good reference and corpus are still there: a valid run starts.
     expect(h.events.filter((e) => e.type === 'reference')).toHaveLength(1);
-    await h.send({ type: 'analyze', ctx: 16, windows: 2 });
+    // While it analyses, the engine says so (the UI holds back what it would refuse) and refuses a load, which would
+    // change what the analysis reports on.
+    const before = h.events.length;
+    const analysing = h.send({ type: 'analyze', ctx: 16, windows: 2 });
+    expect((await errorAfter({ type: 'load-corpus', file: new File([TEXT.slice(0, 5000)], 'other.txt') }))?.message).toBe('Busy analysing the reference: load the corpus once it has finished.');
+    await analysing;
+    expect(h.events.slice(before).flatMap((e) => (e.type === 'busy' ? [e.task] : []))).toEqual(['analysing the reference', null]);
     expect(h.events.filter((e) => e.type === 'reference-val')).toHaveLength(1);
     // A corpus too short for training at all is refused on loading; one too short for a validation window of the
     // context (120 tokens: 12 validate) at start, naming the numbers.
