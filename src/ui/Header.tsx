@@ -3,6 +3,7 @@
 
 import { useApp } from './store';
 import { fmtRate } from './format';
+import { userPeak } from '../train/mfu';
 
 /** Features that change what the engine can do or show; the full list sits in the tooltip. */
 const NOTABLE = ['timestamp-query', 'shader-f16', 'subgroups'];
@@ -26,7 +27,10 @@ function Adapter() {
 }
 
 function PeakInfo() {
-  const peak = useApp((s) => s.peak);
+  const enginePeak = useApp((s) => s.peak);
+  // A figure entered in the run form is the one MFU is measured against.
+  const entered = useApp((s) => s.settings.peakTflops);
+  const peak = entered !== null && entered > 0 && Number.isFinite(entered) ? userPeak(entered) : enginePeak;
   return (
     <span className="peak" data-testid="peak" title={peak ? `${peak.label} (${peak.source})` : 'no peak known: MFU is shown as unknown'}>
       MFU peak:{' '}

@@ -31,6 +31,8 @@ export function ReportTable() {
   const inheritune = rounds.filter((r) => r.phase === 'inheritune');
   const baseline = rounds.find((r) => r.phase === 'baseline') ?? report?.baseline ?? null;
   const final = report?.final ?? null;
+  // A paused run's report is provisional: the pipeline ended its part 'stopped', but the run resumes from here.
+  const paused = useApp((s) => s.stage === 'paused') && report?.status === 'stopped';
 
   return (
     <section className="card" data-testid="report" data-status={report?.status ?? 'none'}>
@@ -71,12 +73,13 @@ export function ReportTable() {
       )}
       {report && (
         <p className={`outcome ${final?.matched ? 'good' : 'bad'}`} data-testid="report-outcome" data-matched={final?.matched ?? false}>
+          {paused && final ? 'So far: ' : ''}
           {final
             ? final.matched
               ? `Matched: n = ${final.n} (${fmtParams(final.params)} params) reached val loss ${fmtLoss(final.valLoss)} ≤ the reference's ${fmtLoss(report.reference.valLoss)}.`
               : `Not matched: the last model, n = ${final.n} (${fmtParams(final.params)}), reached ${fmtLoss(final.valLoss)} against the reference's ${fmtLoss(report.reference.valLoss)}.`
             : 'No round finished.'}{' '}
-          <span className="muted">Run {report.status}{report.windows ? `; val loss on ${report.windows} windows of ${report.ctx} tokens` : ''}.</span>
+          <span className="muted">Run {paused ? 'paused (Resume continues it)' : report.status}{report.windows ? `; val loss on ${report.windows} windows of ${report.ctx} tokens` : ''}.</span>
           {final && baseline && (
             <span className="muted">
               {' '}

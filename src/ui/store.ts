@@ -194,7 +194,8 @@ export const useApp = create<AppState>()((set, get) => ({
         let latestVal = get().latestVal;
         for (const p of e.points) {
           if (p.kind === 'eval') {
-            if (p.phase !== 'reference') latestVal = p.loss;
+            // The grown model's: the val-loss tile and its gap to the reference are Inheritune's (not the baseline's).
+            if (p.phase === 'inheritune') latestVal = p.loss;
             continue;
           }
           latest = {

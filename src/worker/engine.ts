@@ -72,6 +72,7 @@ export class Engine {
   private gpu: Gpu | null = null;
   private tablePeak: Peak | null = null;
   private measuredPeak: Peak | null = null;
+  private peakMeasuredByUser = false;
   private ref: Reference | null = null;
   private configJson: string | null = null;
   private corpus: Corpus | null = null;
@@ -269,14 +270,20 @@ export class Engine {
     this.out.emit({ type: 'progress', task: 'measuring the matmul peak', done: 0, total: 1 });
     try {
       this.measuredPeak = await measureMatmulPeak(this.requireGpu());
+      this.peakMeasuredByUser = true; // asked for: it replaces the device table's figure
     } finally {
       this.out.end('measuring the matmul peak');
     }
-    this.out.emit({ type: 'peak', peak: this.tablePeak ?? this.measuredPeak });
+    this.out.emit({ type: 'peak', peak: this.defaultPeak() });
+  }
+
+  /** The peak MFU is measured against when the form leaves it empty: one the user measured, else the table's. */
+  private defaultPeak(): Peak | null {
+    return this.peakMeasuredByUser ? this.measuredPeak : this.tablePeak ?? this.measuredPeak;
   }
 
   private peakFor(s: RunSettings): Peak | null {
-    return s.peakTflops !== null ? userPeak(s.peakTflops) : this.tablePeak ?? this.measuredPeak;
+    return s.peakTflops !== null ? userPeak(s.peakTflops) : this.defaultPeak();
   }
 
   // ---- inputs ----
