@@ -37,19 +37,24 @@ function Downloads() {
 
 export function ExportPanel() {
   const ready = useApp((s) => s.gpu.status === 'ready');
-  const exporting = useApp((s) => 'exporting the model' in s.progress);
+  // One export at a time: a double click would download everything twice.
+  const pending = useApp((s) => s.exportPending || 'exporting the model' in s.progress);
   const send = useApp((s) => s.send);
+  const ask = (what: 'model' | 'log-json' | 'log-csv') => () => {
+    useApp.setState({ exportPending: true });
+    send({ type: 'export', what });
+  };
   return (
     <section className="card" data-testid="export-panel">
       <h2>Export</h2>
       <div className="actions">
-        <button type="button" className="primary" data-testid="export" disabled={!ready || exporting} onClick={() => send({ type: 'export', what: 'model' })} title="model.safetensors + config.json (Hugging Face GPT-2 layout)">
+        <button type="button" className="primary" data-testid="export" disabled={!ready || pending} onClick={ask('model')} title="model.safetensors + config.json (Hugging Face GPT-2 layout)">
           Model
         </button>
-        <button type="button" data-testid="export-log-json" disabled={!ready} onClick={() => send({ type: 'export', what: 'log-json' })}>
+        <button type="button" data-testid="export-log-json" disabled={!ready || pending} onClick={ask('log-json')}>
           Log (JSON)
         </button>
-        <button type="button" data-testid="export-log-csv" disabled={!ready} onClick={() => send({ type: 'export', what: 'log-csv' })}>
+        <button type="button" data-testid="export-log-csv" disabled={!ready || pending} onClick={ask('log-csv')}>
           Log (CSV)
         </button>
       </div>

@@ -71,6 +71,8 @@ export interface AppState {
   errors: AppError[];
   /** Files the worker exported, waiting for the UI to download them. */
   downloads: { name: string; blob: Blob }[];
+  /** An export was asked for and its files (or its error) have not come back yet. */
+  exportPending: boolean;
 
   setSettings(patch: Partial<RunSettings>): void;
   setDemo(patch: Partial<DemoSettings>): void;
@@ -127,6 +129,7 @@ export const useApp = create<AppState>()((set, get) => ({
   lastSnapshot: null,
   errors: [],
   downloads: [],
+  exportPending: false,
 
   setSettings: (patch) => set((s) => ({ settings: { ...s.settings, ...patch } })),
   setDemo: (patch) => set((s) => ({ demo: { ...s.demo, ...patch } })),
@@ -230,7 +233,7 @@ export const useApp = create<AppState>()((set, get) => ({
         set((s) => ({ sample: { text: s.sample.text + e.text, running: !e.done } }));
         break;
       case 'export':
-        set((s) => ({ downloads: [...s.downloads, ...e.files] }));
+        set((s) => ({ downloads: [...s.downloads, ...e.files], exportPending: false }));
         break;
       case 'saved':
         set({ saved: e.saved });
@@ -239,6 +242,7 @@ export const useApp = create<AppState>()((set, get) => ({
         set((s) => ({
           errors: [...s.errors, { id: ++errorId, scope: e.scope, message: e.message }],
           sample: e.scope === 'sample' ? { ...s.sample, running: false } : s.sample,
+          exportPending: e.scope === 'export' ? false : s.exportPending,
         }));
         break;
     }

@@ -640,21 +640,22 @@ export class Engine {
         this.out.emit({ type: 'export', files: [{ name: what === 'log-json' ? 'inheritune-log.json' : 'inheritune-log.csv', blob }] });
         return;
       }
-      this.out.emit({ type: 'progress', task: 'exporting the model', done: 0, total: 1 });
-      let cur;
+      // One bar over reading the parameters back and writing the files (the two halves of the work).
+      this.out.emit({ type: 'progress', task: 'exporting the model', done: 0, total: 2 });
       try {
-        cur = await this.currentParams();
+        const cur = await this.currentParams();
+        if (!cur) throw new Error('There is no trained model to export yet: start a run (or the demo) first.');
+        this.out.emit({ type: 'progress', task: 'exporting the model', done: 1, total: 2 });
+        const { safetensors, configJson } = exportGpt2(cur.config, cur.params);
+        this.out.emit({
+          type: 'export', files: [
+            { name: 'model.safetensors', blob: new Blob(safetensors, { type: 'application/octet-stream' }) },
+            { name: 'config.json', blob: new Blob([configJson], { type: 'application/json' }) },
+          ],
+        });
       } finally {
         this.out.end('exporting the model');
       }
-      if (!cur) throw new Error('There is no trained model to export yet: start a run (or the demo) first.');
-      const { safetensors, configJson } = exportGpt2(cur.config, cur.params);
-      this.out.emit({
-        type: 'export', files: [
-          { name: 'model.safetensors', blob: new Blob(safetensors, { type: 'application/octet-stream' }) },
-          { name: 'config.json', blob: new Blob([configJson], { type: 'application/json' }) },
-        ],
-      });
     } catch (e) {
       this.fail('export', e);
     }
