@@ -10,6 +10,7 @@ export const COLUMNS = [
   'lr', 'gradNorm', 'tokensPerSec', 'tflops', 'mfu',
 ] as const;
 export type Column = (typeof COLUMNS)[number];
+const PER_MODEL: Column[] = ['lr', 'gradNorm', 'tokensPerSec', 'tflops', 'mfu'];
 
 export interface Marker {
   x: number;
@@ -24,6 +25,7 @@ export class Series {
   /** The reference's validation loss (a horizontal line on the loss chart). */
   referenceLine: number | null = null;
   private listeners = new Set<() => void>();
+  private inherituneSeen = false;
   private scheduled = false;
   version = 0;
 
@@ -33,6 +35,7 @@ export class Series {
   }
 
   clear(): void {
+    this.inherituneSeen = false;
     this.x = [];
     for (const c of COLUMNS) this.cols[c] = [];
     this.markers = [];
@@ -70,7 +73,13 @@ export class Series {
         continue;
       }
       this.set(x, p.phase === 'inheritune' ? 'loss' : p.phase === 'baseline' ? 'baselineLoss' : 'refLoss', p.loss);
-      if (p.phase === 'baseline') continue;
+      // Rate, gradient and throughput columns are one model's: the demo reference's while it trains (its x axis
+      // restarts at 0), Inheritune's from its first update on (the reference's values are cleared then).
+      if (p.phase === 'baseline' || (p.phase === 'reference' && this.inherituneSeen)) continue;
+      if (p.phase === 'inheritune' && !this.inherituneSeen) {
+        this.inherituneSeen = true;
+        for (const c of PER_MODEL) this.cols[c].fill(null);
+      }
       this.set(x, 'lr', p.lr);
       this.set(x, 'gradNorm', p.gradNorm);
       this.set(x, 'tokensPerSec', p.tokensPerSec);
