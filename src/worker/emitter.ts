@@ -45,4 +45,13 @@ export class Emitter {
     this.lastProgress.delete(task);
     this.emit({ type: 'progress-end', task });
   }
+
+  /** Runs `fn` with a progress reporter for `task` and ends the task however fn ends (no bar left behind). */
+  async tracked<T>(task: string, fn: (progress: (done: number, total: number) => void) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.progress(task));
+    } finally {
+      this.end(task);
+    }
+  }
 }

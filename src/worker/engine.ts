@@ -348,8 +348,7 @@ export class Engine {
       label = 'tinyshakespeare.txt (built-in demo corpus)';
       text = await this.env.demoCorpus();
     }
-    const tokens = await encodeGpt2(text, this.out.progress('tokenizing'));
-    this.out.end('tokenizing');
+    const tokens = await this.out.tracked('tokenizing', (p) => encodeGpt2(text, p));
     if (tokens.length < 100) throw new Error(`${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`);
     const { train, val } = splitTokens(tokens);
     const info: CorpusInfo = { label, chars: text.length, tokens: tokens.length, train: train.length, val: val.length };
@@ -368,16 +367,13 @@ export class Engine {
     const gpu = this.requireGpu();
     if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.nPositions) throw new Error(`context must be from 1 to the reference's ${ref.config.nPositions} positions, got ${ctx}`);
     validationWindows(corpus.val, ctx, windows); // throws naming how many windows fit
-    const model = await Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), this.out.progress('loading the reference'));
-    this.out.end('loading the reference');
+    const model = await this.out.tracked('loading the reference', (p) => Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), p));
     try {
-      const valLoss = await validationLoss(model, corpus.val, ctx, windows, { onProgress: this.out.progress('reference validation loss') });
-      this.out.end('reference validation loss');
+      const valLoss = await this.out.tracked('reference validation loss', (p) => validationLoss(model, corpus.val, ctx, windows, { onProgress: p }));
       this.out.emit({ type: 'reference-val', valLoss, ctx, windows });
       const B = Math.min(4, windows);
       const { inputs } = validationWindows(corpus.val, ctx, B);
-      const report = await analyzeAttention(model, inputs, B, ctx, this.out.progress('attention rank per layer'));
-      this.out.end('attention rank per layer');
+      const report = await this.out.tracked('attention rank per layer', (p) => analyzeAttention(model, inputs, B, ctx, p));
       this.out.emit({ type: 'analysis', report });
     } finally {
       model.dispose();

@@ -52,8 +52,7 @@ export class Session {
   async trainDemoReference(config: Gpt2Config, d: DemoSettings, evalWindows: number): Promise<Map<string, Float32Array> | null> {
     const { gpu, emitter, data } = this.io;
     const init = initParams(config, 1);
-    const model = await Gpt2Model.create(gpu, config, (n) => init.get(n)!, emitter.progress('initialising the demo reference'));
-    emitter.end('initialising the demo reference');
+    const model = await emitter.tracked('initialising the demo reference', (p) => Gpt2Model.create(gpu, config, (n) => init.get(n)!, p));
     this.live = model;
     const trainer = new Trainer(model, data, {
       batch: d.batch, ctx: d.ctx, accum: 1, steps: d.steps, seed: 7, evalWindows, evalEvery: Math.max(1, Math.ceil(d.steps / 4)),
@@ -82,8 +81,7 @@ export class Session {
     await store.remove(SNAPSHOT_FILE);
     await store.remove(FINAL_FILE); // an earlier run's grown model
     if (ref.file) {
-      await store.writeBlob(RUN_FILES.reference, ref.file, emitter.progress('saving the reference for resuming'));
-      emitter.end('saving the reference for resuming');
+      await emitter.tracked('saving the reference for resuming', (p) => store.writeBlob(RUN_FILES.reference, ref.file!, p));
     } else if (ref.params) {
       await store.write(RUN_FILES.reference, exportGpt2(ref.config, ref.params).safetensors);
     }
