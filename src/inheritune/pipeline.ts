@@ -196,8 +196,9 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   }
   let haltInfo: RunReport['halt'];
   const s = state.settings;
+  const inherituneRounds = () => state.rounds.filter((r) => r.phase === 'inheritune');
   const report = (status: RunReport['status']): RunReport => {
-    const rounds = state.rounds.filter((r) => r.phase === 'inheritune');
+    const rounds = inherituneRounds();
     const last = rounds.at(-1);
     return {
       reference: state.reference, ctx: s.train.ctx, windows: s.train.evalWindows, rounds,
@@ -257,17 +258,16 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   if (!resumed) await snapshot();
 
   try {
-    if (resumed && state.done) {
-      // Already ended: report it again (with the grown model) and train nothing.
-      const last = state.rounds.filter((r) => r.phase === 'inheritune').at(-1);
-      if (last && state.finalSaved) finalParams = await readFinal(ctx.store);
-      else if (last && state.current.phase === 'inheritune') finalParams = await trainer.model.toHost();
-      return await finish('done');
-    }
-    if (resumed && state.current.phase === 'baseline' && state.finalSaved) {
-      const params = await readFinal(ctx.store);
-      if (!params) throw new Error(`the run folder lost ${FINAL_FILE}, the grown model kept while the baseline trains`);
-      grown(params, state.rounds.filter((r) => r.phase === 'inheritune').at(-1)!.n);
+    if (resumed) {
+      // Resumed after the Inheritune rounds ended (the baseline under way, or the run done): the grown model is in
+      // FINAL_FILE when a baseline followed, else it is the snapshot's own model.
+      const last = inherituneRounds().at(-1);
+      if (last && (state.done || state.current.phase === 'baseline')) {
+        const params = state.finalSaved ? await readFinal(ctx.store) : state.current.phase === 'inheritune' ? await trainer.model.toHost() : null;
+        if (state.finalSaved && !params) throw new Error(`the run folder lost ${FINAL_FILE}, the grown model kept while the baseline trains`);
+        if (params) grown(params, last.n);
+      }
+      if (state.done) return await finish('done'); // already ended: report it again and train nothing
     }
     for (;;) {
       const cur = state.current;
@@ -320,7 +320,7 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
             await ctx.store.write(FINAL_FILE, exportGpt2(cfg, params).safetensors);
             state.finalSaved = true;
           }
-          const steps = state.rounds.filter((r) => r.phase === 'inheritune').reduce((a, r) => a + r.steps, 0);
+          const steps = inherituneRounds().reduce((a, r) => a + r.steps, 0);
           const init = initParams(cfg, s.initSeed);
           const old = trainer;
           trainer = await newTrainer(ctx, cfg, (n) => init.get(n)!, s, cur.round + 1, steps);

@@ -6,7 +6,7 @@ import type { Gpu } from '../gpu/runtime';
 import { empty, noGrad, type Tensor } from '../tensor';
 import { type Gpt2Config, validateConfig } from './config';
 import { gpt2Hidden, gpt2Logits, gpt2Loss } from './forward';
-import { type ParamLayout, paramLayout, paramSpecs } from './params';
+import { type ParamLayout, paramLayout, paramSpecs, readSlots } from './params';
 
 /** Source of a parameter's values by name (a checkpoint reader, an init map, …). */
 export type ParamSource = (name: string, shape: readonly number[]) => Promise<Float32Array> | Float32Array;
@@ -94,19 +94,12 @@ export class Gpt2Model {
   }
 
   /**
-   * Copies every parameter to the host, in checkpoint order (views into one array per bank). Every bank's copy is
-   * recorded at the call, so the values are those of this moment even if the model is disposed while they arrive.
+   * Copies every parameter to the host, in checkpoint order (views into one array per bank, read as of the call: a
+   * model disposed while the values arrive still gives them).
    */
   async toHost(): Promise<Map<string, Float32Array>> {
-    if (this.disposed) throw new Error('this model was disposed (it grew, or its run ended) before it could be read');
-    const banks = await Promise.all(this.banks.map((b) => b.readF32()));
-    const out = new Map<string, Float32Array>();
-    for (const s of this.layout.slots) out.set(s.name, banks[s.bank]!.subarray(s.offset, s.offset + s.size));
-    return out;
-  }
-
-  get disposed(): boolean {
-    return this.params.size === 0;
+    if (!this.params.size) throw new Error('The model was replaced (it grew, or its phase ended) before it could be read: try again.');
+    return readSlots(this.layout, this.banks);
   }
 
   dispose(): void {

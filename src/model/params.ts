@@ -3,7 +3,7 @@
 
 import { Rng } from '../util/rng';
 import type { Gpt2Config } from './config';
-import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
+import { VIEW_ALIGN_ELEMS, type Tensor } from '../tensor/tensor';
 
 export interface ParamSpec {
   name: string;
@@ -84,6 +84,16 @@ export function paramLayout(specs: ParamSpec[], maxBankElems: number): ParamLayo
     bankSizes.push(offset);
   });
   return { slots, bankSizes, decayEnds };
+}
+
+/**
+ * Every slot's values from banks laid out by `layout` (parameters, gradients or moments): one read per bank, all
+ * recorded at the call (so they are this moment's even if the banks are released meanwhile), each slot a view into
+ * its bank's array.
+ */
+export async function readSlots(layout: ParamLayout, banks: readonly Tensor[]): Promise<Map<string, Float32Array>> {
+  const host = await Promise.all(banks.map((b) => b.readF32()));
+  return new Map(layout.slots.map((s) => [s.name, host[s.bank]!.subarray(s.offset, s.offset + s.size)]));
 }
 
 /**

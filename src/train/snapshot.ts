@@ -6,6 +6,7 @@
 
 import type { Gpt2Config } from '../model/config';
 import { Gpt2Model } from '../model/gpt2';
+import { readSlots } from '../model/params';
 import { openSafetensors, writeSafetensors, type ByteSource, type SafetensorsFile } from '../io/safetensors';
 import type { Gpu } from '../gpu/runtime';
 import type { Peak } from './mfu';
@@ -42,15 +43,11 @@ export interface SnapshotMeta<X = unknown> {
 export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra: X): Promise<void> {
   const { model, optimizer } = trainer;
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
-  // Whole banks come back in one read each; every parameter is then a subarray of its bank.
-  const roles = await Promise.all((['param', 'm', 'v'] as const).map(async (role) =>
-    [role, await Promise.all((role === 'param' ? model.banks : optimizer[role]).map((t) => t.readF32()))] as const));
+  const [param, m, v] = await Promise.all([model.banks, optimizer.m, optimizer.v].map((banks) => readSlots(model.layout, banks)));
   for (const slot of model.layout.slots) {
-    for (const [role, banks] of roles) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: banks[slot.bank]!.subarray(slot.offset, slot.offset + slot.size) });
+    for (const [role, host] of [['param', param], ['m', m], ['v', v]] as const) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: host!.get(slot.name)! });
   }
-  // The optimizer's count and birth steps as they are now: a grow in continue mode sets them after the trainer began.
-  const position = { ...trainer.position, optimizerStep: optimizer.step, optimizerBorn: optimizer.born };
-  const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position, extra };
+  const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.savedPosition(), extra };
   await store.write(SNAPSHOT_FILE, writeSafetensors(tensors, { inheritune: JSON.stringify(meta) }));
 }
 

@@ -101,7 +101,8 @@ export class Trainer {
   private readonly rng: Rng;
   /** [1] = 1/accum: the backward seed that averages the micro-batches' gradients. */
   private readonly gradSeed: Tensor;
-  position: TrainerPosition;
+  /** Where training stands (the optimizer keeps its own count and birth steps; savedPosition() joins them). */
+  position: Omit<TrainerPosition, 'optimizerStep' | 'optimizerBorn'>;
   private lastResolved = 0;
   private rate: number[] = [];
   /** Multiplies the scheduled learning rate (and Muon's): 1, or less after a rollback from a non-finite step. */
@@ -122,7 +123,7 @@ export class Trainer {
     this.rng = new Rng(settings.seed);
     this.gradSeed = fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
-    this.position = { step: 0, rngState: this.rng.state, optimizerStep: this.optimizer.step, elapsedSec: 0, lastValLoss: null };
+    this.position = { step: 0, rngState: this.rng.state, elapsedSec: 0, lastValLoss: null };
     // On a GPU, the first update's matmul shapes are timed with every kernel variant and the fastest kept (a few
     // seconds, once per shape); a software adapter keeps the default rather than spend minutes timing.
     if (!isSoftwareAdapter(model.gpu.description)) enableMatmulTuning(model.gpu);
@@ -138,10 +139,16 @@ export class Trainer {
 
   /** Puts the trainer where a snapshot left it (parameters and moments are restored separately). */
   restore(p: TrainerPosition): void {
+    const { optimizerStep, optimizerBorn, ...position } = p;
     this.rng.setState(p.rngState);
-    this.optimizer.step = p.optimizerStep;
-    this.optimizer.born = p.optimizerBorn ?? {};
-    this.position = { ...p };
+    this.optimizer.step = optimizerStep;
+    this.optimizer.born = optimizerBorn ?? {};
+    this.position = position;
+  }
+
+  /** The position a snapshot records: the trainer's, with the optimizer's count and birth steps as they are now. */
+  savedPosition(): TrainerPosition {
+    return { ...this.position, optimizerStep: this.optimizer.step, optimizerBorn: this.optimizer.born };
   }
 
   /** Records one update (all micro-batches + optimizer) and starts reading its metrics back; does not wait. */
@@ -172,7 +179,7 @@ export class Trainer {
     // Awaited in order by run(); if an earlier one fails (a lost device), this one must not surface as unhandled.
     metrics.catch(() => undefined);
     for (const t of [lossSum, norm, both]) t.dispose();
-    this.position = { ...this.position, step: step + 1, rngState: this.rng.state, optimizerStep: opt.step };
+    this.position = { ...this.position, step: step + 1, rngState: this.rng.state };
     this.encodeMs += performance.now() - started;
     this.encodedSteps++;
     return { step, lr, metrics };

@@ -38,7 +38,7 @@ function Downloads() {
 export function ExportPanel() {
   const ready = useApp((s) => s.gpu.status === 'ready');
   // One export at a time: a double click would download everything twice.
-  const pending = useApp((s) => s.exportPending || 'exporting the model' in s.progress);
+  const pending = useApp((s) => s.exportPending);
   const send = useApp((s) => s.send);
   const ask = (what: 'model' | 'log-json' | 'log-csv') => () => {
     useApp.setState({ exportPending: true });

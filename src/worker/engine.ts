@@ -559,8 +559,7 @@ export class Engine {
   private async currentParams(): Promise<{ config: Gpt2Config; params: Map<string, Float32Array> } | null> {
     if (this.session?.grown) return this.session.grown;
     const live = this.session?.live;
-    if (live && !live.disposed) return { config: live.config, params: await live.toHost() };
-    if (live) throw new Error('The model is changing (it grew, or its phase ended): try again in a moment.');
+    if (live) return { config: live.config, params: await live.toHost() }; // says so if the model was just replaced
     if (this.finished) return this.finished;
     if (!this.store) return null;
     const snap = await openSnapshot<PipelineState>(this.store);

@@ -209,7 +209,7 @@ export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: Ma
   return out;
 }
 
-/** WebGPU's default, which every adapter offers. */
+/** The adapter's workgroup memory per workgroup (absent: WebGPU's default, 16 KiB, which every adapter offers). */
 const workgroupLimit = (gpu: Pick<Gpu, 'limits'>) => gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
 
 /** The variants that can run a product of these dimensions (dense operands) on this GPU. */
