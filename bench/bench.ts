@@ -13,6 +13,7 @@ import { empty, type Tensor } from '../src/tensor/tensor';
 import { flopsPerToken, peakFromTable, type Peak } from '../src/train/mfu';
 import { Trainer, type TrainEvent } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
+import { benchReduce, type ReduceResult } from './reduce';
 import { startTfjs, tfjsMatmul, tfjsStep, type PeerMatmul, type PeerStep } from './peers-tfjs';
 
 export type BenchSize = 'ci' | 'full';
@@ -30,6 +31,11 @@ export interface BenchOptions {
    * fastest variant is timed on it too, so one run shows what the clamping costs.
    */
   unchecked?: () => Promise<Gpu>;
+  /**
+   * A second device on the same adapter whose reductions use workgroup memory alone (GpuOptions.subgroups false):
+   * section 'reduce' times its kernels there too, so one run shows what subgroups gain.
+   */
+  withoutSubgroups?: () => Promise<Gpu>;
   /** A device on Dawn's null backend (Node only), for the host's own cost of recording an update (section 'host'). */
   nullDevice?: () => Promise<Gpu>;
   /**
@@ -50,7 +56,8 @@ const HOST_FIELDS = [
   'dispatchesPerStep', 'encodeMsPerStep', 'submitMsPerStep', 'bindGroupsCreatedPerStep', 'buffersCreatedPerStep',
 ] as const;
 
-export type Section = 'matmul' | 'attention' | 'step' | 'host' | 'peers';
+export const SECTIONS = ['matmul', 'attention', 'reduce', 'step', 'host', 'peers'] as const;
+export type Section = (typeof SECTIONS)[number];
 
 export interface MatmulResult {
   label: string;
@@ -131,10 +138,13 @@ export interface BenchReport {
   adapter: Gpu['description'];
   /** Whether this run's shaders index with bounds clamping (browsers always; Node unless --no-bounds-checks). */
   boundsChecks: boolean;
+  /** Whether LayerNorm and cross-entropy reduced through subgroups on this run's device (Gpu.subgroupReduce). */
+  subgroupReduce: boolean;
   peak: Peak | null;
   runtime: string;
   matmul: MatmulResult[];
   attention: AttentionResult[];
+  reduce: ReduceResult[];
   steps: StepResult[];
   host: HostResult[];
   /** TensorFlow.js (WebGPU backend) on the same adapter, with our figure divided by its (>1: we are faster). */
@@ -419,9 +429,9 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   const peak = opts.peak !== undefined ? opts.peak : peakFromTable(gpu.description);
   const targetMs = opts.size === 'ci' ? 1 : 300;
   const report: BenchReport = {
-    date: new Date().toISOString(), size: opts.size, adapter: gpu.description, boundsChecks: gpu.boundsChecks, peak,
+    date: new Date().toISOString(), size: opts.size, adapter: gpu.description, boundsChecks: gpu.boundsChecks, subgroupReduce: gpu.subgroupReduce, peak,
     runtime: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
-    matmul: [], attention: [], steps: [], host: [], peers: { tfjs: null }, errors: [], complete: false,
+    matmul: [], attention: [], reduce: [], steps: [], host: [], peers: { tfjs: null }, errors: [], complete: false,
   };
   // Each case runs on its own: one that fails (out of memory, a limit) is recorded and the rest still run.
   const attempt = async <T>(section: Section, what: string, fn: () => Promise<T>, into: T[]) => {
@@ -458,6 +468,17 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       log(`attention B${r.B} T${r.T} H${r.H} D${r.D}: forward ${r.forwardMs.toFixed(2)} ms (${r.forwardTflops.toFixed(2)} TFLOP/s), backward ${r.backwardMs.toFixed(2)} ms (${r.backwardTflops.toFixed(2)} TFLOP/s)`);
       return r;
     }, report.attention);
+  }
+  if (on('reduce')) {
+    await attempt('reduce', 'layernorm, cross-entropy', async () => {
+      const rs = await benchReduce(gpu, opts.size, targetMs, timeWall, opts.withoutSubgroups);
+      for (const r of rs) {
+        log(`${r.kernel} ${r.rows}×${r.cols}: ${r.ms.toFixed(3)} ms, ${r.gbPerSec.toPrecision(3)} GB/s (${r.subgroups ? 'subgroups' : 'no subgroups'})` +
+          `${r.msWithoutSubgroups !== null ? `; without subgroups ${r.msWithoutSubgroups.toFixed(3)} ms` : ''}`);
+      }
+      report.reduce.push(...rs);
+      return rs;
+    }, [] as unknown[]);
   }
   if (on('step')) {
     for (const cfg of stepConfigs(opts.size)) {

@@ -1,19 +1,19 @@
-// `npm run bench -- [--size ci|full] [--only matmul,attention,step,host,peers] [--json FILE] [--peak-tflops X]
-// [--no-bounds-checks]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
+// `npm run bench -- [--size ci|full] [--only matmul,attention,reduce,step,host,peers] [--json FILE] [--peak-tflops X]
+// [--no-bounds-checks] [--no-subgroups]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
 // case; --json writes the report (rewritten after every case, so a run cut short leaves what it measured).
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { acquireNodeDevice, type NodeDeviceOptions } from '../src/gpu/node';
-import { Gpu } from '../src/gpu/runtime';
+import { Gpu, type GpuOptions } from '../src/gpu/runtime';
 import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
-import { runBench, type BenchReport, type BenchSize, type Section } from './bench';
+import { SECTIONS, runBench, type BenchReport, type BenchSize, type Section } from './bench';
 
-const USAGE = 'usage: npm run bench -- [--size ci|full] [--only matmul,attention,step,host,peers] [--json FILE] [--peak-tflops X] [--no-bounds-checks]';
+const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--json FILE] [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]`;
 
 function parse(argv: string[]) {
-  const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number; boundsChecks: boolean } = { boundsChecks: true };
+  const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number; boundsChecks: boolean; subgroups: boolean } = { boundsChecks: true, subgroups: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -27,11 +27,12 @@ function parse(argv: string[]) {
       out.size = v;
     } else if (flag === '--only') {
       const parts = value().split(',');
-      for (const p of parts) if (!['matmul', 'attention', 'step', 'host', 'peers'].includes(p)) throw new Error(`--only: unknown section "${p}" (matmul, attention, step, host, peers)`);
+      for (const p of parts) if (!(SECTIONS as readonly string[]).includes(p)) throw new Error(`--only: unknown section "${p}" (${SECTIONS.join(', ')})`);
       out.only = new Set(parts as Section[]);
     } else if (flag === '--json') out.json = value();
     else if (flag === '--peak-tflops') out.peak = Number(value());
     else if (flag === '--no-bounds-checks') out.boundsChecks = false;
+    else if (flag === '--no-subgroups') out.subgroups = false;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -41,17 +42,18 @@ function parse(argv: string[]) {
 }
 
 /** A second device, made on first use; destroy() ignores one that failed to start (already a report error). */
-function lazyGpu(opts: NodeDeviceOptions) {
+function lazyGpu(opts: NodeDeviceOptions, gpuOpts: GpuOptions) {
   let made: Promise<Gpu> | null = null;
   return {
-    get: () => (made ??= acquireNodeDevice(opts).then((a) => new Gpu(a))),
+    get: () => (made ??= acquireNodeDevice(opts).then((a) => new Gpu(a, gpuOpts))),
     destroy: async () => void (await made?.then((g) => g.destroy(), () => undefined)),
   };
 }
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
-  const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }));
+  const gpuOpts: GpuOptions = { subgroups: args.subgroups };
+  const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }), gpuOpts);
   const d = gpu.description;
   const software = isSoftwareAdapter(d);
   // A software adapter gets the smoke-test size unless asked otherwise: full size would take hours there.
@@ -59,9 +61,12 @@ async function main(): Promise<void> {
   console.error(`adapter: ${d.description || d.device} (${d.vendor} ${d.architecture}); features: ${d.features.join(', ')}; size ${size}`);
   if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
   if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
+  console.error(gpu.subgroupReduce ? 'reductions through subgroups' : `reductions without subgroups${args.subgroups ? ' (the device cannot)' : ' (--no-subgroups)'}`);
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
-  const unchecked = lazyGpu({ boundsChecks: false });
-  const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks });
+  const unchecked = lazyGpu({ boundsChecks: false }, gpuOpts);
+  const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks }, gpuOpts);
+  // With subgroups in use, the reducing kernels are also timed on a device without them.
+  const noSubgroups = lazyGpu({ boundsChecks: args.boundsChecks }, { subgroups: false });
   // With --json the file is rewritten after every case (written beside it, then renamed over it): a run stopped by a
   // time limit leaves a report of what it measured, marked "complete": false.
   const save = (report: BenchReport) => {
@@ -74,6 +79,7 @@ async function main(): Promise<void> {
     size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
     unchecked: args.boundsChecks ? unchecked.get : undefined,
     nullDevice: nullDevice.get,
+    withoutSubgroups: gpu.subgroupReduce ? noSubgroups.get : undefined,
     progress: save,
   });
   if (args.json) {
@@ -82,6 +88,7 @@ async function main(): Promise<void> {
   } else console.log(JSON.stringify(report, null, 2));
   await unchecked.destroy();
   await nullDevice.destroy();
+  await noSubgroups.destroy();
   gpu.destroy();
   if (report.errors.length) process.exitCode = 1;
 }

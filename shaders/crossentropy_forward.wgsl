@@ -13,16 +13,17 @@ const WG: u32 = 256u;
 //#include workgroup_reduce
 
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let lid = lane.lid;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.V;
   var m = -3.4e38;
   for (var v = lid; v < p.V; v += WG) { m = max(m, logits[base + v]); }
-  m = wgMax(m, lid);
+  m = wgMax(m, lane);
   var s = 0.0;
   for (var v = lid; v < p.V; v += WG) { s += exp(logits[base + v] - m); }
-  s = wgSum(s, lid);
+  s = wgSum(s, lane);
   if (lid == 0u) {
     let l = m + log(s);
     lse[row] = l;

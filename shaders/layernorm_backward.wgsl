@@ -14,7 +14,8 @@ const WG: u32 = 128u;
 //#include workgroup_reduce
 
 @compute @workgroup_size(128)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let lid = lane.lid;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
   let base = row * p.C;
@@ -27,8 +28,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     sg += g;
     sgx += g * (x[base + c] - mean) * rstd;
   }
-  let mg = wgSum(sg, lid) / f32(p.C);
-  let mgx = wgSum(sgx, lid) / f32(p.C);
+  let mg = wgSum(sg, lane) / f32(p.C);
+  let mgx = wgSum(sgx, lane) / f32(p.C);
   for (var c = lid; c < p.C; c += WG) {
     let g = dy[base + c] * w[c];
     let xh = (x[base + c] - mean) * rstd;

@@ -15,17 +15,18 @@ const WG: u32 = 128u;
 //#include workgroup_reduce
 
 @compute @workgroup_size(128)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let lid = lane.lid;
   let row = wid.x + wid.y * nwg.x;
   // The whole workgroup leaves together, so the barriers below stay in uniform control flow.
   if (row >= p.rows) { return; }
   let base = row * p.C;
   var s = 0.0;
   for (var c = lid; c < p.C; c += WG) { s += x[base + c]; }
-  let mean = wgSum(s, lid) / f32(p.C);
+  let mean = wgSum(s, lane) / f32(p.C);
   var s2 = 0.0;
   for (var c = lid; c < p.C; c += WG) { let d = x[base + c] - mean; s2 += d * d; }
-  let rstd = inverseSqrt(wgSum(s2, lid) / f32(p.C) + p.eps);
+  let rstd = inverseSqrt(wgSum(s2, lane) / f32(p.C) + p.eps);
   for (var c = lid; c < p.C; c += WG) { y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c]; }
   if (lid == 0u) { meanOut[row] = mean; rstdOut[row] = rstd; }
 }

@@ -2,6 +2,7 @@
 
 import finite from '../../shaders/lib/finite.wgsl?raw';
 import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
+import workgroupReduceSubgroups from '../../shaders/lib/workgroup_reduce_subgroups.wgsl?raw';
 import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
@@ -51,31 +52,48 @@ export function grid2d(n: number, maxX = MAX_GRID): [number, number] {
 }
 
 /** Snippets in shaders/lib/, by name. */
-const LIBS: Record<string, string> = { finite, workgroup_reduce: workgroupReduce, matmul_tile: matmulTile };
+const LIBS: Record<string, string> = {
+  finite,
+  workgroup_reduce: workgroupReduce,
+  workgroup_reduce_subgroups: workgroupReduceSubgroups,
+  matmul_tile: matmulTile,
+};
+
+/**
+ * Library files a device splices in place of others: include name → the replacement's name (same functions and
+ * contract, e.g. the subgroup reductions on a device with `subgroups`). Chosen per device by the runtime.
+ */
+export type LibSwaps = Readonly<Record<string, string>>;
 
 /** Maps a line of expanded WGSL back to its file and line, for error messages. */
 export type LineMap = (expandedLine: number) => { file: string; line: number };
 
+/** A global directive (enable, requires, diagnostic): WGSL wants these before every declaration. */
+const DIRECTIVE = /^\s*(enable|requires|diagnostic)\b[^;]*;\s*$/;
+
 /**
  * WGSL has no includes: a line `//#include NAME` (the one placeholder kernels may use) is replaced by
- * shaders/lib/NAME.wgsl. Unknown names are an error, not a silent no-op.
+ * shaders/lib/NAME.wgsl, or by the library `swaps` names for NAME. Directives a library opens with are moved to the
+ * top of the module. Unknown names are an error, not a silent no-op.
  */
-export function expandIncludes(source: string, file: string): { code: string; mapLine: LineMap } {
-  const out: string[] = [];
-  const origin: { file: string; line: number }[] = [];
+export function expandIncludes(source: string, file: string, swaps: LibSwaps = {}): { code: string; mapLine: LineMap } {
+  const head: { text: string; file: string; line: number }[] = [];
+  const body: { text: string; file: string; line: number }[] = [];
   source.split(/\r?\n/).forEach((text, i) => {
     const m = /^\/\/#include (\w+)\s*$/.exec(text);
     if (!m) {
-      out.push(text);
-      origin.push({ file, line: i + 1 });
+      body.push({ text, file, line: i + 1 });
       return;
     }
-    const lib = LIBS[m[1]!];
-    if (lib === undefined) throw new Error(`${file}:${i + 1}: WGSL include "${m[1]}" not found in shaders/lib/`);
+    const name = swaps[m[1]!] ?? m[1]!;
+    const lib = LIBS[name];
+    if (lib === undefined) throw new Error(`${file}:${i + 1}: WGSL include "${name}" not found in shaders/lib/`);
+    let leading = true;
     lib.split(/\r?\n/).forEach((libText, k) => {
-      out.push(libText);
-      origin.push({ file: `shaders/lib/${m[1]}.wgsl`, line: k + 1 });
+      leading &&= DIRECTIVE.test(libText);
+      (leading ? head : body).push({ text: libText, file: `shaders/lib/${name}.wgsl`, line: k + 1 });
     });
   });
-  return { code: out.join('\n'), mapLine: (l) => origin[l - 1] ?? { file, line: l } };
+  const lines = [...head, ...body];
+  return { code: lines.map((l) => l.text).join('\n'), mapLine: (l) => lines[l - 1] ?? { file, line: l } };
 }

@@ -1,6 +1,6 @@
 // Pipeline cache keyed by shader source, entry point and override constants; WGSL errors with line, column, source.
 
-import { expandIncludes, type Constants, type KernelSpec } from './kernel';
+import { expandIncludes, type Constants, type KernelSpec, type LibSwaps } from './kernel';
 import { GpuDeviceError, ShaderCompileError, formatCompilationMessages } from './errors';
 
 export interface CachedPipeline {
@@ -16,7 +16,12 @@ export class PipelineCache {
   private pipelines = new Map<string, Map<string, CachedPipeline>>();
   private count = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly onError: (e: Error) => void) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly onError: (e: Error) => void,
+    /** Library variants this device uses (see expandIncludes). */
+    private readonly swaps: LibSwaps = {},
+  ) {}
 
   get size(): number {
     return this.count;
@@ -73,7 +78,7 @@ export class PipelineCache {
   private module(spec: KernelSpec) {
     let m = this.modules.get(spec.source);
     if (m) return m;
-    const { code, mapLine } = expandIncludes(spec.source, `shaders/${spec.name}.wgsl`);
+    const { code, mapLine } = expandIncludes(spec.source, `shaders/${spec.name}.wgsl`, this.swaps);
     const module = this.device.createShaderModule({ label: spec.name, code });
     const ready = module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((x) => x.type === 'error');

@@ -15,6 +15,22 @@ export interface BufferView {
   size: number;
 }
 
+export interface GpuOptions {
+  /**
+   * false: workgroup reductions use workgroup memory alone even where the device has subgroups (for tests of that
+   * path, and for measuring what subgroups gain). Default true.
+   */
+  subgroups?: boolean;
+}
+
+/**
+ * Whether kernels can reduce through subgroups here: the device has the `subgroups` feature and its WGSL knows the
+ * subgroup_id builtin (Chrome and Dawn from 2025 on).
+ */
+export function canReduceInSubgroups(instance: GPU, features: ReadonlySet<string>): boolean {
+  return features.has('subgroups') && !!instance.wgslLanguageFeatures?.has('subgroup_id');
+}
+
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 1024;
 /** Upload staging chunk: uploads up to this size made while a batch is open are copied in order inside it. */
@@ -31,6 +47,8 @@ export class Gpu {
   readonly storageUsage: number;
   /** False on a Node device made without shader bounds clamping (NodeDeviceOptions.boundsChecks). */
   readonly boundsChecks: boolean;
+  /** Whether LayerNorm and cross-entropy reduce through subgroups (canReduceInSubgroups, unless turned off). */
+  readonly subgroupReduce: boolean;
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -62,7 +80,7 @@ export class Gpu {
   /** The GPU instance: in Node, Dawn tears everything down when its instance object is garbage-collected. */
   readonly instance: GPU;
 
-  constructor(acquired: Acquired) {
+  constructor(acquired: Acquired, opts: GpuOptions = {}) {
     this.instance = acquired.instance;
     this.device = acquired.device;
     this.description = acquired.description;
@@ -72,7 +90,8 @@ export class Gpu {
     this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;
-    this.pipelines = new PipelineCache(this.device, (e) => this.raise(e));
+    this.subgroupReduce = (opts.subgroups ?? true) && canReduceInSubgroups(acquired.instance, this.features);
+    this.pipelines = new PipelineCache(this.device, (e) => this.raise(e), this.subgroupReduce ? { workgroup_reduce: 'workgroup_reduce_subgroups' } : {});
     this.bindGroups = new BindGroupCache(this.device);
     this.uniformBuffer = this.device.createBuffer({
       size: this.uniformStaging.byteLength,

@@ -12,7 +12,7 @@ import type { BenchReport } from '../../bench/bench';
 const ROOT = join(__dirname, '../..');
 
 describe('npm run bench (CI size)', () => {
-  it('reports matmul, attention, training updates and the TF.js peer, with no failed case', () => {
+  it('reports matmul, attention, reductions, training updates and the TF.js peer, with no failed case', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'report.json');
     const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'ci', '--json', out, '--peak-tflops', '1'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
     expect(r.status, r.stderr).toBe(0);
@@ -37,6 +37,15 @@ describe('npm run bench (CI size)', () => {
     const [att] = rep.attention;
     expect(att!.forwardMs).toBeGreaterThan(0);
     expect(att!.backwardMs).toBeGreaterThan(0);
+    // The reducing kernels, with subgroups (SwiftShader has them) and again on a device told not to use them.
+    expect(rep.subgroupReduce).toBe(true);
+    expect(rep.reduce.map((r) => r.kernel)).toEqual(['layernorm forward', 'layernorm backward (dx)', 'cross-entropy forward']);
+    for (const r of rep.reduce) {
+      expect(r.subgroups).toBe(true);
+      expect(r.ms).toBeGreaterThan(0);
+      expect(r.msWithoutSubgroups).toBeGreaterThan(0);
+      expect(r.gbPerSec).toBeGreaterThan(0);
+    }
     const [step] = rep.steps;
     expect(step!.config).toBe('tiny');
     // A random model on 512 tokens starts near ln 512 ≈ 6.24.

@@ -1,14 +1,17 @@
-// The kernel self-checks as a Vitest suite on a given device: kernels.test.ts runs them on the default device, and
-// kernels-unchecked.test.ts on one whose shaders have no bounds clamping.
+// The kernel self-checks as a Vitest suite on a given device: kernels.test.ts runs them on the default device,
+// kernels-unchecked.test.ts on one whose shaders have no bounds clamping, and kernels-reduce.test.ts those with
+// workgroup reductions on a device told not to use subgroups.
 
 import { describe, expect, it } from 'vitest';
 import { allChecks } from '../../src/selfcheck';
 import { runCheck } from '../../src/selfcheck/harness';
 import type { Gpu } from '../../src/gpu/runtime';
+import type { Check } from '../../src/selfcheck/harness';
 
-export function kernelSuite(title: string, gpu: () => Promise<Gpu>): void {
+/** `only`: the checks to run (all by default). */
+export function kernelSuite(title: string, gpu: () => Promise<Gpu>, only: (c: Check) => boolean = () => true): void {
   describe(title, () => {
-    for (const check of allChecks) {
+    for (const check of allChecks.filter(only)) {
       it(`${check.name} [${check.kernels.join(', ')}]`, async () => {
         const r = await runCheck(await gpu(), check);
         console.log(`${check.name} (${r.ms.toFixed(0)} ms)\n  ${r.lines.join('\n  ')}`);
