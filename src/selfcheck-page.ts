@@ -11,6 +11,8 @@ interface SelfCheckState {
   adapter: string | null;
   features: string[];
   limits: Record<string, number>;
+  /** Whether the reducing kernels ran through subgroups here (Gpu.subgroupReduce). */
+  subgroupReduce: boolean | null;
   results: Omit<CheckResult, 'comparisons'>[];
   error: string | null;
 }
@@ -21,7 +23,7 @@ declare global {
   }
 }
 
-const state: SelfCheckState = { done: false, adapter: null, features: [], limits: {}, results: [], error: null };
+const state: SelfCheckState = { done: false, adapter: null, features: [], limits: {}, subgroupReduce: null, results: [], error: null };
 window.__selfcheck = state;
 
 async function main(): Promise<void> {
@@ -44,12 +46,14 @@ async function main(): Promise<void> {
     state.adapter = d.description || `${d.vendor} ${d.architecture}`.trim() || 'unnamed adapter';
     state.features = d.features;
     state.limits = d.limits;
+    state.subgroupReduce = gpu.subgroupReduce;
     adapterCard.textContent = '';
     adapterCard.append(
       el('strong', {}, `Adapter: ${state.adapter}`),
       el('div', { class: 'muted' }, `vendor ${d.vendor || '?'} · architecture ${d.architecture || '?'}`),
       el('div', { class: 'muted' }, `features: ${d.features.join(', ') || 'none'}`),
       el('div', { class: 'muted' }, `maxStorageBufferBindingSize ${d.limits.maxStorageBufferBindingSize} · maxBufferSize ${d.limits.maxBufferSize} · maxComputeWorkgroupStorageSize ${d.limits.maxComputeWorkgroupStorageSize}`),
+      el('div', { class: 'muted' }, `row reductions (LayerNorm, cross-entropy): ${gpu.subgroupReduce ? 'through subgroups' : 'in workgroup memory'}`),
     );
   } catch (e) {
     state.error = (e as Error).message;
