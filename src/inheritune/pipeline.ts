@@ -221,7 +221,16 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   };
   const snapshot = async () => {
     if (!ctx.store) return;
-    await saveSnapshot(ctx.store, trainer, state);
+    const report = progress('saving a checkpoint');
+    let open = false;
+    try {
+      await saveSnapshot(ctx.store, trainer, state, (d, t) => {
+        open = d < t;
+        report(d, t);
+      });
+    } finally {
+      if (open) report(1, 1); // a save that failed part-way leaves no bar behind (the caller reports the failure)
+    }
     ctx.onEvent({ type: 'snapshot', phase: state.current.phase, round: state.current.round, step: trainer.position.step });
   };
   /**

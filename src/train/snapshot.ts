@@ -39,16 +39,22 @@ export interface SnapshotMeta<X = unknown> {
   extra: X;
 }
 
-/** Serialises the trainer's state (call between runs: nothing in flight). */
-export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra: X): Promise<void> {
+/**
+ * Serialises the trainer's state (call between runs: nothing in flight). `onProgress` hears 0 of 2 at the start, 1
+ * once the GPU has handed the state back, and 2 once the store has it (a GPT-2 124M snapshot is about 1.5 GB).
+ */
+export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra: X, onProgress?: (done: number, total: number) => void): Promise<void> {
   const { model, optimizer } = trainer;
+  onProgress?.(0, 2);
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
   const [param, m, v] = await Promise.all([model.banks, optimizer.m, optimizer.v].map((banks) => readSlots(model.layout, banks)));
   for (const slot of model.layout.slots) {
     for (const [role, host] of [['param', param], ['m', m], ['v', v]] as const) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: host!.get(slot.name)! });
   }
   const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.savedPosition(), extra };
+  onProgress?.(1, 2);
   await store.write(SNAPSHOT_FILE, writeSafetensors(tensors, { inheritune: JSON.stringify(meta) }));
+  onProgress?.(2, 2);
 }
 
 export interface OpenedSnapshot<X> {

@@ -89,7 +89,9 @@ export class Series {
     this.changed();
   }
 
+  /** Adds a round marker; the same marker again (a resumed round announces itself once more) is ignored. */
   mark(m: Marker): void {
+    if (this.markers.some((k) => k.x === m.x && k.label === m.label)) return;
     this.markers.push(m);
     this.changed();
   }

@@ -22,7 +22,7 @@ import { openSnapshot, SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
 import { Rng } from '../util/rng';
 import { Emitter } from './emitter';
 import type { Command, CorpusInfo, DemoSettings, ErrorScope, ReferenceInfo, RunSettings, SavedRunInfo, Stage, WorkerEvent } from './protocol';
-import { logCsv, readJson, RUN_FILES, Session } from './session';
+import { logCsv, readJson, RUN_FILES, Session, type LogEntry } from './session';
 import { demoConfig, inherituneSettings } from './settings';
 
 export interface EngineEnv {
@@ -626,10 +626,18 @@ export class Engine {
     }
   }
 
+  /** The log the last run saved in the run folder (empty if none, or if it cannot be read). */
+  private async savedLog(): Promise<LogEntry[]> {
+    if (!this.store) return [];
+    const log = await readJson<LogEntry[]>(this.store, RUN_FILES.log).catch(() => null);
+    return Array.isArray(log) ? log : [];
+  }
+
   private async export(what: 'model' | 'log-json' | 'log-csv'): Promise<void> {
     try {
       if (what !== 'model') {
-        const log = this.session?.log ?? [];
+        // After a reload no session exists until a resume: the last run's log is still in the run folder.
+        const log = this.session?.log.length ? this.session.log : await this.savedLog();
         if (!log.length) throw new Error('There is no run log yet: start a run first.');
         const blob = what === 'log-json' ? new Blob([JSON.stringify(log, null, 1)], { type: 'application/json' }) : new Blob([logCsv(log)], { type: 'text/csv' });
         this.out.emit({ type: 'export', files: [{ name: what === 'log-json' ? 'inheritune-log.json' : 'inheritune-log.csv', blob }] });

@@ -173,7 +173,12 @@ export class Session {
       const round = Number(e.round ?? 0);
       const x0 = xOrigin(phase, round, stepsPerRound);
       if (e.type === 'reference') emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: s.ctx, windows: s.evalWindows });
-      else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
+      else if (e.type === 'round-start') {
+        // The rounds' markers and their starting validation loss (null in the log when it was not measured).
+        const valLoss = typeof e.valLoss === 'number' ? e.valLoss : NaN;
+        emitter.emit({ type: 'round-start', phase, round, n: Number(e.n), params: Number(e.params), valLoss, x: x0, stepsPerRound: phase === 'baseline' ? NaN : stepsPerRound });
+        if (Number.isFinite(valLoss)) emitter.point({ phase, round, n: Number(e.n), x: x0, kind: 'eval', loss: valLoss, elapsedSec: 0 });
+      } else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
       else if (e.type === 'step') {
         emitter.point({
           phase, round, n: 0, x: x0 + Number(e.step), kind: 'step', loss: Number(e.loss), lr: Number(e.lr), gradNorm: Number(e.gradNorm),

@@ -86,6 +86,10 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect(a.events.some((e) => e.type === 'grow' && e.from === 1 && e.to === 2)).toBe(true);
     const report = a.events.find((e) => e.type === 'report');
     expect(report?.type === 'report' && report.report.rounds.map((r) => r.n)).toEqual([1, 2]);
+    // Each snapshot (one per round here) shows a bar that then ends.
+    const saving = a.events.filter((e) => (e.type === 'progress' || e.type === 'progress-end') && e.task === 'saving a checkpoint').map((e) => e.type);
+    expect(saving.filter((t) => t === 'progress-end').length).toBeGreaterThanOrEqual(2);
+    expect(saving.at(-1)).toBe('progress-end');
 
     await a.send({ type: 'export', what: 'model' });
     const exp = a.events.find((e) => e.type === 'export');
@@ -130,11 +134,23 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     await b.send({ type: 'init' });
     const ready = b.events.find((e) => e.type === 'ready');
     expect(ready?.type === 'ready' && ready.saved).toMatchObject({ reference: 'model.safetensors', corpus: 'tinyshakespeare.txt', phase: 'inheritune', round: 1 });
+    // Before resuming, the log export gives the saved run's log (it used to say there was none).
+    const exportedLog = async (h: ReturnType<typeof harness>) => {
+      const at = h.events.length;
+      await h.send({ type: 'export', what: 'log-json' });
+      const e = h.events.slice(at).find((x) => x.type === 'export');
+      expect(e, JSON.stringify(h.events.slice(at))).toBeDefined();
+      const log = JSON.parse(await (e as Extract<WorkerEvent, { type: 'export' }>).files[0]!.blob.text()) as { type: string; loss?: number }[];
+      return log.filter((x) => x.type === 'step').map((x) => x.loss);
+    };
+    expect(await exportedLog(b)).toEqual(before);
     await b.send({ type: 'resume' });
     expect(b.errors()).toEqual([]);
     expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual(['running', 'done']);
     expect(b.events.filter((e) => e.type === 'reference').length).toBe(1); // the reference came back from the run folder
     // The resumed engine first replays the saved log (the steps before the reload), then trains the rest.
+    // Both rounds' markers are back: round 0's from the saved log, round 1's from the log and again from the resume.
+    expect(b.events.flatMap((e) => (e.type === 'round-start' ? [`${e.round}@${e.x}`] : []))).toEqual(['0@0', '1@4', '1@4']);
     const all = b.points().filter((p) => p.kind === 'step').map((p) => p.loss);
     expect(all.slice(0, before.length)).toEqual(before);
     expect(all).toEqual(uninterrupted);
@@ -142,6 +158,8 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const d = harness(a.store);
     await d.send({ type: 'init' });
     expect(d.events.find((e) => e.type === 'ready')).toMatchObject({ saved: null });
+    // The finished run's log is still there to export after another reload.
+    expect(await exportedLog(d)).toEqual(uninterrupted);
 
     await b.send({ type: 'sample', prompt: 'ROMEO:', tokens: 5, temperature: 0, topK: 0 });
     const text = b.events.filter((e) => e.type === 'sample').map((e) => (e.type === 'sample' ? e.text : '')).join('');

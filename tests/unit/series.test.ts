@@ -27,3 +27,12 @@ it('keeps the demo reference\'s rates until Inheritune\'s first update, then onl
   s.add([step('reference', 0, 1)]);
   expect(s.cols.lr).toEqual([1]);
 });
+
+it('keeps one marker per round when a resumed round announces itself again', () => {
+  const s = new Series();
+  s.mark({ x: 0, label: 'n=1' });
+  s.mark({ x: 4, label: 'n=3' });
+  s.mark({ x: 4, label: 'n=3' });
+  s.mark({ x: 0, label: 'baseline' }); // another phase's marker at the same x stays
+  expect(s.markers).toEqual([{ x: 0, label: 'n=1' }, { x: 4, label: 'n=3' }, { x: 0, label: 'baseline' }]);
+});
