@@ -13,6 +13,7 @@ import { empty, type Tensor } from '../src/tensor/tensor';
 import { flopsPerToken, peakFromTable, type Peak } from '../src/train/mfu';
 import { Trainer, type TrainEvent } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
+import { randomFill, timeWall } from './measure';
 import { benchReduce, type ReduceResult } from './reduce';
 import { startTfjs, tfjsMatmul, tfjsStep, type PeerMatmul, type PeerStep } from './peers-tfjs';
 
@@ -222,13 +223,6 @@ export function hostConfigs(): StepConfig[] {
   return (['adamw', 'muon'] as const).map((optimizer) => ({ name: 'gpt2-6L layout, narrow', model, batch: 2, ctx: 64, steps: 20, warmup: 16, optimizer }));
 }
 
-function randomFill(gpu: Gpu, t: Tensor, rng: Rng, scale = 1): Float32Array {
-  const data = new Float32Array(t.size);
-  for (let i = 0; i < data.length; i++) data[i] = (rng.next() * 2 - 1) * scale;
-  gpu.upload(t.view, data);
-  return data;
-}
-
 /** Worst |got − f64 dot| / (Σ|a·b| + tiny) over 32 random entries of C's first rows (of the last chunk computed). */
 async function checkEntries(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, s: MatmulShape, rows: number, rng: Rng): Promise<number> {
   rows = Math.min(rows, 64); // only the first rows are read back (the head's C is 1.6 GB)
@@ -249,21 +243,6 @@ async function checkEntries(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, s: Matmul
     worst = Math.max(worst, Math.abs(C[m * s.N + n]! - dot) / (mag + 1e-30));
   }
   return worst;
-}
-
-/** Mean wall ms of `record` over enough back-to-back repetitions to fill about `targetMs` (after one warm-up). */
-async function timeWall(gpu: Gpu, record: () => void, targetMs: number, maxReps = 50): Promise<{ ms: number; reps: number }> {
-  record();
-  await gpu.sync();
-  let t0 = performance.now();
-  record();
-  await gpu.sync();
-  const once = performance.now() - t0;
-  const reps = Math.max(2, Math.min(maxReps, Math.ceil(targetMs / Math.max(once, 1e-3))));
-  t0 = performance.now();
-  for (let r = 0; r < reps; r++) record();
-  await gpu.sync();
-  return { ms: (performance.now() - t0) / reps, reps };
 }
 
 async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs: number, only?: MatmulVariant): Promise<MatmulResult> {
@@ -471,7 +450,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   }
   if (on('reduce')) {
     await attempt('reduce', 'layernorm, cross-entropy', async () => {
-      const rs = await benchReduce(gpu, opts.size, targetMs, timeWall, opts.withoutSubgroups);
+      const rs = await benchReduce(gpu, opts.size, targetMs, opts.withoutSubgroups);
       for (const r of rs) {
         log(`${r.kernel} ${r.rows}×${r.cols}: ${r.ms.toFixed(3)} ms, ${r.gbPerSec.toPrecision(3)} GB/s (${r.subgroups ? 'subgroups' : 'no subgroups'})` +
           `${r.msWithoutSubgroups !== null ? `; without subgroups ${r.msWithoutSubgroups.toFixed(3)} ms` : ''}`);

@@ -3,11 +3,12 @@
 
 import type { Gpu } from '../src/gpu/runtime';
 import { CE_FORWARD } from '../src/tensor/ops/crossentropy';
-import { LAYERNORM_BACKWARD, LAYERNORM_FORWARD } from '../src/tensor/ops/layernorm';
+import { LAYERNORM_BACKWARD, LAYERNORM_EPS, LAYERNORM_FORWARD } from '../src/tensor/ops/layernorm';
 import { dispatchRows } from '../src/tensor/ops/launch';
 import { empty, fromArray, type Tensor } from '../src/tensor/tensor';
 import { Rng } from '../src/util/rng';
 import type { BenchSize } from './bench';
+import { randomFill, timeWall } from './measure';
 
 export interface ReduceResult {
   kernel: string;
@@ -22,33 +23,31 @@ export interface ReduceResult {
   msWithoutSubgroups: number | null;
 }
 
-type Timer = (gpu: Gpu, record: () => void, targetMs: number) => Promise<{ ms: number }>;
-
 /** GPT-2 shapes at full size: LayerNorm over B·T = 8192 rows of 768, cross-entropy over a 1024-row head chunk. */
 function shapes(size: BenchSize) {
   return size === 'ci' ? { ln: [64, 96], ce: [8, 1000] } : { ln: [8192, 768], ce: [1024, 50257] };
 }
 
-async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number, time: Timer) {
+async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number) {
   const { ln: [rows, C], ce: [N, V] } = shapes(size);
   const rng = new Rng(3);
-  const fill = (shape: number[]) => fromArray(gpu, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1), shape);
   const made: Tensor[] = [];
-  const keep = <T extends Tensor>(t: T) => (made.push(t), t);
+  const tensor = (shape: number[], fill = false) => {
+    const t = empty(gpu, shape);
+    made.push(t);
+    if (fill) randomFill(gpu, t, rng);
+    return t;
+  };
   try {
-    const x = keep(fill([rows, C]));
-    const w = keep(fill([C]));
-    const b = keep(fill([C]));
-    const dy = keep(fill([rows, C]));
-    const y = keep(empty(gpu, [rows, C]));
-    const dx = keep(empty(gpu, [rows, C]));
-    const mean = keep(empty(gpu, [rows]));
-    const rstd = keep(empty(gpu, [rows]));
-    const logits = keep(fill([N, V]));
-    const targets = keep(fromArray(gpu, Int32Array.from({ length: N }, (_, i) => (i * 7919) % V), [N], 'i32'));
-    const losses = keep(empty(gpu, [N]));
-    const lse = keep(empty(gpu, [N]));
-    const lnForward = () => dispatchRows(gpu, LAYERNORM_FORWARD, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: 1e-5 }, rows);
+    const x = tensor([rows, C], true);
+    const w = tensor([C], true);
+    const b = tensor([C], true);
+    const dy = tensor([rows, C], true);
+    const logits = tensor([N, V], true);
+    const [y, dx, mean, rstd, losses, lse] = [tensor([rows, C]), tensor([rows, C]), tensor([rows]), tensor([rows]), tensor([N]), tensor([N])];
+    const targets = fromArray(gpu, Int32Array.from({ length: N }, (_, i) => (i * 7919) % V), [N], 'i32');
+    made.push(targets);
+    const lnForward = () => dispatchRows(gpu, LAYERNORM_FORWARD, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: LAYERNORM_EPS }, rows);
     lnForward(); // the backward reads its mean and rstd
     const cases = [
       { kernel: 'layernorm forward', rows, cols: C, bytes: 4 * (2 * rows * C + 2 * C + 2 * rows), record: lnForward },
@@ -62,16 +61,16 @@ async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number, time: Timer)
       },
     ];
     const out: { kernel: string; rows: number; cols: number; ms: number; bytes: number }[] = [];
-    for (const c of cases) out.push({ kernel: c.kernel, rows: c.rows, cols: c.cols, bytes: c.bytes, ms: (await time(gpu, c.record, targetMs)).ms });
+    for (const { record, ...c } of cases) out.push({ ...c, ms: (await timeWall(gpu, record, targetMs)).ms });
     return out;
   } finally {
     for (const t of made) t.dispose();
   }
 }
 
-export async function benchReduce(gpu: Gpu, size: BenchSize, targetMs: number, time: Timer, withoutSubgroups?: () => Promise<Gpu>): Promise<ReduceResult[]> {
-  const here = await timeAll(gpu, size, targetMs, time);
-  const there = withoutSubgroups ? await timeAll(await withoutSubgroups(), size, targetMs, time) : null;
+export async function benchReduce(gpu: Gpu, size: BenchSize, targetMs: number, withoutSubgroups?: () => Promise<Gpu>): Promise<ReduceResult[]> {
+  const here = await timeAll(gpu, size, targetMs);
+  const there = withoutSubgroups ? await timeAll(await withoutSubgroups(), size, targetMs) : null;
   return here.map((r, i) => ({
     kernel: r.kernel, rows: r.rows, cols: r.cols, ms: r.ms, gbPerSec: r.bytes / (r.ms / 1000) / 1e9,
     subgroups: gpu.subgroupReduce, msWithoutSubgroups: there?.[i]!.ms ?? null,

@@ -221,16 +221,11 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   };
   const snapshot = async () => {
     if (!ctx.store) return;
-    const report = progress('saving a checkpoint');
-    let open = false;
-    try {
-      await saveSnapshot(ctx.store, trainer, state, (d, t) => {
-        open = d < t;
-        report(d, t);
-      });
-    } finally {
-      if (open) report(1, 1); // a save that failed part-way leaves no bar behind (the caller reports the failure)
-    }
+    const bar = progress('saving a checkpoint');
+    await saveSnapshot(ctx.store, trainer, state, bar).catch((e: unknown) => {
+      bar(1, 1); // a save that failed part-way leaves no bar behind (the caller reports the failure)
+      throw e;
+    });
     ctx.onEvent({ type: 'snapshot', phase: state.current.phase, round: state.current.round, step: trainer.position.step });
   };
   /**

@@ -48,8 +48,9 @@ export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra
   onProgress?.(0, 2);
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
   const [param, m, v] = await Promise.all([model.banks, optimizer.m, optimizer.v].map((banks) => readSlots(model.layout, banks)));
+  const roles = [['param', param!], ['m', m!], ['v', v!]] as const;
   for (const slot of model.layout.slots) {
-    for (const [role, host] of [['param', param], ['m', m], ['v', v]] as const) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: host!.get(slot.name)! });
+    for (const [role, host] of roles) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: host.get(slot.name)! });
   }
   const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.savedPosition(), extra };
   onProgress?.(1, 2);

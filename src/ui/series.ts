@@ -5,12 +5,10 @@
 
 import type { MetricPoint } from '../worker/protocol';
 
-export const COLUMNS = [
-  'loss', 'valLoss', 'baselineLoss', 'baselineVal', 'refLoss', 'refVal',
-  'lr', 'gradNorm', 'tokensPerSec', 'tflops', 'mfu',
-] as const;
+/** One model's columns: the demo reference's while it trains, Inheritune's from its first update. */
+const PER_MODEL = ['lr', 'gradNorm', 'tokensPerSec', 'tflops', 'mfu'] as const;
+export const COLUMNS = ['loss', 'valLoss', 'baselineLoss', 'baselineVal', 'refLoss', 'refVal', ...PER_MODEL] as const;
 export type Column = (typeof COLUMNS)[number];
-const PER_MODEL: Column[] = ['lr', 'gradNorm', 'tokensPerSec', 'tflops', 'mfu'];
 
 export interface Marker {
   x: number;

@@ -100,13 +100,10 @@ export class Session {
           this.record(e);
           emitter.emit({ type: 'reference-val', valLoss: e.valLoss, ctx: settings?.train.ctx ?? info?.settings.ctx ?? 0, windows: settings?.train.evalWindows ?? info?.settings.evalWindows ?? 0 });
           break;
-        case 'round-start': {
+        case 'round-start':
           this.record(e);
-          const x = xOrigin(e.phase, e.round, this.stepsPerRound);
-          emitter.emit({ type: 'round-start', phase: e.phase, round: e.round, n: e.n, params: e.params, valLoss: e.valLoss, x, stepsPerRound: e.phase === 'baseline' ? NaN : this.stepsPerRound });
-          emitter.point({ phase: e.phase, round: e.round, n: e.n, x, kind: 'eval', loss: e.valLoss, elapsedSec: 0 });
+          this.showRoundStart(e.phase, e.round, e.n, e.params, e.valLoss, this.stepsPerRound);
           break;
-        }
         case 'round-end':
           this.record(e);
           emitter.emit({ type: 'round-end', result: e.result });
@@ -173,12 +170,9 @@ export class Session {
       const round = Number(e.round ?? 0);
       const x0 = xOrigin(phase, round, stepsPerRound);
       if (e.type === 'reference') emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: s.ctx, windows: s.evalWindows });
-      else if (e.type === 'round-start') {
-        // The rounds' markers and their starting validation loss (null in the log when it was not measured).
-        const valLoss = typeof e.valLoss === 'number' ? e.valLoss : NaN;
-        emitter.emit({ type: 'round-start', phase, round, n: Number(e.n), params: Number(e.params), valLoss, x: x0, stepsPerRound: phase === 'baseline' ? NaN : stepsPerRound });
-        if (Number.isFinite(valLoss)) emitter.point({ phase, round, n: Number(e.n), x: x0, kind: 'eval', loss: valLoss, elapsedSec: 0 });
-      } else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
+      // The log holds null for a start-of-round val loss that was not measured (NaN does not survive JSON).
+      else if (e.type === 'round-start') this.showRoundStart(phase, round, Number(e.n), Number(e.params), typeof e.valLoss === 'number' ? e.valLoss : NaN, stepsPerRound);
+      else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
       else if (e.type === 'step') {
         emitter.point({
           phase, round, n: 0, x: x0 + Number(e.step), kind: 'step', loss: Number(e.loss), lr: Number(e.lr), gradNorm: Number(e.gradNorm),
@@ -187,6 +181,14 @@ export class Session {
       } else if (e.type === 'eval') emitter.point({ phase, round, n: 0, x: x0 + Number(e.step), kind: 'eval', loss: Number(e.valLoss), elapsedSec: Number(e.elapsedSec) });
     }
     emitter.flush();
+  }
+
+  /** A round's marker on the charts and its val loss before training (a point at its first x, when measured). */
+  private showRoundStart(phase: MetricPoint['phase'], round: number, n: number, params: number, valLoss: number, stepsPerRound: number): void {
+    const { emitter } = this.io;
+    const x = xOrigin(phase, round, stepsPerRound);
+    emitter.emit({ type: 'round-start', phase, round, n, params, valLoss, x, stepsPerRound: phase === 'baseline' ? NaN : stepsPerRound });
+    if (Number.isFinite(valLoss)) emitter.point({ phase, round, n, x, kind: 'eval', loss: valLoss, elapsedSec: 0 });
   }
 
   private onTrain(e: TrainEvent, phase: MetricPoint['phase'], round: number, n: number, x0: number): void {
