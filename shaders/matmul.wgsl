@@ -11,7 +11,7 @@ override HAS_BIAS: bool = false;
 const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this line)
 const TK: u32 = 8u; // K slice depth; 16 in the k16 variants (the launcher substitutes this line)
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
+//#include matmul_a_f32
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
@@ -22,8 +22,8 @@ const TK: u32 = 8u; // K slice depth; 16 in the k16 variants (the launcher subst
 // Element (m, k) of op(A) and (k, n) of op(B), batch entry at base; zero outside the operand.
 fn elemA(base: u32, m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= kEnd) { return 0.0; }
-  if (TRANS_A) { return A[base + k * p.M + m]; }
-  return A[base + m * p.K + k];
+  if (TRANS_A) { return readA(base + k * p.M + m); }
+  return readA(base + m * p.K + k);
 }
 
 fn elemB(base: u32, k: u32, n: u32) -> f32 {

@@ -14,7 +14,7 @@ struct Params {
   kChunk: u32, // split-K: batch entry z sums k in [z·kChunk, (z+1)·kChunk) only (0: all of K)
 }
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
+//#include matmul_a_f32
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
@@ -45,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let gka = k0 + ka;
       var a = 0.0;
       if (gm < p.M && gka < kEnd) {
-        if (TRANS_A) { a = A[aBase + gka * p.M + gm]; } else { a = A[aBase + gm * p.K + gka]; }
+        if (TRANS_A) { a = readA(aBase + gka * p.M + gm); } else { a = readA(aBase + gm * p.K + gka); }
       }
       As[ka * TILE + m] = a;
       var n: u32; var kb: u32;

@@ -13,7 +13,7 @@ override HAS_BIAS: bool = false;
 const WG: u32 = 16u;
 const TK: u32 = 8u; // K slice depth; 16 in the k16 variant (the launcher substitutes this line)
 
-@group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
+//#include matmul_a4_f32
 @group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
@@ -34,8 +34,8 @@ fn loadA(base: u32, m0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
   let gm = m0 + m;
   let gk = k0 + k;
   if (gm >= p.M || gk >= kEnd) { return vec4<f32>(0.0); }
-  if (TRANS_A) { return A[(base + gk * p.M + gm) / 4u]; }
-  return A[(base + gm * p.K + gk) / 4u];
+  if (TRANS_A) { return readA4((base + gk * p.M + gm) / 4u); }
+  return readA4((base + gm * p.K + gk) / 4u);
 }
 
 fn loadB(base: u32, n0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {

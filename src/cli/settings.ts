@@ -28,11 +28,15 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   resume: { type: 'bool' },
   json: { type: 'bool' },
   'no-bounds-checks': { type: 'bool' },
+  'half-activations': { type: 'bool' },
 };
 
 export const TRAIN_FLAGS_USAGE = `      training: [--optimizer adamw|muon] [--schedule cosine|d2z] [--lr 1e-3] [--min-lr lr/10] [--muon-lr 0.02]
         [--warmup S] [--batch 8] [--accum 1] [--ctx T] [--windows W] [--eval-every S] [--checkpoint-every S]
-        [--seed 1] [--peak-tflops X] [--out DIR] [--resume] [--no-bounds-checks]
+        [--seed 1] [--peak-tflops X] [--out DIR] [--resume] [--no-bounds-checks] [--half-activations]
+      --half-activations: keep the activations backward reads at the blocks' matmul inputs as f16 (less GPU memory
+        per token; weights, gradients, optimizer state and validation stay f32; loss and gradients move by about 1e-4
+        relative). Runs on every adapter (halves are packed in 32-bit words; no shader-f16 needed).
       --no-bounds-checks: compile shaders without Dawn's per-access index clamping (browsers always clamp); every
         kernel is tested that way too, and the results are the same; whether it is faster depends on the GPU
         (npm run bench measures it).`;
@@ -58,6 +62,7 @@ export function trainSettings(f: Parsed, nPositions: number, valTokens: number, 
     evalEvery: (f['eval-every'] as number | undefined) ?? 0,
     evalWindows: windows,
     seed: (f.seed as number | undefined) ?? 1,
+    ...(f['half-activations'] ? { halfActivations: true } : {}),
     schedule: { kind: schedule, lr, warmup, minLr: (f['min-lr'] as number | undefined) ?? lr / 10 },
     optimizer: optimizerConfig(kind as OptimizerKind, { muon: f['muon-lr'] === undefined ? {} : { lr: f['muon-lr'] as number } }),
   };

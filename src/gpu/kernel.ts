@@ -4,6 +4,10 @@ import finite from '../../shaders/lib/finite.wgsl?raw';
 import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 import workgroupReduceSubgroups from '../../shaders/lib/workgroup_reduce_subgroups.wgsl?raw';
 import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
+import matmulA from '../../shaders/lib/matmul_a_f32.wgsl?raw';
+import matmulAHalf from '../../shaders/lib/matmul_a_f16.wgsl?raw';
+import matmulA4 from '../../shaders/lib/matmul_a4_f32.wgsl?raw';
+import matmulA4Half from '../../shaders/lib/matmul_a4_f16.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
 export type StorageAccess = 'read' | 'rw';
@@ -57,6 +61,10 @@ const LIBS: Record<string, string> = {
   workgroup_reduce: workgroupReduce,
   workgroup_reduce_subgroups: workgroupReduceSubgroups,
   matmul_tile: matmulTile,
+  matmul_a_f32: matmulA,
+  matmul_a_f16: matmulAHalf,
+  matmul_a4_f32: matmulA4,
+  matmul_a4_f16: matmulA4Half,
 };
 
 /**

@@ -6,6 +6,8 @@
 // Layout: 8 bytes little-endian u64 N, N bytes of UTF-8 JSON (may end in spaces), then the data section.
 // Every failure is a SafetensorsError naming the tensor where there is one and what was expected vs found.
 
+import { halvesToF32 } from '../util/half';
+
 /** Random-access bytes: a Blob/File in the browser, a file handle in Node, an in-memory array in tests. */
 export interface ByteSource {
   readonly size: number;
@@ -293,42 +295,11 @@ function toF32(bytes: Uint8Array, dtype: Dtype): Float32Array {
     return out;
   }
   const src = u16s(bytes);
+  if (dtype === 'F16') return halvesToF32(src);
   const out = new Float32Array(src.length);
   const bits = new Uint32Array(out.buffer);
-  if (dtype === 'BF16') {
-    for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
-  } else {
-    const table = f16Table();
-    for (let i = 0; i < src.length; i++) bits[i] = table[src[i]];
-  }
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
   return out;
-}
-
-let F16_TABLE: Uint32Array | undefined;
-
-/** All 65536 halves as f32 bit patterns: built once (256 KiB), then a conversion is one lookup per element. */
-function f16Table(): Uint32Array {
-  if (!F16_TABLE) {
-    F16_TABLE = new Uint32Array(65536);
-    for (let h = 0; h < 65536; h++) F16_TABLE[h] = f16ToF32Bits(h);
-  }
-  return F16_TABLE;
-}
-
-/** Exact: every half is representable in f32; subnormal halves become normal floats, NaN payloads are kept. */
-export function f16ToF32Bits(h: number): number {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >> 10) & 0x1f;
-  let mant = h & 0x3ff;
-  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
-  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
-  if (mant === 0) return sign >>> 0;
-  let e = 113; // a subnormal is mant · 2^-24; shift until the implicit bit appears, lowering the exponent each time
-  while ((mant & 0x400) === 0) {
-    mant <<= 1;
-    e--;
-  }
-  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
 }
 
 /**

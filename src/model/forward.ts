@@ -1,28 +1,39 @@
 // GPT-2 forward on the tensor engine (pre-LN blocks, fused attention, tied head), recorded for backward.
 // Parameters are looked up by their Hugging Face names (DESIGN.md), so checkpoints and references share one key set.
 
-import { add, attention, embedding, gelu, headCrossEntropy, layernorm, matmul, reshape, tidy, type Tensor } from '../tensor';
+import { add, attention, embedding, gelu, headCrossEntropy, layernorm, matmul, reshape, tidy, toHalf, type Tensor } from '../tensor';
 
 export interface Gpt2Shape {
   nLayer: number;
   nHead: number;
+  /**
+   * Half-precision activations: the inputs of c_attn, c_fc and the MLP's c_proj (ln_1's and ln_2's outputs, the GELU's)
+   * are rounded to f16 and kept so for backward, their f32 originals freed at once. Weights, gradients, the residual
+   * stream and every accumulation stay f32.
+   */
+  halfActivations?: boolean;
 }
 
 export type ParamLookup = (name: string) => Tensor;
 
 /** The final hidden states x_f [B·T, C] (after ln_f) of `tokens` [B·T]. */
 export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, B: number, T: number): Tensor {
+  const stored = shape.halfActivations ? toHalf : (t: Tensor) => t;
   return tidy(() => {
     let x = embedding(tokens, B, T, p('wte.weight'), p('wpe.weight'));
     for (let l = 0; l < shape.nLayer; l++) {
       const w = (n: string) => p(`h.${l}.${n}`);
-      const h = layernorm(x, w('ln_1.weight'), w('ln_1.bias'));
-      const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
-      const a = attention(qkv, shape.nHead);
-      x = add(x, matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
-      const h2 = layernorm(x, w('ln_2.weight'), w('ln_2.bias'));
-      const f = gelu(matmul(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') }));
-      x = add(x, matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias') }));
+      // A block's own scope: what backward needs is held by the tape, the rest goes back to the pool now rather than
+      // when the whole pass ends, so the pass peaks at the saved activations plus one block's temporaries.
+      x = tidy(() => {
+        const h = stored(layernorm(x, w('ln_1.weight'), w('ln_1.bias')));
+        const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
+        const a = attention(qkv, shape.nHead);
+        const x1 = add(x, matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
+        const h2 = stored(layernorm(x1, w('ln_2.weight'), w('ln_2.bias')));
+        const f = stored(gelu(matmul(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') })));
+        return add(x1, matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias') }));
+      });
     }
     const xf = layernorm(x, p('ln_f.weight'), p('ln_f.bias'));
     return reshape(xf, [B * T, xf.shape[2]!]);

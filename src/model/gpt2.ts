@@ -5,7 +5,7 @@
 import type { Gpu } from '../gpu/runtime';
 import { empty, noGrad, type Tensor } from '../tensor';
 import { type Gpt2Config, validateConfig } from './config';
-import { gpt2Hidden, gpt2Logits, gpt2Loss } from './forward';
+import { gpt2Hidden, gpt2Logits, gpt2Loss, type Gpt2Shape } from './forward';
 import { type ParamLayout, paramLayout, paramSpecs, readSlots } from './params';
 
 /** Source of a parameter's values by name (a checkpoint reader, an init map, …). */
@@ -48,8 +48,8 @@ export class Gpt2Model {
     return t;
   };
 
-  private get shape() {
-    return { nLayer: this.config.nLayer, nHead: this.config.nHead };
+  private shape(halfActivations = false): Gpt2Shape {
+    return { nLayer: this.config.nLayer, nHead: this.config.nHead, halfActivations };
   }
 
   private checkBatch(tokens: Int32Array, B: number, T: number): void {
@@ -60,22 +60,23 @@ export class Gpt2Model {
   /**
    * Mean next-token loss (recorded for backward unless under noGrad). `seed`: the [1] gradient backward will be
    * seeded with, if known now (a training step's); the head then makes its gradients in this pass (see headCrossEntropy).
+   * `halfActivations`: keep the matmul inputs backward needs as f16 (see Gpt2Shape).
    */
-  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor): Tensor {
+  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor, halfActivations = false): Tensor {
     this.checkBatch(tokens, B, T);
-    return gpt2Loss(this.lookup, this.shape, tokens, targets, B, T, seed);
+    return gpt2Loss(this.lookup, this.shape(halfActivations), tokens, targets, B, T, seed);
   }
 
   /** Full logits [B·T, V]: for sampling and small debug batches only (B·T·V floats). */
   logits(tokens: Int32Array, B: number, T: number): Tensor {
     this.checkBatch(tokens, B, T);
-    return noGrad(() => gpt2Logits(this.lookup, this.shape, tokens, B, T));
+    return noGrad(() => gpt2Logits(this.lookup, this.shape(), tokens, B, T));
   }
 
   /** Final hidden states [B·T, C]. */
   hidden(tokens: Int32Array, B: number, T: number): Tensor {
     this.checkBatch(tokens, B, T);
-    return noGrad(() => gpt2Hidden(this.lookup, this.shape, tokens, B, T));
+    return noGrad(() => gpt2Hidden(this.lookup, this.shape(), tokens, B, T));
   }
 
   /**

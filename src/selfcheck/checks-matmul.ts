@@ -2,12 +2,14 @@
 // vec4 loads where the shape allows, both with 8- and 16-deep K slices where the adapter allows), each forced on
 // shapes that cross tile, K-slice and 4-wide quad edges, with every transpose, a bias, alpha, beta accumulation and a
 // broadcast batch operand; split-K on long-K shapes; and the variants bit-identical to one another (tuning may swap
-// them mid-run).
+// them mid-run). Each variant's half-storage twin (A an f16 tensor) gives, bit for bit, what the f32 kernel gives on
+// the same values widened.
 
 import { Rng } from '../util/rng';
 import { empty, fromArray, tidyAsync } from '../tensor';
 import { launchMatmul, splitK, variantsFor } from '../tensor/ops/matmul';
 import { matmulRef } from '../reference/linalg';
+import { roundToHalf } from '../util/half';
 import { f32 } from './compare';
 import type { Check } from './harness';
 import { TOL_REDUCE } from './checks-ops';
@@ -17,34 +19,39 @@ type Ctx = Parameters<Check['run']>[0];
 /**
  * Every variant on each [M, N, K, batch] case and transpose combination: C = 0.5·op(A)·op(B) (+ bias) + C0 with B
  * shared by every batch entry (stride 0), then beta 0 into an uninitialised output; results against the f64
- * reference and the variants bit-identical to one another.
+ * reference and the variants bit-identical to one another. `half`: A holds values representable as halves, and each
+ * variant also runs with A stored as an f16 tensor; all of those results must be bit-identical too. (Without transB
+ * only: how B is read does not depend on A's storage, and the f16 matmul op refuses transB.)
  */
-async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, number, number, number][], withBias: boolean, scale = 1): Promise<void> {
+async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, number, number, number][], withBias: boolean, scale = 1, half = false): Promise<void> {
   for (const [M, N, K, batch] of cases) {
     for (const transA of [false, true]) {
-      for (const transB of [false, true]) {
+      for (const transB of half ? [false] : [false, true]) {
         const outs: Float32Array[] = [];
-        const A = f32(rng.normals(batch * M * K, scale));
+        const normals = f32(rng.normals(batch * M * K, scale));
+        const A = half ? Float64Array.from(roundToHalf(normals)) : normals;
         const B = f32(rng.normals(K * N, scale));
         const bias = withBias ? f32(rng.normals(N)) : null;
         const C0 = f32(rng.normals(batch * M * N));
         const label = `[${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`;
-        for (const variant of variantsFor(gpu, { M, N, K, transA, transB })) {
+        const runs = variantsFor(gpu, { M, N, K, transA, transB }).flatMap((variant) => (half ? [false, true] : [false]).map((halfA) => ({ variant, halfA })));
+        for (const { variant, halfA } of runs) {
+          const name = halfA ? `${variant} f16 A` : variant;
           await tidyAsync(async () => {
-            const a = fromArray(gpu, A, [batch * M * K]);
+            const a = fromArray(gpu, A, [batch * M * K], halfA ? 'f16' : 'f32');
             const b = fromArray(gpu, B, [K * N]);
             const bb = bias ? fromArray(gpu, bias, [N]) : null;
             const c = fromArray(gpu, C0, [batch * M * N]);
-            launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb?.view ?? null, M, N, K, batch, strideB: 0, transA, transB, alpha: 0.5, beta: 1, variant });
+            launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb?.view ?? null, M, N, K, batch, strideB: 0, transA, transB, alpha: 0.5, beta: 1, variant, halfA });
             const ref = matmulRef(A, B, bias, { M, N, K, batch, transA, transB, broadcastB: true }, 0.5).map((v, i) => v + C0[i]!);
             const got = await c.readF32();
             outs.push(got);
-            expect(`${variant} ${label}`, got, ref, TOL_REDUCE);
+            expect(`${name} ${label}`, got, ref, TOL_REDUCE);
             // Overwrite (beta 0) into an uninitialised output: no stale value may leak in.
             const d = empty(gpu, [batch * M * N]);
-            launchMatmul(gpu, { a: a.view, b: b.view, c: d.view, M, N, K, batch, strideB: 0, transA, transB, variant });
+            launchMatmul(gpu, { a: a.view, b: b.view, c: d.view, M, N, K, batch, strideB: 0, transA, transB, variant, halfA });
             const ref0 = matmulRef(A, B, null, { M, N, K, batch, transA, transB, broadcastB: true });
-            expect(`${variant} beta 0 ${label}`, await d.readF32(), ref0, TOL_REDUCE);
+            expect(`${name} beta 0 ${label}`, await d.readF32(), ref0, TOL_REDUCE);
           });
         }
         const differ = outs.slice(1).map((o) => o.findIndex((v, i) => !Object.is(v, outs[0]![i]))).filter((i) => i >= 0).length;
@@ -80,4 +87,16 @@ const splitMatmulCheck: Check = {
   },
 };
 
-export const matmulChecks: Check[] = [tiledMatmulCheck, splitMatmulCheck];
+// Half-storage A: every variant's f16-A twin against the f32 kernel on the same (half-representable) values. Odd K
+// and odd batch strides put elements in both halves of a word at tile and slice edges; the second case lets the
+// vec4-load twin run; the third splits K.
+const halfMatmulCheck: Check = {
+  name: 'matmul f16 A',
+  kernels: ['matmul', 'colsum'],
+  async run(ctx) {
+    await variantCases(ctx, new Rng(13), [[67, 33, 17, 3], [12, 8, 20, 2]], true, 1, true);
+    await variantCases(ctx, new Rng(14), [[9, 7, 2050, 1]], false, 2050 ** -0.25, true);
+  },
+};
+
+export const matmulChecks: Check[] = [tiledMatmulCheck, splitMatmulCheck, halfMatmulCheck];

@@ -5,7 +5,8 @@ import { matmulChecks } from './checks-matmul';
 import { optimChecks } from './checks-optim';
 import { graphChecks } from './checks-graph';
 import { analysisChecks } from './checks-analysis';
+import { halfChecks } from './checks-half';
 import type { Check } from './harness';
 
-export const allChecks: Check[] = [...opChecks, ...matmulChecks, ...optimChecks, ...graphChecks, ...analysisChecks];
+export const allChecks: Check[] = [...opChecks, ...matmulChecks, ...halfChecks, ...optimChecks, ...graphChecks, ...analysisChecks];
 export { runCheck, type Check, type CheckResult } from './harness';

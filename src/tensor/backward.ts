@@ -15,6 +15,7 @@ import { launchTranspose } from './ops/transpose';
 
 export const backwardRules: BackwardTable = {
   // C = α·op(A)·op(B) + bias:  d op(A) = α·G·op(B)ᵀ,  d op(B) = α·op(A)ᵀ·G,  dbias = Σ_rows G
+  // (an f16 A is read as halves; its gradient dA is f32, like every gradient)
   matmul(node, [g], [dA, dB, dBias]) {
     if (!g) return;
     const { transA, transB, alpha, batch, M, N, K } = node.attrs;
@@ -28,7 +29,7 @@ export const backwardRules: BackwardTable = {
     }
     if (dB) {
       // A 2-D B shared by every row of a folded A gets one matmul over all rows (batch was folded into M).
-      if (!transB) launchMatmul(gpu, { a: a.view, b: g.view, c: dB.view, M: K, N, K: M, batch, strideA: M * K, strideB: M * N, transA: !transA, alpha, beta: 1 });
+      if (!transB) launchMatmul(gpu, { a: a.view, b: g.view, c: dB.view, M: K, N, K: M, batch, strideA: M * K, strideB: M * N, transA: !transA, alpha, beta: 1, halfA: a.dtype === 'f16' });
       else launchMatmul(gpu, { a: g.view, b: a.view, c: dB.view, M: N, N: K, K: M, batch, strideA: M * N, strideB: M * K, transA: true, transB: transA, alpha, beta: 1 });
     }
     if (dBias) launchColsum(gpu, g.view, dBias.view, batch * M, N);
@@ -93,6 +94,11 @@ export const backwardRules: BackwardTable = {
 
   // y = x viewed as another shape:  dx = g (same elements)
   reshape(_node, [g], [dx]) {
+    if (g && dx) accumulate(dx, g);
+  },
+
+  // y = half(x):  dx = g (rounding taken as the identity)
+  toHalf(_node, [g], [dx]) {
     if (g && dx) accumulate(dx, g);
   },
 

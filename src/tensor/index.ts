@@ -15,6 +15,7 @@ export { headCrossEntropy } from './ops/head';
 export { embedding } from './ops/embedding';
 export { sum, globalNorm } from './ops/reduce';
 export { transpose } from './ops/transpose';
+export { toHalf } from './ops/cast';
 
 /** Back-propagates from a scalar loss through everything recorded since the last backward; leaves accumulate into .grad. */
 export function backward(loss: Tensor, seed?: Tensor): void {

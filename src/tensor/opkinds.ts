@@ -32,9 +32,33 @@ export interface OpAttrs {
   reshape: Record<string, never>;
   /** y = xᵀ for x [R, C]. inputs: [x] */
   transpose: { R: number; C: number };
+  /** y = x rounded to f16 (an f16 tensor). inputs: [x] */
+  toHalf: Record<string, never>;
 }
 
 export type OpKind = keyof OpAttrs;
+
+/**
+ * What each backward rule reads besides the output gradients: the indices of the inputs whose values it needs, and
+ * whether it needs the outputs'. A node keeps exactly these alive until backward (a rule that only routes gradients,
+ * like add's, keeps nothing), so an activation lives no longer than the last thing that reads it. Changing a rule
+ * to read another tensor means listing it here, or the rule finds it released.
+ */
+export const SAVED: { [K in OpKind]: { inputs: readonly number[]; outputs: boolean } } = {
+  matmul: { inputs: [0, 1], outputs: false }, // dA needs B, dB needs A; dbias needs neither
+  add: { inputs: [], outputs: false },
+  scale: { inputs: [], outputs: false },
+  gelu: { inputs: [0], outputs: false },
+  layernorm: { inputs: [0, 1], outputs: false }, // x and w (mean and rstd are owned by the node)
+  attention: { inputs: [0], outputs: true }, // qkv and o
+  crossEntropy: { inputs: [0, 1], outputs: false },
+  headCrossEntropy: { inputs: [0, 1, 2], outputs: false },
+  embedding: { inputs: [], outputs: false }, // the token buckets are in attrs
+  sum: { inputs: [], outputs: false },
+  reshape: { inputs: [], outputs: false },
+  transpose: { inputs: [], outputs: false },
+  toHalf: { inputs: [], outputs: false },
+};
 
 /** The batch's positions grouped by token id (CSR), built on the host: lets the wte gradient be summed without atomics. */
 export interface TokenBuckets {

@@ -1,6 +1,6 @@
 // The define-by-run tape: ops record nodes while grad mode is on; backward() walks them in reverse.
 
-import type { OpAttrs, OpKind } from './opkinds';
+import { SAVED, type OpAttrs, type OpKind } from './opkinds';
 import { Tensor, untrack, zeros } from './tensor';
 
 export interface Node<K extends OpKind> {
@@ -10,6 +10,8 @@ export interface Node<K extends OpKind> {
   attrs: OpAttrs[K];
   /** Tensors the node owns (saved statistics); disposed with the node. */
   owned: Tensor[];
+  /** The inputs and outputs whose storage the node keeps alive for its backward rule (SAVED). */
+  held: Tensor[];
 }
 export type AnyNode = { [K in OpKind]: Node<K> }[OpKind];
 
@@ -50,8 +52,9 @@ export class Tape {
   }
 
   /**
-   * Records an op if grad mode is on and any input requires grad; marks the outputs accordingly.
-   * Inputs and outputs are retained so the caller may dispose its handles before backward.
+   * Records an op if grad mode is on and any input requires grad; marks the outputs accordingly. The inputs and
+   * outputs its backward rule reads (SAVED) are retained, so the caller may dispose its handles before backward; the
+   * others are only keys for routing gradients, and their storage goes back to the pool when the caller is done.
    */
   record<K extends OpKind>(kind: K, inputs: Tensor[], outputs: Tensor[], attrs: OpAttrs[K], owned: Tensor[] = []): void {
     if (!this.records(inputs)) {
@@ -60,8 +63,10 @@ export class Tape {
     }
     // The node owns its saved tensors from now on, whatever scope created them.
     for (const t of owned) untrack(t);
-    const node = { kind, inputs, outputs, attrs, owned } as Node<K>;
-    for (const t of [...inputs, ...outputs]) t.storage.retain();
+    const saved = SAVED[kind];
+    const held = [...saved.inputs.flatMap((i) => inputs[i] ?? []), ...(saved.outputs ? outputs : [])];
+    const node = { kind, inputs, outputs, attrs, owned, held } as Node<K>;
+    for (const t of held) t.storage.retain();
     for (const o of outputs) {
       o.requiresGrad = true;
       o.node = node as unknown as AnyNode;
@@ -126,7 +131,7 @@ export class Tape {
   /** Drops every recorded node, releasing what they held. */
   clear(): void {
     for (const node of this.nodes) {
-      for (const t of [...node.inputs, ...node.outputs]) t.storage.release();
+      for (const t of node.held) t.storage.release();
       for (const o of node.outputs) {
         o.node = null;
         o.requiresGrad = false;

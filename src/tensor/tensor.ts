@@ -2,10 +2,21 @@
 
 import type { BufferView, Gpu } from '../gpu/runtime';
 import type { AnyNode } from './tape';
+import { f32ToF16Bits, halvesToF32 } from '../util/half';
 
-export type DType = 'f32' | 'i32';
+/**
+ * f16: IEEE halves stored two per 32-bit word (element 2i in the low 16 bits), so kernels read them with
+ * unpack2x16float on any adapter, with or without `shader-f16`; made by ops.toHalf, read by matmul as operand A.
+ */
+export type DType = 'f32' | 'i32' | 'f16';
 /** Views must start on a 256-byte boundary (minStorageBufferOffsetAlignment): 64 four-byte elements. */
 export const VIEW_ALIGN_ELEMS = 64;
+const VIEW_ALIGN_BYTES = 256;
+
+/** Bytes per element. */
+export const bytesPer = (dtype: DType): number => (dtype === 'f16' ? 2 : 4);
+/** Bytes `n` elements of `dtype` take in a buffer or binding (a whole number of 32-bit words). */
+export const bytesFor = (dtype: DType, n: number): number => Math.ceil((n * bytesPer(dtype)) / 4) * 4;
 
 /** One GPU buffer shared by the tensors that view it; returned to the pool when the last reference goes. */
 export class Storage {
@@ -56,8 +67,9 @@ export class Tensor {
     readonly offset = 0,
   ) {
     this.size = sizeOf(shape);
-    if (offset % VIEW_ALIGN_ELEMS) throw new Error(`Tensor view offset ${offset} is not a multiple of ${VIEW_ALIGN_ELEMS} elements.`);
-    if ((offset + this.size) * 4 > storage.buffer.size) throw new Error(`Tensor view [${shape.join(', ')}] at ${offset} overruns its ${storage.buffer.size}-byte buffer.`);
+    const at = offset * bytesPer(dtype);
+    if (at % VIEW_ALIGN_BYTES) throw new Error(`Tensor view offset ${offset} (${dtype}) is not on a ${VIEW_ALIGN_BYTES}-byte boundary.`);
+    if (at + bytesFor(dtype, this.size) > storage.buffer.size) throw new Error(`Tensor view [${shape.join(', ')}] at ${offset} overruns its ${storage.buffer.size}-byte buffer.`);
     scopes[scopes.length - 1]?.push(this);
   }
 
@@ -75,7 +87,7 @@ export class Tensor {
    */
   get view(): BufferView {
     if (!this.storage.alive) throw new Error(`Tensor #${this.id} [${this.shape.join(', ')}] used after its storage was released (dispose()).`);
-    return { buffer: this.storage.buffer, offset: this.offset * 4, size: this.size * 4 };
+    return { buffer: this.storage.buffer, offset: this.offset * bytesPer(this.dtype), size: bytesFor(this.dtype, this.size) };
   }
 
   /**
@@ -84,6 +96,7 @@ export class Tensor {
    */
   range(start: number, n: number): BufferView {
     if (start < 0 || n < 0 || start + n > this.size) throw new Error(`range ${start}+${n} exceeds tensor of ${this.size}`);
+    if (this.dtype === 'f16') throw new Error('range() of an f16 tensor: its elements are not word-aligned');
     const v = this.view;
     return { buffer: v.buffer, offset: v.offset + start * 4, size: n * 4 };
   }
@@ -104,15 +117,16 @@ export class Tensor {
     return this.slice(0, shape);
   }
 
-  /** Copies the data to the host. */
+  /** Copies the data to the host (an f16 tensor's halves widened to f32, exactly). */
   async read(): Promise<Float32Array | Int32Array> {
-    const buf = await this.gpu.read(this.view);
-    return this.dtype === 'f32' ? new Float32Array(buf) : new Int32Array(buf);
+    return this.dtype === 'i32' ? new Int32Array(await this.gpu.read(this.view)) : this.readF32();
   }
 
+  /** The values as f32: an f32 tensor's as stored, an f16 tensor's widened exactly. */
   async readF32(): Promise<Float32Array> {
-    if (this.dtype !== 'f32') throw new Error('readF32 on an i32 tensor');
-    return new Float32Array(await this.gpu.read(this.view));
+    if (this.dtype === 'i32') throw new Error('readF32 on an i32 tensor');
+    const buf = await this.gpu.read(this.view);
+    return this.dtype === 'f32' ? new Float32Array(buf) : halvesToF32(new Uint16Array(buf, 0, this.size));
   }
 
   /** Releases this handle's reference; the buffer returns to the pool when nothing else (tape, views) holds it. */
@@ -127,8 +141,7 @@ export class Tensor {
 
 /** A new uninitialised tensor in its own pooled buffer. */
 export function empty(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
-  const size = sizeOf(shape);
-  return new Tensor(new Storage(gpu, gpu.alloc(size * 4, label)), shape, dtype);
+  return new Tensor(new Storage(gpu, gpu.alloc(bytesFor(dtype, sizeOf(shape)), label)), shape, dtype);
 }
 
 export function zeros(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32'): Tensor {
@@ -141,7 +154,11 @@ export function fromArray(gpu: Gpu, data: ArrayLike<number>, shape: readonly num
   const size = sizeOf(shape);
   if (data.length !== size) throw new Error(`fromArray: ${data.length} values for shape [${shape.join(', ')}] (${size})`);
   const t = empty(gpu, shape, dtype);
-  gpu.upload(t.view, dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data));
+  if (dtype === 'f16') {
+    const halves = new Uint16Array(bytesFor('f16', size) / 2); // an odd count pads its last word with a zero
+    for (let i = 0; i < size; i++) halves[i] = f32ToF16Bits(data[i]!);
+    gpu.upload(t.view, halves);
+  } else gpu.upload(t.view, dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data));
   return t;
 }
 

@@ -32,6 +32,11 @@ export interface TrainSettings {
   evalWindows: number;
   /** Seeds the batch sampler. */
   seed: number;
+  /**
+   * Keep the activations backward reads at the blocks' matmul inputs as f16 (a memory saving; see Gpt2Shape). Weights,
+   * gradients, optimizer state and evaluation stay f32. Absent: false.
+   */
+  halfActivations?: boolean;
 }
 
 export interface StepMetrics {
@@ -164,7 +169,7 @@ export class Trainer {
     gpu.clear(lossSum.view);
     for (let k = 0; k < accum; k++) {
       const { inputs, targets } = sampleBatch(this.data.train, B, T, this.rng);
-      const loss = this.model.loss(inputs, targets, B, T, this.gradSeed);
+      const loss = this.model.loss(inputs, targets, B, T, this.gradSeed, this.settings.halfActivations);
       accumulate(lossSum, loss, 1 / accum);
       // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
       backward(loss, this.gradSeed);

@@ -119,6 +119,14 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
           disabled={locked}
           onChange={(paperCode) => set({ paperCode })}
         />
+        <CheckField
+          label="f16 activations"
+          testId="setting-halfActivations"
+          title="Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)"
+          checked={settings.halfActivations}
+          disabled={locked}
+          onChange={(halfActivations) => set({ halfActivations })}
+        />
       </div>
     </div>
   );

@@ -15,7 +15,7 @@ import { series } from './series';
 export const DEFAULT_SETTINGS: RunSettings = {
   n: 4, stepsPerRound: 200, grow: 'restart', optimizer: 'adamw', schedule: 'cosine', lr: 1e-3, muonLr: 0.02, warmup: 20,
   batch: 8, ctx: 128, accum: 1, evalEvery: 50, evalWindows: 20, baseline: false, paperCode: false, seed: 1,
-  checkpointEvery: 50, peakTflops: null,
+  checkpointEvery: 50, peakTflops: null, halfActivations: false,
 };
 
 /** The demo's reference on a GPU: 8 blocks of width 128 (the size of the ref-8L fixture). */

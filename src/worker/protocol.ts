@@ -27,6 +27,8 @@ export interface RunSettings {
   baseline: boolean;
   paperCode: boolean;
   seed: number;
+  /** Keep the activations backward reads at the blocks' matmul inputs as f16 (TrainSettings.halfActivations). */
+  halfActivations: boolean;
   /** Snapshot to OPFS every this many updates (0: at round ends and on pause only). */
   checkpointEvery: number;
   /** User peak in TFLOP/s for MFU; null = the device table or the measured roofline. */

@@ -47,6 +47,7 @@ export function inherituneSettings(s: RunSettings, ref: Gpt2Config, valTokens: n
     checkpointEvery: s.checkpointEvery,
     train: {
       batch: s.batch, ctx: s.ctx, accum: s.accum, evalEvery: s.evalEvery, evalWindows: s.evalWindows, seed: s.seed,
+      ...(s.halfActivations ? { halfActivations: true } : {}),
       schedule: { kind: s.schedule, lr: s.lr, warmup: s.warmup, minLr: s.lr / 10 },
       optimizer: optimizerConfig(s.optimizer, s.optimizer === 'muon' ? { muon: { lr: s.muonLr } } : {}),
     },

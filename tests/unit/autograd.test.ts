@@ -1,8 +1,10 @@
 // Tensors and the tape on the real adapter: gradient accumulation, shared inputs, no-grad mode, lifetimes.
 
 import { describe, expect, it } from 'vitest';
-import { add, backward, fromArray, gelu, headCrossEntropy, matmul, noGrad, reshape, scale, sum, tape, tidy, tidyAsync, type Tensor } from '../../src/tensor';
+import { add, backward, empty, fromArray, gelu, headCrossEntropy, matmul, noGrad, reshape, scale, sum, tape, tidy, tidyAsync, toHalf, type Tensor } from '../../src/tensor';
 import type { BackwardTable } from '../../src/tensor/tape';
+import { SAVED } from '../../src/tensor/opkinds';
+import { Tensor as TensorClass } from '../../src/tensor/tensor';
 import { backwardRules } from '../../src/tensor/backward';
 import { getGpu } from './gpu';
 
@@ -122,7 +124,48 @@ describe('autograd', () => {
     // @ts-expect-error: a table without the attention rule must not type-check.
     const missing: BackwardTable = { ...backwardRules, attention: undefined };
     expect(missing).toBeDefined();
-    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'headCrossEntropy', 'layernorm', 'matmul', 'reshape', 'scale', 'sum', 'transpose']);
+    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'headCrossEntropy', 'layernorm', 'matmul', 'reshape', 'scale', 'sum', 'toHalf', 'transpose']);
+    expect(Object.keys(SAVED).sort()).toEqual(Object.keys(backwardRules).sort());
+  });
+
+  it('keeps alive only what a backward rule reads: an add\'s inputs and outputs go back to the pool at once', async () => {
+    const gpu = await getGpu();
+    const w = leaf(fromArray(gpu, [1, 2, 3, 4], [2, 2]));
+    await tidyAsync(async () => {
+      const x = fromArray(gpu, [1, -1, 2, 0.5], [2, 2]);
+      const before = gpu.pool.stats().inUse;
+      const y = tidy(() => matmul(add(matmul(x, w), x), w)); // the add's operands and output: no rule reads them
+      // Alive now: y, and the add's output (the second matmul's A); the first matmul's output went back to the pool.
+      expect(gpu.pool.stats().inUse - before).toBe(2);
+      backward(sum(y));
+      // dW = (xW + x)ᵀ·1 + xᵀ·(1·Wᵀ): from the values that had to stay alive.
+      const g = await w.grad!.readF32();
+      expect(Array.from(g)).toEqual([13.5, 25.5, 2, 0]);
+    });
+    w.dispose();
+  });
+});
+
+describe('f16 tensors (half-precision activations)', () => {
+  it('store halves two per word, read back widened, and refuse what they cannot do', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const h = fromArray(gpu, [1, 1 / 3, 65504, 70000, -(2 ** -24), 0.1, 7], [7], 'f16');
+      expect(h.view.size).toBe(16); // 7 halves in 4 words
+      expect(Array.from(await h.read())).toEqual([1, 0.333251953125, 65504, Infinity, -(2 ** -24), 0.0999755859375, 7]);
+      expect(() => h.range(0, 2)).toThrow(/f16/);
+      expect(() => gelu(h)).toThrow(/gelu: expected an f32 tensor/);
+      expect(() => toHalf(h)).toThrow(/toHalf: expected an f32 tensor/);
+      const w = fromArray(gpu, [1, 2, 3, 4, 5, 6, 7], [7, 1]);
+      expect(() => matmul(reshape(h, [1, 7]), reshape(w, [1, 7]), { transB: true })).toThrow(/f16 A needs an untransposed B/);
+      const a = fromArray(gpu, [1, 0.1, -3], [1, 3], 'f16'); // 0.1 is stored as 0.0999755859375
+      expect(Array.from(await matmul(a, fromArray(gpu, [1, 2, 3], [3, 1])).readF32())).toEqual([Math.fround(1 + 0.0999755859375 * 2 - 9)]);
+      // Views start on 256 bytes: 128 halves.
+      const big = empty(gpu, [256], 'f16');
+      expect(() => new TensorClass(big.storage, [2], 'f16', 64)).toThrow(/256-byte boundary/);
+      big.storage.retain();
+      expect(new TensorClass(big.storage, [2], 'f16', 128).view.offset).toBe(256);
+    });
   });
 });
 

@@ -43,7 +43,22 @@ async function val(): Promise<Uint16Array> {
   return (valTokens ??= splitTokens(await encodeGpt2(readFileSync(TEXT, 'utf8'))).val);
 }
 
-describe.each(['tiny-2L', 'ref-8L'])('PyTorch debug state of %s', (dir) => {
+/**
+ * Tolerances against PyTorch's f32 state: loss (relative), logits (absolute; the logits path is always f32), gradients
+ * (L2 relative; samples relative to |ref| + rms). Half-precision activations round three matmul inputs per block to
+ * f16 (relative error up to 2^-11): on ref-8L that moved the loss by 2.5e-5 and the gradients by 5.2e-4 (L2) and
+ * 2.2e-3 (worst sample) from PyTorch's, where the f32 path is at 3e-6, 3e-5 and 1.5e-4. Its bounds, about 5–10× what
+ * was measured, are the f16 tolerance test.
+ */
+const F32_TOL = { loss: 1e-3, logit: 1e-2, grad: 2e-2 };
+const HALF_TOL = { loss: 2.5e-4, logit: 1e-2, grad: 1e-2 };
+
+describe.each([
+  ['tiny-2L', false],
+  ['ref-8L', false],
+  ['ref-8L', true],
+] as const)('PyTorch debug state of %s (half-precision activations: %s)', (dir, half) => {
+  const tol = half ? HALF_TOL : F32_TOL;
   it('matches loss, logits samples and every gradient', async () => {
     const dbg = JSON.parse(readFileSync(join(FIX, dir, 'debug.json'), 'utf8')) as Debug;
     const { model, src } = await load(dir);
@@ -53,13 +68,13 @@ describe.each(['tiny-2L', 'ref-8L'])('PyTorch debug state of %s', (dir) => {
       const logits = await model.logits(x, dbg.B, dbg.T).readF32();
       let worstLogit = 0;
       dbg.logits_idx.forEach((i, k) => (worstLogit = Math.max(worstLogit, Math.abs(logits[i]! - dbg.logits_val[k]!))));
-      const loss = model.loss(x, y, dbg.B, dbg.T);
+      const loss = model.loss(x, y, dbg.B, dbg.T, undefined, half);
       backward(loss);
       const got = (await loss.readF32())[0]!;
       loss.dispose();
-      console.log(`${dir}: loss ${got} vs PyTorch ${dbg.loss} (rel ${(Math.abs(got - dbg.loss) / dbg.loss).toExponential(2)}); logits max|Δ| ${worstLogit.toExponential(2)} over ${dbg.logits_idx.length} samples`);
-      expect(Math.abs(got - dbg.loss) / dbg.loss).toBeLessThan(1e-3);
-      expect(worstLogit).toBeLessThan(1e-2);
+      console.log(`${dir}${half ? ' (f16 activations)' : ''}: loss ${got} vs PyTorch ${dbg.loss} (rel ${(Math.abs(got - dbg.loss) / dbg.loss).toExponential(2)}); logits max|Δ| ${worstLogit.toExponential(2)} over ${dbg.logits_idx.length} samples`);
+      expect(Math.abs(got - dbg.loss) / dbg.loss).toBeLessThan(tol.loss);
+      expect(worstLogit).toBeLessThan(tol.logit);
       const names = Object.keys(dbg.grads);
       expect(names.length).toBe(model.params.size);
       let worstNorm = 0;
@@ -76,10 +91,10 @@ describe.each(['tiny-2L', 'ref-8L'])('PyTorch debug state of %s', (dir) => {
         const sampleErr = Math.max(...ref.idx.map((i, k) => Math.abs(g[i]! - ref.val[k]!) / (Math.abs(ref.val[k]!) + rms)));
         worstNorm = Math.max(worstNorm, normErr);
         worstSample = Math.max(worstSample, sampleErr);
-        expect(normErr, `${name} L2 ${l2} vs ${ref.l2}`).toBeLessThan(2e-2);
-        expect(sampleErr, `${name} samples`).toBeLessThan(2e-2);
+        expect(normErr, `${name} L2 ${l2} vs ${ref.l2}`).toBeLessThan(tol.grad);
+        expect(sampleErr, `${name} samples`).toBeLessThan(tol.grad);
       }
-      console.log(`${dir}: ${names.length} gradients, worst L2 rel err ${worstNorm.toExponential(2)}, worst sample err ${worstSample.toExponential(2)} (of 2e-2)`);
+      console.log(`${dir}${half ? ' (f16 activations)' : ''}: ${names.length} gradients, worst L2 rel err ${worstNorm.toExponential(2)}, worst sample err ${worstSample.toExponential(2)} (of ${tol.grad})`);
     } finally {
       model.dispose();
       await src.close();

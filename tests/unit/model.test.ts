@@ -1,5 +1,6 @@
 // The GPT-2 model's host-side pieces and sampling: parameter counts, init statistics, the banked flat layout,
-// top-k/temperature sampling, and next-token logits against the full-logits path.
+// top-k/temperature sampling, next-token logits against the full-logits path, and the GPU memory a training step's
+// forward and backward take, in f32 and with half-precision activations.
 
 import { describe, expect, it } from 'vitest';
 import { PRESETS, fromHfConfig, toHfConfig } from '../../src/model/config';
@@ -7,6 +8,7 @@ import { initParams, paramCount, paramLayout, paramSpecs } from '../../src/model
 import { Gpt2Model } from '../../src/model/gpt2';
 import { generate, nextTokenLogits, sampleFromLogits } from '../../src/model/sample';
 import { Rng } from '../../src/util/rng';
+import { backward, tidy } from '../../src/tensor';
 import { getGpu } from './gpu';
 
 describe('GPT-2 parameters', () => {
@@ -89,6 +91,51 @@ describe('sampling', () => {
       expect(a).toEqual(b);
       expect(a.length).toBe(20);
       expect(a.every((t) => t >= 0 && t < 97)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('activation memory', () => {
+  it('holds one block\'s temporaries at a time, and f16 activations take less again', async () => {
+    const gpu = await getGpu();
+    const cfg = { vocabSize: 97, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 2 };
+    const init = initParams(cfg, 3);
+    const model = await Gpt2Model.create(gpu, cfg, (n) => init.get(n)!);
+    try {
+      model.flatGradients();
+      const [B, T, C] = [4, 64, cfg.nEmbd];
+      const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 97);
+      const targets = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % 97);
+      /** Bytes the pool held at its peak over one forward + backward, above what was alive before, and the loss. */
+      const step = async (half: boolean) => {
+        await gpu.sync();
+        gpu.trim();
+        gpu.pool.resetPeak();
+        const base = gpu.pool.stats().bytes;
+        const read = tidy(() => {
+          const loss = model.loss(tokens, targets, B, T, undefined, half);
+          backward(loss);
+          return loss.readF32();
+        });
+        const loss = (await read)[0]!;
+        return { peak: gpu.pool.stats().peakBytes - base, loss };
+      };
+      const f32 = await step(false);
+      const half = await step(true);
+      // What backward reads, per block, in f32 floats per token: ln_1's input and output, qkv (3C), the attention
+      // output, ln_2's input and output, the MLP's pre-activation and GELU output (4C each): 16·C. f16 storage halves
+      // ln_1's and ln_2's outputs and the GELU's: 3·C fewer. Everything else (gradients, the head, one block's
+      // temporaries) is common to both.
+      const saved = (floatsPerC: number) => B * T * cfg.nLayer * floatsPerC * C * 4;
+      console.log(`peak above parameters and gradients: f32 ${(f32.peak / 1024).toFixed(0)} KiB, f16 activations ${(half.peak / 1024).toFixed(0)} KiB (saved activations ${(saved(16) / 1024).toFixed(0)} → ${(saved(13) / 1024).toFixed(0)} KiB); loss ${f32.loss} vs ${half.loss}`);
+      expect(f32.peak).toBeGreaterThan(saved(16));
+      // Without per-block scopes every temporary (another ~10·C per block) would be alive at the end of the forward.
+      expect(f32.peak).toBeLessThan(saved(16) * 1.4);
+      expect(f32.peak - half.peak).toBeGreaterThanOrEqual(saved(3) * 0.9);
+      expect(Math.abs(half.loss - f32.loss) / f32.loss).toBeLessThan(1e-3);
+      expect(half.loss).not.toBe(f32.loss); // the rounding happened
     } finally {
       model.dispose();
     }

@@ -48,6 +48,16 @@ const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number; workgroupBy
 };
 const isV4 = (v: MatmulVariant) => v === 'reg128v4' || v === 'reg128v4k16';
 
+/** Each variant's twin reading A as halves (an f16 tensor): the same kernel with A's include swapped. */
+const HALF_A_SPECS = Object.fromEntries(
+  MATMUL_VARIANTS.map((v) => {
+    const { spec } = SPECS[v];
+    const line = /^\/\/#include (matmul_a4?)_f32$/m;
+    if (!line.test(spec.source)) throw new Error(`matmul: the ${v} kernel has no "//#include matmul_a…_f32" line to swap`);
+    return [v, { ...spec, source: spec.source.replace(line, '//#include $1_f16') }];
+  }),
+) as Record<MatmulVariant, KernelSpec>;
+
 /**
  * Whether reg128v4 can run this product: A and B are read as vec4s along their contiguous dimension (A: K, or M
  * when transposed; B: N, or K when transposed), so it and both batch strides must be multiples of 4 (views start on
@@ -80,6 +90,8 @@ export interface MatmulArgs {
   beta?: number;
   /** The kernel (default: the tuned choice for this shape on this GPU, else `simple`); tests force each. */
   variant?: MatmulVariant;
+  /** A holds halves (an f16 tensor's view); its element offsets and strides count halves. */
+  halfA?: boolean;
 }
 
 /** 128×128 tiles a split-K product aims to fill (a large GPU holds about two per multiprocessor). */
@@ -115,7 +127,8 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     // The tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin.
     variant = variant === 'reg128v4' ? 'reg128' : 'reg128k16';
   }
-  const { spec, tile, workgroupBytes } = SPECS[variant];
+  const { tile, workgroupBytes } = SPECS[variant];
+  const spec = x.halfA ? HALF_A_SPECS[variant] : SPECS[variant].spec;
   if (workgroupBytes > workgroupLimit(gpu)) throw new Error(`matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${workgroupLimit(gpu)} (maxComputeWorkgroupStorageSize)`);
   const split = splitK(x);
   const MN = x.M * x.N;
@@ -264,10 +277,14 @@ export interface MatmulOptions {
 /**
  * op(A)·op(B) (+ bias). Shapes: A [..., M, K] (or [..., K, M] with transA), B [K, N] (or [N, K] with transB), or B
  * with the same leading batch dims as A. A 2-D B with untransposed A folds A's leading dims into M (a linear layer).
+ * A may be an f16 tensor (half-precision activations) unless transB: the kernels read halves as operand A only, and
+ * B's gradient with transB would take A as operand B.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, bias = null, alpha = 1 } = opts;
-  assertF32(a, 'matmul A');
+  if (a.dtype === 'f16') {
+    if (transB) throw new Error('matmul: an f16 A needs an untransposed B (transB is not supported with half storage)');
+  } else assertF32(a, 'matmul A');
   assertF32(b, 'matmul B');
   if (a.shape.length < 2 || b.shape.length < 2) throw new Error('matmul needs tensors of rank ≥ 2');
   const ar = a.shape.length;
@@ -296,7 +313,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     if (bias.size !== N) throw new Error(`matmul: bias has ${bias.size} elements, N is ${N}`);
   }
   const c = empty(a.gpu, outShape);
-  launchMatmul(a.gpu, { a: a.view, b: b.view, c: c.view, bias: bias?.view ?? null, M, N, K, batch, transA, transB, alpha });
+  launchMatmul(a.gpu, { a: a.view, b: b.view, c: c.view, bias: bias?.view ?? null, M, N, K, batch, transA, transB, alpha, halfA: a.dtype === 'f16' });
   tape.record('matmul', bias ? [a, b, bias] : [a, b], [c], { transA, transB, alpha, batch, M, N, K });
   return c;
 }

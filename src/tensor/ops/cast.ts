@@ -1,0 +1,22 @@
+// Half-precision storage: toHalf rounds an f32 tensor to an f16 one (half the bytes). Used where a matmul's input is
+// also what backward keeps of it (half-precision activations), so the f32 original can be freed at once.
+
+import toHalfSrc from '../../../shaders/to_half.wgsl?raw';
+import type { KernelSpec } from '../../gpu/kernel';
+import { tape } from '../tape';
+import { empty, type Tensor } from '../tensor';
+import { assertF32, dispatchElements } from './launch';
+
+export const TO_HALF: KernelSpec = { name: 'to_half', source: toHalfSrc, storage: ['read', 'rw'], uniforms: [['n', 'u32']] };
+
+/**
+ * x rounded to halves (ties to even; past ±65504 → ±infinity, so an overflow trips the step guard rather than hiding).
+ * Its gradient passes through unchanged (rounding is treated as the identity, as mixed-precision training does).
+ */
+export function toHalf(x: Tensor): Tensor {
+  assertF32(x, 'toHalf');
+  const y = empty(x.gpu, x.shape, 'f16');
+  dispatchElements(x.gpu, TO_HALF, [x.view, y.view], { n: x.size }, Math.ceil(x.size / 2));
+  tape.record('toHalf', [x], [y], {});
+  return y;
+}
