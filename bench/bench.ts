@@ -103,6 +103,8 @@ export interface StepResult {
   model: Gpt2Config;
   params: number;
   optimizer: OptimizerKind;
+  /** Trained with f16 activations. */
+  halfActivations: boolean;
   batch: number;
   ctx: number;
   /** Updates timed (after `warmup` untimed ones). */
@@ -199,11 +201,14 @@ export interface StepConfig {
   steps: number;
   warmup: number;
   optimizer: OptimizerKind;
+  /** Train with f16 activations (TrainSettings.halfActivations). */
+  halfActivations?: boolean;
 }
 
 export function stepConfigs(size: BenchSize): StepConfig[] {
   if (size === 'ci') {
-    return [{ name: 'tiny', model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 }, batch: 2, ctx: 32, steps: 2, warmup: 3, optimizer: 'adamw' }];
+    const tiny: StepConfig = { name: 'tiny', model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 }, batch: 2, ctx: 32, steps: 2, warmup: 3, optimizer: 'adamw' };
+    return [tiny, { ...tiny, name: 'tiny-f16', halfActivations: true }];
   }
   const gpt2Blocks = (n: number): Gpt2Config => ({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: n, nHead: 12 });
   return [
@@ -211,6 +216,7 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
     { name: 'ref-8L', model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 8, nHead: 4 }, batch: 16, ctx: 256, steps: 20, warmup: 3, optimizer: 'adamw' },
     { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
     { name: 'gpt2-6L-muon', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'muon' },
+    { name: 'gpt2-6L-f16', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw', halfActivations: true },
   ];
 }
 
@@ -323,7 +329,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
   const trainer = new Trainer(model, { train: tokens, val: tokens.subarray(0, cfg.ctx * 2 + 2) }, {
     batch: cfg.batch, ctx: cfg.ctx, accum: 1, steps: total,
     schedule: { kind: 'cosine', lr: 3e-4, warmup: 0, minLr: 3e-4 },
-    optimizer: optimizerConfig(cfg.optimizer), evalEvery: 0, evalWindows: 1, seed: 1,
+    optimizer: optimizerConfig(cfg.optimizer), evalEvery: 0, evalWindows: 1, seed: 1, halfActivations: !!cfg.halfActivations,
   }, peak);
   try {
     let last: Extract<TrainEvent, { type: 'step' }> | null = null;
@@ -371,7 +377,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     const perToken = flopsPerToken(cfg.model, cfg.ctx);
     const flops = tokensPerSec * perToken;
     return {
-      config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, batch: cfg.batch, ctx: cfg.ctx,
+      config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, halfActivations: !!cfg.halfActivations, batch: cfg.batch, ctx: cfg.ctx,
       steps: cfg.steps, warmup: cfg.warmup, msPerStep, tokensPerSec, trainerTokensPerSec, trainerMfu, flopsPerToken: perToken,
       tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep, submitMsPerStep,
       dispatchesPerStep, bindGroupsCreatedPerStep, buffersCreatedPerStep,
@@ -463,7 +469,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     for (const cfg of stepConfigs(opts.size)) {
       await attempt('step', cfg.name, async () => {
         const r = await benchStep(gpu, cfg, peak);
-        log(`step ${r.config} (${r.optimizer}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
+        log(`step ${r.config} (${r.optimizer}${r.halfActivations ? ', f16 activations' : ''}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
           `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
           `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} MiB`);
         return r;
@@ -500,7 +506,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
           return { ...r, oursOverTheirs: ratio };
         }, tfjs.matmul);
       }
-      for (const cfg of stepConfigs(opts.size).filter((c) => c.optimizer === 'adamw')) {
+      for (const cfg of stepConfigs(opts.size).filter((c) => c.optimizer === 'adamw' && !c.halfActivations)) {
         // TF.js materialises every T×T score matrix and the full logits: if the batch does not fit, halve it.
         for (let batch = cfg.batch; batch >= 1; batch = Math.floor(batch / 2)) {
           const before = report.errors.length;

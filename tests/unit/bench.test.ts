@@ -65,6 +65,14 @@ describe('npm run bench (CI size)', () => {
     // MFU is the Trainer's definition: the dashboard's own figure uses the same FLOPs per token and peak.
     expect(step!.mfu).toBeCloseTo((step!.tokensPerSec * step!.flopsPerToken) / 1e12, 12);
     expect(step!.trainerMfu).toBeCloseTo((step!.trainerTokensPerSec * step!.flopsPerToken) / 1e12, 12);
+    // The same config with f16 activations: the same training to f16 precision, creating nothing once warm. (Its
+    // memory is not compared here: at this size the pool's peak is the head, optimizer and free buffers, not
+    // activations; model.test.ts measures the activations' share.)
+    const half = rep.steps[1]!;
+    expect([half.config, half.halfActivations, step!.halfActivations]).toEqual(['tiny-f16', true, false]);
+    expect(Math.abs(half.finalLoss - step!.finalLoss)).toBeLessThan(1e-2);
+    expect([half.bindGroupsCreatedPerStep, half.buffersCreatedPerStep]).toEqual([0, 0]);
+    expect(half.kernels.map((k) => k.label)).toContain('to_half');
     // The host's own cost of recording an update, on Dawn's null backend: once warm, an update creates nothing.
     expect(rep.host.map((h) => h.optimizer)).toEqual(['adamw', 'muon']);
     for (const h of rep.host) {

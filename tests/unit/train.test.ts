@@ -81,12 +81,12 @@ describe('training a tiny GPT-2 from scratch', () => {
 });
 
 describe('snapshot and resume', () => {
-  for (const kind of ['adamw', 'muon'] as const) {
-    it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches)`, async () => {
+  for (const [kind, half] of [['adamw', false], ['muon', false], ['adamw', true]] as const) {
+    it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''})`, async () => {
       const gpu = await getGpu();
       const data = await compactCorpus();
       const cfg = { ...tiny(data.V), nEmbd: 16 };
-      const s = settings(kind, { steps: 6, accum: 2, batch: 2, ctx: 16, evalEvery: 3, evalWindows: 2, schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 } });
+      const s = { ...settings(kind, { steps: 6, accum: 2, batch: 2, ctx: 16, evalEvery: 3, evalWindows: 2, schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 } }), halfActivations: half };
       const lossesOf = (ev: TrainEvent[]) => ev.flatMap((e) => (e.type === 'step' ? [e.loss] : e.type === 'eval' ? [e.valLoss] : []));
 
       const model = await newModel(cfg);
@@ -112,11 +112,12 @@ describe('snapshot and resume', () => {
         expect(snap.meta.position.step).toBe(3);
         const second = await restoreTrainer(gpu, snap, data, null);
         await snap.close();
+        expect(second.settings.halfActivations).toBe(half); // the snapshot carries it
         expect((await second.run((e) => got.push(e))).status).toBe('done');
         expect(lossesOf(got)).toEqual(lossesOf(ref));
         const params = await second.model.toHost();
         for (const [name, v] of refParams) expect(params.get(name), name).toEqual(v);
-        console.log(`${kind}: ${lossesOf(ref).length} losses identical across the snapshot: ${lossesOf(ref).map((l) => l.toFixed(4)).join(' ')}`);
+        console.log(`${kind}${half ? ' f16' : ''}: ${lossesOf(ref).length} losses identical across the snapshot: ${lossesOf(ref).map((l) => l.toFixed(4)).join(' ')}`);
         second.dispose();
         second.model.dispose();
       } finally {
