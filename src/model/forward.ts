@@ -25,15 +25,17 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
       const w = (n: string) => p(`h.${l}.${n}`);
       // A block's own scope: what backward needs is held by the tape, the rest goes back to the pool now rather than
       // when the whole pass ends, so the pass peaks at the saved activations plus one block's temporaries.
+      const input = x;
       x = tidy(() => {
-        const h = stored(layernorm(x, w('ln_1.weight'), w('ln_1.bias')));
+        const h = stored(layernorm(input, w('ln_1.weight'), w('ln_1.bias')));
         const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
         const a = attention(qkv, shape.nHead);
-        const x1 = add(x, matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
+        const x1 = add(input, matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
         const h2 = stored(layernorm(x1, w('ln_2.weight'), w('ln_2.bias')));
         const f = stored(gelu(matmul(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') })));
         return add(x1, matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias') }));
       });
+      input.dispose(); // ln_1's node holds it for backward, if anything needs it
     }
     const xf = layernorm(x, p('ln_f.weight'), p('ln_f.bias'));
     return reshape(xf, [B * T, xf.shape[2]!]);

@@ -8,6 +8,7 @@ import type { Errors } from './validate';
 import { useApp } from './store';
 
 type NumKey = { [K in keyof RunSettings]: RunSettings[K] extends number ? K : never }[keyof RunSettings];
+type BoolKey = { [K in keyof RunSettings]: RunSettings[K] extends boolean ? K : never }[keyof RunSettings];
 
 const LABELS: Record<NumKey, [ReactNode, string]> = {
   n: ['n (blocks)', 'Blocks inherited in the first round; each later round adds 2'],
@@ -40,6 +41,10 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
       disabled={locked}
       onChange={(v) => set({ [k]: v ?? NaN } as Partial<RunSettings>)}
     />
+  );
+
+  const check = (k: BoolKey, label: string, title: string) => (
+    <CheckField key={k} label={label} testId={`setting-${k}`} title={title} checked={settings[k]} disabled={locked} onChange={(v) => set({ [k]: v } as Partial<RunSettings>)} />
   );
 
   return (
@@ -103,30 +108,9 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         onChange={(v) => set({ peakTflops: v })}
       />
       <div className="checks">
-        <CheckField
-          label="baseline"
-          testId="setting-baseline"
-          title="Also train the final size from random init for the same steps (the paper's baseline)"
-          checked={settings.baseline}
-          disabled={locked}
-          onChange={(baseline) => set({ baseline })}
-        />
-        <CheckField
-          label="paper code"
-          testId="setting-paperCode"
-          title="Leave wpe and ln_f at random init, as the authors' code does"
-          checked={settings.paperCode}
-          disabled={locked}
-          onChange={(paperCode) => set({ paperCode })}
-        />
-        <CheckField
-          label="f16 activations"
-          testId="setting-halfActivations"
-          title="Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)"
-          checked={settings.halfActivations}
-          disabled={locked}
-          onChange={(halfActivations) => set({ halfActivations })}
-        />
+        {check('baseline', 'baseline', "Also train the final size from random init for the same steps (the paper's baseline)")}
+        {check('paperCode', 'paper code', "Leave wpe and ln_f at random init, as the authors' code does")}
+        {check('halfActivations', 'f16 activations', 'Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)')}
       </div>
     </div>
   );
