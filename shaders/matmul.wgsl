@@ -2,6 +2,8 @@
 //   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
 // op(A) is [M,K]: A is stored [M,K], or [K,M] when TRANS_A. op(B) is [K,N]: B is stored [K,N], or [N,K] when TRANS_B.
 // Bias [N] is added per column when HAS_BIAS. C is read only when beta != 0 (so an uninitialised C is fine).
+// The output include (matmul_out.wgsl) stores each value; the launcher swaps it for an epilogue (a residual add,
+// or GELU into a second output) with beta 0.
 // Register tiling with scalar global loads (the tile, K loop and epilogue: shaders/lib/matmul_tile.wgsl; TILE = 8·WG:
 // 128 with 16×16 threads, 64 with 8×8). The launcher also has the plain 64×64, 4×4-per-thread kernel
 // (matmul_simple.wgsl) and a vec4-load twin of this one (matmul_v4.wgsl), and picks per shape, by timing where it may.
@@ -14,8 +16,7 @@ const TK: u32 = 8u; // K slice depth; 16 in the k16 variants (the launcher subst
 //#include matmul_a_f32
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+//#include matmul_out
 
 //#include matmul_tile
 

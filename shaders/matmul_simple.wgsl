@@ -2,6 +2,8 @@
 //   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
 // op(A) is [M,K]: A is stored [M,K], or [K,M] when TRANS_A. op(B) is [K,N]: B is stored [K,N], or [N,K] when TRANS_B.
 // Bias [N] is added per column when HAS_BIAS. C is read only when beta != 0 (so an uninitialised C is fine).
+// The output include (matmul_out.wgsl) stores each value; the launcher swaps it for an epilogue (a residual add,
+// or GELU into a second output) with beta 0.
 // A 64×64 tile of C per workgroup, 4×4 per thread (rows ty+16i, columns tx+16j), K in steps of 16 through shared memory.
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -17,8 +19,7 @@ struct Params {
 //#include matmul_a_f32
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+//#include matmul_out
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
@@ -84,7 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       var v = p.alpha * acc[i * 4u + j];
       if (HAS_BIAS) { v += bias[gn]; }
       if (p.beta != 0.0) { v += p.beta * C[idx]; }
-      C[idx] = v;
+      storeC(idx, v);
     }
   }
 }

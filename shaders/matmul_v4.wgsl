@@ -1,6 +1,6 @@
 // The register-tiled matmul of matmul.wgsl (same tile, same products in the same order: bit-identical to it) with
 // vec4 global loads along each operand's contiguous dimension, a quarter of the load instructions:
-//   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]
+//   C[b] = alpha · op(A[b]) · op(B[b]) + bias + beta · C[b]   (stored through the output include, or an epilogue)
 // A and B are bound as vec4 arrays, so the launcher picks this kernel only when the contiguous dimension of each
 // (A: K, or M when TRANS_A; B: N, or K when TRANS_B) and both batch strides are multiples of 4. With that, a quad is
 // wholly inside or wholly outside M, N and K (tiles and K slices start on multiples of 4). Quads along k are staged
@@ -16,8 +16,7 @@ const TK: u32 = 8u; // K slice depth; 16 in the k16 variant (the launcher substi
 //#include matmul_a4_f32
 @group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+//#include matmul_out
 
 //#include matmul_tile
 

@@ -70,7 +70,8 @@ fn multiplySlice(acc: ptr<function, Acc>, o: u32, lid: vec3u) {
   }
 }
 
-// C = alpha·acc + bias + beta·C over four outputs of row gm from column gn on, those inside M×N.
+// C = alpha·acc + bias + beta·C over four outputs of row gm from column gn on, those inside M×N (stored through
+// the output include's storeC: plainly, or with an epilogue).
 fn storeQuad(gm: u32, gn: u32, cBase: u32, v: vec4<f32>) {
   if (gm >= p.M) { return; }
   for (var j = 0u; j < 4u; j++) {
@@ -80,7 +81,7 @@ fn storeQuad(gm: u32, gn: u32, cBase: u32, v: vec4<f32>) {
     var x = p.alpha * v[j];
     if (HAS_BIAS) { x += bias[n]; }
     if (p.beta != 0.0) { x += p.beta * C[idx]; }
-    C[idx] = x;
+    storeC(idx, x);
   }
 }
 

@@ -8,6 +8,10 @@ import matmulA from '../../shaders/lib/matmul_a_f32.wgsl?raw';
 import matmulAHalf from '../../shaders/lib/matmul_a_f16.wgsl?raw';
 import matmulA4 from '../../shaders/lib/matmul_a4_f32.wgsl?raw';
 import matmulA4Half from '../../shaders/lib/matmul_a4_f16.wgsl?raw';
+import matmulOut from '../../shaders/lib/matmul_out.wgsl?raw';
+import matmulOutResidual from '../../shaders/lib/matmul_out_residual.wgsl?raw';
+import matmulOutGelu from '../../shaders/lib/matmul_out_gelu.wgsl?raw';
+import gelu from '../../shaders/lib/gelu.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
 export type StorageAccess = 'read' | 'rw';
@@ -65,6 +69,10 @@ const LIBS: Record<string, string> = {
   matmul_a_f16: matmulAHalf,
   matmul_a4_f32: matmulA4,
   matmul_a4_f16: matmulA4Half,
+  matmul_out: matmulOut,
+  matmul_out_residual: matmulOutResidual,
+  matmul_out_gelu: matmulOutGelu,
+  gelu,
 };
 
 /**
@@ -87,21 +95,26 @@ const DIRECTIVE = /^\s*(enable|requires|diagnostic)\b[^;]*;\s*$/;
 export function expandIncludes(source: string, file: string, swaps: LibSwaps = {}): { code: string; mapLine: LineMap } {
   const head: { text: string; file: string; line: number }[] = [];
   const body: { text: string; file: string; line: number }[] = [];
-  source.split(/\r?\n/).forEach((text, i) => {
-    const m = /^\/\/#include (\w+)\s*$/.exec(text);
-    if (!m) {
-      body.push({ text, file, line: i + 1 });
-      return;
-    }
-    const name = swaps[m[1]!] ?? m[1]!;
-    const lib = LIBS[name];
-    if (lib === undefined) throw new Error(`${file}:${i + 1}: WGSL include "${name}" not found in shaders/lib/`);
-    let leading = true;
-    lib.split(/\r?\n/).forEach((libText, k) => {
-      leading &&= DIRECTIVE.test(libText);
-      (leading ? head : body).push({ text: libText, file: `shaders/lib/${name}.wgsl`, line: k + 1 });
+  // Libraries may include libraries; each is spliced in once (a second include of it, or a cycle, adds nothing).
+  const spliced = new Set<string>();
+  const expand = (text: string, from: string, lib: boolean) => {
+    let leading = lib;
+    text.split(/\r?\n/).forEach((line, i) => {
+      const m = /^\/\/#include (\w+)\s*$/.exec(line);
+      if (!m) {
+        leading &&= DIRECTIVE.test(line);
+        (leading ? head : body).push({ text: line, file: from, line: i + 1 });
+        return;
+      }
+      const name = swaps[m[1]!] ?? m[1]!;
+      const code = LIBS[name];
+      if (code === undefined) throw new Error(`${from}:${i + 1}: WGSL include "${name}" not found in shaders/lib/`);
+      if (spliced.has(name)) return;
+      spliced.add(name);
+      expand(code, `shaders/lib/${name}.wgsl`, true);
     });
-  });
+  };
+  expand(source, file, false);
   const lines = [...head, ...body];
   return { code: lines.map((l) => l.text).join('\n'), mapLine: (l) => lines[l - 1] ?? { file, line: l } };
 }

@@ -5,7 +5,7 @@
 import probsSrc from '../../shaders/attention_probs.wgsl?raw';
 import type { KernelSpec } from '../gpu/kernel';
 import type { Gpt2Model } from '../model/gpt2';
-import { add, embedding, empty, gelu, layernorm, matmul, noGrad, tidy, type Tensor } from '../tensor';
+import { embedding, empty, layernorm, matmul, matmulGelu, noGrad, tidy, type Tensor } from '../tensor';
 import { attentionForward } from '../tensor/ops/attention';
 import { dispatchElements } from '../tensor/ops/launch';
 import { type HeadRank, type Suggestion, isLazyLayer, kStar, mStar, RANK_THRESHOLD, suggestN } from './rank';
@@ -82,10 +82,10 @@ export async function analyzeAttention(model: Gpt2Model, tokens: Int32Array, B: 
           const { out, probs } = attentionWithProbs(qkv, H);
           // The last block's output is never looked at: its attention probabilities are all the analysis needs.
           if (l === L - 1) return { next: null, probs };
-          const x2 = add(x, matmul(out, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
+          const x2 = matmul(out, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: x });
           const h2 = layernorm(x2, w('ln_2.weight'), w('ln_2.bias'));
-          const f = gelu(matmul(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') }));
-          return { next: add(x2, matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias') })), probs };
+          const f = matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') });
+          return { next: matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x2 }), probs };
         }),
       );
       if (step.next) {

@@ -1,7 +1,7 @@
 // GPT-2 forward on the tensor engine (pre-LN blocks, fused attention, tied head), recorded for backward.
 // Parameters are looked up by their Hugging Face names (DESIGN.md), so checkpoints and references share one key set.
 
-import { add, attention, embedding, gelu, headCrossEntropy, layernorm, matmul, reshape, tidy, toHalf, type Tensor } from '../tensor';
+import { attention, embedding, headCrossEntropy, layernorm, matmul, matmulGelu, reshape, tidy, toHalf, type Tensor } from '../tensor';
 
 export interface Gpt2Shape {
   nLayer: number;
@@ -30,10 +30,11 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
         const h = stored(layernorm(input, w('ln_1.weight'), w('ln_1.bias')));
         const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
         const a = attention(qkv, shape.nHead);
-        const x1 = add(input, matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias') }));
+        // The residual adds and the GELU are the matmuls' epilogues (no separate pass over the activations).
+        const x1 = matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: input });
         const h2 = stored(layernorm(x1, w('ln_2.weight'), w('ln_2.bias')));
-        const f = stored(gelu(matmul(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') })));
-        return add(x1, matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias') }));
+        const f = stored(matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') }));
+        return matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x1 });
       });
       input.dispose(); // ln_1's node holds it for backward, if anything needs it
     }

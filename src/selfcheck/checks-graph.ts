@@ -11,7 +11,7 @@ import type { Check } from './harness';
 
 const gpt2GraphCheck: Check = {
   name: 'gpt2 2-layer graph',
-  kernels: ['embedding_*', 'layernorm_*', 'matmul', 'colsum', 'attention_*', 'add', 'axpby', 'gelu_*', 'crossentropy_*'],
+  kernels: ['embedding_*', 'layernorm_*', 'matmul', 'matmul+residual', 'matmul+gelu', 'colsum', 'attention_*', 'axpby', 'gelu_backward', 'crossentropy_*'],
   async run({ gpu, expect }) {
     const rng = new Rng(21);
     const cfg = { V: 37, P: 16, C: 24, L: 2, H: 3 };

@@ -6,13 +6,13 @@
 // the same values widened.
 
 import { Rng } from '../util/rng';
-import { empty, fromArray, tidyAsync } from '../tensor';
-import { launchMatmul, splitK, variantsFor } from '../tensor/ops/matmul';
-import { matmulRef } from '../reference/linalg';
+import { backward, empty, fromArray, matmul, matmulGelu, tidyAsync, type Tensor } from '../tensor';
+import { launchMatmul, splitK, variantsFor, type MatmulEpilogue } from '../tensor/ops/matmul';
+import { geluBackwardRef, geluRef, matmulBackwardRef, matmulRef } from '../reference/linalg';
 import { roundToHalf } from '../util/half';
 import { f32 } from './compare';
 import type { Check } from './harness';
-import { TOL_REDUCE } from './checks-ops';
+import { param, TOL_REDUCE } from './checks-ops';
 
 type Ctx = Parameters<Check['run']>[0];
 
@@ -99,4 +99,111 @@ const halfMatmulCheck: Check = {
   },
 };
 
-export const matmulChecks: Check[] = [tiledMatmulCheck, splitMatmulCheck, halfMatmulCheck];
+/** A count of arrays that differ from the first in any bit, compared as one number (must be 0). */
+function differing(outs: Float32Array[]): number {
+  return outs.slice(1).filter((o) => o.some((v, i) => !Object.is(v, outs[0]![i]))).length;
+}
+
+async function gradOf(t: Tensor): Promise<Float32Array> {
+  if (!t.grad) throw new Error(`tensor [${t.shape.join(', ')}] got no gradient`);
+  return t.grad.readF32();
+}
+
+// Epilogues: the residual add (C = A·B + bias + R) and GELU (C = A·B + bias, G = GELU(C)) written by every variant
+// as it stores the output, with A as f32 and as halves (the model runs both), on a shape every variant can run
+// (multiples of 4, ragged against tiles and slices) and one only the scalar-load kernels can; against the f64
+// references and bit-identical across variants. Then the ops that use them, forward and backward: matmul with a
+// residual (dR = G) and matmulGelu (its backward is the matmul's and GELU's rules), with and without a bias.
+const epilogueMatmulCheck: Check = {
+  name: 'matmul epilogues',
+  kernels: ['matmul+residual', 'matmul+gelu', 'gelu_backward', 'axpby', 'colsum'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(15);
+    for (const [M, N, K] of [[132, 68, 36], [67, 9, 17]] as [number, number, number][]) {
+      const A = Float64Array.from(roundToHalf(f32(rng.normals(M * K))));
+      const B = f32(rng.normals(K * N));
+      const bias = f32(rng.normals(N));
+      const R = f32(rng.normals(M * N));
+      const pre = matmulRef(A, B, bias, { M, N, K, batch: 1, transA: false, transB: false });
+      for (const epilogue of ['residual', 'gelu'] as MatmulEpilogue[]) {
+        const outs: Float32Array[] = [];
+        for (const variant of variantsFor(gpu, { M, N, K })) {
+          for (const halfA of [false, true]) {
+            await tidyAsync(async () => {
+              const name = `${epilogue} ${variant}${halfA ? ' f16 A' : ''} ${M}×${N}×${K}`;
+              const a = fromArray(gpu, A, [M * K], halfA ? 'f16' : 'f32');
+              const b = fromArray(gpu, B, [K * N]);
+              const bb = fromArray(gpu, bias, [N]);
+              const c = empty(gpu, [M * N]);
+              const x = epilogue === 'residual' ? fromArray(gpu, R, [M * N]) : empty(gpu, [M * N]);
+              launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb.view, M, N, K, variant, halfA, [epilogue]: x.view });
+              if (epilogue === 'residual') {
+                const got = await c.readF32();
+                expect(name, got, pre.map((v, i) => v + R[i]!), TOL_REDUCE);
+                outs.push(got);
+              } else {
+                const [u, g] = [await c.readF32(), await x.readF32()];
+                expect(`${name} pre-activation`, u, pre, TOL_REDUCE);
+                expect(`${name} activation`, g, geluRef(pre), TOL_REDUCE);
+                outs.push(u, g);
+              }
+            });
+          }
+        }
+        // Per variant and A storage: residual → [C]; gelu → [pre-activation, activation]. Compare like with like.
+        const stride = epilogue === 'residual' ? 1 : 2;
+        const count = Array.from({ length: stride }, (_, j) => differing(outs.filter((_, i) => i % stride === j))).reduce((x, y) => x + y, 0);
+        expect(`${epilogue} variants bit-identical ${M}×${N}×${K}`, [count], [0], { atol: 0.5, rtol: 0 });
+      }
+    }
+    // The ops, forward and backward, through the tuned default kernel; two passes, so every gradient accumulates.
+    const [Bt, T, C, N] = [2, 5, 7, 11];
+    const M = Bt * T;
+    for (const withBias of [true, false]) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(M * C));
+        const W = f32(rng.normals(C * N));
+        const Bv = f32(rng.normals(N));
+        const R = f32(rng.normals(M * N));
+        const G = f32(rng.normals(M * N));
+        const dims = { M, N, K: C, batch: 1, transA: false, transB: false };
+        const biasRef = withBias ? Bv : null;
+        const pre = matmulRef(X, W, biasRef, dims);
+        const tag = withBias ? 'with bias' : 'no bias';
+        const twice = (v: Float64Array) => v.map((y) => 2 * y);
+        // residual
+        const x = param(gpu, X, [Bt, T, C]);
+        const w = param(gpu, W, [C, N]);
+        const bb = param(gpu, Bv, [N]);
+        const r = param(gpu, R, [Bt, T, N]);
+        let y: Tensor | null = null;
+        for (let pass = 0; pass < 2; pass++) {
+          y = matmul(x, w, { bias: withBias ? bb : null, residual: r });
+          backward(y, fromArray(gpu, G, y.shape));
+        }
+        expect(`residual op forward ${tag}`, await y!.readF32(), pre.map((v, i) => v + R[i]!), TOL_REDUCE);
+        const ref = matmulBackwardRef(X, W, G, dims);
+        expect(`residual op dX ${tag}`, await gradOf(x), twice(ref.dA), TOL_REDUCE);
+        expect(`residual op dW ${tag}`, await gradOf(w), twice(ref.dB), TOL_REDUCE);
+        if (withBias) expect(`residual op dbias ${tag}`, await gradOf(bb), twice(ref.dBias), TOL_REDUCE);
+        expect(`residual op dR ${tag}`, await gradOf(r), twice(G), TOL_REDUCE);
+        // GELU
+        const x2 = param(gpu, X, [Bt, T, C]);
+        const w2 = param(gpu, W, [C, N]);
+        const b2 = param(gpu, Bv, [N]);
+        for (let pass = 0; pass < 2; pass++) {
+          y = matmulGelu(x2, w2, { bias: withBias ? b2 : null });
+          backward(y, fromArray(gpu, G, y.shape));
+        }
+        expect(`matmulGelu op forward ${tag}`, await y!.readF32(), geluRef(pre), TOL_REDUCE);
+        const gPre = geluBackwardRef(pre, G);
+        const refG = matmulBackwardRef(X, W, gPre, dims);
+        expect(`matmulGelu op dX ${tag}`, await gradOf(x2), twice(refG.dA), TOL_REDUCE);
+        expect(`matmulGelu op dW ${tag}`, await gradOf(w2), twice(refG.dB), TOL_REDUCE);
+        if (withBias) expect(`matmulGelu op dbias ${tag}`, await gradOf(b2), twice(refG.dBias), TOL_REDUCE);
+      });
+    }
+  },
+};
+
+export const matmulChecks: Check[] = [tiledMatmulCheck, splitMatmulCheck, halfMatmulCheck, epilogueMatmulCheck];

@@ -14,11 +14,14 @@ import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
 
 export const backwardRules: BackwardTable = {
-  // C = α·op(A)·op(B) + bias:  d op(A) = α·G·op(B)ᵀ,  d op(B) = α·op(A)ᵀ·G,  dbias = Σ_rows G
+  // C = α·op(A)·op(B) + bias + R:  d op(A) = α·G·op(B)ᵀ,  d op(B) = α·op(A)ᵀ·G,  dbias = Σ_rows G,  dR = G
   // (an f16 A is read as halves; its gradient dA is f32, like every gradient)
-  matmul(node, [g], [dA, dB, dBias]) {
+  matmul(node, [g], gIn) {
     if (!g) return;
-    const { transA, transB, alpha, batch, M, N, K } = node.attrs;
+    const { transA, transB, alpha, batch, M, N, K, bias, residual } = node.attrs;
+    const [dA, dB] = gIn;
+    const dBias = bias ? gIn[2] : null;
+    const dR = residual ? gIn[bias ? 3 : 2] : null;
     const [a, b] = node.inputs as [typeof g, typeof g];
     const gpu = g.gpu;
     const bBatched = b.shape.length > 2;
@@ -33,6 +36,7 @@ export const backwardRules: BackwardTable = {
       else launchMatmul(gpu, { a: g.view, b: a.view, c: dB.view, M: N, N: K, K: M, batch, strideA: M * N, strideB: M * K, transA: true, transB: transA, alpha, beta: 1 });
     }
     if (dBias) launchColsum(gpu, g.view, dBias.view, batch * M, N);
+    if (dR) accumulate(dR, g);
   },
 
   // y = a + b:  da = g, db = g

@@ -6,7 +6,7 @@ import type { Tensor } from './tensor';
 
 export { Tensor, empty, zeros, fromArray, tidy, tidyAsync } from './tensor';
 export { tape, noGrad, isGradEnabled } from './tape';
-export { matmul } from './ops/matmul';
+export { matmul, matmulGelu } from './ops/matmul';
 export { add, scale, gelu, accumulate, reshape } from './ops/elementwise';
 export { layernorm, LAYERNORM_EPS } from './ops/layernorm';
 export { attention } from './ops/attention';

@@ -4,8 +4,8 @@
 import type { Tensor } from './tensor';
 
 export interface OpAttrs {
-  /** C[b] = alpha·op(A[b])·op(B[b]) + bias. inputs: [A, B, bias?] */
-  matmul: { transA: boolean; transB: boolean; alpha: number; batch: number; M: number; N: number; K: number };
+  /** C[b] = alpha·op(A[b])·op(B[b]) + bias + R. inputs: [A, B, bias if bias, R if residual] */
+  matmul: { transA: boolean; transB: boolean; alpha: number; batch: number; M: number; N: number; K: number; bias: boolean; residual: boolean };
   /** y = a + b (same shape). inputs: [a, b] */
   add: Record<string, never>;
   /** y = s·x. inputs: [x] */

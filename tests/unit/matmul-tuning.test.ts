@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { empty, fromArray } from '../../src/tensor';
-import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, splitK, tuneMatmuls, variantsFor } from '../../src/tensor/ops/matmul';
+import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, matmulKernel, splitK, tuneMatmuls, variantsFor } from '../../src/tensor/ops/matmul';
+import { expandIncludes } from '../../src/gpu/kernel';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
 
@@ -82,8 +83,34 @@ describe('matmul tuning', () => {
     expect(dispatches({ beta: 1 })).toBe(2);
     expect(dispatches({ bias: bias.view })).toBe(1);
     expect(dispatches({ beta: 0.5 })).toBe(1);
+    // An epilogue (residual or GELU) runs whole too: it needs the finished sum as it stores.
+    const r = empty(gpu, [M * N]);
+    gpu.clear(r.view);
+    expect(dispatches({ residual: r.view })).toBe(1);
+    expect(dispatches({ gelu: r.view })).toBe(1);
+    expect(() => dispatches({ residual: r.view, beta: 1 })).toThrow('matmul: the residual epilogue overwrites C (beta must be 0, not 1)');
+    expect(() => dispatches({ residual: r.view, gelu: c.view })).toThrow('one epilogue at a time');
     await gpu.sync();
-    for (const t of [a, b, c, bias]) t.dispose();
+    for (const t of [a, b, c, bias, r]) t.dispose();
+  });
+
+  it('builds each epilogue kernel once: its extra buffer after C, the uniform after it, nested includes spliced once', () => {
+    expect(matmulKernel('reg128v4', true, 'gelu')).toBe(matmulKernel('reg128v4', true, 'gelu'));
+    for (const v of ['simple', 'reg64', 'reg128v4k16'] as const) {
+      expect(matmulKernel(v).storage).toEqual(['read', 'read', 'read', 'rw']);
+      expect(matmulKernel(v, false, 'residual')).toMatchObject({ name: 'matmul+residual', storage: ['read', 'read', 'read', 'rw', 'read'] });
+      const gelu = matmulKernel(v, true, 'gelu');
+      expect(gelu).toMatchObject({ name: 'matmul+gelu', storage: ['read', 'read', 'read', 'rw', 'rw'] });
+      const { code, mapLine } = expandIncludes(gelu.source, `${v}.wgsl`);
+      const lines = code.split('\n');
+      // The GELU epilogue includes the GELU library: spliced once, its lines mapped to their file.
+      const def = lines.findIndex((l) => l.startsWith('fn geluTanh('));
+      expect(lines.filter((l) => l.startsWith('fn geluTanh(')).length).toBe(1);
+      expect(mapLine(def + 1)).toMatchObject({ file: 'shaders/lib/gelu.wgsl' });
+      expect(code).toContain('@group(0) @binding(4) var<storage, read_write> G: array<f32>;');
+      expect(code).toContain('@group(0) @binding(5) var<uniform> p: Params;');
+      expect(code).toMatch(/var<storage, read> A: array<(u32|vec2<u32>)>;/); // the f16-A swap as well
+    }
   });
 
   it('splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {

@@ -48,15 +48,44 @@ const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number; workgroupBy
 };
 const isV4 = (v: MatmulVariant) => v === 'reg128v4' || v === 'reg128v4k16';
 
-/** Each variant's twin reading A as halves (an f16 tensor): the same kernel with A's include swapped. */
-const HALF_A_SPECS = Object.fromEntries(
-  MATMUL_VARIANTS.map((v) => {
-    const { spec } = SPECS[v];
-    const line = /^\/\/#include (matmul_a4?)_f32$/m;
-    if (!line.test(spec.source)) throw new Error(`matmul: the ${v} kernel has no "//#include matmul_a…_f32" line to swap`);
-    return [v, { ...spec, source: spec.source.replace(line, '//#include $1_f16') }];
-  }),
-) as Record<MatmulVariant, KernelSpec>;
+/**
+ * What the kernel does as it stores C (the output include it takes): nothing more (`matmul_out`), add a residual R
+ * of C's shape (`matmul_out_residual`: a linear layer's output joins the residual stream without a separate add), or
+ * also write GELU of the value to a second output G (`matmul_out_gelu`: C keeps the pre-activation for backward).
+ * Each binds its extra buffer after C, so the uniform moves one binding on.
+ */
+export type MatmulEpilogue = 'none' | 'residual' | 'gelu';
+const EPILOGUES: Record<MatmulEpilogue, { lib: string; storage: KernelSpec['storage'] }> = {
+  none: { lib: 'matmul_out', storage: STORAGE },
+  residual: { lib: 'matmul_out_residual', storage: [...STORAGE, 'read'] },
+  gelu: { lib: 'matmul_out_gelu', storage: [...STORAGE, 'rw'] },
+};
+
+/** Swaps a kernel's `//#include FROM` line for `//#include TO` (the line must be there). */
+function swapInclude(source: string, from: RegExp, to: string, what: string): string {
+  if (!from.test(source)) throw new Error(`matmul: ${what} has no ${from.source} line to swap`);
+  return source.replace(from, to);
+}
+
+const kernelSpecs = new Map<string, KernelSpec>();
+/**
+ * A variant's kernel with A as f32 or as halves (an f16 tensor: the same kernel with A's include swapped, the product
+ * bit-identical to the f32 kernel's on the widened values) and with an epilogue. Built once per combination, so the
+ * pipeline cache sees the same source string.
+ */
+export function matmulKernel(variant: MatmulVariant, halfA = false, epilogue: MatmulEpilogue = 'none'): KernelSpec {
+  const key = `${variant} ${halfA} ${epilogue}`;
+  let spec = kernelSpecs.get(key);
+  if (!spec) {
+    const base = SPECS[variant].spec;
+    let source = base.source;
+    if (halfA) source = swapInclude(source, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', `the ${variant} kernel`);
+    if (epilogue !== 'none') source = swapInclude(source, /^\/\/#include matmul_out$/m, `//#include ${EPILOGUES[epilogue].lib}`, `the ${variant} kernel`);
+    spec = { ...base, name: epilogue === 'none' ? base.name : `${base.name}+${epilogue}`, source, storage: EPILOGUES[epilogue].storage };
+    kernelSpecs.set(key, spec);
+  }
+  return spec;
+}
 
 /**
  * Whether reg128v4 can run this product: A and B are read as vec4s along their contiguous dimension (A: K, or M
@@ -92,6 +121,10 @@ export interface MatmulArgs {
   variant?: MatmulVariant;
   /** A holds halves (an f16 tensor's view); its element offsets and strides count halves. */
   halfA?: boolean;
+  /** C += R as it is stored (R: C's size; beta must be 0). */
+  residual?: BufferView | null;
+  /** G = GELU(C) as C is stored (G: C's size; beta must be 0); C keeps the pre-activation. */
+  gelu?: BufferView | null;
 }
 
 /** 128×128 tiles a split-K product aims to fill (a large GPU holds about two per multiprocessor). */
@@ -104,13 +137,13 @@ const SPLIT_MAX_PARTS = 64;
  * Split-K plan of a product: the K range per part (a multiple of 64) and the number of parts, or null for none. A
  * product with few output tiles and a long K (weight gradients, K = batch × context; the tied head's dx, K =
  * vocabulary) would leave most of a GPU idle, each workgroup walking all of K; split, each part sums its K range into
- * a scratch and the parts are then added in a fixed order. Batched products, and those with a bias or a beta other
- * than 0 or 1, run whole. The plan depends on the arguments alone (never on timing or the adapter), so a run's
+ * a scratch and the parts are then added in a fixed order. Batched products, and those with a bias, an epilogue or a
+ * beta other than 0 or 1, run whole. The plan depends on the arguments alone (never on timing or the adapter), so a run's
  * numbers do not change with the machine's load or between a run and its resume.
  */
-export function splitK(s: { M: number; N: number; K: number; batch?: number; bias?: BufferView | null; beta?: number }): { kChunk: number; parts: number } | null {
+export function splitK(s: { M: number; N: number; K: number; batch?: number; bias?: BufferView | null; beta?: number; residual?: BufferView | null; gelu?: BufferView | null }): { kChunk: number; parts: number } | null {
   const beta = s.beta ?? 0;
-  if ((s.batch ?? 1) !== 1 || s.bias || (beta !== 0 && beta !== 1) || s.M === 0 || s.N === 0) return null;
+  if ((s.batch ?? 1) !== 1 || s.bias || s.residual || s.gelu || (beta !== 0 && beta !== 1) || s.M === 0 || s.N === 0) return null;
   const tiles = Math.ceil(s.M / 128) * Math.ceil(s.N / 128);
   const parts = Math.min(Math.ceil(SPLIT_TILES / tiles), Math.floor(s.K / SPLIT_MIN_K), SPLIT_MAX_PARTS);
   if (parts < 2) return null;
@@ -128,7 +161,11 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     variant = variant === 'reg128v4' ? 'reg128' : 'reg128k16';
   }
   const { tile, workgroupBytes } = SPECS[variant];
-  const spec = x.halfA ? HALF_A_SPECS[variant] : SPECS[variant].spec;
+  const epilogue: MatmulEpilogue = x.residual ? 'residual' : x.gelu ? 'gelu' : 'none';
+  if (x.residual && x.gelu) throw new Error('matmul: one epilogue at a time (a residual or GELU, not both)');
+  const extra = x.residual ?? x.gelu ?? null;
+  if (extra && (x.beta ?? 0) !== 0) throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
+  const spec = matmulKernel(variant, !!x.halfA, epilogue);
   if (workgroupBytes > workgroupLimit(gpu)) throw new Error(`matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${workgroupLimit(gpu)} (maxComputeWorkgroupStorageSize)`);
   const split = splitK(x);
   const MN = x.M * x.N;
@@ -139,7 +176,7 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     : { strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? MN, beta: x.beta ?? 0, kChunk: 0 };
   gpu.dispatch(
     spec,
-    [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c],
+    [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c, ...(extra ? [extra] : [])],
     { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
     [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
     { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
@@ -272,16 +309,13 @@ export interface MatmulOptions {
   transB?: boolean;
   bias?: Tensor | null;
   alpha?: number;
+  /** Added to the product as it is stored (the residual stream: same shape as the output); its gradient is the output's. */
+  residual?: Tensor | null;
 }
 
-/**
- * op(A)·op(B) (+ bias). Shapes: A [..., M, K] (or [..., K, M] with transA), B [K, N] (or [N, K] with transB), or B
- * with the same leading batch dims as A. A 2-D B with untransposed A folds A's leading dims into M (a linear layer).
- * A may be an f16 tensor (half-precision activations) unless transB: the kernels read halves as operand A only, and
- * B's gradient with transB would take A as operand B.
- */
-export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
-  const { transA = false, transB = false, bias = null, alpha = 1 } = opts;
+/** A matmul's dimensions from its operands' shapes (see matmul), checked. */
+function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
+  const { transA = false, transB = false, bias = null, residual = null } = opts;
   if (a.dtype === 'f16') {
     if (transB) throw new Error('matmul: an f16 A needs an untransposed B (transB is not supported with half storage)');
   } else assertF32(a, 'matmul A');
@@ -312,8 +346,50 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     assertF32(bias, 'matmul bias');
     if (bias.size !== N) throw new Error(`matmul: bias has ${bias.size} elements, N is ${N}`);
   }
-  const c = empty(a.gpu, outShape);
-  launchMatmul(a.gpu, { a: a.view, b: b.view, c: c.view, bias: bias?.view ?? null, M, N, K, batch, transA, transB, alpha, halfA: a.dtype === 'f16' });
-  tape.record('matmul', bias ? [a, b, bias] : [a, b], [c], { transA, transB, alpha, batch, M, N, K });
+  if (residual) {
+    assertF32(residual, 'matmul residual');
+    if (residual.shape.join() !== outShape.join()) throw new Error(`matmul: the residual is [${residual.shape.join(', ')}], the output [${outShape.join(', ')}]`);
+  }
+  return { transA, transB, bias, residual, alpha: opts.alpha ?? 1, M, N, K, batch, outShape };
+}
+
+/** Launches a planned matmul into c (with G = GELU(C) into g if given) and records it. */
+function run(a: Tensor, b: Tensor, x: ReturnType<typeof plan>, c: Tensor, g: Tensor | null): void {
+  const { transA, transB, bias, residual, alpha, M, N, K, batch } = x;
+  launchMatmul(a.gpu, {
+    a: a.view, b: b.view, c: c.view, bias: bias?.view ?? null, M, N, K, batch, transA, transB, alpha, halfA: a.dtype === 'f16',
+    residual: residual?.view ?? null, gelu: g?.view ?? null,
+  });
+  const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  tape.record('matmul', inputs, [c], { transA, transB, alpha, batch, M, N, K, bias: !!bias, residual: !!residual });
+}
+
+/**
+ * op(A)·op(B) (+ bias) (+ residual). Shapes: A [..., M, K] (or [..., K, M] with transA), B [K, N] (or [N, K] with
+ * transB), or B with the same leading batch dims as A. A 2-D B with untransposed A folds A's leading dims into M (a
+ * linear layer). A may be an f16 tensor (half-precision activations) unless transB: the kernels read halves as
+ * operand A only, and B's gradient with transB would take A as operand B. A residual is added by the kernel as it
+ * stores the output (one pass, no separate add).
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const x = plan(a, b, opts);
+  const c = empty(a.gpu, x.outShape);
+  run(a, b, x, c, null);
   return c;
+}
+
+/**
+ * GELU(op(A)·op(B) + bias) in one kernel: the product's epilogue writes both the pre-activation (kept for GELU's
+ * backward, which reads it) and the activation, instead of a second pass over the product. On the tape it is the
+ * matmul and the GELU it replaces, so backward is theirs.
+ */
+export function matmulGelu(a: Tensor, b: Tensor, opts: Omit<MatmulOptions, 'residual'> = {}): Tensor {
+  const x = plan(a, b, opts);
+  const u = empty(a.gpu, x.outShape);
+  const y = empty(a.gpu, x.outShape);
+  run(a, b, x, u, y);
+  tape.record('gelu', [u], [y], {});
+  // The pre-activation lives on only as the GELU node's saved input (or not at all outside grad mode).
+  u.dispose();
+  return y;
 }
