@@ -12,6 +12,9 @@ import matmulOut from '../../shaders/lib/matmul_out.wgsl?raw';
 import matmulOutResidual from '../../shaders/lib/matmul_out_residual.wgsl?raw';
 import matmulOutGelu from '../../shaders/lib/matmul_out_gelu.wgsl?raw';
 import gelu from '../../shaders/lib/gelu.wgsl?raw';
+import halfBits from '../../shaders/lib/half_bits.wgsl?raw';
+import layernormOut from '../../shaders/lib/layernorm_out_f32.wgsl?raw';
+import layernormOutHalf from '../../shaders/lib/layernorm_out_f16.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
 export type StorageAccess = 'read' | 'rw';
@@ -73,6 +76,9 @@ const LIBS: Record<string, string> = {
   matmul_out_residual: matmulOutResidual,
   matmul_out_gelu: matmulOutGelu,
   gelu,
+  half_bits: halfBits,
+  layernorm_out_f32: layernormOut,
+  layernorm_out_f16: layernormOutHalf,
 };
 
 /**

@@ -18,7 +18,8 @@ export type ParamLookup = (name: string) => Tensor;
 
 /** The final hidden states x_f [B·T, C] (after ln_f) of `tokens` [B·T]. */
 export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, B: number, T: number): Tensor {
-  const stored = shape.halfActivations ? toHalf : (t: Tensor) => t;
+  const half = !!shape.halfActivations; // LayerNorm writes its halves itself
+  const stored = half ? toHalf : (t: Tensor) => t;
   return tidy(() => {
     let x = embedding(tokens, B, T, p('wte.weight'), p('wpe.weight'));
     for (let l = 0; l < shape.nLayer; l++) {
@@ -27,12 +28,12 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
       // when the whole pass ends, so the pass peaks at the saved activations plus one block's temporaries.
       const input = x;
       x = tidy(() => {
-        const h = stored(layernorm(input, w('ln_1.weight'), w('ln_1.bias')));
+        const h = layernorm(input, w('ln_1.weight'), w('ln_1.bias'), { half });
         const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
         const a = attention(qkv, shape.nHead);
         // The residual adds and the GELU are the matmuls' epilogues (no separate pass over the activations).
         const x1 = matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: input });
-        const h2 = stored(layernorm(x1, w('ln_2.weight'), w('ln_2.bias')));
+        const h2 = layernorm(x1, w('ln_2.weight'), w('ln_2.bias'), { half });
         const f = stored(matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') }));
         return matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x1 });
       });

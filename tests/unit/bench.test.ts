@@ -72,9 +72,10 @@ describe('npm run bench (CI size)', () => {
     expect([half.config, half.halfActivations, step!.halfActivations]).toEqual(['tiny-f16', true, false]);
     expect(Math.abs(half.finalLoss - step!.finalLoss)).toBeLessThan(1e-2);
     expect([half.bindGroupsCreatedPerStep, half.buffersCreatedPerStep]).toEqual([0, 0]);
-    // Three roundings per block (ln_1's, ln_2's and the GELU's outputs) and, in backward, their gradients passed
-    // through (an accumulate each); nothing else added.
-    expect(half.dispatchesPerStep).toBe(step!.dispatchesPerStep + 6 * half.model.nLayer);
+    // LayerNorm writes its halves itself (tiny's width is even), so one rounding per block (the GELU's output) and,
+    // in backward, its gradient passed through (an accumulate); nothing else added.
+    expect(half.model.nEmbd % 2).toBe(0);
+    expect(half.dispatchesPerStep).toBe(step!.dispatchesPerStep + 2 * half.model.nLayer);
     // The host's own cost of recording an update, on Dawn's null backend: once warm, an update creates nothing.
     expect(rep.host.map((h) => h.optimizer)).toEqual(['adamw', 'muon']);
     for (const h of rep.host) {

@@ -8,6 +8,7 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertShape, dispatchRows } from './launch';
 import { colsumChunks, colsumGrid, launchColsum } from './colsum';
+import { toHalf } from './cast';
 
 export const LAYERNORM_EPS = 1e-5;
 
@@ -27,18 +28,36 @@ export const LAYERNORM_BACKWARD_PARAMS: KernelSpec = {
   uniforms: [['rows', 'u32'], ['C', 'u32']],
 };
 
-/** x [..., C], w [C], b [C] → y [..., C]. */
-export function layernorm(x: Tensor, w: Tensor, b: Tensor): Tensor {
+const OUT_INCLUDE = /^\/\/#include layernorm_out_f32$/m;
+if (!OUT_INCLUDE.test(fwdSrc)) throw new Error('layernorm_forward.wgsl has no "//#include layernorm_out_f32" line to swap');
+/** The forward writing halves (an f16 y): the same kernel with its output include swapped. */
+export const LAYERNORM_FORWARD_HALF: KernelSpec = {
+  ...LAYERNORM_FORWARD, name: 'layernorm_forward_f16', source: fwdSrc.replace(OUT_INCLUDE, '//#include layernorm_out_f16'),
+};
+
+/**
+ * x [..., C], w [C], b [C] → y [..., C]. `half`: y is an f16 tensor, rounded as toHalf rounds (half-precision
+ * activations), written by the kernel itself where C is even (whole words per row), else rounded by toHalf after. Its
+ * gradient is f32 like every gradient, and the rounding's is taken as the identity.
+ */
+export function layernorm(x: Tensor, w: Tensor, b: Tensor, opts: { half?: boolean } = {}): Tensor {
   assertF32(x, 'layernorm');
   const C = x.shape[x.shape.length - 1]!;
   assertShape(w, [C], 'layernorm weight');
   assertShape(b, [C], 'layernorm bias');
+  if (opts.half && C % 2 !== 0) {
+    const full = layernorm(x, w, b);
+    const y = toHalf(full);
+    full.dispose(); // the rounding keeps nothing of it for backward
+    return y;
+  }
   const rows = x.size / C;
   const gpu = x.gpu;
-  const y = empty(gpu, x.shape);
+  const y = empty(gpu, x.shape, opts.half ? 'f16' : 'f32');
   const mean = empty(gpu, [rows]);
   const rstd = empty(gpu, [rows]);
-  dispatchRows(gpu, LAYERNORM_FORWARD, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: LAYERNORM_EPS }, rows);
+  const spec = opts.half ? LAYERNORM_FORWARD_HALF : LAYERNORM_FORWARD;
+  dispatchRows(gpu, spec, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: LAYERNORM_EPS }, rows);
   tape.record('layernorm', [x, w, b], [y], { rows, C, mean, rstd }, [mean, rstd]);
   return y;
 }
