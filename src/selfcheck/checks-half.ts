@@ -7,10 +7,9 @@ import { f32ToF16Bits, roundToHalf } from '../util/half';
 import { backward, fromArray, tidyAsync } from '../tensor';
 import * as ops from '../tensor';
 import { matmulBackwardRef, matmulRef } from '../reference/linalg';
-import { layernormBackwardRef, layernormRef } from '../reference/nn';
 import { f32 } from './compare';
 import type { Check } from './harness';
-import { param, TOL_REDUCE } from './checks-ops';
+import { layernormCase, param, TOL_REDUCE } from './checks-ops';
 
 /** Any difference fails (a zero tolerance would divide 0 by 0). */
 const EXACT = { atol: Number.MIN_VALUE, rtol: 0 };
@@ -89,33 +88,9 @@ const halfLinearCheck: Check = {
 const halfLayernormCheck: Check = {
   name: 'layernorm to f16',
   kernels: ['layernorm_forward_f16', 'layernorm_forward', 'to_half', 'layernorm_backward*', 'colsum'],
-  async run({ gpu, expect }) {
+  async run(ctx) {
     const rng = new Rng(23);
-    for (const [rows, C] of [[5, 768], [33, 6], [4, 7]]) {
-      await tidyAsync(async () => {
-        const X = f32(rng.normals(rows * C, 2).map((v) => v + 1));
-        const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
-        const Bv = f32(rng.normals(C, 0.1));
-        const G = f32(rng.normals(rows * C));
-        const x = param(gpu, X, [rows, C]);
-        const w = param(gpu, W, [C]);
-        const b = param(gpu, Bv, [C]);
-        const tag = `${rows}×${C}`;
-        const y = ops.layernorm(x, w, b, { half: true });
-        expect(`dtype ${tag}`, [y.dtype === 'f16' ? 1 : 0], [1], EXACT);
-        backward(y, fromArray(gpu, G, y.shape));
-        const viaF32 = ops.toHalf(ops.layernorm(x, w, b));
-        const [got, same] = [await y.readF32(), await viaF32.readF32()];
-        const differ = got.filter((v, i) => !Object.is(v, same[i])).length;
-        expect(`same halves as f32 then toHalf ${tag}`, [differ], [0], { atol: 0.5, rtol: 0 });
-        const ref = layernormRef(X, W, Bv, rows, C);
-        expect(`forward ${tag}`, got, ref.y, { atol: 1e-4, rtol: 2 ** -10 });
-        const g = layernormBackwardRef(X, W, G, rows, C);
-        expect(`dx ${tag}`, await x.grad!.readF32(), g.dx, TOL_REDUCE);
-        expect(`dw ${tag}`, await w.grad!.readF32(), g.dw, TOL_REDUCE);
-        expect(`db ${tag}`, await b.grad!.readF32(), g.db, TOL_REDUCE);
-      });
-    }
+    for (const [rows, C] of [[5, 768], [33, 6], [4, 7]]) await layernormCase(ctx, rng, rows, C, true);
   },
 };
 

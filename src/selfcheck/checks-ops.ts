@@ -118,8 +118,12 @@ const elementwiseCheck: Check = {
 
 type Ctx = Parameters<Check['run']>[0];
 
-/** One LayerNorm case: forward, dx, dw, db. */
-async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number, C: number): Promise<void> {
+/**
+ * One LayerNorm case: forward, dx, dw, db. `half`: the output as an f16 tensor (half-precision activations), which
+ * must hold the same halves as the f32 output rounded by toHalf on this device, within one half rounding of the f64
+ * reference; its gradients are f32 as ever.
+ */
+export async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number, C: number, half = false): Promise<void> {
   await tidyAsync(async () => {
     const X = f32(rng.normals(rows * C, 2).map((v) => v + 1));
     const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
@@ -128,10 +132,16 @@ async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number, C: nu
     const x = param(gpu, X, [rows, C]);
     const w = param(gpu, W, [C]);
     const b = param(gpu, Bv, [C]);
-    const y = ops.layernorm(x, w, b);
+    const y = ops.layernorm(x, w, b, { half });
     backward(y, fromArray(gpu, G, y.shape));
-    const tag = `${rows}×${C}`;
-    expect(`forward ${tag}`, await y.readF32(), layernormRef(X, W, Bv, rows, C).y, TOL_REDUCE);
+    const tag = `${half ? 'f16 ' : ''}${rows}×${C}`;
+    const got = await y.readF32();
+    if (half) {
+      expect(`dtype ${tag}`, [y.dtype === 'f16' ? 1 : 0], [1], { atol: 0.5, rtol: 0 });
+      const viaF32 = await ops.toHalf(ops.layernorm(x, w, b)).readF32();
+      expect(`same halves as f32 then toHalf ${tag}`, [got.filter((v, i) => !Object.is(v, viaF32[i])).length], [0], { atol: 0.5, rtol: 0 });
+    }
+    expect(`forward ${tag}`, got, layernormRef(X, W, Bv, rows, C).y, half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE);
     const ref = layernormBackwardRef(X, W, G, rows, C);
     // C = 1: dx is exactly 0, and rstd = 1/√eps ≈ 316 scales the f32 rounding of (x − mean).
     expect(`dx ${tag}`, await grad(x), ref.dx, C === 1 ? { atol: 1e-3, rtol: 1e-3 } : TOL_REDUCE);
