@@ -4,7 +4,7 @@
 // Bias [N] is added per column when HAS_BIAS. C is read only when beta != 0 (so an uninitialised C is fine).
 // The output include (matmul_out.wgsl) stores each value; the launcher swaps it for an epilogue (a residual add,
 // or GELU into a second output) with beta 0.
-// A 64×64 tile of C per workgroup, 4×4 per thread (rows ty+16i, columns tx+16j), K in steps of 16 through shared memory.
+// A 64×64 tile of C per workgroup, 4×4 per thread (rows ty+16i, columns 4tx+j), K in steps of 16 through shared memory.
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
@@ -65,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       var bv: array<f32, 4>;
       for (var i = 0u; i < 4u; i++) {
         av[i] = As[kk * TILE + lid.y + 16u * i];
-        bv[i] = Bs[kk * TILE + lid.x + 16u * i];
+        bv[i] = Bs[kk * TILE + 4u * lid.x + i];
       }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) {
@@ -75,17 +75,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
   }
+  // Four consecutive columns per thread, so an epilogue can store them as a quad (halves in pairs).
+  let gn = n0 + 4u * lid.x;
+  if (gn >= p.N) { return; }
+  let count = min(4u, p.N - gn);
   for (var i = 0u; i < 4u; i++) {
     let gm = m0 + lid.y + 16u * i;
     if (gm >= p.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + lid.x + 16u * j;
-      if (gn >= p.N) { continue; }
-      let idx = cBase + gm * p.N + gn;
+    let idx = cBase + gm * p.N + gn;
+    var x = vec4<f32>(0.0);
+    for (var j = 0u; j < count; j++) {
       var v = p.alpha * acc[i * 4u + j];
-      if (HAS_BIAS) { v += bias[gn]; }
-      if (p.beta != 0.0) { v += p.beta * C[idx]; }
-      storeC(idx, v);
+      if (HAS_BIAS) { v += bias[gn + j]; }
+      if (p.beta != 0.0) { v += p.beta * C[idx + j]; }
+      x[j] = v;
     }
+    storeC4(idx, x, count);
   }
 }

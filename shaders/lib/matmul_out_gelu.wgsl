@@ -6,7 +6,9 @@
 
 //#include gelu
 
-fn storeC(idx: u32, x: f32) {
-  C[idx] = x;
-  G[idx] = geluTanh(x);
+fn storeC4(idx: u32, x: vec4<f32>, count: u32) {
+  for (var j = 0u; j < count; j++) {
+    C[idx + j] = x[j];
+    G[idx + j] = geluTanh(x[j]);
+  }
 }

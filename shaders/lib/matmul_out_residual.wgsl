@@ -4,6 +4,6 @@
 @group(0) @binding(4) var<storage, read> R: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-fn storeC(idx: u32, x: f32) {
-  C[idx] = x + R[idx];
+fn storeC4(idx: u32, x: vec4<f32>, count: u32) {
+  for (var j = 0u; j < count; j++) { C[idx + j] = x[j] + R[idx + j]; }
 }

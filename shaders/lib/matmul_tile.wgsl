@@ -70,19 +70,20 @@ fn multiplySlice(acc: ptr<function, Acc>, o: u32, lid: vec3u) {
   }
 }
 
-// C = alpha·acc + bias + beta·C over four outputs of row gm from column gn on, those inside M×N (stored through
-// the output include's storeC: plainly, or with an epilogue).
+// C = alpha·acc + bias + beta·C over four outputs of row gm from column gn on, those inside M×N, stored through the
+// output include's storeC4 (plainly, or with an epilogue).
 fn storeQuad(gm: u32, gn: u32, cBase: u32, v: vec4<f32>) {
-  if (gm >= p.M) { return; }
-  for (var j = 0u; j < 4u; j++) {
-    let n = gn + j;
-    if (n >= p.N) { return; }
-    let idx = cBase + gm * p.N + n;
-    var x = p.alpha * v[j];
-    if (HAS_BIAS) { x += bias[n]; }
-    if (p.beta != 0.0) { x += p.beta * C[idx]; }
-    storeC(idx, x);
+  if (gm >= p.M || gn >= p.N) { return; }
+  let idx = cBase + gm * p.N + gn;
+  let count = min(4u, p.N - gn);
+  var x = vec4<f32>(0.0);
+  for (var j = 0u; j < count; j++) {
+    var y = p.alpha * v[j];
+    if (HAS_BIAS) { y += bias[gn + j]; }
+    if (p.beta != 0.0) { y += p.beta * C[idx + j]; }
+    x[j] = y;
   }
+  storeC4(idx, x, count);
 }
 
 fn storeTile(acc: ptr<function, Acc>, m0: u32, n0: u32, cBase: u32, lid: vec3u) {

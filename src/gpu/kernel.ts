@@ -11,6 +11,7 @@ import matmulA4Half from '../../shaders/lib/matmul_a4_f16.wgsl?raw';
 import matmulOut from '../../shaders/lib/matmul_out.wgsl?raw';
 import matmulOutResidual from '../../shaders/lib/matmul_out_residual.wgsl?raw';
 import matmulOutGelu from '../../shaders/lib/matmul_out_gelu.wgsl?raw';
+import matmulOutGeluHalf from '../../shaders/lib/matmul_out_gelu_f16.wgsl?raw';
 import gelu from '../../shaders/lib/gelu.wgsl?raw';
 import halfBits from '../../shaders/lib/half_bits.wgsl?raw';
 import layernormOut from '../../shaders/lib/layernorm_out_f32.wgsl?raw';
@@ -75,6 +76,7 @@ const LIBS: Record<string, string> = {
   matmul_out: matmulOut,
   matmul_out_residual: matmulOutResidual,
   matmul_out_gelu: matmulOutGelu,
+  matmul_out_gelu_f16: matmulOutGeluHalf,
   gelu,
   half_bits: halfBits,
   layernorm_out_f32: layernormOut,

@@ -1,15 +1,15 @@
 // GPT-2 forward on the tensor engine (pre-LN blocks, fused attention, tied head), recorded for backward.
 // Parameters are looked up by their Hugging Face names (DESIGN.md), so checkpoints and references share one key set.
 
-import { attention, embedding, headCrossEntropy, layernorm, matmul, matmulGelu, reshape, tidy, toHalf, type Tensor } from '../tensor';
+import { attention, embedding, headCrossEntropy, layernorm, matmul, matmulGelu, reshape, tidy, type Tensor } from '../tensor';
 
 export interface Gpt2Shape {
   nLayer: number;
   nHead: number;
   /**
    * Half-precision activations: the inputs of c_attn, c_fc and the MLP's c_proj (ln_1's and ln_2's outputs, the GELU's)
-   * are rounded to f16 and kept so for backward, their f32 originals freed at once. Weights, gradients, the residual
-   * stream and every accumulation stay f32.
+   * are kept as f16 for backward, written as halves by the kernels that make them (for an odd width, rounded after
+   * and the f32 originals freed at once). Weights, gradients, the residual stream and every accumulation stay f32.
    */
   halfActivations?: boolean;
 }
@@ -18,8 +18,8 @@ export type ParamLookup = (name: string) => Tensor;
 
 /** The final hidden states x_f [B·T, C] (after ln_f) of `tokens` [B·T]. */
 export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, B: number, T: number): Tensor {
-  const half = !!shape.halfActivations; // LayerNorm writes its halves itself
-  const stored = half ? toHalf : (t: Tensor) => t;
+  // LayerNorm and the GELU epilogue write their halves themselves.
+  const half = !!shape.halfActivations;
   return tidy(() => {
     let x = embedding(tokens, B, T, p('wte.weight'), p('wpe.weight'));
     for (let l = 0; l < shape.nLayer; l++) {
@@ -34,7 +34,7 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
         // The residual adds and the GELU are the matmuls' epilogues (no separate pass over the activations).
         const x1 = matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: input });
         const h2 = layernorm(x1, w('ln_2.weight'), w('ln_2.bias'), { half });
-        const f = stored(matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') }));
+        const f = matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias'), half });
         return matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x1 });
       });
       input.dispose(); // ln_1's node holds it for backward, if anything needs it

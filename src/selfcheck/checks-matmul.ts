@@ -6,7 +6,7 @@
 // the same values widened.
 
 import { Rng } from '../util/rng';
-import { backward, empty, fromArray, matmul, matmulGelu, tidyAsync, type Tensor } from '../tensor';
+import { backward, empty, fromArray, gelu, matmul, matmulGelu, tidyAsync, toHalf, type Tensor } from '../tensor';
 import { launchMatmul, splitK, variantsFor, type MatmulEpilogue } from '../tensor/ops/matmul';
 import { geluBackwardRef, geluRef, matmulBackwardRef, matmulRef } from '../reference/linalg';
 import { roundToHalf } from '../util/half';
@@ -109,14 +109,14 @@ async function gradOf(t: Tensor): Promise<Float32Array> {
   return t.grad.readF32();
 }
 
-// Epilogues: the residual add (C = A·B + bias + R) and GELU (C = A·B + bias, G = GELU(C)) written by every variant
-// as it stores the output, with A as f32 and as halves (the model runs both), on a shape every variant can run
-// (multiples of 4, ragged against tiles and slices) and one only the scalar-load kernels can; against the f64
-// references and bit-identical across variants. Then the ops that use them, forward and backward: matmul with a
+// Epilogues: the residual add (C = A·B + bias + R) and GELU (C = A·B + bias, G = GELU(C), as f32 or, for an even N,
+// as halves) written by every variant as it stores the output, with A stored as the model has it, on a shape every
+// variant can run (multiples of 4, ragged against tiles and slices) and one only the scalar-load kernels can; against
+// the f64 references and bit-identical across variants. Then the ops that use them, forward and backward: matmul with a
 // residual (dR = G) and matmulGelu (its backward is the matmul's and GELU's rules), with and without a bias.
 const epilogueMatmulCheck: Check = {
   name: 'matmul epilogues',
-  kernels: ['matmul+residual', 'matmul+gelu', 'gelu_backward', 'axpby', 'colsum'],
+  kernels: ['matmul+residual', 'matmul+gelu', 'matmul+gelu_f16', 'gelu_backward', 'axpby', 'colsum'],
   async run({ gpu, expect }) {
     const rng = new Rng(15);
     for (const [M, N, K] of [[132, 68, 36], [67, 9, 17]] as [number, number, number][]) {
@@ -125,18 +125,22 @@ const epilogueMatmulCheck: Check = {
       const bias = f32(rng.normals(N));
       const R = f32(rng.normals(M * N));
       const pre = matmulRef(A, B, bias, { M, N, K, batch: 1, transA: false, transB: false });
-      for (const epilogue of ['residual', 'gelu'] as MatmulEpilogue[]) {
+      // The A storage each epilogue meets in GPT-2: the residual after attention (f32) and after the MLP (f16 with
+      // half-precision activations), GELU on ln_2's output (f32, or f16 writing f16).
+      const combos: [MatmulEpilogue, boolean[]][] = [['residual', [false, true]], ['gelu', [false]], ...(N % 2 ? [] : [['gelu_f16', [true]] as [MatmulEpilogue, boolean[]]])];
+      for (const [epilogue, storages] of combos) {
         const outs: Float32Array[] = [];
         for (const variant of variantsFor(gpu, { M, N, K })) {
-          for (const halfA of [false, true]) {
+          for (const halfA of storages) {
             await tidyAsync(async () => {
               const name = `${epilogue} ${variant}${halfA ? ' f16 A' : ''} ${M}×${N}×${K}`;
               const a = fromArray(gpu, A, [M * K], halfA ? 'f16' : 'f32');
               const b = fromArray(gpu, B, [K * N]);
               const bb = fromArray(gpu, bias, [N]);
               const c = empty(gpu, [M * N]);
-              const x = epilogue === 'residual' ? fromArray(gpu, R, [M * N]) : empty(gpu, [M * N]);
-              launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb.view, M, N, K, variant, halfA, [epilogue]: x.view });
+              const x = epilogue === 'residual' ? fromArray(gpu, R, [M * N]) : empty(gpu, [M * N], epilogue === 'gelu_f16' ? 'f16' : 'f32');
+              const out = epilogue === 'residual' ? { residual: x.view } : { gelu: x.view, geluHalf: epilogue === 'gelu_f16' };
+              launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb.view, M, N, K, variant, halfA, ...out });
               if (epilogue === 'residual') {
                 const got = await c.readF32();
                 expect(name, got, pre.map((v, i) => v + R[i]!), TOL_REDUCE);
@@ -144,7 +148,13 @@ const epilogueMatmulCheck: Check = {
               } else {
                 const [u, g] = [await c.readF32(), await x.readF32()];
                 expect(`${name} pre-activation`, u, pre, TOL_REDUCE);
-                expect(`${name} activation`, g, geluRef(pre), TOL_REDUCE);
+                if (epilogue === 'gelu') expect(`${name} activation`, g, geluRef(pre), TOL_REDUCE);
+                else {
+                  // The halves toHalf makes of this device's f32 GELU of the same pre-activations, bit for bit.
+                  const same = await toHalf(gelu(fromArray(gpu, u, [M * N]))).readF32();
+                  expect(`${name} activation: same halves as GELU then toHalf`, [g.filter((v, i) => !Object.is(v, same[i])).length], [0], { atol: 0.5, rtol: 0 });
+                  expect(`${name} activation`, g, geluRef(pre), { atol: 1e-4, rtol: 2 ** -10 });
+                }
                 outs.push(u, g);
               }
             });
@@ -187,20 +197,29 @@ const epilogueMatmulCheck: Check = {
         expect(`residual op dW ${tag}`, await gradOf(w), twice(ref.dB), TOL_REDUCE);
         if (withBias) expect(`residual op dbias ${tag}`, await gradOf(bb), twice(ref.dBias), TOL_REDUCE);
         expect(`residual op dR ${tag}`, await gradOf(r), twice(G), TOL_REDUCE);
-        // GELU
-        const x2 = param(gpu, X, [Bt, T, C]);
-        const w2 = param(gpu, W, [C, N]);
-        const b2 = param(gpu, Bv, [N]);
-        for (let pass = 0; pass < 2; pass++) {
-          y = matmulGelu(x2, w2, { bias: withBias ? b2 : null });
-          backward(y, fromArray(gpu, G, y.shape));
+        // GELU, the activation as f32 and as halves (N odd: the op rounds with toHalf instead; then N + 1, even: the
+        // epilogue writes the halves)
+        for (const [half, n] of [[false, N], [true, N], [true, N + 1]] as [boolean, number][]) {
+          const Wn = n === N ? W : f32(rng.normals(C * n));
+          const Bn = n === N ? Bv : f32(rng.normals(n));
+          const Gn = n === N ? G : f32(rng.normals(M * n));
+          const dn = { ...dims, N: n };
+          const preN = matmulRef(X, Wn, withBias ? Bn : null, dn);
+          const x2 = param(gpu, X, [Bt, T, C]);
+          const w2 = param(gpu, Wn, [C, n]);
+          const b2 = param(gpu, Bn, [n]);
+          for (let pass = 0; pass < 2; pass++) {
+            y = matmulGelu(x2, w2, { bias: withBias ? b2 : null, half });
+            backward(y, fromArray(gpu, Gn, y.shape));
+          }
+          const t = `${tag}${half ? `, f16 activation, N=${n}` : ''}`;
+          expect(`matmulGelu op dtype ${t}`, [y!.dtype === (half ? 'f16' : 'f32') ? 1 : 0], [1], { atol: 0.5, rtol: 0 });
+          expect(`matmulGelu op forward ${t}`, await y!.readF32(), geluRef(preN), half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE);
+          const refG = matmulBackwardRef(X, Wn, geluBackwardRef(preN, Gn), dn);
+          expect(`matmulGelu op dX ${t}`, await gradOf(x2), twice(refG.dA), TOL_REDUCE);
+          expect(`matmulGelu op dW ${t}`, await gradOf(w2), twice(refG.dB), TOL_REDUCE);
+          if (withBias) expect(`matmulGelu op dbias ${t}`, await gradOf(b2), twice(refG.dBias), TOL_REDUCE);
         }
-        expect(`matmulGelu op forward ${tag}`, await y!.readF32(), geluRef(pre), TOL_REDUCE);
-        const gPre = geluBackwardRef(pre, G);
-        const refG = matmulBackwardRef(X, W, gPre, dims);
-        expect(`matmulGelu op dX ${tag}`, await gradOf(x2), twice(refG.dA), TOL_REDUCE);
-        expect(`matmulGelu op dW ${tag}`, await gradOf(w2), twice(refG.dB), TOL_REDUCE);
-        if (withBias) expect(`matmulGelu op dbias ${tag}`, await gradOf(b2), twice(refG.dBias), TOL_REDUCE);
       });
     }
   },

@@ -8,6 +8,12 @@ import { runCheck } from '../../src/selfcheck/harness';
 import type { Gpu } from '../../src/gpu/runtime';
 import type { Check } from '../../src/selfcheck/harness';
 
+/**
+ * Per check: the matmul checks compile a pipeline for every variant, A storage and epilogue, and SwiftShader takes
+ * seconds per register-tiled kernel, so they run one to two minutes on CI's two cores (more when the machine is busy).
+ */
+const CHECK_TIMEOUT_MS = 300_000;
+
 /** `only`: the checks to run (all by default). */
 export function kernelSuite(title: string, gpu: () => Promise<Gpu>, only: (c: Check) => boolean = () => true): void {
   describe(title, () => {
@@ -19,7 +25,7 @@ export function kernelSuite(title: string, gpu: () => Promise<Gpu>, only: (c: Ch
         const failed = r.comparisons.filter((c) => !c.pass).map((c) => c.label);
         expect(failed).toEqual([]);
         expect(r.comparisons.length).toBeGreaterThan(0);
-      });
+      }, CHECK_TIMEOUT_MS);
     }
   });
 }

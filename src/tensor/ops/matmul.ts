@@ -10,6 +10,7 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32 } from './launch';
 import { launchColsum } from './colsum';
+import { toHalf } from './cast';
 
 const UNIFORMS: KernelSpec['uniforms'] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['kChunk', 'u32']];
 const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
@@ -51,14 +52,16 @@ const isV4 = (v: MatmulVariant) => v === 'reg128v4' || v === 'reg128v4k16';
 /**
  * What the kernel does as it stores C (the output include it takes): nothing more (`matmul_out`), add a residual R
  * of C's shape (`matmul_out_residual`: a linear layer's output joins the residual stream without a separate add), or
- * also write GELU of the value to a second output G (`matmul_out_gelu`: C keeps the pre-activation for backward).
+ * also write GELU of the value to a second output G (`matmul_out_gelu`: C keeps the pre-activation for backward), G
+ * as f32 or as halves (`matmul_out_gelu_f16`: half-precision activations; N even and no batch, whole words per thread).
  * Each binds its extra buffer after C, so the uniform moves one binding on.
  */
-export type MatmulEpilogue = 'none' | 'residual' | 'gelu';
+export type MatmulEpilogue = 'none' | 'residual' | 'gelu' | 'gelu_f16';
 const EPILOGUES: Record<MatmulEpilogue, { lib: string; storage: KernelSpec['storage'] }> = {
   none: { lib: 'matmul_out', storage: STORAGE },
   residual: { lib: 'matmul_out_residual', storage: [...STORAGE, 'read'] },
   gelu: { lib: 'matmul_out_gelu', storage: [...STORAGE, 'rw'] },
+  gelu_f16: { lib: 'matmul_out_gelu_f16', storage: [...STORAGE, 'rw'] },
 };
 
 /** Swaps a kernel's `//#include FROM` line for `//#include TO` (the line must be there). */
@@ -125,6 +128,8 @@ export interface MatmulArgs {
   residual?: BufferView | null;
   /** G = GELU(C) as C is stored (G: C's size; beta must be 0); C keeps the pre-activation. */
   gelu?: BufferView | null;
+  /** G holds halves (an f16 tensor's view); needs an even N and no batch. */
+  geluHalf?: boolean;
 }
 
 /** 128×128 tiles a split-K product aims to fill (a large GPU holds about two per multiprocessor). */
@@ -161,8 +166,9 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     variant = variant === 'reg128v4' ? 'reg128' : 'reg128k16';
   }
   const { tile, workgroupBytes } = SPECS[variant];
-  const epilogue: MatmulEpilogue = x.residual ? 'residual' : x.gelu ? 'gelu' : 'none';
+  const epilogue: MatmulEpilogue = x.residual ? 'residual' : x.gelu ? (x.geluHalf ? 'gelu_f16' : 'gelu') : 'none';
   if (x.residual && x.gelu) throw new Error('matmul: one epilogue at a time (a residual or GELU, not both)');
+  if (epilogue === 'gelu_f16' && (x.N % 2 !== 0 || batch !== 1)) throw new Error(`matmul: a half GELU output needs an even N and no batch (N ${x.N}, batch ${batch})`);
   const extra = x.residual ?? x.gelu ?? null;
   if (extra && (x.beta ?? 0) !== 0) throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
   const spec = matmulKernel(variant, !!x.halfA, epilogue);
@@ -353,12 +359,12 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
   return { transA, transB, bias, residual, alpha: opts.alpha ?? 1, M, N, K, batch, outShape };
 }
 
-/** Launches a planned matmul into c (with G = GELU(C) into g if given) and records it. */
+/** Launches a planned matmul into c (with G = GELU(C) into g if given, f32 or f16) and records it. */
 function run(a: Tensor, b: Tensor, x: ReturnType<typeof plan>, c: Tensor, g: Tensor | null): void {
   const { transA, transB, bias, residual, alpha, M, N, K, batch } = x;
   launchMatmul(a.gpu, {
     a: a.view, b: b.view, c: c.view, bias: bias?.view ?? null, M, N, K, batch, transA, transB, alpha, halfA: a.dtype === 'f16',
-    residual: residual?.view ?? null, gelu: g?.view ?? null,
+    residual: residual?.view ?? null, gelu: g?.view ?? null, geluHalf: g?.dtype === 'f16',
   });
   const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   tape.record('matmul', inputs, [c], { transA, transB, alpha, batch, M, N, K, bias: !!bias, residual: !!residual });
@@ -381,12 +387,20 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 /**
  * GELU(op(A)·op(B) + bias) in one kernel: the product's epilogue writes both the pre-activation (kept for GELU's
  * backward, which reads it) and the activation, instead of a second pass over the product. On the tape it is the
- * matmul and the GELU it replaces, so backward is theirs.
+ * matmul and the GELU it replaces, so backward is theirs. `half`: the activation is an f16 tensor (half-precision
+ * activations), rounded as toHalf rounds, written as halves by the epilogue where it can (an even N, no batch), else
+ * rounded by toHalf after; its gradient is f32 like every gradient.
  */
-export function matmulGelu(a: Tensor, b: Tensor, opts: Omit<MatmulOptions, 'residual'> = {}): Tensor {
+export function matmulGelu(a: Tensor, b: Tensor, opts: Omit<MatmulOptions, 'residual'> & { half?: boolean } = {}): Tensor {
   const x = plan(a, b, opts);
+  if (opts.half && (x.N % 2 !== 0 || x.batch !== 1)) {
+    const full = matmulGelu(a, b, { ...opts, half: false });
+    const y = toHalf(full);
+    full.dispose(); // the rounding keeps nothing of it for backward
+    return y;
+  }
   const u = empty(a.gpu, x.outShape);
-  const y = empty(a.gpu, x.outShape);
+  const y = empty(a.gpu, x.outShape, opts.half ? 'f16' : 'f32');
   run(a, b, x, u, y);
   tape.record('gelu', [u], [y], {});
   // The pre-activation lives on only as the GELU node's saved input (or not at all outside grad mode).
