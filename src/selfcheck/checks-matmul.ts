@@ -10,7 +10,7 @@ import { backward, empty, fromArray, gelu, matmul, matmulGelu, tidyAsync, toHalf
 import { launchMatmul, splitK, variantsFor, type MatmulEpilogue } from '../tensor/ops/matmul';
 import { geluBackwardRef, geluRef, matmulBackwardRef, matmulRef } from '../reference/linalg';
 import { roundToHalf } from '../util/half';
-import { f32 } from './compare';
+import { differingArrays, differingElements, f32, EXACT_COUNT } from './compare';
 import type { Check } from './harness';
 import { param, TOL_REDUCE } from './checks-ops';
 
@@ -54,8 +54,7 @@ async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, numb
             expect(`${name} beta 0 ${label}`, await d.readF32(), ref0, TOL_REDUCE);
           });
         }
-        const differ = outs.slice(1).map((o) => o.findIndex((v, i) => !Object.is(v, outs[0]![i]))).filter((i) => i >= 0).length;
-        expect(`variants bit-identical ${label}`, [differ], [0], { atol: 0.5, rtol: 0 }); // a count of differing variants
+        expect(`variants bit-identical ${label}`, [differingArrays(outs)], [0], EXACT_COUNT); // a count of differing variants
       }
     }
   }
@@ -81,7 +80,7 @@ const splitMatmulCheck: Check = {
   async run(ctx) {
     const cases: [number, number, number, number][] = [[20, 36, 2100, 1], [9, 7, 2050, 1]];
     const split = cases.filter(([M, N, K]) => splitK({ M, N, K }) !== null).length;
-    ctx.expect('cases that split', [split], [cases.length], { atol: 0.5, rtol: 0 });
+    ctx.expect('cases that split', [split], [cases.length], EXACT_COUNT);
     // Operands scaled by K^-1/4 keep the outputs near 1, so f32 rounding over K terms stays inside TOL_REDUCE.
     await variantCases(ctx, new Rng(12), cases, false, 2100 ** -0.25);
   },
@@ -98,11 +97,6 @@ const halfMatmulCheck: Check = {
     await variantCases(ctx, new Rng(14), [[9, 7, 2050, 1]], false, 2050 ** -0.25, true);
   },
 };
-
-/** A count of arrays that differ from the first in any bit, compared as one number (must be 0). */
-function differing(outs: Float32Array[]): number {
-  return outs.slice(1).filter((o) => o.some((v, i) => !Object.is(v, outs[0]![i]))).length;
-}
 
 async function gradOf(t: Tensor): Promise<Float32Array> {
   if (!t.grad) throw new Error(`tensor [${t.shape.join(', ')}] got no gradient`);
@@ -152,18 +146,15 @@ const epilogueMatmulCheck: Check = {
                 else {
                   // The halves toHalf makes of this device's f32 GELU of the same pre-activations, bit for bit.
                   const same = await toHalf(gelu(fromArray(gpu, u, [M * N]))).readF32();
-                  expect(`${name} activation: same halves as GELU then toHalf`, [g.filter((v, i) => !Object.is(v, same[i])).length], [0], { atol: 0.5, rtol: 0 });
+                  expect(`${name} activation: same halves as GELU then toHalf`, [differingElements(g, same)], [0], EXACT_COUNT);
                   expect(`${name} activation`, g, geluRef(pre), { atol: 1e-4, rtol: 2 ** -10 });
                 }
-                outs.push(u, g);
+                outs.push(Float32Array.of(...u, ...g)); // one run's outputs, compared whole across variants
               }
             });
           }
         }
-        // Per variant and A storage: residual → [C]; gelu → [pre-activation, activation]. Compare like with like.
-        const stride = epilogue === 'residual' ? 1 : 2;
-        const count = Array.from({ length: stride }, (_, j) => differing(outs.filter((_, i) => i % stride === j))).reduce((x, y) => x + y, 0);
-        expect(`${epilogue} variants bit-identical ${M}×${N}×${K}`, [count], [0], { atol: 0.5, rtol: 0 });
+        expect(`${epilogue} variants bit-identical ${M}×${N}×${K}`, [differingArrays(outs)], [0], EXACT_COUNT);
       }
     }
     // The ops, forward and backward, through the tuned default kernel; two passes, so every gradient accumulates.
@@ -213,7 +204,7 @@ const epilogueMatmulCheck: Check = {
             backward(y, fromArray(gpu, Gn, y.shape));
           }
           const t = `${tag}${half ? `, f16 activation, N=${n}` : ''}`;
-          expect(`matmulGelu op dtype ${t}`, [y!.dtype === (half ? 'f16' : 'f32') ? 1 : 0], [1], { atol: 0.5, rtol: 0 });
+          expect(`matmulGelu op dtype ${t}`, [y!.dtype === (half ? 'f16' : 'f32') ? 0 : 1], [0], EXACT_COUNT);
           expect(`matmulGelu op forward ${t}`, await y!.readF32(), geluRef(preN), half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE);
           const refG = matmulBackwardRef(X, Wn, geluBackwardRef(preN, Gn), dn);
           expect(`matmulGelu op dX ${t}`, await gradOf(x2), twice(refG.dA), TOL_REDUCE);

@@ -7,7 +7,7 @@ import * as ops from '../tensor';
 import type { Gpu } from '../gpu/runtime';
 import { matmulRef, matmulBackwardRef, transposeRef, geluRef, geluBackwardRef, sumRef, l2NormRef, addRef } from '../reference/linalg';
 import { layernormRef, layernormBackwardRef, attentionRef, attentionBackwardRef, crossEntropyRef, embeddingRef, embeddingBackwardRef } from '../reference/nn';
-import { f32, type Tolerance } from './compare';
+import { differingElements, f32, type Tolerance, EXACT_COUNT } from './compare';
 import type { Check } from './harness';
 
 export const TOL_EXACT: Tolerance = { atol: 1e-6, rtol: 1e-6 };
@@ -137,9 +137,9 @@ export async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number
     const tag = `${half ? 'f16 ' : ''}${rows}×${C}`;
     const got = await y.readF32();
     if (half) {
-      expect(`dtype ${tag}`, [y.dtype === 'f16' ? 1 : 0], [1], { atol: 0.5, rtol: 0 });
+      expect(`dtype ${tag}`, [y.dtype === 'f16' ? 0 : 1], [0], EXACT_COUNT);
       const viaF32 = await ops.toHalf(ops.layernorm(x, w, b)).readF32();
-      expect(`same halves as f32 then toHalf ${tag}`, [got.filter((v, i) => !Object.is(v, viaF32[i])).length], [0], { atol: 0.5, rtol: 0 });
+      expect(`same halves as f32 then toHalf ${tag}`, [differingElements(got, viaF32)], [0], EXACT_COUNT);
     }
     expect(`forward ${tag}`, got, layernormRef(X, W, Bv, rows, C).y, half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE);
     const ref = layernormBackwardRef(X, W, G, rows, C);

@@ -46,3 +46,18 @@ export function describe(c: Comparison, got?: ArrayLike<number>, want?: ArrayLik
 export function f32(x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x, (v) => Math.fround(v));
 }
+
+/** Elements of `got` that differ from `want`'s in any bit (Object.is: −0 ≠ +0, NaN = NaN). */
+export function differingElements(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < got.length; i++) if (!Object.is(got[i], want[i])) n++;
+  return n;
+}
+
+/** Arrays among `outs[1..]` that differ from `outs[0]` in any bit. */
+export function differingArrays(outs: readonly ArrayLike<number>[]): number {
+  return outs.slice(1).filter((o) => differingElements(o, outs[0]!) > 0).length;
+}
+
+/** The tolerance of a count (of differing elements, variants, cases) compared as one number: it must match exactly. */
+export const EXACT_COUNT: Tolerance = { atol: 0.5, rtol: 0 };

@@ -1,5 +1,5 @@
 // IEEE binary16 ("half") on the host: the exact widening used to read F16 checkpoints and half tensors, and the
-// round-to-nearest-even narrowing that shaders/lib/half.wgsl implements on the GPU (its CPU reference).
+// round-to-nearest-even narrowing that shaders/lib/half_bits.wgsl implements on the GPU (its CPU reference).
 
 /** Exact: every half is representable in f32; subnormal halves become normal floats, NaN payloads are kept. */
 export function f16ToF32Bits(h: number): number {

@@ -20,3 +20,14 @@ export function toHalf(x: Tensor): Tensor {
   tape.record('toHalf', [x], [y], {});
   return y;
 }
+
+/**
+ * `full` rounded by toHalf, with the caller's f32 handle disposed: for an op asked for an f16 output that its kernel
+ * cannot write as halves (an odd width), so the f32 original lives no longer than the rounding (toHalf's backward
+ * keeps nothing of it).
+ */
+export function toHalfReleasing(full: Tensor): Tensor {
+  const y = toHalf(full);
+  full.dispose();
+  return y;
+}

@@ -8,7 +8,7 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertShape, dispatchRows } from './launch';
 import { colsumChunks, colsumGrid, launchColsum } from './colsum';
-import { toHalf } from './cast';
+import { toHalfReleasing } from './cast';
 
 export const LAYERNORM_EPS = 1e-5;
 
@@ -45,12 +45,7 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor, opts: { half?: boolea
   const C = x.shape[x.shape.length - 1]!;
   assertShape(w, [C], 'layernorm weight');
   assertShape(b, [C], 'layernorm bias');
-  if (opts.half && C % 2 !== 0) {
-    const full = layernorm(x, w, b);
-    const y = toHalf(full);
-    full.dispose(); // the rounding keeps nothing of it for backward
-    return y;
-  }
+  if (opts.half && C % 2 !== 0) return toHalfReleasing(layernorm(x, w, b));
   const rows = x.size / C;
   const gpu = x.gpu;
   const y = empty(gpu, x.shape, opts.half ? 'f16' : 'f32');

@@ -10,7 +10,7 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32 } from './launch';
 import { launchColsum } from './colsum';
-import { toHalf } from './cast';
+import { toHalfReleasing } from './cast';
 
 const UNIFORMS: KernelSpec['uniforms'] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['kChunk', 'u32']];
 const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
@@ -70,24 +70,32 @@ function swapInclude(source: string, from: RegExp, to: string, what: string): st
   return source.replace(from, to);
 }
 
-const kernelSpecs = new Map<string, KernelSpec>();
 /**
- * A variant's kernel with A as f32 or as halves (an f16 tensor: the same kernel with A's include swapped, the product
- * bit-identical to the f32 kernel's on the widened values) and with an epilogue. Built once per combination, so the
- * pipeline cache sees the same source string.
+ * Every variant's kernel with A as f32 or as halves (an f16 tensor: the same kernel with A's include swapped, the
+ * product bit-identical to the f32 kernel's on the widened values) and with each epilogue: built once when the module
+ * loads (a missing include line fails at once, not at some later dispatch), looked up per dispatch without building a
+ * key, and the same source string each time for the pipeline cache.
  */
+const KERNELS = Object.fromEntries(
+  MATMUL_VARIANTS.map((v) => {
+    const base = SPECS[v].spec;
+    const what = `the ${v} kernel`;
+    const byA = [false, true].map((halfA) => {
+      const a = halfA ? swapInclude(base.source, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', what) : base.source;
+      return Object.fromEntries(
+        (Object.keys(EPILOGUES) as MatmulEpilogue[]).map((e) => {
+          const source = e === 'none' ? a : swapInclude(a, /^\/\/#include matmul_out$/m, `//#include ${EPILOGUES[e].lib}`, what);
+          return [e, { ...base, name: e === 'none' ? base.name : `${base.name}+${e}`, source, storage: EPILOGUES[e].storage }];
+        }),
+      ) as Record<MatmulEpilogue, KernelSpec>;
+    });
+    return [v, byA];
+  }),
+) as Record<MatmulVariant, Record<MatmulEpilogue, KernelSpec>[]>;
+
+/** A variant's kernel for an f32 or f16 A and an epilogue (see KERNELS). */
 export function matmulKernel(variant: MatmulVariant, halfA = false, epilogue: MatmulEpilogue = 'none'): KernelSpec {
-  const key = `${variant} ${halfA} ${epilogue}`;
-  let spec = kernelSpecs.get(key);
-  if (!spec) {
-    const base = SPECS[variant].spec;
-    let source = base.source;
-    if (halfA) source = swapInclude(source, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', `the ${variant} kernel`);
-    if (epilogue !== 'none') source = swapInclude(source, /^\/\/#include matmul_out$/m, `//#include ${EPILOGUES[epilogue].lib}`, `the ${variant} kernel`);
-    spec = { ...base, name: epilogue === 'none' ? base.name : `${base.name}+${epilogue}`, source, storage: EPILOGUES[epilogue].storage };
-    kernelSpecs.set(key, spec);
-  }
-  return spec;
+  return KERNELS[variant][halfA ? 1 : 0]![epilogue];
 }
 
 /**
@@ -393,12 +401,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
  */
 export function matmulGelu(a: Tensor, b: Tensor, opts: Omit<MatmulOptions, 'residual'> & { half?: boolean } = {}): Tensor {
   const x = plan(a, b, opts);
-  if (opts.half && (x.N % 2 !== 0 || x.batch !== 1)) {
-    const full = matmulGelu(a, b, { ...opts, half: false });
-    const y = toHalf(full);
-    full.dispose(); // the rounding keeps nothing of it for backward
-    return y;
-  }
+  if (opts.half && (x.N % 2 !== 0 || x.batch !== 1)) return toHalfReleasing(matmulGelu(a, b, { ...opts, half: false }));
   const u = empty(a.gpu, x.outShape);
   const y = empty(a.gpu, x.outShape, opts.half ? 'f16' : 'f32');
   run(a, b, x, u, y);
