@@ -54,8 +54,11 @@ export interface BenchOptions {
 export type HostResult = Pick<StepResult, (typeof HOST_FIELDS)[number]> & { usPerDispatch: number };
 const HOST_FIELDS = [
   'config', 'model', 'batch', 'ctx', 'optimizer', 'steps', 'warmup',
-  'dispatchesPerStep', 'encodeMsPerStep', 'submitMsPerStep', 'bindGroupsCreatedPerStep', 'buffersCreatedPerStep',
+  'dispatchesPerStep', 'clearsPerStep', 'clearedBytesPerStep', 'encodeMsPerStep', 'submitMsPerStep', 'bindGroupsCreatedPerStep', 'buffersCreatedPerStep',
 ] as const;
+
+/** Bytes as MiB for the log. */
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 24 ? 1 : 0)} MiB`;
 
 export const SECTIONS = ['matmul', 'attention', 'reduce', 'step', 'host', 'peers'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -125,6 +128,9 @@ export interface StepResult {
   submitMsPerStep: number;
   /** Per timed update: dispatches recorded, and bind groups and pool buffers created (0 once the caches are warm). */
   dispatchesPerStep: number;
+  /** Per timed update: zero fills (clearBuffer) recorded and the bytes they write. */
+  clearsPerStep: number;
+  clearedBytesPerStep: number;
   bindGroupsCreatedPerStep: number;
   buffersCreatedPerStep: number;
   /** GPU time of one profiled update summed over its dispatches (timestamp-query), and the top kernels. */
@@ -307,7 +313,7 @@ async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Prom
       r.out.dispose();
       r.lse.dispose();
     }, targetMs);
-    const b = await timeWall(gpu, () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, dqkv, B, T, H, D), targetMs);
+    const b = await timeWall(gpu, () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, { t: dqkv, accumulate: false }, B, T, H, D), targetMs);
     const flops = 2 * B * H * T * T * D; // causal: half of 2 products of 2·T²·D each
     return { B, T, H, D, forwardMs: f.ms, backwardMs: b.ms, forwardTflops: flops / (f.ms / 1000) / 1e12, backwardTflops: (2.5 * flops) / (b.ms / 1000) / 1e12 };
   } finally {
@@ -340,7 +346,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     await trainer.run(onEvent, { until: cfg.warmup });
     const enc0 = trainer.encodeMs;
     const sub0 = gpu.submitMs;
-    const [disp0, groups0, bufs0] = [gpu.dispatchCount, gpu.bindGroups.misses, gpu.pool.created];
+    const [disp0, groups0, bufs0, clears0, cleared0] = [gpu.dispatchCount, gpu.bindGroups.misses, gpu.pool.created, gpu.clearCount, gpu.clearedBytes];
     const t0 = performance.now();
     await trainer.run(onEvent, { until: cfg.warmup + cfg.steps });
     await gpu.sync();
@@ -349,6 +355,8 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     const submitMsPerStep = (gpu.submitMs - sub0) / cfg.steps;
     const dispatchesPerStep = (gpu.dispatchCount - disp0) / cfg.steps;
     const bindGroupsCreatedPerStep = (gpu.bindGroups.misses - groups0) / cfg.steps;
+    const clearsPerStep = (gpu.clearCount - clears0) / cfg.steps;
+    const clearedBytesPerStep = (gpu.clearedBytes - cleared0) / cfg.steps;
     const buffersCreatedPerStep = (gpu.pool.created - bufs0) / cfg.steps;
     const { tokensPerSec: trainerTokensPerSec, mfu: trainerMfu } = last! as { tokensPerSec: number; mfu: number | null };
     // One more update with per-dispatch timestamps: where the GPU time goes.
@@ -380,7 +388,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, halfActivations: !!cfg.halfActivations, batch: cfg.batch, ctx: cfg.ctx,
       steps: cfg.steps, warmup: cfg.warmup, msPerStep, tokensPerSec, trainerTokensPerSec, trainerMfu, flopsPerToken: perToken,
       tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep, submitMsPerStep,
-      dispatchesPerStep, bindGroupsCreatedPerStep, buffersCreatedPerStep,
+      dispatchesPerStep, clearsPerStep, clearedBytesPerStep, bindGroupsCreatedPerStep, buffersCreatedPerStep,
       gpuMsPerStep, kernels, peakGpuBytes: gpu.pool.stats().peakBytes, finalLoss: (last as StepMetricsLike | null)?.loss ?? NaN,
     };
   } finally {
@@ -470,8 +478,8 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       await attempt('step', cfg.name, async () => {
         const r = await benchStep(gpu, cfg, peak);
         log(`step ${r.config} (${r.optimizer}${r.halfActivations ? ', f16 activations' : ''}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
-          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
-          `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${(r.peakGpuBytes / 2 ** 20).toFixed(0)} MiB`);
+          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.clearsPerStep} zero fills of ${mib(r.clearedBytesPerStep)}, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
+          `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${mib(r.peakGpuBytes)}`);
         return r;
       }, report.steps);
     }
@@ -481,7 +489,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       await attempt('host', cfg.name, async () => {
         const r = await benchStep(await opts.nullDevice!(), cfg, null);
         const h = { ...Object.fromEntries(HOST_FIELDS.map((k) => [k, r[k]])), usPerDispatch: (1000 * r.encodeMsPerStep) / r.dispatchesPerStep } as HostResult;
-        log(`host ${h.config} (${h.optimizer}, null device): ${h.encodeMsPerStep.toFixed(2)} ms to record an update of ${h.dispatchesPerStep} dispatches ` +
+        log(`host ${h.config} (${h.optimizer}, null device): ${h.encodeMsPerStep.toFixed(2)} ms to record an update of ${h.dispatchesPerStep} dispatches and ${h.clearsPerStep} zero fills ` +
           `(${h.usPerDispatch.toFixed(1)} µs each; submit ${h.submitMsPerStep.toFixed(2)} ms; ${h.bindGroupsCreatedPerStep} new bind groups, ${h.buffersCreatedPerStep} new buffers)`);
         return h;
       }, report.host);

@@ -11,6 +11,8 @@
 // deterministic, no atomics. DH is D padded up to a bucket; the next line is rewritten per bucket by
 // src/tensor/ops/attention.ts.
 const DH: u32 = 64u; const S: u32 = 1u; const BK: u32 = 64u; const BQ: u32 = 8u;
+// Without ACCUMULATE the gradient is written, not added: dqkv holds no earlier gradient and is not read.
+override ACCUMULATE: bool = true;
 
 struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
 
@@ -130,7 +132,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var v = 0u; v < NV; v++) {
       for (var k = 0u; k < 4u; k++) {
         let d = 4u * (v0 + v) + k;
-        if (d < p.D) { dqkv[outAt + d] += acc[v][k] * outMul; }
+        if (d < p.D) {
+          let x = acc[v][k] * outMul;
+          if (ACCUMULATE) { dqkv[outAt + d] += x; } else { dqkv[outAt + d] = x; }
+        }
       }
     }
   }

@@ -9,6 +9,8 @@
 // s_j and dp_j are summed through workgroup memory once per key block). DH is D padded up to a bucket; the next
 // line is rewritten per bucket by src/tensor/ops/attention.ts.
 const DH: u32 = 64u; const S: u32 = 2u; const BR: u32 = 64u; const BC: u32 = 8u;
+// Without ACCUMULATE the gradient is written, not added: dqkv holds no earlier gradient and is not read.
+override ACCUMULATE: bool = true;
 
 struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
 
@@ -139,7 +141,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var v = 0u; v < NV; v++) {
       for (var k = 0u; k < 4u; k++) {
         let d = 4u * (v0 + v) + k;
-        if (d < p.D) { dqkv[qBase + d] += dq[v][k] * p.scale; }
+        if (d < p.D) {
+          let x = dq[v][k] * p.scale;
+          if (ACCUMULATE) { dqkv[qBase + d] += x; } else { dqkv[qBase + d] = x; }
+        }
       }
     }
   }

@@ -1,5 +1,8 @@
-// Gradient of the mean cross-entropy w.r.t. the logits, accumulated, one workgroup per row:
+// Gradient of the mean cross-entropy w.r.t. the logits, one workgroup per row:
 //   dz_v += (g / count) · (softmax(z)_v − [v = target]);  ignored rows get nothing.
+// Without ACCUMULATE, dz is written instead (not read), ignored rows as zeros, so every element is set.
+override ACCUMULATE: bool = true;
+
 struct Params { N: u32, V: u32 }
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -17,13 +20,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let tgt = targets[row];
-  if (tgt < 0 || u32(tgt) >= p.V || count[0] == 0.0) { return; }
-  let g = gLoss[0] / count[0];
   let base = row * p.V;
+  if (tgt < 0 || u32(tgt) >= p.V || count[0] == 0.0) {
+    if (!ACCUMULATE) {
+      for (var v = lid; v < p.V; v += WG) { dlogits[base + v] = 0.0; }
+    }
+    return;
+  }
+  let g = gLoss[0] / count[0];
   let l = lse[row];
   for (var v = lid; v < p.V; v += WG) {
     var d = exp(logits[base + v] - l);
     if (v == u32(tgt)) { d -= 1.0; }
-    dlogits[base + v] += g * d;
+    if (ACCUMULATE) { dlogits[base + v] += g * d; } else { dlogits[base + v] = g * d; }
   }
 }

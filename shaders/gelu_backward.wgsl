@@ -1,5 +1,7 @@
-// dx += dy · GELU'(x). With s = σ(2u) (so GELU = x·s):  GELU'(x) = s + x · 2s(1 − s) · u',
-// u' = √(2/π)(1 + 3·0.044715·x²). Same tail-safe form as the forward.
+// dx += dy · GELU'(x), or dx = … without ACCUMULATE (dx not read: its first gradient). With s = σ(2u) (so
+// GELU = x·s):  GELU'(x) = s + x · 2s(1 − s) · u',  u' = √(2/π)(1 + 3·0.044715·x²). Same tail-safe form as the forward.
+override ACCUMULATE: bool = true;
+
 struct Params { n: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -17,5 +19,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let u2 = clamp(2.0 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), -80.0, 80.0);
   let s = 1.0 / (1.0 + exp(-u2));
   let du = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
-  dx[i] += dy[i] * (s + v * 2.0 * s * (1.0 - s) * du);
+  let d = dy[i] * (s + v * 2.0 * s * (1.0 - s) * du);
+  if (ACCUMULATE) { dx[i] += d; } else { dx[i] = d; }
 }

@@ -1,5 +1,7 @@
-// LayerNorm input gradient, accumulated, one workgroup per row. With x̂ = (x − mean)·rstd and g = dy·w:
-//   dx += rstd · (g − mean(g) − x̂ · mean(g·x̂))
+// LayerNorm input gradient, one workgroup per row. With x̂ = (x − mean)·rstd and g = dy·w:
+//   dx += rstd · (g − mean(g) − x̂ · mean(g·x̂))      (dx = … without ACCUMULATE: dx is not read)
+override ACCUMULATE: bool = true;
+
 struct Params { rows: u32, C: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -33,6 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.C; c += WG) {
     let g = dy[base + c] * w[c];
     let xh = (x[base + c] - mean) * rstd;
-    dx[base + c] += rstd * (g - mg - xh * mgx);
+    let d = rstd * (g - mg - xh * mgx);
+    if (ACCUMULATE) { dx[base + c] += d; } else { dx[base + c] = d; }
   }
 }

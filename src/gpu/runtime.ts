@@ -70,6 +70,9 @@ export class Gpu {
   maxGridX: number;
   /** Count of dispatches since creation (for tests and metrics). */
   dispatchCount = 0;
+  /** Zero fills recorded since creation, and their bytes (each also ends the compute pass it interrupts). */
+  clearCount = 0;
+  clearedBytes = 0;
   submitCount = 0;
   /**
    * Host milliseconds spent in flush() handing recorded batches to the GPU (uniform upload, finish, submit): where a
@@ -241,6 +244,8 @@ export class Gpu {
     this.check();
     this.endPass();
     this.getEncoder().clearBuffer(view.buffer, view.offset, view.size);
+    this.clearCount++;
+    this.clearedBytes += view.size;
   }
 
   /**

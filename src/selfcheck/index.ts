@@ -6,7 +6,8 @@ import { optimChecks } from './checks-optim';
 import { graphChecks } from './checks-graph';
 import { analysisChecks } from './checks-analysis';
 import { halfChecks } from './checks-half';
+import { tapeChecks } from './checks-tape';
 import type { Check } from './harness';
 
-export const allChecks: Check[] = [...opChecks, ...matmulChecks, ...halfChecks, ...optimChecks, ...graphChecks, ...analysisChecks];
+export const allChecks: Check[] = [...opChecks, ...matmulChecks, ...halfChecks, ...optimChecks, ...graphChecks, ...tapeChecks, ...analysisChecks];
 export { runCheck, type Check, type CheckResult } from './harness';

@@ -1,10 +1,12 @@
-// Every backward rule, one per op kind (the mapped type makes a missing rule a type error). Rules accumulate
-// into the input gradients they are given; the math is in the comment above each.
+// Every backward rule, one per op kind (the mapped type makes a missing rule a type error). Each fills the gradient
+// slots it is given (GradSlot): an input's first gradient is written over fresh storage or moved in, later ones are
+// added. The math is in the comment above each rule.
 
-import type { BackwardTable } from './tape';
+import type { BackwardTable, GradSlot } from './tape';
+import type { Tensor } from './tensor';
 import { launchMatmul } from './ops/matmul';
 import { launchColsum } from './ops/colsum';
-import { accumulate, launchGeluBackward } from './ops/elementwise';
+import { launchAxpby, launchGeluBackward } from './ops/elementwise';
 import { layernormBackward } from './ops/layernorm';
 import { attentionBackward } from './ops/attention';
 import { crossEntropyBackward } from './ops/crossentropy';
@@ -12,6 +14,17 @@ import { headCrossEntropyBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
+
+/** slot += scale·g: g itself when it can be moved in (scale 1, the input's first gradient), else a copy or a sum. */
+function pass(slot: GradSlot, g: Tensor, scale = 1): void {
+  if (scale === 1 && slot.take(g)) return;
+  const { t, accumulate } = slot.out();
+  if (g.size !== t.size) throw new Error(`backward: a gradient of ${g.size} elements for an input of ${t.size}`);
+  launchAxpby(g.gpu, g.view, t.view, t.size, accumulate ? 1 : 0, scale); // alpha 0 does not read t
+}
+
+/** Beta for a matmul writing into a slot's tensor: 1 adds, 0 writes over it. */
+const beta = (accumulate: boolean): number => (accumulate ? 1 : 0);
 
 export const backwardRules: BackwardTable = {
   // C = α·op(A)·op(B) + bias + R:  d op(A) = α·G·op(B)ᵀ,  d op(B) = α·op(A)ᵀ·G,  dbias = Σ_rows G,  dR = G
@@ -27,87 +40,93 @@ export const backwardRules: BackwardTable = {
     const bBatched = b.shape.length > 2;
     const sB = bBatched ? K * N : 0;
     if (dA) {
-      if (!transA) launchMatmul(gpu, { a: g.view, b: b.view, c: dA.view, M, N: K, K: N, batch, strideA: M * N, strideB: sB, transB: !transB, alpha, beta: 1 });
-      else launchMatmul(gpu, { a: b.view, b: g.view, c: dA.view, M: K, N: M, K: N, batch, strideA: sB, strideB: M * N, transA: transB, transB: true, alpha, beta: 1 });
+      const { t, accumulate } = dA.out();
+      if (!transA) launchMatmul(gpu, { a: g.view, b: b.view, c: t.view, M, N: K, K: N, batch, strideA: M * N, strideB: sB, transB: !transB, alpha, beta: beta(accumulate) });
+      else launchMatmul(gpu, { a: b.view, b: g.view, c: t.view, M: K, N: M, K: N, batch, strideA: sB, strideB: M * N, transA: transB, transB: true, alpha, beta: beta(accumulate) });
     }
     if (dB) {
+      const { t, accumulate } = dB.out();
       // A 2-D B shared by every row of a folded A gets one matmul over all rows (batch was folded into M).
-      if (!transB) launchMatmul(gpu, { a: a.view, b: g.view, c: dB.view, M: K, N, K: M, batch, strideA: M * K, strideB: M * N, transA: !transA, alpha, beta: 1, halfA: a.dtype === 'f16' });
-      else launchMatmul(gpu, { a: g.view, b: a.view, c: dB.view, M: N, N: K, K: M, batch, strideA: M * N, strideB: M * K, transA: true, transB: transA, alpha, beta: 1 });
+      if (!transB) launchMatmul(gpu, { a: a.view, b: g.view, c: t.view, M: K, N, K: M, batch, strideA: M * K, strideB: M * N, transA: !transA, alpha, beta: beta(accumulate), halfA: a.dtype === 'f16' });
+      else launchMatmul(gpu, { a: g.view, b: a.view, c: t.view, M: N, N: K, K: M, batch, strideA: M * N, strideB: M * K, transA: true, transB: transA, alpha, beta: beta(accumulate) });
     }
-    if (dBias) launchColsum(gpu, g.view, dBias.view, batch * M, N);
-    if (dR) accumulate(dR, g);
+    if (dBias) launchColsum(gpu, g.view, dBias.sum().view, batch * M, N);
+    if (dR) pass(dR, g); // last: once moved, g is dR's gradient and later rules add into it
   },
 
   // y = a + b:  da = g, db = g
   add(_node, [g], [da, db]) {
     if (!g) return;
-    if (da) accumulate(da, g);
-    if (db) accumulate(db, g);
+    if (da) pass(da, g);
+    if (db) pass(db, g);
   },
 
   // y = s·x:  dx = s·g
   scale(node, [g], [dx]) {
-    if (g && dx) accumulate(dx, g, node.attrs.factor);
+    if (g && dx) pass(dx, g, node.attrs.factor);
   },
 
   // y = gelu(x):  dx = g·gelu'(x)
   gelu(node, [g], [dx]) {
-    if (g && dx) launchGeluBackward(g.gpu, node.inputs[0]!.view, g.view, dx.view, g.size);
+    if (!g || !dx) return;
+    const { t, accumulate } = dx.out();
+    launchGeluBackward(g.gpu, node.inputs[0]!.view, g.view, t.view, g.size, accumulate);
   },
 
   // y = x̂·w + b:  dx = rstd·(ĝ − mean ĝ − x̂·mean(ĝ·x̂)) with ĝ = g·w;  dw = Σ g·x̂;  db = Σ g
   layernorm(node, [g], [dx, dw, db]) {
     if (!g) return;
     const { rows, C, mean, rstd } = node.attrs;
-    layernormBackward(node.inputs[0]!, node.inputs[1]!, g, mean, rstd, dx, dw, db, rows, C);
+    layernormBackward(node.inputs[0]!, node.inputs[1]!, g, mean, rstd, dx?.out() ?? null, dw?.sum() ?? null, db?.sum() ?? null, rows, C);
   },
 
   // o = softmax(q·kᵀ/√D + causal mask)·v:  dv = Pᵀ·dO,  dS = P∘(dO·vᵀ − rowsum(dO∘o)),  dq = dS·k/√D,  dk = dSᵀ·q/√D
   attention(node, [g], [dqkv]) {
     if (!g || !dqkv) return;
     const { B, T, H, D, lse } = node.attrs;
-    attentionBackward(node.inputs[0]!, node.outputs[0]!, g, lse, dqkv, B, T, H, D);
+    attentionBackward(node.inputs[0]!, node.outputs[0]!, g, lse, dqkv.out(), B, T, H, D);
   },
 
   // L = mean_i (lse_i − z_i[y_i]):  dz_i = g·(softmax(z_i) − onehot(y_i)) / count
   crossEntropy(node, [g], [dLogits]) {
     if (!g || !dLogits) return;
     const { N, V, lse, count } = node.attrs;
-    crossEntropyBackward(node.inputs[0]!, node.inputs[1]!, lse, count, g, dLogits, N, V);
+    crossEntropyBackward(node.inputs[0]!, node.inputs[1]!, lse, count, g, dLogits.out(), N, V);
   },
 
   // L = CE(x·wteᵀ):  dlogits as for crossEntropy, chunk by chunk;  dx = dlogits·wte,  dwte = dlogitsᵀ·x
   headCrossEntropy(node, [g], [dx, dwte]) {
     if (!g) return;
     const [x, wte, tgt] = node.inputs as [typeof g, typeof g, typeof g];
-    headCrossEntropyBackward(x, wte, tgt, g, dx, dwte, node.attrs);
+    headCrossEntropyBackward(x, wte, tgt, g, dx, dwte, node.attrs, pass);
   },
 
   // out[b,t] = wte[tok] + wpe[t]:  dwte[id] = Σ_{tok=id} g,  dwpe[t] = Σ_b g[b,t]
   embedding(node, [g], [dwte, dwpe]) {
     if (!g) return;
     const { B, T, C, buckets } = node.attrs;
-    embeddingBackward(g, dwte, dwpe, B, T, C, buckets);
+    embeddingBackward(g, dwte?.sum() ?? null, dwpe?.sum() ?? null, B, T, C, buckets);
   },
 
   // y = Σx:  dx_i = g
   sum(node, [g], [dx]) {
-    if (g && dx) launchBroadcastAccumulate(g.gpu, g.view, dx.view, node.attrs.n);
+    if (g && dx) launchBroadcastAccumulate(g.gpu, g.view, dx.sum().view, node.attrs.n);
   },
 
   // y = x viewed as another shape:  dx = g (same elements)
   reshape(_node, [g], [dx]) {
-    if (g && dx) accumulate(dx, g);
+    if (g && dx) pass(dx, g);
   },
 
   // y = half(x):  dx = g (rounding taken as the identity)
   toHalf(_node, [g], [dx]) {
-    if (g && dx) accumulate(dx, g);
+    if (g && dx) pass(dx, g);
   },
 
   // y = xᵀ:  dx = gᵀ
   transpose(node, [g], [dx]) {
-    if (g && dx) launchTranspose(g.gpu, g.view, dx.view, node.attrs.C, node.attrs.R, true);
+    if (!g || !dx) return;
+    const { t, accumulate } = dx.out();
+    launchTranspose(g.gpu, g.view, t.view, node.attrs.C, node.attrs.R, accumulate);
   },
 };

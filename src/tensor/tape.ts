@@ -1,7 +1,7 @@
 // The define-by-run tape: ops record nodes while grad mode is on; backward() walks them in reverse.
 
 import { SAVED, type OpAttrs, type OpKind } from './opkinds';
-import { Tensor, untrack, zeros } from './tensor';
+import { Tensor, empty, untrack, zeros } from './tensor';
 
 export interface Node<K extends OpKind> {
   kind: K;
@@ -16,13 +16,41 @@ export interface Node<K extends OpKind> {
 export type AnyNode = { [K in OpKind]: Node<K> }[OpKind];
 
 /**
- * A backward rule: adds d(loss)/d(input_i) into gIn[i] (null when input i needs no gradient), given the gradient of
- * each output (undefined when none flowed). Rules accumulate: they never overwrite gIn.
+ * Where a backward rule puts the gradient of one of its node's inputs. An intermediate tensor has no gradient until
+ * the first rule reaching it writes one: that rule overwrites fresh storage (no zero fill, no read of zeros), later
+ * ones add to it. A parameter's gradient (a leaf's `.grad`, kept across steps) is always added to.
  */
-export type BackwardRule<K extends OpKind> = (node: Node<K>, gOut: (Tensor | undefined)[], gIn: (Tensor | null)[]) => void;
+export interface GradSlot {
+  /**
+   * The gradient tensor to write into, and whether the kernel must add to it (true) or write every element over
+   * uninitialised storage (false, only on the first call for an input that had no gradient yet).
+   */
+  out(): { t: Tensor; accumulate: boolean };
+  /** The gradient so far, zero-filled when none reached the input yet: for kernels that can only add. */
+  sum(): Tensor;
+  /**
+   * Makes g's storage the input's first gradient (moved, not copied) and says true, when the input has no gradient
+   * yet and the tape allows it: g is one of the node's output gradients, given to no other input, and no input occurs
+   * twice. Otherwise does nothing and says false.
+   */
+  take(g: Tensor): boolean;
+}
+
+/**
+ * A backward rule: puts d(loss)/d(input_i) into gIn[i] (null when input i needs no gradient), given the gradient of
+ * each output (undefined when none flowed). A rule fills each slot once: take, then out or sum if that failed.
+ */
+export type BackwardRule<K extends OpKind> = (node: Node<K>, gOut: (Tensor | undefined)[], gIn: (GradSlot | null)[]) => void;
 export type BackwardTable = { [K in OpKind]: BackwardRule<K> };
 
 let gradEnabled = true;
+/** Tests: fill every fresh gradient target with NaN, so a kernel that leaves an element unwritten shows. */
+let poisonFresh = false;
+
+/** Makes fresh gradient storage NaN before a rule writes it (off by default; the graph self-check turns it on). */
+export function setPoisonFreshGradients(on: boolean): void {
+  poisonFresh = on;
+}
 
 /** Runs `fn` without recording ops (evaluation, optimizer updates). */
 export function noGrad<T>(fn: () => T): T {
@@ -76,7 +104,8 @@ export class Tape {
 
   /**
    * Back-propagates from `loss` (a scalar, or any tensor with `seed` as its gradient) and clears the tape.
-   * Leaf gradients accumulate into `t.grad` (allocated as zeros when first needed).
+   * Leaf gradients accumulate into `t.grad` (allocated as zeros when first needed); an intermediate's gradient is
+   * made by the first rule that reaches it (GradSlot) and freed once its producer's rule has run.
    */
   backward(loss: Tensor, rules: BackwardTable, seed?: Tensor): void {
     const gpu = loss.gpu;
@@ -92,27 +121,63 @@ export class Tape {
       gpu.upload(g0.view, new Float32Array([1]));
     }
     grads.set(loss, g0);
+
+    const leafGrad = (inp: Tensor): Tensor => {
+      if (inp.isDisposed) {
+        throw new Error(`backward(): parameter #${inp.id} [${inp.shape.join(', ')}] was disposed before its gradient was computed; create parameter tensors once, outside tidy().`);
+      }
+      if (!inp.grad) {
+        // A leaf's gradient lives as long as the leaf (across steps), not as long as the scope backward ran in.
+        inp.grad = zeros(gpu, inp.shape);
+        untrack(inp.grad);
+      }
+      return inp.grad;
+    };
+    // One slot per distinct input of a node; `movable`: the tensors its rule may give away as a first gradient.
+    const slotFor = (inp: Tensor, movable: Set<Tensor> | null): GradSlot => {
+      if (isLeaf(inp)) {
+        return { out: () => ({ t: leafGrad(inp), accumulate: true }), sum: () => leafGrad(inp), take: () => false };
+      }
+      const fresh = (): Tensor => {
+        const t = empty(gpu, inp.shape);
+        if (poisonFresh) gpu.upload(t.view, new Float32Array(t.size).fill(NaN));
+        grads.set(inp, t);
+        return t;
+      };
+      return {
+        out: () => {
+          const t = grads.get(inp);
+          return t ? { t, accumulate: true } : { t: fresh(), accumulate: false };
+        },
+        sum: () => {
+          let t = grads.get(inp);
+          if (!t) grads.set(inp, (t = zeros(gpu, inp.shape)));
+          return t;
+        },
+        take: (g) => {
+          if (grads.has(inp) || g.size !== inp.size || g.dtype !== 'f32' || g.isDisposed || !movable?.delete(g)) return false;
+          grads.set(inp, g.slice(0, inp.shape)); // shares (retains) g's storage; g's own handle goes after the rule
+          return true;
+        },
+      };
+    };
+
     try {
       for (let i = this.nodes.length - 1; i >= 0; i--) {
         const node = this.nodes[i]!;
         const gOut = node.outputs.map((o) => grads.get(o));
         if (gOut.every((g) => g === undefined)) continue;
+        const distinct = new Set(node.inputs).size === node.inputs.length;
+        // What a rule may move into an input: its output gradients (not the caller's seed) and what the node owns
+        // (the head's precomputed gradients), each once; nothing when an input occurs twice (a moved gradient would be
+        // added to itself within one dispatch).
+        const movable = distinct ? new Set([...gOut.filter((g): g is Tensor => g !== undefined && g !== seed), ...node.owned]) : null;
+        const slots = new Map<Tensor, GradSlot>();
         const gIn = node.inputs.map((inp) => {
           if (!inp.requiresGrad) return null;
-          if (isLeaf(inp)) {
-            if (inp.isDisposed) {
-              throw new Error(`backward(): parameter #${inp.id} [${inp.shape.join(', ')}] was disposed before its gradient was computed; create parameter tensors once, outside tidy().`);
-            }
-            if (!inp.grad) {
-              // A leaf's gradient lives as long as the leaf (across steps), not as long as the scope backward ran in.
-              inp.grad = zeros(gpu, inp.shape);
-              untrack(inp.grad);
-            }
-            return inp.grad;
-          }
-          let g = grads.get(inp);
-          if (!g) grads.set(inp, (g = zeros(gpu, inp.shape)));
-          return g;
+          let s = slots.get(inp);
+          if (!s) slots.set(inp, (s = slotFor(inp, movable)));
+          return s;
         });
         (rules[node.kind] as BackwardRule<OpKind>)(node as Node<OpKind>, gOut, gIn);
         for (const o of node.outputs) {

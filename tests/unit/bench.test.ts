@@ -57,6 +57,10 @@ describe('npm run bench (CI size)', () => {
     expect(step!.submitMsPerStep).toBeLessThanOrEqual(step!.encodeMsPerStep);
     // What recording an update costs in objects: dispatches, and no bind group or buffer once the caches are warm.
     expect(step!.dispatchesPerStep).toBeGreaterThan(20);
+    // Zero fills: the gradient banks and the loss sum, once per update. Intermediate gradients are written by the
+    // first rule that reaches them, never cleared first (each clear would also end a compute pass).
+    expect(step!.clearsPerStep).toBeLessThanOrEqual(3);
+    expect(step!.clearsPerStep).toBeGreaterThan(0);
     expect(step!.bindGroupsCreatedPerStep).toBe(0); // after 3 warm-up updates
     expect(step!.buffersCreatedPerStep).toBe(0);
     expect(step!.gpuMsPerStep).toBeGreaterThan(0);
@@ -80,6 +84,7 @@ describe('npm run bench (CI size)', () => {
     expect(rep.host.map((h) => h.optimizer)).toEqual(['adamw', 'muon']);
     for (const h of rep.host) {
       expect(h.dispatchesPerStep).toBeGreaterThan(150);
+      expect(h.clearsPerStep).toBeLessThanOrEqual(3); // six blocks, and still only the once-per-update fills
       expect(h.usPerDispatch).toBeGreaterThan(0);
       expect(h.bindGroupsCreatedPerStep).toBe(0);
       expect(h.buffersCreatedPerStep).toBe(0);

@@ -5,7 +5,7 @@
 import fwdSrc from '../../../shaders/attention_forward.wgsl?raw';
 import dqSrc from '../../../shaders/attention_backward_dq.wgsl?raw';
 import dkvSrc from '../../../shaders/attention_backward_dkv.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import type { Constants, KernelSpec } from '../../gpu/kernel';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
@@ -92,9 +92,9 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
 }
 
 /** Dispatches one workgroup per (b, h, block of the variant's rows). */
-function launch(gpu: Gpu, kind: Kind, views: BufferView[], dims: AttentionDims): void {
+function launch(gpu: Gpu, kind: Kind, views: BufferView[], dims: AttentionDims, constants?: Constants): void {
   const { spec, rows } = variant(gpu, kind, dims.D);
-  dispatchRows(gpu, spec, views, { ...dims }, dims.B * dims.H * Math.ceil(dims.T / rows));
+  dispatchRows(gpu, spec, views, { ...dims }, dims.B * dims.H * Math.ceil(dims.T / rows), constants);
 }
 
 export interface AttentionDims {
@@ -131,12 +131,16 @@ export function attention(qkv: Tensor, H: number): Tensor {
   return out;
 }
 
-/** Accumulates dqkv from dOut, given the forward's qkv, out and lse. */
-export function attentionBackward(qkv: Tensor, out: Tensor, dOut: Tensor, lse: Tensor, dqkv: Tensor, B: number, T: number, H: number, D: number): void {
+/**
+ * dqkv from dOut, given the forward's qkv, out and lse: added to dqkv.t with accumulate, else written over it (every
+ * element: the dq kernel writes the q columns, the dkv kernel the k and v columns).
+ */
+export function attentionBackward(qkv: Tensor, out: Tensor, dOut: Tensor, lse: Tensor, dqkv: { t: Tensor; accumulate: boolean }, B: number, T: number, H: number, D: number): void {
   const gpu = qkv.gpu;
   const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
   const delta = empty(gpu, [B, H, T]); // Δ_t = dO_t · O_t, written by the dq kernel for the dkv kernel
-  launch(gpu, 'dq', [qkv.view, out.view, dOut.view, lse.view, delta.view, dqkv.view], dims);
-  launch(gpu, 'dkv', [qkv.view, dOut.view, lse.view, delta.view, dqkv.view], dims);
+  const constants = { ACCUMULATE: dqkv.accumulate };
+  launch(gpu, 'dq', [qkv.view, out.view, dOut.view, lse.view, delta.view, dqkv.t.view], dims, constants);
+  launch(gpu, 'dkv', [qkv.view, dOut.view, lse.view, delta.view, dqkv.t.view], dims, constants);
   delta.dispose();
 }

@@ -51,7 +51,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor | Int32Array): Tens
   return loss;
 }
 
-/** dlogits += gLoss · (softmax − onehot) / count. */
-export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, count: Tensor, gLoss: Tensor, dlogits: Tensor, N: number, V: number): void {
-  dispatchRows(logits.gpu, CE_BACKWARD, [logits.view, targets.view, lse.view, count.view, gLoss.view, dlogits.view], { N, V }, N);
+/** dlogits (+)= gLoss · (softmax − onehot) / count: added with accumulate, else written over every element. */
+export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, count: Tensor, gLoss: Tensor, dlogits: { t: Tensor; accumulate: boolean }, N: number, V: number): void {
+  dispatchRows(logits.gpu, CE_BACKWARD, [logits.view, targets.view, lse.view, count.view, gLoss.view, dlogits.t.view], { N, V }, N, { ACCUMULATE: dlogits.accumulate });
 }

@@ -1,4 +1,4 @@
-// Elementwise ops: residual add, scale, GELU (tanh form), and the axpby accumulate every backward uses.
+// Elementwise ops: residual add, scale, GELU (tanh form), and the axpby that backward adds and copies gradients with.
 
 import addSrc from '../../../shaders/add.wgsl?raw';
 import axpbySrc from '../../../shaders/axpby.wgsl?raw';
@@ -20,14 +20,15 @@ export function launchAxpby(gpu: Gpu, x: BufferView, y: BufferView, n: number, a
   dispatchElements(gpu, AXPBY, [x, y], { n, alpha, beta }, n);
 }
 
-/** y += x for two tensors of equal size: the accumulate half of most backward rules. */
+/** y += scale·x for two tensors of equal size. */
 export function accumulate(y: Tensor, x: Tensor, scale = 1): void {
   if (x.size !== y.size) throw new Error(`accumulate: sizes ${x.size} and ${y.size} differ`);
   launchAxpby(y.gpu, x.view, y.view, y.size, 1, scale);
 }
 
-export function launchGeluBackward(gpu: Gpu, x: BufferView, dy: BufferView, dx: BufferView, n: number): void {
-  dispatchElements(gpu, GELU_BACKWARD, [x, dy, dx], { n }, n);
+/** dx (+)= dy·GELU'(x): added with accumulate, else written over dx (not read). */
+export function launchGeluBackward(gpu: Gpu, x: BufferView, dy: BufferView, dx: BufferView, n: number, accumulate: boolean): void {
+  dispatchElements(gpu, GELU_BACKWARD, [x, dy, dx], { n }, n, { ACCUMULATE: accumulate });
 }
 
 export function add(a: Tensor, b: Tensor): Tensor {

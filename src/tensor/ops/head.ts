@@ -6,10 +6,9 @@
 
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { OpAttrs } from '../opkinds';
-import { tape } from '../tape';
+import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
 import { CE_BACKWARD, CE_FORWARD, CE_MEAN } from './crossentropy';
-import { accumulate } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
 
@@ -73,20 +72,24 @@ export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, op
  */
 function chunkGrads(gpu: Gpu, s: { N: number; V: number; C: number }, xs: BufferView, wte: Tensor, logits: Tensor, dlogits: Tensor, tgt: BufferView, lse: BufferView, count: Tensor, g: Tensor, dx: BufferView | null, dwte: Tensor | null, beta: { dx: number; dwte: number }): void {
   const dl = { ...dlogits.view, size: s.N * s.V * 4 };
-  gpu.clear(dl);
-  dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N);
+  dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N, { ACCUMULATE: false });
   if (dx) launchMatmul(gpu, { a: dl, b: wte.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
   if (dwte) launchMatmul(gpu, { a: dl, b: xs, c: dwte.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dwte });
 }
 
-/** Accumulates dx and dwte for the upstream gradient gLoss [1]. */
-export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gLoss: Tensor, dx: Tensor | null, dwte: Tensor | null, a: OpAttrs['headCrossEntropy']): void {
+/**
+ * dx and dwte for the upstream gradient gLoss [1], into their slots. `pass(slot, g)` puts a ready gradient in (the
+ * forward's, moved when the slot allows it).
+ */
+export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gLoss: Tensor, dxSlot: GradSlot | null, dwteSlot: GradSlot | null, a: OpAttrs['headCrossEntropy'], pass: (slot: GradSlot, g: Tensor) => void): void {
   if (a.pre && gLoss === a.pre.seed) {
     // Made in the forward pass for this very seed.
-    if (dx && a.pre.dx) accumulate(dx, a.pre.dx);
-    if (dwte && a.pre.dwte) accumulate(dwte, a.pre.dwte);
+    if (dxSlot && a.pre.dx) pass(dxSlot, a.pre.dx);
+    if (dwteSlot && a.pre.dwte) pass(dwteSlot, a.pre.dwte);
     return;
   }
+  const dx = dxSlot?.out() ?? null;
+  const dwte = dwteSlot?.out() ?? null;
   const gpu = x.gpu;
   const { N, V, C, chunk } = a;
   const logits = empty(gpu, [Math.min(chunk, N), V]);
@@ -94,7 +97,8 @@ export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gL
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
     launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
-    chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, dlogits, rowView(tgt, r0, rows, 1), rowView(a.lse, r0, rows, 1), a.count, gLoss, dx && rowView(dx, r0, rows, C), dwte, { dx: 1, dwte: 1 });
+    const beta = { dx: dx?.accumulate ? 1 : 0, dwte: dwte?.accumulate || r0 > 0 ? 1 : 0 };
+    chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, dlogits, rowView(tgt, r0, rows, 1), rowView(a.lse, r0, rows, 1), a.count, gLoss, dx && rowView(dx.t, r0, rows, C), dwte?.t ?? null, beta);
   });
   logits.dispose();
   dlogits.dispose();

@@ -63,10 +63,10 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor, opts: { half?: boolea
  */
 export function layernormBackward(
   x: Tensor, w: Tensor, dy: Tensor, mean: Tensor, rstd: Tensor,
-  dx: Tensor | null, dw: Tensor | null, db: Tensor | null, rows: number, C: number,
+  dx: { t: Tensor; accumulate: boolean } | null, dw: Tensor | null, db: Tensor | null, rows: number, C: number,
 ): void {
   const gpu = x.gpu;
-  if (dx) dispatchRows(gpu, LAYERNORM_BACKWARD, [x.view, w.view, dy.view, mean.view, rstd.view, dx.view], { rows, C }, rows);
+  if (dx) dispatchRows(gpu, LAYERNORM_BACKWARD, [x.view, w.view, dy.view, mean.view, rstd.view, dx.t.view], { rows, C }, rows, { ACCUMULATE: dx.accumulate });
   if ((dw || db) && rows > 0 && C > 0) {
     const ins = [x.view, dy.view, mean.view, rstd.view];
     const grid = colsumGrid(gpu, rows, C);
