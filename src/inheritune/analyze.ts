@@ -5,7 +5,8 @@
 import probsSrc from '../../shaders/attention_probs.wgsl?raw';
 import type { KernelSpec } from '../gpu/kernel';
 import type { Gpt2Model } from '../model/gpt2';
-import { embedding, empty, layernorm, matmul, matmulGelu, noGrad, tidy, type Tensor } from '../tensor';
+import { embedding, empty, noGrad, tidy, type Tensor } from '../tensor';
+import { blockAttention, blockMlp } from '../model/forward';
 import { attentionForward } from '../tensor/ops/attention';
 import { dispatchElements } from '../tensor/ops/launch';
 import { type HeadRank, type Suggestion, isLazyLayer, kStar, mStar, RANK_THRESHOLD, suggestN } from './rank';
@@ -55,7 +56,7 @@ function rankHeads(probs: Float32Array, H: number, T: number): HeadRank[] {
 
 /**
  * Attention ranks of every layer and head of `model` on `tokens` [B·T] (B sequences of T, each from position 0).
- * The forward mirrors model/forward.ts block by block. While the GPU runs layer l, the host ranks layer l−1.
+ * The forward is model/forward.ts's blocks (blockAttention, blockMlp). While the GPU runs layer l, the host ranks layer l−1.
  */
 export async function analyzeAttention(model: Gpt2Model, tokens: Int32Array, B: number, T: number, onProgress?: (done: number, total: number) => void): Promise<AttentionReport> {
   const { nLayer: L, nHead: H, nPositions } = model.config;
@@ -77,15 +78,17 @@ export async function analyzeAttention(model: Gpt2Model, tokens: Int32Array, B: 
       const w = (n: string) => p(`h.${l}.${n}`);
       const step = noGrad(() =>
         tidy(() => {
-          const h = layernorm(x, w('ln_1.weight'), w('ln_1.bias'));
-          const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') }); // [B,T,3C]
-          const { out, probs } = attentionWithProbs(qkv, H);
+          // The training forward's block, its attention keeping the probabilities.
+          const kept: { probs?: Tensor } = {};
+          const x1 = blockAttention(x, w, H, {
+            attend: (qkv, nHead) => {
+              const { out, probs } = attentionWithProbs(qkv, nHead);
+              kept.probs = probs;
+              return out;
+            },
+          });
           // The last block's output is never looked at: its attention probabilities are all the analysis needs.
-          if (l === L - 1) return { next: null, probs };
-          const x2 = matmul(out, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: x });
-          const h2 = layernorm(x2, w('ln_2.weight'), w('ln_2.bias'));
-          const f = matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias') });
-          return { next: matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x2 }), probs };
+          return { next: l === L - 1 ? null : blockMlp(x1, w), probs: kept.probs! };
         }),
       );
       if (step.next) {

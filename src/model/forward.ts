@@ -16,6 +16,31 @@ export interface Gpt2Shape {
 
 export type ParamLookup = (name: string) => Tensor;
 
+export interface BlockOptions {
+  /** Write ln_1's, ln_2's and the GELU's outputs as f16 (Gpt2Shape.halfActivations). */
+  half?: boolean;
+  /** Attention from qkv [B,T,3C] to [B,T,C]; the rank analysis passes one that also keeps the probabilities. */
+  attend?: (qkv: Tensor, nHead: number) => Tensor;
+}
+
+/**
+ * The attention half of a pre-LN block, over the residual stream x [B,T,C]: x + c_proj(attention(c_attn(ln_1(x)))).
+ * `w` looks up the block's parameters by their names inside `h.{l}.`. The residual add is c_proj's epilogue.
+ */
+export function blockAttention(x: Tensor, w: ParamLookup, nHead: number, opts: BlockOptions = {}): Tensor {
+  const h = layernorm(x, w('ln_1.weight'), w('ln_1.bias'), { half: opts.half });
+  const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
+  const a = (opts.attend ?? attention)(qkv, nHead);
+  return matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: x });
+}
+
+/** The MLP half: x + c_proj(GELU(c_fc(ln_2(x)))), GELU and the residual add fused into the matmuls. */
+export function blockMlp(x: Tensor, w: ParamLookup, opts: BlockOptions = {}): Tensor {
+  const h = layernorm(x, w('ln_2.weight'), w('ln_2.bias'), { half: opts.half });
+  const f = matmulGelu(h, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias'), half: opts.half });
+  return matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x });
+}
+
 /** The final hidden states x_f [B·T, C] (after ln_f) of `tokens` [B·T]. */
 export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, B: number, T: number): Tensor {
   // LayerNorm and the GELU epilogue write their halves themselves.
@@ -27,16 +52,7 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
       // A block's own scope: what backward needs is held by the tape, the rest goes back to the pool now rather than
       // when the whole pass ends, so the pass peaks at the saved activations plus one block's temporaries.
       const input = x;
-      x = tidy(() => {
-        const h = layernorm(input, w('ln_1.weight'), w('ln_1.bias'), { half });
-        const qkv = matmul(h, w('attn.c_attn.weight'), { bias: w('attn.c_attn.bias') });
-        const a = attention(qkv, shape.nHead);
-        // The residual adds and the GELU are the matmuls' epilogues (no separate pass over the activations).
-        const x1 = matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: input });
-        const h2 = layernorm(x1, w('ln_2.weight'), w('ln_2.bias'), { half });
-        const f = matmulGelu(h2, w('mlp.c_fc.weight'), { bias: w('mlp.c_fc.bias'), half });
-        return matmul(f, w('mlp.c_proj.weight'), { bias: w('mlp.c_proj.bias'), residual: x1 });
-      });
+      x = tidy(() => blockMlp(blockAttention(input, w, shape.nHead, { half }), w, { half }));
       input.dispose(); // ln_1's node holds it for backward, if anything needs it
     }
     const xf = layernorm(x, p('ln_f.weight'), p('ln_f.bias'));

@@ -7,6 +7,8 @@ import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, matmulKernel,
 import { expandIncludes } from '../../src/gpu/kernel';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
+import { headChunkRows } from '../../src/tensor/ops/head';
+import type { Gpu } from '../../src/gpu/runtime';
 
 describe('matmul tuning', () => {
   it('times every variant on each new shape once and keeps the fastest, with unchanged results', async () => {
@@ -113,10 +115,17 @@ describe('matmul tuning', () => {
     }
   });
 
-  it('splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {
+  it('sizes the head\'s chunks and splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {
     const parts = (M: number, N: number, K: number, batch = 1) => splitK({ M, N, K, batch })?.parts ?? 1;
-    // The tied head's dx over a 320-row chunk: 3 × 6 tiles walking 50257 — 15 parts of 3392 (a multiple of 64).
-    expect(splitK({ M: 320, N: 768, K: 50257 })).toEqual({ kChunk: 3392, parts: 15 });
+    // The tied head's chunks: 640 rows of GPT-2's vocabulary in the default 128 MiB binding (five 128-row tiles), 256
+    // under a 64 MiB limit, and never more than the rows there are (rounded up to 64).
+    const limits = (maxStorageBufferBindingSize: number) => ({ limits: { maxStorageBufferBindingSize } }) as unknown as Gpu;
+    expect(headChunkRows(limits(2 ** 31), 8192, 50257)).toBe(640);
+    expect(headChunkRows(limits(2 ** 26), 8192, 50257)).toBe(256);
+    expect(headChunkRows(limits(2 ** 31), 150, 37)).toBe(192);
+    expect(headChunkRows(limits(2 ** 20), 8192, 50257)).toBe(64); // the least; the binding then names the limit
+    // The tied head's dx over a 640-row chunk: 5 × 6 tiles walking 50257 — 9 parts of 5632 (a multiple of 64).
+    expect(splitK({ M: 640, N: 768, K: 50257 })).toEqual({ kChunk: 5632, parts: 9 });
     // Weight gradients (K = 8192 tokens): attention projection, qkv, MLP.
     expect(parts(768, 768, 8192)).toBe(8);
     expect(parts(768, 2304, 8192)).toBe(3);
@@ -124,7 +133,7 @@ describe('matmul tuning', () => {
     // Enough tiles already, a short K, or a batched product (Newton–Schulz): no split.
     expect(parts(8192, 2304, 768)).toBe(1);
     expect(parts(4096, 4096, 4096)).toBe(1);
-    expect(parts(50257, 768, 320)).toBe(1);
+    expect(parts(50257, 768, 640)).toBe(1);
     expect(parts(768, 768, 768)).toBe(1);
     expect(parts(768, 768, 8192, 4)).toBe(1);
     // At most 64 parts, each at least 1024 deep.

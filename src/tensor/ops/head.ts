@@ -12,13 +12,18 @@ import { CE_BACKWARD, CE_FORWARD, CE_MEAN } from './crossentropy';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
 
-/** Bytes of logits one chunk may hold: well inside every adapter's binding limit and memory budget. */
-const CHUNK_BYTES = 64 * 2 ** 20;
+/**
+ * Bytes of logits one chunk may hold (a chunk holds its logits and their gradient): within WebGPU's default 128 MiB
+ * binding limit, and for GPT-2's vocabulary 640 rows, five whole 128-row matmul tiles. Fewer, taller chunks mean fewer
+ * passes over dwte (each chunk adds its part into all V×C of it) and fewer dispatches; 64 MiB chunks gave 320 rows.
+ */
+const CHUNK_BYTES = 128 * 2 ** 20;
 
-/** Rows per chunk: a multiple of 64 (so row offsets are bindable views), at least 64, within CHUNK_BYTES. */
+/** Rows per chunk within CHUNK_BYTES (and the binding limit): whole 128-row tiles where they fit, else a multiple of 64 (row offsets must be bindable views), at least 64. */
 export function headChunkRows(gpu: Gpu, N: number, V: number): number {
   const limit = Math.min(CHUNK_BYTES, gpu.limits.maxStorageBufferBindingSize ?? CHUNK_BYTES);
-  const rows = Math.max(64, Math.floor(limit / (V * 4) / 64) * 64);
+  const fit = Math.floor(limit / (V * 4));
+  const rows = fit >= 128 ? Math.floor(fit / 128) * 128 : Math.max(64, Math.floor(fit / 64) * 64);
   return Math.min(rows, Math.ceil(N / 64) * 64);
 }
 
