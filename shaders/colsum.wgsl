@@ -5,8 +5,9 @@
 // sums column tile·64 + tx over the chunk's rows ty, ty + 4, … in order; the 4 row lanes are then added in order
 // through workgroup memory.
 //   PARTIAL: out[chunk·N + n] = chunk sum (a [chunks, N] scratch that a second call, with R = chunks, sums)
-//   else:    out[n] += chunk sum (a single chunk, R ≤ 256)
+//   else:    out[n] += chunk sum (a single chunk, R ≤ 256), or out[n] = chunk sum without ACCUMULATE (out not read)
 override PARTIAL: bool = false;
+override ACCUMULATE: bool = true;
 
 struct Params { R: u32, N: u32 }
 
@@ -45,6 +46,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   workgroupBarrier();
   if (lid.y == 0u && n < p.N) {
     let t = ((lanes[lid.x] + lanes[TILE + lid.x]) + lanes[2u * TILE + lid.x]) + lanes[3u * TILE + lid.x];
-    if (PARTIAL) { out[chunk * p.N + n] = t; } else { out[n] += t; }
+    if (PARTIAL || !ACCUMULATE) { out[chunk * p.N + n] = t; } else { out[n] += t; }
   }
 }

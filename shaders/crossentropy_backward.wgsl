@@ -1,5 +1,5 @@
 // Gradient of the mean cross-entropy w.r.t. the logits, one workgroup per row:
-//   dz_v += (g / count) · (softmax(z)_v − [v = target]);  ignored rows get nothing.
+//   dz_v += (g / count) · (softmax(z)_v − [v = target]);  ignored rows get nothing (nothing is added).
 // Without ACCUMULATE, dz is written instead (not read), ignored rows as zeros, so every element is set.
 override ACCUMULATE: bool = true;
 

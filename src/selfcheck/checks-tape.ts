@@ -31,9 +31,11 @@ async function freshCase(ctx: CheckContext, rng: Rng, label: string, inputs: Inp
   const run = async (reshaped: boolean): Promise<Float32Array[]> => tidyAsync(async () => {
     const leaves = inputs.map((inp, i) => param(gpu, hosts[i]!, inp.shape));
     const xs = reshaped ? leaves.map((x) => ops.reshape(x, x.shape)) : leaves;
-    // A seed of the output's shape, made before the output so a head can take it up front.
-    let seed: Tensor | null = null;
-    const y = build(xs, (seed ??= fromArray(gpu, [1.5], [1])));
+    // A scalar loss gets the seed (made first, so a head can take it up front). Any other output is reshaped first: the
+    // seed is never moved, the reshape's copy of it may be, as a first gradient within the graph is.
+    const seed = fromArray(gpu, [1.5], [1]);
+    const out = build(xs, seed);
+    const y = out.size === 1 ? out : ops.reshape(out, out.shape);
     const g = y.size === 1 ? seed : fromArray(gpu, f32(new Rng(y.size).normals(y.size)), y.shape); // same in both runs
     backward(y, g);
     return Promise.all(leaves.map((x) => {
@@ -77,10 +79,14 @@ const freshGradientCheck: Check = {
         await freshCase(ctx, rng, `head${early ? ' (gradients in forward, moved)' : ''}`, [{ name: 'x', shape: [70, 8] }, { name: 'wte', shape: [37, 8] }], ([x, w], seed) =>
           ops.headCrossEntropy(x!, w!, headTargets, { chunkRows: 64, seed: early ? seed : undefined }));
       }
+      // x = wte: one slot that dx writes chunk by chunk and dwte adds into whole.
+      const tiedTargets = Int32Array.from({ length: 150 }, (_, i) => (i === 70 ? -100 : (i * 7) % 150));
+      await freshCase(ctx, rng, 'head with x = wte (3 chunks)', [{ name: 'x', shape: [150, 8] }], ([x]) => ops.headCrossEntropy(x!, x!, tiedTargets, { chunkRows: 64 }));
       await freshCase(ctx, rng, 'transpose', [{ name: 'x', shape: [7, 5] }], ([x]) => ops.transpose(x!));
       await freshCase(ctx, rng, 'scale', [{ name: 'x', shape: [11] }], ([x]) => ops.scale(x!, -0.75));
       await freshCase(ctx, rng, 'sum', [{ name: 'x', shape: [13] }], ([x]) => ops.sum(x!));
-      // add moves the gradient into one input and copies it into the other; x + x may move nothing (one slot, twice).
+      // add moves the gradient into one input and copies it into the other; x + x moves nothing and its slot starts
+      // zero-filled (one slot, filled twice).
       await freshCase(ctx, rng, 'add', [{ name: 'a', shape: [4, 3] }, { name: 'b', shape: [4, 3] }], ([a, b]) => ops.add(a!, b!));
       await freshCase(ctx, rng, 'x + x', [{ name: 'x', shape: [4, 3] }], ([x]) => ops.add(x!, x!));
       await freshCase(ctx, rng, 'toHalf then matmul', [{ name: 'x', shape: [4, 6] }, { name: 'W', shape: [6, 3] }], ([x, w]) => ops.matmul(ops.toHalf(x!), w!));

@@ -23,15 +23,16 @@ export type AnyNode = { [K in OpKind]: Node<K> }[OpKind];
 export interface GradSlot {
   /**
    * The gradient tensor to write into, and whether the kernel must add to it (true) or write every element over
-   * uninitialised storage (false, only on the first call for an input that had no gradient yet).
+   * uninitialised storage (false, only on the first call for an input that had no gradient yet and occurs once
+   * among the node's inputs).
    */
   out(): { t: Tensor; accumulate: boolean };
   /** The gradient so far, zero-filled when none reached the input yet: for kernels that can only add. */
   sum(): Tensor;
   /**
    * Makes g's storage the input's first gradient (moved, not copied) and says true, when the input has no gradient
-   * yet and the tape allows it: g is one of the node's output gradients, given to no other input, and no input occurs
-   * twice. Otherwise does nothing and says false.
+   * yet and the tape allows it: g is one of the node's output gradients (not the caller's seed) or a tensor the node
+   * owns, given to no other input, and no input occurs twice. Otherwise does nothing and says false.
    */
   take(g: Tensor): boolean;
 }
@@ -133,11 +134,18 @@ export class Tape {
       }
       return inp.grad;
     };
-    // One slot per distinct input of a node; `movable`: the tensors its rule may give away as a first gradient.
+    // One slot per distinct input of a node; `movable`: the tensors its rule may give away as a first gradient (null:
+    // an input occurs twice, and then its slot is zero-filled rather than fresh, since a rule filling it once per
+    // occurrence may add part of one before writing the other, e.g. the head's x = wte chunk by chunk).
     const slotFor = (inp: Tensor, movable: Set<Tensor> | null): GradSlot => {
       if (isLeaf(inp)) {
         return { out: () => ({ t: leafGrad(inp), accumulate: true }), sum: () => leafGrad(inp), take: () => false };
       }
+      const sum = (): Tensor => {
+        let t = grads.get(inp);
+        if (!t) grads.set(inp, (t = zeros(gpu, inp.shape)));
+        return t;
+      };
       const fresh = (): Tensor => {
         const t = empty(gpu, inp.shape);
         if (poisonFresh) gpu.upload(t.view, new Float32Array(t.size).fill(NaN));
@@ -147,13 +155,10 @@ export class Tape {
       return {
         out: () => {
           const t = grads.get(inp);
-          return t ? { t, accumulate: true } : { t: fresh(), accumulate: false };
+          if (t) return { t, accumulate: true };
+          return movable ? { t: fresh(), accumulate: false } : { t: sum(), accumulate: true };
         },
-        sum: () => {
-          let t = grads.get(inp);
-          if (!t) grads.set(inp, (t = zeros(gpu, inp.shape)));
-          return t;
-        },
+        sum,
         take: (g) => {
           if (grads.has(inp) || g.size !== inp.size || g.dtype !== 'f32' || g.isDisposed || !movable?.delete(g)) return false;
           grads.set(inp, g.slice(0, inp.shape)); // shares (retains) g's storage; g's own handle goes after the rule

@@ -66,6 +66,26 @@ describe('autograd', () => {
     });
   });
 
+  it('gives an intermediate its first gradient without a zero fill, moving a pass-through gradient in', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const a = leaf(fromArray(gpu, [1, 2, 3, 4], [4]));
+      const b = leaf(fromArray(gpu, [5, 6, 7, 8], [4]));
+      const seed = fromArray(gpu, [0.5, -1, 2, 4], [4]);
+      // Backward of reshape(add(reshape(a), reshape(b))): the outer reshape copies the seed (the caller's, never
+      // moved) into a fresh gradient; add moves that into its first input's and copies it into its second; the inner
+      // reshapes add into the leaves: 4 dispatches and no zero fill of an intermediate (before: 5, and 3 more fills).
+      const y = reshape(add(reshape(a, [2, 2]), reshape(b, [2, 2])), [4]);
+      const [d0, c0] = [gpu.dispatchCount, gpu.clearCount];
+      backward(y, seed);
+      expect(gpu.clearCount - c0).toBe(2); // the leaves' own gradients, allocated as zeros the first time
+      expect(gpu.dispatchCount - d0).toBe(4);
+      expect(Array.from(await a.grad!.readF32())).toEqual([0.5, -1, 2, 4]);
+      expect(Array.from(await b.grad!.readF32())).toEqual([0.5, -1, 2, 4]);
+      expect(Array.from(await seed.readF32())).toEqual([0.5, -1, 2, 4]); // the seed itself untouched
+    });
+  });
+
   it('records nothing under noGrad and leaves outputs without grad', async () => {
     const gpu = await getGpu();
     await tidyAsync(async () => {

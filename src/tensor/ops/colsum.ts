@@ -22,16 +22,16 @@ export function colsumGrid(gpu: Gpu, R: number, N: number): [number, number] {
   return grid2d(Math.ceil(N / COLSUM_TILE) * colsumChunks(R), gpu.maxGridX);
 }
 
-/** out[n] += Σ_r x[r, n] over row-major x [R, N], summed in a fixed order. */
-export function launchColsum(gpu: Gpu, x: BufferView, out: BufferView, R: number, N: number): void {
+/** out[n] += Σ_r x[r, n] over row-major x [R, N], summed in a fixed order; without accumulate, out[n] = the sum (out not read). */
+export function launchColsum(gpu: Gpu, x: BufferView, out: BufferView, R: number, N: number, accumulate = true): void {
   if (R === 0 || N === 0) return;
   const chunks = colsumChunks(R);
   if (chunks === 1) {
-    gpu.dispatch(COLSUM, [x, out], { R, N }, colsumGrid(gpu, R, N), { PARTIAL: false });
+    gpu.dispatch(COLSUM, [x, out], { R, N }, colsumGrid(gpu, R, N), { PARTIAL: false, ACCUMULATE: accumulate });
     return;
   }
   const partial = empty(gpu, [chunks, N]);
   gpu.dispatch(COLSUM, [x, partial.view], { R, N }, colsumGrid(gpu, R, N), { PARTIAL: true });
-  launchColsum(gpu, partial.view, out, chunks, N); // more than 256 chunks recurse: still a fixed order
+  launchColsum(gpu, partial.view, out, chunks, N, accumulate); // more than 256 chunks recurse: still a fixed order
   partial.dispose();
 }

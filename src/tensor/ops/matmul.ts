@@ -183,7 +183,7 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   if (workgroupBytes > workgroupLimit(gpu)) throw new Error(`matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${workgroupLimit(gpu)} (maxComputeWorkgroupStorageSize)`);
   const split = splitK(x);
   const MN = x.M * x.N;
-  // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C (cleared when beta is 0) += the column sums.
+  // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C = (beta 0) or += (beta 1) the column sums.
   const partial = split && empty(gpu, [split.parts, MN]);
   const uniforms = split
     ? { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk: split.kChunk }
@@ -196,9 +196,8 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
   );
   if (!partial) return;
-  const c = { ...x.c, size: MN * 4 };
-  if (!x.beta) gpu.clear(c);
-  launchColsum(gpu, partial.view, c, split!.parts, MN);
+  // The parts' sum is written over C (beta 0: C is not read) or added to it (beta 1).
+  launchColsum(gpu, partial.view, { ...x.c, size: MN * 4 }, split!.parts, MN, x.beta === 1);
   partial.dispose();
 }
 
