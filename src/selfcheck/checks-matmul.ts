@@ -72,7 +72,7 @@ const tiledMatmulCheck: Check = {
 };
 
 // Split-K (few output tiles, long K: weight gradients, the tied head's dx): parts sum their K ranges into a scratch,
-// then are added into C, cleared first when beta is 0. No bias (a split product never has one). The second case's K
+// then are summed into C (written over it when beta is 0). No bias (a split product never has one). The second case's K
 // leaves a ragged last part and is no multiple of 4.
 const splitMatmulCheck: Check = {
   name: 'matmul split-K',
