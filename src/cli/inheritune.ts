@@ -10,16 +10,33 @@ import { validationLoss } from '../train/evaluate';
 import { parseFlags, UsageError } from './args';
 import { analyzeCommand, ANALYZE_USAGE } from './analyze';
 import { loadCheckpoint, loadCorpus, progress } from './load';
-import { inheritCommand, RUN_USAGE, runCommand, trainCommand } from './run';
+import { INHERIT_ENTRY, inheritCommand, RUN_ENTRY, runCommand, TRAIN_ENTRY, trainCommand } from './run';
+import { TRAIN_FLAGS_USAGE } from './settings';
 
-const USAGE = `usage: inheritune <command> [options]
+const EVAL_ENTRY = `  eval --model <dir-or-file> --data <text-file> [--ctx T] [--windows W] [--layers n] [--json]
+      validation loss (mean next-token cross-entropy over the first W windows of ctx+1 tokens of the last 10% of the
+      corpus); with --layers n, of the model that inherits the first n blocks, untrained.`;
+
+/** What `inheritune <command> --help` prints: the command's entry, with the training options where it takes them. */
+const COMMAND_HELP: Record<string, string> = {
+  eval: EVAL_ENTRY,
+  run: `${RUN_ENTRY}\n${TRAIN_FLAGS_USAGE}`,
+  inherit: INHERIT_ENTRY,
+  train: `${TRAIN_ENTRY}\n${TRAIN_FLAGS_USAGE}`,
+  analyze: ANALYZE_USAGE,
+};
+
+const USAGE = `usage: inheritune <command> [options]   (inheritune <command> --help: that command's options)
 
 commands:
-  eval --model <dir-or-file> --data <text-file> [--ctx T] [--windows W] [--layers n] [--json]
-      validation loss (mean next-token cross-entropy over the first W windows of ctx+1 tokens of the last 10% of the
-      corpus); with --layers n, of the model that inherits the first n blocks, untrained.
-${RUN_USAGE}
+${EVAL_ENTRY}
+${RUN_ENTRY}
+${INHERIT_ENTRY}
+${TRAIN_ENTRY}
+${TRAIN_FLAGS_USAGE}
 ${ANALYZE_USAGE}`;
+
+const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h';
 
 async function evalCommand(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
@@ -76,7 +93,15 @@ async function evalCommand(argv: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
+  // `inheritune help run` and `inheritune run --help` (or -h, anywhere among its options) print run's usage.
+  const topic = command === 'help' ? rest[0] : command !== undefined && rest.some(isHelp) ? command : undefined;
+  if (topic !== undefined) {
+    const help = COMMAND_HELP[topic];
+    if (!help) throw new UsageError(`unknown command "${topic}"\n${USAGE}`);
+    process.stdout.write(`usage: inheritune ${help.trimStart()}\n`);
+    return 0;
+  }
+  if (!command || isHelp(command) || command === 'help') {
     process.stdout.write(USAGE + '\n');
     return command ? 0 : 2;
   }

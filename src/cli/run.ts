@@ -24,19 +24,19 @@ import { parseFlags, UsageError, type Parsed } from './args';
 import { logWriter, say, status, stepLine } from './live';
 import { lockOutDir } from './lock';
 import { loadCheckpoint, loadCorpus, progress } from './load';
-import { resolvePeak, TRAIN_FLAGS, TRAIN_FLAGS_USAGE, trainSettings } from './settings';
+import { resolvePeak, TRAIN_FLAGS, trainSettings } from './settings';
 
-export const RUN_USAGE = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
+/** Each command's entry in the usage (the training options follow `train`, and are shown with `run` and `train`). */
+export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
       [--paper-code] [--baseline] <training options>
       Inheritune: inherit the first n blocks (default k/2), train T steps (default 200), grow by 2 until the validation
       loss is at or below the reference's or n = k; writes DIR/model.safetensors, config.json, log.jsonl, report.json
-      and snapshots (state.safetensors) to resume from with --resume.
-  inherit --ref <dir-or-file> --n N --out DIR [--paper-code] [--seed S]
-      the inherited model, untrained, as a Hugging Face checkpoint (model.safetensors + config.json).
-  train --data <text-file> --out DIR --steps S (--model <dir-or-file> | --layers L --width C --heads H [--positions P])
+      and snapshots (state.safetensors) to resume from with --resume.`;
+export const INHERIT_ENTRY = `  inherit --ref <dir-or-file> --n N --out DIR [--paper-code] [--seed S]
+      the inherited model, untrained, as a Hugging Face checkpoint (model.safetensors + config.json).`;
+export const TRAIN_ENTRY = `  train --data <text-file> --out DIR --steps S (--model <dir-or-file> | --layers L --width C --heads H [--positions P])
       <training options>
-      plain training from a checkpoint or from GPT-2 init; writes model.safetensors, config.json, log.jsonl.
-${TRAIN_FLAGS_USAGE}`;
+      plain training from a checkpoint or from GPT-2 init; writes model.safetensors, config.json, log.jsonl.`;
 
 async function writeModel(dir: string, config: Gpt2Config, params: Map<string, Float32Array>): Promise<void> {
   const { safetensors, configJson } = exportGpt2(config, params);

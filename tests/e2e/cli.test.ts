@@ -153,6 +153,7 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
   const cases: [string, string[], RegExp][] = [
     ['no command', [], /usage: inheritune/],
     ['unknown command', ['train-everything'], /unknown command "train-everything"/],
+    ['help for an unknown command', ['help', 'nope'], /unknown command "nope"/],
     ['unknown option', ['eval', '--model', 'x', '--data', 'y', '--bogus', '1'], /unknown option --bogus/],
     ['missing --data', ['eval', '--model', join(FIX, 'tiny-2L')], /--data is required/],
     ['model not found', ['eval', '--model', '/nonexistent/model', '--data', TEXT], /model not found: \/nonexistent\/model/],
@@ -179,6 +180,17 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     ['run: folder in use by another run', ['run', '--ref', tiny, '--data', TEXT, '--out', busy], new RegExp(`busy is in use by another inheritune run \\(process ${process.pid}\\)`)],
     ['too many windows', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '64', '--windows', '100000'], /only \d+ windows of ctx 64 fit/],
   ];
+  it.each([
+    ['run --help', ['run', '--help'], /^usage: inheritune run --ref [^]*--half-activations/, /inherit --ref/],
+    ['train --out x -h', ['train', '--out', 'x', '-h'], /^usage: inheritune train --data [^]*training: \[--optimizer/, /analyze --model/],
+    ['help eval', ['help', 'eval'], /^usage: inheritune eval --model [^]*--layers n, of the model/, /training:/],
+  ] as const)('%s prints that command\u2019s usage and exits 0', (_name, args, shown, notShown) => {
+    const r = cli(...args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(shown);
+    expect(r.stdout).not.toMatch(notShown); // only that command's entry, not the whole usage
+    expect(r.stderr).toBe('');
+  });
   it('no WebGPU adapter: says so and how to get one', () => {
     const r = cliWith({ VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json') }, 'eval', '--model', tiny, '--data', TEXT, '--ctx', '16', '--windows', '2');
     expect(r.code).toBe(1);
