@@ -4,7 +4,7 @@
 import { Rng } from '../util/rng';
 import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
 import { gpt2Loss } from '../model/forward';
-import { setPoisonFreshGradients } from '../tensor/tape';
+import { withPoisonedGradients } from '../tensor/tape';
 import { paramSpecs } from '../model/params';
 import { gpt2LossAndGradsRef } from '../reference/gpt2';
 import { f32 } from './compare';
@@ -35,16 +35,12 @@ const gpt2GraphCheck: Check = {
       const targets2 = Int32Array.from({ length: B * T }, () => rng.int(cfg.V));
       const shape = { nLayer: cfg.L, nHead: cfg.H };
       // Fresh intermediate gradients start as NaN: a rule that leaves an element unwritten poisons the result.
-      setPoisonFreshGradients(true);
-      let loss: Tensor, loss2: Tensor;
-      try {
-        loss = gpt2Loss((n) => dev.get(n)!, shape, tokens, targets, B, T);
-        backward(loss);
-        loss2 = gpt2Loss((n) => dev.get(n)!, shape, tokens2, targets2, B, T);
-        backward(loss2);
-      } finally {
-        setPoisonFreshGradients(false);
-      }
+      const lossOf = (tok: Int32Array, tgt: Int32Array): Tensor => {
+        const l = gpt2Loss((n) => dev.get(n)!, shape, tok, tgt, B, T);
+        backward(l);
+        return l;
+      };
+      const [loss, loss2] = await withPoisonedGradients(() => [lossOf(tokens, targets), lossOf(tokens2, targets2)]);
       const ref = gpt2LossAndGradsRef(host, cfg, tokens, targets, B, T);
       const ref2 = gpt2LossAndGradsRef(host, cfg, tokens2, targets2, B, T);
       expect('loss, batch 1', await loss.readF32(), [ref.loss], { atol: 1e-5, rtol: 1e-5 });

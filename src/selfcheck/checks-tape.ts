@@ -8,7 +8,7 @@
 import { Rng } from '../util/rng';
 import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
 import * as ops from '../tensor';
-import { setPoisonFreshGradients } from '../tensor/tape';
+import { withPoisonedGradients } from '../tensor/tape';
 import { EXACT_COUNT, f32 } from './compare';
 import type { Check, CheckContext } from './harness';
 import { param } from './checks-ops';
@@ -38,8 +38,8 @@ async function freshCase(ctx: CheckContext, rng: Rng, label: string, inputs: Inp
     const y = out.size === 1 ? out : ops.reshape(out, out.shape);
     const g = y.size === 1 ? seed : fromArray(gpu, f32(new Rng(y.size).normals(y.size)), y.shape); // same in both runs
     backward(y, g);
-    return Promise.all(leaves.map((x) => {
-      if (!x.grad) throw new Error(`${label}: ${inputs[leaves.indexOf(x)]!.name} got no gradient`);
+    return Promise.all(leaves.map((x, i) => {
+      if (!x.grad) throw new Error(`${label}: ${inputs[i]!.name} got no gradient`);
       return x.grad.readF32();
     }));
   });
@@ -53,8 +53,7 @@ const freshGradientCheck: Check = {
   kernels: ['matmul', 'colsum', 'gelu_backward', 'layernorm_backward', 'attention_backward_dq', 'attention_backward_dkv', 'crossentropy_backward', 'transpose', 'axpby', 'broadcast_accumulate'],
   async run(ctx) {
     const rng = new Rng(31);
-    setPoisonFreshGradients(true);
-    try {
+    await withPoisonedGradients(async () => {
       for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
         const [M, N, K] = [7, 9, 5];
         await freshCase(ctx, rng, `matmul tA=${+transA!} tB=${+transB!}`, [
@@ -64,7 +63,7 @@ const freshGradientCheck: Check = {
         ], ([a, b, bias]) => ops.matmul(a!, b!, { transA, transB, bias }));
       }
       await freshCase(ctx, rng, 'batched matmul', [{ name: 'A', shape: [3, 4, 6] }, { name: 'B', shape: [3, 6, 5] }], ([a, b]) => ops.matmul(a!, b!, { alpha: 0.5 }));
-      // dB = Aᵀ·G over K = 2048 rows: split into parts, written over a cleared C.
+      // dB = Aᵀ·G over K = 2048 rows: split into parts, whose sum is written over C (not cleared first).
       await freshCase(ctx, rng, 'split-K matmul', [{ name: 'A', shape: [2048, 4] }, { name: 'B', shape: [4, 4] }], ([a, b]) => ops.matmul(a!, b!));
       // The residual's gradient is the output's, moved in; the GELU epilogue's backward is GELU's rule.
       await freshCase(ctx, rng, 'matmul + residual', [{ name: 'A', shape: [6, 5] }, { name: 'W', shape: [5, 8] }, { name: 'R', shape: [6, 8] }], ([a, w, r]) => ops.matmul(a!, w!, { residual: r }));
@@ -90,9 +89,7 @@ const freshGradientCheck: Check = {
       await freshCase(ctx, rng, 'add', [{ name: 'a', shape: [4, 3] }, { name: 'b', shape: [4, 3] }], ([a, b]) => ops.add(a!, b!));
       await freshCase(ctx, rng, 'x + x', [{ name: 'x', shape: [4, 3] }], ([x]) => ops.add(x!, x!));
       await freshCase(ctx, rng, 'toHalf then matmul', [{ name: 'x', shape: [4, 6] }, { name: 'W', shape: [6, 3] }], ([x, w]) => ops.matmul(ops.toHalf(x!), w!));
-    } finally {
-      setPoisonFreshGradients(false);
-    }
+    });
   },
 };
 

@@ -2,11 +2,10 @@
 // slots it is given (GradSlot): an input's first gradient is written over fresh storage or moved in, later ones are
 // added. The math is in the comment above each rule.
 
-import type { BackwardTable, GradSlot } from './tape';
-import type { Tensor } from './tensor';
+import type { BackwardTable } from './tape';
 import { launchMatmul } from './ops/matmul';
 import { launchColsum } from './ops/colsum';
-import { launchAxpby, launchGeluBackward } from './ops/elementwise';
+import { launchGeluBackward, passGradient as pass } from './ops/elementwise';
 import { layernormBackward } from './ops/layernorm';
 import { attentionBackward } from './ops/attention';
 import { crossEntropyBackward } from './ops/crossentropy';
@@ -14,14 +13,6 @@ import { headCrossEntropyBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
-
-/** slot += scale·g: g itself when it can be moved in (scale 1, the input's first gradient), else a copy or a sum. */
-function pass(slot: GradSlot, g: Tensor, scale = 1): void {
-  if (scale === 1 && slot.take(g)) return;
-  const { t, accumulate } = slot.out();
-  if (g.size !== t.size) throw new Error(`backward: a gradient of ${g.size} elements for an input of ${t.size}`);
-  launchAxpby(g.gpu, g.view, t.view, t.size, accumulate ? 1 : 0, scale); // alpha 0 does not read t
-}
 
 /** Beta for a matmul writing into a slot's tensor: 1 adds, 0 writes over it. */
 const beta = (accumulate: boolean): number => (accumulate ? 1 : 0);
@@ -98,7 +89,7 @@ export const backwardRules: BackwardTable = {
   headCrossEntropy(node, [g], [dx, dwte]) {
     if (!g) return;
     const [x, wte, tgt] = node.inputs as [typeof g, typeof g, typeof g];
-    headCrossEntropyBackward(x, wte, tgt, g, dx, dwte, node.attrs, pass);
+    headCrossEntropyBackward(x, wte, tgt, g, dx, dwte, node.attrs);
   },
 
   // out[b,t] = wte[tok] + wpe[t]:  dwte[id] = Σ_{tok=id} g,  dwpe[t] = Σ_b g[b,t]

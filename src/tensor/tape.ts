@@ -48,9 +48,15 @@ let gradEnabled = true;
 /** Tests: fill every fresh gradient target with NaN, so a kernel that leaves an element unwritten shows. */
 let poisonFresh = false;
 
-/** Makes fresh gradient storage NaN before a rule writes it (off by default; the graph self-check turns it on). */
-export function setPoisonFreshGradients(on: boolean): void {
-  poisonFresh = on;
+/** Runs `fn` (and awaits it) with fresh gradient storage made NaN before a rule writes it: the self-checks' setting. */
+export async function withPoisonedGradients<T>(fn: () => T | Promise<T>): Promise<T> {
+  const was = poisonFresh;
+  poisonFresh = true;
+  try {
+    return await fn();
+  } finally {
+    poisonFresh = was;
+  }
 }
 
 /** Runs `fn` without recording ops (evaluation, optimizer updates). */

@@ -6,7 +6,7 @@ import geluFwdSrc from '../../../shaders/gelu_forward.wgsl?raw';
 import geluBwdSrc from '../../../shaders/gelu_backward.wgsl?raw';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { KernelSpec } from '../../gpu/kernel';
-import { tape } from '../tape';
+import { tape, type GradSlot } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertSameShape, dispatchElements } from './launch';
 
@@ -20,10 +20,20 @@ export function launchAxpby(gpu: Gpu, x: BufferView, y: BufferView, n: number, a
   dispatchElements(gpu, AXPBY, [x, y], { n, alpha, beta }, n);
 }
 
-/** y += scale·x for two tensors of equal size. */
-export function accumulate(y: Tensor, x: Tensor, scale = 1): void {
+/** y += scale·x for two tensors of equal size; with add false, y = scale·x (y is not read). */
+export function accumulate(y: Tensor, x: Tensor, scale = 1, add = true): void {
   if (x.size !== y.size) throw new Error(`accumulate: sizes ${x.size} and ${y.size} differ`);
-  launchAxpby(y.gpu, x.view, y.view, y.size, 1, scale);
+  launchAxpby(y.gpu, x.view, y.view, y.size, add ? 1 : 0, scale);
+}
+
+/**
+ * A backward rule's slot += scale·g: g itself when it can be moved in (scale 1, the input's first gradient), else
+ * written over the slot's fresh storage or added to its gradient so far.
+ */
+export function passGradient(slot: GradSlot, g: Tensor, scale = 1): void {
+  if (scale === 1 && slot.take(g)) return;
+  const { t, accumulate: add } = slot.out();
+  accumulate(t, g, scale, add);
 }
 
 /** dx (+)= dy·GELU'(x): added with accumulate, else written over dx (not read). */

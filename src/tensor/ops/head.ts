@@ -9,6 +9,7 @@ import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
 import { CE_BACKWARD, CE_FORWARD, CE_MEAN } from './crossentropy';
+import { passGradient } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
 
@@ -82,15 +83,12 @@ function chunkGrads(gpu: Gpu, s: { N: number; V: number; C: number }, xs: Buffer
   if (dwte) launchMatmul(gpu, { a: dl, b: xs, c: dwte.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dwte });
 }
 
-/**
- * dx and dwte for the upstream gradient gLoss [1], into their slots. `pass(slot, g)` puts a ready gradient in (the
- * forward's, moved when the slot allows it).
- */
-export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gLoss: Tensor, dxSlot: GradSlot | null, dwteSlot: GradSlot | null, a: OpAttrs['headCrossEntropy'], pass: (slot: GradSlot, g: Tensor) => void): void {
+/** dx and dwte for the upstream gradient gLoss [1], into their slots. */
+export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gLoss: Tensor, dxSlot: GradSlot | null, dwteSlot: GradSlot | null, a: OpAttrs['headCrossEntropy']): void {
   if (a.pre && gLoss === a.pre.seed) {
-    // Made in the forward pass for this very seed.
-    if (dxSlot && a.pre.dx) pass(dxSlot, a.pre.dx);
-    if (dwteSlot && a.pre.dwte) pass(dwteSlot, a.pre.dwte);
+    // Made in the forward pass for this very seed: moved in when the slot allows it.
+    if (dxSlot && a.pre.dx) passGradient(dxSlot, a.pre.dx);
+    if (dwteSlot && a.pre.dwte) passGradient(dwteSlot, a.pre.dwte);
     return;
   }
   const dx = dxSlot?.out() ?? null;
