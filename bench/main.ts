@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const save = (report: BenchReport) => {
     if (!args.json) return;
     mkdirSync(dirname(args.json), { recursive: true });
-    writeFileSync(`${args.json}.part`, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(`${args.json}.part`, `${JSON.stringify(report, null, 2)}\n`);
     renameSync(`${args.json}.part`, args.json);
   };
   const report = await runBench(gpu, {

@@ -73,6 +73,6 @@ export async function benchReduce(gpu: Gpu, size: BenchSize, targetMs: number, w
   const there = withoutSubgroups ? await timeAll(await withoutSubgroups(), size, targetMs) : null;
   return here.map((r, i) => ({
     kernel: r.kernel, rows: r.rows, cols: r.cols, ms: r.ms, gbPerSec: r.bytes / (r.ms / 1000) / 1e9,
-    subgroups: gpu.subgroupReduce, msWithoutSubgroups: there?.[i]!.ms ?? null,
+    subgroups: gpu.subgroupReduce, msWithoutSubgroups: there?.[i]?.ms ?? null,
   }));
 }

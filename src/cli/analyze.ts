@@ -21,7 +21,7 @@ export function formatReport(report: AttentionReport): string {
   const width = Math.max(6, ...cells.flat().map((c) => c.length));
   const pad = (s: string) => s.padStart(width);
   const lines = [`layer  ${Array.from({ length: H }, (_, h) => pad(`h${h}`)).join(' ')}  lazy`];
-  report.layers.forEach((l, i) => lines.push(`${String(l.layer).padStart(5)}  ${cells[i]!.map(pad).join(' ')}  ${l.lazy ? 'lazy' : ''}`.trimEnd()));
+  report.layers.forEach((l, i) => void lines.push(`${String(l.layer).padStart(5)}  ${cells[i]!.map(pad).join(' ')}  ${l.lazy ? 'lazy' : ''}`.trimEnd()));
   const pct = Math.round(report.threshold * 100);
   lines.push(`(k*/m*: fewest singular values holding ${pct}% of Σσ² / fewest columns holding ${pct}% of the attention mass)`);
   lines.push(`suggested n = ${report.suggestion.n}: ${report.suggestion.reason}`);
@@ -77,11 +77,11 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
         seconds,
         notes: ckpt.notes,
       };
-      process.stdout.write(JSON.stringify(out) + '\n');
+      process.stdout.write(`${JSON.stringify(out)}\n`);
     } else {
       for (const n of ckpt.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(`attention rank of ${file}: ${config.nLayer} layers × ${config.nHead} heads on ${B} validation windows × ${T} tokens (${adapter}; ${seconds} s)\n`);
-      process.stdout.write(formatReport(report) + '\n');
+      process.stdout.write(`${formatReport(report)}\n`);
     }
     return 0;
   } finally {

@@ -23,7 +23,7 @@ export function parseFlags(argv: string[], spec: Record<string, FlagSpec>, comma
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const s = spec[name];
-    if (!s) throw new UsageError(`${command}: unknown option --${name} (options: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    if (!s) throw new UsageError(`${command}: unknown option --${name} (options: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
     if (s.type === 'bool') {
       if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
       out[name] = true;

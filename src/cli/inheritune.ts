@@ -78,7 +78,7 @@ async function evalCommand(argv: string[]): Promise<void> {
       notes: ckpt.notes,
     };
     model.dispose();
-    if (f.json) process.stdout.write(JSON.stringify(result) + '\n');
+    if (f.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
       for (const n of ckpt.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(
@@ -102,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!command || isHelp(command) || command === 'help') {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
   switch (command) {

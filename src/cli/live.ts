@@ -9,7 +9,7 @@ export function logWriter(dir: string | undefined, append: boolean): (event: obj
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'log.jsonl');
   if (!append) writeFileSync(path, '');
-  return (event) => appendFileSync(path, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  return (event) => appendFileSync(path, `${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
 export function bar(done: number, total: number, width = 20): string {

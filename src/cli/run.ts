@@ -131,9 +131,9 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
       store: directoryStore(out), onEvent, onLoadProgress: (what, d, t) => progress(what, d, t),
     }, f.resume ? null : settings, { resume: !!f.resume });
     const { report } = result;
-    writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     if (result.final) await writeModel(out, result.final.config, result.final.params);
-    if (f.json) process.stdout.write(JSON.stringify(report) + '\n');
+    if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       const lines = [`reference: ${report.reference.layers} blocks, val loss ${report.reference.valLoss.toFixed(4)}`];
       for (const r of [...report.rounds, ...(report.baseline ? [report.baseline] : [])]) {
@@ -141,7 +141,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
       }
       if (report.final) lines.push(`${report.final.matched ? 'matched' : 'did not match'} the reference with ${report.final.n} of ${report.reference.layers} blocks; model written to ${out}`);
       lines.push(`status: ${report.status}`);
-      process.stdout.write(lines.join('\n') + '\n');
+      process.stdout.write(`${lines.join('\n')}\n`);
     }
     return report.status === 'halted' ? 1 : 0;
   } finally {
@@ -183,7 +183,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
   const { train, val } = splitTokens(await loadCorpus(f.data as string));
   let config: Gpt2Config;
   let source: ParamSource;
-  let close = async () => undefined as void;
+  let close: () => Promise<void> = async () => undefined;
   if (f.model !== undefined) {
     if (f.layers !== undefined || f.width !== undefined || f.heads !== undefined) throw new UsageError('give either --model or --layers/--width/--heads, not both');
     const { ckpt, src } = await loadCheckpoint(f.model as string);
@@ -227,7 +227,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const handler = onTrainEvent(() => '', () => trainer.settings.steps, log);
     const every = (f['checkpoint-every'] as number | undefined) ?? 50;
     try {
-      let outcome;
+      let outcome: Awaited<ReturnType<Trainer['run']>>;
       do {
         outcome = await trainer.run(handler, { until: every > 0 ? trainer.position.step + every : undefined });
         if (outcome.status !== 'halted') await saveSnapshot(store, trainer, null);
@@ -235,7 +235,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
       if (outcome.status === 'halted') return 1;
       await writeModel(out, trainer.model.config, await trainer.model.toHost());
       const result = { val_loss: outcome.valLoss, steps: trainer.position.step, params: paramCount(trainer.model.config), seconds: trainer.position.elapsedSec };
-      if (f.json) process.stdout.write(JSON.stringify(result) + '\n');
+      if (f.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`trained ${result.steps} steps: val loss ${outcome.valLoss?.toFixed(4)}; model written to ${out} (${result.seconds.toFixed(1)} s)\n`);
       return 0;
     } finally {

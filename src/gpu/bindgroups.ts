@@ -20,7 +20,10 @@ export class BindGroupCache {
 
   private id(o: object): number {
     let i = this.ids.get(o);
-    if (i === undefined) this.ids.set(o, (i = this.nextId++));
+    if (i === undefined) {
+      i = this.nextId++;
+      this.ids.set(o, i);
+    }
     return i;
   }
 

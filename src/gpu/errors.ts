@@ -33,7 +33,7 @@ export function formatCompilationMessages(
   const lines = source.split('\n');
   return messages.map((m) => {
     const src = m.lineNum > 0 ? lines[m.lineNum - 1] ?? '' : '';
-    const caret = m.linePos > 0 ? ' '.repeat(m.linePos - 1) + '^' : '';
+    const caret = m.linePos > 0 ? `${' '.repeat(m.linePos - 1)}^` : '';
     const at = mapLine(m.lineNum);
     return `${at.file}:${at.line}:${m.linePos}: ${m.type}: ${m.message}\n    ${src}\n    ${caret}`;
   });

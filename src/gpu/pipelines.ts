@@ -32,7 +32,10 @@ export class PipelineCache {
     let key = entry;
     for (const k of Object.keys(constants).sort()) key += `\u0000${k}=${Number(constants[k])}`;
     let bySource = this.pipelines.get(spec.source);
-    if (!bySource) this.pipelines.set(spec.source, (bySource = new Map()));
+    if (!bySource) {
+      bySource = new Map();
+      this.pipelines.set(spec.source, bySource);
+    }
     let hit = bySource.get(key);
     if (hit) return hit;
     // Creation errors are caught in a scope so the funnel gets the specific ShaderCompileError (line, column,

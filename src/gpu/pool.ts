@@ -60,7 +60,10 @@ export class BufferPool {
     if (!this.inUse.delete(buf)) throw new Error(`Buffer "${buf.label}" released twice or not from this pool.`);
     const key = `${buf.usage}:${buf.size}`;
     let list = this.free.get(key);
-    if (!list) this.free.set(key, (list = []));
+    if (!list) {
+      list = [];
+      this.free.set(key, list);
+    }
     const rank = this.order.get(buf)!;
     let lo = 0;
     let hi = list.length;

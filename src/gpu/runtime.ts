@@ -173,7 +173,8 @@ export class Gpu {
   }
 
   private getEncoder(): GPUCommandEncoder {
-    return (this.encoder ??= this.device.createCommandEncoder({ label: 'batch' }));
+    this.encoder ??= this.device.createCommandEncoder({ label: 'batch' });
+    return this.encoder;
   }
 
   private endPass(): void {

@@ -151,7 +151,7 @@ export function exportGpt2(config: Gpt2Config, params: Map<string, Float32Array>
     if (!data) throw new Error(`export: parameter ${p.name} missing`);
     return { name: p.name, shape: p.shape, data };
   });
-  return { safetensors: writeSafetensors(tensors, { format: 'pt' }), configJson: JSON.stringify(toHfConfig(config), null, 2) + '\n' };
+  return { safetensors: writeSafetensors(tensors, { format: 'pt' }), configJson: `${JSON.stringify(toHfConfig(config), null, 2)}\n` };
 }
 
 /** The config of the model that inherits the first n blocks (Inheritune's inherit(n)). */

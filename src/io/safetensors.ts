@@ -95,7 +95,7 @@ export async function openSafetensors(src: ByteSource, label?: string): Promise<
 
   const text = decodeHeader(await readExact(src, 8, n, fail), fail);
   const { header, order } = parseHeader(text, fail);
-  const metadata = parseMetadata(header['__metadata__'], fail);
+  const metadata = parseMetadata(header.__metadata__, fail);
   const dataStart = 8 + n;
   const tensors = new Map<string, TensorInfo>();
   for (const name of order) {
@@ -181,7 +181,10 @@ function scanKeys(text: string, fail: Fail): string[] {
       const key = JSON.parse(text.slice(start, i + 1)) as string;
       if (frame.keys.has(key)) failDuplicate(key, frames.length === 1 ? undefined : frame.owner, fail);
       frame.keys.add(key);
-      if (frames.length === 1) top.push((lastTop = key));
+      if (frames.length === 1) {
+        lastTop = key;
+        top.push(key);
+      }
     } else if (c === 0x7b || c === 0x5b) {
       const owner = frames.length === 1 ? lastTop : frames[frames.length - 1]?.owner;
       frames.push({ keys: c === 0x7b ? new Set() : null, owner });

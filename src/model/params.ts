@@ -20,12 +20,12 @@ export function paramSpecs(c: Gpt2Config): ParamSpec[] {
   for (let l = 0; l < L; l++) {
     const h = `h.${l}.`;
     list.push(
-      [h + 'ln_1.weight', [C]], [h + 'ln_1.bias', [C]],
-      [h + 'attn.c_attn.weight', [C, 3 * C]], [h + 'attn.c_attn.bias', [3 * C]],
-      [h + 'attn.c_proj.weight', [C, C]], [h + 'attn.c_proj.bias', [C]],
-      [h + 'ln_2.weight', [C]], [h + 'ln_2.bias', [C]],
-      [h + 'mlp.c_fc.weight', [C, 4 * C]], [h + 'mlp.c_fc.bias', [4 * C]],
-      [h + 'mlp.c_proj.weight', [4 * C, C]], [h + 'mlp.c_proj.bias', [C]],
+      [`${h}ln_1.weight`, [C]], [`${h}ln_1.bias`, [C]],
+      [`${h}attn.c_attn.weight`, [C, 3 * C]], [`${h}attn.c_attn.bias`, [3 * C]],
+      [`${h}attn.c_proj.weight`, [C, C]], [`${h}attn.c_proj.bias`, [C]],
+      [`${h}ln_2.weight`, [C]], [`${h}ln_2.bias`, [C]],
+      [`${h}mlp.c_fc.weight`, [C, 4 * C]], [`${h}mlp.c_fc.bias`, [4 * C]],
+      [`${h}mlp.c_proj.weight`, [4 * C, C]], [`${h}mlp.c_proj.bias`, [C]],
     );
   }
   list.push(['ln_f.weight', [C]], ['ln_f.bias', [C]]);
@@ -66,7 +66,10 @@ export function paramLayout(specs: ParamSpec[], maxBankElems: number): ParamLayo
   // First fit, in checkpoint order, keeps a layer's tensors together.
   for (const p of specs) {
     let bank = banks.find((b) => b.used + align(p.size) <= maxBankElems);
-    if (!bank) banks.push((bank = { decayed: [], plain: [], used: 0 }));
+    if (!bank) {
+      bank = { decayed: [], plain: [], used: 0 };
+      banks.push(bank);
+    }
     (p.decay ? bank.decayed : bank.plain).push(p);
     bank.used += align(p.size);
   }

@@ -90,13 +90,13 @@ export function gpt2LossAndGradsRef(params: Map<string, F64>, cfg: Gpt2RefConfig
     const s = saved[l]!;
     const h = `h.${l}.`;
     // x = x2 + mlp(x2)
-    const dfg = linearBack(h + 'mlp.c_proj', s.fg, dx, 4 * C, C);
-    const dh2 = linearBack(h + 'mlp.c_fc', s.h2, geluBackwardRef(s.f, dfg), C, 4 * C);
-    const dx2 = addRef(dx, normBack(h + 'ln_2', s.x2, dh2));
+    const dfg = linearBack(`${h}mlp.c_proj`, s.fg, dx, 4 * C, C);
+    const dh2 = linearBack(`${h}mlp.c_fc`, s.h2, geluBackwardRef(s.f, dfg), C, 4 * C);
+    const dx2 = addRef(dx, normBack(`${h}ln_2`, s.x2, dh2));
     // x2 = x + attn(x)
-    const da = linearBack(h + 'attn.c_proj', s.a, dx2, C, C);
-    const dh = linearBack(h + 'attn.c_attn', s.h, attentionBackwardRef(s.qkv, da, B, T, H, D), C, 3 * C);
-    dx = addRef(dx2, normBack(h + 'ln_1', s.x, dh));
+    const da = linearBack(`${h}attn.c_proj`, s.a, dx2, C, C);
+    const dh = linearBack(`${h}attn.c_attn`, s.h, attentionBackwardRef(s.qkv, da, B, T, H, D), C, 3 * C);
+    dx = addRef(dx2, normBack(`${h}ln_1`, s.x, dh));
   }
   const emb = embeddingBackwardRef(tokens, B, T, dx, V, P, C);
   acc('wte.weight', emb.dwte);

@@ -93,7 +93,9 @@ const muonCheck: Check = {
         const stride = nsStride(R, C);
         const Gs = [0, 1, 2].map(() => f32(rng.normals(n)));
         const G = new Float32Array(3 * stride).fill(NaN); // padding never read: NaN would show if it were
-        Gs.forEach((g, l) => G.set(g, l * stride));
+        Gs.forEach((g, l) => {
+          G.set(g, l * stride);
+        });
         const g = fromArray(gpu, G, [3 * stride]);
         const out = fromArray(gpu, new Float64Array(3 * stride), [3 * stride]);
         newtonSchulz(gpu, g.view, out.view, R, C, 5, 3, stride);

@@ -45,7 +45,7 @@ async function freshCase(ctx: CheckContext, rng: Rng, label: string, inputs: Inp
   });
   const direct = await run(false);
   const fresh = await run(true);
-  inputs.forEach((inp, i) => expect(`${label}: d${inp.name}, elements where written fresh ≠ added to zeros`, [unequal(fresh[i]!, direct[i]!)], [0], EXACT_COUNT));
+  inputs.forEach((inp, i) => void expect(`${label}: d${inp.name}, elements where written fresh ≠ added to zeros`, [unequal(fresh[i]!, direct[i]!)], [0], EXACT_COUNT));
 }
 
 const freshGradientCheck: Check = {

@@ -1,7 +1,7 @@
 // The define-by-run tape: ops record nodes while grad mode is on; backward() walks them in reverse.
 
 import { SAVED, type OpAttrs, type OpKind } from './opkinds';
-import { Tensor, empty, untrack, zeros } from './tensor';
+import { type Tensor, empty, untrack, zeros } from './tensor';
 
 export interface Node<K extends OpKind> {
   kind: K;
@@ -149,7 +149,10 @@ export class Tape {
       }
       const sum = (): Tensor => {
         let t = grads.get(inp);
-        if (!t) grads.set(inp, (t = zeros(gpu, inp.shape)));
+        if (!t) {
+          t = zeros(gpu, inp.shape);
+          grads.set(inp, t);
+        }
         return t;
       };
       const fresh = (): Tensor => {
@@ -187,7 +190,10 @@ export class Tape {
         const gIn = node.inputs.map((inp) => {
           if (!inp.requiresGrad) return null;
           let s = slots.get(inp);
-          if (!s) slots.set(inp, (s = slotFor(inp, movable)));
+          if (!s) {
+            s = slotFor(inp, movable);
+            slots.set(inp, s);
+          }
           return s;
         });
         (rules[node.kind] as BackwardRule<OpKind>)(node as Node<OpKind>, gOut, gIn);

@@ -34,6 +34,7 @@ export function Heatmap() {
       <div className={`hm-grid${dense ? ' dense' : ''}`} style={{ gridTemplateColumns: `3.2em repeat(${H}, minmax(0, 1fr)) 3em` }}>
         <span />
         {Array.from({ length: H }, (_, h) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: a head is its index
           <span key={h} className="hm-col">
             {dense && h % 4 ? '' : `h${h}`}
           </span>
@@ -44,6 +45,7 @@ export function Heatmap() {
             <span className="hm-label">L{l.layer}</span>
             {l.heads.map((h, i) => (
               <span
+                // biome-ignore lint/suspicious/noArrayIndexKey: a head is its index
                 key={i}
                 className="hm-cell"
                 style={{ background: colour(h.kStar, kMax), color: h.kStar > kMax ** 0.55 ? '#fff' : '#1d2330' }}

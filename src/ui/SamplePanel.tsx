@@ -35,7 +35,9 @@ export function SamplePanel() {
         <NumberField label="temperature" testId="sample-temperature" value={temperature} error={errors.temperature} onChange={(v) => setTemperature(v ?? NaN)} />
         <NumberField label="top-k" testId="sample-topk" value={topK} error={errors.topK} onChange={(v) => setTopK(v ?? NaN)} />
         <div className="field">
-          <label>&nbsp;</label>
+          <span className="field-label" aria-hidden="true">
+            &nbsp;
+          </span>
           <button type="button" className="primary" data-testid="sample" disabled={!ready || sample.running || invalid} onClick={go}>
             {sample.running ? 'Sampling…' : 'Sample'}
           </button>

@@ -279,5 +279,5 @@ export function logCsv(log: LogEntry[]): string {
     if (e.type === 'step') rows.push([e.phase, e.round, 'step', e.step, f(e.loss), '', f(e.lr), f(e.gradNorm), f(e.tokensPerSec), f(e.flopsPerSec), f(e.mfu), f(e.elapsedSec)].join(','));
     else if (e.type === 'eval') rows.push([e.phase, e.round, 'eval', e.step, '', f(e.valLoss), '', '', '', '', '', f(e.elapsedSec)].join(','));
   }
-  return rows.join('\n') + '\n';
+  return `${rows.join('\n')}\n`;
 }

@@ -181,9 +181,9 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     ['too many windows', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '64', '--windows', '100000'], /only \d+ windows of ctx 64 fit/],
   ];
   it.each([
-    ['run --help', ['run', '--help'], /^usage: inheritune run --ref [^]*--half-activations/, /inherit --ref/],
-    ['train --out x -h', ['train', '--out', 'x', '-h'], /^usage: inheritune train --data [^]*training: \[--optimizer/, /analyze --model/],
-    ['help eval', ['help', 'eval'], /^usage: inheritune eval --model [^]*--layers n, of the model/, /training:/],
+    ['run --help', ['run', '--help'], /^usage: inheritune run --ref [\s\S]*--half-activations/, /inherit --ref/],
+    ['train --out x -h', ['train', '--out', 'x', '-h'], /^usage: inheritune train --data [\s\S]*training: \[--optimizer/, /analyze --model/],
+    ['help eval', ['help', 'eval'], /^usage: inheritune eval --model [\s\S]*--layers n, of the model/, /training:/],
   ] as const)('%s prints that command\u2019s usage and exits 0', (_name, args, shown, notShown) => {
     const r = cli(...args);
     expect(r.code, r.stderr).toBe(0);

@@ -106,7 +106,10 @@ describe('rank measures (CPU)', () => {
       for (const v of ref) total += v;
       let run = 0;
       let wantK = 0;
-      for (let r = 0; r < n && total > 0 && !wantK; r++) if ((run += ref[r]!) >= 0.9 * total) wantK = r + 1;
+      for (let r = 0; r < n && total > 0 && !wantK; r++) {
+        run += ref[r]!;
+        if (run >= 0.9 * total) wantK = r + 1;
+      }
       expect(kStar(a, n), label).toBe(wantK);
       const mass = new Float64Array(n);
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) mass[j] += a[i * n + j]!;
@@ -114,7 +117,10 @@ describe('rank measures (CPU)', () => {
       const massTotal = sorted.reduce((x, y) => x + y, 0);
       let m = 0;
       let wantM = 0;
-      for (let r = 0; r < n && massTotal > 0 && !wantM; r++) if ((m += sorted[r]!) >= 0.9 * massTotal) wantM = r + 1;
+      for (let r = 0; r < n && massTotal > 0 && !wantM; r++) {
+        m += sorted[r]!;
+        if (m >= 0.9 * massTotal) wantM = r + 1;
+      }
       if (label.startsWith('causal') || label.startsWith('zero')) expect(mStar(a, n), label).toBe(wantM); // masses of signed matrices are not attention
       expect(energyFractions(a, n).every((f, r, all) => r === 0 || f >= all[r - 1]! - 1e-12)).toBe(true);
     }
@@ -211,7 +217,10 @@ describe('inheritune analyze', () => {
     const data = join(dir, 'small.txt');
     await writeFile(data, readFileSync(TEXT, 'utf8').slice(0, 20_000));
     const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out.push(String(s));
+      return true;
+    });
     const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       expect(await analyzeCommand(['--model', FIX, '--data', data, '--batch', '2', '--ctx=16', '--json'], await getGpu())).toBe(0);

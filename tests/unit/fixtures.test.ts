@@ -40,7 +40,8 @@ async function load(dir: string, layers?: number) {
 
 let valTokens: Uint16Array | null = null;
 async function val(): Promise<Uint16Array> {
-  return (valTokens ??= splitTokens(await encodeGpt2(readFileSync(TEXT, 'utf8'))).val);
+  valTokens ??= splitTokens(await encodeGpt2(readFileSync(TEXT, 'utf8'))).val;
+  return valTokens;
 }
 
 /**
@@ -67,7 +68,9 @@ describe.each([
       const y = Int32Array.from(dbg.y.flat());
       const logits = await model.logits(x, dbg.B, dbg.T).readF32();
       let worstLogit = 0;
-      dbg.logits_idx.forEach((i, k) => (worstLogit = Math.max(worstLogit, Math.abs(logits[i]! - dbg.logits_val[k]!))));
+      dbg.logits_idx.forEach((i, k) => {
+        worstLogit = Math.max(worstLogit, Math.abs(logits[i]! - dbg.logits_val[k]!));
+      });
       const loss = model.loss(x, y, dbg.B, dbg.T, undefined, half);
       backward(loss);
       const got = (await loss.readF32())[0]!;

@@ -95,7 +95,7 @@ function mutateJson(text: string, rng: Rng): string {
     case 5: delete e[pick(rng, ['dtype', 'shape', 'data_offsets'])]; break;
     case 6: e[pick(rng, ['dtype', 'shape', 'data_offsets'])] = weirdValue(rng); break;
     case 7: h[pick(rng, LLAMA)] = { ...e }; delete h[name]; break; // renamed: not GPT-2, or a second name
-    case 8: h['__metadata__'] = pick(rng, [{ format: 1 }, [], 'pt', null, { a: 'b' }]) as never; break;
+    case 8: h.__metadata__ = pick(rng, [{ format: 1 }, [], 'pt', null, { a: 'b' }]) as never; break;
     case 9: h[name] = weirdValue(rng) as never; break;
     case 10: {
       // A duplicate key, which JSON.parse would silently collapse.

@@ -6,5 +6,6 @@ import { Gpu } from '../../src/gpu/runtime';
 let gpu: Promise<Gpu> | null = null;
 
 export function getGpu(): Promise<Gpu> {
-  return (gpu ??= acquireNodeDevice().then((a) => new Gpu(a)));
+  gpu ??= acquireNodeDevice().then((a) => new Gpu(a));
+  return gpu;
 }

@@ -9,9 +9,15 @@ import { Rng } from '../../src/util/rng';
 
 const f = new Float32Array(1);
 const u = new Uint32Array(f.buffer);
-const widen = (h: number) => ((u[0] = f16ToF32Bits(h)), f[0]!);
-const fromBits = (bits: number) => ((u[0] = bits), f[0]!);
-const bitsOf = (v: number) => ((f[0] = v), u[0]!);
+const fromBits = (bits: number) => {
+  u[0] = bits;
+  return f[0]!;
+};
+const widen = (h: number) => fromBits(f16ToF32Bits(h));
+const bitsOf = (v: number) => {
+  f[0] = v;
+  return u[0]!;
+};
 const isNanHalf = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
 
 describe('f32 → f16 (round to nearest even)', () => {

@@ -42,9 +42,9 @@ const adversarial: Record<string, string> = {
   spacesBeforeNewlines: 'to be \nor not  \n to\tbe\n\t that\n \nis'.repeat(12),
   crlf: 'First Citizen:\r\nBefore we proceed\r\n\r\nany further\r\nhear me\r\n'.repeat(12),
   unicode: 'héllo\nwörld\n日本語のテキスト\n😀🎭\nb\u00a0\nc\n\u2028d\ne\u3000\nf\nΩ≈ç√\n'.repeat(12),
-  noCutAtAll: ('word '.repeat(30) + '\n\n \n\t\n').repeat(20),
-  onlyNewlines: '\n'.repeat(500) + 'a\n' + '\n'.repeat(500),
-  edgesAndContractions: "\nit's\n's\n'll\nthey've\n123\n4.5\n<|endoftext|>\n<|endoftext|>x\n".repeat(12) + 'end\n',
+  noCutAtAll: (`${'word '.repeat(30)}\n\n \n\t\n`).repeat(20),
+  onlyNewlines: `${'\n'.repeat(500)}a\n${'\n'.repeat(500)}`,
+  edgesAndContractions: `${"\nit's\n's\n'll\nthey've\n123\n4.5\n<|endoftext|>\n<|endoftext|>x\n".repeat(12)}end\n`,
 };
 
 describe('GPT-2 tokenizer', () => {

@@ -219,7 +219,10 @@ const shapeKey = (s: Shape) => `${s.batch}×${s.M}×${s.N}×${s.K}${s.transA ? '
 
 function tuning(gpu: Gpu): Tuning {
   let t = tunings.get(gpu);
-  if (!t) tunings.set(gpu, (t = { enabled: false, chosen: new Map(), pending: new Map() }));
+  if (!t) {
+    t = { enabled: false, chosen: new Map(), pending: new Map() };
+    tunings.set(gpu, t);
+  }
   return t;
 }
 
