@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 
 /** The Content-Security-Policy a page states in its meta tag (the one source of each page's policy). */
 function pagePolicy(page: string): string {
-  const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(join(__dirname, page), 'utf8'))?.[1];
+  const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(
+    readFileSync(join(__dirname, page), 'utf8'),
+  )?.[1];
   if (!csp) throw new Error(`${page} has no Content-Security-Policy meta tag`);
   return csp;
 }

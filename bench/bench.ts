@@ -53,8 +53,20 @@ export interface BenchOptions {
  */
 export type HostResult = Pick<StepResult, (typeof HOST_FIELDS)[number]> & { usPerDispatch: number };
 const HOST_FIELDS = [
-  'config', 'model', 'batch', 'ctx', 'optimizer', 'steps', 'warmup',
-  'dispatchesPerStep', 'clearsPerStep', 'clearedBytesPerStep', 'encodeMsPerStep', 'submitMsPerStep', 'bindGroupsCreatedPerStep', 'buffersCreatedPerStep',
+  'config',
+  'model',
+  'batch',
+  'ctx',
+  'optimizer',
+  'steps',
+  'warmup',
+  'dispatchesPerStep',
+  'clearsPerStep',
+  'clearedBytesPerStep',
+  'encodeMsPerStep',
+  'submitMsPerStep',
+  'bindGroupsCreatedPerStep',
+  'buffersCreatedPerStep',
 ] as const;
 
 /** Bytes as MiB for the log. */
@@ -157,7 +169,13 @@ export interface BenchReport {
   steps: StepResult[];
   host: HostResult[];
   /** TensorFlow.js (WebGPU backend) on the same adapter, with our figure divided by its (>1: we are faster). */
-  peers: { tfjs: { version: string; matmul: (PeerMatmul & { oursOverTheirs: number | null })[]; steps: (PeerStep & { oursOverTheirs: number | null })[] } | null };
+  peers: {
+    tfjs: {
+      version: string;
+      matmul: (PeerMatmul & { oursOverTheirs: number | null })[];
+      steps: (PeerStep & { oursOverTheirs: number | null })[];
+    } | null;
+  };
   errors: { section: string; what: string; message: string }[];
   /** False in the reports handed to `progress` while cases remain; true once every section has run. */
   complete: boolean;
@@ -213,16 +231,55 @@ export interface StepConfig {
 
 export function stepConfigs(size: BenchSize): StepConfig[] {
   if (size === 'ci') {
-    const tiny: StepConfig = { name: 'tiny', model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 }, batch: 2, ctx: 32, steps: 2, warmup: 3, optimizer: 'adamw' };
+    const tiny: StepConfig = {
+      name: 'tiny',
+      model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 },
+      batch: 2,
+      ctx: 32,
+      steps: 2,
+      warmup: 3,
+      optimizer: 'adamw',
+    };
     return [tiny, { ...tiny, name: 'tiny-f16', halfActivations: true }];
   }
-  const gpt2Blocks = (n: number): Gpt2Config => ({ vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: n, nHead: 12 });
+  const gpt2Blocks = (n: number): Gpt2Config => ({
+    vocabSize: 50257,
+    nPositions: 1024,
+    nEmbd: 768,
+    nLayer: n,
+    nHead: 12,
+  });
   return [
-    { name: 'tiny', model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 2, nHead: 4 }, batch: 16, ctx: 256, steps: 20, warmup: 3, optimizer: 'adamw' },
-    { name: 'ref-8L', model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 8, nHead: 4 }, batch: 16, ctx: 256, steps: 20, warmup: 3, optimizer: 'adamw' },
+    {
+      name: 'tiny',
+      model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 2, nHead: 4 },
+      batch: 16,
+      ctx: 256,
+      steps: 20,
+      warmup: 3,
+      optimizer: 'adamw',
+    },
+    {
+      name: 'ref-8L',
+      model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 8, nHead: 4 },
+      batch: 16,
+      ctx: 256,
+      steps: 20,
+      warmup: 3,
+      optimizer: 'adamw',
+    },
     { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
     { name: 'gpt2-6L-muon', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'muon' },
-    { name: 'gpt2-6L-f16', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw', halfActivations: true },
+    {
+      name: 'gpt2-6L-f16',
+      model: gpt2Blocks(6),
+      batch: 8,
+      ctx: 1024,
+      steps: 10,
+      warmup: 2,
+      optimizer: 'adamw',
+      halfActivations: true,
+    },
   ];
 }
 
@@ -232,14 +289,34 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
  */
 export function hostConfigs(): StepConfig[] {
   const model: Gpt2Config = { vocabSize: 1024, nPositions: 64, nEmbd: 96, nLayer: 6, nHead: 12 };
-  return (['adamw', 'muon'] as const).map((optimizer) => ({ name: 'gpt2-6L layout, narrow', model, batch: 2, ctx: 64, steps: 20, warmup: 16, optimizer }));
+  return (['adamw', 'muon'] as const).map((optimizer) => ({
+    name: 'gpt2-6L layout, narrow',
+    model,
+    batch: 2,
+    ctx: 64,
+    steps: 20,
+    warmup: 16,
+    optimizer,
+  }));
 }
 
 /** Worst |got − f64 dot| / (Σ|a·b| + tiny) over 32 random entries of C's first rows (of the last chunk computed). */
-async function checkEntries(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, s: MatmulShape, rows: number, rng: Rng): Promise<number> {
+async function checkEntries(
+  gpu: Gpu,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  s: MatmulShape,
+  rows: number,
+  rng: Rng,
+): Promise<number> {
   rows = Math.min(rows, 64); // only the first rows are read back (the head's C is 1.6 GB)
   const read = async (v: Parameters<Gpu['read']>[0]) => new Float32Array(await gpu.read(v));
-  const [A, B, C] = await Promise.all([s.transA ? a.readF32() : read(a.range(0, rows * s.K)), b.readF32(), read(c.range(0, rows * s.N))]);
+  const [A, B, C] = await Promise.all([
+    s.transA ? a.readF32() : read(a.range(0, rows * s.K)),
+    b.readF32(),
+    read(c.range(0, rows * s.N)),
+  ]);
   let worst = 0;
   for (let e = 0; e < 32; e++) {
     const m = rng.int(rows);
@@ -257,7 +334,13 @@ async function checkEntries(gpu: Gpu, a: Tensor, b: Tensor, c: Tensor, s: Matmul
   return worst;
 }
 
-async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs: number, only?: MatmulVariant): Promise<MatmulResult> {
+async function benchMatmul(
+  gpu: Gpu,
+  s: MatmulShape,
+  peak: Peak | null,
+  targetMs: number,
+  only?: MatmulVariant,
+): Promise<MatmulResult> {
   const rng = new Rng(1);
   const transA = !!s.transA;
   const transB = !!s.transB;
@@ -291,7 +374,24 @@ async function benchMatmul(gpu: Gpu, s: MatmulShape, peak: Peak | null, targetMs
     // Exactness on this adapter: 32 output entries against f64 dot products of the same operands.
     const maxRelErr = await checkEntries(gpu, a, b, c, s, Math.min(chunkRows, s.M), rng);
     const kParts = splitK({ M: Math.min(chunkRows, s.M), N: s.N, K: s.K })?.parts ?? 1;
-    return { label: s.label, M: s.M, N: s.N, K: s.K, transA, transB, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, chunks, kParts, variant, variantMs, maxRelErr, uncheckedMs: null };
+    return {
+      label: s.label,
+      M: s.M,
+      N: s.N,
+      K: s.K,
+      transA,
+      transB,
+      ms,
+      reps,
+      tflops,
+      ofPeak: peak ? (tflops * 1e12) / peak.flops : null,
+      chunks,
+      kParts,
+      variant,
+      variantMs,
+      maxRelErr,
+      uncheckedMs: null,
+    };
   } finally {
     for (const t of [a, b, c]) t.dispose();
   }
@@ -308,14 +408,31 @@ async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Prom
   randomFill(gpu, dOut, rng);
   const fwd = attentionForward(qkv, H);
   try {
-    const f = await timeWall(gpu, () => {
-      const r = attentionForward(qkv, H);
-      r.out.dispose();
-      r.lse.dispose();
-    }, targetMs);
-    const b = await timeWall(gpu, () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, { t: dqkv, accumulate: false }, B, T, H, D), targetMs);
+    const f = await timeWall(
+      gpu,
+      () => {
+        const r = attentionForward(qkv, H);
+        r.out.dispose();
+        r.lse.dispose();
+      },
+      targetMs,
+    );
+    const b = await timeWall(
+      gpu,
+      () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, { t: dqkv, accumulate: false }, B, T, H, D),
+      targetMs,
+    );
     const flops = 2 * B * H * T * T * D; // causal: half of 2 products of 2·T²·D each
-    return { B, T, H, D, forwardMs: f.ms, backwardMs: b.ms, forwardTflops: flops / (f.ms / 1000) / 1e12, backwardTflops: (2.5 * flops) / (b.ms / 1000) / 1e12 };
+    return {
+      B,
+      T,
+      H,
+      D,
+      forwardMs: f.ms,
+      backwardMs: b.ms,
+      forwardTflops: flops / (f.ms / 1000) / 1e12,
+      backwardTflops: (2.5 * flops) / (b.ms / 1000) / 1e12,
+    };
   } finally {
     for (const t of [qkv, dOut, dqkv, fwd.out, fwd.lse]) t.dispose();
   }
@@ -332,11 +449,23 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
   const tokens = new Uint16Array(n);
   for (let i = 0; i < n; i++) tokens[i] = Math.floor(rng.next() * cfg.model.vocabSize);
   const total = cfg.warmup + cfg.steps + 1; // + one profiled update
-  const trainer = new Trainer(model, { train: tokens, val: tokens.subarray(0, cfg.ctx * 2 + 2) }, {
-    batch: cfg.batch, ctx: cfg.ctx, accum: 1, steps: total,
-    schedule: { kind: 'cosine', lr: 3e-4, warmup: 0, minLr: 3e-4 },
-    optimizer: optimizerConfig(cfg.optimizer), evalEvery: 0, evalWindows: 1, seed: 1, halfActivations: !!cfg.halfActivations,
-  }, peak);
+  const trainer = new Trainer(
+    model,
+    { train: tokens, val: tokens.subarray(0, cfg.ctx * 2 + 2) },
+    {
+      batch: cfg.batch,
+      ctx: cfg.ctx,
+      accum: 1,
+      steps: total,
+      schedule: { kind: 'cosine', lr: 3e-4, warmup: 0, minLr: 3e-4 },
+      optimizer: optimizerConfig(cfg.optimizer),
+      evalEvery: 0,
+      evalWindows: 1,
+      seed: 1,
+      halfActivations: !!cfg.halfActivations,
+    },
+    peak,
+  );
   try {
     let last: Extract<TrainEvent, { type: 'step' }> | null = null;
     const onEvent = (e: TrainEvent) => {
@@ -346,7 +475,13 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     await trainer.run(onEvent, { until: cfg.warmup });
     const enc0 = trainer.encodeMs;
     const sub0 = gpu.submitMs;
-    const [disp0, groups0, bufs0, clears0, cleared0] = [gpu.dispatchCount, gpu.bindGroups.misses, gpu.pool.created, gpu.clearCount, gpu.clearedBytes];
+    const [disp0, groups0, bufs0, clears0, cleared0] = [
+      gpu.dispatchCount,
+      gpu.bindGroups.misses,
+      gpu.pool.created,
+      gpu.clearCount,
+      gpu.clearedBytes,
+    ];
     const t0 = performance.now();
     await trainer.run(onEvent, { until: cfg.warmup + cfg.steps });
     await gpu.sync();
@@ -358,7 +493,10 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     const clearsPerStep = (gpu.clearCount - clears0) / cfg.steps;
     const clearedBytesPerStep = (gpu.clearedBytes - cleared0) / cfg.steps;
     const buffersCreatedPerStep = (gpu.pool.created - bufs0) / cfg.steps;
-    const { tokensPerSec: trainerTokensPerSec, mfu: trainerMfu } = last! as { tokensPerSec: number; mfu: number | null };
+    const { tokensPerSec: trainerTokensPerSec, mfu: trainerMfu } = last! as {
+      tokensPerSec: number;
+      mfu: number | null;
+    };
     // One more update with per-dispatch timestamps: where the GPU time goes.
     let gpuMsPerStep: number | null = null;
     let kernels: StepResult['kernels'] = [];
@@ -377,7 +515,10 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
         sum += t.ns / 1e6;
       }
       gpuMsPerStep = sum;
-      kernels = [...by].map(([label, v]) => ({ label, ...v })).sort((x, y) => y.ms - x.ms).slice(0, 12);
+      kernels = [...by]
+        .map(([label, v]) => ({ label, ...v }))
+        .sort((x, y) => y.ms - x.ms)
+        .slice(0, 12);
     } else {
       await trainer.run(onEvent, { until: total });
     }
@@ -385,11 +526,34 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     const perToken = flopsPerToken(cfg.model, cfg.ctx);
     const flops = tokensPerSec * perToken;
     return {
-      config: cfg.name, model: cfg.model, params: paramCount(cfg.model), optimizer: cfg.optimizer, halfActivations: !!cfg.halfActivations, batch: cfg.batch, ctx: cfg.ctx,
-      steps: cfg.steps, warmup: cfg.warmup, msPerStep, tokensPerSec, trainerTokensPerSec, trainerMfu, flopsPerToken: perToken,
-      tflops: flops / 1e12, mfu: peak ? flops / peak.flops : null, encodeMsPerStep, encodeShare: encodeMsPerStep / msPerStep, submitMsPerStep,
-      dispatchesPerStep, clearsPerStep, clearedBytesPerStep, bindGroupsCreatedPerStep, buffersCreatedPerStep,
-      gpuMsPerStep, kernels, peakGpuBytes: gpu.pool.stats().peakBytes, finalLoss: (last as StepMetricsLike | null)?.loss ?? NaN,
+      config: cfg.name,
+      model: cfg.model,
+      params: paramCount(cfg.model),
+      optimizer: cfg.optimizer,
+      halfActivations: !!cfg.halfActivations,
+      batch: cfg.batch,
+      ctx: cfg.ctx,
+      steps: cfg.steps,
+      warmup: cfg.warmup,
+      msPerStep,
+      tokensPerSec,
+      trainerTokensPerSec,
+      trainerMfu,
+      flopsPerToken: perToken,
+      tflops: flops / 1e12,
+      mfu: peak ? flops / peak.flops : null,
+      encodeMsPerStep,
+      encodeShare: encodeMsPerStep / msPerStep,
+      submitMsPerStep,
+      dispatchesPerStep,
+      clearsPerStep,
+      clearedBytesPerStep,
+      bindGroupsCreatedPerStep,
+      buffersCreatedPerStep,
+      gpuMsPerStep,
+      kernels,
+      peakGpuBytes: gpu.pool.stats().peakBytes,
+      finalLoss: (last as StepMetricsLike | null)?.loss ?? NaN,
     };
   } finally {
     trainer.dispose();
@@ -399,15 +563,30 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
 }
 
 /** `r`'s kernel on shape `s` again, on the same adapter's device without shader bounds checks. */
-async function benchUnchecked(gpu: Gpu, device: () => Promise<Gpu>, s: MatmulShape, r: MatmulResult, peak: Peak | null, targetMs: number): Promise<MatmulResult> {
+async function benchUnchecked(
+  gpu: Gpu,
+  device: () => Promise<Gpu>,
+  s: MatmulShape,
+  r: MatmulResult,
+  peak: Peak | null,
+  targetMs: number,
+): Promise<MatmulResult> {
   const u = await device();
   const [x, y] = [u.description, gpu.description];
-  if (x.vendor !== y.vendor || x.architecture !== y.architecture || x.device !== y.device || x.description !== y.description) {
-    throw new Error(`the device without bounds checks is another adapter (${x.description || x.device}, not ${y.description || y.device})`);
+  if (
+    x.vendor !== y.vendor ||
+    x.architecture !== y.architecture ||
+    x.device !== y.device ||
+    x.description !== y.description
+  ) {
+    throw new Error(
+      `the device without bounds checks is another adapter (${x.description || x.device}, not ${y.description || y.device})`,
+    );
   }
   try {
     const again = await benchMatmul(u, s, peak, targetMs, r.variant);
-    if (again.maxRelErr > Math.max(1e-5, 10 * r.maxRelErr)) throw new Error(`the ${r.variant} kernel's max relative error is ${again.maxRelErr.toExponential(1)}`);
+    if (again.maxRelErr > Math.max(1e-5, 10 * r.maxRelErr))
+      throw new Error(`the ${r.variant} kernel's max relative error is ${again.maxRelErr.toExponential(1)}`);
     return again;
   } finally {
     u.trim();
@@ -422,9 +601,24 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   const peak = opts.peak !== undefined ? opts.peak : peakFromTable(gpu.description);
   const targetMs = opts.size === 'ci' ? 1 : 300;
   const report: BenchReport = {
-    date: new Date().toISOString(), size: opts.size, adapter: gpu.description, boundsChecks: gpu.boundsChecks, subgroupReduce: gpu.subgroupReduce, peak,
-    runtime: typeof navigator !== 'undefined' && navigator.userAgent ? navigator.userAgent : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
-    matmul: [], attention: [], reduce: [], steps: [], host: [], peers: { tfjs: null }, errors: [], complete: false,
+    date: new Date().toISOString(),
+    size: opts.size,
+    adapter: gpu.description,
+    boundsChecks: gpu.boundsChecks,
+    subgroupReduce: gpu.subgroupReduce,
+    peak,
+    runtime:
+      typeof navigator !== 'undefined' && navigator.userAgent
+        ? navigator.userAgent
+        : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
+    matmul: [],
+    attention: [],
+    reduce: [],
+    steps: [],
+    host: [],
+    peers: { tfjs: null },
+    errors: [],
+    complete: false,
   };
   // Each case runs on its own: one that fails (out of memory, a limit) is recorded and the rest still run.
   const attempt = async <T>(section: Section, what: string, fn: () => Promise<T>, into: T[]) => {
@@ -442,89 +636,164 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
   };
   if (on('matmul')) {
     for (const s of matmulShapes(opts.size)) {
-      await attempt('matmul', s.label, async () => {
-        const r = await benchMatmul(gpu, s, peak, targetMs);
-        if (opts.unchecked) {
-          // Its own error entry: a failure on the second device leaves this case's figures standing.
-          const again: MatmulResult[] = [];
-          await attempt('matmul', `${s.label} without bounds checks`, () => benchUnchecked(gpu, opts.unchecked!, s, r, peak, targetMs), again);
-          r.uncheckedMs = again[0]?.ms ?? null;
-        }
-        log(`matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(r.variantMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} ms; max rel err ${r.maxRelErr.toExponential(1)}]${r.uncheckedMs !== null ? `; no bounds checks ${r.uncheckedMs.toFixed(3)} ms` : ''}`);
-        return r;
-      }, report.matmul);
+      await attempt(
+        'matmul',
+        s.label,
+        async () => {
+          const r = await benchMatmul(gpu, s, peak, targetMs);
+          if (opts.unchecked) {
+            // Its own error entry: a failure on the second device leaves this case's figures standing.
+            const again: MatmulResult[] = [];
+            await attempt(
+              'matmul',
+              `${s.label} without bounds checks`,
+              () => benchUnchecked(gpu, opts.unchecked!, s, r, peak, targetMs),
+              again,
+            );
+            r.uncheckedMs = again[0]?.ms ?? null;
+          }
+          log(
+            `matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of peak)` : ''} [${r.variant}${r.kParts > 1 ? `, split-K ${r.kParts}` : ''}; ${Object.entries(
+              r.variantMs,
+            )
+              .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+              .join(
+                ', ',
+              )} ms; max rel err ${r.maxRelErr.toExponential(1)}]${r.uncheckedMs !== null ? `; no bounds checks ${r.uncheckedMs.toFixed(3)} ms` : ''}`,
+          );
+          return r;
+        },
+        report.matmul,
+      );
     }
   }
   if (on('attention')) {
-    await attempt('attention', 'causal', async () => {
-      const r = await benchAttention(gpu, opts.size, targetMs);
-      log(`attention B${r.B} T${r.T} H${r.H} D${r.D}: forward ${r.forwardMs.toFixed(2)} ms (${r.forwardTflops.toFixed(2)} TFLOP/s), backward ${r.backwardMs.toFixed(2)} ms (${r.backwardTflops.toFixed(2)} TFLOP/s)`);
-      return r;
-    }, report.attention);
+    await attempt(
+      'attention',
+      'causal',
+      async () => {
+        const r = await benchAttention(gpu, opts.size, targetMs);
+        log(
+          `attention B${r.B} T${r.T} H${r.H} D${r.D}: forward ${r.forwardMs.toFixed(2)} ms (${r.forwardTflops.toFixed(2)} TFLOP/s), backward ${r.backwardMs.toFixed(2)} ms (${r.backwardTflops.toFixed(2)} TFLOP/s)`,
+        );
+        return r;
+      },
+      report.attention,
+    );
   }
   if (on('reduce')) {
-    await attempt('reduce', 'layernorm, cross-entropy', async () => {
-      const rs = await benchReduce(gpu, opts.size, targetMs, opts.withoutSubgroups);
-      for (const r of rs) {
-        log(`${r.kernel} ${r.rows}×${r.cols}: ${r.ms.toFixed(3)} ms, ${r.gbPerSec.toPrecision(3)} GB/s (${r.subgroups ? 'subgroups' : 'no subgroups'})` +
-          `${r.msWithoutSubgroups !== null ? `; without subgroups ${r.msWithoutSubgroups.toFixed(3)} ms` : ''}`);
-      }
-      report.reduce.push(...rs);
-      return rs;
-    }, [] as unknown[]);
+    await attempt(
+      'reduce',
+      'layernorm, cross-entropy',
+      async () => {
+        const rs = await benchReduce(gpu, opts.size, targetMs, opts.withoutSubgroups);
+        for (const r of rs) {
+          log(
+            `${r.kernel} ${r.rows}×${r.cols}: ${r.ms.toFixed(3)} ms, ${r.gbPerSec.toPrecision(3)} GB/s (${r.subgroups ? 'subgroups' : 'no subgroups'})` +
+              `${r.msWithoutSubgroups !== null ? `; without subgroups ${r.msWithoutSubgroups.toFixed(3)} ms` : ''}`,
+          );
+        }
+        report.reduce.push(...rs);
+        return rs;
+      },
+      [] as unknown[],
+    );
   }
   if (on('step')) {
     for (const cfg of stepConfigs(opts.size)) {
-      await attempt('step', cfg.name, async () => {
-        const r = await benchStep(gpu, cfg, peak);
-        log(`step ${r.config} (${r.optimizer}${r.halfActivations ? ', f16 activations' : ''}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
-          `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.clearsPerStep} zero fills of ${mib(r.clearedBytesPerStep)}, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
-          `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${mib(r.peakGpuBytes)}`);
-        return r;
-      }, report.steps);
+      await attempt(
+        'step',
+        cfg.name,
+        async () => {
+          const r = await benchStep(gpu, cfg, peak);
+          log(
+            `step ${r.config} (${r.optimizer}${r.halfActivations ? ', f16 activations' : ''}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
+              `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.clearsPerStep} zero fills of ${mib(r.clearedBytesPerStep)}, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
+              `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${mib(r.peakGpuBytes)}`,
+          );
+          return r;
+        },
+        report.steps,
+      );
     }
   }
   if (on('host') && opts.nullDevice) {
     for (const cfg of hostConfigs()) {
-      await attempt('host', cfg.name, async () => {
-        const r = await benchStep(await opts.nullDevice!(), cfg, null);
-        const h = { ...Object.fromEntries(HOST_FIELDS.map((k) => [k, r[k]])), usPerDispatch: (1000 * r.encodeMsPerStep) / r.dispatchesPerStep } as HostResult;
-        log(`host ${h.config} (${h.optimizer}, null device): ${h.encodeMsPerStep.toFixed(2)} ms to record an update of ${h.dispatchesPerStep} dispatches and ${h.clearsPerStep} zero fills ` +
-          `(${h.usPerDispatch.toFixed(1)} µs each; submit ${h.submitMsPerStep.toFixed(2)} ms; ${h.bindGroupsCreatedPerStep} new bind groups, ${h.buffersCreatedPerStep} new buffers)`);
-        return h;
-      }, report.host);
+      await attempt(
+        'host',
+        cfg.name,
+        async () => {
+          const r = await benchStep(await opts.nullDevice!(), cfg, null);
+          const h = {
+            ...Object.fromEntries(HOST_FIELDS.map((k) => [k, r[k]])),
+            usPerDispatch: (1000 * r.encodeMsPerStep) / r.dispatchesPerStep,
+          } as HostResult;
+          log(
+            `host ${h.config} (${h.optimizer}, null device): ${h.encodeMsPerStep.toFixed(2)} ms to record an update of ${h.dispatchesPerStep} dispatches and ${h.clearsPerStep} zero fills ` +
+              `(${h.usPerDispatch.toFixed(1)} µs each; submit ${h.submitMsPerStep.toFixed(2)} ms; ${h.bindGroupsCreatedPerStep} new bind groups, ${h.buffersCreatedPerStep} new buffers)`,
+          );
+          return h;
+        },
+        report.host,
+      );
     }
   }
   if (on('peers')) {
-    await attempt('peers', 'tfjs', async () => {
-      const version = await startTfjs(gpu.instance);
-      log(`peer: ${version}`);
-      const tfjs: NonNullable<BenchReport['peers']['tfjs']> = { version, matmul: [], steps: [] };
-      report.peers.tfjs = tfjs;
-      return tfjs;
-    }, [] as unknown[]);
+    await attempt(
+      'peers',
+      'tfjs',
+      async () => {
+        const version = await startTfjs(gpu.instance);
+        log(`peer: ${version}`);
+        const tfjs: NonNullable<BenchReport['peers']['tfjs']> = { version, matmul: [], steps: [] };
+        report.peers.tfjs = tfjs;
+        return tfjs;
+      },
+      [] as unknown[],
+    );
     const tfjs = report.peers.tfjs;
     if (tfjs) {
       for (const s of matmulShapes(opts.size)) {
-        await attempt('peers', `tfjs matmul ${s.label}`, async () => {
-          const r = await tfjsMatmul(s.label, s.M, s.N, s.K, !!s.transA, !!s.transB, targetMs);
-          const ours = report.matmul.find((m) => m.label === s.label);
-          const ratio = ours ? ours.tflops / r.tflops : null;
-          log(`tfjs matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${ratio !== null ? `; ours ${ratio.toFixed(2)}×` : ''}`);
-          return { ...r, oursOverTheirs: ratio };
-        }, tfjs.matmul);
+        await attempt(
+          'peers',
+          `tfjs matmul ${s.label}`,
+          async () => {
+            const r = await tfjsMatmul(s.label, s.M, s.N, s.K, !!s.transA, !!s.transB, targetMs);
+            const ours = report.matmul.find((m) => m.label === s.label);
+            const ratio = ours ? ours.tflops / r.tflops : null;
+            log(
+              `tfjs matmul ${r.label}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s${ratio !== null ? `; ours ${ratio.toFixed(2)}×` : ''}`,
+            );
+            return { ...r, oursOverTheirs: ratio };
+          },
+          tfjs.matmul,
+        );
       }
       for (const cfg of stepConfigs(opts.size).filter((c) => c.optimizer === 'adamw' && !c.halfActivations)) {
         // TF.js materialises every T×T score matrix and the full logits: if the batch does not fit, halve it.
         for (let batch = cfg.batch; batch >= 1; batch = Math.floor(batch / 2)) {
           const before = report.errors.length;
-          await attempt('peers', `tfjs step ${cfg.name} B${batch}`, async () => {
-            const r = await tfjsStep(cfg.name, cfg.model, batch, cfg.ctx, Math.min(cfg.steps, 10), Math.min(cfg.warmup, 2));
-            const ours = report.steps.find((m) => m.config === cfg.name);
-            const ratio = ours ? ours.tokensPerSec / r.tokensPerSec : null;
-            log(`tfjs step ${r.config} (adam, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s${ratio !== null ? `; ours ${ratio.toFixed(2)}×` : ''}`);
-            return { ...r, oursOverTheirs: ratio };
-          }, tfjs.steps);
+          await attempt(
+            'peers',
+            `tfjs step ${cfg.name} B${batch}`,
+            async () => {
+              const r = await tfjsStep(
+                cfg.name,
+                cfg.model,
+                batch,
+                cfg.ctx,
+                Math.min(cfg.steps, 10),
+                Math.min(cfg.warmup, 2),
+              );
+              const ours = report.steps.find((m) => m.config === cfg.name);
+              const ratio = ours ? ours.tokensPerSec / r.tokensPerSec : null;
+              log(
+                `tfjs step ${r.config} (adam, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s${ratio !== null ? `; ours ${ratio.toFixed(2)}×` : ''}`,
+              );
+              return { ...r, oursOverTheirs: ratio };
+            },
+            tfjs.steps,
+          );
           if (report.errors.length === before) break;
         }
       }

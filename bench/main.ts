@@ -13,7 +13,14 @@ import { SECTIONS, runBench, type BenchReport, type BenchSize, type Section } fr
 const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--json FILE] [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]`;
 
 function parse(argv: string[]) {
-  const out: { size?: BenchSize; only?: Set<Section>; json?: string; peak?: number; boundsChecks: boolean; subgroups: boolean } = { boundsChecks: true, subgroups: true };
+  const out: {
+    size?: BenchSize;
+    only?: Set<Section>;
+    json?: string;
+    peak?: number;
+    boundsChecks: boolean;
+    subgroups: boolean;
+  } = { boundsChecks: true, subgroups: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -27,7 +34,9 @@ function parse(argv: string[]) {
       out.size = v;
     } else if (flag === '--only') {
       const parts = value().split(',');
-      for (const p of parts) if (!(SECTIONS as readonly string[]).includes(p)) throw new Error(`--only: unknown section "${p}" (${SECTIONS.join(', ')})`);
+      for (const p of parts)
+        if (!(SECTIONS as readonly string[]).includes(p))
+          throw new Error(`--only: unknown section "${p}" (${SECTIONS.join(', ')})`);
       out.only = new Set(parts as Section[]);
     } else if (flag === '--json') out.json = value();
     else if (flag === '--peak-tflops') out.peak = Number(value());
@@ -46,7 +55,11 @@ function lazyGpu(opts: NodeDeviceOptions, gpuOpts: GpuOptions) {
   let made: Promise<Gpu> | null = null;
   return {
     get: () => (made ??= acquireNodeDevice(opts).then((a) => new Gpu(a, gpuOpts))),
-    destroy: async () => void (await made?.then((g) => g.destroy(), () => undefined)),
+    destroy: async () =>
+      void (await made?.then(
+        (g) => g.destroy(),
+        () => undefined,
+      )),
   };
 }
 
@@ -58,10 +71,16 @@ async function main(): Promise<void> {
   const software = isSoftwareAdapter(d);
   // A software adapter gets the smoke-test size unless asked otherwise: full size would take hours there.
   const size = args.size ?? (software ? 'ci' : 'full');
-  console.error(`adapter: ${d.description || d.device} (${d.vendor} ${d.architecture}); features: ${d.features.join(', ')}; size ${size}`);
+  console.error(
+    `adapter: ${d.description || d.device} (${d.vendor} ${d.architecture}); features: ${d.features.join(', ')}; size ${size}`,
+  );
   if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
   if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
-  console.error(gpu.subgroupReduce ? 'reductions through subgroups' : `reductions without subgroups${args.subgroups ? ' (the device cannot)' : ' (--no-subgroups)'}`);
+  console.error(
+    gpu.subgroupReduce
+      ? 'reductions through subgroups'
+      : `reductions without subgroups${args.subgroups ? ' (the device cannot)' : ' (--no-subgroups)'}`,
+  );
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
   const unchecked = lazyGpu({ boundsChecks: false }, gpuOpts);
   const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks }, gpuOpts);
@@ -76,7 +95,10 @@ async function main(): Promise<void> {
     renameSync(`${args.json}.part`, args.json);
   };
   const report = await runBench(gpu, {
-    size, only: args.only, log: (l) => console.error(l), peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
+    size,
+    only: args.only,
+    log: (l) => console.error(l),
+    peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
     unchecked: args.boundsChecks ? unchecked.get : undefined,
     nullDevice: nullDevice.get,
     withoutSubgroups: gpu.subgroupReduce ? noSubgroups.get : undefined,

@@ -13,7 +13,12 @@ export function randomFill(gpu: Gpu, t: Tensor, rng: Rng, scale = 1): Float32Arr
 }
 
 /** Mean wall ms of `record` over enough back-to-back repetitions to fill about `targetMs` (after one warm-up). */
-export async function timeWall(gpu: Gpu, record: () => void, targetMs: number, maxReps = 50): Promise<{ ms: number; reps: number }> {
+export async function timeWall(
+  gpu: Gpu,
+  record: () => void,
+  targetMs: number,
+  maxReps = 50,
+): Promise<{ ms: number; reps: number }> {
   record();
   await gpu.sync();
   let t0 = performance.now();

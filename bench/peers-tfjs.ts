@@ -24,7 +24,11 @@ function normal(shape: number[], std: number): tf.Tensor {
 }
 function tokens(shape: number[], vocab: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Int32Array.from({ length: n }, () => rng.int(vocab)), shape, 'int32');
+  return tf.tensor(
+    Int32Array.from({ length: n }, () => rng.int(vocab)),
+    shape,
+    'int32',
+  );
 }
 
 export interface PeerMatmul {
@@ -48,7 +52,11 @@ export interface PeerStep {
 /** Starts TF.js on its WebGPU backend (in Node `gpu` is Dawn's GPU object, exposed as navigator.gpu for TF.js). */
 export async function startTfjs(gpu?: GPU): Promise<string> {
   const g = globalThis as unknown as { navigator?: { gpu?: GPU } };
-  if (gpu && !g.navigator?.gpu) Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu, userAgent: 'node' }, configurable: true });
+  if (gpu && !g.navigator?.gpu)
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { ...(g.navigator ?? {}), gpu, userAgent: 'node' },
+      configurable: true,
+    });
   // The backend registers itself on import only where navigator.gpu exists, so it is imported after that is set.
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('TensorFlow.js could not start its WebGPU backend');
@@ -62,7 +70,15 @@ async function settle(t: tf.Tensor): Promise<void> {
   one.dispose();
 }
 
-export async function tfjsMatmul(label: string, M: number, N: number, K: number, transA: boolean, transB: boolean, targetMs: number): Promise<PeerMatmul> {
+export async function tfjsMatmul(
+  label: string,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  targetMs: number,
+): Promise<PeerMatmul> {
   const a = uniform(transA ? [K, M] : [M, K]);
   const b = uniform(transB ? [N, K] : [K, N]);
   try {
@@ -93,7 +109,15 @@ export async function tfjsMatmul(label: string, M: number, N: number, K: number,
 }
 
 /** GPT-2 (pre-LN, tanh GELU, tied head) in TF.js ops; returns the mean next-token loss. */
-function gpt2Loss(c: Gpt2Config, v: Map<string, tf.Variable>, ids: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor, B: number, T: number): tf.Scalar {
+function gpt2Loss(
+  c: Gpt2Config,
+  v: Map<string, tf.Variable>,
+  ids: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  mask: tf.Tensor,
+  B: number,
+  T: number,
+): tf.Scalar {
   const C = c.nEmbd;
   const H = c.nHead;
   const D = C / H;
@@ -103,9 +127,11 @@ function gpt2Loss(c: Gpt2Config, v: Map<string, tf.Variable>, ids: tf.Tensor2D, 
     const { mean, variance } = tf.moments(x, -1, true);
     return add(mul(mul(sub(x, mean), tf.rsqrt(add(variance, 1e-5))), P(`${pre}.weight`)), P(`${pre}.bias`));
   };
-  const gelu = (x: tf.Tensor) => mul(mul(x, 0.5), add(tf.tanh(mul(add(x, mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
+  const gelu = (x: tf.Tensor) =>
+    mul(mul(x, 0.5), add(tf.tanh(mul(add(x, mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
   const heads = (x: tf.Tensor) => transpose(reshape(x, [B, T, H, D]), [0, 2, 1, 3]);
-  const linear = (x: tf.Tensor, pre: string) => add(matMul(x as tf.Tensor2D, P(`${pre}.weight`) as tf.Tensor2D), P(`${pre}.bias`));
+  const linear = (x: tf.Tensor, pre: string) =>
+    add(matMul(x as tf.Tensor2D, P(`${pre}.weight`) as tf.Tensor2D), P(`${pre}.bias`));
   let x: tf.Tensor = add(tf.gather(P('wte'), reshape(ids, [-1])), tf.tile(tf.slice(P('wpe'), [0, 0], [T, C]), [B, 1]));
   for (let l = 0; l < c.nLayer; l++) {
     const pre = `h.${l}`;
@@ -117,21 +143,43 @@ function gpt2Loss(c: Gpt2Config, v: Map<string, tf.Variable>, ids: tf.Tensor2D, 
   }
   const logits = matMul(ln(x, 'ln_f') as tf.Tensor2D, P('wte') as tf.Tensor2D, false, true); // [B·T, V]
   const rows = B * T;
-  const picked = tf.gather(reshape(logits, [-1]), add(targets, mul(tf.range(0, rows, 1, 'int32'), tf.scalar(c.vocabSize, 'int32'))));
+  const picked = tf.gather(
+    reshape(logits, [-1]),
+    add(targets, mul(tf.range(0, rows, 1, 'int32'), tf.scalar(c.vocabSize, 'int32'))),
+  );
   return tf.mean(sub(tf.logSumExp(logits, 1), picked)) as tf.Scalar;
 }
 
-export async function tfjsStep(name: string, c: Gpt2Config, B: number, T: number, steps: number, warmup: number): Promise<PeerStep> {
+export async function tfjsStep(
+  name: string,
+  c: Gpt2Config,
+  B: number,
+  T: number,
+  steps: number,
+  warmup: number,
+): Promise<PeerStep> {
   const C = c.nEmbd;
-  const shapes: [string, number[], 'normal' | 'one' | 'zero'][] = [['wte', [c.vocabSize, C], 'normal'], ['wpe', [c.nPositions, C], 'normal'], ['ln_f.weight', [C], 'one'], ['ln_f.bias', [C], 'zero']];
+  const shapes: [string, number[], 'normal' | 'one' | 'zero'][] = [
+    ['wte', [c.vocabSize, C], 'normal'],
+    ['wpe', [c.nPositions, C], 'normal'],
+    ['ln_f.weight', [C], 'one'],
+    ['ln_f.bias', [C], 'zero'],
+  ];
   for (let l = 0; l < c.nLayer; l++) {
     const pre = `h.${l}`;
     shapes.push(
-      [`${pre}.ln_1.weight`, [C], 'one'], [`${pre}.ln_1.bias`, [C], 'zero'], [`${pre}.ln_2.weight`, [C], 'one'], [`${pre}.ln_2.bias`, [C], 'zero'],
-      [`${pre}.attn.c_attn.weight`, [C, 3 * C], 'normal'], [`${pre}.attn.c_attn.bias`, [3 * C], 'zero'],
-      [`${pre}.attn.c_proj.weight`, [C, C], 'normal'], [`${pre}.attn.c_proj.bias`, [C], 'zero'],
-      [`${pre}.mlp.c_fc.weight`, [C, 4 * C], 'normal'], [`${pre}.mlp.c_fc.bias`, [4 * C], 'zero'],
-      [`${pre}.mlp.c_proj.weight`, [4 * C, C], 'normal'], [`${pre}.mlp.c_proj.bias`, [C], 'zero'],
+      [`${pre}.ln_1.weight`, [C], 'one'],
+      [`${pre}.ln_1.bias`, [C], 'zero'],
+      [`${pre}.ln_2.weight`, [C], 'one'],
+      [`${pre}.ln_2.bias`, [C], 'zero'],
+      [`${pre}.attn.c_attn.weight`, [C, 3 * C], 'normal'],
+      [`${pre}.attn.c_attn.bias`, [3 * C], 'zero'],
+      [`${pre}.attn.c_proj.weight`, [C, C], 'normal'],
+      [`${pre}.attn.c_proj.bias`, [C], 'zero'],
+      [`${pre}.mlp.c_fc.weight`, [C, 4 * C], 'normal'],
+      [`${pre}.mlp.c_fc.bias`, [4 * C], 'zero'],
+      [`${pre}.mlp.c_proj.weight`, [4 * C, C], 'normal'],
+      [`${pre}.mlp.c_proj.bias`, [C], 'zero'],
     );
   }
   const vars = new Map<string, tf.Variable>();
@@ -161,7 +209,16 @@ export async function tfjsStep(name: string, c: Gpt2Config, B: number, T: number
     last!.dispose();
     const msPerStep = (performance.now() - t0) / steps;
     const tokensPerSec = (B * T) / (msPerStep / 1000);
-    return { config: name, batch: B, ctx: T, steps, msPerStep, tokensPerSec, tflops: (tokensPerSec * flopsPerToken(c, T)) / 1e12, finalLoss };
+    return {
+      config: name,
+      batch: B,
+      ctx: T,
+      steps,
+      msPerStep,
+      tokensPerSec,
+      tflops: (tokensPerSec * flopsPerToken(c, T)) / 1e12,
+      finalLoss,
+    };
   } finally {
     for (const v of vars.values()) v.dispose();
     for (const t of [mask, ids, targets]) t.dispose();

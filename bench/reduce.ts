@@ -29,7 +29,10 @@ function shapes(size: BenchSize) {
 }
 
 async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number) {
-  const { ln: [rows, C], ce: [N, V] } = shapes(size);
+  const {
+    ln: [rows, C],
+    ce: [N, V],
+  } = shapes(size);
   const rng = new Rng(3);
   const made: Tensor[] = [];
   const tensor = (shape: number[], fill = false) => {
@@ -44,19 +47,51 @@ async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number) {
     const b = tensor([C], true);
     const dy = tensor([rows, C], true);
     const logits = tensor([N, V], true);
-    const [y, dx, mean, rstd, losses, lse] = [tensor([rows, C]), tensor([rows, C]), tensor([rows]), tensor([rows]), tensor([N]), tensor([N])];
-    const targets = fromArray(gpu, Int32Array.from({ length: N }, (_, i) => (i * 7919) % V), [N], 'i32');
+    const [y, dx, mean, rstd, losses, lse] = [
+      tensor([rows, C]),
+      tensor([rows, C]),
+      tensor([rows]),
+      tensor([rows]),
+      tensor([N]),
+      tensor([N]),
+    ];
+    const targets = fromArray(
+      gpu,
+      Int32Array.from({ length: N }, (_, i) => (i * 7919) % V),
+      [N],
+      'i32',
+    );
     made.push(targets);
-    const lnForward = () => dispatchRows(gpu, LAYERNORM_FORWARD, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: LAYERNORM_EPS }, rows);
+    const lnForward = () =>
+      dispatchRows(
+        gpu,
+        LAYERNORM_FORWARD,
+        [x.view, w.view, b.view, y.view, mean.view, rstd.view],
+        { rows, C, eps: LAYERNORM_EPS },
+        rows,
+      );
     lnForward(); // the backward reads its mean and rstd
     const cases = [
       { kernel: 'layernorm forward', rows, cols: C, bytes: 4 * (2 * rows * C + 2 * C + 2 * rows), record: lnForward },
       {
-        kernel: 'layernorm backward (dx)', rows, cols: C, bytes: 4 * (4 * rows * C + C + 2 * rows),
-        record: () => dispatchRows(gpu, LAYERNORM_BACKWARD, [x.view, w.view, dy.view, mean.view, rstd.view, dx.view], { rows, C }, rows),
+        kernel: 'layernorm backward (dx)',
+        rows,
+        cols: C,
+        bytes: 4 * (4 * rows * C + C + 2 * rows),
+        record: () =>
+          dispatchRows(
+            gpu,
+            LAYERNORM_BACKWARD,
+            [x.view, w.view, dy.view, mean.view, rstd.view, dx.view],
+            { rows, C },
+            rows,
+          ),
       },
       {
-        kernel: 'cross-entropy forward', rows: N, cols: V, bytes: 4 * (N * V + 3 * N),
+        kernel: 'cross-entropy forward',
+        rows: N,
+        cols: V,
+        bytes: 4 * (N * V + 3 * N),
         record: () => dispatchRows(gpu, CE_FORWARD, [logits.view, targets.view, losses.view, lse.view], { N, V }, N),
       },
     ];
@@ -68,11 +103,21 @@ async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number) {
   }
 }
 
-export async function benchReduce(gpu: Gpu, size: BenchSize, targetMs: number, withoutSubgroups?: () => Promise<Gpu>): Promise<ReduceResult[]> {
+export async function benchReduce(
+  gpu: Gpu,
+  size: BenchSize,
+  targetMs: number,
+  withoutSubgroups?: () => Promise<Gpu>,
+): Promise<ReduceResult[]> {
   const here = await timeAll(gpu, size, targetMs);
   const there = withoutSubgroups ? await timeAll(await withoutSubgroups(), size, targetMs) : null;
   return here.map((r, i) => ({
-    kernel: r.kernel, rows: r.rows, cols: r.cols, ms: r.ms, gbPerSec: r.bytes / (r.ms / 1000) / 1e9,
-    subgroups: gpu.subgroupReduce, msWithoutSubgroups: there?.[i]?.ms ?? null,
+    kernel: r.kernel,
+    rows: r.rows,
+    cols: r.cols,
+    ms: r.ms,
+    gbPerSec: r.bytes / (r.ms / 1000) / 1e9,
+    subgroups: gpu.subgroupReduce,
+    msWithoutSubgroups: there?.[i]?.ms ?? null,
   }));
 }

@@ -23,13 +23,27 @@ declare global {
   }
 }
 
-const state: SelfCheckState = { done: false, adapter: null, features: [], limits: {}, subgroupReduce: null, results: [], error: null };
+const state: SelfCheckState = {
+  done: false,
+  adapter: null,
+  features: [],
+  limits: {},
+  subgroupReduce: null,
+  results: [],
+  error: null,
+};
 window.__selfcheck = state;
 
 async function main(): Promise<void> {
   const app = document.getElementById('app')!;
   app.append(el('h1', {}, 'Inheritune Studio — engine self-check'));
-  app.append(el('p', { class: 'muted' }, 'Every WebGPU kernel, forward and backward, compared with an independent f64 CPU reference, in this browser.'));
+  app.append(
+    el(
+      'p',
+      { class: 'muted' },
+      'Every WebGPU kernel, forward and backward, compared with an independent f64 CPU reference, in this browser.',
+    ),
+  );
   const adapterCard = el('section', { class: 'card', 'data-testid': 'adapter' }, 'Looking for a WebGPU adapter…');
   const summary = el('p', { id: 'summary', 'data-testid': 'selfcheck-summary', 'data-status': 'running' }, 'Running…');
   const table = el('table');
@@ -52,8 +66,16 @@ async function main(): Promise<void> {
       el('strong', {}, `Adapter: ${state.adapter}`),
       el('div', { class: 'muted' }, `vendor ${d.vendor || '?'} · architecture ${d.architecture || '?'}`),
       el('div', { class: 'muted' }, `features: ${d.features.join(', ') || 'none'}`),
-      el('div', { class: 'muted' }, `maxStorageBufferBindingSize ${d.limits.maxStorageBufferBindingSize} · maxBufferSize ${d.limits.maxBufferSize} · maxComputeWorkgroupStorageSize ${d.limits.maxComputeWorkgroupStorageSize}`),
-      el('div', { class: 'muted' }, `row reductions (LayerNorm, cross-entropy): ${gpu.subgroupReduce ? 'through subgroups' : 'in workgroup memory'}`),
+      el(
+        'div',
+        { class: 'muted' },
+        `maxStorageBufferBindingSize ${d.limits.maxStorageBufferBindingSize} · maxBufferSize ${d.limits.maxBufferSize} · maxComputeWorkgroupStorageSize ${d.limits.maxComputeWorkgroupStorageSize}`,
+      ),
+      el(
+        'div',
+        { class: 'muted' },
+        `row reductions (LayerNorm, cross-entropy): ${gpu.subgroupReduce ? 'through subgroups' : 'in workgroup memory'}`,
+      ),
     );
   } catch (e) {
     state.error = (e as Error).message;
@@ -78,11 +100,17 @@ async function main(): Promise<void> {
     result.className = r.pass ? 'pass' : 'fail';
     result.textContent = `${r.pass ? 'pass' : 'FAIL'} · ${r.comparisons.length} comparisons · ${r.ms.toFixed(0)} ms`;
     row.dataset.status = r.pass ? 'pass' : 'fail';
-    const details = el('pre', {}, [r.error ?? '', ...r.lines.filter((l) => !r.pass ? true : l.startsWith('FAIL'))].filter(Boolean).join('\n'));
+    const details = el(
+      'pre',
+      {},
+      [r.error ?? '', ...r.lines.filter((l) => (!r.pass ? true : l.startsWith('FAIL')))].filter(Boolean).join('\n'),
+    );
     if (details.textContent) result.append(details);
   }
   summary.dataset.status = failed ? 'fail' : 'pass';
-  summary.textContent = failed ? `${failed} of ${allChecks.length} checks failed.` : `All ${allChecks.length} checks passed on ${state.adapter}.`;
+  summary.textContent = failed
+    ? `${failed} of ${allChecks.length} checks failed.`
+    : `All ${allChecks.length} checks passed on ${state.adapter}.`;
   summary.className = failed ? 'fail' : 'pass';
   state.done = true;
 }

@@ -21,39 +21,58 @@ export function formatReport(report: AttentionReport): string {
   const width = Math.max(6, ...cells.flat().map((c) => c.length));
   const pad = (s: string) => s.padStart(width);
   const lines = [`layer  ${Array.from({ length: H }, (_, h) => pad(`h${h}`)).join(' ')}  lazy`];
-  report.layers.forEach((l, i) => void lines.push(`${String(l.layer).padStart(5)}  ${cells[i]!.map(pad).join(' ')}  ${l.lazy ? 'lazy' : ''}`.trimEnd()));
+  report.layers.forEach(
+    (l, i) =>
+      void lines.push(
+        `${String(l.layer).padStart(5)}  ${cells[i]!.map(pad).join(' ')}  ${l.lazy ? 'lazy' : ''}`.trimEnd(),
+      ),
+  );
   const pct = Math.round(report.threshold * 100);
-  lines.push(`(k*/m*: fewest singular values holding ${pct}% of Σσ² / fewest columns holding ${pct}% of the attention mass)`);
+  lines.push(
+    `(k*/m*: fewest singular values holding ${pct}% of Σσ² / fewest columns holding ${pct}% of the attention mass)`,
+  );
   lines.push(`suggested n = ${report.suggestion.n}: ${report.suggestion.reason}`);
   return lines.join('\n');
 }
 
 /** Runs the command; resolves to the exit code. `gpu` lets a caller (tests) share its device. */
 export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number> {
-  const f = parseFlags(argv, {
-    model: { type: 'string', required: true },
-    data: { type: 'string', required: true },
-    batch: { type: 'int' },
-    ctx: { type: 'int' },
-    json: { type: 'bool' },
-  }, 'analyze');
+  const f = parseFlags(
+    argv,
+    {
+      model: { type: 'string', required: true },
+      data: { type: 'string', required: true },
+      batch: { type: 'int' },
+      ctx: { type: 'int' },
+      json: { type: 'bool' },
+    },
+    'analyze',
+  );
   const { ckpt, src, file } = await loadCheckpoint(f.model as string);
   try {
     const { config } = ckpt;
     const B = (f.batch as number | undefined) ?? 4;
     const T = (f.ctx as number | undefined) ?? Math.min(config.nPositions, 128);
     if (B < 1) throw new UsageError(`--batch must be at least 1, got ${B}`);
-    if (T < 1 || T > config.nPositions) throw new UsageError(`--ctx must be from 1 to the model's n_positions ${config.nPositions}, got ${T}`);
+    if (T < 1 || T > config.nPositions)
+      throw new UsageError(`--ctx must be from 1 to the model's n_positions ${config.nPositions}, got ${T}`);
     const { val } = splitTokens(await loadCorpus(f.data as string));
     const fit = maxWindows(val.length, T);
     if (fit < B) {
-      throw new UsageError(`the corpus is too short: its validation split (last 10%) has ${val.length} tokens, ${fit} window(s) of ctx ${T} fit and --batch ${B} needs ${B * T + 1}`);
+      throw new UsageError(
+        `the corpus is too short: its validation split (last 10%) has ${val.length} tokens, ${fit} window(s) of ctx ${T} fit and --batch ${B} needs ${B * T + 1}`,
+      );
     }
     // The validation-loss windows' inputs (DESIGN.md "Validation loss"): the analysis sees what the loss is measured on.
     const { inputs } = validationWindows(val, T, B);
 
     gpu ??= new Gpu(await acquireNodeDevice());
-    const model = await Gpt2Model.create(gpu, config, (name) => ckpt.read(name), (d, t) => progress('loading', d, t));
+    const model = await Gpt2Model.create(
+      gpu,
+      config,
+      (name) => ckpt.read(name),
+      (d, t) => progress('loading', d, t),
+    );
     const t0 = performance.now();
     let report: AttentionReport;
     try {
@@ -71,7 +90,11 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
         batch: B,
         ctx: T,
         threshold: report.threshold,
-        rank: report.layers.map((l) => ({ layer: l.layer, lazy: l.lazy, heads: l.heads.map((h) => ({ k_star: h.kStar, m_star: h.mStar })) })),
+        rank: report.layers.map((l) => ({
+          layer: l.layer,
+          lazy: l.lazy,
+          heads: l.heads.map((h) => ({ k_star: h.kStar, m_star: h.mStar })),
+        })),
         suggestion: report.suggestion,
         adapter,
         seconds,
@@ -80,7 +103,9 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
       process.stdout.write(`${JSON.stringify(out)}\n`);
     } else {
       for (const n of ckpt.notes) process.stderr.write(`note: ${n}\n`);
-      process.stdout.write(`attention rank of ${file}: ${config.nLayer} layers × ${config.nHead} heads on ${B} validation windows × ${T} tokens (${adapter}; ${seconds} s)\n`);
+      process.stdout.write(
+        `attention rank of ${file}: ${config.nLayer} layers × ${config.nHead} heads on ${B} validation windows × ${T} tokens (${adapter}; ${seconds} s)\n`,
+      );
       process.stdout.write(`${formatReport(report)}\n`);
     }
     return 0;

@@ -23,20 +23,27 @@ export function parseFlags(argv: string[], spec: Record<string, FlagSpec>, comma
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const s = spec[name];
-    if (!s) throw new UsageError(`${command}: unknown option --${name} (options: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
+    if (!s)
+      throw new UsageError(
+        `${command}: unknown option --${name} (options: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(', ')})`,
+      );
     if (s.type === 'bool') {
       if (eq >= 0) throw new UsageError(`${command}: --${name} takes no value`);
       out[name] = true;
       continue;
     }
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new UsageError(`${command}: --${name} needs a value`);
+    if (value === undefined || (eq < 0 && value.startsWith('--')))
+      throw new UsageError(`${command}: --${name} needs a value`);
     if (s.type === 'int') {
       if (!/^-?\d+$/.test(value)) throw new UsageError(`${command}: --${name} must be an integer, got "${value}"`);
       out[name] = Number(value);
     } else if (s.type === 'number') {
       const v = Number(value);
-      if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${command}: --${name} must be a number, got "${value}"`);
+      if (value.trim() === '' || !Number.isFinite(v))
+        throw new UsageError(`${command}: --${name} must be a number, got "${value}"`);
       out[name] = v;
     } else out[name] = value;
   }

@@ -39,29 +39,45 @@ ${ANALYZE_USAGE}`;
 const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h';
 
 async function evalCommand(argv: string[]): Promise<void> {
-  const f = parseFlags(argv, {
-    model: { type: 'string', required: true },
-    data: { type: 'string', required: true },
-    ctx: { type: 'int' },
-    windows: { type: 'int' },
-    layers: { type: 'int' },
-    json: { type: 'bool' },
-  }, 'eval');
+  const f = parseFlags(
+    argv,
+    {
+      model: { type: 'string', required: true },
+      data: { type: 'string', required: true },
+      ctx: { type: 'int' },
+      windows: { type: 'int' },
+      layers: { type: 'int' },
+      json: { type: 'bool' },
+    },
+    'eval',
+  );
   const { ckpt, src } = await loadCheckpoint(f.model as string);
   try {
     const ctx = (f.ctx as number | undefined) ?? Math.min(ckpt.config.nPositions, 1024);
-    if (ctx < 1 || ctx > ckpt.config.nPositions) throw new UsageError(`--ctx must be from 1 to the model's n_positions ${ckpt.config.nPositions}, got ${ctx}`);
+    if (ctx < 1 || ctx > ckpt.config.nPositions)
+      throw new UsageError(`--ctx must be from 1 to the model's n_positions ${ckpt.config.nPositions}, got ${ctx}`);
     const config = f.layers === undefined ? ckpt.config : inheritedConfig(ckpt.config, f.layers as number);
     const tokens = await loadCorpus(f.data as string);
     const { val } = splitTokens(tokens);
     const fit = maxWindows(val.length, ctx);
-    if (fit < 1) throw new UsageError(`the corpus is too short: its validation split (last 10%) has ${val.length} tokens, one window of ctx ${ctx} needs ${ctx + 1}`);
+    if (fit < 1)
+      throw new UsageError(
+        `the corpus is too short: its validation split (last 10%) has ${val.length} tokens, one window of ctx ${ctx} needs ${ctx + 1}`,
+      );
     const windows = (f.windows as number | undefined) ?? Math.min(fit, 64);
     if (windows < 1) throw new UsageError(`--windows must be at least 1, got ${windows}`);
-    if (windows > fit) throw new UsageError(`--windows ${windows}: only ${fit} windows of ctx ${ctx} fit in the validation split (${val.length} tokens)`);
+    if (windows > fit)
+      throw new UsageError(
+        `--windows ${windows}: only ${fit} windows of ctx ${ctx} fit in the validation split (${val.length} tokens)`,
+      );
 
     const gpu = new Gpu(await acquireNodeDevice());
-    const model = await Gpt2Model.create(gpu, config, (name) => ckpt.read(name), (d, t) => progress('loading', d, t));
+    const model = await Gpt2Model.create(
+      gpu,
+      config,
+      (name) => ckpt.read(name),
+      (d, t) => progress('loading', d, t),
+    );
     const t0 = performance.now();
     const loss = await validationLoss(model, val, ctx, windows, { onProgress: (d, t) => progress('evaluating', d, t) });
     const seconds = (performance.now() - t0) / 1000;
@@ -106,12 +122,19 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   switch (command) {
-    case 'eval': await evalCommand(rest); return 0;
-    case 'run': return runCommand(rest);
-    case 'inherit': return inheritCommand(rest);
-    case 'train': return trainCommand(rest);
-    case 'analyze': return analyzeCommand(rest);
-    default: throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+    case 'eval':
+      await evalCommand(rest);
+      return 0;
+    case 'run':
+      return runCommand(rest);
+    case 'inherit':
+      return inheritCommand(rest);
+    case 'train':
+      return trainCommand(rest);
+    case 'analyze':
+      return analyzeCommand(rest);
+    default:
+      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
   }
 }
 

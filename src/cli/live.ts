@@ -17,10 +17,24 @@ export function bar(done: number, total: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
-export function stepLine(prefix: string, e: { step: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; flopsPerSec: number; mfu: number | null }, total: number): string {
+export function stepLine(
+  prefix: string,
+  e: {
+    step: number;
+    loss: number;
+    lr: number;
+    gradNorm: number;
+    tokensPerSec: number;
+    flopsPerSec: number;
+    mfu: number | null;
+  },
+  total: number,
+): string {
   const mfu = e.mfu === null ? 'MFU unknown' : `MFU ${(100 * e.mfu).toFixed(1)}%`;
-  return `${prefix}${bar(e.step + 1, total)} step ${e.step + 1}/${total} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ` +
-    `|g| ${e.gradNorm.toFixed(3)} ${e.tokensPerSec.toFixed(0)} tok/s ${(e.flopsPerSec / 1e9).toFixed(2)} GFLOP/s ${mfu}`;
+  return (
+    `${prefix}${bar(e.step + 1, total)} step ${e.step + 1}/${total} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ` +
+    `|g| ${e.gradNorm.toFixed(3)} ${e.tokensPerSec.toFixed(0)} tok/s ${(e.flopsPerSec / 1e9).toFixed(2)} GFLOP/s ${mfu}`
+  );
 }
 
 export function status(line: string, every: boolean): void {

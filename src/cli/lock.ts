@@ -34,7 +34,9 @@ export function lockOutDir(dir: string): void {
         continue; // removed in between: try again
       }
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
-        throw new UsageError(`${dir} is in use by another inheritune run (process ${holder}): wait for it to finish or stop it, or choose another --out`);
+        throw new UsageError(
+          `${dir} is in use by another inheritune run (process ${holder}): wait for it to finish or stop it, or choose another --out`,
+        );
       }
       try {
         unlinkSync(path); // stale

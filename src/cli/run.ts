@@ -49,7 +49,9 @@ function requireOut(f: Parsed): string {
   if (!out) throw new UsageError('--out DIR is required (where the model, log and snapshots go)');
   lockOutDir(out);
   if (!f.resume && existsSync(join(out, SNAPSHOT_FILE))) {
-    throw new UsageError(`${out} already holds a run (${SNAPSHOT_FILE}): pass --resume to continue it, or choose another --out`);
+    throw new UsageError(
+      `${out} already holds a run (${SNAPSHOT_FILE}): pass --resume to continue it, or choose another --out`,
+    );
   }
   return out;
 }
@@ -58,7 +60,14 @@ function requireOut(f: Parsed): string {
 function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean) {
   say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
   if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
-  return { type: 'start', argv, peak, adapter: gpu.description.description || gpu.description.architecture, boundsChecks: gpu.boundsChecks, resume };
+  return {
+    type: 'start',
+    argv,
+    peak,
+    adapter: gpu.description.description || gpu.description.architecture,
+    boundsChecks: gpu.boundsChecks,
+    resume,
+  };
 }
 
 function onTrainEvent(prefixOf: () => string, total: () => number, log: (e: object) => void) {
@@ -72,10 +81,19 @@ function onTrainEvent(prefixOf: () => string, total: () => number, log: (e: obje
 }
 
 export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
-  const f = parseFlags(argv, {
-    ...TRAIN_FLAGS, ref: { type: 'string', required: true }, n: { type: 'int' }, 'steps-per-round': { type: 'int' },
-    grow: { type: 'string' }, 'paper-code': { type: 'bool' }, baseline: { type: 'bool' },
-  }, 'run');
+  const f = parseFlags(
+    argv,
+    {
+      ...TRAIN_FLAGS,
+      ref: { type: 'string', required: true },
+      n: { type: 'int' },
+      'steps-per-round': { type: 'int' },
+      grow: { type: 'string' },
+      'paper-code': { type: 'bool' },
+      baseline: { type: 'bool' },
+    },
+    'run',
+  );
   const out = requireOut(f);
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
@@ -87,10 +105,16 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const nProblem = inheritNProblem(n, k);
     if (nProblem) throw new UsageError(`--n ${nProblem}`);
     const grow = (f.grow as string | undefined) ?? 'restart';
-    if (grow !== 'restart' && grow !== 'continue') throw new UsageError(`--grow must be restart or continue, got "${grow}"`);
+    if (grow !== 'restart' && grow !== 'continue')
+      throw new UsageError(`--grow must be restart or continue, got "${grow}"`);
     const settings: InherituneSettings = {
-      n, stepsPerRound: steps, grow, paperCode: !!f['paper-code'], baseline: !!f.baseline,
-      train: trainSettings(f, ckpt.config.nPositions, val.length, steps), initSeed: (f.seed as number | undefined) ?? 1,
+      n,
+      stepsPerRound: steps,
+      grow,
+      paperCode: !!f['paper-code'],
+      baseline: !!f.baseline,
+      train: trainSettings(f, ckpt.config.nPositions, val.length, steps),
+      initSeed: (f.seed as number | undefined) ?? 1,
       checkpointEvery: (f['checkpoint-every'] as number | undefined) ?? 50,
     };
     gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));
@@ -104,32 +128,64 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     let total = steps;
     let prefix = '';
     let inheritSteps = 0;
-    const trainHandler = onTrainEvent(() => `${prefix} `, () => total, log);
+    const trainHandler = onTrainEvent(
+      () => `${prefix} `,
+      () => total,
+      log,
+    );
     const onEvent = (e: PipelineEvent) => {
       switch (e.type) {
-        case 'reference': log(e); say(`reference: ${e.layers} blocks, ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)}`); break;
+        case 'reference':
+          log(e);
+          say(
+            `reference: ${e.layers} blocks, ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)}`,
+          );
+          break;
         case 'round-start':
           log(e);
           prefix = e.phase === 'baseline' ? 'baseline' : `round ${e.round} (n=${e.n})`;
           total = e.phase === 'baseline' ? inheritSteps : steps;
-          say(`${prefix}: ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)} before training${e.resumed ? ' (resumed)' : ''}`);
+          say(
+            `${prefix}: ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)} before training${e.resumed ? ' (resumed)' : ''}`,
+          );
           break;
-        case 'round-end': log(e); if (e.result.phase === 'inheritune') inheritSteps += e.result.steps; break;
-        case 'grow': log(e); say(`grow: ${e.from} → ${e.to} blocks (${e.mode})`); break;
-        case 'snapshot': log(e); break;
+        case 'round-end':
+          log(e);
+          if (e.result.phase === 'inheritune') inheritSteps += e.result.steps;
+          break;
+        case 'grow':
+          log(e);
+          say(`grow: ${e.from} → ${e.to} blocks (${e.mode})`);
+          break;
+        case 'snapshot':
+          log(e);
+          break;
         case 'rollback':
           log(e);
-          say(`${e.reason} Rolled back to the snapshot at update ${e.toStep} of this round; continuing with the learning rate × ${e.lrScale}.`);
+          say(
+            `${e.reason} Rolled back to the snapshot at update ${e.toStep} of this round; continuing with the learning rate × ${e.lrScale}.`,
+          );
           break;
-        case 'report': log(e); break;
+        case 'report':
+          log(e);
+          break;
         default:
           trainHandler(e);
       }
     };
-    const result = await runInheritune({
-      gpu, ref: { config: ckpt.config, read: (name) => ckpt.read(name) }, data: { train, val }, peak,
-      store: directoryStore(out), onEvent, onLoadProgress: (what, d, t) => progress(what, d, t),
-    }, f.resume ? null : settings, { resume: !!f.resume });
+    const result = await runInheritune(
+      {
+        gpu,
+        ref: { config: ckpt.config, read: (name) => ckpt.read(name) },
+        data: { train, val },
+        peak,
+        store: directoryStore(out),
+        onEvent,
+        onLoadProgress: (what, d, t) => progress(what, d, t),
+      },
+      f.resume ? null : settings,
+      { resume: !!f.resume },
+    );
     const { report } = result;
     writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     if (result.final) await writeModel(out, result.final.config, result.final.params);
@@ -137,9 +193,14 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     else {
       const lines = [`reference: ${report.reference.layers} blocks, val loss ${report.reference.valLoss.toFixed(4)}`];
       for (const r of [...report.rounds, ...(report.baseline ? [report.baseline] : [])]) {
-        lines.push(`${r.phase === 'baseline' ? 'baseline' : `round ${r.round}`}: n=${r.n} ${r.params.toLocaleString('en-US')} params, ${r.steps} steps, val loss ${r.valLossStart.toFixed(4)} → ${r.valLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)`);
+        lines.push(
+          `${r.phase === 'baseline' ? 'baseline' : `round ${r.round}`}: n=${r.n} ${r.params.toLocaleString('en-US')} params, ${r.steps} steps, val loss ${r.valLossStart.toFixed(4)} → ${r.valLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)`,
+        );
       }
-      if (report.final) lines.push(`${report.final.matched ? 'matched' : 'did not match'} the reference with ${report.final.n} of ${report.reference.layers} blocks; model written to ${out}`);
+      if (report.final)
+        lines.push(
+          `${report.final.matched ? 'matched' : 'did not match'} the reference with ${report.final.n} of ${report.reference.layers} blocks; model written to ${out}`,
+        );
       lines.push(`status: ${report.status}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }
@@ -150,12 +211,26 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
 }
 
 export async function inheritCommand(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, { ref: { type: 'string', required: true }, n: { type: 'int', required: true }, out: { type: 'string', required: true }, 'paper-code': { type: 'bool' }, seed: { type: 'int' } }, 'inherit');
+  const f = parseFlags(
+    argv,
+    {
+      ref: { type: 'string', required: true },
+      n: { type: 'int', required: true },
+      out: { type: 'string', required: true },
+      'paper-code': { type: 'bool' },
+      seed: { type: 'int' },
+    },
+    'inherit',
+  );
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
     const n = f.n as number;
-    if (n < 1 || n > ckpt.config.nLayer) throw new UsageError(`--n must be from 1 to the reference's ${ckpt.config.nLayer} blocks, got ${n}`);
-    const { config, source } = inheritSource(ckpt.config, (name) => ckpt.read(name), n, { paperCode: !!f['paper-code'], seed: (f.seed as number | undefined) ?? 1 });
+    if (n < 1 || n > ckpt.config.nLayer)
+      throw new UsageError(`--n must be from 1 to the reference's ${ckpt.config.nLayer} blocks, got ${n}`);
+    const { config, source } = inheritSource(ckpt.config, (name) => ckpt.read(name), n, {
+      paperCode: !!f['paper-code'],
+      seed: (f.seed as number | undefined) ?? 1,
+    });
     const params = new Map<string, Float32Array>();
     const names = paramSpecs(config).map((p) => p.name);
     for (const [i, name] of names.entries()) {
@@ -165,7 +240,9 @@ export async function inheritCommand(argv: string[]): Promise<number> {
     const out = f.out as string;
     mkdirSync(out, { recursive: true });
     await writeModel(out, config, params);
-    process.stdout.write(`wrote ${out}/model.safetensors and config.json: ${n} of ${ckpt.config.nLayer} blocks, ${paramCount(config).toLocaleString('en-US')} params\n`);
+    process.stdout.write(
+      `wrote ${out}/model.safetensors and config.json: ${n} of ${ckpt.config.nLayer} blocks, ${paramCount(config).toLocaleString('en-US')} params\n`,
+    );
     return 0;
   } finally {
     await src.close();
@@ -173,10 +250,19 @@ export async function inheritCommand(argv: string[]): Promise<number> {
 }
 
 export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
-  const f = parseFlags(argv, {
-    ...TRAIN_FLAGS, model: { type: 'string' }, steps: { type: 'int', required: true },
-    layers: { type: 'int' }, width: { type: 'int' }, heads: { type: 'int' }, positions: { type: 'int' },
-  }, 'train');
+  const f = parseFlags(
+    argv,
+    {
+      ...TRAIN_FLAGS,
+      model: { type: 'string' },
+      steps: { type: 'int', required: true },
+      layers: { type: 'int' },
+      width: { type: 'int' },
+      heads: { type: 'int' },
+      positions: { type: 'int' },
+    },
+    'train',
+  );
   const out = requireOut(f);
   const steps = f.steps as number;
   if (steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
@@ -185,14 +271,22 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
   let source: ParamSource;
   let close: () => Promise<void> = async () => undefined;
   if (f.model !== undefined) {
-    if (f.layers !== undefined || f.width !== undefined || f.heads !== undefined) throw new UsageError('give either --model or --layers/--width/--heads, not both');
+    if (f.layers !== undefined || f.width !== undefined || f.heads !== undefined)
+      throw new UsageError('give either --model or --layers/--width/--heads, not both');
     const { ckpt, src } = await loadCheckpoint(f.model as string);
     config = ckpt.config;
     source = (name) => ckpt.read(name);
     close = () => src.close();
   } else {
-    if (f.layers === undefined || f.width === undefined || f.heads === undefined) throw new UsageError('from scratch needs --layers, --width and --heads (or give --model)');
-    config = { vocabSize: GPT2_VOCAB, nPositions: (f.positions as number | undefined) ?? 1024, nEmbd: f.width as number, nLayer: f.layers as number, nHead: f.heads as number };
+    if (f.layers === undefined || f.width === undefined || f.heads === undefined)
+      throw new UsageError('from scratch needs --layers, --width and --heads (or give --model)');
+    config = {
+      vocabSize: GPT2_VOCAB,
+      nPositions: (f.positions as number | undefined) ?? 1024,
+      nEmbd: f.width as number,
+      nLayer: f.layers as number,
+      nHead: f.heads as number,
+    };
     try {
       validateConfig(config);
     } catch (e) {
@@ -224,7 +318,11 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     }
     const log = logWriter(out, !!f.resume);
     log(start);
-    const handler = onTrainEvent(() => '', () => trainer.settings.steps, log);
+    const handler = onTrainEvent(
+      () => '',
+      () => trainer.settings.steps,
+      log,
+    );
     const every = (f['checkpoint-every'] as number | undefined) ?? 50;
     try {
       let outcome: Awaited<ReturnType<Trainer['run']>>;
@@ -234,9 +332,17 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
       } while (outcome.status === 'stopped');
       if (outcome.status === 'halted') return 1;
       await writeModel(out, trainer.model.config, await trainer.model.toHost());
-      const result = { val_loss: outcome.valLoss, steps: trainer.position.step, params: paramCount(trainer.model.config), seconds: trainer.position.elapsedSec };
+      const result = {
+        val_loss: outcome.valLoss,
+        steps: trainer.position.step,
+        params: paramCount(trainer.model.config),
+        seconds: trainer.position.elapsedSec,
+      };
       if (f.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else process.stdout.write(`trained ${result.steps} steps: val loss ${outcome.valLoss?.toFixed(4)}; model written to ${out} (${result.seconds.toFixed(1)} s)\n`);
+      else
+        process.stdout.write(
+          `trained ${result.steps} steps: val loss ${outcome.valLoss?.toFixed(4)}; model written to ${out} (${result.seconds.toFixed(1)} s)\n`,
+        );
       return 0;
     } finally {
       const model = trainer.model;

@@ -41,17 +41,30 @@ export const TRAIN_FLAGS_USAGE = `      training: [--optimizer adamw|muon] [--sc
         kernel is tested that way too, and the results are the same; whether it is faster depends on the GPU
         (npm run bench measures it).`;
 
-export function trainSettings(f: Parsed, nPositions: number, valTokens: number, steps: number): Omit<TrainSettings, 'steps'> {
+export function trainSettings(
+  f: Parsed,
+  nPositions: number,
+  valTokens: number,
+  steps: number,
+): Omit<TrainSettings, 'steps'> {
   const kind = (f.optimizer as string | undefined) ?? 'adamw';
   if (kind !== 'adamw' && kind !== 'muon') throw new UsageError(`--optimizer must be adamw or muon, got "${kind}"`);
   const schedule = (f.schedule as string | undefined) ?? 'cosine';
-  if (schedule !== 'cosine' && schedule !== 'd2z') throw new UsageError(`--schedule must be cosine or d2z, got "${schedule}"`);
+  if (schedule !== 'cosine' && schedule !== 'd2z')
+    throw new UsageError(`--schedule must be cosine or d2z, got "${schedule}"`);
   const ctx = (f.ctx as number | undefined) ?? Math.min(nPositions, 256);
-  if (ctx < 1 || ctx > nPositions) throw new UsageError(`--ctx must be from 1 to the model's n_positions ${nPositions}, got ${ctx}`);
+  if (ctx < 1 || ctx > nPositions)
+    throw new UsageError(`--ctx must be from 1 to the model's n_positions ${nPositions}, got ${ctx}`);
   const fit = maxWindows(valTokens, ctx);
-  if (fit < 1) throw new UsageError(`the corpus is too short: its validation split (last 10%) has ${valTokens} tokens, one window of ctx ${ctx} needs ${ctx + 1}`);
+  if (fit < 1)
+    throw new UsageError(
+      `the corpus is too short: its validation split (last 10%) has ${valTokens} tokens, one window of ctx ${ctx} needs ${ctx + 1}`,
+    );
   const windows = (f.windows as number | undefined) ?? Math.min(fit, 64);
-  if (windows < 1 || windows > fit) throw new UsageError(`--windows must be from 1 to ${fit} (windows of ctx ${ctx} in the validation split), got ${windows}`);
+  if (windows < 1 || windows > fit)
+    throw new UsageError(
+      `--windows must be from 1 to ${fit} (windows of ctx ${ctx} in the validation split), got ${windows}`,
+    );
   const lr = (f.lr as number | undefined) ?? 1e-3;
   const warmup = (f.warmup as number | undefined) ?? Math.min(Math.floor(steps / 10), 100);
   if (warmup >= steps) throw new UsageError(`--warmup must be below the number of steps (${steps}), got ${warmup}`);
@@ -64,9 +77,15 @@ export function trainSettings(f: Parsed, nPositions: number, valTokens: number, 
     seed: (f.seed as number | undefined) ?? 1,
     ...(f['half-activations'] ? { halfActivations: true } : {}),
     schedule: { kind: schedule, lr, warmup, minLr: (f['min-lr'] as number | undefined) ?? lr / 10 },
-    optimizer: optimizerConfig(kind as OptimizerKind, { muon: f['muon-lr'] === undefined ? {} : { lr: f['muon-lr'] as number } }),
+    optimizer: optimizerConfig(kind as OptimizerKind, {
+      muon: f['muon-lr'] === undefined ? {} : { lr: f['muon-lr'] as number },
+    }),
   };
-  for (const [flag, v] of [['batch', s.batch], ['accum', s.accum]] as const) if (v < 1) throw new UsageError(`--${flag} must be at least 1, got ${v}`);
+  for (const [flag, v] of [
+    ['batch', s.batch],
+    ['accum', s.accum],
+  ] as const)
+    if (v < 1) throw new UsageError(`--${flag} must be at least 1, got ${v}`);
   if (s.evalEvery < 0) throw new UsageError(`--eval-every must be ≥ 0, got ${s.evalEvery}`);
   if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
   return s;

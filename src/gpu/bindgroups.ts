@@ -16,7 +16,10 @@ export class BindGroupCache {
   misses = 0;
 
   /** At `max` entries the cache starts afresh (a run that keeps changing shapes must not grow it without bound). */
-  constructor(private readonly device: GPUDevice, private readonly max = 16384) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly max = 16384,
+  ) {}
 
   private id(o: object): number {
     let i = this.ids.get(o);
@@ -38,7 +41,10 @@ export class BindGroupCache {
     }
     this.misses++;
     if (this.groups.size >= this.max) this.groups.clear();
-    const entries = ranges.map((r, binding) => ({ binding, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
+    const entries = ranges.map((r, binding) => ({
+      binding,
+      resource: { buffer: r.buffer, offset: r.offset, size: r.size },
+    }));
     group = this.device.createBindGroup({ layout, entries, label });
     this.groups.set(key, group);
     return group;

@@ -41,8 +41,12 @@ export function limitsToRecord(limits: GPUSupportedLimits): Record<string, numbe
  * A CPU implementation of WebGPU's backend (SwiftShader, llvmpipe/lavapipe: correct, but no measure of GPU speed), or
  * Dawn's null backend (executes nothing): no kernel timing here means anything.
  */
-export function isSoftwareAdapter(d: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description'>): boolean {
-  return /swiftshader|llvmpipe|lavapipe|null backend/i.test(`${d.description} ${d.device} ${d.architecture} ${d.vendor}`);
+export function isSoftwareAdapter(
+  d: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description'>,
+): boolean {
+  return /swiftshader|llvmpipe|lavapipe|null backend/i.test(
+    `${d.description} ${d.device} ${d.architecture} ${d.vendor}`,
+  );
 }
 
 export interface Acquired {
@@ -59,7 +63,11 @@ export interface Acquired {
  * Requests an adapter and a device with every limit raised to the adapter's maximum and the optional
  * features it supports. Throws WebGPUUnavailableError with a specific hint when there is none.
  */
-export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'node', opts: { boundsChecks?: boolean } = {}): Promise<Acquired> {
+export async function acquireDevice(
+  gpu: GPU | undefined,
+  where: 'browser' | 'node',
+  opts: { boundsChecks?: boolean } = {},
+): Promise<Acquired> {
   if (!gpu) {
     throw new WebGPUUnavailableError(
       'WebGPU is not available here (navigator.gpu is missing).',
@@ -74,7 +82,7 @@ export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'no
       'No WebGPU adapter was found.',
       where === 'browser'
         ? 'Your browser exposes WebGPU but found no usable GPU: update the graphics driver, or check chrome://gpu.'
-        : 'Dawn found no Vulkan device: install libvulkan1 and a Vulkan driver (for a CPU fallback, Debian\'s chromium package ships SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).',
+        : "Dawn found no Vulkan device: install libvulkan1 and a Vulkan driver (for a CPU fallback, Debian's chromium package ships SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).",
     );
   }
   const description = describeAdapter(adapter);
@@ -88,7 +96,10 @@ export async function acquireDevice(gpu: GPU | undefined, where: 'browser' | 'no
   try {
     device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'inheritune' });
   } catch (e) {
-    throw new WebGPUUnavailableError(`The WebGPU adapter refused to create a device: ${(e as Error).message}.`, 'Close other GPU-heavy tabs and reload.');
+    throw new WebGPUUnavailableError(
+      `The WebGPU adapter refused to create a device: ${(e as Error).message}.`,
+      'Close other GPU-heavy tabs and reload.',
+    );
   }
   return { instance: gpu, adapter, device, description, boundsChecks: opts.boundsChecks ?? true };
 }

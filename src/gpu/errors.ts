@@ -2,7 +2,10 @@
 
 /** No WebGPU at all (no navigator.gpu, or no adapter). `hint` says what to try. */
 export class WebGPUUnavailableError extends Error {
-  constructor(message: string, readonly hint: string) {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
     super(`${message} ${hint}`);
     this.name = 'WebGPUUnavailableError';
   }
@@ -10,7 +13,10 @@ export class WebGPUUnavailableError extends Error {
 
 /** A WGSL module failed to compile: message carries line, column and the offending source line. */
 export class ShaderCompileError extends Error {
-  constructor(readonly label: string, readonly messages: string[]) {
+  constructor(
+    readonly label: string,
+    readonly messages: string[],
+  ) {
     super(`WGSL compile error in ${label}:\n${messages.join('\n')}`);
     this.name = 'ShaderCompileError';
   }
@@ -18,7 +24,10 @@ export class ShaderCompileError extends Error {
 
 /** The device was lost or raised an uncaptured error; the runtime refuses further work until re-acquired. */
 export class GpuDeviceError extends Error {
-  constructor(message: string, readonly kind: 'lost' | 'validation' | 'out-of-memory' | 'internal') {
+  constructor(
+    message: string,
+    readonly kind: 'lost' | 'validation' | 'out-of-memory' | 'internal',
+  ) {
     super(message);
     this.name = 'GpuDeviceError';
   }
@@ -32,7 +41,7 @@ export function formatCompilationMessages(
 ): string[] {
   const lines = source.split('\n');
   return messages.map((m) => {
-    const src = m.lineNum > 0 ? lines[m.lineNum - 1] ?? '' : '';
+    const src = m.lineNum > 0 ? (lines[m.lineNum - 1] ?? '') : '';
     const caret = m.linePos > 0 ? `${' '.repeat(m.linePos - 1)}^` : '';
     const at = mapLine(m.lineNum);
     return `${at.file}:${at.line}:${m.linePos}: ${m.type}: ${m.message}\n    ${src}\n    ${caret}`;

@@ -43,7 +43,8 @@ export function packUniforms(spec: KernelSpec, values: Record<string, number>, v
     const at = offset + 4 * i;
     if (type === 'f32') view.setFloat32(at, v, true);
     else if (type === 'u32') {
-      if (v < 0 || !Number.isInteger(v) || v > 0xffffffff) throw new Error(`Kernel ${spec.name}: uniform "${name}" = ${v} is not a u32.`);
+      if (v < 0 || !Number.isInteger(v) || v > 0xffffffff)
+        throw new Error(`Kernel ${spec.name}: uniform "${name}" = ${v} is not a u32.`);
       view.setUint32(at, v, true);
     } else view.setInt32(at, v, true);
   });

@@ -44,7 +44,10 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<A
   try {
     mod = await import('webgpu');
   } catch (e) {
-    throw new WebGPUUnavailableError(`Could not load the npm package "webgpu": ${(e as Error).message}.`, 'Run npm ci.');
+    throw new WebGPUUnavailableError(
+      `Could not load the npm package "webgpu": ${(e as Error).message}.`,
+      'Run npm ci.',
+    );
   }
   Object.assign(globalThis, mod.globals);
   // Dawn destroys its instance, and every device on it, when this object is garbage-collected: the process then
@@ -69,4 +72,3 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<A
     return attempt();
   }
 }
-

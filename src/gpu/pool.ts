@@ -24,7 +24,10 @@ export class BufferPool {
   /** Creation order of each live buffer: free lists are kept sorted by it. */
   private readonly order = new Map<GPUBuffer, number>();
 
-  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly maxBufferSize: number,
+  ) {}
 
   /** A buffer of at least `byteSize` bytes with exactly `usage`; contents are undefined. */
   acquire(byteSize: number, usage: GPUBufferUsageFlags, label = 'pooled'): GPUBuffer {

@@ -94,7 +94,11 @@ export class Gpu {
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.subgroupReduce = (opts.subgroups ?? true) && canReduceInSubgroups(acquired.instance, this.features);
-    this.pipelines = new PipelineCache(this.device, (e) => this.raise(e), this.subgroupReduce ? { workgroup_reduce: 'workgroup_reduce_subgroups' } : {});
+    this.pipelines = new PipelineCache(
+      this.device,
+      (e) => this.raise(e),
+      this.subgroupReduce ? { workgroup_reduce: 'workgroup_reduce_subgroups' } : {},
+    );
     this.bindGroups = new BindGroupCache(this.device);
     this.uniformBuffer = this.device.createBuffer({
       size: this.uniformStaging.byteLength,
@@ -104,12 +108,21 @@ export class Gpu {
     // The one funnel for everything the device reports outside an error scope.
     this.device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
-      const kind = err instanceof GPUOutOfMemoryError ? 'out-of-memory' : err instanceof GPUValidationError ? 'validation' : 'internal';
-      const hint = kind === 'out-of-memory' ? ' The GPU ran out of memory: use a smaller batch or context (more gradient accumulation keeps the tokens per update), or close other programs using the GPU.' : '';
+      const kind =
+        err instanceof GPUOutOfMemoryError
+          ? 'out-of-memory'
+          : err instanceof GPUValidationError
+            ? 'validation'
+            : 'internal';
+      const hint =
+        kind === 'out-of-memory'
+          ? ' The GPU ran out of memory: use a smaller batch or context (more gradient accumulation keeps the tokens per update), or close other programs using the GPU.'
+          : '';
       this.raise(new GpuDeviceError(`GPU ${kind} error: ${err.message}.${hint}`, kind));
     });
     void this.device.lost.then((info) => {
-      if (info.reason !== 'destroyed' || !this.fatal) this.raise(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message}`, 'lost'));
+      if (info.reason !== 'destroyed' || !this.fatal)
+        this.raise(new GpuDeviceError(`GPU device lost (${info.reason}): ${info.message}`, 'lost'));
     });
   }
 
@@ -186,12 +199,20 @@ export class Gpu {
    * Records one dispatch. `views` bind to the spec's storage bindings in order; `uniforms` fill its Params struct.
    * Nothing runs until flush() (or a readback) submits the batch.
    */
-  dispatch(spec: KernelSpec, views: readonly BufferView[], uniforms: Record<string, number>, workgroups: readonly number[], constants?: Constants): void {
+  dispatch(
+    spec: KernelSpec,
+    views: readonly BufferView[],
+    uniforms: Record<string, number>,
+    workgroups: readonly number[],
+    constants?: Constants,
+  ): void {
     this.check();
-    if (views.length !== spec.storage.length) throw new Error(`Kernel ${spec.name}: ${views.length} buffers bound, ${spec.storage.length} expected.`);
+    if (views.length !== spec.storage.length)
+      throw new Error(`Kernel ${spec.name}: ${views.length} buffers bound, ${spec.storage.length} expected.`);
     const [x = 1, y = 1, z = 1] = workgroups;
     const maxDim = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-    if (x > maxDim || y > maxDim || z > maxDim) throw new Error(`Kernel ${spec.name}: grid ${x}×${y}×${z} exceeds ${maxDim} workgroups per dimension.`);
+    if (x > maxDim || y > maxDim || z > maxDim)
+      throw new Error(`Kernel ${spec.name}: grid ${x}×${y}×${z} exceeds ${maxDim} workgroups per dimension.`);
     if (x === 0 || y === 0 || z === 0) return;
     checkAliasing(spec, views);
     const maxBinding = this.limits.maxStorageBufferBindingSize ?? 134217728;
@@ -256,7 +277,8 @@ export class Gpu {
    */
   upload(view: BufferView, data: ArrayBufferView): void {
     this.check();
-    if (data.byteLength > view.size) throw new Error(`upload of ${data.byteLength} bytes into a ${view.size}-byte view`);
+    if (data.byteLength > view.size)
+      throw new Error(`upload of ${data.byteLength} bytes into a ${view.size}-byte view`);
     if (this.encoder && data.byteLength <= STAGING_CHUNK && data.byteLength % 4 === 0) {
       this.stagedUpload(view, data);
       return;
@@ -272,13 +294,20 @@ export class Gpu {
     if (!chunk || this.stagingOffset + bytes > STAGING_CHUNK) {
       chunk = this.stagingFree.pop();
       if (!chunk) {
-        chunk = this.device.createBuffer({ size: STAGING_CHUNK, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: 'upload-staging' });
+        chunk = this.device.createBuffer({
+          size: STAGING_CHUNK,
+          usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+          mappedAtCreation: true,
+          label: 'upload-staging',
+        });
         this.stagingAll.add(chunk);
       }
       this.stagingBatch.push(chunk);
       this.stagingOffset = 0;
     }
-    new Uint8Array(chunk.getMappedRange(this.stagingOffset, bytes)).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
+    new Uint8Array(chunk.getMappedRange(this.stagingOffset, bytes)).set(
+      new Uint8Array(data.buffer, data.byteOffset, bytes),
+    );
     this.endPass();
     this.getEncoder().copyBufferToBuffer(chunk, this.stagingOffset, view.buffer, view.offset, bytes);
     this.stagingOffset += Math.ceil(bytes / 256) * 256; // getMappedRange offsets: multiples of 8
@@ -315,7 +344,8 @@ export class Gpu {
     this.endPass();
     const t0 = performance.now();
     const afterSubmit = this.profiler?.encodeResolve(this.encoder) ?? null;
-    if (this.uniformSlots) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
+    if (this.uniformSlots)
+      this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
     for (const chunk of this.stagingBatch) chunk.unmap();
     this.device.queue.submit([this.encoder.finish()]);
     this.submitMs += performance.now() - t0;
@@ -370,7 +400,9 @@ export class Gpu {
     } catch (e) {
       thrown = e;
     }
-    const errors = (await Promise.all(filters.map(() => this.device.popErrorScope()))).filter((e): e is GPUError => !!e);
+    const errors = (await Promise.all(filters.map(() => this.device.popErrorScope()))).filter(
+      (e): e is GPUError => !!e,
+    );
     if (thrown) throw thrown;
     if (errors.length) throw new GpuDeviceError(`GPU error: ${errors.map((e) => e.message).join('; ')}`, 'validation');
     return result!;
@@ -403,7 +435,9 @@ function checkAliasing(spec: KernelSpec, views: readonly BufferView[]): void {
       const wb = spec.storage[j] === 'rw';
       const overlap = a.offset < b.offset + b.size && b.offset < a.offset + a.size;
       if ((wa && wb && overlap) || wa !== wb) {
-        throw new Error(`Kernel ${spec.name}: bindings ${i} and ${j} use the same buffer ("${a.buffer.label}") ${wa && wb ? 'on overlapping ranges, both writable' : 'as writable and read-only storage'}; WebGPU forbids that in one dispatch.`);
+        throw new Error(
+          `Kernel ${spec.name}: bindings ${i} and ${j} use the same buffer ("${a.buffer.label}") ${wa && wb ? 'on overlapping ranges, both writable' : 'as writable and read-only storage'}; WebGPU forbids that in one dispatch.`,
+        );
       }
     }
   }

@@ -41,7 +41,11 @@ export class TimestampProfiler {
     if (!n) return null;
     const labels = this.labels;
     this.labels = [];
-    const staging = this.device.createBuffer({ size: n * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'timestamps-read' });
+    const staging = this.device.createBuffer({
+      size: n * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'timestamps-read',
+    });
     encoder.resolveQuerySet(this.querySet, 0, 2 * n, this.resolve, 0);
     encoder.copyBufferToBuffer(this.resolve, 0, staging, 0, n * 16);
     return () => {

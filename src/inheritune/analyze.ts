@@ -15,7 +15,13 @@ export const ATTENTION_PROBS: KernelSpec = {
   name: 'attention_probs',
   source: probsSrc,
   storage: ['read', 'read', 'rw'],
-  uniforms: [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['D', 'u32'], ['scale', 'f32']],
+  uniforms: [
+    ['B', 'u32'],
+    ['T', 'u32'],
+    ['H', 'u32'],
+    ['D', 'u32'],
+    ['scale', 'f32'],
+  ],
 };
 
 export interface LayerRank {
@@ -58,9 +64,16 @@ function rankHeads(probs: Float32Array, H: number, T: number): HeadRank[] {
  * Attention ranks of every layer and head of `model` on `tokens` [B·T] (B sequences of T, each from position 0).
  * The forward is model/forward.ts's blocks (blockAttention, blockMlp). While the GPU runs layer l, the host ranks layer l−1.
  */
-export async function analyzeAttention(model: Gpt2Model, tokens: Int32Array, B: number, T: number, onProgress?: (done: number, total: number) => void): Promise<AttentionReport> {
+export async function analyzeAttention(
+  model: Gpt2Model,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<AttentionReport> {
   const { nLayer: L, nHead: H, nPositions } = model.config;
-  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1) throw new Error(`analyzeAttention: batch ${B}×${T} must be positive integers`);
+  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1)
+    throw new Error(`analyzeAttention: batch ${B}×${T} must be positive integers`);
   if (T > nPositions) throw new Error(`Context ${T} exceeds the model's ${nPositions} positions (n_positions).`);
   if (tokens.length !== B * T) throw new Error(`${tokens.length} tokens for a batch of ${B}×${T}`);
   const p = model.lookup;

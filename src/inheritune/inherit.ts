@@ -18,7 +18,12 @@ export function defaultN(k: number): number {
 const PAPER_CODE_INIT = new Set(['wpe.weight', 'ln_f.weight', 'ln_f.bias']);
 
 /** Source for inherit(n): wte, wpe, blocks 0…n−1, ln_f from the reference (wpe and ln_f from init in paper-code mode). */
-export function inheritSource(ref: Gpt2Config, read: ReadParam, n: number, opts: { paperCode?: boolean; seed?: number } = {}): { config: Gpt2Config; source: ParamSource } {
+export function inheritSource(
+  ref: Gpt2Config,
+  read: ReadParam,
+  n: number,
+  opts: { paperCode?: boolean; seed?: number } = {},
+): { config: Gpt2Config; source: ParamSource } {
   const config = inheritedConfig(ref, n);
   let init: Map<string, Float32Array> | null = null;
   const source: ParamSource = (name) => {
@@ -35,7 +40,12 @@ export function inheritSource(ref: Gpt2Config, read: ReadParam, n: number, opts:
  * Source for growing a trained model of n blocks to m in `continue` mode: every tensor the trained model has keeps its
  * trained value; blocks n…m−1 come from the reference.
  */
-export function continueSource(trained: Map<string, Float32Array>, ref: Gpt2Config, read: ReadParam, m: number): { config: Gpt2Config; source: ParamSource } {
+export function continueSource(
+  trained: Map<string, Float32Array>,
+  ref: Gpt2Config,
+  read: ReadParam,
+  m: number,
+): { config: Gpt2Config; source: ParamSource } {
   const config = inheritedConfig(ref, m);
   return { config, source: (name) => trained.get(name) ?? read(name) };
 }

@@ -104,7 +104,14 @@ async function inputPrints(ref: PipelineContext['ref'], data: PipelineContext['d
   const c = ref.config; // field by field: configs built in different places list their keys in different orders
   const r = new Fingerprint().number(c.vocabSize).number(c.nPositions).number(c.nEmbd).number(c.nLayer).number(c.nHead);
   for (const name of ['wpe.weight', 'ln_f.weight', 'ln_f.bias']) r.bytes(await ref.read(name));
-  return { reference: r.hex(), corpus: { train: data.train.length, val: data.val.length, print: new Fingerprint().bytes(data.train).bytes(data.val).hex() } };
+  return {
+    reference: r.hex(),
+    corpus: {
+      train: data.train.length,
+      val: data.val.length,
+      print: new Fingerprint().bytes(data.train).bytes(data.val).hex(),
+    },
+  };
 }
 
 /** Rollbacks a run may take after non-finite steps before it stops, and what each does to the learning rate. */
@@ -137,13 +144,21 @@ export interface PipelineResult {
 export const FINAL_FILE = 'inheritune-final.safetensors';
 
 export function validateInherituneSettings(s: InherituneSettings, k: number): void {
-  if (!Number.isInteger(s.n) || s.n < 1 || s.n > k) throw new Error(`n must be an integer from 1 to the reference's ${k} blocks, got ${s.n}`);
-  if (!Number.isInteger(s.stepsPerRound) || s.stepsPerRound < 1) throw new Error(`steps per round must be a positive integer, got ${s.stepsPerRound}`);
-  if (s.grow !== 'restart' && s.grow !== 'continue') throw new Error(`grow mode must be restart or continue, got ${String(s.grow)}`);
-  if (!Number.isInteger(s.checkpointEvery) || s.checkpointEvery < 0) throw new Error(`checkpoint interval must be an integer ≥ 0, got ${s.checkpointEvery}`);
+  if (!Number.isInteger(s.n) || s.n < 1 || s.n > k)
+    throw new Error(`n must be an integer from 1 to the reference's ${k} blocks, got ${s.n}`);
+  if (!Number.isInteger(s.stepsPerRound) || s.stepsPerRound < 1)
+    throw new Error(`steps per round must be a positive integer, got ${s.stepsPerRound}`);
+  if (s.grow !== 'restart' && s.grow !== 'continue')
+    throw new Error(`grow mode must be restart or continue, got ${String(s.grow)}`);
+  if (!Number.isInteger(s.checkpointEvery) || s.checkpointEvery < 0)
+    throw new Error(`checkpoint interval must be an integer ≥ 0, got ${s.checkpointEvery}`);
 }
 
-export async function runInheritune(ctx: PipelineContext, settings: InherituneSettings | null, opts: { resume?: boolean } = {}): Promise<PipelineResult> {
+export async function runInheritune(
+  ctx: PipelineContext,
+  settings: InherituneSettings | null,
+  opts: { resume?: boolean } = {},
+): Promise<PipelineResult> {
   const { gpu, ref, data } = ctx;
   const k = ref.config.nLayer;
   const evalOf = (m: Gpt2Model, s: Omit<TrainSettings, 'steps'>) => validationLoss(m, data.val, s.ctx, s.evalWindows);
@@ -153,21 +168,29 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   let trainer: Trainer;
   let resumed = false;
   const snap = opts.resume && ctx.store ? await openSnapshot<PipelineState>(ctx.store) : null;
-  if (opts.resume && !snap) throw new Error('nothing to resume: the output folder has no training snapshot (state.safetensors)');
+  if (opts.resume && !snap)
+    throw new Error('nothing to resume: the output folder has no training snapshot (state.safetensors)');
   if (snap) {
     try {
       state = snap.meta.extra;
       if (!state?.settings || !state.current) throw new Error('the snapshot was not written by an Inheritune run');
       if (snap.meta.config.nEmbd !== ref.config.nEmbd || snap.meta.config.vocabSize !== ref.config.vocabSize) {
-        throw new Error(`the snapshot's model (width ${snap.meta.config.nEmbd}, vocabulary ${snap.meta.config.vocabSize}) does not fit this reference (width ${ref.config.nEmbd}, vocabulary ${ref.config.vocabSize})`);
+        throw new Error(
+          `the snapshot's model (width ${snap.meta.config.nEmbd}, vocabulary ${snap.meta.config.vocabSize}) does not fit this reference (width ${ref.config.nEmbd}, vocabulary ${ref.config.vocabSize})`,
+        );
       }
       if (state.inputs) {
         const now = await inputPrints(ref, data);
-        if (now.reference !== state.inputs.reference) throw new Error('the snapshot was trained from another reference checkpoint than this one: resume with the reference the run started from');
+        if (now.reference !== state.inputs.reference)
+          throw new Error(
+            'the snapshot was trained from another reference checkpoint than this one: resume with the reference the run started from',
+          );
         const [was, is] = [state.inputs.corpus, now.corpus];
         if (is.print !== was.print) {
-          throw new Error(`the snapshot was trained on another corpus (${was.train.toLocaleString('en-US')} training + ${was.val.toLocaleString('en-US')} validation tokens) than this one ` +
-            `(${is.train.toLocaleString('en-US')} + ${is.val.toLocaleString('en-US')}${is.train === was.train && is.val === was.val ? ', different tokens' : ''}): resume with the corpus the run started from`);
+          throw new Error(
+            `the snapshot was trained on another corpus (${was.train.toLocaleString('en-US')} training + ${was.val.toLocaleString('en-US')} validation tokens) than this one ` +
+              `(${is.train.toLocaleString('en-US')} + ${is.val.toLocaleString('en-US')}${is.train === was.train && is.val === was.val ? ', different tokens' : ''}): resume with the corpus the run started from`,
+          );
         }
       }
       trainer = await restoreTrainer(gpu, snap, data, ctx.peak, progress('restoring'));
@@ -189,10 +212,19 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     }
     const reference = { layers: k, params: paramCount(ref.config), valLoss: refVal };
     ctx.onEvent({ type: 'reference', ...reference });
-    const first = inheritSource(ref.config, ref.read, settings.n, { paperCode: settings.paperCode, seed: settings.initSeed });
+    const first = inheritSource(ref.config, ref.read, settings.n, {
+      paperCode: settings.paperCode,
+      seed: settings.initSeed,
+    });
     trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
     ctx.onModel?.(trainer.model);
-    state = { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n), inputs: await inputPrints(ref, data) };
+    state = {
+      settings,
+      reference,
+      rounds: [],
+      current: roundAt('inheritune', 0, settings.n),
+      inputs: await inputPrints(ref, data),
+    };
   }
   let haltInfo: RunReport['halt'];
   const s = state.settings;
@@ -201,9 +233,14 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     const rounds = inherituneRounds();
     const last = rounds.at(-1);
     return {
-      reference: state.reference, ctx: s.train.ctx, windows: s.train.evalWindows, rounds,
+      reference: state.reference,
+      ctx: s.train.ctx,
+      windows: s.train.evalWindows,
+      rounds,
       baseline: state.rounds.find((r) => r.phase === 'baseline') ?? null,
-      final: last ? { n: last.n, params: last.params, valLoss: last.valLoss, matched: last.valLoss <= state.reference.valLoss } : null,
+      final: last
+        ? { n: last.n, params: last.params, valLoss: last.valLoss, matched: last.valLoss <= state.reference.valLoss }
+        : null,
       status,
       ...(status === 'halted' && haltInfo ? { halt: haltInfo } : {}),
     };
@@ -212,7 +249,10 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
   const finish = async (status: RunReport['status']): Promise<PipelineResult> => {
     const r = report(status);
     ctx.onEvent({ type: 'report', report: r });
-    return { report: r, final: r.final && finalParams ? { config: inheritedConfig(ref.config, r.final.n), params: finalParams } : null };
+    return {
+      report: r,
+      final: r.final && finalParams ? { config: inheritedConfig(ref.config, r.final.n), params: finalParams } : null,
+    };
   };
   /** The Inheritune rounds have ended with these parameters (the last round's model). */
   const grown = (params: Map<string, Float32Array>, n: number) => {
@@ -226,7 +266,12 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       bar(1, 1); // a save that failed part-way leaves no bar behind (the caller reports the failure)
       throw e;
     });
-    ctx.onEvent({ type: 'snapshot', phase: state.current.phase, round: state.current.round, step: trainer.position.step });
+    ctx.onEvent({
+      type: 'snapshot',
+      phase: state.current.phase,
+      round: state.current.round,
+      step: trainer.position.step,
+    });
   };
   /**
    * After a non-finite step (the update was not applied, but the parameters may already be bad): go back to the last
@@ -254,7 +299,15 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     ctx.onModel?.(trainer.model);
     disposeTrainer(old);
     const cur = state.current;
-    ctx.onEvent({ type: 'rollback', phase: cur.phase, round: cur.round, fromStep: step, toStep: trainer.position.step, lrScale: state.lrScale!, reason });
+    ctx.onEvent({
+      type: 'rollback',
+      phase: cur.phase,
+      round: cur.round,
+      fromStep: step,
+      toStep: trainer.position.step,
+      lrScale: state.lrScale!,
+      reason,
+    });
     await snapshot(); // a reload now resumes with the lower rate and the rollback spent
     return true;
   };
@@ -267,8 +320,13 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       // FINAL_FILE when a baseline followed, else it is the snapshot's own model.
       const last = inherituneRounds().at(-1);
       if (last && (state.done || state.current.phase === 'baseline')) {
-        const params = state.finalSaved ? await readFinal(ctx.store) : state.current.phase === 'inheritune' ? await trainer.model.toHost() : null;
-        if (state.finalSaved && !params) throw new Error(`the run folder lost ${FINAL_FILE}, the grown model kept while the baseline trains`);
+        const params = state.finalSaved
+          ? await readFinal(ctx.store)
+          : state.current.phase === 'inheritune'
+            ? await trainer.model.toHost()
+            : null;
+        if (state.finalSaved && !params)
+          throw new Error(`the run folder lost ${FINAL_FILE}, the grown model kept while the baseline trains`);
         if (params) grown(params, last.n);
       }
       if (state.done) return await finish('done'); // already ended: report it again and train nothing
@@ -276,14 +334,29 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
     for (;;) {
       const cur = state.current;
       // Null (or, in snapshots of older versions, NaN) until measured.
-      if (cur.valLossStart === null || Number.isNaN(cur.valLossStart)) cur.valLossStart = await evalOf(trainer.model, s.train);
+      if (cur.valLossStart === null || Number.isNaN(cur.valLossStart))
+        cur.valLossStart = await evalOf(trainer.model, s.train);
       const valLossStart = cur.valLossStart;
-      ctx.onEvent({ type: 'round-start', phase: cur.phase, round: cur.round, n: cur.n, params: paramCount(trainer.model.config), valLoss: valLossStart, resumed });
+      ctx.onEvent({
+        type: 'round-start',
+        phase: cur.phase,
+        round: cur.round,
+        n: cur.n,
+        params: paramCount(trainer.model.config),
+        valLoss: valLossStart,
+        resumed,
+      });
       resumed = false;
       const tag = { phase: cur.phase, round: cur.round };
       for (;;) {
-        const chunkEnd = s.checkpointEvery > 0 && ctx.store ? Math.min(trainer.settings.steps, trainer.position.step + s.checkpointEvery) : trainer.settings.steps;
-        const out = await trainer.run((e) => ctx.onEvent({ ...e, ...tag }), { until: chunkEnd, shouldStop: ctx.shouldStop });
+        const chunkEnd =
+          s.checkpointEvery > 0 && ctx.store
+            ? Math.min(trainer.settings.steps, trainer.position.step + s.checkpointEvery)
+            : trainer.settings.steps;
+        const out = await trainer.run((e) => ctx.onEvent({ ...e, ...tag }), {
+          until: chunkEnd,
+          shouldStop: ctx.shouldStop,
+        });
         if (out.status === 'halted') {
           if (await rollBack(out.step, out.reason)) continue;
           return await finish('halted');
@@ -293,8 +366,13 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
         if (ctx.shouldStop?.()) return await finish('stopped');
       }
       const result: RoundResult = {
-        ...tag, n: cur.n, params: paramCount(trainer.model.config), steps: trainer.settings.steps, valLossStart,
-        valLoss: trainer.position.lastValLoss!, seconds: trainer.position.elapsedSec,
+        ...tag,
+        n: cur.n,
+        params: paramCount(trainer.model.config),
+        steps: trainer.settings.steps,
+        valLossStart,
+        valLoss: trainer.position.lastValLoss!,
+        seconds: trainer.position.elapsedSec,
       };
       state.rounds.push(result);
       ctx.onEvent({ type: 'round-end', result });
@@ -302,9 +380,10 @@ export async function runInheritune(ctx: PipelineContext, settings: InherituneSe
       if (cur.phase === 'inheritune' && result.valLoss > state.reference.valLoss && cur.n < k) {
         const to = Math.min(cur.n + 2, k);
         ctx.onEvent({ type: 'grow', from: cur.n, to, mode: s.grow });
-        const next = s.grow === 'restart'
-          ? inheritSource(ref.config, ref.read, to, { paperCode: s.paperCode, seed: s.initSeed })
-          : continueSource(await trainer.model.toHost(), ref.config, ref.read, to);
+        const next =
+          s.grow === 'restart'
+            ? inheritSource(ref.config, ref.read, to, { paperCode: s.paperCode, seed: s.initSeed })
+            : continueSource(await trainer.model.toHost(), ref.config, ref.read, to);
         const old = trainer;
         trainer = await newTrainer(ctx, next.config, next.source, s, cur.round + 1);
         trainer.lrScale = state.lrScale ?? 1;
@@ -364,8 +443,17 @@ export async function readFinal(store: StateStore | undefined): Promise<Map<stri
   }
 }
 
-async function newTrainer(ctx: PipelineContext, config: Gpt2Config, source: ParamSource, s: InherituneSettings, round: number, steps = s.stepsPerRound): Promise<Trainer> {
-  const model = await Gpt2Model.create(ctx.gpu, config, source, (d, t) => ctx.onLoadProgress?.(`loading ${config.nLayer} blocks`, d, t));
+async function newTrainer(
+  ctx: PipelineContext,
+  config: Gpt2Config,
+  source: ParamSource,
+  s: InherituneSettings,
+  round: number,
+  steps = s.stepsPerRound,
+): Promise<Trainer> {
+  const model = await Gpt2Model.create(ctx.gpu, config, source, (d, t) =>
+    ctx.onLoadProgress?.(`loading ${config.nLayer} blocks`, d, t),
+  );
   try {
     // A different batch stream per round; the same stream for a round however the run got there (resume-safe).
     return new Trainer(model, ctx.data, { ...s.train, steps, seed: s.train.seed + 1000 * round }, ctx.peak);

@@ -16,7 +16,8 @@ export function decodeText(bytes: Uint8Array, label: string): string {
   } catch {
     throw new Error(`${label} is not valid UTF-8 text`);
   }
-  if (!text.trim()) throw new Error(`${label} is empty${bytes.length ? ' (only whitespace)' : ''}: give a text file to train on`);
+  if (!text.trim())
+    throw new Error(`${label} is empty${bytes.length ? ' (only whitespace)' : ''}: give a text file to train on`);
   return text;
 }
 

@@ -33,8 +33,26 @@ export type Dtype = 'F32' | 'F16' | 'BF16';
 
 /** Bits per element of every dtype the reference knows, so a file with e.g. an I64 tensor still opens. */
 const DTYPE_BITS: Record<string, number> = {
-  BOOL: 8, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6,
-  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, F64: 64, I64: 64, U64: 64, C64: 64,
+  BOOL: 8,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  F64: 64,
+  I64: 64,
+  U64: 64,
+  C64: 64,
 };
 const READABLE: readonly string[] = ['F32', 'F16', 'BF16'] satisfies Dtype[];
 
@@ -51,7 +69,10 @@ export interface TensorInfo {
 }
 
 export class SafetensorsError extends Error {
-  constructor(message: string, readonly tensor?: string) {
+  constructor(
+    message: string,
+    readonly tensor?: string,
+  ) {
     super(message);
     this.name = 'SafetensorsError';
   }
@@ -80,7 +101,10 @@ function failer(label: string | undefined): Fail {
 /** Reads exactly `length` bytes; a source that returns fewer (file shrank since opening) is an error, not garbage. */
 async function readExact(src: ByteSource, offset: number, length: number, fail: Fail): Promise<Uint8Array> {
   const bytes = await src.read(offset, length);
-  if (bytes.byteLength !== length) fail(`short read: asked for ${length} bytes at offset ${offset}, got ${bytes.byteLength} (file changed after opening?)`);
+  if (bytes.byteLength !== length)
+    fail(
+      `short read: asked for ${length} bytes at offset ${offset}, got ${bytes.byteLength} (file changed after opening?)`,
+    );
   return bytes;
 }
 
@@ -89,7 +113,8 @@ export async function openSafetensors(src: ByteSource, label?: string): Promise<
   const size = src.size;
   if (size < 8) fail(`file is ${size} bytes, shorter than the 8-byte header length prefix`);
   const n64 = new DataView((await readExact(src, 0, 8, fail)).slice().buffer).getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`not a safetensors file, or a corrupt one: header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n64 > BigInt(MAX_HEADER_BYTES))
+    fail(`not a safetensors file, or a corrupt one: header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(n64);
   if (8 + n > size) fail(`header length ${n} needs ${8 + n} bytes but the file has only ${size}`);
 
@@ -111,7 +136,10 @@ export async function openSafetensors(src: ByteSource, label?: string): Promise<
       const info = tensors.get(name);
       if (!info) fail(`no tensor named ${JSON.stringify(name)}; available: ${listNames([...tensors.keys()])}`, name);
       if (!READABLE.includes(info.dtype)) {
-        fail(`tensor ${JSON.stringify(name)} has dtype ${info.dtype}, which readF32 cannot convert (only ${READABLE.join(', ')})`, name);
+        fail(
+          `tensor ${JSON.stringify(name)} has dtype ${info.dtype}, which readF32 cannot convert (only ${READABLE.join(', ')})`,
+          name,
+        );
       }
       const bytes = await readExact(src, info.begin, info.end - info.begin, fail);
       return toF32(bytes, info.dtype as Dtype);
@@ -121,7 +149,10 @@ export async function openSafetensors(src: ByteSource, label?: string): Promise<
 
 function listNames(names: string[]): string {
   if (names.length === 0) return '(none)';
-  const shown = names.slice(0, 5).map((s) => JSON.stringify(s)).join(', ');
+  const shown = names
+    .slice(0, 5)
+    .map((s) => JSON.stringify(s))
+    .join(', ');
   return names.length > 5 ? `${shown}, … (${names.length} in all)` : shown;
 }
 
@@ -146,7 +177,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 function parseHeader(text: string, fail: Fail): { header: Record<string, unknown>; order: string[] } {
   if (text[0] !== '{') {
-    fail(`header must be a JSON object starting with '{', found ${text.length ? JSON.stringify(text.slice(0, 10)) : 'nothing'}`);
+    fail(
+      `header must be a JSON object starting with '{', found ${text.length ? JSON.stringify(text.slice(0, 10)) : 'nothing'}`,
+    );
   }
   let header: unknown;
   try {
@@ -197,7 +230,11 @@ function scanKeys(text: string, fail: Fail): string[] {
 
 function failDuplicate(key: string, owner: string | undefined, fail: Fail): never {
   const k = JSON.stringify(key);
-  if (owner === undefined) return fail(key === '__metadata__' ? 'duplicate "__metadata__" in header' : `duplicate tensor name ${k} in header`, key);
+  if (owner === undefined)
+    return fail(
+      key === '__metadata__' ? 'duplicate "__metadata__" in header' : `duplicate tensor name ${k} in header`,
+      key,
+    );
   if (owner === '__metadata__') return fail(`duplicate key ${k} in __metadata__`);
   return fail(`duplicate key ${k} in the header entry of tensor ${JSON.stringify(owner)}`, owner);
 }
@@ -224,8 +261,10 @@ function parseEntry(name: string, v: unknown, dataStart: number, fail: Fail): Te
   const { dtype, shape, data_offsets: offsets } = v;
   if (typeof dtype !== 'string') return bad(`dtype must be a string, found ${describe(dtype)}`);
   const bits = Object.hasOwn(DTYPE_BITS, dtype) ? DTYPE_BITS[dtype] : undefined;
-  if (bits === undefined) return bad(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
-  if (!Array.isArray(shape) || !shape.every(isIndex)) return bad(`shape must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
+  if (bits === undefined)
+    return bad(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BITS).join(', ')})`);
+  if (!Array.isArray(shape) || !shape.every(isIndex))
+    return bad(`shape must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
     return bad(`data_offsets must be [begin, end] of non-negative integers, found ${JSON.stringify(offsets)}`);
   }
@@ -233,7 +272,9 @@ function parseEntry(name: string, v: unknown, dataStart: number, fail: Fail): Te
   if (begin > end) bad(`data_offsets begin ${begin} is after end ${end}`);
   const nbytes = byteSize(shape as number[], bits, (m) => bad(`${dtype} shape ${JSON.stringify(shape)} ${m}`));
   if (nbytes !== end - begin) {
-    bad(`${dtype} shape ${JSON.stringify(shape)} is ${nbytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+    bad(
+      `${dtype} shape ${JSON.stringify(shape)} is ${nbytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+    );
   }
   return { name, dtype, shape: shape as number[], begin: dataStart + begin, end: dataStart + end };
 }
@@ -260,20 +301,37 @@ function checkLayout(infos: TensorInfo[], dataStart: number, size: number, fail:
     const at = prev ? prev.end : dataStart;
     const c = JSON.stringify(cur.name);
     if (cur.begin > at) {
-      if (!prev) fail(`tensor ${c} begins at data offset ${rel(cur.begin)} but the data section starts at 0 (gap of ${rel(cur.begin)} bytes)`, cur.name);
-      else fail(`gap of ${cur.begin - at} bytes between tensor ${JSON.stringify(prev.name)} (ends at data offset ${rel(at)}) and tensor ${c} (begins at ${rel(cur.begin)})`, cur.name);
+      if (!prev)
+        fail(
+          `tensor ${c} begins at data offset ${rel(cur.begin)} but the data section starts at 0 (gap of ${rel(cur.begin)} bytes)`,
+          cur.name,
+        );
+      else
+        fail(
+          `gap of ${cur.begin - at} bytes between tensor ${JSON.stringify(prev.name)} (ends at data offset ${rel(at)}) and tensor ${c} (begins at ${rel(cur.begin)})`,
+          cur.name,
+        );
     }
     if (cur.begin < at && prev) {
-      fail(`tensors ${JSON.stringify(prev.name)} [${rel(prev.begin)}, ${rel(prev.end)}) and ${c} [${rel(cur.begin)}, ${rel(cur.end)}) overlap`, cur.name);
+      fail(
+        `tensors ${JSON.stringify(prev.name)} [${rel(prev.begin)}, ${rel(prev.end)}) and ${c} [${rel(cur.begin)}, ${rel(cur.end)}) overlap`,
+        cur.name,
+      );
     }
     prev = cur;
   }
   const dataEnd = prev ? prev.end : dataStart;
   const available = size - dataStart;
   if (dataEnd > size) {
-    fail(`file too short: tensor ${JSON.stringify(prev?.name)} ends at data offset ${rel(dataEnd)} but only ${available} data bytes follow the header (truncated file?)`, prev?.name);
+    fail(
+      `file too short: tensor ${JSON.stringify(prev?.name)} ends at data offset ${rel(dataEnd)} but only ${available} data bytes follow the header (truncated file?)`,
+      prev?.name,
+    );
   }
-  if (dataEnd < size) fail(`trailing bytes: the tensors cover ${rel(dataEnd)} data bytes but ${available} follow the header (${size - dataEnd} extra)`);
+  if (dataEnd < size)
+    fail(
+      `trailing bytes: the tensors cover ${rel(dataEnd)} data bytes but ${available} follow the header (${size - dataEnd} extra)`,
+    );
 }
 
 /** Little-endian u16 elements; copies when the bytes are misaligned (odd offset) or the host is big-endian. */
@@ -311,7 +369,10 @@ function toF32(bytes: Uint8Array, dtype: Dtype): Float32Array {
  * the parts to concatenate (`new Blob(parts)` in the browser, writeParts in Node): the prefix + header, then one
  * view per tensor (no copy on little-endian hosts unless the floats live in a SharedArrayBuffer).
  */
-export function writeSafetensors(tensors: { name: string; shape: number[]; data: Float32Array }[], metadata?: Record<string, string>): Uint8Array<ArrayBuffer>[] {
+export function writeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  metadata?: Record<string, string>,
+): Uint8Array<ArrayBuffer>[] {
   const fail: Fail = failer(undefined);
   const entries: string[] = [];
   if (metadata !== undefined) entries.push(`"__metadata__":${JSON.stringify(checkedMetadata(metadata, fail))}`);
@@ -343,14 +404,17 @@ function checkWritable(name: string, shape: number[], data: Float32Array, seen: 
   if (name === '__metadata__') fail('"__metadata__" is reserved and cannot name a tensor', name);
   if (seen.has(name)) fail(`duplicate tensor name ${JSON.stringify(name)}`, name);
   seen.add(name);
-  if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`${t}: shape must be non-negative integers, found ${JSON.stringify(shape)}`, name);
+  if (!Array.isArray(shape) || !shape.every(isIndex))
+    fail(`${t}: shape must be non-negative integers, found ${JSON.stringify(shape)}`, name);
   const elements = shape.reduce((a, b) => a * b, 1);
-  if (elements !== data.length) fail(`${t}: shape ${JSON.stringify(shape)} has ${elements} elements but data has ${data.length}`, name);
+  if (elements !== data.length)
+    fail(`${t}: shape ${JSON.stringify(shape)} has ${elements} elements but data has ${data.length}`, name);
 }
 
 /** Views the floats without copying where possible; typed over ArrayBuffer so `new Blob(parts)` type-checks. */
 function leBytes(data: Float32Array): Uint8Array<ArrayBuffer> {
-  if (LITTLE_ENDIAN && data.buffer instanceof ArrayBuffer) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (LITTLE_ENDIAN && data.buffer instanceof ArrayBuffer)
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   else {

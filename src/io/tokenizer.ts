@@ -33,7 +33,9 @@ const NON_WS = /\S/u;
  * (JS's \s is the same set the u-flag pattern uses, so "\r\n", NBSP etc. count as whitespace here too.)
  */
 function isCut(text: string, i: number): boolean {
-  return i >= 1 && i + 1 < text.length && text.charCodeAt(i) === 10 && NON_WS.test(text[i - 1]!) && NON_WS.test(text[i + 1]!);
+  return (
+    i >= 1 && i + 1 < text.length && text.charCodeAt(i) === 10 && NON_WS.test(text[i - 1]!) && NON_WS.test(text[i + 1]!)
+  );
 }
 
 /** End (exclusive) of the piece starting at `start`: just after the last safe newline within `pieceChars`, else the first one beyond, else the end of the text. */
@@ -60,7 +62,8 @@ export async function encodeGpt2(
   opts?: { pieceChars?: number },
 ): Promise<Uint16Array> {
   const pieceChars = opts?.pieceChars ?? DEFAULT_PIECE_CHARS;
-  if (!Number.isInteger(pieceChars) || pieceChars < 1) throw new Error(`encodeGpt2: pieceChars must be a positive integer, got ${pieceChars}`);
+  if (!Number.isInteger(pieceChars) || pieceChars < 1)
+    throw new Error(`encodeGpt2: pieceChars must be a positive integer, got ${pieceChars}`);
   const total = text.length;
   const parts: number[][] = [];
   let count = 0;
@@ -80,7 +83,8 @@ export async function encodeGpt2(
   for (const ids of parts) {
     for (const id of ids) {
       // A uint16 stream silently wraps anything ≥ 65536; GPT-2 stays below 50257, so check the real bound.
-      if (!(id >= 0 && id < GPT2_VOCAB)) throw new Error(`encodeGpt2: token id ${id} outside GPT-2's vocabulary [0, ${GPT2_VOCAB})`);
+      if (!(id >= 0 && id < GPT2_VOCAB))
+        throw new Error(`encodeGpt2: token id ${id} outside GPT-2's vocabulary [0, ${GPT2_VOCAB})`);
       out[k++] = id;
     }
   }
@@ -91,7 +95,8 @@ export async function encodeGpt2(
 export function decodeGpt2(ids: ArrayLike<number>): string {
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
-    if (!(Number.isInteger(id) && id >= 0 && id < GPT2_VOCAB)) throw new Error(`decodeGpt2: id ${id} at position ${i} outside GPT-2's vocabulary [0, ${GPT2_VOCAB})`);
+    if (!(Number.isInteger(id) && id >= 0 && id < GPT2_VOCAB))
+      throw new Error(`decodeGpt2: id ${id} at position ${i} outside GPT-2's vocabulary [0, ${GPT2_VOCAB})`);
   }
   return gpt2Encoder().decode(Array.from(ids));
 }

@@ -21,10 +21,12 @@ export const PRESETS: Record<string, Gpt2Config> = {
 /** Structural checks every config must pass; messages name the field. */
 export function validateConfig(c: Gpt2Config): void {
   for (const k of ['vocabSize', 'nPositions', 'nEmbd', 'nLayer', 'nHead'] as const) {
-    if (!Number.isSafeInteger(c[k]) || c[k] < 1) throw new Error(`GPT-2 config: ${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1)
+      throw new Error(`GPT-2 config: ${k} must be a positive integer, got ${c[k]}`);
   }
   if (c.nEmbd % c.nHead) throw new Error(`GPT-2 config: n_embd ${c.nEmbd} is not divisible by n_head ${c.nHead}`);
-  if (c.vocabSize > 65536) throw new Error(`GPT-2 config: vocab_size ${c.vocabSize} does not fit the uint16 token streams (max 65536)`);
+  if (c.vocabSize > 65536)
+    throw new Error(`GPT-2 config: vocab_size ${c.vocabSize} does not fit the uint16 token streams (max 65536)`);
 }
 
 /** Reads a transformers GPT-2 config.json object (fields it lacks stay undefined for the caller to infer). */
@@ -34,7 +36,8 @@ export function fromHfConfig(json: unknown): Partial<Gpt2Config> & { modelType?:
   const num = (k: string): number | undefined => {
     const v = j[k];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`config.json: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+      throw new Error(`config.json: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
     return v;
   };
   const out: Partial<Gpt2Config> & { modelType?: string } = {};

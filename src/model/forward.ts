@@ -1,7 +1,17 @@
 // GPT-2 forward on the tensor engine (pre-LN blocks, fused attention, tied head), recorded for backward.
 // Parameters are looked up by their Hugging Face names (DESIGN.md), so checkpoints and references share one key set.
 
-import { attention, embedding, headCrossEntropy, layernorm, matmul, matmulGelu, reshape, tidy, type Tensor } from '../tensor';
+import {
+  attention,
+  embedding,
+  headCrossEntropy,
+  layernorm,
+  matmul,
+  matmulGelu,
+  reshape,
+  tidy,
+  type Tensor,
+} from '../tensor';
 
 export interface Gpt2Shape {
   nLayer: number;
@@ -64,7 +74,15 @@ export function gpt2Hidden(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array,
  * Mean next-token loss of `tokens` [B·T] against `targets` [B·T] (negative = ignored); the head runs in chunks. `seed`:
  * the gradient backward will be seeded with, when the caller knows it (the head then makes its gradients at once).
  */
-export function gpt2Loss(p: ParamLookup, shape: Gpt2Shape, tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor): Tensor {
+export function gpt2Loss(
+  p: ParamLookup,
+  shape: Gpt2Shape,
+  tokens: Int32Array,
+  targets: Int32Array,
+  B: number,
+  T: number,
+  seed?: Tensor,
+): Tensor {
   return tidy(() => headCrossEntropy(gpt2Hidden(p, shape, tokens, B, T), p('wte.weight'), targets, { seed }));
 }
 

@@ -13,12 +13,24 @@ export type ParamSource = (name: string, shape: readonly number[]) => Promise<Fl
 
 export class Gpt2Model {
   readonly params = new Map<string, Tensor>();
-  private constructor(readonly gpu: Gpu, readonly config: Gpt2Config, readonly layout: ParamLayout, readonly banks: Tensor[]) {}
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: Gpt2Config,
+    readonly layout: ParamLayout,
+    readonly banks: Tensor[],
+  ) {}
 
   /** Allocates the banks and fills every parameter from `source`, reporting progress per tensor. */
-  static async create(gpu: Gpu, config: Gpt2Config, source: ParamSource, onProgress?: (done: number, total: number, name: string) => void): Promise<Gpt2Model> {
+  static async create(
+    gpu: Gpu,
+    config: Gpt2Config,
+    source: ParamSource,
+    onProgress?: (done: number, total: number, name: string) => void,
+  ): Promise<Gpt2Model> {
     validateConfig(config);
-    const maxBank = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28) / 4);
+    const maxBank = Math.floor(
+      Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28) / 4,
+    );
     const layout = paramLayout(paramSpecs(config), maxBank);
     const banks = layout.bankSizes.map((n) => empty(gpu, [n], 'f32', 'params'));
     // The alignment gaps between views are never read by the model, but optimizers sweep whole banks.
@@ -28,7 +40,8 @@ export class Gpt2Model {
       let done = 0;
       for (const slot of layout.slots) {
         const data = await source(slot.name, slot.shape);
-        if (data.length !== slot.size) throw new Error(`Parameter ${slot.name}: ${data.length} values for shape [${slot.shape.join(', ')}]`);
+        if (data.length !== slot.size)
+          throw new Error(`Parameter ${slot.name}: ${data.length} values for shape [${slot.shape.join(', ')}]`);
         const view = banks[slot.bank]!.slice(slot.offset, slot.shape);
         view.requiresGrad = true;
         gpu.upload(view.view, data);
@@ -53,7 +66,8 @@ export class Gpt2Model {
   }
 
   private checkBatch(tokens: Int32Array, B: number, T: number): void {
-    if (T > this.config.nPositions) throw new Error(`Context ${T} exceeds the model's ${this.config.nPositions} positions (n_positions).`);
+    if (T > this.config.nPositions)
+      throw new Error(`Context ${T} exceeds the model's ${this.config.nPositions} positions (n_positions).`);
     if (tokens.length !== B * T) throw new Error(`${tokens.length} tokens for a batch of ${B}×${T}`);
   }
 
@@ -99,7 +113,8 @@ export class Gpt2Model {
    * model disposed while the values arrive still gives them).
    */
   async toHost(): Promise<Map<string, Float32Array>> {
-    if (!this.params.size) throw new Error('The model was replaced (it grew, or its phase ended) before it could be read: try again.');
+    if (!this.params.size)
+      throw new Error('The model was replaced (it grew, or its phase ended) before it could be read: try again.');
     return readSlots(this.layout, this.banks);
   }
 

@@ -16,20 +16,34 @@ export interface ParamSpec {
 /** Every parameter of a GPT-2, by Hugging Face name (no `transformer.` prefix), in checkpoint order. */
 export function paramSpecs(c: Gpt2Config): ParamSpec[] {
   const { vocabSize: V, nPositions: P, nEmbd: C, nLayer: L } = c;
-  const list: [string, number[]][] = [['wte.weight', [V, C]], ['wpe.weight', [P, C]]];
+  const list: [string, number[]][] = [
+    ['wte.weight', [V, C]],
+    ['wpe.weight', [P, C]],
+  ];
   for (let l = 0; l < L; l++) {
     const h = `h.${l}.`;
     list.push(
-      [`${h}ln_1.weight`, [C]], [`${h}ln_1.bias`, [C]],
-      [`${h}attn.c_attn.weight`, [C, 3 * C]], [`${h}attn.c_attn.bias`, [3 * C]],
-      [`${h}attn.c_proj.weight`, [C, C]], [`${h}attn.c_proj.bias`, [C]],
-      [`${h}ln_2.weight`, [C]], [`${h}ln_2.bias`, [C]],
-      [`${h}mlp.c_fc.weight`, [C, 4 * C]], [`${h}mlp.c_fc.bias`, [4 * C]],
-      [`${h}mlp.c_proj.weight`, [4 * C, C]], [`${h}mlp.c_proj.bias`, [C]],
+      [`${h}ln_1.weight`, [C]],
+      [`${h}ln_1.bias`, [C]],
+      [`${h}attn.c_attn.weight`, [C, 3 * C]],
+      [`${h}attn.c_attn.bias`, [3 * C]],
+      [`${h}attn.c_proj.weight`, [C, C]],
+      [`${h}attn.c_proj.bias`, [C]],
+      [`${h}ln_2.weight`, [C]],
+      [`${h}ln_2.bias`, [C]],
+      [`${h}mlp.c_fc.weight`, [C, 4 * C]],
+      [`${h}mlp.c_fc.bias`, [4 * C]],
+      [`${h}mlp.c_proj.weight`, [4 * C, C]],
+      [`${h}mlp.c_proj.bias`, [C]],
     );
   }
   list.push(['ln_f.weight', [C]], ['ln_f.bias', [C]]);
-  return list.map(([name, shape]) => ({ name, shape, size: shape.reduce((a, b) => a * b, 1), decay: shape.length === 2 }));
+  return list.map(([name, shape]) => ({
+    name,
+    shape,
+    size: shape.reduce((a, b) => a * b, 1),
+    decay: shape.length === 2,
+  }));
 }
 
 /** Parameters, counted once (the head is tied to wte). With excludeWpe: the N of DESIGN.md's MFU formula. */
@@ -59,7 +73,9 @@ export function paramLayout(specs: ParamSpec[], maxBankElems: number): ParamLayo
   const align = (n: number) => Math.ceil(n / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
   for (const p of specs) {
     if (align(p.size) > maxBankElems) {
-      throw new RangeError(`Parameter ${p.name} [${p.shape.join(', ')}] needs ${(p.size * 4 / 2 ** 20).toFixed(1)} MiB, more than this adapter's largest binding (${(maxBankElems * 4 / 2 ** 20).toFixed(1)} MiB, maxStorageBufferBindingSize).`);
+      throw new RangeError(
+        `Parameter ${p.name} [${p.shape.join(', ')}] needs ${((p.size * 4) / 2 ** 20).toFixed(1)} MiB, more than this adapter's largest binding (${((maxBankElems * 4) / 2 ** 20).toFixed(1)} MiB, maxStorageBufferBindingSize).`,
+      );
     }
   }
   const banks: { decayed: ParamSpec[]; plain: ParamSpec[]; used: number }[] = [];

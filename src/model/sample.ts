@@ -15,7 +15,8 @@ export interface SampleOptions {
 /** Picks a token from logits: greedy at temperature 0, else softmax(logits/temperature) over the top k. */
 export function sampleFromLogits(logits: Float32Array, opts: SampleOptions, rng: Rng): number {
   if (!(opts.temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${opts.temperature}`);
-  if (!Number.isInteger(opts.topK) || opts.topK < 0) throw new Error(`top-k must be a non-negative integer, got ${opts.topK}`);
+  if (!Number.isInteger(opts.topK) || opts.topK < 0)
+    throw new Error(`top-k must be a non-negative integer, got ${opts.topK}`);
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
   if (opts.temperature === 0 || opts.topK === 1) return best;
@@ -33,7 +34,9 @@ export function sampleFromLogits(logits: Float32Array, opts: SampleOptions, rng:
 }
 
 function topIndices(x: Float32Array, k: number): number[] {
-  return Array.from(x.keys()).sort((a, b) => x[b]! - x[a]! || a - b).slice(0, k);
+  return Array.from(x.keys())
+    .sort((a, b) => x[b]! - x[a]! || a - b)
+    .slice(0, k);
 }
 
 /** Logits of the token after `tokens` (the last ≤ n_positions of them). */
@@ -56,7 +59,14 @@ export async function nextTokenLogits(model: Gpt2Model, tokens: ArrayLike<number
 }
 
 /** Appends `steps` sampled tokens to the prompt; calls onToken after each (for streaming display). */
-export async function generate(model: Gpt2Model, prompt: ArrayLike<number>, steps: number, opts: SampleOptions, rng: Rng, onToken?: (id: number) => void): Promise<number[]> {
+export async function generate(
+  model: Gpt2Model,
+  prompt: ArrayLike<number>,
+  steps: number,
+  opts: SampleOptions,
+  rng: Rng,
+  onToken?: (id: number) => void,
+): Promise<number[]> {
   const out = Array.from(prompt);
   for (let s = 0; s < steps; s++) {
     const id = sampleFromLogits(await nextTokenLogits(model, out), opts, rng);

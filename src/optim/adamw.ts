@@ -9,7 +9,17 @@ export const ADAMW: KernelSpec = {
   name: 'adamw',
   source: src,
   storage: ['rw', 'read', 'rw', 'rw', 'read'],
-  uniforms: [['n', 'u32'], ['lr', 'f32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['bc1', 'f32'], ['bc2', 'f32'], ['maxNorm', 'f32']],
+  uniforms: [
+    ['n', 'u32'],
+    ['lr', 'f32'],
+    ['beta1', 'f32'],
+    ['beta2', 'f32'],
+    ['eps', 'f32'],
+    ['wd', 'f32'],
+    ['bc1', 'f32'],
+    ['bc2', 'f32'],
+    ['maxNorm', 'f32'],
+  ],
 };
 
 export interface AdamWStep {
@@ -33,8 +43,21 @@ export interface AdamWStep {
 export function launchAdamW(gpu: Gpu, s: AdamWStep): void {
   if (!(s.step >= 1)) throw new Error(`AdamW step must be ≥ 1, got ${s.step}`);
   const clip = s.gradNorm && s.maxNorm ? s.maxNorm : 0;
-  dispatchElements(gpu, ADAMW, [s.param, s.grad, s.m, s.v, s.gradNorm ?? gpu.dummy], {
-    n: s.n, lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, wd: s.wd,
-    bc1: 1 - s.beta1 ** s.step, bc2: 1 - s.beta2 ** s.step, maxNorm: clip,
-  }, s.n);
+  dispatchElements(
+    gpu,
+    ADAMW,
+    [s.param, s.grad, s.m, s.v, s.gradNorm ?? gpu.dummy],
+    {
+      n: s.n,
+      lr: s.lr,
+      beta1: s.beta1,
+      beta2: s.beta2,
+      eps: s.eps,
+      wd: s.wd,
+      bc1: 1 - s.beta1 ** s.step,
+      bc2: 1 - s.beta2 ** s.step,
+      maxNorm: clip,
+    },
+    s.n,
+  );
 }

@@ -15,13 +15,34 @@ import { empty } from '../tensor/tensor';
 
 export const GUARD_STEP: KernelSpec = { name: 'guard_step', source: guardSrc, storage: ['read', 'rw', 'rw'] };
 export const MUON_MOMENTUM: KernelSpec = {
-  name: 'muon_momentum', source: momentumSrc, storage: ['read', 'rw', 'rw', 'read'], uniforms: [['n', 'u32'], ['mu', 'f32'], ['nesterov', 'u32']],
+  name: 'muon_momentum',
+  source: momentumSrc,
+  storage: ['read', 'rw', 'rw', 'read'],
+  uniforms: [
+    ['n', 'u32'],
+    ['mu', 'f32'],
+    ['nesterov', 'u32'],
+  ],
 };
 export const MUON_UPDATE: KernelSpec = {
-  name: 'muon_update', source: updateSrc, storage: ['rw', 'read', 'read'], uniforms: [['n', 'u32'], ['decay', 'f32'], ['step', 'f32']],
+  name: 'muon_update',
+  source: updateSrc,
+  storage: ['rw', 'read', 'read'],
+  uniforms: [
+    ['n', 'u32'],
+    ['decay', 'f32'],
+    ['step', 'f32'],
+  ],
 };
 export const SCALE_BY_NORM: KernelSpec = {
-  name: 'scale_by_norm', source: scaleByNormSrc, storage: ['read', 'read', 'rw'], uniforms: [['n', 'u32'], ['s', 'f32'], ['eps', 'f32']],
+  name: 'scale_by_norm',
+  source: scaleByNormSrc,
+  storage: ['read', 'read', 'rw'],
+  uniforms: [
+    ['n', 'u32'],
+    ['s', 'f32'],
+    ['eps', 'f32'],
+  ],
 };
 
 /** Newton–Schulz quintic coefficients (a, b, c) from Muon. */
@@ -33,8 +54,23 @@ export function launchGuard(gpu: Gpu, loss: BufferView, norm: BufferView, flag: 
 }
 
 /** buf = μ·buf + g; update = g + μ·buf (Nesterov) or buf. Skipped (update = 0) when gradNorm [1] is non-finite. */
-export function launchMuonMomentum(gpu: Gpu, grad: BufferView, buf: BufferView, update: BufferView, n: number, mu: number, nesterov = true, gradNorm?: BufferView): void {
-  dispatchElements(gpu, MUON_MOMENTUM, [grad, buf, update, gradNorm ?? gpu.dummy], { n, mu, nesterov: nesterov ? 1 : 0 }, n);
+export function launchMuonMomentum(
+  gpu: Gpu,
+  grad: BufferView,
+  buf: BufferView,
+  update: BufferView,
+  n: number,
+  mu: number,
+  nesterov = true,
+  gradNorm?: BufferView,
+): void {
+  dispatchElements(
+    gpu,
+    MUON_MOMENTUM,
+    [grad, buf, update, gradNorm ?? gpu.dummy],
+    { n, mu, nesterov: nesterov ? 1 : 0 },
+    n,
+  );
 }
 
 /** Floats between matrices of a Newton–Schulz batch: R·C rounded up so each matrix starts on a 256-byte binding offset. */
@@ -48,15 +84,31 @@ export function nsStride(R: number, C: number): number {
  * floats into G and out (for batch > 1, nsStride(R, C) or any multiple of 64). The matmuls of an iteration run once
  * for the whole batch; normalisation and transposes are per matrix.
  */
-export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number, C: number, steps = 5, batch = 1, stride = R * C): void {
+export function newtonSchulz(
+  gpu: Gpu,
+  G: BufferView,
+  out: BufferView,
+  R: number,
+  C: number,
+  steps = 5,
+  batch = 1,
+  stride = R * C,
+): void {
   const [a, b, c] = NS_COEFFS;
   const tall = R > C;
   const r = tall ? C : R;
   const k = tall ? R : C;
   const n = R * C;
-  if (stride < n || (batch > 1 && stride % 64 !== 0)) throw new Error(`newtonSchulz: stride ${stride} for ${R}×${C} matrices (needs ≥ ${n}, a multiple of 64 when batched)`);
+  if (stride < n || (batch > 1 && stride % 64 !== 0))
+    throw new Error(
+      `newtonSchulz: stride ${stride} for ${R}×${C} matrices (needs ≥ ${n}, a multiple of 64 when batched)`,
+    );
   const total = batch * stride;
-  const mat = (v: BufferView, l: number): BufferView => ({ buffer: v.buffer, offset: v.offset + l * stride * 4, size: n * 4 });
+  const mat = (v: BufferView, l: number): BufferView => ({
+    buffer: v.buffer,
+    offset: v.offset + l * stride * 4,
+    size: n * 4,
+  });
   let X = empty(gpu, [total]);
   let Xn = empty(gpu, [total]);
   const A = empty(gpu, [batch * r * r]);
@@ -78,7 +130,19 @@ export function newtonSchulz(gpu: Gpu, G: BufferView, out: BufferView, R: number
     gpu.copy(A.view, Bm.view, batch * r * r * 4);
     launchMatmul(gpu, { a: A.view, b: A.view, c: Bm.view, M: r, N: r, K: r, alpha: c, beta: b, batch });
     gpu.copy(X.view, Xn.view, total * 4);
-    launchMatmul(gpu, { a: Bm.view, b: X.view, c: Xn.view, M: r, N: k, K: r, beta: a, batch, strideA: r * r, strideB: stride, strideC: stride });
+    launchMatmul(gpu, {
+      a: Bm.view,
+      b: X.view,
+      c: Xn.view,
+      M: r,
+      N: k,
+      K: r,
+      beta: a,
+      batch,
+      strideA: r * r,
+      strideB: stride,
+      strideC: stride,
+    });
     [X, Xn] = [Xn, X];
   }
   if (tall) for (let l = 0; l < batch; l++) launchTranspose(gpu, mat(X.view, l), mat(out, l), r, k);
@@ -95,6 +159,21 @@ export function muonScale(rows: number, cols: number): number {
 }
 
 /** p ← p·(1 − lr·wd) − lr·scale·O; skipped when gradNorm [1] is non-finite. */
-export function launchMuonUpdate(gpu: Gpu, param: BufferView, ortho: BufferView, n: number, lr: number, wd: number, scale: number, gradNorm?: BufferView): void {
-  dispatchElements(gpu, MUON_UPDATE, [param, ortho, gradNorm ?? gpu.dummy], { n, decay: 1 - lr * wd, step: lr * scale }, n);
+export function launchMuonUpdate(
+  gpu: Gpu,
+  param: BufferView,
+  ortho: BufferView,
+  n: number,
+  lr: number,
+  wd: number,
+  scale: number,
+  gradNorm?: BufferView,
+): void {
+  dispatchElements(
+    gpu,
+    MUON_UPDATE,
+    [param, ortho, gradNorm ?? gpu.dummy],
+    { n, decay: 1 - lr * wd, step: lr * scale },
+    n,
+  );
 }

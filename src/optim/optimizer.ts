@@ -42,7 +42,10 @@ export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8,
 /** Muon as its authors run it on GPT-2: lr 0.02, Nesterov momentum 0.95, 5 Newton–Schulz steps, no weight decay. */
 export const MUON_DEFAULTS: MuonConfig = { lr: 0.02, momentum: 0.95, nesterov: true, nsSteps: 5, weightDecay: 0 };
 
-export function optimizerConfig(kind: OptimizerKind = 'adamw', over: { adamw?: Partial<AdamWConfig>; muon?: Partial<MuonConfig> } = {}): OptimizerConfig {
+export function optimizerConfig(
+  kind: OptimizerKind = 'adamw',
+  over: { adamw?: Partial<AdamWConfig>; muon?: Partial<MuonConfig> } = {},
+): OptimizerConfig {
   return { kind, adamw: { ...ADAMW_DEFAULTS, ...over.adamw }, muon: { ...MUON_DEFAULTS, ...over.muon } };
 }
 
@@ -64,7 +67,12 @@ interface AdamWRange {
  * Contiguous runs of AdamW-owned slots with the same decay and the same birth step, per bank (alignment gaps are
  * zero and stay zero).
  */
-function adamwRanges(slots: readonly ParamSlot[], owned: (s: ParamSlot) => boolean, wd: number, born: Readonly<Record<string, number>>): AdamWRange[] {
+function adamwRanges(
+  slots: readonly ParamSlot[],
+  owned: (s: ParamSlot) => boolean,
+  wd: number,
+  born: Readonly<Record<string, number>>,
+): AdamWRange[] {
   const out: (AdamWRange & { end: number })[] = [];
   const align = (n: number) => Math.ceil(n / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
   let run: (AdamWRange & { end: number }) | null = null;
@@ -108,20 +116,27 @@ export class Optimizer {
 
   private readonly muonScratch: Tensor[];
 
-  constructor(readonly model: Gpt2Model, readonly cfg: OptimizerConfig = optimizerConfig()) {
+  constructor(
+    readonly model: Gpt2Model,
+    readonly cfg: OptimizerConfig = optimizerConfig(),
+  ) {
     const gpu = model.gpu;
     this.grads = model.flatGradients();
-    const zeros = (label: string) => model.layout.bankSizes.map((n) => {
-      const t = empty(gpu, [n], 'f32', label);
-      gpu.clear(t.view);
-      return t;
-    });
+    const zeros = (label: string) =>
+      model.layout.bankSizes.map((n) => {
+        const t = empty(gpu, [n], 'f32', label);
+        gpu.clear(t.view);
+        return t;
+      });
     this.m = zeros('moments');
     this.v = zeros('moments');
     this.halted = empty(gpu, [1], 'f32', 'halted');
     gpu.clear(this.halted.view);
     const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
-    this.muonBatches = muonBatches(model.layout.slots.filter((s) => muon(s.name)), gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27);
+    this.muonBatches = muonBatches(
+      model.layout.slots.filter((s) => muon(s.name)),
+      gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27,
+    );
     this.adamwOwned = (s) => !muon(s.name);
     this.ranges = adamwRanges(model.layout.slots, this.adamwOwned, cfg.adamw.weightDecay, this.bornAt);
     // Momentum outputs and orthogonalised updates of one batch of Muon matrices, sized for the largest batch.
@@ -141,7 +156,10 @@ export class Optimizer {
    */
   update(lr: number, opts: { muonLr?: number; loss?: Tensor } = {}): Tensor {
     const muonLr = opts.muonLr ?? this.cfg.muon.lr;
-    for (const [what, v] of [['learning rate', lr], ['Muon learning rate', muonLr]] as const) {
+    for (const [what, v] of [
+      ['learning rate', lr],
+      ['Muon learning rate', muonLr],
+    ] as const) {
       if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`${what} must be a finite number ≥ 0, got ${v}`);
     }
     const gpu = this.model.gpu;
@@ -152,8 +170,19 @@ export class Optimizer {
     for (const r of this.ranges) {
       const at = (banks: Tensor[]) => banks[r.bank]!.range(r.lo, r.hi - r.lo);
       launchAdamW(gpu, {
-        param: at(this.model.banks), grad: at(this.grads), m: at(this.m), v: at(this.v),
-        n: r.hi - r.lo, step: this.step - r.born, lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, wd: r.wd, gradNorm: norm.view, maxNorm: a.maxNorm,
+        param: at(this.model.banks),
+        grad: at(this.grads),
+        m: at(this.m),
+        v: at(this.v),
+        n: r.hi - r.lo,
+        step: this.step - r.born,
+        lr,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        eps: a.eps,
+        wd: r.wd,
+        gradNorm: norm.view,
+        maxNorm: a.maxNorm,
       });
     }
     const mu = this.cfg.muon;
@@ -161,12 +190,30 @@ export class Optimizer {
       const [upd, ortho] = this.muonScratch as [Tensor, Tensor];
       slots.forEach((s, l) => {
         const at = (banks: Tensor[]) => banks[s.bank]!.range(s.offset, s.size);
-        launchMuonMomentum(gpu, at(this.grads), at(this.m), upd.range(l * stride, s.size), s.size, mu.momentum, mu.nesterov, norm.view);
+        launchMuonMomentum(
+          gpu,
+          at(this.grads),
+          at(this.m),
+          upd.range(l * stride, s.size),
+          s.size,
+          mu.momentum,
+          mu.nesterov,
+          norm.view,
+        );
       });
       newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps, slots.length, stride);
       slots.forEach((s, l) => {
         // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
-        launchMuonUpdate(gpu, this.model.banks[s.bank]!.range(s.offset, s.size), ortho.range(l * stride, s.size), s.size, muonLr, mu.weightDecay, muonScale(cols, rows), norm.view);
+        launchMuonUpdate(
+          gpu,
+          this.model.banks[s.bank]!.range(s.offset, s.size),
+          ortho.range(l * stride, s.size),
+          s.size,
+          muonLr,
+          mu.weightDecay,
+          muonScale(cols, rows),
+          norm.view,
+        );
       });
     }
     return norm;
@@ -188,7 +235,11 @@ export class Optimizer {
         continue;
       }
       born[s.name] = from.bornAt[s.name] ?? 0;
-      for (const [dst, src] of [[this.m, from.m], [this.v, from.v]] as const) gpu.copy(src[o.bank]!.range(o.offset, o.size), dst[s.bank]!.range(s.offset, s.size));
+      for (const [dst, src] of [
+        [this.m, from.m],
+        [this.v, from.v],
+      ] as const)
+        gpu.copy(src[o.bank]!.range(o.offset, o.size), dst[s.bank]!.range(s.offset, s.size));
     }
     this.step = from.step;
     this.born = born;
@@ -216,7 +267,10 @@ const MUON_BATCH_BYTES = 32 * 2 ** 20;
  * Groups Muon matrices by shape, in layout order, into batches whose [batch × stride] buffers stay under
  * MUON_BATCH_BYTES and the binding limit (a matrix larger than that is a batch of its own).
  */
-export function muonBatches(slots: ParamSlot[], maxBinding: number): { slots: ParamSlot[]; rows: number; cols: number; stride: number }[] {
+export function muonBatches(
+  slots: ParamSlot[],
+  maxBinding: number,
+): { slots: ParamSlot[]; rows: number; cols: number; stride: number }[] {
   const cap = Math.min(MUON_BATCH_BYTES, maxBinding);
   const byShape = new Map<string, ParamSlot[]>();
   for (const s of slots) {

@@ -15,13 +15,16 @@ export interface Schedule {
 export function validateSchedule(s: Schedule): void {
   if (!(s.lr > 0) || !Number.isFinite(s.lr)) throw new Error(`learning rate must be a positive number, got ${s.lr}`);
   if (!Number.isInteger(s.total) || s.total < 1) throw new Error(`a schedule needs at least one step, got ${s.total}`);
-  if (!Number.isInteger(s.warmup) || s.warmup < 0 || s.warmup >= s.total) throw new Error(`warmup must be an integer from 0 to ${s.total - 1} (steps − 1), got ${s.warmup}`);
-  if (s.minLr !== undefined && !(s.minLr >= 0 && s.minLr <= s.lr)) throw new Error(`min_lr must be from 0 to lr ${s.lr}, got ${s.minLr}`);
+  if (!Number.isInteger(s.warmup) || s.warmup < 0 || s.warmup >= s.total)
+    throw new Error(`warmup must be an integer from 0 to ${s.total - 1} (steps − 1), got ${s.warmup}`);
+  if (s.minLr !== undefined && !(s.minLr >= 0 && s.minLr <= s.lr))
+    throw new Error(`min_lr must be from 0 to lr ${s.lr}, got ${s.minLr}`);
 }
 
 /** Learning rate of update `step` (0 … total−1). */
 export function lrAt(s: Schedule, step: number): number {
-  if (!Number.isInteger(step) || step < 0 || step >= s.total) throw new Error(`step ${step} is outside the schedule's 0…${s.total - 1}`);
+  if (!Number.isInteger(step) || step < 0 || step >= s.total)
+    throw new Error(`step ${step} is outside the schedule's 0…${s.total - 1}`);
   if (step < s.warmup) return (s.lr * (step + 1)) / (s.warmup + 1);
   if (s.kind === 'd2z') {
     // Reaches exactly 0 on the last update: (total − 1 − step) is 0 there.

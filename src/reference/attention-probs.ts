@@ -17,6 +17,12 @@ export function meanProbsRef(probs: F64[], B: number, H: number, T: number): F64
 }
 
 /** One [H,T,T] batch-mean attention matrix per layer for `tokens` [B·T]. */
-export function attentionProbsRef(params: Map<string, F64>, cfg: Gpt2RefConfig, tokens: Int32Array, B: number, T: number): F64[] {
+export function attentionProbsRef(
+  params: Map<string, F64>,
+  cfg: Gpt2RefConfig,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+): F64[] {
   return gpt2BlocksRef(params, cfg, tokens, B, T).saved.map((s) => meanProbsRef(s.probs, B, cfg.H, T));
 }

@@ -2,7 +2,15 @@
 // parameter names: the graph-level reference for the GPU engine.
 
 import { addRef, geluBackwardRef, geluRef, matmulBackwardRef, matmulRef, type F64 } from './linalg';
-import { attentionBackwardRef, attentionRef, crossEntropyRef, embeddingBackwardRef, embeddingRef, layernormBackwardRef, layernormRef } from './nn';
+import {
+  attentionBackwardRef,
+  attentionRef,
+  crossEntropyRef,
+  embeddingBackwardRef,
+  embeddingRef,
+  layernormBackwardRef,
+  layernormRef,
+} from './nn';
 
 export interface Gpt2RefConfig {
   V: number;
@@ -24,12 +32,19 @@ export function refParams(params: Map<string, F64>): (name: string) => F64 {
 }
 
 /** Embedding and every block, forward: the residual stream after the last block (before ln_f) and each block's saved values. */
-export function gpt2BlocksRef(params: Map<string, F64>, cfg: Gpt2RefConfig, tokens: Int32Array, B: number, T: number): { x: F64; saved: BlockSaved[] } {
+export function gpt2BlocksRef(
+  params: Map<string, F64>,
+  cfg: Gpt2RefConfig,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+): { x: F64; saved: BlockSaved[] } {
   const { C, L, H } = cfg;
   const D = C / H;
   const N = B * T;
   const p = refParams(params);
-  const lin = (x: F64, w: string, K: number, Nout: number) => matmulRef(x, p(`${w}.weight`), p(`${w}.bias`), { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
+  const lin = (x: F64, w: string, K: number, Nout: number) =>
+    matmulRef(x, p(`${w}.weight`), p(`${w}.bias`), { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
   const saved: BlockSaved[] = [];
   let x = embeddingRef(tokens, B, T, p('wte.weight'), p('wpe.weight'), C);
   for (let l = 0; l < L; l++) {
@@ -48,12 +63,20 @@ export function gpt2BlocksRef(params: Map<string, F64>, cfg: Gpt2RefConfig, toke
 }
 
 /** Loss and the gradient of every parameter (by name) for one batch. */
-export function gpt2LossAndGradsRef(params: Map<string, F64>, cfg: Gpt2RefConfig, tokens: Int32Array, targets: Int32Array, B: number, T: number): { loss: number; grads: Map<string, F64> } {
+export function gpt2LossAndGradsRef(
+  params: Map<string, F64>,
+  cfg: Gpt2RefConfig,
+  tokens: Int32Array,
+  targets: Int32Array,
+  B: number,
+  T: number,
+): { loss: number; grads: Map<string, F64> } {
   const { V, P, C, L, H } = cfg;
   const D = C / H;
   const N = B * T;
   const p = refParams(params);
-  const linBack = (x: F64, w: string, g: F64, K: number, Nout: number) => matmulBackwardRef(x, p(w), g, { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
+  const linBack = (x: F64, w: string, g: F64, K: number, Nout: number) =>
+    matmulBackwardRef(x, p(w), g, { M: N, N: Nout, K, batch: 1, transA: false, transB: false });
 
   const { x, saved } = gpt2BlocksRef(params, cfg, tokens, B, T);
   const xf = layernormRef(x, p('ln_f.weight'), p('ln_f.bias'), N, C).y;
@@ -67,7 +90,14 @@ export function gpt2LossAndGradsRef(params: Map<string, F64>, cfg: Gpt2RefConfig
     if (cur) for (let i = 0; i < g.length; i++) cur[i] += g[i]!;
     else grads.set(name, Float64Array.from(g));
   };
-  const head = matmulBackwardRef(xf, p('wte.weight'), dlogits, { M: N, N: V, K: C, batch: 1, transA: false, transB: true });
+  const head = matmulBackwardRef(xf, p('wte.weight'), dlogits, {
+    M: N,
+    N: V,
+    K: C,
+    batch: 1,
+    transA: false,
+    transB: true,
+  });
   acc('wte.weight', head.dB);
   const lnf = layernormBackwardRef(x, p('ln_f.weight'), head.dA, N, C);
   acc('ln_f.weight', lnf.dw);

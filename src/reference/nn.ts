@@ -2,7 +2,14 @@
 
 import type { F64 } from './linalg';
 
-export function layernormRef(x: F64, w: F64, b: F64, rows: number, C: number, eps = 1e-5): { y: F64; mean: F64; rstd: F64 } {
+export function layernormRef(
+  x: F64,
+  w: F64,
+  b: F64,
+  rows: number,
+  C: number,
+  eps = 1e-5,
+): { y: F64; mean: F64; rstd: F64 } {
   const y = new Float64Array(rows * C);
   const mean = new Float64Array(rows);
   const rstd = new Float64Array(rows);
@@ -21,7 +28,14 @@ export function layernormRef(x: F64, w: F64, b: F64, rows: number, C: number, ep
   return { y, mean, rstd };
 }
 
-export function layernormBackwardRef(x: F64, w: F64, g: F64, rows: number, C: number, eps = 1e-5): { dx: F64; dw: F64; db: F64 } {
+export function layernormBackwardRef(
+  x: F64,
+  w: F64,
+  g: F64,
+  rows: number,
+  C: number,
+  eps = 1e-5,
+): { dx: F64; dw: F64; db: F64 } {
   const dx = new Float64Array(rows * C);
   const dw = new Float64Array(C);
   const db = new Float64Array(C);
@@ -114,7 +128,12 @@ export function attentionBackwardRef(qkv: F64, gOut: F64, B: number, T: number, 
 }
 
 /** Mean cross-entropy over rows whose target is in [0, V); returns the loss and d(loss)/d(logits). */
-export function crossEntropyRef(logits: F64, targets: ArrayLike<number>, N: number, V: number): { loss: number; dlogits: F64 } {
+export function crossEntropyRef(
+  logits: F64,
+  targets: ArrayLike<number>,
+  N: number,
+  V: number,
+): { loss: number; dlogits: F64 } {
   const dlogits = new Float64Array(N * V);
   let total = 0;
   let count = 0;
@@ -141,7 +160,15 @@ export function embeddingRef(tokens: ArrayLike<number>, B: number, T: number, wt
   return out;
 }
 
-export function embeddingBackwardRef(tokens: ArrayLike<number>, B: number, T: number, g: F64, V: number, P: number, C: number): { dwte: F64; dwpe: F64 } {
+export function embeddingBackwardRef(
+  tokens: ArrayLike<number>,
+  B: number,
+  T: number,
+  g: F64,
+  V: number,
+  P: number,
+  C: number,
+): { dwte: F64; dwpe: F64 } {
   const dwte = new Float64Array(V * C);
   const dwpe = new Float64Array(P * C);
   for (let b = 0; b < B; b++)

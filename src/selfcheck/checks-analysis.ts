@@ -10,7 +10,15 @@ import { f32 } from './compare';
 import type { Check, CheckContext } from './harness';
 import { TOL_REDUCE } from './checks-ops';
 
-async function probsCase({ gpu, expect }: CheckContext, rng: Rng, B: number, T: number, H: number, D: number, tag = ''): Promise<void> {
+async function probsCase(
+  { gpu, expect }: CheckContext,
+  rng: Rng,
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+  tag = '',
+): Promise<void> {
   await tidyAsync(async () => {
     const C = H * D;
     // Scale 2 spreads the scores (up to ~10 after 1/√D) so some rows are peaked, others flat.
@@ -28,7 +36,13 @@ const attentionProbsCheck: Check = {
   kernels: ['attention_forward', 'attention_probs'],
   async run(ctx) {
     const rng = new Rng(31);
-    for (const [B, T, H, D] of [[1, 1, 1, 1], [3, 7, 2, 5], [3, 33, 2, 5], [2, 70, 1, 8]] as const) await probsCase(ctx, rng, B, T, H, D);
+    for (const [B, T, H, D] of [
+      [1, 1, 1, 1],
+      [3, 7, 2, 5],
+      [3, 33, 2, 5],
+      [2, 70, 1, 8],
+    ] as const)
+      await probsCase(ctx, rng, B, T, H, D);
     // 3·40·40 = 4800 elements = 19 workgroups of 256 on a grid folded at 7: 7×3 = 21, two surplus workgroups.
     const saved = ctx.gpu.maxGridX;
     ctx.gpu.maxGridX = 7;

@@ -12,7 +12,18 @@ import type { Check } from './harness';
 
 const gpt2GraphCheck: Check = {
   name: 'gpt2 2-layer graph',
-  kernels: ['embedding_*', 'layernorm_*', 'matmul', 'matmul+residual', 'matmul+gelu', 'colsum', 'attention_*', 'axpby', 'gelu_backward', 'crossentropy_*'],
+  kernels: [
+    'embedding_*',
+    'layernorm_*',
+    'matmul',
+    'matmul+residual',
+    'matmul+gelu',
+    'colsum',
+    'attention_*',
+    'axpby',
+    'gelu_backward',
+    'crossentropy_*',
+  ],
   async run({ gpu, expect }) {
     const rng = new Rng(21);
     const cfg = { V: 37, P: 16, C: 24, L: 2, H: 3 };
@@ -20,7 +31,13 @@ const gpt2GraphCheck: Check = {
     await tidyAsync(async () => {
       const host = new Map<string, Float64Array>();
       const dev = new Map<string, Tensor>();
-      for (const { name, shape, size: n } of paramSpecs({ vocabSize: cfg.V, nPositions: cfg.P, nEmbd: cfg.C, nLayer: cfg.L, nHead: cfg.H })) {
+      for (const { name, shape, size: n } of paramSpecs({
+        vocabSize: cfg.V,
+        nPositions: cfg.P,
+        nEmbd: cfg.C,
+        nLayer: cfg.L,
+        nHead: cfg.H,
+      })) {
         const isLnWeight = /ln_\d\.weight|ln_f\.weight/.test(name);
         const x = f32(isLnWeight ? rng.normals(n, 0.1).map((v) => 1 + v) : rng.normals(n, 0.2));
         host.set(name, x);

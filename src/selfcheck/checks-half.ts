@@ -20,9 +20,35 @@ const EXACT = { atol: Number.MIN_VALUE, rtol: 0 };
  * (to even, both ways), an f32 subnormal, and a carry that rolls the mantissa into the next exponent.
  */
 const EDGES = [
-  0, -0, 1, -1, 65504, -65504, 65519.99, 65520, -65520, 1e6, Infinity, -Infinity, NaN,
-  2 ** -14, -(2 ** -14), 2 ** -14 - 2 ** -25, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 2 ** -26, 3 * 2 ** -25, 2 ** -24 + 2 ** -26,
-  1 + 2 ** -11, 1 + 3 * 2 ** -11, 1 + 2 ** -11 + 2 ** -20, 2 - 2 ** -12, 1e-40, 0.1, -0.3333333,
+  0,
+  -0,
+  1,
+  -1,
+  65504,
+  -65504,
+  65519.99,
+  65520,
+  -65520,
+  1e6,
+  Infinity,
+  -Infinity,
+  NaN,
+  2 ** -14,
+  -(2 ** -14),
+  2 ** -14 - 2 ** -25,
+  2 ** -24,
+  2 ** -25,
+  1.5 * 2 ** -25,
+  2 ** -26,
+  3 * 2 ** -25,
+  2 ** -24 + 2 ** -26,
+  1 + 2 ** -11,
+  1 + 3 * 2 ** -11,
+  1 + 2 ** -11 + 2 ** -20,
+  2 - 2 ** -12,
+  1e-40,
+  0.1,
+  -0.3333333,
 ];
 
 const toHalfCheck: Check = {
@@ -39,7 +65,12 @@ const toHalfCheck: Check = {
         const got = Array.from({ length: n }, (_, i) => (words[i >> 1]! >>> (16 * (i & 1))) & 0xffff);
         expect(`bits n=${n}`, got, Array.from(X, f32ToF16Bits), EXACT);
         if (n % 2) expect(`padding n=${n}`, [words[words.length - 1]! >>> 16], [0], EXACT);
-        expect(`widened n=${n}`, (await y.readF32()).filter(Number.isFinite), Array.from(roundToHalf(X)).filter(Number.isFinite), EXACT);
+        expect(
+          `widened n=${n}`,
+          (await y.readF32()).filter(Number.isFinite),
+          Array.from(roundToHalf(X)).filter(Number.isFinite),
+          EXACT,
+        );
       });
     }
   },
@@ -52,7 +83,10 @@ const halfLinearCheck: Check = {
   kernels: ['to_half', 'matmul', 'axpby', 'colsum'],
   async run({ gpu, expect }) {
     const rng = new Rng(22);
-    for (const [Bt, T, C, N] of [[2, 7, 5, 9], [1, 33, 68, 20]]) {
+    for (const [Bt, T, C, N] of [
+      [2, 7, 5, 9],
+      [1, 33, 68, 20],
+    ]) {
       await tidyAsync(async () => {
         const X = f32(rng.normals(Bt * T * C));
         const W = f32(rng.normals(C * N));
@@ -90,7 +124,12 @@ const halfLayernormCheck: Check = {
   kernels: ['layernorm_forward_f16', 'layernorm_forward', 'to_half', 'layernorm_backward*', 'colsum'],
   async run(ctx) {
     const rng = new Rng(23);
-    for (const [rows, C] of [[5, 768], [33, 6], [4, 7]]) await layernormCase(ctx, rng, rows, C, true);
+    for (const [rows, C] of [
+      [5, 768],
+      [33, 6],
+      [4, 7],
+    ])
+      await layernormCase(ctx, rng, rows, C, true);
   },
 };
 

@@ -23,7 +23,14 @@ type Ctx = Parameters<Check['run']>[0];
  * variant also runs with A stored as an f16 tensor; all of those results must be bit-identical too. (Without transB
  * only: how B is read does not depend on A's storage, and the f16 matmul op refuses transB.)
  */
-async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, number, number, number][], withBias: boolean, scale = 1, half = false): Promise<void> {
+async function variantCases(
+  { gpu, expect }: Ctx,
+  rng: Rng,
+  cases: [number, number, number, number][],
+  withBias: boolean,
+  scale = 1,
+  half = false,
+): Promise<void> {
   for (const [M, N, K, batch] of cases) {
     for (const transA of [false, true]) {
       for (const transB of half ? [false] : [false, true]) {
@@ -34,7 +41,9 @@ async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, numb
         const bias = withBias ? f32(rng.normals(N)) : null;
         const C0 = f32(rng.normals(batch * M * N));
         const label = `[${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`;
-        const runs = variantsFor(gpu, { M, N, K, transA, transB }).flatMap((variant) => (half ? [false, true] : [false]).map((halfA) => ({ variant, halfA })));
+        const runs = variantsFor(gpu, { M, N, K, transA, transB }).flatMap((variant) =>
+          (half ? [false, true] : [false]).map((halfA) => ({ variant, halfA })),
+        );
         for (const { variant, halfA } of runs) {
           const name = halfA ? `${variant} f16 A` : variant;
           await tidyAsync(async () => {
@@ -42,14 +51,45 @@ async function variantCases({ gpu, expect }: Ctx, rng: Rng, cases: [number, numb
             const b = fromArray(gpu, B, [K * N]);
             const bb = bias ? fromArray(gpu, bias, [N]) : null;
             const c = fromArray(gpu, C0, [batch * M * N]);
-            launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb?.view ?? null, M, N, K, batch, strideB: 0, transA, transB, alpha: 0.5, beta: 1, variant, halfA });
-            const ref = matmulRef(A, B, bias, { M, N, K, batch, transA, transB, broadcastB: true }, 0.5).map((v, i) => v + C0[i]!);
+            launchMatmul(gpu, {
+              a: a.view,
+              b: b.view,
+              c: c.view,
+              bias: bb?.view ?? null,
+              M,
+              N,
+              K,
+              batch,
+              strideB: 0,
+              transA,
+              transB,
+              alpha: 0.5,
+              beta: 1,
+              variant,
+              halfA,
+            });
+            const ref = matmulRef(A, B, bias, { M, N, K, batch, transA, transB, broadcastB: true }, 0.5).map(
+              (v, i) => v + C0[i]!,
+            );
             const got = await c.readF32();
             outs.push(got);
             expect(`${name} ${label}`, got, ref, TOL_REDUCE);
             // Overwrite (beta 0) into an uninitialised output: no stale value may leak in.
             const d = empty(gpu, [batch * M * N]);
-            launchMatmul(gpu, { a: a.view, b: b.view, c: d.view, M, N, K, batch, strideB: 0, transA, transB, variant, halfA });
+            launchMatmul(gpu, {
+              a: a.view,
+              b: b.view,
+              c: d.view,
+              M,
+              N,
+              K,
+              batch,
+              strideB: 0,
+              transA,
+              transB,
+              variant,
+              halfA,
+            });
             const ref0 = matmulRef(A, B, null, { M, N, K, batch, transA, transB, broadcastB: true });
             expect(`${name} beta 0 ${label}`, await d.readF32(), ref0, TOL_REDUCE);
           });
@@ -67,7 +107,19 @@ const tiledMatmulCheck: Check = {
     // [M, N, K, batch]: ragged against 64/128 tiles, K against the 8- and 16-deep slices, N against the 4-wide quads;
     // the last two have every dimension a multiple of 4 (so the vec4-load kernels run too), still ragged against tiles
     // and slices.
-    await variantCases(ctx, new Rng(11), [[130, 67, 33, 1], [1, 129, 17, 1], [70, 3, 16, 2], [129, 131, 5, 1], [132, 68, 36, 2], [4, 260, 20, 1]], true);
+    await variantCases(
+      ctx,
+      new Rng(11),
+      [
+        [130, 67, 33, 1],
+        [1, 129, 17, 1],
+        [70, 3, 16, 2],
+        [129, 131, 5, 1],
+        [132, 68, 36, 2],
+        [4, 260, 20, 1],
+      ],
+      true,
+    );
   },
 };
 
@@ -78,7 +130,10 @@ const splitMatmulCheck: Check = {
   name: 'matmul split-K',
   kernels: ['matmul', 'colsum'],
   async run(ctx) {
-    const cases: [number, number, number, number][] = [[20, 36, 2100, 1], [9, 7, 2050, 1]];
+    const cases: [number, number, number, number][] = [
+      [20, 36, 2100, 1],
+      [9, 7, 2050, 1],
+    ];
     const split = cases.filter(([M, N, K]) => splitK({ M, N, K }) !== null).length;
     ctx.expect('cases that split', [split], [cases.length], EXACT_COUNT);
     // Operands scaled by K^-1/4 keep the outputs near 1, so f32 rounding over K terms stays inside TOL_REDUCE.
@@ -93,7 +148,17 @@ const halfMatmulCheck: Check = {
   name: 'matmul f16 A',
   kernels: ['matmul', 'colsum'],
   async run(ctx) {
-    await variantCases(ctx, new Rng(13), [[67, 33, 17, 3], [12, 8, 20, 2]], true, 1, true);
+    await variantCases(
+      ctx,
+      new Rng(13),
+      [
+        [67, 33, 17, 3],
+        [12, 8, 20, 2],
+      ],
+      true,
+      1,
+      true,
+    );
     await variantCases(ctx, new Rng(14), [[9, 7, 2050, 1]], false, 2050 ** -0.25, true);
   },
 };
@@ -113,7 +178,10 @@ const epilogueMatmulCheck: Check = {
   kernels: ['matmul+residual', 'matmul+gelu', 'matmul+gelu_f16', 'gelu_backward', 'axpby', 'colsum'],
   async run({ gpu, expect }) {
     const rng = new Rng(15);
-    for (const [M, N, K] of [[132, 68, 36], [67, 9, 17]] as [number, number, number][]) {
+    for (const [M, N, K] of [
+      [132, 68, 36],
+      [67, 9, 17],
+    ] as [number, number, number][]) {
       const A = Float64Array.from(roundToHalf(f32(rng.normals(M * K))));
       const B = f32(rng.normals(K * N));
       const bias = f32(rng.normals(N));
@@ -121,7 +189,11 @@ const epilogueMatmulCheck: Check = {
       const pre = matmulRef(A, B, bias, { M, N, K, batch: 1, transA: false, transB: false });
       // The A storage each epilogue meets in GPT-2: the residual after attention (f32) and after the MLP (f16 with
       // half-precision activations), GELU on ln_2's output (f32, or f16 writing f16).
-      const combos: [MatmulEpilogue, boolean[]][] = [['residual', [false, true]], ['gelu', [false]], ...(N % 2 ? [] : [['gelu_f16', [true]] as [MatmulEpilogue, boolean[]]])];
+      const combos: [MatmulEpilogue, boolean[]][] = [
+        ['residual', [false, true]],
+        ['gelu', [false]],
+        ...(N % 2 ? [] : [['gelu_f16', [true]] as [MatmulEpilogue, boolean[]]]),
+      ];
       for (const [epilogue, storages] of combos) {
         const outs: Float32Array[] = [];
         for (const variant of variantsFor(gpu, { M, N, K })) {
@@ -132,12 +204,21 @@ const epilogueMatmulCheck: Check = {
               const b = fromArray(gpu, B, [K * N]);
               const bb = fromArray(gpu, bias, [N]);
               const c = empty(gpu, [M * N]);
-              const x = epilogue === 'residual' ? fromArray(gpu, R, [M * N]) : empty(gpu, [M * N], epilogue === 'gelu_f16' ? 'f16' : 'f32');
-              const out = epilogue === 'residual' ? { residual: x.view } : { gelu: x.view, geluHalf: epilogue === 'gelu_f16' };
+              const x =
+                epilogue === 'residual'
+                  ? fromArray(gpu, R, [M * N])
+                  : empty(gpu, [M * N], epilogue === 'gelu_f16' ? 'f16' : 'f32');
+              const out =
+                epilogue === 'residual' ? { residual: x.view } : { gelu: x.view, geluHalf: epilogue === 'gelu_f16' };
               launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, bias: bb.view, M, N, K, variant, halfA, ...out });
               if (epilogue === 'residual') {
                 const got = await c.readF32();
-                expect(name, got, pre.map((v, i) => v + R[i]!), TOL_REDUCE);
+                expect(
+                  name,
+                  got,
+                  pre.map((v, i) => v + R[i]!),
+                  TOL_REDUCE,
+                );
                 outs.push(got);
               } else {
                 const [u, g] = [await c.readF32(), await x.readF32()];
@@ -146,7 +227,12 @@ const epilogueMatmulCheck: Check = {
                 else {
                   // The halves toHalf makes of this device's f32 GELU of the same pre-activations, bit for bit.
                   const same = await toHalf(gelu(fromArray(gpu, u, [M * N]))).readF32();
-                  expect(`${name} activation: same halves as GELU then toHalf`, [differingElements(g, same)], [0], EXACT_COUNT);
+                  expect(
+                    `${name} activation: same halves as GELU then toHalf`,
+                    [differingElements(g, same)],
+                    [0],
+                    EXACT_COUNT,
+                  );
                   expect(`${name} activation`, g, geluRef(pre), { atol: 1e-4, rtol: 2 ** -10 });
                 }
                 outs.push(Float32Array.of(...u, ...g)); // one run's outputs, compared whole across variants
@@ -182,7 +268,12 @@ const epilogueMatmulCheck: Check = {
           y = matmul(x, w, { bias: withBias ? bb : null, residual: r });
           backward(y, fromArray(gpu, G, y.shape));
         }
-        expect(`residual op forward ${tag}`, await y!.readF32(), pre.map((v, i) => v + R[i]!), TOL_REDUCE);
+        expect(
+          `residual op forward ${tag}`,
+          await y!.readF32(),
+          pre.map((v, i) => v + R[i]!),
+          TOL_REDUCE,
+        );
         const ref = matmulBackwardRef(X, W, G, dims);
         expect(`residual op dX ${tag}`, await gradOf(x), twice(ref.dA), TOL_REDUCE);
         expect(`residual op dW ${tag}`, await gradOf(w), twice(ref.dB), TOL_REDUCE);
@@ -190,7 +281,11 @@ const epilogueMatmulCheck: Check = {
         expect(`residual op dR ${tag}`, await gradOf(r), twice(G), TOL_REDUCE);
         // GELU, the activation as f32 and as halves (N odd: the op rounds with toHalf instead; then N + 1, even: the
         // epilogue writes the halves)
-        for (const [half, n] of [[false, N], [true, N], [true, N + 1]] as [boolean, number][]) {
+        for (const [half, n] of [
+          [false, N],
+          [true, N],
+          [true, N + 1],
+        ] as [boolean, number][]) {
           const Wn = n === N ? W : f32(rng.normals(C * n));
           const Bn = n === N ? Bv : f32(rng.normals(n));
           const Gn = n === N ? G : f32(rng.normals(M * n));
@@ -205,7 +300,12 @@ const epilogueMatmulCheck: Check = {
           }
           const t = `${tag}${half ? `, f16 activation, N=${n}` : ''}`;
           expect(`matmulGelu op dtype ${t}`, [y!.dtype === (half ? 'f16' : 'f32') ? 0 : 1], [0], EXACT_COUNT);
-          expect(`matmulGelu op forward ${t}`, await y!.readF32(), geluRef(preN), half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE);
+          expect(
+            `matmulGelu op forward ${t}`,
+            await y!.readF32(),
+            geluRef(preN),
+            half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE,
+          );
           const refG = matmulBackwardRef(X, Wn, geluBackwardRef(preN, Gn), dn);
           expect(`matmulGelu op dX ${t}`, await gradOf(x2), twice(refG.dA), TOL_REDUCE);
           expect(`matmulGelu op dW ${t}`, await gradOf(w2), twice(refG.dB), TOL_REDUCE);

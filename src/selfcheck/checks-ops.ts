@@ -5,8 +5,25 @@ import { Rng } from '../util/rng';
 import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
 import * as ops from '../tensor';
 import type { Gpu } from '../gpu/runtime';
-import { matmulRef, matmulBackwardRef, transposeRef, geluRef, geluBackwardRef, sumRef, l2NormRef, addRef } from '../reference/linalg';
-import { layernormRef, layernormBackwardRef, attentionRef, attentionBackwardRef, crossEntropyRef, embeddingRef, embeddingBackwardRef } from '../reference/nn';
+import {
+  matmulRef,
+  matmulBackwardRef,
+  transposeRef,
+  geluRef,
+  geluBackwardRef,
+  sumRef,
+  l2NormRef,
+  addRef,
+} from '../reference/linalg';
+import {
+  layernormRef,
+  layernormBackwardRef,
+  attentionRef,
+  attentionBackwardRef,
+  crossEntropyRef,
+  embeddingRef,
+  embeddingBackwardRef,
+} from '../reference/nn';
 import { differingElements, f32, type Tolerance, EXACT_COUNT } from './compare';
 import type { Check } from './harness';
 
@@ -32,7 +49,15 @@ const matmulCheck: Check = {
   async run({ gpu, expect }) {
     const rng = new Rng(1);
     // The last two span several 256-row chunks and ragged 64-column tiles of the bias-gradient column sum.
-    const cases: [number, number, number, number][] = [[1, 1, 1, 1], [7, 33, 65, 1], [65, 7, 33, 1], [33, 65, 7, 1], [7, 5, 9, 3], [520, 70, 3, 1], [150, 129, 2, 4]];
+    const cases: [number, number, number, number][] = [
+      [1, 1, 1, 1],
+      [7, 33, 65, 1],
+      [65, 7, 33, 1],
+      [33, 65, 7, 1],
+      [7, 5, 9, 3],
+      [520, 70, 3, 1],
+      [150, 129, 2, 4],
+    ];
     for (const [M, N, K, batch] of cases) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
@@ -104,8 +129,18 @@ const elementwiseCheck: Check = {
         const x2 = param(gpu, X, [n]);
         const z = ops.scale(x2, -1.5);
         backward(z, fromArray(gpu, G, [n]));
-        expect(`scale forward n=${n}`, await z.readF32(), X.map((v) => -1.5 * v), TOL_EXACT);
-        expect(`scale dx n=${n}`, await grad(x2), G.map((v) => -1.5 * v), TOL_EXACT);
+        expect(
+          `scale forward n=${n}`,
+          await z.readF32(),
+          X.map((v) => -1.5 * v),
+          TOL_EXACT,
+        );
+        expect(
+          `scale dx n=${n}`,
+          await grad(x2),
+          G.map((v) => -1.5 * v),
+          TOL_EXACT,
+        );
         const x3 = param(gpu, X, [n]);
         const gl = ops.gelu(x3);
         backward(gl, fromArray(gpu, G, [n]));
@@ -123,7 +158,13 @@ type Ctx = Parameters<Check['run']>[0];
  * must hold the same halves as the f32 output rounded by toHalf on this device, within one half rounding of the f64
  * reference; its gradients are f32 as ever.
  */
-export async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number, C: number, half = false): Promise<void> {
+export async function layernormCase(
+  { gpu, expect }: Ctx,
+  rng: Rng,
+  rows: number,
+  C: number,
+  half = false,
+): Promise<void> {
   await tidyAsync(async () => {
     const X = f32(rng.normals(rows * C, 2).map((v) => v + 1));
     const W = f32(rng.normals(C).map((v) => 1 + 0.1 * v));
@@ -141,7 +182,12 @@ export async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number
       const viaF32 = await ops.toHalf(ops.layernorm(x, w, b)).readF32();
       expect(`same halves as f32 then toHalf ${tag}`, [differingElements(got, viaF32)], [0], EXACT_COUNT);
     }
-    expect(`forward ${tag}`, got, layernormRef(X, W, Bv, rows, C).y, half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE);
+    expect(
+      `forward ${tag}`,
+      got,
+      layernormRef(X, W, Bv, rows, C).y,
+      half ? { atol: 1e-4, rtol: 2 ** -10 } : TOL_REDUCE,
+    );
     const ref = layernormBackwardRef(X, W, G, rows, C);
     // C = 1: dx is exactly 0, and rstd = 1/√eps ≈ 316 scales the f32 rounding of (x − mean).
     expect(`dx ${tag}`, await grad(x), ref.dx, C === 1 ? { atol: 1e-3, rtol: 1e-3 } : TOL_REDUCE);
@@ -151,7 +197,14 @@ export async function layernormCase({ gpu, expect }: Ctx, rng: Rng, rows: number
 }
 
 /** One attention case: forward and dqkv. */
-async function attentionCase({ gpu, expect }: Ctx, rng: Rng, B: number, T: number, H: number, D: number): Promise<void> {
+async function attentionCase(
+  { gpu, expect }: Ctx,
+  rng: Rng,
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+): Promise<void> {
   await tidyAsync(async () => {
     const C = H * D;
     const QKV = f32(rng.normals(B * T * 3 * C));
@@ -176,12 +229,26 @@ async function crossEntropyCase({ gpu, expect }: Ctx, rng: Rng, N: number, V: nu
     const ref = crossEntropyRef(Z, targets, N, V);
     const tag = `N=${N} V=${V}`;
     expect(`loss ${tag}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
-    expect(`dlogits ${tag}`, await grad(z), ref.dlogits.map((v) => 0.75 * v), TOL_REDUCE);
+    expect(
+      `dlogits ${tag}`,
+      await grad(z),
+      ref.dlogits.map((v) => 0.75 * v),
+      TOL_REDUCE,
+    );
   });
 }
 
 /** One embedding case: forward, dwte (grouped by token id on the host) and dwpe. */
-async function embeddingCase({ gpu, expect }: Ctx, rng: Rng, tokens: Int32Array, B: number, T: number, C: number, V: number, P: number): Promise<void> {
+async function embeddingCase(
+  { gpu, expect }: Ctx,
+  rng: Rng,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+  C: number,
+  V: number,
+  P: number,
+): Promise<void> {
   await tidyAsync(async () => {
     const WTE = f32(rng.normals(V * C));
     const WPE = f32(rng.normals(P * C));
@@ -204,7 +271,17 @@ const layernormCheck: Check = {
   async run(ctx) {
     const rng = new Rng(3);
     // [600, 70] and [257, 130]: several 256-row chunks (partials, then colsum) with ragged 64-column tiles.
-    for (const [rows, C] of [[1, 1], [1, 7], [7, 33], [33, 65], [5, 300], [256, 64], [257, 130], [600, 70]] as const) await layernormCase(ctx, rng, rows, C);
+    for (const [rows, C] of [
+      [1, 1],
+      [1, 7],
+      [7, 33],
+      [33, 65],
+      [5, 300],
+      [256, 64],
+      [257, 130],
+      [600, 70],
+    ] as const)
+      await layernormCase(ctx, rng, rows, C);
   },
 };
 
@@ -216,7 +293,17 @@ const attentionCheck: Check = {
     // Workgroups own 64 (or 32) query or key rows and stage 4 to 16 rows per step; head sizes are padded to 4, 8 … 256,
     // with a row split over 2 to 8 threads past 32 or 64: T = 130 spans three query blocks and ends mid-tile, D = 5,
     // 65 and 100 are not multiples of 4; D = 64 takes dq's split-row path, D = 65, 100 and 256 those of all three kernels.
-    const cases = [[1, 1, 1, 1], [2, 7, 2, 4], [1, 33, 3, 5], [1, 65, 2, 8], [1, 70, 1, 65], [1, 130, 2, 64], [2, 40, 3, 32], [1, 5, 1, 256], [1, 67, 1, 100]] as const;
+    const cases = [
+      [1, 1, 1, 1],
+      [2, 7, 2, 4],
+      [1, 33, 3, 5],
+      [1, 65, 2, 8],
+      [1, 70, 1, 65],
+      [1, 130, 2, 64],
+      [2, 40, 3, 32],
+      [1, 5, 1, 256],
+      [1, 67, 1, 100],
+    ] as const;
     for (const [B, T, H, D] of cases) {
       await attentionCase(ctx, rng, B, T, H, D);
     }
@@ -229,7 +316,15 @@ const crossEntropyCheck: Check = {
   async run(ctx) {
     const rng = new Rng(5);
     // The last case is GPT-2's vocabulary: 197 strided passes per thread over a row.
-    for (const [N, V] of [[1, 1], [1, 5], [7, 65], [33, 300], [65, 1000], [3, 50257]] as const) await crossEntropyCase(ctx, rng, N, V);
+    for (const [N, V] of [
+      [1, 1],
+      [1, 5],
+      [7, 65],
+      [33, 300],
+      [65, 1000],
+      [3, 50257],
+    ] as const)
+      await crossEntropyCase(ctx, rng, N, V);
     const { gpu, expect } = ctx;
     await tidyAsync(async () => {
       const z = param(gpu, f32(rng.normals(6)), [2, 3]);
@@ -246,7 +341,11 @@ const embeddingCheck: Check = {
   kernels: ['embedding_forward', 'embedding_backward_wte', 'embedding_backward_wpe'],
   async run(ctx) {
     const rng = new Rng(6);
-    for (const [B, T, C, V, P] of [[1, 1, 1, 1, 1], [2, 7, 33, 5, 9], [3, 33, 7, 65, 40]] as const) {
+    for (const [B, T, C, V, P] of [
+      [1, 1, 1, 1, 1],
+      [2, 7, 33, 5, 9],
+      [3, 33, 7, 65, 40],
+    ] as const) {
       const tokens = Int32Array.from({ length: B * T }, () => rng.int(V)); // V < B·T: ids repeat
       await embeddingCase(ctx, rng, tokens, B, T, C, V, P);
     }
@@ -270,10 +369,16 @@ const reduceCheck: Check = {
     }
     await tidyAsync(async () => {
       const parts = [1, 65, 5000, 9000].map((n) => f32(rng.normals(n)));
-      const norm = ops.globalNorm(parts.map((p, i) => fromArray(gpu, p, [p.length]).slice(0, [i === 0 ? 1 : p.length])));
+      const norm = ops.globalNorm(
+        parts.map((p, i) => fromArray(gpu, p, [p.length]).slice(0, [i === 0 ? 1 : p.length])),
+      );
       expect('global L2 norm over 4 tensors', await norm.readF32(), [l2NormRef(parts)], TOL_REDUCE);
     });
-    for (const [R, C] of [[1, 1], [7, 33], [65, 17]] as const) {
+    for (const [R, C] of [
+      [1, 1],
+      [7, 33],
+      [65, 17],
+    ] as const) {
       await tidyAsync(async () => {
         const X = f32(rng.normals(R * C));
         const G = f32(rng.normals(R * C));
@@ -294,25 +399,35 @@ const headCheck: Check = {
     const rng = new Rng(9);
     // 150 rows in chunks of 64: two full chunks and a partial one; every seventh row ignored. Each case twice: the
     // gradients recomputed in backward, and made in the forward pass for a seed given up front (a training step).
-    for (const [N, C, V, chunkRows] of [[150, 12, 37, 64], [5, 8, 300, 64], [130, 16, 3001, 128]] as const) {
-      for (const early of [false, true]) await tidyAsync(async () => {
-        const X = f32(rng.normals(N * C));
-        const W = f32(rng.normals(V * C, 0.5));
-        const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
-        const x = param(gpu, X, [N, C]);
-        const w = param(gpu, W, [V, C]);
-        const seed = fromArray(gpu, [1.5], [1]);
-        const loss = ops.headCrossEntropy(x, w, targets, { chunkRows, seed: early ? seed : undefined });
-        backward(loss, seed);
-        const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
-        const logits = matmulRef(X, W, null, dims);
-        const ce = crossEntropyRef(logits, targets, N, V);
-        const mm = matmulBackwardRef(X, W, ce.dlogits.map((v) => 1.5 * v), dims);
-        const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}${early ? ' (gradients in forward)' : ''}`;
-        expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
-        expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
-        expect(`dwte ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
-      });
+    for (const [N, C, V, chunkRows] of [
+      [150, 12, 37, 64],
+      [5, 8, 300, 64],
+      [130, 16, 3001, 128],
+    ] as const) {
+      for (const early of [false, true])
+        await tidyAsync(async () => {
+          const X = f32(rng.normals(N * C));
+          const W = f32(rng.normals(V * C, 0.5));
+          const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
+          const x = param(gpu, X, [N, C]);
+          const w = param(gpu, W, [V, C]);
+          const seed = fromArray(gpu, [1.5], [1]);
+          const loss = ops.headCrossEntropy(x, w, targets, { chunkRows, seed: early ? seed : undefined });
+          backward(loss, seed);
+          const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
+          const logits = matmulRef(X, W, null, dims);
+          const ce = crossEntropyRef(logits, targets, N, V);
+          const mm = matmulBackwardRef(
+            X,
+            W,
+            ce.dlogits.map((v) => 1.5 * v),
+            dims,
+          );
+          const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}${early ? ' (gradients in forward)' : ''}`;
+          expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
+          expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
+          expect(`dwte ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
+        });
     }
   },
 };
@@ -332,7 +447,12 @@ const foldedGridCheck: Check = {
       const n = 65535 * 256 + 257;
       const X = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1999) / 1999 - 0.5);
       const y = ops.add(fromArray(gpu, X, [n]), fromArray(gpu, X, [n]));
-      expect(`add n=${n} (${Math.ceil(n / 256)} workgroups, real limit)`, await y.readF32(), X.map((v) => 2 * v), TOL_EXACT);
+      expect(
+        `add n=${n} (${Math.ceil(n / 256)} workgroups, real limit)`,
+        await y.readF32(),
+        X.map((v) => 2 * v),
+        TOL_EXACT,
+      );
     });
     const saved = gpu.maxGridX;
     gpu.maxGridX = 61;
@@ -360,4 +480,14 @@ const foldedGridCheck: Check = {
   },
 };
 
-export const opChecks: Check[] = [matmulCheck, elementwiseCheck, layernormCheck, attentionCheck, crossEntropyCheck, embeddingCheck, reduceCheck, headCheck, foldedGridCheck];
+export const opChecks: Check[] = [
+  matmulCheck,
+  elementwiseCheck,
+  layernormCheck,
+  attentionCheck,
+  crossEntropyCheck,
+  embeddingCheck,
+  reduceCheck,
+  headCheck,
+  foldedGridCheck,
+];

@@ -35,9 +35,26 @@ const adamwCheck: Check = {
         const G = f32(rng.normals(n, step % 2 ? 1 : 0.01));
         const g = fromArray(gpu, G, [n]);
         const norm = globalNorm([g]);
-        for (const [lo, hi, wd] of [[0, split, h.wd], [split, n, 0]] as const) {
+        for (const [lo, hi, wd] of [
+          [0, split, h.wd],
+          [split, n, 0],
+        ] as const) {
           const sl = (t: typeof p) => t.slice(lo, [hi - lo]).view;
-          launchAdamW(gpu, { param: sl(p), grad: sl(g), m: sl(m), v: sl(v), n: hi - lo, step, lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, wd, gradNorm: norm.view, maxNorm: h.maxNorm });
+          launchAdamW(gpu, {
+            param: sl(p),
+            grad: sl(g),
+            m: sl(m),
+            v: sl(v),
+            n: hi - lo,
+            step,
+            lr: h.lr,
+            beta1: h.beta1,
+            beta2: h.beta2,
+            eps: h.eps,
+            wd,
+            gradNorm: norm.view,
+            maxNorm: h.maxNorm,
+          });
         }
         const gn = l2NormRef([G]);
         expect(`step ${step}: global norm`, await norm.readF32(), [gn], { atol: 1e-5, rtol: 1e-5 });
@@ -58,7 +75,11 @@ const muonCheck: Check = {
   kernels: ['muon_momentum', 'scale_by_norm', 'matmul', 'transpose', 'muon_update', 'reduce_sum'],
   async run({ gpu, expect }) {
     const rng = new Rng(12);
-    for (const [R, C] of [[7, 33], [33, 7], [16, 16]] as const) {
+    for (const [R, C] of [
+      [7, 33],
+      [33, 7],
+      [16, 16],
+    ] as const) {
       await tidyAsync(async () => {
         const n = R * C;
         const P = f32(rng.normals(n, 0.1));
@@ -87,7 +108,10 @@ const muonCheck: Check = {
       });
     }
     // Batched: three matrices of one shape, each starting on its own 256-byte boundary, in one set of matmuls.
-    for (const [R, C] of [[7, 33], [33, 7]] as const) {
+    for (const [R, C] of [
+      [7, 33],
+      [33, 7],
+    ] as const) {
       await tidyAsync(async () => {
         const n = R * C;
         const stride = nsStride(R, C);
@@ -101,7 +125,12 @@ const muonCheck: Check = {
         newtonSchulz(gpu, g.view, out.view, R, C, 5, 3, stride);
         const got = await out.readF32();
         Gs.forEach((gl, l) => {
-          expect(`${R}×${C} batch of 3, matrix ${l}: Newton–Schulz`, got.subarray(l * stride, l * stride + n), newtonSchulzRef(Float64Array.from(gl), R, C), { atol: 1e-3, rtol: 1e-3 });
+          expect(
+            `${R}×${C} batch of 3, matrix ${l}: Newton–Schulz`,
+            got.subarray(l * stride, l * stride + n),
+            newtonSchulzRef(Float64Array.from(gl), R, C),
+            { atol: 1e-3, rtol: 1e-3 },
+          );
         });
       });
     }
@@ -114,7 +143,14 @@ const guardCheck: Check = {
   async run({ gpu, expect }) {
     // [loss, norm, flag in] → [norm out, flag out]; the reference is the rule itself: any non-finite input or a set
     // flag gives (NaN, 1), else the inputs pass through.
-    const cases: [number, number, number][] = [[2.5, 0.75, 0], [NaN, 0.75, 0], [2.5, Infinity, 0], [-Infinity, 1, 0], [2.5, 0.75, 1], [0, 0, 0]];
+    const cases: [number, number, number][] = [
+      [2.5, 0.75, 0],
+      [NaN, 0.75, 0],
+      [2.5, Infinity, 0],
+      [-Infinity, 1, 0],
+      [2.5, 0.75, 1],
+      [0, 0, 0],
+    ];
     for (const [loss, norm, flag] of cases) {
       await tidyAsync(async () => {
         const l = fromArray(gpu, [loss], [1]);

@@ -18,7 +18,15 @@ export interface Comparison {
 
 export function compare(label: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): Comparison {
   if (got.length !== want.length) {
-    return { label: `${label} (length ${got.length} ≠ ${want.length})`, pass: false, n: got.length, maxAbsErr: Infinity, worst: Infinity, worstIndex: -1, tol };
+    return {
+      label: `${label} (length ${got.length} ≠ ${want.length})`,
+      pass: false,
+      n: got.length,
+      maxAbsErr: Infinity,
+      worst: Infinity,
+      worstIndex: -1,
+      tol,
+    };
   }
   let maxAbsErr = 0;
   let worst = 0;
@@ -38,7 +46,10 @@ export function compare(label: string, got: ArrayLike<number>, want: ArrayLike<n
 }
 
 export function describe(c: Comparison, got?: ArrayLike<number>, want?: ArrayLike<number>): string {
-  const at = c.worstIndex >= 0 && got && want ? ` (at ${c.worstIndex}: got ${got[c.worstIndex]}, want ${want[c.worstIndex]})` : '';
+  const at =
+    c.worstIndex >= 0 && got && want
+      ? ` (at ${c.worstIndex}: got ${got[c.worstIndex]}, want ${want[c.worstIndex]})`
+      : '';
   return `${c.pass ? 'ok  ' : 'FAIL'} ${c.label}: n=${c.n} max|err|=${c.maxAbsErr.toExponential(2)} worst=${c.worst.toFixed(3)} of atol ${c.tol.atol} + rtol ${c.tol.rtol}${c.pass ? '' : at}`;
 }
 

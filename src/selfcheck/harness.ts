@@ -51,7 +51,8 @@ export async function runCheck(gpu: Gpu, check: Check): Promise<CheckResult> {
     tape.clear();
   }
   const leaked = gpu.pool.stats().inUse - poolBefore;
-  if (!error && leaked !== 0) error = `${leaked} pooled buffer(s) still in use after the check (a tensor was not disposed)`;
+  if (!error && leaked !== 0)
+    error = `${leaked} pooled buffer(s) still in use after the check (a tensor was not disposed)`;
   if (!error && comparisons.length === 0) error = 'the check compared nothing';
   const pass = !error && comparisons.every((c) => c.pass);
   return { name: check.name, kernels: check.kernels, pass, comparisons, lines, error, ms: performance.now() - t0 };

@@ -9,5 +9,13 @@ import { halfChecks } from './checks-half';
 import { tapeChecks } from './checks-tape';
 import type { Check } from './harness';
 
-export const allChecks: Check[] = [...opChecks, ...matmulChecks, ...halfChecks, ...optimChecks, ...graphChecks, ...tapeChecks, ...analysisChecks];
+export const allChecks: Check[] = [
+  ...opChecks,
+  ...matmulChecks,
+  ...halfChecks,
+  ...optimChecks,
+  ...graphChecks,
+  ...tapeChecks,
+  ...analysisChecks,
+];
 export { runCheck, type Check, type CheckResult } from './harness';

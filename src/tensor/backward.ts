@@ -32,14 +32,73 @@ export const backwardRules: BackwardTable = {
     const sB = bBatched ? K * N : 0;
     if (dA) {
       const { t, accumulate } = dA.out();
-      if (!transA) launchMatmul(gpu, { a: g.view, b: b.view, c: t.view, M, N: K, K: N, batch, strideA: M * N, strideB: sB, transB: !transB, alpha, beta: beta(accumulate) });
-      else launchMatmul(gpu, { a: b.view, b: g.view, c: t.view, M: K, N: M, K: N, batch, strideA: sB, strideB: M * N, transA: transB, transB: true, alpha, beta: beta(accumulate) });
+      if (!transA)
+        launchMatmul(gpu, {
+          a: g.view,
+          b: b.view,
+          c: t.view,
+          M,
+          N: K,
+          K: N,
+          batch,
+          strideA: M * N,
+          strideB: sB,
+          transB: !transB,
+          alpha,
+          beta: beta(accumulate),
+        });
+      else
+        launchMatmul(gpu, {
+          a: b.view,
+          b: g.view,
+          c: t.view,
+          M: K,
+          N: M,
+          K: N,
+          batch,
+          strideA: sB,
+          strideB: M * N,
+          transA: transB,
+          transB: true,
+          alpha,
+          beta: beta(accumulate),
+        });
     }
     if (dB) {
       const { t, accumulate } = dB.out();
       // A 2-D B shared by every row of a folded A gets one matmul over all rows (batch was folded into M).
-      if (!transB) launchMatmul(gpu, { a: a.view, b: g.view, c: t.view, M: K, N, K: M, batch, strideA: M * K, strideB: M * N, transA: !transA, alpha, beta: beta(accumulate), halfA: a.dtype === 'f16' });
-      else launchMatmul(gpu, { a: g.view, b: a.view, c: t.view, M: N, N: K, K: M, batch, strideA: M * N, strideB: M * K, transA: true, transB: transA, alpha, beta: beta(accumulate) });
+      if (!transB)
+        launchMatmul(gpu, {
+          a: a.view,
+          b: g.view,
+          c: t.view,
+          M: K,
+          N,
+          K: M,
+          batch,
+          strideA: M * K,
+          strideB: M * N,
+          transA: !transA,
+          alpha,
+          beta: beta(accumulate),
+          halfA: a.dtype === 'f16',
+        });
+      else
+        launchMatmul(gpu, {
+          a: g.view,
+          b: a.view,
+          c: t.view,
+          M: N,
+          N: K,
+          K: M,
+          batch,
+          strideA: M * N,
+          strideB: M * K,
+          transA: true,
+          transB: transA,
+          alpha,
+          beta: beta(accumulate),
+        });
     }
     if (dBias) launchColsum(gpu, g.view, dBias.sum().view, batch * M, N);
     if (dR) pass(dR, g); // last: once moved, g is dR's gradient and later rules add into it
@@ -68,7 +127,18 @@ export const backwardRules: BackwardTable = {
   layernorm(node, [g], [dx, dw, db]) {
     if (!g) return;
     const { rows, C, mean, rstd } = node.attrs;
-    layernormBackward(node.inputs[0]!, node.inputs[1]!, g, mean, rstd, dx?.out() ?? null, dw?.sum() ?? null, db?.sum() ?? null, rows, C);
+    layernormBackward(
+      node.inputs[0]!,
+      node.inputs[1]!,
+      g,
+      mean,
+      rstd,
+      dx?.out() ?? null,
+      dw?.sum() ?? null,
+      db?.sum() ?? null,
+      rows,
+      C,
+    );
   },
 
   // o = softmax(q·kᵀ/√D + causal mask)·v:  dv = Pᵀ·dO,  dS = P∘(dO·vᵀ − rowsum(dO∘o)),  dq = dS·k/√D,  dk = dSᵀ·q/√D

@@ -5,7 +5,17 @@ import type { Tensor } from './tensor';
 
 export interface OpAttrs {
   /** C[b] = alpha·op(A[b])·op(B[b]) + bias + R. inputs: [A, B, bias if bias, R if residual] */
-  matmul: { transA: boolean; transB: boolean; alpha: number; batch: number; M: number; N: number; K: number; bias: boolean; residual: boolean };
+  matmul: {
+    transA: boolean;
+    transB: boolean;
+    alpha: number;
+    batch: number;
+    M: number;
+    N: number;
+    K: number;
+    bias: boolean;
+    residual: boolean;
+  };
   /** y = a + b (same shape). inputs: [a, b] */
   add: Record<string, never>;
   /** y = s·x. inputs: [x] */
@@ -23,7 +33,15 @@ export interface OpAttrs {
    * inputs: [x [N,C], wte [V,C], targets i32 [N]]; lse: [N]; count: [1]
    */
   /** pre: the gradients the forward pass made for backward seed `seed` (a training step's), else null. */
-  headCrossEntropy: { N: number; V: number; C: number; chunk: number; lse: Tensor; count: Tensor; pre: { seed: Tensor; dx: Tensor | null; dwte: Tensor | null } | null };
+  headCrossEntropy: {
+    N: number;
+    V: number;
+    C: number;
+    chunk: number;
+    lse: Tensor;
+    count: Tensor;
+    pre: { seed: Tensor; dx: Tensor | null; dwte: Tensor | null } | null;
+  };
   /** out[b,t] = wte[tok[b,t]] + wpe[t]. inputs: [wte, wpe]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */

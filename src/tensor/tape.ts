@@ -41,7 +41,11 @@ export interface GradSlot {
  * A backward rule: puts d(loss)/d(input_i) into gIn[i] (null when input i needs no gradient), given the gradient of
  * each output (undefined when none flowed). A rule fills each slot once: take, then out or sum if that failed.
  */
-export type BackwardRule<K extends OpKind> = (node: Node<K>, gOut: (Tensor | undefined)[], gIn: (GradSlot | null)[]) => void;
+export type BackwardRule<K extends OpKind> = (
+  node: Node<K>,
+  gOut: (Tensor | undefined)[],
+  gIn: (GradSlot | null)[],
+) => void;
 export type BackwardTable = { [K in OpKind]: BackwardRule<K> };
 
 let gradEnabled = true;
@@ -91,7 +95,13 @@ export class Tape {
    * outputs its backward rule reads (SAVED) are retained, so the caller may dispose its handles before backward; the
    * others are only keys for routing gradients, and their storage goes back to the pool when the caller is done.
    */
-  record<K extends OpKind>(kind: K, inputs: Tensor[], outputs: Tensor[], attrs: OpAttrs[K], owned: Tensor[] = []): void {
+  record<K extends OpKind>(
+    kind: K,
+    inputs: Tensor[],
+    outputs: Tensor[],
+    attrs: OpAttrs[K],
+    owned: Tensor[] = [],
+  ): void {
     if (!this.records(inputs)) {
       for (const t of owned) t.dispose();
       return;
@@ -117,7 +127,9 @@ export class Tape {
   backward(loss: Tensor, rules: BackwardTable, seed?: Tensor): void {
     const gpu = loss.gpu;
     if (!loss.node && !loss.requiresGrad) {
-      throw new Error('backward(): the loss depends on nothing that requires grad (computed under noGrad, or from tensors without requiresGrad).');
+      throw new Error(
+        'backward(): the loss depends on nothing that requires grad (computed under noGrad, or from tensors without requiresGrad).',
+      );
     }
     const grads = new Map<Tensor, Tensor>();
     const isLeaf = (t: Tensor) => t.node === null;
@@ -131,7 +143,9 @@ export class Tape {
 
     const leafGrad = (inp: Tensor): Tensor => {
       if (inp.isDisposed) {
-        throw new Error(`backward(): parameter #${inp.id} [${inp.shape.join(', ')}] was disposed before its gradient was computed; create parameter tensors once, outside tidy().`);
+        throw new Error(
+          `backward(): parameter #${inp.id} [${inp.shape.join(', ')}] was disposed before its gradient was computed; create parameter tensors once, outside tidy().`,
+        );
       }
       if (!inp.grad) {
         // A leaf's gradient lives as long as the leaf (across steps), not as long as the scope backward ran in.
@@ -169,7 +183,8 @@ export class Tape {
         },
         sum,
         take: (g) => {
-          if (grads.has(inp) || g.size !== inp.size || g.dtype !== 'f32' || g.isDisposed || !movable?.delete(g)) return false;
+          if (grads.has(inp) || g.size !== inp.size || g.dtype !== 'f32' || g.isDisposed || !movable?.delete(g))
+            return false;
           grads.set(inp, g.slice(0, inp.shape)); // shares (retains) g's storage; g's own handle goes after the rule
           return true;
         },
@@ -185,7 +200,9 @@ export class Tape {
         // What a rule may move into an input: its output gradients (not the caller's seed) and what the node owns
         // (the head's precomputed gradients), each once; nothing when an input occurs twice (a moved gradient would be
         // added to itself within one dispatch).
-        const movable = distinct ? new Set([...gOut.filter((g): g is Tensor => g !== undefined && g !== seed), ...node.owned]) : null;
+        const movable = distinct
+          ? new Set([...gOut.filter((g): g is Tensor => g !== undefined && g !== seed), ...node.owned])
+          : null;
         const slots = new Map<Tensor, GradSlot>();
         const gIn = node.inputs.map((inp) => {
           if (!inp.requiresGrad) return null;

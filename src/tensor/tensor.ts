@@ -21,7 +21,10 @@ export const bytesFor = (dtype: DType, n: number): number => Math.ceil((n * byte
 /** One GPU buffer shared by the tensors that view it; returned to the pool when the last reference goes. */
 export class Storage {
   private refs = 1;
-  constructor(readonly gpu: Gpu, readonly buffer: GPUBuffer) {}
+  constructor(
+    readonly gpu: Gpu,
+    readonly buffer: GPUBuffer,
+  ) {}
   retain(): void {
     if (this.refs <= 0) throw new Error('retain of freed storage');
     this.refs++;
@@ -42,7 +45,8 @@ const scopes: Tensor[][] = [];
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 1) throw new Error(`Invalid tensor shape [${shape.join(', ')}]: dimensions must be positive integers.`);
+    if (!Number.isInteger(d) || d < 1)
+      throw new Error(`Invalid tensor shape [${shape.join(', ')}]: dimensions must be positive integers.`);
     n *= d;
   }
   return n;
@@ -68,8 +72,12 @@ export class Tensor {
   ) {
     this.size = sizeOf(shape);
     const at = offset * bytesPer(dtype);
-    if (at % VIEW_ALIGN_BYTES) throw new Error(`Tensor view offset ${offset} (${dtype}) is not on a ${VIEW_ALIGN_BYTES}-byte boundary.`);
-    if (at + bytesFor(dtype, this.size) > storage.buffer.size) throw new Error(`Tensor view [${shape.join(', ')}] at ${offset} overruns its ${storage.buffer.size}-byte buffer.`);
+    if (at % VIEW_ALIGN_BYTES)
+      throw new Error(`Tensor view offset ${offset} (${dtype}) is not on a ${VIEW_ALIGN_BYTES}-byte boundary.`);
+    if (at + bytesFor(dtype, this.size) > storage.buffer.size)
+      throw new Error(
+        `Tensor view [${shape.join(', ')}] at ${offset} overruns its ${storage.buffer.size}-byte buffer.`,
+      );
     scopes[scopes.length - 1]?.push(this);
   }
 
@@ -86,8 +94,13 @@ export class Tensor {
    * its storage; once the storage went back to the pool, any use is an error.
    */
   get view(): BufferView {
-    if (!this.storage.alive) throw new Error(`Tensor #${this.id} [${this.shape.join(', ')}] used after its storage was released (dispose()).`);
-    return { buffer: this.storage.buffer, offset: this.offset * bytesPer(this.dtype), size: bytesFor(this.dtype, this.size) };
+    if (!this.storage.alive)
+      throw new Error(`Tensor #${this.id} [${this.shape.join(', ')}] used after its storage was released (dispose()).`);
+    return {
+      buffer: this.storage.buffer,
+      offset: this.offset * bytesPer(this.dtype),
+      size: bytesFor(this.dtype, this.size),
+    };
   }
 
   /**
@@ -95,7 +108,8 @@ export class Tensor {
    * it makes no tensor and retains nothing (element offsets need not be 64-aligned for copies; bindings need them).
    */
   range(start: number, n: number): BufferView {
-    if (start < 0 || n < 0 || start + n > this.size) throw new Error(`range ${start}+${n} exceeds tensor of ${this.size}`);
+    if (start < 0 || n < 0 || start + n > this.size)
+      throw new Error(`range ${start}+${n} exceeds tensor of ${this.size}`);
     if (this.dtype === 'f16') throw new Error('range() of an f16 tensor: its elements are not word-aligned');
     const v = this.view;
     return { buffer: v.buffer, offset: v.offset + start * 4, size: n * 4 };
@@ -106,14 +120,16 @@ export class Tensor {
    * gradients do not flow through it (for parameter views into flat buffers, whose gradients are views too).
    */
   slice(offset: number, shape: readonly number[]): Tensor {
-    if (offset + sizeOf(shape) > this.size) throw new Error(`slice [${shape.join(', ')}] at ${offset} exceeds tensor of ${this.size}`);
+    if (offset + sizeOf(shape) > this.size)
+      throw new Error(`slice [${shape.join(', ')}] at ${offset} exceeds tensor of ${this.size}`);
     this.storage.retain();
     return new Tensor(this.storage, shape, this.dtype, this.offset + offset);
   }
 
   /** Same data, another shape of equal size (no copy). Differentiable: recorded on the tape by ops.reshape. */
   reshapeView(shape: readonly number[]): Tensor {
-    if (sizeOf(shape) !== this.size) throw new Error(`reshape [${this.shape.join(', ')}] → [${shape.join(', ')}] changes the size`);
+    if (sizeOf(shape) !== this.size)
+      throw new Error(`reshape [${this.shape.join(', ')}] → [${shape.join(', ')}] changes the size`);
     return this.slice(0, shape);
   }
 
@@ -152,7 +168,8 @@ export function zeros(gpu: Gpu, shape: readonly number[], dtype: DType = 'f32'):
 
 export function fromArray(gpu: Gpu, data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
   const size = sizeOf(shape);
-  if (data.length !== size) throw new Error(`fromArray: ${data.length} values for shape [${shape.join(', ')}] (${size})`);
+  if (data.length !== size)
+    throw new Error(`fromArray: ${data.length} values for shape [${shape.join(', ')}] (${size})`);
   const t = empty(gpu, shape, dtype);
   if (dtype === 'f16') {
     const halves = new Uint16Array(bytesFor('f16', size) / 2); // an odd count pads its last word with a zero
@@ -194,7 +211,8 @@ export function untrack(t: Tensor): void {
 function collectTensors(x: unknown, out: Set<Tensor>): void {
   if (x instanceof Tensor) out.add(x);
   else if (Array.isArray(x)) for (const v of x) collectTensors(v, out);
-  else if (x && typeof x === 'object' && !(x instanceof Promise)) for (const v of Object.values(x)) collectTensors(v, out);
+  else if (x && typeof x === 'object' && !(x instanceof Promise))
+    for (const v of Object.values(x)) collectTensors(v, out);
 }
 
 /**

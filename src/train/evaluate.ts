@@ -12,8 +12,15 @@ export interface EvalOptions {
   onProgress?: (windowsDone: number, windows: number) => void;
 }
 
-export async function validationLoss(model: Gpt2Model, val: Uint16Array, ctx: number, windows: number, opts: EvalOptions = {}): Promise<number> {
-  if (ctx > model.config.nPositions) throw new Error(`Context ${ctx} exceeds the model's ${model.config.nPositions} positions (n_positions).`);
+export async function validationLoss(
+  model: Gpt2Model,
+  val: Uint16Array,
+  ctx: number,
+  windows: number,
+  opts: EvalOptions = {},
+): Promise<number> {
+  if (ctx > model.config.nPositions)
+    throw new Error(`Context ${ctx} exceeds the model's ${model.config.nPositions} positions (n_positions).`);
   const w = validationWindows(val, ctx, windows);
   const per = Math.max(1, Math.min(w.windows, opts.batch ?? Math.floor(4096 / ctx)));
   let total = 0;
@@ -24,7 +31,8 @@ export async function validationLoss(model: Gpt2Model, val: Uint16Array, ctx: nu
     const loss = noGrad(() => tidy(() => model.loss(inputs, targets, B, ctx)));
     const v = (await loss.readF32())[0]!;
     loss.dispose();
-    if (!Number.isFinite(v)) throw new Error(`Validation loss is ${v} on windows ${i}…${i + B - 1}: the model produces non-finite values.`);
+    if (!Number.isFinite(v))
+      throw new Error(`Validation loss is ${v} on windows ${i}…${i + B - 1}: the model produces non-finite values.`);
     total += v * B;
     opts.onProgress?.(i + B, w.windows);
   }

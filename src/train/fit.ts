@@ -18,7 +18,12 @@ const widestActivation = (c: Pick<Gpt2Config, 'nEmbd'>): number => 4 * c.nEmbd;
  * limit, the excess and a batch that fits), or null when it fits. Every activation is one storage binding, so the
  * smaller of maxBufferSize and maxStorageBufferBindingSize bounds it.
  */
-export function batchFitProblem(config: Pick<Gpt2Config, 'nEmbd'>, batch: number, ctx: number, limits: BufferLimits): string | null {
+export function batchFitProblem(
+  config: Pick<Gpt2Config, 'nEmbd'>,
+  batch: number,
+  ctx: number,
+  limits: BufferLimits,
+): string | null {
   const bind = limits.maxStorageBufferBindingSize ?? 2 ** 27;
   const buf = limits.maxBufferSize ?? 2 ** 28;
   const [limit, name] = bind <= buf ? [bind, 'maxStorageBufferBindingSize'] : [buf, 'maxBufferSize'];
@@ -27,9 +32,12 @@ export function batchFitProblem(config: Pick<Gpt2Config, 'nEmbd'>, batch: number
   if (bytes <= limit) return null;
   const fitBatch = Math.floor(limit / (ctx * width * 4));
   const fitCtx = Math.floor(limit / (width * 4));
-  const advice = fitBatch >= 1
-    ? `use batch ≤ ${fitBatch} (and ${Math.ceil(batch / fitBatch)}× the gradient accumulation to keep the tokens per update) or a shorter context`
-    : `even batch 1 is too large at this context: use context ≤ ${fitCtx}`;
-  return `batch ${batch} × context ${ctx} needs a ${formatBytes(bytes)} MLP activation buffer (${(batch * ctx).toLocaleString('en-US')} tokens × ${width} floats), ` +
-    `over this adapter's ${name} of ${formatBytes(limit)} by ${formatBytes(bytes - limit)}: ${advice}`;
+  const advice =
+    fitBatch >= 1
+      ? `use batch ≤ ${fitBatch} (and ${Math.ceil(batch / fitBatch)}× the gradient accumulation to keep the tokens per update) or a shorter context`
+      : `even batch 1 is too large at this context: use context ≤ ${fitCtx}`;
+  return (
+    `batch ${batch} × context ${ctx} needs a ${formatBytes(bytes)} MLP activation buffer (${(batch * ctx).toLocaleString('en-US')} tokens × ${width} floats), ` +
+    `over this adapter's ${name} of ${formatBytes(limit)} by ${formatBytes(bytes - limit)}: ${advice}`
+  );
 }

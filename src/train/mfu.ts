@@ -59,7 +59,8 @@ export function peakFromTable(d: Pick<AdapterDescription, 'description' | 'devic
 }
 
 export function userPeak(tflops: number): Peak {
-  if (!(tflops > 0) || !Number.isFinite(tflops)) throw new Error(`peak TFLOP/s must be a positive number, got ${tflops}`);
+  if (!(tflops > 0) || !Number.isFinite(tflops))
+    throw new Error(`peak TFLOP/s must be a positive number, got ${tflops}`);
   return { flops: tflops * 1e12, source: 'user', label: `${tflops} TFLOP/s (entered)` };
 }
 

@@ -9,7 +9,8 @@ import type { RunStore } from './snapshot';
 const PIECE = 16 << 20;
 
 export async function opfsStore(folder: string): Promise<RunStore> {
-  if (!navigator.storage?.getDirectory) throw new Error('This browser has no origin-private file system (OPFS): runs cannot be saved for resuming.');
+  if (!navigator.storage?.getDirectory)
+    throw new Error('This browser has no origin-private file system (OPFS): runs cannot be saved for resuming.');
   const root = await navigator.storage.getDirectory();
   const dir = await root.getDirectoryHandle(folder, { create: true });
   const writeWith = async (name: string, fill: (w: FileSystemWritableFileStream) => Promise<void>) => {
@@ -23,16 +24,18 @@ export async function opfsStore(folder: string): Promise<RunStore> {
     }
   };
   return {
-    write: (name, parts) => writeWith(name, async (w) => {
-      for (const p of parts) await w.write(p as Uint8Array<ArrayBuffer>);
-    }),
-    writeBlob: (name, blob, onProgress) => writeWith(name, async (w) => {
-      for (let at = 0; at < blob.size; at += PIECE) {
-        await w.write(await blob.slice(at, at + PIECE).arrayBuffer());
-        onProgress?.(Math.min(blob.size, at + PIECE), blob.size);
-      }
-      if (blob.size === 0) onProgress?.(0, 0);
-    }),
+    write: (name, parts) =>
+      writeWith(name, async (w) => {
+        for (const p of parts) await w.write(p as Uint8Array<ArrayBuffer>);
+      }),
+    writeBlob: (name, blob, onProgress) =>
+      writeWith(name, async (w) => {
+        for (let at = 0; at < blob.size; at += PIECE) {
+          await w.write(await blob.slice(at, at + PIECE).arrayBuffer());
+          onProgress?.(Math.min(blob.size, at + PIECE), blob.size);
+        }
+        if (blob.size === 0) onProgress?.(0, 0);
+      }),
     async open(name) {
       let h: FileSystemFileHandle;
       try {
@@ -51,7 +54,9 @@ export async function opfsStore(folder: string): Promise<RunStore> {
 function quotaMessage(e: unknown, name: string): Error {
   const err = e as Error;
   if (err?.name === 'QuotaExceededError') {
-    return new Error(`The browser's storage quota is full: ${name} could not be saved. Free space (or clear this site's data) to keep resumable checkpoints.`);
+    return new Error(
+      `The browser's storage quota is full: ${name} could not be saved. Free space (or clear this site's data) to keep resumable checkpoints.`,
+    );
   }
   return err instanceof Error ? err : new Error(String(e));
 }

@@ -43,16 +43,35 @@ export interface SnapshotMeta<X = unknown> {
  * Serialises the trainer's state (call between runs: nothing in flight). `onProgress` hears 0 of 2 at the start, 1
  * once the GPU has handed the state back, and 2 once the store has it (a GPT-2 124M snapshot is about 1.5 GB).
  */
-export async function saveSnapshot<X>(store: StateStore, trainer: Trainer, extra: X, onProgress?: (done: number, total: number) => void): Promise<void> {
+export async function saveSnapshot<X>(
+  store: StateStore,
+  trainer: Trainer,
+  extra: X,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
   const { model, optimizer } = trainer;
   onProgress?.(0, 2);
   const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
-  const [param, m, v] = await Promise.all([model.banks, optimizer.m, optimizer.v].map((banks) => readSlots(model.layout, banks)));
-  const roles = [['param', param!], ['m', m!], ['v', v!]] as const;
+  const [param, m, v] = await Promise.all(
+    [model.banks, optimizer.m, optimizer.v].map((banks) => readSlots(model.layout, banks)),
+  );
+  const roles = [
+    ['param', param!],
+    ['m', m!],
+    ['v', v!],
+  ] as const;
   for (const slot of model.layout.slots) {
-    for (const [role, host] of roles) tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: host.get(slot.name)! });
+    for (const [role, host] of roles)
+      tensors.push({ name: `${role}:${slot.name}`, shape: slot.shape, data: host.get(slot.name)! });
   }
-  const meta: SnapshotMeta<X> = { format: FORMAT, version: VERSION, config: model.config, settings: trainer.settings, position: trainer.savedPosition(), extra };
+  const meta: SnapshotMeta<X> = {
+    format: FORMAT,
+    version: VERSION,
+    config: model.config,
+    settings: trainer.settings,
+    position: trainer.savedPosition(),
+    extra,
+  };
   onProgress?.(1, 2);
   await store.write(SNAPSHOT_FILE, writeSafetensors(tensors, { inheritune: JSON.stringify(meta) }));
   onProgress?.(2, 2);
@@ -72,15 +91,20 @@ export async function openSnapshot<X>(store: StateStore): Promise<OpenedSnapshot
   try {
     const file = await openSafetensors(src, SNAPSHOT_FILE);
     const raw = file.metadata.inheritune;
-    if (!raw) throw new Error(`${SNAPSHOT_FILE} is a safetensors file but not an Inheritune training snapshot (no "inheritune" metadata)`);
+    if (!raw)
+      throw new Error(
+        `${SNAPSHOT_FILE} is a safetensors file but not an Inheritune training snapshot (no "inheritune" metadata)`,
+      );
     let meta: SnapshotMeta<X>;
     try {
       meta = JSON.parse(raw) as SnapshotMeta<X>;
     } catch {
       throw new Error(`${SNAPSHOT_FILE}: its snapshot description is not valid JSON`);
     }
-    if (meta.format !== FORMAT) throw new Error(`${SNAPSHOT_FILE}: unknown snapshot format ${JSON.stringify(meta.format)}`);
-    if (meta.version !== VERSION) throw new Error(`${SNAPSHOT_FILE}: snapshot version ${meta.version}; this build reads version ${VERSION}`);
+    if (meta.format !== FORMAT)
+      throw new Error(`${SNAPSHOT_FILE}: unknown snapshot format ${JSON.stringify(meta.format)}`);
+    if (meta.version !== VERSION)
+      throw new Error(`${SNAPSHOT_FILE}: snapshot version ${meta.version}; this build reads version ${VERSION}`);
     return { meta, file, close };
   } catch (e) {
     await close();
@@ -89,23 +113,39 @@ export async function openSnapshot<X>(store: StateStore): Promise<OpenedSnapshot
 }
 
 /** Rebuilds the model and trainer from a snapshot, positioned to continue with its next update. */
-export async function restoreTrainer<X>(gpu: Gpu, snap: OpenedSnapshot<X>, data: { train: Uint16Array; val: Uint16Array }, peak: Peak | null,
-  onProgress?: (done: number, total: number) => void): Promise<Trainer> {
+export async function restoreTrainer<X>(
+  gpu: Gpu,
+  snap: OpenedSnapshot<X>,
+  data: { train: Uint16Array; val: Uint16Array },
+  peak: Peak | null,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Trainer> {
   const { meta, file } = snap;
   const need = (name: string) => {
     if (!file.tensors.has(name)) throw new Error(`${SNAPSHOT_FILE} is incomplete: it lacks ${name}`);
     return file.readF32(name);
   };
-  const model = await Gpt2Model.create(gpu, meta.config, (name) => need(`param:${name}`), (d, t) => onProgress?.(d, 2 * t));
+  const model = await Gpt2Model.create(
+    gpu,
+    meta.config,
+    (name) => need(`param:${name}`),
+    (d, t) => onProgress?.(d, 2 * t),
+  );
   let trainer: Trainer | null = null;
   try {
     trainer = new Trainer(model, data, meta.settings, peak);
     const opt = trainer.optimizer;
     let done = 0;
     for (const slot of model.layout.slots) {
-      for (const [prefix, banks] of [['m', opt.m], ['v', opt.v]] as const) {
+      for (const [prefix, banks] of [
+        ['m', opt.m],
+        ['v', opt.v],
+      ] as const) {
         const data = await need(`${prefix}:${slot.name}`);
-        if (data.length !== slot.size) throw new Error(`${SNAPSHOT_FILE} is damaged: ${prefix}:${slot.name} holds ${data.length} values, its parameter ${slot.size}`);
+        if (data.length !== slot.size)
+          throw new Error(
+            `${SNAPSHOT_FILE} is damaged: ${prefix}:${slot.name} holds ${data.length} values, its parameter ${slot.size}`,
+          );
         gpu.upload(banks[slot.bank]!.range(slot.offset, slot.size), data);
       }
       onProgress?.(model.layout.slots.length + ++done, 2 * model.layout.slots.length);

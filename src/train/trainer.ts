@@ -64,7 +64,9 @@ export interface HaltEvent {
 }
 export type TrainEvent = StepMetrics | EvalMetrics | HaltEvent;
 
-export type TrainOutcome = { status: 'done' | 'stopped'; step: number; valLoss: number | null } | { status: 'halted'; step: number; reason: string; valLoss: null };
+export type TrainOutcome =
+  | { status: 'done' | 'stopped'; step: number; valLoss: number | null }
+  | { status: 'halted'; step: number; reason: string; valLoss: null };
 
 /** Where a trainer stands between updates: enough, with the parameters and moments, to resume bit for bit. */
 export interface TrainerPosition {
@@ -200,8 +202,15 @@ export class Trainer {
     if (this.rate.length > 10) this.rate.shift();
     const tokensPerSec = (this.rate.length * this.tokensPerStep) / this.rate.reduce((a, b) => a + b, 0);
     return {
-      type: 'step', step: f.step, loss, lr: f.lr, gradNorm, tokens: (f.step + 1) * this.tokensPerStep,
-      tokensPerSec, flopsPerSec: tokensPerSec * this.perToken, mfu: mfu(tokensPerSec, this.perToken, this.peak),
+      type: 'step',
+      step: f.step,
+      loss,
+      lr: f.lr,
+      gradNorm,
+      tokens: (f.step + 1) * this.tokensPerStep,
+      tokensPerSec,
+      flopsPerSec: tokensPerSec * this.perToken,
+      mfu: mfu(tokensPerSec, this.perToken, this.peak),
       elapsedSec: startElapsed + (now - t0) / 1000,
     };
   }
@@ -210,7 +219,10 @@ export class Trainer {
    * Trains until the last update, `until` updates, or `shouldStop()` says so (checked between updates). Emits a step
    * event per update (in order), eval events, and a halt event if a step went non-finite.
    */
-  async run(onEvent: (e: TrainEvent) => void, opts: { until?: number; shouldStop?: () => boolean } = {}): Promise<TrainOutcome> {
+  async run(
+    onEvent: (e: TrainEvent) => void,
+    opts: { until?: number; shouldStop?: () => boolean } = {},
+  ): Promise<TrainOutcome> {
     const until = Math.min(opts.until ?? this.settings.steps, this.settings.steps);
     const t0 = performance.now();
     const startElapsed = this.position.elapsedSec;
@@ -224,7 +236,11 @@ export class Trainer {
       if (halted) return;
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
         const what = !Number.isFinite(m.loss) ? `loss ${m.loss}` : `gradient norm ${m.gradNorm}`;
-        halted = { type: 'halt', step: m.step, reason: `step ${m.step + 1}: ${what}; the update was not applied (parameters are as after step ${m.step}). Lower the learning rate or resume from the last checkpoint.` };
+        halted = {
+          type: 'halt',
+          step: m.step,
+          reason: `step ${m.step + 1}: ${what}; the update was not applied (parameters are as after step ${m.step}). Lower the learning rate or resume from the last checkpoint.`,
+        };
         onEvent(halted);
         return;
       }
@@ -252,14 +268,19 @@ export class Trainer {
       }
       if (queue.length >= 2) await drainOne();
       const s = this.position.step;
-      if (s === this.settings.steps || (this.settings.evalEvery > 0 && s % this.settings.evalEvery === 0)) await evalNow();
+      if (s === this.settings.steps || (this.settings.evalEvery > 0 && s % this.settings.evalEvery === 0))
+        await evalNow();
     }
     while (queue.length) await drainOne();
     if (halted) {
       const h: HaltEvent = halted;
       return { status: 'halted', step: h.step, reason: h.reason, valLoss: null };
     }
-    return { status: stopped || !this.done ? 'stopped' : 'done', step: this.position.step, valLoss: this.position.lastValLoss };
+    return {
+      status: stopped || !this.done ? 'stopped' : 'done',
+      step: this.position.step,
+      valLoss: this.position.lastValLoss,
+    };
   }
 
   dispose(): void {

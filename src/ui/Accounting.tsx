@@ -17,7 +17,11 @@ interface Eta {
   future: { n: number; sec: number }[];
 }
 
-function estimate(s: Pick<AppState, 'latest' | 'current' | 'rounds' | 'settings' | 'reference'>, p: RoundProgress | null, tokensPerUpdate: number): Eta | null {
+function estimate(
+  s: Pick<AppState, 'latest' | 'current' | 'rounds' | 'settings' | 'reference'>,
+  p: RoundProgress | null,
+  tokensPerUpdate: number,
+): Eta | null {
   const { latest, current, rounds, settings, reference } = s;
   if (!latest || !current || !p || !(latest.tokensPerSec > 0)) return null;
   const perUpdate = tokensPerUpdate / latest.tokensPerSec;
@@ -70,11 +74,15 @@ export function Accounting() {
   const stage = useApp((s) => s.stage);
 
   const p = roundProgress(latest, current, rounds, demo.steps);
-  const tokensPerUpdate = latest?.phase === 'reference' ? demo.batch * demo.ctx : settings.batch * settings.ctx * settings.accum;
+  const tokensPerUpdate =
+    latest?.phase === 'reference' ? demo.batch * demo.ctx : settings.batch * settings.ctx * settings.accum;
   const roundTokens = p ? p.step * tokensPerUpdate : 0;
   const params = current?.params ?? 0;
   const tpp = params > 0 ? roundTokens / params : null;
-  const eta = stage === 'running' || stage === 'demo-reference' ? estimate({ latest, current, rounds, settings, reference }, p, tokensPerUpdate) : null;
+  const eta =
+    stage === 'running' || stage === 'demo-reference'
+      ? estimate({ latest, current, rounds, settings, reference }, p, tokensPerUpdate)
+      : null;
   const size = current ? roundSize(current, rounds) : NaN;
 
   return (
@@ -107,7 +115,8 @@ export function Accounting() {
               ≤ {fmtDuration(eta.run)}{' '}
               <span className="muted small">
                 estimate: {eta.future.length ? `rounds at n = ${eta.future.map((f) => f.n).join(', ')}` : 'last round'}
-                {eta.baseline !== null && `, baseline ≈ ${fmtDuration(eta.baseline)}`}; time per round scaled by layers, evaluations excluded
+                {eta.baseline !== null && `, baseline ≈ ${fmtDuration(eta.baseline)}`}; time per round scaled by layers,
+                evaluations excluded
               </span>
             </>
           ) : (

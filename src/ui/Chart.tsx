@@ -117,7 +117,10 @@ function drawOverlays(spec: ChartSpec, u: uPlot): void {
 
 function options(spec: ChartSpec, width: number): uPlot.Options {
   const scales: uPlot.Scales = { x: { time: false } };
-  for (const a of spec.axes) scales[a.scale] = { range: (spec.referenceLine && a.scale === 'y' ? withReference : autoRange) as uPlot.Range.Function };
+  for (const a of spec.axes)
+    scales[a.scale] = {
+      range: (spec.referenceLine && a.scale === 'y' ? withReference : autoRange) as uPlot.Range.Function,
+    };
   return {
     width,
     height: spec.height,

@@ -26,8 +26,16 @@ const THROUGHPUT: ChartSpec = {
   title: 'Throughput',
   height: 150,
   markers: true,
-  axes: [{ scale: 'y', label: 'tokens/s', fmt: (v) => (v >= 1e4 ? `${(v / 1e3).toFixed(0)}k` : v >= 10 ? v.toFixed(0) : String(+v.toPrecision(2))) }],
-  lines: [{ col: 'tokensPerSec', label: 'tokens/s', stroke: '#0d9488', fmt: (v) => Math.round(v).toLocaleString('en-US') }],
+  axes: [
+    {
+      scale: 'y',
+      label: 'tokens/s',
+      fmt: (v) => (v >= 1e4 ? `${(v / 1e3).toFixed(0)}k` : v >= 10 ? v.toFixed(0) : String(+v.toPrecision(2))),
+    },
+  ],
+  lines: [
+    { col: 'tokensPerSec', label: 'tokens/s', stroke: '#0d9488', fmt: (v) => Math.round(v).toLocaleString('en-US') },
+  ],
 };
 
 const FLOPS: ChartSpec = {

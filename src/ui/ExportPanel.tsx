@@ -48,7 +48,14 @@ export function ExportPanel() {
     <section className="card" data-testid="export-panel">
       <h2>Export</h2>
       <div className="actions">
-        <button type="button" className="primary" data-testid="export" disabled={!ready || pending} onClick={ask('model')} title="model.safetensors + config.json (Hugging Face GPT-2 layout)">
+        <button
+          type="button"
+          className="primary"
+          data-testid="export"
+          disabled={!ready || pending}
+          onClick={ask('model')}
+          title="model.safetensors + config.json (Hugging Face GPT-2 layout)"
+        >
           Model
         </button>
         <button type="button" data-testid="export-log-json" disabled={!ready || pending} onClick={ask('log-json')}>
@@ -58,7 +65,9 @@ export function ExportPanel() {
           Log (CSV)
         </button>
       </div>
-      <p className="muted small">The model loads with <code>GPT2LMHeadModel.from_pretrained(folder)</code>.</p>
+      <p className="muted small">
+        The model loads with <code>GPT2LMHeadModel.from_pretrained(folder)</code>.
+      </p>
       <Downloads />
     </section>
   );

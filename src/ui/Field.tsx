@@ -22,7 +22,9 @@ interface Common {
   wide?: boolean;
 }
 
-export function NumberField(p: Common & { value: number | null; onChange: (v: number | null) => void; nullable?: boolean; placeholder?: string }) {
+export function NumberField(
+  p: Common & { value: number | null; onChange: (v: number | null) => void; nullable?: boolean; placeholder?: string },
+) {
   const id = useId();
   const nullable = p.nullable ?? false;
   const [text, setText] = useState(() => show(p.value));
@@ -55,12 +57,20 @@ export function NumberField(p: Common & { value: number | null; onChange: (v: nu
   );
 }
 
-export function SelectField<T extends string>(p: Common & { value: T; options: readonly (readonly [T, string])[]; onChange: (v: T) => void }) {
+export function SelectField<T extends string>(
+  p: Common & { value: T; options: readonly (readonly [T, string])[]; onChange: (v: T) => void },
+) {
   const id = useId();
   return (
     <div className={`field${p.wide ? ' wide' : ''}`} title={p.title}>
       <label htmlFor={id}>{p.label}</label>
-      <select id={id} data-testid={p.testId} value={p.value} disabled={p.disabled} onChange={(e) => p.onChange(e.target.value as T)}>
+      <select
+        id={id}
+        data-testid={p.testId}
+        value={p.value}
+        disabled={p.disabled}
+        onChange={(e) => p.onChange(e.target.value as T)}
+      >
         {p.options.map(([v, text]) => (
           <option key={v} value={v}>
             {text}
@@ -74,7 +84,13 @@ export function SelectField<T extends string>(p: Common & { value: T; options: r
 export function CheckField(p: Common & { checked: boolean; onChange: (v: boolean) => void }) {
   return (
     <label className="check" title={p.title}>
-      <input type="checkbox" data-testid={p.testId} checked={p.checked} disabled={p.disabled} onChange={(e) => p.onChange(e.target.checked)} />
+      <input
+        type="checkbox"
+        data-testid={p.testId}
+        checked={p.checked}
+        disabled={p.disabled}
+        onChange={(e) => p.onChange(e.target.checked)}
+      />
       {p.label}
     </label>
   );

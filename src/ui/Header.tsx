@@ -11,7 +11,8 @@ const NOTABLE = ['timestamp-query', 'shader-f16', 'subgroups'];
 function Adapter() {
   const adapter = useApp((s) => s.gpu.adapter);
   const status = useApp((s) => s.gpu.status);
-  if (!adapter) return <span className="muted">{status === 'starting' ? 'looking for an adapter…' : 'no adapter'}</span>;
+  if (!adapter)
+    return <span className="muted">{status === 'starting' ? 'looking for an adapter…' : 'no adapter'}</span>;
   const name = adapter.name || `${adapter.vendor} ${adapter.architecture}`.trim() || 'unnamed adapter';
   return (
     <span className="adapter" data-testid="adapter" title={adapter.features.join('\n') || 'no optional features'}>
@@ -32,7 +33,11 @@ function PeakInfo() {
   const entered = useApp((s) => s.settings.peakTflops);
   const peak = entered !== null && entered > 0 && Number.isFinite(entered) ? userPeak(entered) : enginePeak;
   return (
-    <span className="peak" data-testid="peak" title={peak ? `${peak.label} (${peak.source})` : 'no peak known: MFU is shown as unknown'}>
+    <span
+      className="peak"
+      data-testid="peak"
+      title={peak ? `${peak.label} (${peak.source})` : 'no peak known: MFU is shown as unknown'}
+    >
       MFU peak:{' '}
       {peak ? (
         <>

@@ -31,7 +31,10 @@ export function Heatmap() {
           k* per head (90% of σ²; m* = columns holding 90% of mass), batch {analysis.B} × {analysis.T} tokens
         </span>
       </div>
-      <div className={`hm-grid${dense ? ' dense' : ''}`} style={{ gridTemplateColumns: `3.2em repeat(${H}, minmax(0, 1fr)) 3em` }}>
+      <div
+        className={`hm-grid${dense ? ' dense' : ''}`}
+        style={{ gridTemplateColumns: `3.2em repeat(${H}, minmax(0, 1fr)) 3em` }}
+      >
         <span />
         {Array.from({ length: H }, (_, h) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: a head is its index
@@ -41,7 +44,12 @@ export function Heatmap() {
         ))}
         <span />
         {analysis.layers.map((l) => (
-          <div key={l.layer} className={`hm-row${l.lazy ? ' lazy' : ''}`} data-lazy={l.lazy} style={{ display: 'contents' }}>
+          <div
+            key={l.layer}
+            className={`hm-row${l.lazy ? ' lazy' : ''}`}
+            data-lazy={l.lazy}
+            style={{ display: 'contents' }}
+          >
             <span className="hm-label">L{l.layer}</span>
             {l.heads.map((h, i) => (
               <span
@@ -65,7 +73,8 @@ export function Heatmap() {
       </div>
       <div className="hm-legend small muted">
         <span className="hm-swatch" style={{ background: colour(1, kMax) }} /> k* = 1
-        <span className="hm-swatch" style={{ background: colour(Math.round(Math.sqrt(kMax)), kMax) }} /> {Math.round(Math.sqrt(kMax))}
+        <span className="hm-swatch" style={{ background: colour(Math.round(Math.sqrt(kMax)), kMax) }} />{' '}
+        {Math.round(Math.sqrt(kMax))}
         <span className="hm-swatch" style={{ background: colour(kMax, kMax) }} /> {kMax}
         {!dense && <span> · cells read k*/m*</span>}
       </div>

@@ -127,18 +127,38 @@ export function Inputs() {
       <h2>Reference and corpus</h2>
       <div className={`dropzone${over ? ' over' : ''}${enabled ? '' : ' disabled'}`} data-testid="dropzone">
         <p>
-          Drop <code>model.safetensors</code> (+ <code>config.json</code>) and a <code>.txt</code> corpus anywhere on the page, or choose:
+          Drop <code>model.safetensors</code> (+ <code>config.json</code>) and a <code>.txt</code> corpus anywhere on
+          the page, or choose:
         </p>
         <div className="file-row">
           <label className="button">
             Checkpoint…
-            <input type="file" multiple accept=".safetensors,.json" data-testid="checkpoint-input" disabled={!enabled} onChange={pickCheckpoint} />
+            <input
+              type="file"
+              multiple
+              accept=".safetensors,.json"
+              data-testid="checkpoint-input"
+              disabled={!enabled}
+              onChange={pickCheckpoint}
+            />
           </label>
           <label className="button">
             Corpus…
-            <input type="file" accept=".txt,text/plain" data-testid="corpus-input" disabled={!enabled} onChange={pickCorpus} />
+            <input
+              type="file"
+              accept=".txt,text/plain"
+              data-testid="corpus-input"
+              disabled={!enabled}
+              onChange={pickCorpus}
+            />
           </label>
-          <button type="button" className="link" data-testid="bundled-corpus" disabled={!enabled} onClick={() => send({ type: 'load-corpus', file: null })}>
+          <button
+            type="button"
+            className="link"
+            data-testid="bundled-corpus"
+            disabled={!enabled}
+            onClick={() => send({ type: 'load-corpus', file: null })}
+          >
             use bundled Shakespeare
           </button>
         </div>

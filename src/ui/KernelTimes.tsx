@@ -11,9 +11,7 @@ export function KernelTimes() {
   const max = sorted[0]?.ms ?? 0;
   return (
     <section className="card" data-testid="kernel-times" data-count={sorted.length}>
-      <h2>
-        GPU time per kernel {total > 0 && <span className="muted small">· {total.toFixed(1)} ms profiled</span>}
-      </h2>
+      <h2>GPU time per kernel {total > 0 && <span className="muted small">· {total.toFixed(1)} ms profiled</span>}</h2>
       {sorted.length === 0 ? (
         <p className="muted small">
           {timestamps ? 'Kernel times appear a few updates into a run.' : 'timestamp-query unavailable on this adapter'}
@@ -21,7 +19,10 @@ export function KernelTimes() {
       ) : (
         <ul className="kernel-list">
           {sorted.map((t) => (
-            <li key={t.label} title={`${t.label}: ${t.ms.toFixed(3)} ms over ${t.count} dispatches (${(t.ms / Math.max(1, t.count)).toFixed(3)} ms each)`}>
+            <li
+              key={t.label}
+              title={`${t.label}: ${t.ms.toFixed(3)} ms over ${t.count} dispatches (${(t.ms / Math.max(1, t.count)).toFixed(3)} ms each)`}
+            >
               <span className="kernel-label">{t.label}</span>
               <span className="kernel-bar">
                 <span className="bar-fill" style={{ width: `${max > 0 ? (100 * t.ms) / max : 0}%` }} />

@@ -7,12 +7,25 @@ import { fmtCount, fmtLoss, fmtLr, fmtNum, fmtParams, fmtTflops, NONE } from './
 import { roundProgress } from './progressOf';
 import { useApp } from './store';
 
-function Metric({ label, testId, children, title }: { label: string; testId: string; children: ReactNode; title?: string }) {
+function Metric({
+  label,
+  testId,
+  children,
+  title,
+}: {
+  label: string;
+  testId: string;
+  children: ReactNode;
+  title?: string;
+}) {
   return (
     <div className="metric" title={title}>
       <div className="metric-label">{label}</div>
       {/* A word ("unknown") in place of a number is set smaller so it fits the tile without an ellipsis. */}
-      <div className={`metric-value num${typeof children === 'string' && /^[a-z]/.test(children) ? ' word' : ''}`} data-testid={testId}>
+      <div
+        className={`metric-value num${typeof children === 'string' && /^[a-z]/.test(children) ? ' word' : ''}`}
+        data-testid={testId}
+      >
         {children}
       </div>
     </div>
@@ -25,7 +38,12 @@ function Where() {
   const rounds = useApp((s) => s.rounds);
   const demoSteps = useApp((s) => s.demo.steps);
   const p = roundProgress(latest, current, rounds, demoSteps);
-  if (!latest) return <div className="where muted" data-testid="where">No run yet.</div>;
+  if (!latest)
+    return (
+      <div className="where muted" data-testid="where">
+        No run yet.
+      </div>
+    );
   const phase = latest.phase === 'reference' ? 'training the demo reference' : latest.phase;
   return (
     <div className="where" data-testid="where">
@@ -40,7 +58,8 @@ function Where() {
           step <b className="num">{p.step}</b>
           {Number.isFinite(p.of) && (
             <>
-              {' '}of {p.of}
+              {' '}
+              of {p.of}
               <span className="bar inline">
                 <span className="bar-fill" style={{ width: `${p.of ? (100 * p.step) / p.of : 0}%` }} />
               </span>
@@ -62,17 +81,31 @@ export function Metrics() {
     <section className="card metrics-card" data-testid="metrics">
       <Where />
       <div className="metrics">
-        <Metric label="train loss" testId="metric-loss">{fmtLoss(latest?.loss)}</Metric>
-        <Metric label="val loss" testId="metric-val" title={gap === null ? '' : `${gap > 0 ? '+' : ''}${gap.toFixed(4)} vs the reference`}>
+        <Metric label="train loss" testId="metric-loss">
+          {fmtLoss(latest?.loss)}
+        </Metric>
+        <Metric
+          label="val loss"
+          testId="metric-val"
+          title={gap === null ? '' : `${gap > 0 ? '+' : ''}${gap.toFixed(4)} vs the reference`}
+        >
           {fmtLoss(latestVal)}
         </Metric>
-        <Metric label="tokens/s" testId="metric-tokens">{fmtCount(latest?.tokensPerSec)}</Metric>
-        <Metric label="TFLOP/s" testId="metric-tflops">{fmtTflops(latest?.flopsPerSec)}</Metric>
+        <Metric label="tokens/s" testId="metric-tokens">
+          {fmtCount(latest?.tokensPerSec)}
+        </Metric>
+        <Metric label="TFLOP/s" testId="metric-tflops">
+          {fmtTflops(latest?.flopsPerSec)}
+        </Metric>
         <Metric label="MFU" testId="metric-mfu" title="achieved FLOP/s ÷ the peak in the header">
           {mfu}
         </Metric>
-        <Metric label="lr" testId="metric-lr">{fmtLr(latest?.lr)}</Metric>
-        <Metric label="grad norm" testId="metric-gradnorm">{fmtNum(latest?.gradNorm, 3)}</Metric>
+        <Metric label="lr" testId="metric-lr">
+          {fmtLr(latest?.lr)}
+        </Metric>
+        <Metric label="grad norm" testId="metric-gradnorm">
+          {fmtNum(latest?.gradNorm, 3)}
+        </Metric>
       </div>
       {gap !== null && (
         <p className={`small ${gap <= 0 ? 'good' : 'muted'}`} data-testid="gap">

@@ -10,7 +10,8 @@ export function NoWebGPU() {
     <div className="fullpage" data-testid="no-webgpu">
       <h1>WebGPU is not available</h1>
       <p className="lead">
-        Inheritune Studio trains GPT-2 models on your GPU through WebGPU, and this browser did not give it a GPU adapter.
+        Inheritune Studio trains GPT-2 models on your GPU through WebGPU, and this browser did not give it a GPU
+        adapter.
       </p>
       {reason && (
         <p className="reason">
@@ -19,8 +20,8 @@ export function NoWebGPU() {
       )}
       {!secure && (
         <p className="reason">
-          This page is not in a secure context: WebGPU exists only on <code>https://</code> pages and on <code>http://localhost</code> or{' '}
-          <code>http://127.0.0.1</code>.
+          This page is not in a secure context: WebGPU exists only on <code>https://</code> pages and on{' '}
+          <code>http://localhost</code> or <code>http://127.0.0.1</code>.
         </p>
       )}
       <h2>Browsers that work</h2>
@@ -29,8 +30,9 @@ export function NoWebGPU() {
           <b>Chrome or Edge 113+</b> on Windows, macOS and ChromeOS: on by default.
         </li>
         <li>
-          <b>Chrome on Linux</b>: start it with <code>--enable-unsafe-webgpu</code> (add <code>--enable-features=Vulkan</code> if needed), or enable{' '}
-          <code>chrome://flags/#enable-unsafe-webgpu</code>, with working Vulkan drivers.
+          <b>Chrome on Linux</b>: start it with <code>--enable-unsafe-webgpu</code> (add{' '}
+          <code>--enable-features=Vulkan</code> if needed), or enable <code>chrome://flags/#enable-unsafe-webgpu</code>,
+          with working Vulkan drivers.
         </li>
         <li>
           <b>Safari 26+</b> on macOS and iOS.
@@ -42,7 +44,8 @@ export function NoWebGPU() {
       <h2>Also check</h2>
       <ul>
         <li>
-          The page must be served over <code>https://</code>, or from <code>http://127.0.0.1</code> / <code>http://localhost</code>.
+          The page must be served over <code>https://</code>, or from <code>http://127.0.0.1</code> /{' '}
+          <code>http://localhost</code>.
         </li>
         <li>
           <code>chrome://gpu</code> lists “WebGPU: Hardware accelerated”; a blocklisted GPU or driver disables it (

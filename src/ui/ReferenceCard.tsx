@@ -36,7 +36,16 @@ function useAutoAnalyze(): void {
   useEffect(() => {
     const last = sent.current;
     if (last && lastError > last.errorAt) last.failed = true;
-    if (!ready || !reference || !corpus || refVal || holdsRun(stage) || working || !windowShapeOk(reference, ctx, windows)) return;
+    if (
+      !ready ||
+      !reference ||
+      !corpus ||
+      refVal ||
+      holdsRun(stage) ||
+      working ||
+      !windowShapeOk(reference, ctx, windows)
+    )
+      return;
     if (last && last.reference === reference && last.corpus === corpus) {
       if (last.ctx === ctx && last.windows === windows) return;
       // A new ctx/windows while the first analysis still runs would queue another: wait for it (or its failure).
@@ -55,7 +64,10 @@ function RefInfo({ r }: { r: ReferenceInfo }) {
   return (
     <div className="info" data-testid="reference">
       <div className="info-title">
-        <b>{r.label}</b> <span className={`chip${r.origin === 'demo' ? ' accent' : ''}`}>{r.origin === 'demo' ? 'trained here (demo)' : 'file'}</span>
+        <b>{r.label}</b>{' '}
+        <span className={`chip${r.origin === 'demo' ? ' accent' : ''}`}>
+          {r.origin === 'demo' ? 'trained here (demo)' : 'file'}
+        </span>
       </div>
       <dl className="kv">
         <dt>shape</dt>
@@ -64,7 +76,10 @@ function RefInfo({ r }: { r: ReferenceInfo }) {
         </dd>
         <dt>params</dt>
         <dd>
-          {fmtParams(r.params)} <span className="muted">({fmtBytes(r.bytes)} {r.dtype})</span>
+          {fmtParams(r.params)}{' '}
+          <span className="muted">
+            ({fmtBytes(r.bytes)} {r.dtype})
+          </span>
         </dd>
         <dt>positions</dt>
         <dd>{r.positions}</dd>
@@ -110,7 +125,12 @@ function RefVal() {
       {refVal ? (
         <span className="muted small">
           ctx {refVal.ctx} × {refVal.windows} windows
-          {stale && <span className="warn"> · the form now says ctx {ctx} × {windows}: Re-analyse so runs compare like with like</span>}
+          {stale && (
+            <span className="warn">
+              {' '}
+              · the form now says ctx {ctx} × {windows}: Re-analyse so runs compare like with like
+            </span>
+          )}
         </span>
       ) : (
         <span className="muted small">{analyzing ? 'measuring…' : 'not measured yet'}</span>
@@ -121,7 +141,14 @@ function RefVal() {
 
 /** The form's context and window count can be analysed on this reference. */
 function windowShapeOk(reference: { positions: number } | null, ctx: number, windows: number): boolean {
-  return !!reference && Number.isInteger(ctx) && ctx >= 1 && ctx <= reference.positions && Number.isInteger(windows) && windows >= 1;
+  return (
+    !!reference &&
+    Number.isInteger(ctx) &&
+    ctx >= 1 &&
+    ctx <= reference.positions &&
+    Number.isInteger(windows) &&
+    windows >= 1
+  );
 }
 
 export function ReferenceCard() {
@@ -134,18 +161,33 @@ export function ReferenceCard() {
   const windows = useApp((s) => s.settings.evalWindows);
   const send = useApp((s) => s.send);
   const working = useApp((s) => engineWork(s.engine));
-  const canAnalyze = ready && !!reference && !!corpus && !holdsRun(stage) && !working && windowShapeOk(reference, ctx, windows);
+  const canAnalyze =
+    ready && !!reference && !!corpus && !holdsRun(stage) && !working && windowShapeOk(reference, ctx, windows);
 
   return (
     <section className="card" data-testid="reference-card">
       <div className="card-head">
         <h2>Reference</h2>
-        <button type="button" data-testid="analyze" disabled={!canAnalyze} onClick={() => send({ type: 'analyze', ctx, windows })} title="Reference val loss and attention ranks at the form's ctx and eval windows">
+        <button
+          type="button"
+          data-testid="analyze"
+          disabled={!canAnalyze}
+          onClick={() => send({ type: 'analyze', ctx, windows })}
+          title="Reference val loss and attention ranks at the form's ctx and eval windows"
+        >
           Re-analyse
         </button>
       </div>
-      {reference ? <RefInfo r={reference} /> : <p className="muted">No reference yet: drop a GPT-2 checkpoint, or run the demo, which trains one here.</p>}
-      {corpus ? <CorpusCard c={corpus} /> : <p className="muted">No corpus yet: drop a .txt file (the demo uses the bundled Shakespeare).</p>}
+      {reference ? (
+        <RefInfo r={reference} />
+      ) : (
+        <p className="muted">No reference yet: drop a GPT-2 checkpoint, or run the demo, which trains one here.</p>
+      )}
+      {corpus ? (
+        <CorpusCard c={corpus} />
+      ) : (
+        <p className="muted">No corpus yet: drop a .txt file (the demo uses the bundled Shakespeare).</p>
+      )}
       <RefVal />
       <Heatmap />
     </section>

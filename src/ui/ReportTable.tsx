@@ -72,18 +72,26 @@ export function ReportTable() {
         </table>
       )}
       {report && (
-        <p className={`outcome ${final?.matched ? 'good' : 'bad'}`} data-testid="report-outcome" data-matched={final?.matched ?? false}>
+        <p
+          className={`outcome ${final?.matched ? 'good' : 'bad'}`}
+          data-testid="report-outcome"
+          data-matched={final?.matched ?? false}
+        >
           {paused && final ? 'So far: ' : ''}
           {final
             ? final.matched
               ? `Matched: n = ${final.n} (${fmtParams(final.params)} params) reached val loss ${fmtLoss(final.valLoss)} ≤ the reference's ${fmtLoss(report.reference.valLoss)}.`
               : `Not matched: the last model, n = ${final.n} (${fmtParams(final.params)}), reached ${fmtLoss(final.valLoss)} against the reference's ${fmtLoss(report.reference.valLoss)}.`
             : 'No round finished.'}{' '}
-          <span className="muted">Run {paused ? 'paused (Resume continues it)' : report.status}{report.windows ? `; val loss on ${report.windows} windows of ${report.ctx} tokens` : ''}.</span>
+          <span className="muted">
+            Run {paused ? 'paused (Resume continues it)' : report.status}
+            {report.windows ? `; val loss on ${report.windows} windows of ${report.ctx} tokens` : ''}.
+          </span>
           {final && baseline && (
             <span className="muted">
               {' '}
-              Baseline from scratch: {fmtLoss(baseline.valLoss)} ({baseline.valLoss <= final.valLoss ? 'at or below' : 'above'} Inheritune).
+              Baseline from scratch: {fmtLoss(baseline.valLoss)} (
+              {baseline.valLoss <= final.valLoss ? 'at or below' : 'above'} Inheritune).
             </span>
           )}
         </p>

@@ -26,14 +26,19 @@ function SavedBanner() {
   return (
     <div className="banner" data-testid="saved-banner">
       <div>
-        <b>A saved run can be resumed.</b> {saved.reference} on {saved.corpus}: {saved.phase} round {saved.round}, n = {saved.n}, step {saved.step}{' '}
-        <span className="muted">(saved {fmtTime(saved.savedAt)})</span>
+        <b>A saved run can be resumed.</b> {saved.reference} on {saved.corpus}: {saved.phase} round {saved.round}, n ={' '}
+        {saved.n}, step {saved.step} <span className="muted">(saved {fmtTime(saved.savedAt)})</span>
       </div>
       <div className="banner-actions">
         <button type="button" className="primary" data-testid="resume-saved" disabled={!ready} onClick={resume}>
           Resume saved run
         </button>
-        <button type="button" data-testid="discard-saved" disabled={!ready} onClick={() => useApp.getState().send({ type: 'discard-saved' })}>
+        <button
+          type="button"
+          data-testid="discard-saved"
+          disabled={!ready}
+          onClick={() => useApp.getState().send({ type: 'discard-saved' })}
+        >
           Discard
         </button>
       </div>
@@ -59,11 +64,22 @@ function DemoForm({ locked }: { locked: boolean }) {
   return (
     <details className="demo" data-testid="demo-settings">
       <summary>
-        Demo reference <span className="muted small">{demo.layers} layers × {demo.width}, {demo.heads} heads, {demo.steps} steps</span>
+        Demo reference{' '}
+        <span className="muted small">
+          {demo.layers} layers × {demo.width}, {demo.heads} heads, {demo.steps} steps
+        </span>
       </summary>
       <div className="form-grid">
         {DEMO_FIELDS.map(([k, label]) => (
-          <NumberField key={k} label={label} testId={`demo-${k}`} value={demo[k]} error={errors[k]} disabled={locked} onChange={(v) => setDemo({ [k]: v ?? NaN })} />
+          <NumberField
+            key={k}
+            label={label}
+            testId={`demo-${k}`}
+            value={demo[k]}
+            error={errors[k]}
+            disabled={locked}
+            onChange={(v) => setDemo({ [k]: v ?? NaN })}
+          />
         ))}
       </div>
     </details>
@@ -83,12 +99,28 @@ export function RunControls() {
 
   const adapter = useApp((s) => s.gpu.adapter);
   const errors = useMemo(
-    () => validateSettings(settings, { layers: reference?.layers, positions: reference?.positions, width: reference?.width, buffers: adapter, corpus, model: 'the reference' }),
+    () =>
+      validateSettings(settings, {
+        layers: reference?.layers,
+        positions: reference?.positions,
+        width: reference?.width,
+        buffers: adapter,
+        corpus,
+        model: 'the reference',
+      }),
     [settings, reference, corpus, adapter],
   );
   // The demo trains its own reference: n is checked against the demo's layers, and the corpus may not be loaded yet.
   const demoErrors = useMemo(
-    () => ({ ...validateSettings(settings, { layers: demo.layers, width: demo.width, buffers: adapter, model: 'the demo reference' }), ...prefix(validateDemo(demo, adapter)) }),
+    () => ({
+      ...validateSettings(settings, {
+        layers: demo.layers,
+        width: demo.width,
+        buffers: adapter,
+        model: 'the demo reference',
+      }),
+      ...prefix(validateDemo(demo, adapter)),
+    }),
     [settings, demo, adapter],
   );
   const plan = reference && !errors.n ? growPlan(settings.n, reference.layers).text : null;
@@ -96,43 +128,115 @@ export function RunControls() {
   const busy = isBusy(stage);
   const working = engineWork(engine);
   const locked = runActive(stage);
-  const startBlocked = !ready ? 'the GPU engine is not ready' : busy ? 'a task is running' : working ?? (!reference ? 'load a reference checkpoint' : !corpus ? 'load a corpus' : hasErrors(errors) ? 'fix the fields marked in red' : null);
-  const demoBlocked = !ready ? 'the GPU engine is not ready' : busy ? 'a task is running'
-    : working ?? (hasErrors(demoErrors) ? `fix: ${Object.entries(demoErrors).map(([k, v]) => `${k} ${v}`).join('; ')}` : null);
+  const startBlocked = !ready
+    ? 'the GPU engine is not ready'
+    : busy
+      ? 'a task is running'
+      : (working ??
+        (!reference
+          ? 'load a reference checkpoint'
+          : !corpus
+            ? 'load a corpus'
+            : hasErrors(errors)
+              ? 'fix the fields marked in red'
+              : null));
+  const demoBlocked = !ready
+    ? 'the GPU engine is not ready'
+    : busy
+      ? 'a task is running'
+      : (working ??
+        (hasErrors(demoErrors)
+          ? `fix: ${Object.entries(demoErrors)
+              .map(([k, v]) => `${k} ${v}`)
+              .join('; ')}`
+          : null));
 
   return (
     <section className="card" data-testid="run-controls">
       <h2>Run</h2>
       <SavedBanner />
       <SettingsForm errors={errors} locked={locked} />
-      {plan && <p className="muted small" data-testid="plan">Plan: {plan}.</p>}
+      {plan && (
+        <p className="muted small" data-testid="plan">
+          Plan: {plan}.
+        </p>
+      )}
       <div className="actions">
-        <button type="button" className="primary" data-testid="start" disabled={!!startBlocked} title={startBlocked ?? 'Inherit n blocks, train, grow by 2 until the reference val loss is reached'} onClick={() => send({ type: 'start', settings })}>
+        <button
+          type="button"
+          className="primary"
+          data-testid="start"
+          disabled={!!startBlocked}
+          title={startBlocked ?? 'Inherit n blocks, train, grow by 2 until the reference val loss is reached'}
+          onClick={() => send({ type: 'start', settings })}
+        >
           Start
         </button>
-        <button type="button" data-testid="demo" disabled={!!demoBlocked} title={demoBlocked ?? ''} onClick={() => send({ type: 'demo', demo, settings })}>
+        <button
+          type="button"
+          data-testid="demo"
+          disabled={!!demoBlocked}
+          title={demoBlocked ?? ''}
+          onClick={() => send({ type: 'demo', demo, settings })}
+        >
           Demo
         </button>
-        <button type="button" data-testid="pause" disabled={!canPause(stage)} onClick={() => send({ type: 'pause' })}
-          title={stage === 'demo-reference' ? 'The demo reference is saved only once trained: it cannot be paused (Stop ends it)' : 'Save a checkpoint at the next update and pause'}>
+        <button
+          type="button"
+          data-testid="pause"
+          disabled={!canPause(stage)}
+          onClick={() => send({ type: 'pause' })}
+          title={
+            stage === 'demo-reference'
+              ? 'The demo reference is saved only once trained: it cannot be paused (Stop ends it)'
+              : 'Save a checkpoint at the next update and pause'
+          }
+        >
           Pause
         </button>
-        <button type="button" data-testid="resume" disabled={stage !== 'paused'} onClick={() => send({ type: 'resume' })}>
+        <button
+          type="button"
+          data-testid="resume"
+          disabled={stage !== 'paused'}
+          onClick={() => send({ type: 'resume' })}
+        >
           Resume
         </button>
-        <button type="button" className="danger" data-testid="stop" disabled={!canStop(stage)} onClick={() => send({ type: 'stop' })}>
+        <button
+          type="button"
+          className="danger"
+          data-testid="stop"
+          disabled={!canStop(stage)}
+          onClick={() => send({ type: 'stop' })}
+        >
           Stop
         </button>
-        <button type="button" className="link" data-testid="measure-peak" disabled={!ready || busy || !!working} onClick={() => send({ type: 'measure-peak' })} title="Time this engine's f32 matmul and use its best FLOP/s as the MFU peak">
+        <button
+          type="button"
+          className="link"
+          data-testid="measure-peak"
+          disabled={!ready || busy || !!working}
+          onClick={() => send({ type: 'measure-peak' })}
+          title="Time this engine's f32 matmul and use its best FLOP/s as the MFU peak"
+        >
           Measure peak
         </button>
       </div>
-      {startBlocked && startBlocked !== 'a task is running' && <p className="muted small" data-testid="start-blocked">Start: {startBlocked}.</p>}
+      {startBlocked && startBlocked !== 'a task is running' && (
+        <p className="muted small" data-testid="start-blocked">
+          Start: {startBlocked}.
+        </p>
+      )}
       <p className="muted small">
-        <b>Demo</b> trains a small GPT-2 reference on the bundled Shakespeare in this tab, then runs Inheritune on it with the settings above.
+        <b>Demo</b> trains a small GPT-2 reference on the bundled Shakespeare in this tab, then runs Inheritune on it
+        with the settings above.
       </p>
       <DemoForm locked={locked} />
-      {lastSnapshot && <p className="muted small" data-testid="last-snapshot">Last snapshot: {fmtTime(lastSnapshot)}</p>}
+      {lastSnapshot && (
+        <p className="muted small" data-testid="last-snapshot">
+          Last snapshot: {fmtTime(lastSnapshot)}
+        </p>
+      )}
     </section>
   );
 }

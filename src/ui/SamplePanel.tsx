@@ -29,16 +29,47 @@ export function SamplePanel() {
   return (
     <section className="card" data-testid="sample-panel">
       <h2>Sample</h2>
-      <textarea data-testid="sample-prompt" rows={2} value={prompt} onChange={(e) => setPrompt(e.target.value)} spellCheck={false} aria-label="prompt" />
+      <textarea
+        data-testid="sample-prompt"
+        rows={2}
+        value={prompt}
+        onChange={(e) => setPrompt(e.target.value)}
+        spellCheck={false}
+        aria-label="prompt"
+      />
       <div className="form-grid compact">
-        <NumberField label="tokens" testId="sample-tokens" value={tokens} error={errors.tokens} onChange={(v) => setTokens(v ?? NaN)} />
-        <NumberField label="temperature" testId="sample-temperature" value={temperature} error={errors.temperature} onChange={(v) => setTemperature(v ?? NaN)} />
-        <NumberField label="top-k" testId="sample-topk" value={topK} error={errors.topK} onChange={(v) => setTopK(v ?? NaN)} />
+        <NumberField
+          label="tokens"
+          testId="sample-tokens"
+          value={tokens}
+          error={errors.tokens}
+          onChange={(v) => setTokens(v ?? NaN)}
+        />
+        <NumberField
+          label="temperature"
+          testId="sample-temperature"
+          value={temperature}
+          error={errors.temperature}
+          onChange={(v) => setTemperature(v ?? NaN)}
+        />
+        <NumberField
+          label="top-k"
+          testId="sample-topk"
+          value={topK}
+          error={errors.topK}
+          onChange={(v) => setTopK(v ?? NaN)}
+        />
         <div className="field">
           <span className="field-label" aria-hidden="true">
             &nbsp;
           </span>
-          <button type="button" className="primary" data-testid="sample" disabled={!ready || sample.running || invalid} onClick={go}>
+          <button
+            type="button"
+            className="primary"
+            data-testid="sample"
+            disabled={!ready || sample.running || invalid}
+            onClick={go}
+          >
             {sample.running ? 'Sampling…' : 'Sample'}
           </button>
         </div>

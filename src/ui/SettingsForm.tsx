@@ -22,7 +22,10 @@ const LABELS: Record<NumKey, [ReactNode, string]> = {
   evalEvery: ['eval every', 'Validate every this many updates (0: only at round ends)'],
   evalWindows: ['eval windows', 'Validation windows of ctx+1 tokens (the same for the reference and every model)'],
   seed: ['seed', 'Seeds batches and random init'],
-  checkpointEvery: ['snapshot every', 'Save the run to the browser (OPFS) every this many updates (0: round ends and pauses only)'],
+  checkpointEvery: [
+    'snapshot every',
+    'Save the run to the browser (OPFS) every this many updates (0: round ends and pauses only)',
+  ],
 };
 
 export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; locked: boolean }) {
@@ -44,7 +47,15 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
   );
 
   const check = (k: BoolKey, label: string, title: string) => (
-    <CheckField key={k} label={label} testId={`setting-${k}`} title={title} checked={settings[k]} disabled={locked} onChange={(v) => set({ [k]: v } as Partial<RunSettings>)} />
+    <CheckField
+      key={k}
+      label={label}
+      testId={`setting-${k}`}
+      title={title}
+      checked={settings[k]}
+      disabled={locked}
+      onChange={(v) => set({ [k]: v } as Partial<RunSettings>)}
+    />
   );
 
   return (
@@ -108,9 +119,17 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         onChange={(v) => set({ peakTflops: v })}
       />
       <div className="checks">
-        {check('baseline', 'baseline', "Also train the final size from random init for the same steps (the paper's baseline)")}
+        {check(
+          'baseline',
+          'baseline',
+          "Also train the final size from random init for the same steps (the paper's baseline)",
+        )}
         {check('paperCode', 'paper code', "Leave wpe and ln_f at random init, as the authors' code does")}
-        {check('halfActivations', 'f16 activations', 'Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)')}
+        {check(
+          'halfActivations',
+          'f16 activations',
+          'Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)',
+        )}
       </div>
     </div>
   );

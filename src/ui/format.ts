@@ -68,7 +68,9 @@ export function fmtTflops(flopsPerSec: number | null | undefined): string {
 /** A FLOP/s rate with its unit, e.g. a peak: TFLOP/s on a GPU, GFLOP/s on a software adapter. */
 export function fmtRate(flopsPerSec: number | null | undefined): string {
   if (!ok(flopsPerSec)) return NONE;
-  return flopsPerSec >= 1e12 ? `${(flopsPerSec / 1e12).toFixed(1)} TFLOP/s` : `${(flopsPerSec / 1e9).toFixed(2)} GFLOP/s`;
+  return flopsPerSec >= 1e12
+    ? `${(flopsPerSec / 1e12).toFixed(1)} TFLOP/s`
+    : `${(flopsPerSec / 1e9).toFixed(2)} GFLOP/s`;
 }
 
 export function fmtLr(v: number | null | undefined): string {

@@ -13,14 +13,21 @@ export interface RoundProgress {
 
 export function roundSize(current: NonNullable<AppState['current']>, rounds: AppState['rounds']): number {
   if (Number.isFinite(current.stepsPerRound)) return current.stepsPerRound;
-  if (current.phase === 'baseline') return rounds.filter((r) => r.phase === 'inheritune').reduce((a, r) => a + r.steps, 0) || NaN;
+  if (current.phase === 'baseline')
+    return rounds.filter((r) => r.phase === 'inheritune').reduce((a, r) => a + r.steps, 0) || NaN;
   return NaN;
 }
 
-export function roundProgress(latest: Latest | null, current: AppState['current'], rounds: AppState['rounds'], demoSteps: number): RoundProgress | null {
+export function roundProgress(
+  latest: Latest | null,
+  current: AppState['current'],
+  rounds: AppState['rounds'],
+  demoSteps: number,
+): RoundProgress | null {
   if (!latest) return null;
   const done = latest.x + 1; // a step point is logged after its update
-  if (latest.phase === 'reference') return { step: done, of: current?.phase === 'reference' ? current.stepsPerRound : demoSteps };
+  if (latest.phase === 'reference')
+    return { step: done, of: current?.phase === 'reference' ? current.stepsPerRound : demoSteps };
   if (!current || current.phase !== latest.phase) return null;
   const of = roundSize(current, rounds);
   const step = Math.max(0, done - current.x);

@@ -17,7 +17,10 @@ export interface Marker {
 
 export class Series {
   x: number[] = [];
-  cols: Record<Column, (number | null)[]> = Object.fromEntries(COLUMNS.map((c) => [c, []])) as unknown as Record<Column, (number | null)[]>;
+  cols: Record<Column, (number | null)[]> = Object.fromEntries(COLUMNS.map((c) => [c, []])) as unknown as Record<
+    Column,
+    (number | null)[]
+  >;
   /** Grow events (x where the next round starts) and round starts. */
   markers: Marker[] = [];
   /** The reference's validation loss (a horizontal line on the loss chart). */
@@ -104,7 +107,8 @@ export class Series {
     this.version++;
     if (this.scheduled) return;
     this.scheduled = true;
-    const raf = typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16);
+    const raf =
+      typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16);
     raf(() => {
       this.scheduled = false;
       for (const fn of this.listeners) fn();

@@ -24,7 +24,8 @@ export function engineWork(engine: { task: string | null; loads: readonly string
 
 /** The demo reference is saved only once trained, so it can be stopped but not paused. */
 export const canPause = (stage: Stage): boolean => stage === 'running';
-export const canStop = (stage: Stage): boolean => stage === 'running' || stage === 'demo-reference' || stage === 'pausing' || stage === 'paused';
+export const canStop = (stage: Stage): boolean =>
+  stage === 'running' || stage === 'demo-reference' || stage === 'pausing' || stage === 'paused';
 
 /** A run (or the demo reference's training) owns the GPU and its data: loading a new reference or corpus must wait.
  *  Loading is not one: the engine loads a checkpoint and a corpus side by side. */

@@ -7,19 +7,53 @@ import type { AttentionReport } from '../inheritune/analyze';
 import type { RoundResult, RunReport } from '../inheritune/pipeline';
 import type { Peak } from '../train/mfu';
 import type {
-  AdapterInfo, Command, CorpusInfo, DemoSettings, ErrorScope, KernelTime, MetricPoint, ReferenceInfo, RunSettings,
-  SavedRunInfo, Stage, WorkerEvent,
+  AdapterInfo,
+  Command,
+  CorpusInfo,
+  DemoSettings,
+  ErrorScope,
+  KernelTime,
+  MetricPoint,
+  ReferenceInfo,
+  RunSettings,
+  SavedRunInfo,
+  Stage,
+  WorkerEvent,
 } from '../worker/protocol';
 import { series } from './series';
 
 export const DEFAULT_SETTINGS: RunSettings = {
-  n: 4, stepsPerRound: 200, grow: 'restart', optimizer: 'adamw', schedule: 'cosine', lr: 1e-3, muonLr: 0.02, warmup: 20,
-  batch: 8, ctx: 128, accum: 1, evalEvery: 50, evalWindows: 20, baseline: false, paperCode: false, seed: 1,
-  checkpointEvery: 50, peakTflops: null, halfActivations: false,
+  n: 4,
+  stepsPerRound: 200,
+  grow: 'restart',
+  optimizer: 'adamw',
+  schedule: 'cosine',
+  lr: 1e-3,
+  muonLr: 0.02,
+  warmup: 20,
+  batch: 8,
+  ctx: 128,
+  accum: 1,
+  evalEvery: 50,
+  evalWindows: 20,
+  baseline: false,
+  paperCode: false,
+  seed: 1,
+  checkpointEvery: 50,
+  peakTflops: null,
+  halfActivations: false,
 };
 
 /** The demo's reference on a GPU: 8 blocks of width 128 (the size of the ref-8L fixture). */
-export const DEFAULT_DEMO: DemoSettings = { layers: 8, width: 128, heads: 4, steps: 300, batch: 16, ctx: 128, lr: 1e-3 };
+export const DEFAULT_DEMO: DemoSettings = {
+  layers: 8,
+  width: 128,
+  heads: 4,
+  steps: 300,
+  batch: 16,
+  ctx: 128,
+  lr: 1e-3,
+};
 
 export interface Latest {
   phase: MetricPoint['phase'];
@@ -84,8 +118,14 @@ export interface AppState {
 
 /** A new command in a scope clears that scope's old errors (a fixed file replaces the message about the bad one). */
 const CLEARS: Partial<Record<Command['type'], ErrorScope[]>> = {
-  'load-checkpoint': ['checkpoint'], 'load-corpus': ['corpus'], start: ['run'], demo: ['run', 'corpus'], resume: ['run', 'storage'],
-  sample: ['sample'], export: ['export'], analyze: ['analyze'],
+  'load-checkpoint': ['checkpoint'],
+  'load-corpus': ['corpus'],
+  start: ['run'],
+  demo: ['run', 'corpus'],
+  resume: ['run', 'storage'],
+  sample: ['sample'],
+  export: ['export'],
+  analyze: ['analyze'],
 };
 
 let errorId = 0;
@@ -101,7 +141,16 @@ export function connectStore(send: (cmd: Command) => void): void {
 /** Clears everything a new run replaces. */
 function runReset(): Partial<AppState> {
   series.clear();
-  return { latest: null, latestVal: null, totals: { tokens: 0, flops: 0 }, current: null, rounds: [], report: null, kernelTimes: [], lastSnapshot: null };
+  return {
+    latest: null,
+    latestVal: null,
+    totals: { tokens: 0, flops: 0 },
+    current: null,
+    rounds: [],
+    report: null,
+    kernelTimes: [],
+    lastSnapshot: null,
+  };
 }
 
 export const useApp = create<AppState>()((set, get) => ({
@@ -179,7 +228,10 @@ export const useApp = create<AppState>()((set, get) => ({
         series.setReference(e.valLoss);
         break;
       case 'analysis':
-        set((s) => ({ analysis: e.report, settings: s.stage === 'idle' ? { ...s.settings, n: e.report.suggestion.n } : s.settings }));
+        set((s) => ({
+          analysis: e.report,
+          settings: s.stage === 'idle' ? { ...s.settings, n: e.report.suggestion.n } : s.settings,
+        }));
         break;
       case 'peak':
         set({ peak: e.peak });
@@ -202,8 +254,17 @@ export const useApp = create<AppState>()((set, get) => ({
             continue;
           }
           latest = {
-            phase: p.phase, round: p.round, n: p.n, x: p.x, loss: p.loss, lr: p.lr ?? NaN, gradNorm: p.gradNorm ?? NaN,
-            tokensPerSec: p.tokensPerSec ?? NaN, flopsPerSec: p.flopsPerSec ?? NaN, mfu: p.mfu ?? null, elapsedSec: p.elapsedSec,
+            phase: p.phase,
+            round: p.round,
+            n: p.n,
+            x: p.x,
+            loss: p.loss,
+            lr: p.lr ?? NaN,
+            gradNorm: p.gradNorm ?? NaN,
+            tokensPerSec: p.tokensPerSec ?? NaN,
+            flopsPerSec: p.flopsPerSec ?? NaN,
+            mfu: p.mfu ?? null,
+            elapsedSec: p.elapsedSec,
           };
           const t = p.tokens ?? 0;
           tokens += t;
@@ -214,7 +275,9 @@ export const useApp = create<AppState>()((set, get) => ({
         break;
       }
       case 'round-start':
-        set({ current: { phase: e.phase, round: e.round, n: e.n, params: e.params, stepsPerRound: e.stepsPerRound, x: e.x } });
+        set({
+          current: { phase: e.phase, round: e.round, n: e.n, params: e.params, stepsPerRound: e.stepsPerRound, x: e.x },
+        });
         series.mark({ x: e.x, label: e.phase === 'baseline' ? 'baseline' : `n=${e.n}` });
         break;
       case 'round-end':

@@ -40,7 +40,11 @@ export function validateSettings(s: RunSettings, lim: Limits): Errors<RunSetting
   if (s.optimizer === 'muon') e.muonLr = positive(s.muonLr);
   e.warmup = int(s.warmup, 0) ?? (s.warmup >= s.stepsPerRound ? 'must be shorter than a round' : undefined);
   e.batch = int(s.batch, 1);
-  e.ctx = int(s.ctx, 1) ?? (lim.positions !== undefined && s.ctx > lim.positions ? `at most ${lim.model}'s ${lim.positions} positions` : undefined);
+  e.ctx =
+    int(s.ctx, 1) ??
+    (lim.positions !== undefined && s.ctx > lim.positions
+      ? `at most ${lim.model}'s ${lim.positions} positions`
+      : undefined);
   e.accum = int(s.accum, 1);
   if (!e.batch && !e.ctx && lim.width !== undefined && lim.buffers) {
     const fit = batchFitProblem({ nEmbd: lim.width }, s.batch, s.ctx, lim.buffers);
@@ -65,7 +69,9 @@ export function validateSettings(s: RunSettings, lim: Limits): Errors<RunSetting
 function nProblem(n: number, k: number, model: string): string | undefined {
   if (inheritNProblem(n, k) === null) return undefined;
   if (k < 2) return `${model} has ${k} layer: Inheritune needs at least 2`;
-  return n === k ? `less than ${model}'s ${k} layers: n = ${k} leaves nothing to grow` : `at most ${k - 1}: ${model} has ${k} layers`;
+  return n === k
+    ? `less than ${model}'s ${k} layers: n = ${k} leaves nothing to grow`
+    : `at most ${k - 1}: ${model} has ${k} layers`;
 }
 
 export function validateDemo(d: DemoSettings, buffers?: BufferLimits | null): Errors<DemoSettings> {

@@ -8,7 +8,10 @@ export class Fingerprint {
   bytes(x: ArrayBufferView): this {
     const whole = x.byteLength >>> 2;
     // A word view needs a 4-byte-aligned start; copy otherwise (rare: views start on their element size).
-    const words = x.byteOffset % 4 === 0 ? new Uint32Array(x.buffer, x.byteOffset, whole) : new Uint32Array(new Uint8Array(x.buffer, x.byteOffset, whole * 4).slice().buffer);
+    const words =
+      x.byteOffset % 4 === 0
+        ? new Uint32Array(x.buffer, x.byteOffset, whole)
+        : new Uint32Array(new Uint8Array(x.buffer, x.byteOffset, whole * 4).slice().buffer);
     let h = this.h;
     for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
     const tail = new Uint8Array(x.buffer, x.byteOffset + whole * 4, x.byteLength - whole * 4);

@@ -7,7 +7,10 @@ export class Emitter {
   private batch: MetricPoint[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(private readonly post: (e: WorkerEvent) => void, private readonly intervalMs = 100) {}
+  constructor(
+    private readonly post: (e: WorkerEvent) => void,
+    private readonly intervalMs = 100,
+  ) {}
 
   emit(e: WorkerEvent): void {
     this.flush();

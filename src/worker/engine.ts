@@ -21,7 +21,17 @@ import { measureMatmulPeak, peakFromTable, userPeak, type Peak } from '../train/
 import { openSnapshot, SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
 import { Rng } from '../util/rng';
 import { Emitter } from './emitter';
-import type { Command, CorpusInfo, DemoSettings, ErrorScope, ReferenceInfo, RunSettings, SavedRunInfo, Stage, WorkerEvent } from './protocol';
+import type {
+  Command,
+  CorpusInfo,
+  DemoSettings,
+  ErrorScope,
+  ReferenceInfo,
+  RunSettings,
+  SavedRunInfo,
+  Stage,
+  WorkerEvent,
+} from './protocol';
 import { logCsv, readJson, RUN_FILES, Session, type LogEntry } from './session';
 import { demoConfig, inherituneSettings } from './settings';
 
@@ -94,26 +104,41 @@ export class Engine {
   /** Releases this engine's claim on the run folder (EngineEnv.claimRun); null when it holds none. */
   private releaseRun: (() => void) | null = null;
 
-  constructor(post: (e: WorkerEvent) => void, private readonly env: EngineEnv) {
+  constructor(
+    post: (e: WorkerEvent) => void,
+    private readonly env: EngineEnv,
+  ) {
     this.out = new Emitter(post);
   }
 
   async handle(cmd: Command): Promise<void> {
     try {
       switch (cmd.type) {
-        case 'init': return await this.init();
-        case 'load-checkpoint': return await this.loading('checkpoint', () => this.loadCheckpoint(cmd.files));
-        case 'load-corpus': return await this.loading('corpus', () => this.loadCorpus(cmd.file));
-        case 'analyze': return await this.exclusive('analysing the reference', 'analyze', () => this.analyze(cmd.ctx, cmd.windows));
-        case 'measure-peak': return await this.exclusive('measuring the matmul peak', 'gpu', () => this.measurePeak());
-        case 'start': return await this.exclusive('training', 'run', () => this.start(cmd.settings));
-        case 'demo': return await this.exclusive('training', 'run', () => this.demo(cmd.demo, cmd.settings));
-        case 'resume': return await this.exclusive('training', 'run', () => this.resume());
+        case 'init':
+          return await this.init();
+        case 'load-checkpoint':
+          return await this.loading('checkpoint', () => this.loadCheckpoint(cmd.files));
+        case 'load-corpus':
+          return await this.loading('corpus', () => this.loadCorpus(cmd.file));
+        case 'analyze':
+          return await this.exclusive('analysing the reference', 'analyze', () => this.analyze(cmd.ctx, cmd.windows));
+        case 'measure-peak':
+          return await this.exclusive('measuring the matmul peak', 'gpu', () => this.measurePeak());
+        case 'start':
+          return await this.exclusive('training', 'run', () => this.start(cmd.settings));
+        case 'demo':
+          return await this.exclusive('training', 'run', () => this.demo(cmd.demo, cmd.settings));
+        case 'resume':
+          return await this.exclusive('training', 'run', () => this.resume());
         case 'pause':
-        case 'stop': return this.requestStop(cmd.type);
-        case 'discard-saved': return await this.discardSaved();
-        case 'sample': return await this.sample(cmd.prompt, cmd.tokens, cmd.temperature, cmd.topK);
-        case 'export': return await this.export(cmd.what);
+        case 'stop':
+          return this.requestStop(cmd.type);
+        case 'discard-saved':
+          return await this.discardSaved();
+        case 'sample':
+          return await this.sample(cmd.prompt, cmd.tokens, cmd.temperature, cmd.topK);
+        case 'export':
+          return await this.export(cmd.what);
       }
     } catch (e) {
       this.fail('gpu', e);
@@ -140,7 +165,11 @@ export class Engine {
 
   private async exclusive(what: string, scope: ErrorScope, fn: () => Promise<void>): Promise<void> {
     if (this.task) {
-      this.out.emit({ type: 'error', scope, message: `Busy ${this.task}: wait for it to finish${this.task === 'training' ? ', or pause or stop the run' : ''}.` });
+      this.out.emit({
+        type: 'error',
+        scope,
+        message: `Busy ${this.task}: wait for it to finish${this.task === 'training' ? ', or pause or stop the run' : ''}.`,
+      });
       return;
     }
     if (!this.gpu) {
@@ -148,7 +177,11 @@ export class Engine {
       return;
     }
     if (this.loads.size) {
-      this.out.emit({ type: 'error', scope, message: `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.` });
+      this.out.emit({
+        type: 'error',
+        scope,
+        message: `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.`,
+      });
       return;
     }
     this.task = what;
@@ -172,12 +205,20 @@ export class Engine {
   /** A checkpoint and a corpus load side by side (a user drops both at once); two of the same kind do not. */
   private async loading(kind: 'checkpoint' | 'corpus', fn: () => Promise<void>): Promise<void> {
     if (this.loads.has(kind)) {
-      this.out.emit({ type: 'error', scope: kind, message: `Still loading the previous ${kind}: wait for it to finish.` });
+      this.out.emit({
+        type: 'error',
+        scope: kind,
+        message: `Still loading the previous ${kind}: wait for it to finish.`,
+      });
       return;
     }
     if (this.task) {
       // An analysis would report on the new input with the old one's figures; a run or the demo reads its inputs.
-      this.out.emit({ type: 'error', scope: kind, message: `Busy ${this.task}: load the ${kind} once it has finished.` });
+      this.out.emit({
+        type: 'error',
+        scope: kind,
+        message: `Busy ${this.task}: load the ${kind} once it has finished.`,
+      });
       return;
     }
     this.loads.add(kind);
@@ -194,7 +235,10 @@ export class Engine {
 
   private requireGpu(): Gpu {
     if (!this.gpu) throw new Error('The GPU engine is not ready (no WebGPU device).');
-    if (this.gpu.error) throw new Error(`The GPU failed earlier and must be restarted (reload the page; your last checkpoint is kept): ${this.gpu.error.message}`);
+    if (this.gpu.error)
+      throw new Error(
+        `The GPU failed earlier and must be restarted (reload the page; your last checkpoint is kept): ${this.gpu.error.message}`,
+      );
     return this.gpu;
   }
 
@@ -225,11 +269,16 @@ export class Engine {
       }
     }
     this.out.emit({
-      type: 'ready', peak: this.tablePeak ?? this.measuredPeak, saved: await this.savedRun(),
+      type: 'ready',
+      peak: this.tablePeak ?? this.measuredPeak,
+      saved: await this.savedRun(),
       adapter: {
         name: d.description || [d.vendor, d.architecture, d.device].filter(Boolean).join(' ') || 'unnamed adapter',
-        vendor: d.vendor, architecture: d.architecture, features: d.features,
-        maxStorageBufferBindingSize: d.limits.maxStorageBufferBindingSize ?? 0, maxBufferSize: d.limits.maxBufferSize ?? 0,
+        vendor: d.vendor,
+        architecture: d.architecture,
+        features: d.features,
+        maxStorageBufferBindingSize: d.limits.maxStorageBufferBindingSize ?? 0,
+        maxBufferSize: d.limits.maxBufferSize ?? 0,
         timestamps: gpu.hasTimestamps,
       },
     });
@@ -241,7 +290,11 @@ export class Engine {
     this.gpu = gpu;
     gpu.onError((e) => {
       if (isDeviceLoss(e) && this.stage === 'running') return; // finishRun re-acquires and resumes
-      this.out.emit({ type: 'error', scope: 'gpu', message: `${e.message}. The run stopped; reload the page to resume from the last checkpoint.` });
+      this.out.emit({
+        type: 'error',
+        scope: 'gpu',
+        message: `${e.message}. The run stopped; reload the page to resume from the last checkpoint.`,
+      });
     });
     return gpu;
   }
@@ -253,13 +306,21 @@ export class Engine {
   private async recover(lost: Error): Promise<boolean> {
     if (this.recoveries >= MAX_RECOVERIES || !(await this.savedRun())) return false;
     this.recoveries++;
-    this.out.emit({ type: 'error', scope: 'gpu', message: `${lost.message}. Acquiring a new GPU device and resuming from the last checkpoint (recovery ${this.recoveries} of ${MAX_RECOVERIES}).` });
+    this.out.emit({
+      type: 'error',
+      scope: 'gpu',
+      message: `${lost.message}. Acquiring a new GPU device and resuming from the last checkpoint (recovery ${this.recoveries} of ${MAX_RECOVERIES}).`,
+    });
     this.session = null;
     this.sampleModel = null; // it lived on the lost device
     try {
       this.adopt(await this.env.acquire());
     } catch (e) {
-      this.out.emit({ type: 'error', scope: 'gpu', message: `No GPU device could be acquired after the loss (${(e as Error).message}); reload the page to resume from the last checkpoint.` });
+      this.out.emit({
+        type: 'error',
+        scope: 'gpu',
+        message: `No GPU device could be acquired after the loss (${(e as Error).message}); reload the page to resume from the last checkpoint.`,
+      });
       return false;
     }
     await this.resume();
@@ -279,7 +340,7 @@ export class Engine {
 
   /** The peak MFU is measured against when the form leaves it empty: one the user measured, else the table's. */
   private defaultPeak(): Peak | null {
-    return this.peakMeasuredByUser ? this.measuredPeak : this.tablePeak ?? this.measuredPeak;
+    return this.peakMeasuredByUser ? this.measuredPeak : (this.tablePeak ?? this.measuredPeak);
   }
 
   private peakFor(s: RunSettings): Peak | null {
@@ -299,16 +360,28 @@ export class Engine {
     const json = files.filter((f) => /\.json$/i.test(f.name));
     const weights = files.filter((f) => !/\.json$/i.test(f.name));
     if (!files.length) throw new Error('No file was given.');
-    if (json.length > 1 || weights.length > 1) throw new Error(`Drop one model.safetensors and at most one config.json (got ${files.map((f) => f.name).join(', ')}).`);
+    if (json.length > 1 || weights.length > 1)
+      throw new Error(
+        `Drop one model.safetensors and at most one config.json (got ${files.map((f) => f.name).join(', ')}).`,
+      );
     const other = weights.find((f) => !/\.safetensors$/i.test(f.name));
-    if (other) throw new Error(`${other.name} is not a checkpoint: drop a Hugging Face model.safetensors (and optionally its config.json). PyTorch .bin/.pt files are not read; convert them with safetensors first.`);
+    if (other)
+      throw new Error(
+        `${other.name} is not a checkpoint: drop a Hugging Face model.safetensors (and optionally its config.json). PyTorch .bin/.pt files are not read; convert them with safetensors first.`,
+      );
     if (json[0]) {
-      if (json[0].size > 1 << 20) throw new Error(`${json[0].name} is ${json[0].size} bytes: too large for a config.json.`);
+      if (json[0].size > 1 << 20)
+        throw new Error(`${json[0].name} is ${json[0].size} bytes: too large for a config.json.`);
       this.configJson = await json[0].text();
     }
     const file = weights[0] ?? (this.ref?.file instanceof File ? this.ref.file : null);
     if (!file) {
-      this.out.emit({ type: 'progress', task: `${json[0]!.name} read: now drop the model.safetensors it belongs to`, done: 1, total: 1 });
+      this.out.emit({
+        type: 'progress',
+        task: `${json[0]!.name} read: now drop the model.safetensors it belongs to`,
+        done: 1,
+        total: 1,
+      });
       return;
     }
     this.out.emit({ type: 'progress', task: 'reading the checkpoint', done: 0, total: 1 });
@@ -324,13 +397,23 @@ export class Engine {
       this.out.end('reading the checkpoint');
     }
     if (ckpt.config.vocabSize !== GPT2_VOCAB) {
-      throw new Error(`${file.name} has a vocabulary of ${ckpt.config.vocabSize} tokens; Inheritune Studio tokenizes with GPT-2's BPE (${GPT2_VOCAB} tokens), so the reference must use it too.`);
+      throw new Error(
+        `${file.name} has a vocabulary of ${ckpt.config.vocabSize} tokens; Inheritune Studio tokenizes with GPT-2's BPE (${GPT2_VOCAB} tokens), so the reference must use it too.`,
+      );
     }
     const dtypes = [...new Set([...ckpt.file.tensors.values()].map((t) => t.dtype))].join('/');
     const c = ckpt.config;
     const info: ReferenceInfo = {
-      label: file.name, layers: c.nLayer, width: c.nEmbd, heads: c.nHead, positions: c.nPositions, vocab: c.vocabSize,
-      params: paramCount(c), dtype: dtypes, bytes: file.size, origin: 'file',
+      label: file.name,
+      layers: c.nLayer,
+      width: c.nEmbd,
+      heads: c.nHead,
+      positions: c.nPositions,
+      vocab: c.vocabSize,
+      params: paramCount(c),
+      dtype: dtypes,
+      bytes: file.size,
+      origin: 'file',
     };
     this.ref = { config: c, read: (n) => ckpt.read(n), info, file, params: null };
     this.out.emit({ type: 'reference', info });
@@ -342,14 +425,20 @@ export class Engine {
     let label: string;
     if (file) {
       label = file.name;
-      if (file.size > MAX_CORPUS_BYTES) throw new Error(`${file.name} is ${(file.size / 2 ** 30).toFixed(1)} GiB; corpora up to 1 GiB are supported in the browser (use the CLI for more).`);
+      if (file.size > MAX_CORPUS_BYTES)
+        throw new Error(
+          `${file.name} is ${(file.size / 2 ** 30).toFixed(1)} GiB; corpora up to 1 GiB are supported in the browser (use the CLI for more).`,
+        );
       text = decodeText(new Uint8Array(await file.arrayBuffer()), file.name);
     } else {
       label = 'tinyshakespeare.txt (built-in demo corpus)';
       text = await this.env.demoCorpus();
     }
     const tokens = await this.out.tracked('tokenizing', (p) => encodeGpt2(text, p));
-    if (tokens.length < 100) throw new Error(`${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`);
+    if (tokens.length < 100)
+      throw new Error(
+        `${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`,
+      );
     const { train, val } = splitTokens(tokens);
     const info: CorpusInfo = { label, chars: text.length, tokens: tokens.length, train: train.length, val: val.length };
     this.corpus = { tokens, train, val, info };
@@ -365,15 +454,22 @@ export class Engine {
   private async analyze(ctx: number, windows: number): Promise<void> {
     const { ref, corpus } = this.need();
     const gpu = this.requireGpu();
-    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.nPositions) throw new Error(`context must be from 1 to the reference's ${ref.config.nPositions} positions, got ${ctx}`);
+    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.nPositions)
+      throw new Error(`context must be from 1 to the reference's ${ref.config.nPositions} positions, got ${ctx}`);
     validationWindows(corpus.val, ctx, windows); // throws naming how many windows fit
-    const model = await this.out.tracked('loading the reference', (p) => Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), p));
+    const model = await this.out.tracked('loading the reference', (p) =>
+      Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), p),
+    );
     try {
-      const valLoss = await this.out.tracked('reference validation loss', (p) => validationLoss(model, corpus.val, ctx, windows, { onProgress: p }));
+      const valLoss = await this.out.tracked('reference validation loss', (p) =>
+        validationLoss(model, corpus.val, ctx, windows, { onProgress: p }),
+      );
       this.out.emit({ type: 'reference-val', valLoss, ctx, windows });
       const B = Math.min(4, windows);
       const { inputs } = validationWindows(corpus.val, ctx, B);
-      const report = await this.out.tracked('attention rank per layer', (p) => analyzeAttention(model, inputs, B, ctx, p));
+      const report = await this.out.tracked('attention rank per layer', (p) =>
+        analyzeAttention(model, inputs, B, ctx, p),
+      );
       this.out.emit({ type: 'analysis', report });
     } finally {
       model.dispose();
@@ -389,7 +485,10 @@ export class Engine {
     this.finished = null;
     this.disposeSampleModel();
     this.session = new Session({
-      gpu: this.requireGpu(), emitter: this.out, store, peak,
+      gpu: this.requireGpu(),
+      emitter: this.out,
+      store,
+      peak,
       data: { tokens: corpus.tokens, train: corpus.train, val: corpus.val },
       shouldStop: () => this.stopMode !== null,
     });
@@ -399,7 +498,11 @@ export class Engine {
   private async runStore(): Promise<RunStore> {
     if (this.store) return this.store;
     const { memoryStore } = await import('../train/memory-store');
-    this.out.emit({ type: 'error', scope: 'storage', message: 'This browser has no origin-private file system: the run works, but a reload cannot resume it.' });
+    this.out.emit({
+      type: 'error',
+      scope: 'storage',
+      message: 'This browser has no origin-private file system: the run works, but a reload cannot resume it.',
+    });
     this.store = memoryStore();
     return this.store;
   }
@@ -408,7 +511,10 @@ export class Engine {
   private async claimRun(): Promise<void> {
     if (this.releaseRun || !this.env.claimRun) return;
     const release = await this.env.claimRun();
-    if (!release) throw new Error('A run is under way in another tab of Inheritune Studio, and the app keeps one run (its checkpoints) per browser profile: finish, stop or close it there first.');
+    if (!release)
+      throw new Error(
+        'A run is under way in another tab of Inheritune Studio, and the app keeps one run (its checkpoints) per browser profile: finish, stop or close it there first.',
+      );
     this.releaseRun = release;
   }
 
@@ -422,7 +528,14 @@ export class Engine {
     await this.finishRun(async () => {
       const info = { reference: ref.info.label, corpus: corpus.info.label, settings: s };
       await session.persistInputs({ config: ref.config, file: ref.file, params: ref.params }, info, ref.info);
-      return session.runPipeline(ref, settings, { ...info, phase: 'inheritune', round: 0, n: s.n, step: 0, savedAt: new Date().toISOString() });
+      return session.runPipeline(ref, settings, {
+        ...info,
+        phase: 'inheritune',
+        round: 0,
+        n: s.n,
+        step: 0,
+        savedAt: new Date().toISOString(),
+      });
     });
   }
 
@@ -444,8 +557,16 @@ export class Engine {
       return;
     }
     const info: ReferenceInfo = {
-      label: `demo reference (${d.layers} blocks × ${d.width}, trained here for ${d.steps} steps)`, layers: config.nLayer, width: config.nEmbd,
-      heads: config.nHead, positions: config.nPositions, vocab: config.vocabSize, params: paramCount(config), dtype: 'F32', bytes: 4 * paramCount(config), origin: 'demo',
+      label: `demo reference (${d.layers} blocks × ${d.width}, trained here for ${d.steps} steps)`,
+      layers: config.nLayer,
+      width: config.nEmbd,
+      heads: config.nHead,
+      positions: config.nPositions,
+      vocab: config.vocabSize,
+      params: paramCount(config),
+      dtype: 'F32',
+      bytes: 4 * paramCount(config),
+      origin: 'demo',
     };
     this.ref = { config, read: async (n) => params.get(n)!, info, file: null, params };
     this.out.emit({ type: 'reference', info });
@@ -470,13 +591,22 @@ export class Engine {
     const src = await store.open(RUN_FILES.reference);
     const tokSrc = await store.open(RUN_FILES.tokens);
     const cfg = await store.open(RUN_FILES.config);
-    if (!meta || !src || !tokSrc || !cfg) throw new Error('The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
-    const ckpt = await openGpt2Checkpoint(src, { configJson: new TextDecoder().decode(await cfg.read(0, cfg.size)), label: meta.reference });
+    if (!meta || !src || !tokSrc || !cfg)
+      throw new Error('The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
+    const ckpt = await openGpt2Checkpoint(src, {
+      configJson: new TextDecoder().decode(await cfg.read(0, cfg.size)),
+      label: meta.reference,
+    });
     const bytes = await tokSrc.read(0, tokSrc.size);
     const tokens = new Uint16Array(bytes.slice().buffer);
     const { train, val } = splitTokens(tokens);
     this.ref = { config: ckpt.config, read: (n) => ckpt.read(n), info: meta.refInfo, file: null, params: null };
-    this.corpus = { tokens, train, val, info: { label: meta.corpus, chars: 0, tokens: tokens.length, train: train.length, val: val.length } };
+    this.corpus = {
+      tokens,
+      train,
+      val,
+      info: { label: meta.corpus, chars: 0, tokens: tokens.length, train: train.length, val: val.length },
+    };
     this.out.emit({ type: 'reference', info: meta.refInfo });
     this.out.emit({ type: 'corpus', info: this.corpus.info });
     const session = this.newSession(store, this.peakFor(meta.settings));
@@ -495,9 +625,15 @@ export class Engine {
       if (result.final) this.finished = result.final;
       if (status === 'done') {
         const f = result.report.final;
-        this.setStage('done', f ? `${f.matched ? 'matched' : 'did not match'} the reference with ${f.n} of ${result.report.reference.layers} blocks` : undefined);
+        this.setStage(
+          'done',
+          f
+            ? `${f.matched ? 'matched' : 'did not match'} the reference with ${f.n} of ${result.report.reference.layers} blocks`
+            : undefined,
+        );
         await this.store?.remove(RUN_FILES.info); // a finished run is not offered for resuming
-      } else if (status === 'halted') this.setStage('halted', 'a step produced a non-finite loss or gradient; see the log');
+      } else if (status === 'halted')
+        this.setStage('halted', 'a step produced a non-finite loss or gradient; see the log');
       else this.setStage(this.stopMode === 'stop' ? 'stopped' : 'paused');
       this.out.emit({ type: 'saved', saved: await this.savedRun() });
     } catch (e) {
@@ -519,11 +655,16 @@ export class Engine {
       return;
     }
     if (this.stage === 'demo-reference' && mode === 'pause') {
-      throw new Error('The demo reference cannot be paused: it is saved only once trained. Stop ends it (its training is lost).');
+      throw new Error(
+        'The demo reference cannot be paused: it is saved only once trained. Stop ends it (its training is lost).',
+      );
     }
     if (this.stage !== 'running' && this.stage !== 'demo-reference') return;
     this.stopMode = mode;
-    this.setStage('pausing', mode === 'pause' ? 'saving a checkpoint at the next update' : 'stopping at the next update');
+    this.setStage(
+      'pausing',
+      mode === 'pause' ? 'saving a checkpoint at the next update' : 'stopping at the next update',
+    );
   }
 
   private async savedRun(): Promise<SavedRunInfo | null> {
@@ -542,7 +683,8 @@ export class Engine {
     if (this.task) throw new Error('A run is under way.');
     await this.claimRun(); // never delete the files of a run another tab is training
     try {
-      if (this.store) for (const name of [...Object.values(RUN_FILES), SNAPSHOT_FILE, FINAL_FILE]) await this.store.remove(name);
+      if (this.store)
+        for (const name of [...Object.values(RUN_FILES), SNAPSHOT_FILE, FINAL_FILE]) await this.store.remove(name);
     } finally {
       this.releaseRunIfIdle();
     }
@@ -586,7 +728,8 @@ export class Engine {
 
   private async sample(prompt: string, tokens: number, temperature: number, topK: number): Promise<void> {
     try {
-      if (!Number.isInteger(tokens) || tokens < 1 || tokens > 1000) throw new Error(`tokens to sample must be from 1 to 1000, got ${tokens}`);
+      if (!Number.isInteger(tokens) || tokens < 1 || tokens > 1000)
+        throw new Error(`tokens to sample must be from 1 to 1000, got ${tokens}`);
       const gpu = this.requireGpu();
       // The grown model once the rounds have ended (the baseline may be training), else the one training now.
       const grown = this.session?.grown ?? null;
@@ -615,7 +758,8 @@ export class Engine {
           shown = safe;
         }
       }).catch((e) => {
-        if (/disposed|no parameter|destroyed/i.test((e as Error).message)) throw new Error('The model grew while sampling; sample again.');
+        if (/disposed|no parameter|destroyed/i.test((e as Error).message))
+          throw new Error('The model grew while sampling; sample again.');
         throw e;
       });
       const text = decodeGpt2(out);
@@ -639,8 +783,14 @@ export class Engine {
         // After a reload no session exists until a resume: the last run's log is still in the run folder.
         const log = this.session?.log.length ? this.session.log : await this.savedLog();
         if (!log.length) throw new Error('There is no run log yet: start a run first.');
-        const blob = what === 'log-json' ? new Blob([JSON.stringify(log, null, 1)], { type: 'application/json' }) : new Blob([logCsv(log)], { type: 'text/csv' });
-        this.out.emit({ type: 'export', files: [{ name: what === 'log-json' ? 'inheritune-log.json' : 'inheritune-log.csv', blob }] });
+        const blob =
+          what === 'log-json'
+            ? new Blob([JSON.stringify(log, null, 1)], { type: 'application/json' })
+            : new Blob([logCsv(log)], { type: 'text/csv' });
+        this.out.emit({
+          type: 'export',
+          files: [{ name: what === 'log-json' ? 'inheritune-log.json' : 'inheritune-log.csv', blob }],
+        });
         return;
       }
       // One bar over reading the parameters back and writing the files (the two halves of the work).
@@ -651,7 +801,8 @@ export class Engine {
         this.out.emit({ type: 'progress', task: 'exporting the model', done: 1, total: 2 });
         const { safetensors, configJson } = exportGpt2(cur.config, cur.params);
         this.out.emit({
-          type: 'export', files: [
+          type: 'export',
+          files: [
             { name: 'model.safetensors', blob: new Blob(safetensors, { type: 'application/octet-stream' }) },
             { name: 'config.json', blob: new Blob([configJson], { type: 'application/json' }) },
           ],
@@ -674,14 +825,20 @@ export function browserEnv(): EngineEnv {
       if (!r.ok) throw new Error(`The demo corpus could not be loaded (HTTP ${r.status}).`);
       return r.text();
     },
-    runStore: async () => (typeof navigator.storage?.getDirectory === 'function' ? (await import('../train/opfs-store')).opfsStore('inheritune-run') : null),
-    claimRun: () => new Promise((resolve, reject) => {
-      if (!navigator.locks) return resolve(() => undefined); // no Web Locks: nothing to coordinate with
-      // The lock is held until the returned release is called (the callback's promise settles then).
-      navigator.locks.request('inheritune-run', { ifAvailable: true }, (lock) => {
-        if (!lock) return resolve(null);
-        return new Promise<void>((release) => resolve(() => release()));
-      }).catch(reject);
-    }),
+    runStore: async () =>
+      typeof navigator.storage?.getDirectory === 'function'
+        ? (await import('../train/opfs-store')).opfsStore('inheritune-run')
+        : null,
+    claimRun: () =>
+      new Promise((resolve, reject) => {
+        if (!navigator.locks) return resolve(() => undefined); // no Web Locks: nothing to coordinate with
+        // The lock is held until the returned release is called (the callback's promise settles then).
+        navigator.locks
+          .request('inheritune-run', { ifAvailable: true }, (lock) => {
+            if (!lock) return resolve(null);
+            return new Promise<void>((release) => resolve(() => release()));
+          })
+          .catch(reject);
+      }),
   };
 }

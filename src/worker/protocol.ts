@@ -111,7 +111,16 @@ export interface SavedRunInfo {
   savedAt: string;
 }
 
-export type Stage = 'idle' | 'loading' | 'demo-reference' | 'running' | 'pausing' | 'paused' | 'done' | 'stopped' | 'halted';
+export type Stage =
+  | 'idle'
+  | 'loading'
+  | 'demo-reference'
+  | 'running'
+  | 'pausing'
+  | 'paused'
+  | 'done'
+  | 'stopped'
+  | 'halted';
 
 /** One point of a chart series, tagged with where it came from. `x` is the update count along its phase. */
 export interface MetricPoint {
@@ -155,7 +164,16 @@ export type WorkerEvent =
   /** The engine's exclusive task (analysing, measuring the peak, training) and the loads under way, whenever they change. */
   | { type: 'busy'; task: string | null; loads: ('checkpoint' | 'corpus')[] }
   | { type: 'metrics'; points: MetricPoint[] }
-  | { type: 'round-start'; phase: MetricPoint['phase']; round: number; n: number; params: number; valLoss: number; x: number; stepsPerRound: number }
+  | {
+      type: 'round-start';
+      phase: MetricPoint['phase'];
+      round: number;
+      n: number;
+      params: number;
+      valLoss: number;
+      x: number;
+      stepsPerRound: number;
+    }
   | { type: 'round-end'; result: RoundResult }
   | { type: 'grow'; from: number; to: number; mode: GrowMode }
   | { type: 'report'; report: RunReport }

@@ -10,5 +10,9 @@ const engine = new Engine(post, browserEnv());
 self.addEventListener('message', (ev: MessageEvent<Command>) => void engine.handle(ev.data));
 // Anything that escapes the engine still reaches the user as words, not as a silent dead worker.
 self.addEventListener('unhandledrejection', (ev: PromiseRejectionEvent) => {
-  post({ type: 'error', scope: 'gpu', message: `Unexpected engine error: ${(ev.reason as Error)?.message ?? String(ev.reason)}` });
+  post({
+    type: 'error',
+    scope: 'gpu',
+    message: `Unexpected engine error: ${(ev.reason as Error)?.message ?? String(ev.reason)}`,
+  });
 });

@@ -30,7 +30,11 @@ async function open(path = '/'): Promise<AppSession> {
 }
 
 async function waitReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => !!window.__inheritune && window.__inheritune.state().gpu.status !== 'starting', null, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => !!window.__inheritune && window.__inheritune.state().gpu.status !== 'starting',
+    null,
+    { timeout: 120_000 },
+  );
   expect(await page.evaluate(() => window.__inheritune!.state().gpu)).toMatchObject({ status: 'ready' });
 }
 
@@ -53,10 +57,23 @@ describe('the app in Chromium', () => {
     const { page } = app;
     await shot(page, '1-empty');
     // Settings first, so the automatic analysis already uses the small context.
-    await fillSettings(page, { ctx: '16', evalWindows: '2', batch: '2', stepsPerRound: '2', warmup: '0', evalEvery: '0', checkpointEvery: '0' });
-    await page.getByTestId('checkpoint-input').setInputFiles([join(FIX, 'ref-8L/model.safetensors'), join(FIX, 'ref-8L/config.json')]);
+    await fillSettings(page, {
+      ctx: '16',
+      evalWindows: '2',
+      batch: '2',
+      stepsPerRound: '2',
+      warmup: '0',
+      evalEvery: '0',
+      checkpointEvery: '0',
+    });
+    await page
+      .getByTestId('checkpoint-input')
+      .setInputFiles([join(FIX, 'ref-8L/model.safetensors'), join(FIX, 'ref-8L/config.json')]);
     await page.getByTestId('corpus-input').setInputFiles(TEXT);
-    await page.waitForFunction(() => window.__inheritune!.state().analysis !== null, null, { timeout: 900_000, polling: 500 });
+    await page.waitForFunction(() => window.__inheritune!.state().analysis !== null, null, {
+      timeout: 900_000,
+      polling: 500,
+    });
     expect(await page.getByTestId('reference').textContent()).toMatch(/8/);
     const refVal = Number(await page.evaluate(() => window.__inheritune!.state().refVal?.valLoss));
     expect(refVal).toBeGreaterThan(3);
@@ -70,9 +87,16 @@ describe('the app in Chromium', () => {
 
     expect(await page.getByTestId('metric-loss').textContent()).toBe('—');
     await page.getByTestId('start').click();
-    await page.waitForFunction(() => /^\d+\.\d{4}$/.test(document.querySelector('[data-testid="metric-loss"]')?.textContent ?? ''), null, { timeout: 900_000, polling: 250 });
+    await page.waitForFunction(
+      () => /^\d+\.\d{4}$/.test(document.querySelector('[data-testid="metric-loss"]')?.textContent ?? ''),
+      null,
+      { timeout: 900_000, polling: 250 },
+    );
     const first = await page.getByTestId('metric-loss').textContent();
-    await page.waitForFunction((f) => document.querySelector('[data-testid="metric-loss"]')?.textContent !== f, first, { timeout: 900_000, polling: 250 });
+    await page.waitForFunction((f) => document.querySelector('[data-testid="metric-loss"]')?.textContent !== f, first, {
+      timeout: 900_000,
+      polling: 250,
+    });
     expect(Number(await page.getByTestId('chart-loss').getAttribute('data-points'))).toBeGreaterThan(1);
     expect(await page.locator('[data-testid="chart-loss"] canvas').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('metric-mfu').textContent()).toMatch(/%|unknown/);
@@ -86,17 +110,29 @@ describe('the app in Chromium', () => {
     await shot(page, '4-done');
 
     const downloads: { name: string; bytes: Buffer }[] = [];
-    page.on('download', async (d) => downloads.push({ name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) }));
+    page.on('download', async (d) =>
+      downloads.push({ name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) }),
+    );
     await page.getByTestId('export').click();
     await expect.poll(() => downloads.length, { timeout: 120_000, interval: 250 }).toBe(2);
     const model = downloads.find((d) => d.name === 'model.safetensors')!;
     const config = downloads.find((d) => d.name === 'config.json')!;
-    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(model.bytes)), { configJson: config.bytes.toString('utf8') });
+    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(model.bytes)), {
+      configJson: config.bytes.toString('utf8'),
+    });
     expect(ckpt.config).toMatchObject({ nLayer: report!.final!.n, nEmbd: 128, nHead: 4, vocabSize: 50257 });
 
     // A malformed checkpoint: the specific error, and the loaded reference stays.
-    await page.getByTestId('checkpoint-input').setInputFiles({ name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a safetensors file') });
-    await page.waitForFunction(() => (document.querySelector('[data-testid="error"]')?.textContent ?? '').length > 0, null, { timeout: 60_000 });
+    await page.getByTestId('checkpoint-input').setInputFiles({
+      name: 'model.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('this is not a safetensors file'),
+    });
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="error"]')?.textContent ?? '').length > 0,
+      null,
+      { timeout: 60_000 },
+    );
     const error = await page.getByTestId('error').textContent();
     console.log(`error shown: ${error}`);
     expect(error).toMatch(/model\.safetensors: .*header/i);
@@ -109,17 +145,35 @@ describe('the app in Chromium', () => {
   it('the demo: one click trains a reference in the page, then Inheritune; paused, reloaded, resumed from OPFS, finished', async () => {
     const app = await open();
     const { page } = app;
-    await page.getByTestId('demo-settings').locator('summary').click().catch(() => undefined);
-    for (const [k, v] of Object.entries({ layers: '2', width: '32', heads: '2', steps: '4', batch: '2', ctx: '16' })) await page.getByTestId(`demo-${k}`).fill(v);
-    await fillSettings(page, { n: '1', ctx: '16', evalWindows: '2', batch: '2', stepsPerRound: '4', warmup: '0', evalEvery: '0', checkpointEvery: '0' });
+    await page
+      .getByTestId('demo-settings')
+      .locator('summary')
+      .click()
+      .catch(() => undefined);
+    for (const [k, v] of Object.entries({ layers: '2', width: '32', heads: '2', steps: '4', batch: '2', ctx: '16' }))
+      await page.getByTestId(`demo-${k}`).fill(v);
+    await fillSettings(page, {
+      n: '1',
+      ctx: '16',
+      evalWindows: '2',
+      batch: '2',
+      stepsPerRound: '4',
+      warmup: '0',
+      evalEvery: '0',
+      checkpointEvery: '0',
+    });
     await page.getByTestId('demo').click();
     await waitStage(page, ['demo-reference'], 300_000);
     await shot(page, '6-demo-reference');
     // Pause in the middle of Inheritune's first round.
-    await page.waitForFunction(() => {
-      const s = window.__inheritune!.state();
-      return s.latest?.phase === 'inheritune';
-    }, null, { timeout: 900_000, polling: 100 });
+    await page.waitForFunction(
+      () => {
+        const s = window.__inheritune!.state();
+        return s.latest?.phase === 'inheritune';
+      },
+      null,
+      { timeout: 900_000, polling: 100 },
+    );
     await page.getByTestId('pause').click();
     await waitStage(page, ['paused', 'done']);
     expect(await stage(page)).toBe('paused');
@@ -135,7 +189,11 @@ describe('the app in Chromium', () => {
     expect(await stage(page)).toBe('done');
     const s = await page.evaluate(() => {
       const st = window.__inheritune!.state();
-      return { report: st.report, reference: st.reference, lossPoints: window.__inheritune!.series.cols.loss.filter((v) => v !== null).length };
+      return {
+        report: st.report,
+        reference: st.reference,
+        lossPoints: window.__inheritune!.series.cols.loss.filter((v) => v !== null).length,
+      };
     });
     expect(s.reference?.origin).toBe('demo');
     expect(s.report?.status).toBe('done');
@@ -144,7 +202,11 @@ describe('the app in Chromium', () => {
     expect(before).toBeLessThan(3);
     expect(s.lossPoints).toBe(s.report!.rounds.reduce((a, r) => a + r.steps, 0));
     await page.getByTestId('sample').click();
-    await page.waitForFunction(() => !window.__inheritune!.state().sample.running && window.__inheritune!.state().sample.text.length > 0, null, { timeout: 300_000 });
+    await page.waitForFunction(
+      () => !window.__inheritune!.state().sample.running && window.__inheritune!.state().sample.text.length > 0,
+      null,
+      { timeout: 300_000 },
+    );
     await shot(page, '8-demo-done');
     expect(app.external).toEqual([]);
     expect(app.errors).toEqual([]);

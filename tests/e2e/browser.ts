@@ -7,8 +7,13 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 
 export interface AppSession {
@@ -25,7 +30,10 @@ export interface AppSession {
 
 export async function openApp(path = '/', opts: { args?: string[] } = {}): Promise<AppSession> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-  const server: ViteDevServer = await createServer({ server: { host: '127.0.0.1', port: 0, strictPort: false }, logLevel: 'error' });
+  const server: ViteDevServer = await createServer({
+    server: { host: '127.0.0.1', port: 0, strictPort: false },
+    logLevel: 'error',
+  });
   await server.listen();
   const addr = server.httpServer!.address();
   if (!addr || typeof addr === 'string') throw new Error('Vite did not report a port');
@@ -48,14 +56,26 @@ export async function openApp(path = '/', opts: { args?: string[] } = {}): Promi
       page.on('pageerror', (e) => errors.push(e.message));
       // A Content-Security-Policy violation (an inline script, eval, a foreign origin) counts as an error.
       await page.addInitScript(() => {
-        document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));
+        document.addEventListener('securitypolicyviolation', (e) =>
+          console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`),
+        );
       });
       await page.goto(url + path);
       return page;
     };
     const page = await openTab();
     const b = browser;
-    return { url, page, external, errors, openTab, close: async () => { await b.close(); await server.close(); } };
+    return {
+      url,
+      page,
+      external,
+      errors,
+      openTab,
+      close: async () => {
+        await b.close();
+        await server.close();
+      },
+    };
   } catch (e) {
     await browser?.close();
     await server.close();

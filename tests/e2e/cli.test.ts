@@ -15,7 +15,11 @@ const TEXT = join(ROOT, '../shared/data/tinyshakespeare.txt');
 const CLI = join(ROOT, 'dist/cli/inheritune.js');
 
 function cliWith(env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 900_000,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const cli = (...args: string[]) => cliWith({}, ...args);
@@ -29,16 +33,35 @@ beforeAll(async () => {
 
 describe('inheritune eval on ref-8L (the issue’s command)', () => {
   const expected = JSON.parse(readFileSync(join(FIX, 'ref-8L/expected.json'), 'utf8')) as Record<string, number>;
-  it.each([['full', []], ['layers_4', ['--layers', '4']]] as const)('%s matches expected.json to 1e-3', (key, extra) => {
-    const r = cli('eval', '--model', join(FIX, 'ref-8L'), '--data', TEXT, '--ctx', '128', '--windows', '20', '--json', ...extra);
-    expect(r.stderr).not.toMatch(STACK); // never a stack trace
-    expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { val_loss: number; layers: number; ctx: number; windows: number };
-    console.log(`ref-8L ${key}: ${out.val_loss} vs PyTorch ${expected[key]} (${JSON.stringify(out)})`);
-    expect(out.ctx).toBe(128);
-    expect(out.windows).toBe(20);
-    expect(Math.abs(out.val_loss - expected[key]!)).toBeLessThan(1e-3);
-  }, 900_000);
+  it.each([
+    ['full', []],
+    ['layers_4', ['--layers', '4']],
+  ] as const)(
+    '%s matches expected.json to 1e-3',
+    (key, extra) => {
+      const r = cli(
+        'eval',
+        '--model',
+        join(FIX, 'ref-8L'),
+        '--data',
+        TEXT,
+        '--ctx',
+        '128',
+        '--windows',
+        '20',
+        '--json',
+        ...extra,
+      );
+      expect(r.stderr).not.toMatch(STACK); // never a stack trace
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { val_loss: number; layers: number; ctx: number; windows: number };
+      console.log(`ref-8L ${key}: ${out.val_loss} vs PyTorch ${expected[key]} (${JSON.stringify(out)})`);
+      expect(out.ctx).toBe(128);
+      expect(out.windows).toBe(20);
+      expect(Math.abs(out.val_loss - expected[key]!)).toBeLessThan(1e-3);
+    },
+    900_000,
+  );
 });
 
 describe('inheritune run / inherit / analyze on tiny-2L (small settings for the software adapter)', () => {
@@ -55,25 +78,54 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'inheritune.lock'), `${dead}\n`);
-    const r = cli('run', '--ref', join(FIX, 'tiny-2L'), ...small, '--n', '1', '--steps-per-round', '2', '--batch', '2', '--out', out, '--json');
+    const r = cli(
+      'run',
+      '--ref',
+      join(FIX, 'tiny-2L'),
+      ...small,
+      '--n',
+      '1',
+      '--steps-per-round',
+      '2',
+      '--batch',
+      '2',
+      '--out',
+      out,
+      '--json',
+    );
     expect(r.stderr).not.toMatch(STACK);
     expect(r.code, r.stderr).toBe(0);
-    for (const f of ['model.safetensors', 'config.json', 'log.jsonl', 'report.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ['model.safetensors', 'config.json', 'log.jsonl', 'report.json'])
+      expect(existsSync(join(out, f)), f).toBe(true);
     expect(existsSync(join(out, 'inheritune.lock'))).toBe(false); // released at exit
     // k − n = 1 is odd: the plan says the last grow adds one block.
-    expect(r.stderr).toMatch(/plan: rounds at 1 → 2 blocks, stopping once val loss matches the reference; k − n = 1 is odd, so the last grow adds 1 block instead of 2/);
+    expect(r.stderr).toMatch(
+      /plan: rounds at 1 → 2 blocks, stopping once val loss matches the reference; k − n = 1 is odd, so the last grow adds 1 block instead of 2/,
+    );
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
-      status: string; reference: { valLoss: number }; rounds: { n: number; valLossStart: number; valLoss: number }[]; final: { n: number; valLoss: number };
+      status: string;
+      reference: { valLoss: number };
+      rounds: { n: number; valLossStart: number; valLoss: number }[];
+      final: { n: number; valLoss: number };
     };
     expect(report.status).toBe('done');
     expect(report.rounds.map((x) => x.n)).toEqual([1, 2]);
-    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(log.filter((e) => e.type === 'step')).toHaveLength(4);
-    for (const t of ['start', 'reference', 'round-start', 'eval', 'grow', 'round-end', 'report']) expect(log.some((e) => e.type === t), t).toBe(true);
+    for (const t of ['start', 'reference', 'round-start', 'eval', 'grow', 'round-end', 'report'])
+      expect(
+        log.some((e) => e.type === t),
+        t,
+      ).toBe(true);
     const inherited = evalJson('--model', join(FIX, 'tiny-2L'), '--layers', '1');
     const reference = evalJson('--model', join(FIX, 'tiny-2L'));
     const grown = evalJson('--model', out);
-    console.log(`tiny-2L run: reference ${reference.val_loss}, round 0 start ${report.rounds[0]!.valLossStart} (eval --layers 1: ${inherited.val_loss}), final ${report.final.valLoss} (eval of the written model: ${grown.val_loss})`);
+    console.log(
+      `tiny-2L run: reference ${reference.val_loss}, round 0 start ${report.rounds[0]!.valLossStart} (eval --layers 1: ${inherited.val_loss}), final ${report.final.valLoss} (eval of the written model: ${grown.val_loss})`,
+    );
     expect(Math.abs(report.reference.valLoss - reference.val_loss)).toBeLessThan(1e-6);
     expect(Math.abs(report.rounds[0]!.valLossStart - inherited.val_loss)).toBeLessThan(1e-6);
     expect(grown.layers).toBe(report.final.n);
@@ -85,11 +137,26 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
 
   it('train --no-bounds-checks writes the same model, bit for bit, as train with them', () => {
     const model = (dir: string, boundsChecks: boolean) => {
-      const r = cli('train', '--model', join(FIX, 'tiny-2L'), ...small, '--steps', '3', '--batch', '2', '--out', join(out, dir), ...(boundsChecks ? [] : ['--no-bounds-checks']));
+      const r = cli(
+        'train',
+        '--model',
+        join(FIX, 'tiny-2L'),
+        ...small,
+        '--steps',
+        '3',
+        '--batch',
+        '2',
+        '--out',
+        join(out, dir),
+        ...(boundsChecks ? [] : ['--no-bounds-checks']),
+      );
       expect(r.stderr).not.toMatch(STACK);
       expect(r.code, r.stderr).toBe(0);
       // The flag reached the device: the log's start record says which kind it was.
-      const start = JSON.parse(readFileSync(join(out, dir, 'log.jsonl'), 'utf8').split('\n')[0]!) as { type: string; boundsChecks: boolean };
+      const start = JSON.parse(readFileSync(join(out, dir, 'log.jsonl'), 'utf8').split('\n')[0]!) as {
+        type: string;
+        boundsChecks: boolean;
+      };
       expect(start).toMatchObject({ type: 'start', boundsChecks });
       return readFileSync(join(out, dir, 'model.safetensors'));
     };
@@ -111,7 +178,10 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
     expect(r.code, r.stderr).toBe(0);
     // The values themselves are checked against an f64 forward in tests/unit/analysis.test.ts; here, the plumbing:
     // every layer and head is printed, and each lazy mark agrees with its heads.
-    const rep = JSON.parse(r.stdout) as { rank: { lazy: boolean; heads: { k_star: number; m_star: number }[] }[]; suggestion: { n: number } };
+    const rep = JSON.parse(r.stdout) as {
+      rank: { lazy: boolean; heads: { k_star: number; m_star: number }[] }[];
+      suggestion: { n: number };
+    };
     expect(rep.rank).toHaveLength(2);
     for (const l of rep.rank) {
       expect(l.heads).toHaveLength(2);
@@ -149,40 +219,121 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     writeFileSync(join(busy, 'inheritune.lock'), `${process.pid}\n`); // this test process: alive
   });
   const tiny = join(FIX, 'tiny-2L');
-  const run = (...extra: string[]) => ['run', '--ref', tiny, '--data', TEXT, '--out', join(tmp, 'out'), '--ctx', '16', '--windows', '2', ...extra];
+  const run = (...extra: string[]) => [
+    'run',
+    '--ref',
+    tiny,
+    '--data',
+    TEXT,
+    '--out',
+    join(tmp, 'out'),
+    '--ctx',
+    '16',
+    '--windows',
+    '2',
+    ...extra,
+  ];
   const cases: [string, string[], RegExp][] = [
     ['no command', [], /usage: inheritune/],
     ['unknown command', ['train-everything'], /unknown command "train-everything"/],
     ['help for an unknown command', ['help', 'nope'], /unknown command "nope"/],
     ['unknown option', ['eval', '--model', 'x', '--data', 'y', '--bogus', '1'], /unknown option --bogus/],
     ['missing --data', ['eval', '--model', join(FIX, 'tiny-2L')], /--data is required/],
-    ['model not found', ['eval', '--model', '/nonexistent/model', '--data', TEXT], /model not found: \/nonexistent\/model/],
+    [
+      'model not found',
+      ['eval', '--model', '/nonexistent/model', '--data', TEXT],
+      /model not found: \/nonexistent\/model/,
+    ],
     ['not safetensors', ['eval', '--model', garbage, '--data', TEXT], /header length .* exceeds|needs 8\+/],
     ['not GPT-2', ['eval', '--model', llama, '--data', TEXT], /not a GPT-2 checkpoint \(it looks Llama/],
-    ['--layers 0', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--layers', '0'], /--layers must be an integer from 1 to 2/],
-    ['--ctx above n_positions', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '65'], /--ctx must be from 1 to the model's n_positions 64, got 65/],
+    [
+      '--layers 0',
+      ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--layers', '0'],
+      /--layers must be an integer from 1 to 2/,
+    ],
+    [
+      '--ctx above n_positions',
+      ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '65'],
+      /--ctx must be from 1 to the model's n_positions 64, got 65/,
+    ],
     ['binary corpus', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', binary], /looks binary/],
-    ['run: bad grow mode', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--grow', 'sideways'], /--grow must be restart or continue, got "sideways"/],
-    ['run: bad optimizer', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--optimizer', 'sgd'], /--optimizer must be adamw or muon, got "sgd"/],
-    ['run: bad lr', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--lr', 'fast'], /--lr must be a number, got "fast"/],
-    ['run: nothing to resume', ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', tmp, '--resume', '--ctx', '16'], /nothing to resume/],
-    ['train: no size', ['train', '--data', TEXT, '--out', tmp, '--steps', '3'], /from scratch needs --layers, --width and --heads/],
-    ['config.json disagrees', ['eval', '--model', wrongConfig, '--data', TEXT], /config\.json disagrees with the tensors: n_embd is 64 in config\.json but 32 in the checkpoint/],
+    [
+      'run: bad grow mode',
+      ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--grow', 'sideways'],
+      /--grow must be restart or continue, got "sideways"/,
+    ],
+    [
+      'run: bad optimizer',
+      ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--optimizer', 'sgd'],
+      /--optimizer must be adamw or muon, got "sgd"/,
+    ],
+    [
+      'run: bad lr',
+      ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--lr', 'fast'],
+      /--lr must be a number, got "fast"/,
+    ],
+    [
+      'run: nothing to resume',
+      ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', tmp, '--resume', '--ctx', '16'],
+      /nothing to resume/,
+    ],
+    [
+      'train: no size',
+      ['train', '--data', TEXT, '--out', tmp, '--steps', '3'],
+      /from scratch needs --layers, --width and --heads/,
+    ],
+    [
+      'config.json disagrees',
+      ['eval', '--model', wrongConfig, '--data', TEXT],
+      /config\.json disagrees with the tensors: n_embd is 64 in config\.json but 32 in the checkpoint/,
+    ],
     ['empty corpus', ['eval', '--model', tiny, '--data', empty], /empty\.txt is empty: give a text file/],
-    ['corpus shorter than a validation window', ['eval', '--model', tiny, '--data', short, '--ctx', '16'], /the corpus is too short: its validation split \(last 10%\) has \d tokens, one window of ctx 16 needs 17/],
-    ['run: corpus too short', ['run', '--ref', tiny, '--data', short, '--out', join(tmp, 'out'), '--ctx', '16'], /the corpus is too short/],
+    [
+      'corpus shorter than a validation window',
+      ['eval', '--model', tiny, '--data', short, '--ctx', '16'],
+      /the corpus is too short: its validation split \(last 10%\) has \d tokens, one window of ctx 16 needs 17/,
+    ],
+    [
+      'run: corpus too short',
+      ['run', '--ref', tiny, '--data', short, '--out', join(tmp, 'out'), '--ctx', '16'],
+      /the corpus is too short/,
+    ],
     ['run: --n 0', run('--n', '0'), /--n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/],
-    ['run: --n = k', run('--n', '2'), /--n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/],
+    [
+      'run: --n = k',
+      run('--n', '2'),
+      /--n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
+    ],
     ['run: --n > k', run('--n', '5'), /--n = 5 is more than the reference's 2 blocks: pick 1 to 1/],
-    ['run: --ctx above n_positions', ['run', '--ref', tiny, '--data', TEXT, '--out', join(tmp, 'out'), '--ctx', '100'], /--ctx must be from 1 to the model's n_positions 64, got 100/],
-    ['run: batch over the buffer limit', run('--n', '1', '--batch', '40000', '--ctx', '64'),
-      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768 \(and 2× the gradient accumulation/],
-    ['run: folder in use by another run', ['run', '--ref', tiny, '--data', TEXT, '--out', busy], new RegExp(`busy is in use by another inheritune run \\(process ${process.pid}\\)`)],
-    ['too many windows', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '64', '--windows', '100000'], /only \d+ windows of ctx 64 fit/],
+    [
+      'run: --ctx above n_positions',
+      ['run', '--ref', tiny, '--data', TEXT, '--out', join(tmp, 'out'), '--ctx', '100'],
+      /--ctx must be from 1 to the model's n_positions 64, got 100/,
+    ],
+    [
+      'run: batch over the buffer limit',
+      run('--n', '1', '--batch', '40000', '--ctx', '64'),
+      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768 \(and 2× the gradient accumulation/,
+    ],
+    [
+      'run: folder in use by another run',
+      ['run', '--ref', tiny, '--data', TEXT, '--out', busy],
+      new RegExp(`busy is in use by another inheritune run \\(process ${process.pid}\\)`),
+    ],
+    [
+      'too many windows',
+      ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '64', '--windows', '100000'],
+      /only \d+ windows of ctx 64 fit/,
+    ],
   ];
   it.each([
     ['run --help', ['run', '--help'], /^usage: inheritune run --ref [\s\S]*--half-activations/, /inherit --ref/],
-    ['train --out x -h', ['train', '--out', 'x', '-h'], /^usage: inheritune train --data [\s\S]*training: \[--optimizer/, /analyze --model/],
+    [
+      'train --out x -h',
+      ['train', '--out', 'x', '-h'],
+      /^usage: inheritune train --data [\s\S]*training: \[--optimizer/,
+      /analyze --model/,
+    ],
     ['help eval', ['help', 'eval'], /^usage: inheritune eval --model [\s\S]*--layers n, of the model/, /training:/],
   ] as const)('%s prints that command\u2019s usage and exits 0', (_name, args, shown, notShown) => {
     const r = cli(...args);
@@ -192,9 +343,22 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     expect(r.stderr).toBe('');
   });
   it('no WebGPU adapter: says so and how to get one', () => {
-    const r = cliWith({ VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json') }, 'eval', '--model', tiny, '--data', TEXT, '--ctx', '16', '--windows', '2');
+    const r = cliWith(
+      { VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json') },
+      'eval',
+      '--model',
+      tiny,
+      '--data',
+      TEXT,
+      '--ctx',
+      '16',
+      '--windows',
+      '2',
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/inheritune: No WebGPU adapter was found\. Dawn found no Vulkan device: install libvulkan1 and a Vulkan driver/);
+    expect(r.stderr).toMatch(
+      /inheritune: No WebGPU adapter was found\. Dawn found no Vulkan device: install libvulkan1 and a Vulkan driver/,
+    );
     expect(r.stderr).not.toMatch(STACK);
   }, 120_000);
 
@@ -203,6 +367,12 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr + r.stdout).toMatch(message);
     expect(r.stderr).not.toMatch(STACK);
-    if (args.length) expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('inheritune:')).length).toBe(1);
+    if (args.length)
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('inheritune:')).length,
+      ).toBe(1);
   });
 });

@@ -7,7 +7,14 @@ import { allChecks } from '../../src/selfcheck';
 import { openApp, type AppSession } from './browser';
 
 let app: AppSession;
-let state: { done: boolean; adapter: string | null; features: string[]; subgroupReduce: boolean | null; results: { name: string; pass: boolean; error: string | null; lines: string[]; ms: number }[]; error: string | null };
+let state: {
+  done: boolean;
+  adapter: string | null;
+  features: string[];
+  subgroupReduce: boolean | null;
+  results: { name: string; pass: boolean; error: string | null; lines: string[]; ms: number }[];
+  error: string | null;
+};
 
 beforeAll(async () => {
   app = await openApp('/selfcheck.html');
@@ -15,7 +22,9 @@ beforeAll(async () => {
   state = await app.page.evaluate(() => window.__selfcheck);
   mkdirSync('test-artifacts', { recursive: true });
   await app.page.screenshot({ path: 'test-artifacts/selfcheck.png', fullPage: true });
-  console.log(`Chromium WebGPU adapter: ${state.adapter}; features: ${state.features.join(', ')}; row reductions ${state.subgroupReduce ? 'through subgroups' : 'in workgroup memory'}`);
+  console.log(
+    `Chromium WebGPU adapter: ${state.adapter}; features: ${state.features.join(', ')}; row reductions ${state.subgroupReduce ? 'through subgroups' : 'in workgroup memory'}`,
+  );
 }, 660_000);
 
 afterAll(async () => {
@@ -32,7 +41,9 @@ describe('self-check page in Chromium', () => {
   it('reduces through subgroups exactly where the browser offers them (the checks below then test that path)', async () => {
     const can = await app.page.evaluate(() => !!navigator.gpu.wgslLanguageFeatures?.has('subgroup_id'));
     expect(state.subgroupReduce).toBe(can && state.features.includes('subgroups'));
-    expect(await app.page.getByTestId('adapter').textContent()).toContain(state.subgroupReduce ? 'through subgroups' : 'in workgroup memory');
+    expect(await app.page.getByTestId('adapter').textContent()).toContain(
+      state.subgroupReduce ? 'through subgroups' : 'in workgroup memory',
+    );
   });
 
   for (const check of allChecks) {

@@ -10,8 +10,13 @@ export default async function setup(): Promise<void> {
   // acquireNodeDevice sets XDG_RUNTIME_DIR when missing; setting it here first lets the test workers inherit it.
   process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
   const { device, description: d } = await acquireNodeDevice();
-  const limits = Object.entries(d.limits).filter(([k]) => /Storage|Buffer|Workgroup|Invocations/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ');
-  console.log(`\nWebGPU adapter: ${d.description || d.device || '(no description)'} — vendor ${d.vendor}, architecture ${d.architecture}`);
+  const limits = Object.entries(d.limits)
+    .filter(([k]) => /Storage|Buffer|Workgroup|Invocations/.test(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  console.log(
+    `\nWebGPU adapter: ${d.description || d.device || '(no description)'} — vendor ${d.vendor}, architecture ${d.architecture}`,
+  );
   console.log(`  features: ${d.features.join(', ')}`);
   console.log(`  limits: ${limits}\n`);
   device.destroy();

@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { analyzeCommand } from '../../src/cli/analyze';
 import { analyzeAttention } from '../../src/inheritune/analyze';
-import { energyFractions, firstReaching, isLazyLayer, kStar, massFractions, mStar, squaredSingularValues, suggestN } from '../../src/inheritune/rank';
+import {
+  energyFractions,
+  firstReaching,
+  isLazyLayer,
+  kStar,
+  massFractions,
+  mStar,
+  squaredSingularValues,
+  suggestN,
+} from '../../src/inheritune/rank';
 import { openGpt2Checkpoint } from '../../src/io/checkpoint';
 import { splitTokens, validationWindows } from '../../src/io/corpus';
 import { fileSource } from '../../src/io/node-source';
@@ -26,7 +35,8 @@ const TEXT = join(__dirname, '../../../shared/data/tinyshakespeare.txt');
 /** Eigenvalues of AᵀA (Jacobi on the naively formed Gram matrix), descending. */
 function jacobiSquaredSingularValues(a: Float64Array, T: number): Float64Array {
   const g = new Float64Array(T * T);
-  for (let j = 0; j < T; j++) for (let k = 0; k < T; k++) for (let i = 0; i < T; i++) g[j * T + k] += a[i * T + j]! * a[i * T + k]!;
+  for (let j = 0; j < T; j++)
+    for (let k = 0; k < T; k++) for (let i = 0; i < T; i++) g[j * T + k] += a[i * T + j]! * a[i * T + k]!;
   return Float64Array.from(symmetricEigenvalues(g, T)).sort().reverse();
 }
 
@@ -43,7 +53,12 @@ function causalSoftmax(rng: Rng, T: number, spread: number): Float64Array {
 
 describe('rank measures (CPU)', () => {
   it('identity: all σ² equal, so k* = m* = ⌈0.9·T⌉ (an exact tie at T = 10 counts as reaching 90%)', () => {
-    for (const [T, want] of [[10, 9], [7, 7], [20, 18], [1, 1]] as const) {
+    for (const [T, want] of [
+      [10, 9],
+      [7, 7],
+      [20, 18],
+      [1, 1],
+    ] as const) {
       const a = new Float64Array(T * T);
       for (let i = 0; i < T; i++) a[i * T + i] = 1;
       expect(kStar(a, T), `T=${T}`).toBe(want);
@@ -80,8 +95,17 @@ describe('rank measures (CPU)', () => {
       const ref = jacobiSquaredSingularValues(a, T);
       const got = squaredSingularValues(a, T);
       for (let i = 0; i < T; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThan(1e-10 * ref[0]!);
-      expect(kStar(a, T)).toBe(firstReaching(Float64Array.from(ref, (_, r) => ref.subarray(0, r + 1).reduce((x, y) => x + y) / ref.reduce((x, y) => x + y))));
-      console.log(`uniform causal T=${T}: k*=${kStar(a, T)} m*=${mStar(a, T)} σ²[0..2]=${Array.from(got.subarray(0, 3), (v) => v.toFixed(4)).join(', ')}`);
+      expect(kStar(a, T)).toBe(
+        firstReaching(
+          Float64Array.from(
+            ref,
+            (_, r) => ref.subarray(0, r + 1).reduce((x, y) => x + y) / ref.reduce((x, y) => x + y),
+          ),
+        ),
+      );
+      console.log(
+        `uniform causal T=${T}: k*=${kStar(a, T)} m*=${mStar(a, T)} σ²[0..2]=${Array.from(got.subarray(0, 3), (v) => v.toFixed(4)).join(', ')}`,
+      );
     }
   });
 
@@ -95,13 +119,15 @@ describe('rank measures (CPU)', () => {
     const U = rng.normals(T * R);
     const V = rng.normals(T * R);
     const low = new Float64Array(T * T);
-    for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) for (let r = 0; r < R; r++) low[i * T + j] += U[i * R + r]! * V[j * R + r]!;
+    for (let i = 0; i < T; i++)
+      for (let j = 0; j < T; j++) for (let r = 0; r < R; r++) low[i * T + j] += U[i * R + r]! * V[j * R + r]!;
     cases.push(['rank 3 T=20', low, T]);
     cases.push(['zero T=4', new Float64Array(16), 4]);
     for (const [label, a, n] of cases) {
       const ref = jacobiSquaredSingularValues(a, n);
       const got = squaredSingularValues(a, n);
-      for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - ref[i]!), `${label} σ²[${i}]`).toBeLessThanOrEqual(1e-10 * (ref[0]! || 1));
+      for (let i = 0; i < n; i++)
+        expect(Math.abs(got[i]! - ref[i]!), `${label} σ²[${i}]`).toBeLessThanOrEqual(1e-10 * (ref[0]! || 1));
       let total = 0;
       for (const v of ref) total += v;
       let run = 0;
@@ -141,8 +167,18 @@ describe('rank measures (CPU)', () => {
   });
 
   it('lazy layers and the suggested n', () => {
-    expect(isLazyLayer([{ kStar: 1, mStar: 7 }, { kStar: 4, mStar: 1 }])).toBe(true);
-    expect(isLazyLayer([{ kStar: 1, mStar: 7 }, { kStar: 2, mStar: 2 }])).toBe(false);
+    expect(
+      isLazyLayer([
+        { kStar: 1, mStar: 7 },
+        { kStar: 4, mStar: 1 },
+      ]),
+    ).toBe(true);
+    expect(
+      isLazyLayer([
+        { kStar: 1, mStar: 7 },
+        { kStar: 2, mStar: 2 },
+      ]),
+    ).toBe(false);
     const f = false;
     const t = true;
     expect(suggestN([f, f, t, t])).toEqual({ n: 2, reason: expect.stringMatching(/^layers 2…3 are all lazy/) });
@@ -174,7 +210,13 @@ describe('analyzeAttention on ref-8L (WebGPU vs f64 CPU)', () => {
 
       const host = new Map<string, Float64Array>();
       for (const name of model.params.keys()) host.set(name, Float64Array.from(await ckpt.read(name)));
-      const ref = attentionProbsRef(host, { V: ckpt.config.vocabSize, P: ckpt.config.nPositions, C, L, H }, inputs, B, T);
+      const ref = attentionProbsRef(
+        host,
+        { V: ckpt.config.vocabSize, P: ckpt.config.nPositions, C, L, H },
+        inputs,
+        B,
+        T,
+      );
       let flips = 0;
       let nearest = Infinity;
       const rows: string[] = [];
@@ -183,22 +225,37 @@ describe('analyzeAttention on ref-8L (WebGPU vs f64 CPU)', () => {
         for (let h = 0; h < H; h++) {
           const a = ref[l]!.subarray(h * T * T, (h + 1) * T * T);
           const got = report.layers[l]!.heads[h]!;
-          for (const [what, frac, g] of [['k*', energyFractions(a, T), got.kStar], ['m*', massFractions(a, T), got.mStar]] as const) {
+          for (const [what, frac, g] of [
+            ['k*', energyFractions(a, T), got.kStar],
+            ['m*', massFractions(a, T), got.mStar],
+          ] as const) {
             const want = firstReaching(frac);
             for (const f of frac) nearest = Math.min(nearest, Math.abs(f - 0.9));
             if (g === want) continue;
             // A flip: every fraction between the two answers must sit on the line, where f32 and f64 may disagree.
             flips++;
-            for (let r = Math.min(g, want); r < Math.max(g, want); r++) expect(Math.abs(frac[r - 1]! - 0.9), `layer ${l} head ${h} ${what}: GPU ${g}, f64 ${want}`).toBeLessThan(1e-4);
+            for (let r = Math.min(g, want); r < Math.max(g, want); r++)
+              expect(Math.abs(frac[r - 1]! - 0.9), `layer ${l} head ${h} ${what}: GPU ${g}, f64 ${want}`).toBeLessThan(
+                1e-4,
+              );
           }
           cells.push(`${got.kStar}/${got.mStar}`);
         }
         rows.push(`  layer ${l}: ${cells.join(' ')}${report.layers[l]!.lazy ? ' lazy' : ''}`);
       }
-      console.log(`ref-8L, B=${B} T=${T}: ${flips} threshold flips; closest f64 fraction to 0.9 is ${nearest.toExponential(2)} away\n${rows.join('\n')}\n  suggested n = ${report.suggestion.n}: ${report.suggestion.reason}`);
+      console.log(
+        `ref-8L, B=${B} T=${T}: ${flips} threshold flips; closest f64 fraction to 0.9 is ${nearest.toExponential(2)} away\n${rows.join('\n')}\n  suggested n = ${report.suggestion.n}: ${report.suggestion.reason}`,
+      );
       expect(flips).toBeLessThanOrEqual(2);
       if (flips === 0) {
-        const lazy = ref.map((probs) => isLazyLayer(Array.from({ length: H }, (_, h) => ({ kStar: kStar(probs.subarray(h * T * T, (h + 1) * T * T), T), mStar: mStar(probs.subarray(h * T * T, (h + 1) * T * T), T) }))));
+        const lazy = ref.map((probs) =>
+          isLazyLayer(
+            Array.from({ length: H }, (_, h) => ({
+              kStar: kStar(probs.subarray(h * T * T, (h + 1) * T * T), T),
+              mStar: mStar(probs.subarray(h * T * T, (h + 1) * T * T), T),
+            })),
+          ),
+        );
         expect(report.layers.map((r) => r.lazy)).toEqual(lazy);
         expect(report.suggestion).toEqual(suggestN(lazy));
       }
@@ -223,12 +280,21 @@ describe('inheritune analyze', () => {
     });
     const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      expect(await analyzeCommand(['--model', FIX, '--data', data, '--batch', '2', '--ctx=16', '--json'], await getGpu())).toBe(0);
+      expect(
+        await analyzeCommand(['--model', FIX, '--data', data, '--batch', '2', '--ctx=16', '--json'], await getGpu()),
+      ).toBe(0);
     } finally {
       spy.mockRestore();
       errSpy.mockRestore();
     }
-    const r = JSON.parse(out.join('')) as { layers: number; heads: number; batch: number; ctx: number; rank: { layer: number; lazy: boolean; heads: { k_star: number; m_star: number }[] }[]; suggestion: { n: number; reason: string } };
+    const r = JSON.parse(out.join('')) as {
+      layers: number;
+      heads: number;
+      batch: number;
+      ctx: number;
+      rank: { layer: number; lazy: boolean; heads: { k_star: number; m_star: number }[] }[];
+      suggestion: { n: number; reason: string };
+    };
     expect(r).toMatchObject({ layers: 8, heads: 4, batch: 2, ctx: 16 });
     expect(r.rank.length).toBe(8);
     for (const l of r.rank) {
@@ -247,9 +313,15 @@ describe('inheritune analyze', () => {
 
   it('rejects bad options with usage errors', async () => {
     await expect(analyzeCommand(['--data', TEXT])).rejects.toThrow(/--model is required/);
-    await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--ctx', '257'])).rejects.toThrow(/--ctx must be from 1 to the model's n_positions 256/);
-    await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--batch', '0'])).rejects.toThrow(/--batch must be at least 1/);
-    await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--depth', '3'])).rejects.toThrow(/unknown option --depth/);
+    await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--ctx', '257'])).rejects.toThrow(
+      /--ctx must be from 1 to the model's n_positions 256/,
+    );
+    await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--batch', '0'])).rejects.toThrow(
+      /--batch must be at least 1/,
+    );
+    await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--depth', '3'])).rejects.toThrow(
+      /unknown option --depth/,
+    );
     await expect(analyzeCommand(['--model', join(FIX, 'nope'), '--data', TEXT])).rejects.toThrow(/model not found/);
   });
 });

@@ -1,7 +1,24 @@
 // Tensors and the tape on the real adapter: gradient accumulation, shared inputs, no-grad mode, lifetimes.
 
 import { describe, expect, it } from 'vitest';
-import { add, backward, empty, fromArray, gelu, headCrossEntropy, matmul, noGrad, reshape, scale, sum, tape, tidy, tidyAsync, toHalf, type Tensor } from '../../src/tensor';
+import {
+  add,
+  backward,
+  empty,
+  fromArray,
+  gelu,
+  headCrossEntropy,
+  matmul,
+  noGrad,
+  reshape,
+  scale,
+  sum,
+  tape,
+  tidy,
+  tidyAsync,
+  toHalf,
+  type Tensor,
+} from '../../src/tensor';
 import type { BackwardTable } from '../../src/tensor/tape';
 import { SAVED } from '../../src/tensor/opkinds';
 import { Tensor as TensorClass } from '../../src/tensor/tensor';
@@ -37,11 +54,15 @@ describe('autograd', () => {
         const x = leaf(fromArray(gpu, X, [N, C]));
         const w = leaf(fromArray(gpu, W, [V, C]));
         const s = fromArray(gpu, [backwardSeed], [1]);
-        const early = forwardSeed === null ? undefined : forwardSeed === backwardSeed ? s : fromArray(gpu, [forwardSeed], [1]);
+        const early =
+          forwardSeed === null ? undefined : forwardSeed === backwardSeed ? s : fromArray(gpu, [forwardSeed], [1]);
         const loss = headCrossEntropy(x, w, targets, { chunkRows: 64, seed: early });
         const before = gpu.dispatchCount;
         backward(loss, s);
-        return { grads: [await x.grad!.readF32(), await w.grad!.readF32()], backwardDispatches: gpu.dispatchCount - before };
+        return {
+          grads: [await x.grad!.readF32(), await w.grad!.readF32()],
+          backwardDispatches: gpu.dispatchCount - before,
+        };
       };
       const recomputed = await grads(null, 2);
       // Made in forward for this seed: backward only adds them (two dispatches), and with fresh (zero) gradients the
@@ -102,8 +123,18 @@ describe('autograd', () => {
 
   it('returns every buffer to the pool after tidy and backward', async () => {
     const gpu = await getGpu();
-    const w = leaf(fromArray(gpu, Array.from({ length: 12 }, (_, i) => i / 10), [3, 4]));
-    const x = fromArray(gpu, Array.from({ length: 6 }, (_, i) => 1 - i / 5), [2, 3]);
+    const w = leaf(
+      fromArray(
+        gpu,
+        Array.from({ length: 12 }, (_, i) => i / 10),
+        [3, 4],
+      ),
+    );
+    const x = fromArray(
+      gpu,
+      Array.from({ length: 6 }, (_, i) => 1 - i / 5),
+      [2, 3],
+    );
     const step = () => {
       const loss = tidy(() => sum(gelu(matmul(x, w))));
       backward(loss);
@@ -144,11 +175,25 @@ describe('autograd', () => {
     // @ts-expect-error: a table without the attention rule must not type-check.
     const missing: BackwardTable = { ...backwardRules, attention: undefined };
     expect(missing).toBeDefined();
-    expect(Object.keys(backwardRules).sort()).toEqual(['add', 'attention', 'crossEntropy', 'embedding', 'gelu', 'headCrossEntropy', 'layernorm', 'matmul', 'reshape', 'scale', 'sum', 'toHalf', 'transpose']);
+    expect(Object.keys(backwardRules).sort()).toEqual([
+      'add',
+      'attention',
+      'crossEntropy',
+      'embedding',
+      'gelu',
+      'headCrossEntropy',
+      'layernorm',
+      'matmul',
+      'reshape',
+      'scale',
+      'sum',
+      'toHalf',
+      'transpose',
+    ]);
     expect(Object.keys(SAVED).sort()).toEqual(Object.keys(backwardRules).sort());
   });
 
-  it('keeps alive only what a backward rule reads: an add\'s inputs and outputs go back to the pool at once', async () => {
+  it("keeps alive only what a backward rule reads: an add's inputs and outputs go back to the pool at once", async () => {
     const gpu = await getGpu();
     const w = leaf(fromArray(gpu, [1, 2, 3, 4], [2, 2]));
     await tidyAsync(async () => {
@@ -177,9 +222,13 @@ describe('f16 tensors (half-precision activations)', () => {
       expect(() => gelu(h)).toThrow(/gelu: expected an f32 tensor/);
       expect(() => toHalf(h)).toThrow(/toHalf: expected an f32 tensor/);
       const w = fromArray(gpu, [1, 2, 3, 4, 5, 6, 7], [7, 1]);
-      expect(() => matmul(reshape(h, [1, 7]), reshape(w, [1, 7]), { transB: true })).toThrow(/f16 A needs an untransposed B/);
+      expect(() => matmul(reshape(h, [1, 7]), reshape(w, [1, 7]), { transB: true })).toThrow(
+        /f16 A needs an untransposed B/,
+      );
       const a = fromArray(gpu, [1, 0.1, -3], [1, 3], 'f16'); // 0.1 is stored as 0.0999755859375
-      expect(Array.from(await matmul(a, fromArray(gpu, [1, 2, 3], [3, 1])).readF32())).toEqual([Math.fround(1 + 0.0999755859375 * 2 - 9)]);
+      expect(Array.from(await matmul(a, fromArray(gpu, [1, 2, 3], [3, 1])).readF32())).toEqual([
+        Math.fround(1 + 0.0999755859375 * 2 - 9),
+      ]);
       // Views start on 256 bytes: 128 halves.
       const big = empty(gpu, [256], 'f16');
       expect(() => new TensorClass(big.storage, [2], 'f16', 64)).toThrow(/256-byte boundary/);

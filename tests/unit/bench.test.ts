@@ -14,7 +14,11 @@ const ROOT = join(__dirname, '../..');
 describe('npm run bench (CI size)', () => {
   it('reports matmul, attention, reductions, training updates and the TF.js peer, with no failed case', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'report.json');
-    const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'ci', '--json', out, '--peak-tflops', '1'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(
+      'npm',
+      ['run', '--silent', 'bench', '--', '--size', 'ci', '--json', out, '--peak-tflops', '1'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 600_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
     expect(rep.errors).toEqual([]);
@@ -39,7 +43,11 @@ describe('npm run bench (CI size)', () => {
     expect(att!.backwardMs).toBeGreaterThan(0);
     // The reducing kernels, with subgroups (SwiftShader has them) and again on a device told not to use them.
     expect(rep.subgroupReduce).toBe(true);
-    expect(rep.reduce.map((r) => r.kernel)).toEqual(['layernorm forward', 'layernorm backward (dx)', 'cross-entropy forward']);
+    expect(rep.reduce.map((r) => r.kernel)).toEqual([
+      'layernorm forward',
+      'layernorm backward (dx)',
+      'cross-entropy forward',
+    ]);
     for (const r of rep.reduce) {
       expect(r.subgroups).toBe(true);
       expect(r.ms).toBeGreaterThan(0);
@@ -100,10 +108,15 @@ describe('npm run bench (CI size)', () => {
   it('leaves a report of the cases measured so far when stopped mid-run (a time limit on a GPU machine)', async () => {
     // dist/bench/bench.js was built by the first test.
     const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'partial.json');
-    const child = spawn(process.execPath, ['dist/bench/bench.js', '--size', 'ci', '--only', 'matmul,attention', '--json', out], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['dist/bench/bench.js', '--size', 'ci', '--only', 'matmul,attention', '--json', out],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
     const exited = new Promise<void>((done) => child.on('exit', () => done()));
     const deadline = Date.now() + 300_000;
-    while (!existsSync(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!existsSync(out) && child.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     await exited;
     const rep = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
@@ -115,7 +128,11 @@ describe('npm run bench (CI size)', () => {
   }, 320_000);
 
   it('rejects a bad option with a one-line message', () => {
-    const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'huge'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--size', 'huge'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--size must be ci or full, got huge/);
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -55,6 +55,7 @@ export function globalL2(m: Map<string, ArrayLike<number>>): number {
 /** Worst |got − want| / (atol + rtol·|want|): below 1 passes. */
 export function worstOfTolerance(got: ArrayLike<number>, want: ArrayLike<number>, atol = 1e-6, rtol = 1e-5): number {
   let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (atol + rtol * Math.abs(want[i]!)));
+  for (let i = 0; i < want.length; i++)
+    worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (atol + rtol * Math.abs(want[i]!)));
   return worst;
 }

@@ -9,18 +9,37 @@ import { paramSpecs } from '../../src/model/params';
 
 const CFG = { vocabSize: 11, nPositions: 8, nEmbd: 128, nLayer: 2, nHead: 4 };
 
-function file(opts: { prefix?: string; masks?: boolean; lmHead?: 'tied' | 'untied'; drop?: string; extra?: string; reshape?: [string, number[]] } = {}) {
+function file(
+  opts: {
+    prefix?: string;
+    masks?: boolean;
+    lmHead?: 'tied' | 'untied';
+    drop?: string;
+    extra?: string;
+    reshape?: [string, number[]];
+  } = {},
+) {
   const tensors = paramSpecs(CFG)
     .filter((p) => p.name !== opts.drop)
     .map((p) => {
       const shape = opts.reshape?.[0] === p.name ? opts.reshape[1] : p.shape;
       const n = shape.reduce((a, b) => a * b, 1);
-      return { name: (opts.prefix ?? '') + p.name, shape, data: Float32Array.from({ length: n }, (_, i) => (i % 13) / 13) };
+      return {
+        name: (opts.prefix ?? '') + p.name,
+        shape,
+        data: Float32Array.from({ length: n }, (_, i) => (i % 13) / 13),
+      };
     });
-  if (opts.masks) for (let l = 0; l < CFG.nLayer; l++) tensors.push({ name: `h.${l}.attn.bias`, shape: [1, 1, 8, 8], data: new Float32Array(64).fill(1) });
+  if (opts.masks)
+    for (let l = 0; l < CFG.nLayer; l++)
+      tensors.push({ name: `h.${l}.attn.bias`, shape: [1, 1, 8, 8], data: new Float32Array(64).fill(1) });
   if (opts.lmHead) {
     const wte = Float32Array.from({ length: CFG.vocabSize * CFG.nEmbd }, (_, i) => (i % 13) / 13);
-    tensors.push({ name: 'lm_head.weight', shape: [CFG.vocabSize, CFG.nEmbd], data: opts.lmHead === 'tied' ? wte : wte.map((v) => v + 1) });
+    tensors.push({
+      name: 'lm_head.weight',
+      shape: [CFG.vocabSize, CFG.nEmbd],
+      data: opts.lmHead === 'tied' ? wte : wte.map((v) => v + 1),
+    });
   }
   if (opts.extra) tensors.push({ name: opts.extra, shape: [2], data: new Float32Array(2) });
   const parts = writeSafetensors(tensors);
@@ -57,12 +76,27 @@ describe('GPT-2 checkpoint mapping', () => {
 
   const errors: [string, Parameters<typeof file>[0], string | undefined, RegExp][] = [
     ['untied head', { lmHead: 'untied' }, configJson, /lm_head\.weight differs from wte\.weight: .* untied head/],
-    ['config.json disagrees', {}, JSON.stringify({ ...toHfConfig(CFG), n_layer: 3 }), /config\.json disagrees with the tensors: n_layer is 3 in config\.json but 2 in the checkpoint/],
+    [
+      'config.json disagrees',
+      {},
+      JSON.stringify({ ...toHfConfig(CFG), n_layer: 3 }),
+      /config\.json disagrees with the tensors: n_layer is 3 in config\.json but 2 in the checkpoint/,
+    ],
     ['not a gpt2 config', {}, JSON.stringify({ model_type: 'llama' }), /describes a "llama" model, not GPT-2/],
     ['config.json not JSON', {}, '{oops', /config\.json is not valid JSON/],
     ['missing block tensor', { drop: 'h.1.ln_2.bias' }, configJson, /lacks h\.1\.ln_2\.bias/],
-    ['wrong shape', { reshape: ['h.0.attn.c_attn.weight', [384, 128]] }, configJson, /h\.0\.attn\.c_attn\.weight has shape \[384, 128\], expected \[128, 384\]/],
-    ['extra tensor', { extra: 'h.0.attn.rotary.inv_freq' }, configJson, /tensors a GPT-2 does not: h\.0\.attn\.rotary\.inv_freq/],
+    [
+      'wrong shape',
+      { reshape: ['h.0.attn.c_attn.weight', [384, 128]] },
+      configJson,
+      /h\.0\.attn\.c_attn\.weight has shape \[384, 128\], expected \[128, 384\]/,
+    ],
+    [
+      'extra tensor',
+      { extra: 'h.0.attn.rotary.inv_freq' },
+      configJson,
+      /tensors a GPT-2 does not: h\.0\.attn\.rotary\.inv_freq/,
+    ],
   ];
   it.each(errors)('%s', async (_n, opts, cfg, message) => {
     const p = openGpt2Checkpoint(file(opts), { configJson: cfg });
@@ -76,7 +110,9 @@ describe('GPT-2 checkpoint mapping', () => {
       { name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) },
     ]);
     const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
-    await expect(openGpt2Checkpoint(bytesSource(bytes))).rejects.toThrow(/not a GPT-2 checkpoint \(it looks Llama.*found 2 tensors such as model\.embed_tokens\.weight/);
+    await expect(openGpt2Checkpoint(bytesSource(bytes))).rejects.toThrow(
+      /not a GPT-2 checkpoint \(it looks Llama.*found 2 tensors such as model\.embed_tokens\.weight/,
+    );
   });
 
   it('checks the inherited block count', () => {

@@ -24,7 +24,11 @@ describe('bucketTokens', () => {
   it('matches a comparison sort: ids ascending, positions ascending within an id, CSR starts', () => {
     const rng = new Rng(11);
     const cases: number[][] = [
-      [0], [7], [3, 3, 3, 3], [5, 4, 3, 2, 1, 0], [0, 50256, 0, 50256, 17],
+      [0],
+      [7],
+      [3, 3, 3, 3],
+      [5, 4, 3, 2, 1, 0],
+      [0, 50256, 0, 50256, 17],
       Array.from({ length: 8192 }, () => rng.int(50257)),
       Array.from({ length: 1000 }, () => rng.int(5)), // few ids, long buckets
       Array.from({ length: 300 }, (_, i) => 299 - i), // all distinct, descending

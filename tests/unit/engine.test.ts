@@ -23,31 +23,58 @@ function harness(store = memoryStore(), onEvent?: (e: WorkerEvent) => void, env:
   const events: WorkerEvent[] = [];
   const devices: GPUDevice[] = [];
   const waiters: { pred: (e: WorkerEvent) => boolean; resolve: (e: WorkerEvent) => void }[] = [];
-  const engine = new Engine((e) => {
-    events.push(e);
-    onEvent?.(e);
-    for (const w of [...waiters]) if (w.pred(e)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(e);
-    }
-  }, { acquire: async () => { const a = await acquireNodeDevice(); devices.push(a.device); return a; }, demoCorpus: async () => TEXT.slice(0, 60_000), runStore: async () => store, ...env });
+  const engine = new Engine(
+    (e) => {
+      events.push(e);
+      onEvent?.(e);
+      for (const w of [...waiters])
+        if (w.pred(e)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+    },
+    {
+      acquire: async () => {
+        const a = await acquireNodeDevice();
+        devices.push(a.device);
+        return a;
+      },
+      demoCorpus: async () => TEXT.slice(0, 60_000),
+      runStore: async () => store,
+      ...env,
+    },
+  );
   const send = (c: Command) => engine.handle(c);
-  const until = (pred: (e: WorkerEvent) => boolean) => new Promise<WorkerEvent>((resolve) => {
-    const hit = events.find(pred);
-    if (hit) resolve(hit);
-    else waiters.push({ pred, resolve });
-  });
+  const until = (pred: (e: WorkerEvent) => boolean) =>
+    new Promise<WorkerEvent>((resolve) => {
+      const hit = events.find(pred);
+      if (hit) resolve(hit);
+      else waiters.push({ pred, resolve });
+    });
   const errors = () => events.filter((e) => e.type === 'error' && e.scope !== 'storage');
   const points = () => events.flatMap((e) => (e.type === 'metrics' ? e.points : [])) as MetricPoint[];
   return { engine, events, send, until, errors, points, store, devices };
 }
 
 let uninterrupted: number[] = [];
-const small: RunSettings = { ...DEFAULT_SETTINGS, n: 1, stepsPerRound: 4, ctx: 16, batch: 2, warmup: 0, evalEvery: 0, evalWindows: 2, checkpointEvery: 0 };
+const small: RunSettings = {
+  ...DEFAULT_SETTINGS,
+  n: 1,
+  stepsPerRound: 4,
+  ctx: 16,
+  batch: 2,
+  warmup: 0,
+  evalEvery: 0,
+  evalWindows: 2,
+  checkpointEvery: 0,
+};
 
 async function loaded(h: ReturnType<typeof harness>) {
   await h.send({ type: 'init' });
-  await h.send({ type: 'load-checkpoint', files: [file(join(FIX, 'tiny-2L/model.safetensors')), file(join(FIX, 'tiny-2L/config.json'))] });
+  await h.send({
+    type: 'load-checkpoint',
+    files: [file(join(FIX, 'tiny-2L/model.safetensors')), file(join(FIX, 'tiny-2L/config.json'))],
+  });
   await h.send({ type: 'load-corpus', file: new File([TEXT], 'tinyshakespeare.txt') });
 }
 
@@ -59,10 +86,22 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const ready = h.events.find((e) => e.type === 'ready');
     expect(ready && ready.type === 'ready' && ready.adapter.name).toBeTruthy();
     const ref = h.events.find((e) => e.type === 'reference');
-    expect(ref?.type === 'reference' && ref.info).toMatchObject({ layers: 2, width: 32, heads: 2, positions: 64, vocab: 50257, dtype: 'F32', origin: 'file' });
+    expect(ref?.type === 'reference' && ref.info).toMatchObject({
+      layers: 2,
+      width: 32,
+      heads: 2,
+      positions: 64,
+      vocab: 50257,
+      dtype: 'F32',
+      origin: 'file',
+    });
     const corpus = h.events.find((e) => e.type === 'corpus');
     expect(corpus?.type === 'corpus' && corpus.info.tokens).toBeGreaterThan(300_000);
-    const expected = JSON.parse(readFileSync(join(FIX, 'tiny-2L/expected.json'), 'utf8')) as { ctx: number; windows: number; full: number };
+    const expected = JSON.parse(readFileSync(join(FIX, 'tiny-2L/expected.json'), 'utf8')) as {
+      ctx: number;
+      windows: number;
+      full: number;
+    };
     await h.send({ type: 'analyze', ctx: expected.ctx, windows: expected.windows });
     expect(h.errors()).toEqual([]);
     const val = h.events.find((e) => e.type === 'reference-val');
@@ -80,14 +119,25 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const stages = a.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage);
     expect(stages).toEqual(['running', 'done']);
     const steps = a.points().filter((p) => p.kind === 'step');
-    expect(steps.map((p) => [p.round, p.n, p.x])).toEqual([[0, 1, 0], [0, 1, 1], [0, 1, 2], [0, 1, 3], [1, 2, 4], [1, 2, 5], [1, 2, 6], [1, 2, 7]]);
+    expect(steps.map((p) => [p.round, p.n, p.x])).toEqual([
+      [0, 1, 0],
+      [0, 1, 1],
+      [0, 1, 2],
+      [0, 1, 3],
+      [1, 2, 4],
+      [1, 2, 5],
+      [1, 2, 6],
+      [1, 2, 7],
+    ]);
     uninterrupted = steps.map((p) => p.loss);
     expect(steps.every((p) => Number.isFinite(p.loss) && p.tokens === 32)).toBe(true);
     expect(a.events.some((e) => e.type === 'grow' && e.from === 1 && e.to === 2)).toBe(true);
     const report = a.events.find((e) => e.type === 'report');
     expect(report?.type === 'report' && report.report.rounds.map((r) => r.n)).toEqual([1, 2]);
     // Each snapshot (one per round here) shows a bar that then ends.
-    const saving = a.events.filter((e) => (e.type === 'progress' || e.type === 'progress-end') && e.task === 'saving a checkpoint').map((e) => e.type);
+    const saving = a.events
+      .filter((e) => (e.type === 'progress' || e.type === 'progress-end') && e.task === 'saving a checkpoint')
+      .map((e) => e.type);
     expect(saving.filter((t) => t === 'progress-end').length).toBeGreaterThanOrEqual(2);
     expect(saving.at(-1)).toBe('progress-end');
 
@@ -95,12 +145,19 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const exp = a.events.find((e) => e.type === 'export');
     expect(exp?.type === 'export' && exp.files.map((f) => f.name)).toEqual(['model.safetensors', 'config.json']);
     if (exp?.type !== 'export') throw new Error('no export');
-    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(await exp.files[0]!.blob.arrayBuffer())), { configJson: await exp.files[1]!.blob.text() });
+    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(await exp.files[0]!.blob.arrayBuffer())), {
+      configJson: await exp.files[1]!.blob.text(),
+    });
     expect(ckpt.config).toMatchObject({ nLayer: 2, nEmbd: 32, nHead: 2 });
     await a.send({ type: 'export', what: 'log-csv' });
     const csv = a.events.filter((e) => e.type === 'export').at(-1);
     if (csv?.type !== 'export') throw new Error('no csv');
-    expect((await csv.files[0]!.blob.text()).trim().split('\n').filter((l) => /^inheritune,\d+,step,/.test(l))).toHaveLength(8);
+    expect(
+      (await csv.files[0]!.blob.text())
+        .trim()
+        .split('\n')
+        .filter((l) => /^inheritune,\d+,step,/.test(l)),
+    ).toHaveLength(8);
 
     // The same run paused after its first update (two more are in flight, so it stops mid-round) and resumed.
     const b = harness();
@@ -109,13 +166,22 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     await b.until((e) => e.type === 'metrics' && e.points.some((p) => p.kind === 'step'));
     await b.send({ type: 'pause' });
     await run;
-    expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual(['running', 'pausing', 'paused']);
+    expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual([
+      'running',
+      'pausing',
+      'paused',
+    ]);
     const pausedAt = b.points().filter((p) => p.kind === 'step').length;
     expect(pausedAt).toBeGreaterThan(0);
     expect(pausedAt).toBeLessThan(4);
     await b.send({ type: 'resume' });
     expect(b.errors()).toEqual([]);
-    expect(b.points().filter((p) => p.kind === 'step').map((p) => p.loss)).toEqual(steps.map((p) => p.loss));
+    expect(
+      b
+        .points()
+        .filter((p) => p.kind === 'step')
+        .map((p) => p.loss),
+    ).toEqual(steps.map((p) => p.loss));
   }, 900_000);
 
   it('a fresh engine (a reloaded page) finds the saved run, resumes it and finishes with the same losses', async () => {
@@ -125,7 +191,10 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     await a.until((e) => e.type === 'round-start' && e.round === 1);
     await a.send({ type: 'pause' });
     await run;
-    const before = a.points().filter((p) => p.kind === 'step').map((p) => p.loss);
+    const before = a
+      .points()
+      .filter((p) => p.kind === 'step')
+      .map((p) => p.loss);
     // Round 1's first updates were already recorded when the pause arrived: it stops mid-round.
     expect(before.length).toBeGreaterThan(4);
     expect(before.length).toBeLessThan(8);
@@ -133,25 +202,43 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const b = harness(a.store);
     await b.send({ type: 'init' });
     const ready = b.events.find((e) => e.type === 'ready');
-    expect(ready?.type === 'ready' && ready.saved).toMatchObject({ reference: 'model.safetensors', corpus: 'tinyshakespeare.txt', phase: 'inheritune', round: 1 });
+    expect(ready?.type === 'ready' && ready.saved).toMatchObject({
+      reference: 'model.safetensors',
+      corpus: 'tinyshakespeare.txt',
+      phase: 'inheritune',
+      round: 1,
+    });
     // Before resuming, the log export gives the saved run's log (it used to say there was none).
     const exportedLog = async (h: ReturnType<typeof harness>) => {
       const at = h.events.length;
       await h.send({ type: 'export', what: 'log-json' });
       const e = h.events.slice(at).find((x) => x.type === 'export');
       expect(e, JSON.stringify(h.events.slice(at))).toBeDefined();
-      const log = JSON.parse(await (e as Extract<WorkerEvent, { type: 'export' }>).files[0]!.blob.text()) as { type: string; loss?: number }[];
+      const log = JSON.parse(await (e as Extract<WorkerEvent, { type: 'export' }>).files[0]!.blob.text()) as {
+        type: string;
+        loss?: number;
+      }[];
       return log.filter((x) => x.type === 'step').map((x) => x.loss);
     };
     expect(await exportedLog(b)).toEqual(before);
     await b.send({ type: 'resume' });
     expect(b.errors()).toEqual([]);
-    expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual(['running', 'done']);
+    expect(b.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage)).toEqual([
+      'running',
+      'done',
+    ]);
     expect(b.events.filter((e) => e.type === 'reference').length).toBe(1); // the reference came back from the run folder
     // The resumed engine first replays the saved log (the steps before the reload), then trains the rest.
     // Both rounds' markers are back: round 0's from the saved log, round 1's from the log and again from the resume.
-    expect(b.events.flatMap((e) => (e.type === 'round-start' ? [`${e.round}@${e.x}`] : []))).toEqual(['0@0', '1@4', '1@4']);
-    const all = b.points().filter((p) => p.kind === 'step').map((p) => p.loss);
+    expect(b.events.flatMap((e) => (e.type === 'round-start' ? [`${e.round}@${e.x}`] : []))).toEqual([
+      '0@0',
+      '1@4',
+      '1@4',
+    ]);
+    const all = b
+      .points()
+      .filter((p) => p.kind === 'step')
+      .map((p) => p.loss);
     expect(all.slice(0, before.length)).toEqual(before);
     expect(all).toEqual(uninterrupted);
     // A finished run is no longer offered for resuming.
@@ -162,7 +249,10 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect(await exportedLog(d)).toEqual(uninterrupted);
 
     await b.send({ type: 'sample', prompt: 'ROMEO:', tokens: 5, temperature: 0, topK: 0 });
-    const text = b.events.filter((e) => e.type === 'sample').map((e) => (e.type === 'sample' ? e.text : '')).join('');
+    const text = b.events
+      .filter((e) => e.type === 'sample')
+      .map((e) => (e.type === 'sample' ? e.text : ''))
+      .join('');
     expect(b.events.filter((e) => e.type === 'sample').at(-1)).toMatchObject({ done: true });
     expect(text.length).toBeGreaterThan(0);
     expect(b.errors()).toEqual([]);
@@ -183,7 +273,9 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect(h.devices).toHaveLength(2); // a second device was acquired
     const notices = h.errors().map((e) => (e.type === 'error' ? e.message : ''));
     expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatch(/GPU device lost .*Acquiring a new GPU device and resuming from the last checkpoint \(recovery 1 of 2\)/);
+    expect(notices[0]).toMatch(
+      /GPU device lost .*Acquiring a new GPU device and resuming from the last checkpoint \(recovery 1 of 2\)/,
+    );
     const stages = h.events.filter((e) => e.type === 'stage').map((e) => e.type === 'stage' && e.stage);
     expect(stages[0]).toBe('running');
     expect(stages.at(-1)).toBe('done');
@@ -205,26 +297,60 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
       return e?.type === 'error' ? e : null;
     };
     const garbage = new File([new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])], 'model.safetensors');
-    expect((await errorAfter({ type: 'load-checkpoint', files: [garbage] }))?.message).toMatch(/model\.safetensors: .*header/i);
-    expect((await errorAfter({ type: 'load-checkpoint', files: [new File(['x'], 'pytorch_model.bin')] }))?.message).toMatch(/not a checkpoint.*safetensors/);
-    expect((await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0x66, 0, 0x67])], 'data.txt') }))?.message).toMatch(/binary/);
-    expect((await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0xff, 0xfe, 0x41])], 'latin.txt') }))?.message).toMatch(/not valid UTF-8/);
-    expect((await errorAfter({ type: 'load-corpus', file: new File([' \n\n '], 'blank.txt') }))?.message).toMatch(/blank\.txt is empty \(only whitespace\)/);
-    const llama = new File(writeSafetensors([{ name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) }]), 'model.safetensors');
-    expect((await errorAfter({ type: 'load-checkpoint', files: [llama] }))?.message).toMatch(/not a GPT-2 checkpoint \(it looks Llama/);
+    expect((await errorAfter({ type: 'load-checkpoint', files: [garbage] }))?.message).toMatch(
+      /model\.safetensors: .*header/i,
+    );
+    expect(
+      (await errorAfter({ type: 'load-checkpoint', files: [new File(['x'], 'pytorch_model.bin')] }))?.message,
+    ).toMatch(/not a checkpoint.*safetensors/);
+    expect(
+      (await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0x66, 0, 0x67])], 'data.txt') }))
+        ?.message,
+    ).toMatch(/binary/);
+    expect(
+      (await errorAfter({ type: 'load-corpus', file: new File([new Uint8Array([0xff, 0xfe, 0x41])], 'latin.txt') }))
+        ?.message,
+    ).toMatch(/not valid UTF-8/);
+    expect((await errorAfter({ type: 'load-corpus', file: new File([' \n\n '], 'blank.txt') }))?.message).toMatch(
+      /blank\.txt is empty \(only whitespace\)/,
+    );
+    const llama = new File(
+      writeSafetensors([{ name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) }]),
+      'model.safetensors',
+    );
+    expect((await errorAfter({ type: 'load-checkpoint', files: [llama] }))?.message).toMatch(
+      /not a GPT-2 checkpoint \(it looks Llama/,
+    );
     const config = JSON.parse(readFileSync(join(FIX, 'tiny-2L/config.json'), 'utf8')) as Record<string, unknown>;
     const wrongConfig = new File([JSON.stringify({ ...config, n_embd: 64 })], 'config.json');
-    expect((await errorAfter({ type: 'load-checkpoint', files: [file(join(FIX, 'tiny-2L/model.safetensors')), wrongConfig] }))?.message)
-      .toMatch(/config\.json disagrees with the tensors: n_embd is 64 in config\.json but 32 in the checkpoint/);
-    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(/A run is under way in another tab/);
+    expect(
+      (
+        await errorAfter({
+          type: 'load-checkpoint',
+          files: [file(join(FIX, 'tiny-2L/model.safetensors')), wrongConfig],
+        })
+      )?.message,
+    ).toMatch(/config\.json disagrees with the tensors: n_embd is 64 in config\.json but 32 in the checkpoint/);
+    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(
+      /A run is under way in another tab/,
+    );
     otherTab = false;
-    expect((await errorAfter({ type: 'start', settings: { ...small, n: 0 } }))?.message).toMatch(/n \(blocks inherited\) must be at least 1/);
-    expect((await errorAfter({ type: 'start', settings: { ...small, n: 2 } }))?.message).toMatch(/n \(blocks inherited\) = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/);
-    expect((await errorAfter({ type: 'start', settings: { ...small, n: 3 } }))?.message).toMatch(/n \(blocks inherited\) = 3 is more than the reference's 2 blocks/);
-    expect((await errorAfter({ type: 'start', settings: { ...small, ctx: 65 } }))?.message).toMatch(/context .* from 1 to 64, got 65/);
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 0 } }))?.message).toMatch(
+      /n \(blocks inherited\) must be at least 1/,
+    );
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 2 } }))?.message).toMatch(
+      /n \(blocks inherited\) = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
+    );
+    expect((await errorAfter({ type: 'start', settings: { ...small, n: 3 } }))?.message).toMatch(
+      /n \(blocks inherited\) = 3 is more than the reference's 2 blocks/,
+    );
+    expect((await errorAfter({ type: 'start', settings: { ...small, ctx: 65 } }))?.message).toMatch(
+      /context .* from 1 to 64, got 65/,
+    );
     // 40,000 × 64 tokens × 128 floats (the MLP's 4·32) = 1.22 GiB, over the software adapter's 1 GiB binding limit.
-    expect((await errorAfter({ type: 'start', settings: { ...small, batch: 40_000, ctx: 64 } }))?.message)
-      .toMatch(/batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.\d MiB: use batch ≤ 32768/);
+    expect((await errorAfter({ type: 'start', settings: { ...small, batch: 40_000, ctx: 64 } }))?.message).toMatch(
+      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.\d MiB: use batch ≤ 32768/,
+    );
     expect(h.events.filter((e) => e.type === 'stage')).toEqual([]); // nothing started
     expect((await errorAfter({ type: 'export', what: 'model' }))?.message).toMatch(/no trained model/);
     // The good reference and corpus are still there: a valid run starts.
@@ -233,14 +359,26 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     // change what the analysis reports on.
     const before = h.events.length;
     const analysing = h.send({ type: 'analyze', ctx: 16, windows: 2 });
-    expect((await errorAfter({ type: 'load-corpus', file: new File([TEXT.slice(0, 5000)], 'other.txt') }))?.message).toBe('Busy analysing the reference: load the corpus once it has finished.');
+    expect(
+      (await errorAfter({ type: 'load-corpus', file: new File([TEXT.slice(0, 5000)], 'other.txt') }))?.message,
+    ).toBe('Busy analysing the reference: load the corpus once it has finished.');
     await analysing;
-    expect(h.events.slice(before).flatMap((e) => (e.type === 'busy' ? [e.task] : []))).toEqual(['analysing the reference', null]);
+    expect(h.events.slice(before).flatMap((e) => (e.type === 'busy' ? [e.task] : []))).toEqual([
+      'analysing the reference',
+      null,
+    ]);
     expect(h.events.filter((e) => e.type === 'reference-val')).toHaveLength(1);
     // A corpus too short for training at all is refused on loading; one too short for a validation window of the
     // context (120 tokens: 12 validate) at start, naming the numbers.
-    expect((await errorAfter({ type: 'load-corpus', file: new File(['To be, or not to be.'], 'tiny.txt') }))?.message).toMatch(/tiny\.txt has only \d+ tokens: too short/);
-    await h.send({ type: 'load-corpus', file: new File(['To be, or not to be, that is the question. '.repeat(10)], 'short.txt') });
-    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(/the corpus is too short: its validation split \(last 10%\) has \d+ tokens; one window of 16 tokens needs 17/);
+    expect(
+      (await errorAfter({ type: 'load-corpus', file: new File(['To be, or not to be.'], 'tiny.txt') }))?.message,
+    ).toMatch(/tiny\.txt has only \d+ tokens: too short/);
+    await h.send({
+      type: 'load-corpus',
+      file: new File(['To be, or not to be, that is the question. '.repeat(10)], 'short.txt'),
+    });
+    expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(
+      /the corpus is too short: its validation split \(last 10%\) has \d+ tokens; one window of 16 tokens needs 17/,
+    );
   }, 600_000);
 });

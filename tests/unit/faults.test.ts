@@ -26,8 +26,23 @@ const data = { train: stream.subarray(0, 2700), val: stream.subarray(2700) };
 
 // n = k: a single round of 12 updates, snapshots every 4.
 const settings: InherituneSettings = {
-  n: 2, stepsPerRound: 12, grow: 'restart', paperCode: false, baseline: false, initSeed: 5, checkpointEvery: 4,
-  train: { batch: 2, ctx: 8, accum: 1, evalEvery: 0, evalWindows: 2, seed: 3, schedule: { kind: 'cosine', lr: 3e-3, warmup: 1 }, optimizer: optimizerConfig('adamw') },
+  n: 2,
+  stepsPerRound: 12,
+  grow: 'restart',
+  paperCode: false,
+  baseline: false,
+  initSeed: 5,
+  checkpointEvery: 4,
+  train: {
+    batch: 2,
+    ctx: 8,
+    accum: 1,
+    evalEvery: 0,
+    evalWindows: 2,
+    seed: 3,
+    schedule: { kind: 'cosine', lr: 3e-3, warmup: 1 },
+    optimizer: optimizerConfig('adamw'),
+  },
 };
 
 /** Runs the pipeline, writing NaN into wte right after the step events listed in `poisonAfter` (each once). */
@@ -36,26 +51,42 @@ async function poisonedRun(dir: string, poisonAfter: number[], copySnapshotAt?: 
   let live: Gpt2Model | null = null;
   const pending = [...poisonAfter];
   const events: PipelineEvent[] = [];
-  const result = await runInheritune({
-    gpu, ref, data, peak: null, store: directoryStore(dir),
-    onModel: (m) => { live = m; },
-    onEvent: (e) => {
-      events.push(e);
-      if (e.type === 'snapshot' && copySnapshotAt && e.step === copySnapshotAt.step && !events.some((x) => x.type === 'rollback')) {
-        copyFileSync(join(dir, SNAPSHOT_FILE), join(copySnapshotAt.to, SNAPSHOT_FILE));
-      }
-      if (e.type === 'step' && e.step === pending[0]) {
-        pending.shift();
-        const wte = live!.params.get('wte.weight')!;
-        gpu.upload(wte.view, new Float32Array(wte.size).fill(NaN));
-      }
+  const result = await runInheritune(
+    {
+      gpu,
+      ref,
+      data,
+      peak: null,
+      store: directoryStore(dir),
+      onModel: (m) => {
+        live = m;
+      },
+      onEvent: (e) => {
+        events.push(e);
+        if (
+          e.type === 'snapshot' &&
+          copySnapshotAt &&
+          e.step === copySnapshotAt.step &&
+          !events.some((x) => x.type === 'rollback')
+        ) {
+          copyFileSync(join(dir, SNAPSHOT_FILE), join(copySnapshotAt.to, SNAPSHOT_FILE));
+        }
+        if (e.type === 'step' && e.step === pending[0]) {
+          pending.shift();
+          const wte = live!.params.get('wte.weight')!;
+          gpu.upload(wte.view, new Float32Array(wte.size).fill(NaN));
+        }
+      },
     },
-  }, settings);
+    settings,
+  );
   return { result, events };
 }
 
 describe('faults', () => {
-  it('a NaN mid-round rolls back to the last snapshot at half the learning rate and matches a run restored from it', { timeout: 300_000 }, async () => {
+  it('a NaN mid-round rolls back to the last snapshot at half the learning rate and matches a run restored from it', {
+    timeout: 300_000,
+  }, async () => {
     const [a, b] = [mkdtempSync(join(tmpdir(), 'fault-a-')), mkdtempSync(join(tmpdir(), 'fault-b-'))];
     try {
       const { result, events } = await poisonedRun(a, [5], { step: 4, to: b });
@@ -98,7 +129,9 @@ describe('faults', () => {
     }
   });
 
-  it('a second non-finite step after the rollback stops the run and the report says why', { timeout: 300_000 }, async () => {
+  it('a second non-finite step after the rollback stops the run and the report says why', {
+    timeout: 300_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fault-c-'));
     try {
       const { result, events } = await poisonedRun(dir, [5, 5]);

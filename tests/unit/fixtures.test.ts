@@ -75,7 +75,9 @@ describe.each([
       backward(loss);
       const got = (await loss.readF32())[0]!;
       loss.dispose();
-      console.log(`${dir}${half ? ' (f16 activations)' : ''}: loss ${got} vs PyTorch ${dbg.loss} (rel ${(Math.abs(got - dbg.loss) / dbg.loss).toExponential(2)}); logits max|Δ| ${worstLogit.toExponential(2)} over ${dbg.logits_idx.length} samples`);
+      console.log(
+        `${dir}${half ? ' (f16 activations)' : ''}: loss ${got} vs PyTorch ${dbg.loss} (rel ${(Math.abs(got - dbg.loss) / dbg.loss).toExponential(2)}); logits max|Δ| ${worstLogit.toExponential(2)} over ${dbg.logits_idx.length} samples`,
+      );
       expect(Math.abs(got - dbg.loss) / dbg.loss).toBeLessThan(tol.loss);
       expect(worstLogit).toBeLessThan(tol.logit);
       const names = Object.keys(dbg.grads);
@@ -91,13 +93,17 @@ describe.each([
         const normErr = Math.abs(l2 - ref.l2) / ref.l2;
         // Samples: |Δ| ≤ 2e-2·(|ref| + rms), rms = L2/√n, so entries near zero are judged on the tensor's scale.
         const rms = ref.l2 / Math.sqrt(g.length);
-        const sampleErr = Math.max(...ref.idx.map((i, k) => Math.abs(g[i]! - ref.val[k]!) / (Math.abs(ref.val[k]!) + rms)));
+        const sampleErr = Math.max(
+          ...ref.idx.map((i, k) => Math.abs(g[i]! - ref.val[k]!) / (Math.abs(ref.val[k]!) + rms)),
+        );
         worstNorm = Math.max(worstNorm, normErr);
         worstSample = Math.max(worstSample, sampleErr);
         expect(normErr, `${name} L2 ${l2} vs ${ref.l2}`).toBeLessThan(tol.grad);
         expect(sampleErr, `${name} samples`).toBeLessThan(tol.grad);
       }
-      console.log(`${dir}${half ? ' (f16 activations)' : ''}: ${names.length} gradients, worst L2 rel err ${worstNorm.toExponential(2)}, worst sample err ${worstSample.toExponential(2)} (of ${tol.grad})`);
+      console.log(
+        `${dir}${half ? ' (f16 activations)' : ''}: ${names.length} gradients, worst L2 rel err ${worstNorm.toExponential(2)}, worst sample err ${worstSample.toExponential(2)} (of ${tol.grad})`,
+      );
     } finally {
       model.dispose();
       await src.close();
@@ -106,7 +112,12 @@ describe.each([
 });
 
 describe('validation loss (expected.json)', () => {
-  it.each([['tiny-2L', 'full'], ['tiny-2L', 'layers_1'], ['tiny-2L-bf16', 'full'], ['tiny-2L-bf16', 'layers_1']])('%s %s', async (dir, key) => {
+  it.each([
+    ['tiny-2L', 'full'],
+    ['tiny-2L', 'layers_1'],
+    ['tiny-2L-bf16', 'full'],
+    ['tiny-2L-bf16', 'layers_1'],
+  ])('%s %s', async (dir, key) => {
     const exp = JSON.parse(readFileSync(join(FIX, dir, 'expected.json'), 'utf8')) as Record<string, number>;
     const layers = key === 'full' ? undefined : Number(key.split('_')[1]);
     const { model, src } = await load(dir, layers);
@@ -131,12 +142,21 @@ describe('export', () => {
       const back = await openGpt2Checkpoint(bytesSource(bytes), { configJson });
       expect(back.config).toEqual(model.config);
       expect(back.file.metadata).toEqual({ format: 'pt' });
-      expect([...back.file.tensors.keys()].some((k) => k.startsWith('transformer.') || k.endsWith('attn.bias') && /^h\.\d+\.attn\.bias$/.test(k) && back.file.tensors.get(k)!.shape.length === 4)).toBe(false);
+      expect(
+        [...back.file.tensors.keys()].some(
+          (k) =>
+            k.startsWith('transformer.') ||
+            (k.endsWith('attn.bias') && /^h\.\d+\.attn\.bias$/.test(k) && back.file.tensors.get(k)!.shape.length === 4),
+        ),
+      ).toBe(false);
       for (const [name, data] of host) {
         const again = await back.read(name);
         const bits = (f: Float32Array) => new Uint32Array(f.buffer, f.byteOffset, f.length); // toHost gives views into banks
         expect(again.length, name).toBe(data.length);
-        expect(bits(again).every((v, i) => v === bits(data)[i]), name).toBe(true);
+        expect(
+          bits(again).every((v, i) => v === bits(data)[i]),
+          name,
+        ).toBe(true);
       }
       const gpu = await getGpu();
       const reloaded = await Gpt2Model.create(gpu, back.config, (n) => back.read(n));
@@ -146,7 +166,14 @@ describe('export', () => {
       const b = (await reloaded.loss(x, y, 2, 16).readF32())[0];
       expect(b).toBe(a);
       const cfg = JSON.parse(configJson) as Record<string, unknown>;
-      expect(cfg).toMatchObject({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_layer: model.config.nLayer, n_embd: model.config.nEmbd, n_head: model.config.nHead, vocab_size: 50257 });
+      expect(cfg).toMatchObject({
+        model_type: 'gpt2',
+        architectures: ['GPT2LMHeadModel'],
+        n_layer: model.config.nLayer,
+        n_embd: model.config.nEmbd,
+        n_head: model.config.nHead,
+        vocab_size: 50257,
+      });
       reloaded.dispose();
       model.dispose();
       await src.close();

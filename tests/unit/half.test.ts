@@ -24,7 +24,8 @@ describe('f32 → f16 (round to nearest even)', () => {
   it('round-trips every half; NaN stays NaN', () => {
     for (let h = 0; h < 65536; h++) {
       const back = f32ToF16Bits(widen(h));
-      if (isNanHalf(h) ? !isNanHalf(back) : back !== h) expect.fail(`half 0x${h.toString(16)} came back as 0x${back.toString(16)}`);
+      if (isNanHalf(h) ? !isNanHalf(back) : back !== h)
+        expect.fail(`half 0x${h.toString(16)} came back as 0x${back.toString(16)}`);
     }
   });
 
@@ -39,7 +40,10 @@ describe('f32 → f16 (round to nearest even)', () => {
         const below = fromBits(bitsOf(mid) - 1); // one float nearer zero, then one farther
         const above = fromBits(bitsOf(mid) + 1);
         const got = [f32ToF16Bits(mid), f32ToF16Bits(below), f32ToF16Bits(above)];
-        if (got[0] !== want || got[1] !== (sign | h) || got[2] !== up) expect.fail(`between 0x${(sign | h).toString(16)} and 0x${up.toString(16)}: got ${got.map((g) => g.toString(16))}`);
+        if (got[0] !== want || got[1] !== (sign | h) || got[2] !== up)
+          expect.fail(
+            `between 0x${(sign | h).toString(16)} and 0x${up.toString(16)}: got ${got.map((g) => g.toString(16))}`,
+          );
       }
     }
   });
@@ -62,10 +66,23 @@ describe('f32 → f16 (round to nearest even)', () => {
       return sign | (dl < dh || (dl === dh && lo % 2 === 0) ? lo : hi);
     };
     const rng = new Rng(5);
-    const values = [0, -0, 1e-45, 2 ** -25, 2 ** -24, 6e-8, 65504, 65519, 65520, -1e30, ...Array.from({ length: 20_000 }, () => Math.fround(rng.normal() * 2 ** Math.floor(rng.next() * 50 - 30)))];
+    const values = [
+      0,
+      -0,
+      1e-45,
+      2 ** -25,
+      2 ** -24,
+      6e-8,
+      65504,
+      65519,
+      65520,
+      -1e30,
+      ...Array.from({ length: 20_000 }, () => Math.fround(rng.normal() * 2 ** Math.floor(rng.next() * 50 - 30))),
+    ];
     for (const v of values) {
       const got = f32ToF16Bits(v);
-      if (got !== nearest(Math.fround(v))) expect.fail(`${v}: got 0x${got.toString(16)}, want 0x${nearest(Math.fround(v)).toString(16)}`);
+      if (got !== nearest(Math.fround(v)))
+        expect.fail(`${v}: got 0x${got.toString(16)}, want 0x${nearest(Math.fround(v)).toString(16)}`);
     }
     expect(f32ToF16Bits(Infinity)).toBe(0x7c00);
     expect(f32ToF16Bits(-Infinity)).toBe(0xfc00);

@@ -23,10 +23,14 @@ it('inheriting 2 of 8 blocks reads only those blocks, the embeddings and ln_f', 
     model.dispose();
     const needed = paramSpecs(config).reduce((n, p) => n + 4 * p.size, 0);
     const fileSize = statSync(join(DIR, 'model.safetensors')).size;
-    console.log(`file ${fileSize} B; header read ${afterHeader} B; inherit(2) read ${src.bytesRead - afterHeader} B for ${needed} B of parameters`);
+    console.log(
+      `file ${fileSize} B; header read ${afterHeader} B; inherit(2) read ${src.bytesRead - afterHeader} B for ${needed} B of parameters`,
+    );
     expect(src.bytesRead - afterHeader).toBe(needed);
     // Blocks 2…7 (and the mask buffers) stay on disk: the total read leaves at least their bytes unread.
-    const skipped = paramSpecs(ckpt.config).filter((p) => /^h\.([2-7])\./.test(p.name)).reduce((n, p) => n + 4 * p.size, 0);
+    const skipped = paramSpecs(ckpt.config)
+      .filter((p) => /^h\.([2-7])\./.test(p.name))
+      .reduce((n, p) => n + 4 * p.size, 0);
     expect(fileSize - src.bytesRead).toBeGreaterThanOrEqual(skipped);
   } finally {
     await src.close();
@@ -37,8 +41,17 @@ it('paper-code mode makes only wpe and ln_f from init, with the values a whole i
   const c = { vocabSize: 300, nPositions: 32, nEmbd: 16, nLayer: 3, nHead: 2 };
   const full = initParams(inheritedConfig(c, 2), 9);
   const made: string[] = [];
-  const { source } = inheritSource(c, async (n) => { made.push(n); return new Float32Array(0); }, 2, { paperCode: true, seed: 9 });
-  for (const name of ['wpe.weight', 'ln_f.weight', 'ln_f.bias']) expect(await source(name, []), name).toEqual(full.get(name));
+  const { source } = inheritSource(
+    c,
+    async (n) => {
+      made.push(n);
+      return new Float32Array(0);
+    },
+    2,
+    { paperCode: true, seed: 9 },
+  );
+  for (const name of ['wpe.weight', 'ln_f.weight', 'ln_f.bias'])
+    expect(await source(name, []), name).toEqual(full.get(name));
   await source('h.1.mlp.c_proj.weight', []);
   expect(made).toEqual(['h.1.mlp.c_proj.weight']); // read from the reference
   // Any subset: each tensor as in the whole init, nothing else stored.

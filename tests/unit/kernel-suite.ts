@@ -18,14 +18,18 @@ const CHECK_TIMEOUT_MS = 300_000;
 export function kernelSuite(title: string, gpu: () => Promise<Gpu>, only: (c: Check) => boolean = () => true): void {
   describe(title, () => {
     for (const check of allChecks.filter(only)) {
-      it(`${check.name} [${check.kernels.join(', ')}]`, async () => {
-        const r = await runCheck(await gpu(), check);
-        console.log(`${check.name} (${r.ms.toFixed(0)} ms)\n  ${r.lines.join('\n  ')}`);
-        expect(r.error).toBeNull();
-        const failed = r.comparisons.filter((c) => !c.pass).map((c) => c.label);
-        expect(failed).toEqual([]);
-        expect(r.comparisons.length).toBeGreaterThan(0);
-      }, CHECK_TIMEOUT_MS);
+      it(
+        `${check.name} [${check.kernels.join(', ')}]`,
+        async () => {
+          const r = await runCheck(await gpu(), check);
+          console.log(`${check.name} (${r.ms.toFixed(0)} ms)\n  ${r.lines.join('\n  ')}`);
+          expect(r.error).toBeNull();
+          const failed = r.comparisons.filter((c) => !c.pass).map((c) => c.label);
+          expect(failed).toEqual([]);
+          expect(r.comparisons.length).toBeGreaterThan(0);
+        },
+        CHECK_TIMEOUT_MS,
+      );
     }
   });
 }

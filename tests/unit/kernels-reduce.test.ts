@@ -18,7 +18,7 @@ const withoutSubgroups = () => (device ??= acquireNodeDevice().then((a) => new G
 const REDUCING = /^(layernorm|crossentropy)_(forward|backward|\*)$/;
 
 describe('workgroup reductions', () => {
-  it('the default device reduces through subgroups where it can; CI\'s adapter can, so the suite exercises them', async () => {
+  it("the default device reduces through subgroups where it can; CI's adapter can, so the suite exercises them", async () => {
     const gpu = await getGpu();
     expect(gpu.subgroupReduce).toBe(canReduceInSubgroups(gpu.instance, gpu.features));
     // SwiftShader (the adapter CI runs on) has subgroups and Dawn's WGSL has subgroup_id: without them, the subgroup
@@ -29,13 +29,18 @@ describe('workgroup reductions', () => {
   });
 
   it('splices the subgroup library with its directives moved above every declaration, and maps lines back', () => {
-    const { code, mapLine } = expandIncludes(lnForward, 'shaders/layernorm_forward.wgsl', { workgroup_reduce: 'workgroup_reduce_subgroups' });
+    const { code, mapLine } = expandIncludes(lnForward, 'shaders/layernorm_forward.wgsl', {
+      workgroup_reduce: 'workgroup_reduce_subgroups',
+    });
     const lines = code.split('\n');
     expect(lines.slice(0, 2)).toEqual(['enable subgroups;', 'requires subgroup_id;']);
     expect(mapLine(1)).toMatchObject({ file: 'shaders/lib/workgroup_reduce_subgroups.wgsl', line: 1 });
     const call = lines.findIndex((l) => l.includes('wgSum(s, lane)'));
     expect(call).toBeGreaterThan(0);
-    expect(mapLine(call + 1)).toMatchObject({ file: 'shaders/layernorm_forward.wgsl', line: lnForward.split('\n').findIndex((l) => l.includes('wgSum(s, lane)')) + 1 });
+    expect(mapLine(call + 1)).toMatchObject({
+      file: 'shaders/layernorm_forward.wgsl',
+      line: lnForward.split('\n').findIndex((l) => l.includes('wgSum(s, lane)')) + 1,
+    });
     const sub = lines.findIndex((l) => l.includes('subgroupAdd'));
     expect(mapLine(sub + 1).file).toBe('shaders/lib/workgroup_reduce_subgroups.wgsl');
     // Without the swap, the portable file and no directive.
@@ -46,4 +51,6 @@ describe('workgroup reductions', () => {
   });
 });
 
-kernelSuite('reducing kernels vs CPU references, workgroup memory only (no subgroups)', withoutSubgroups, (c) => c.kernels.some((k) => REDUCING.test(k)));
+kernelSuite('reducing kernels vs CPU references, workgroup memory only (no subgroups)', withoutSubgroups, (c) =>
+  c.kernels.some((k) => REDUCING.test(k)),
+);

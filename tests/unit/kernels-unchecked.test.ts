@@ -21,13 +21,24 @@ describe('a device made with boundsChecks: false', () => {
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> at: vec4u;
 @compute @workgroup_size(1) fn main() { dst[0] = src[at.x]; }`;
-      const p = d.createComputePipeline({ layout: 'auto', compute: { module: d.createShaderModule({ code }), entryPoint: 'main' } });
+      const p = d.createComputePipeline({
+        layout: 'auto',
+        compute: { module: d.createShaderModule({ code }), entryPoint: 'main' },
+      });
       const src = d.createBuffer({ size: 1024, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      d.queue.writeBuffer(src, 0, Float32Array.from({ length: 256 }, (_, i) => i + 1));
+      d.queue.writeBuffer(
+        src,
+        0,
+        Float32Array.from({ length: 256 }, (_, i) => i + 1),
+      );
       const dst = d.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
       const at = d.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       d.queue.writeBuffer(at, 0, new Uint32Array([20, 0, 0, 0]));
-      const entries = [{ binding: 0, resource: { buffer: src, offset: 0, size: 64 } }, { binding: 1, resource: { buffer: dst } }, { binding: 2, resource: { buffer: at } }];
+      const entries = [
+        { binding: 0, resource: { buffer: src, offset: 0, size: 64 } },
+        { binding: 1, resource: { buffer: dst } },
+        { binding: 2, resource: { buffer: at } },
+      ];
       const enc = d.createCommandEncoder();
       const pass = enc.beginComputePass();
       pass.setPipeline(p);

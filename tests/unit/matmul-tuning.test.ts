@@ -3,7 +3,15 @@
 
 import { describe, expect, it } from 'vitest';
 import { empty, fromArray } from '../../src/tensor';
-import { enableMatmulTuning, hasPendingMatmulTuning, launchMatmul, matmulKernel, splitK, tuneMatmuls, variantsFor } from '../../src/tensor/ops/matmul';
+import {
+  enableMatmulTuning,
+  hasPendingMatmulTuning,
+  launchMatmul,
+  matmulKernel,
+  splitK,
+  tuneMatmuls,
+  variantsFor,
+} from '../../src/tensor/ops/matmul';
 import { expandIncludes } from '../../src/gpu/kernel';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
@@ -15,8 +23,16 @@ describe('matmul tuning', () => {
     const gpu = await getGpu();
     const rng = new Rng(5);
     const [M, N, K] = [33, 70, 20];
-    const a = fromArray(gpu, Float32Array.from({ length: M * K }, () => rng.normal()), [M * K]);
-    const b = fromArray(gpu, Float32Array.from({ length: K * N }, () => rng.normal()), [K * N]);
+    const a = fromArray(
+      gpu,
+      Float32Array.from({ length: M * K }, () => rng.normal()),
+      [M * K],
+    );
+    const b = fromArray(
+      gpu,
+      Float32Array.from({ length: K * N }, () => rng.normal()),
+      [K * N],
+    );
     const c = empty(gpu, [M * N]);
     launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K });
     const before = await c.readF32();
@@ -55,8 +71,20 @@ describe('matmul tuning', () => {
 
   it('offers the 16-deep K slices only where the adapter allows 32 KiB of workgroup memory, and refuses to force them elsewhere', async () => {
     const shape = { M: 64, N: 64, K: 64 };
-    expect(variantsFor({ limits: { maxComputeWorkgroupStorageSize: 32768 } }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4', 'reg128k16', 'reg128v4k16']);
-    expect(variantsFor({ limits: { maxComputeWorkgroupStorageSize: 16384 } }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4']);
+    expect(variantsFor({ limits: { maxComputeWorkgroupStorageSize: 32768 } }, shape)).toEqual([
+      'simple',
+      'reg64',
+      'reg128',
+      'reg128v4',
+      'reg128k16',
+      'reg128v4k16',
+    ]);
+    expect(variantsFor({ limits: { maxComputeWorkgroupStorageSize: 16384 } }, shape)).toEqual([
+      'simple',
+      'reg64',
+      'reg128',
+      'reg128v4',
+    ]);
     expect(variantsFor({ limits: {} }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4']); // WebGPU's default
     const real = await getGpu();
     const small = Object.create(real, { limits: { value: { ...real.limits, maxComputeWorkgroupStorageSize: 16384 } } });
@@ -90,7 +118,9 @@ describe('matmul tuning', () => {
     gpu.clear(r.view);
     expect(dispatches({ residual: r.view })).toBe(1);
     expect(dispatches({ gelu: r.view })).toBe(1);
-    expect(() => dispatches({ residual: r.view, beta: 1 })).toThrow('matmul: the residual epilogue overwrites C (beta must be 0, not 1)');
+    expect(() => dispatches({ residual: r.view, beta: 1 })).toThrow(
+      'matmul: the residual epilogue overwrites C (beta must be 0, not 1)',
+    );
     expect(() => dispatches({ residual: r.view, gelu: c.view })).toThrow('one epilogue at a time');
     await gpu.sync();
     for (const t of [a, b, c, bias, r]) t.dispose();
@@ -100,7 +130,10 @@ describe('matmul tuning', () => {
     expect(matmulKernel('reg128v4', true, 'gelu')).toBe(matmulKernel('reg128v4', true, 'gelu'));
     for (const v of ['simple', 'reg64', 'reg128v4k16'] as const) {
       expect(matmulKernel(v).storage).toEqual(['read', 'read', 'read', 'rw']);
-      expect(matmulKernel(v, false, 'residual')).toMatchObject({ name: 'matmul+residual', storage: ['read', 'read', 'read', 'rw', 'read'] });
+      expect(matmulKernel(v, false, 'residual')).toMatchObject({
+        name: 'matmul+residual',
+        storage: ['read', 'read', 'read', 'rw', 'read'],
+      });
       const gelu = matmulKernel(v, true, 'gelu');
       expect(gelu).toMatchObject({ name: 'matmul+gelu', storage: ['read', 'read', 'read', 'rw', 'rw'] });
       const { code, mapLine } = expandIncludes(gelu.source, `${v}.wgsl`);
@@ -115,11 +148,12 @@ describe('matmul tuning', () => {
     }
   });
 
-  it('sizes the head\'s chunks and splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)', () => {
+  it("sizes the head's chunks and splits K by shape alone where few output tiles meet a long K (GPT-2 124M at B=8, T=1024)", () => {
     const parts = (M: number, N: number, K: number, batch = 1) => splitK({ M, N, K, batch })?.parts ?? 1;
     // The tied head's chunks: 640 rows of GPT-2's vocabulary in the default 128 MiB binding (five 128-row tiles), 256
     // under a 64 MiB limit, and never more than the rows there are (rounded up to 64).
-    const limits = (maxStorageBufferBindingSize: number) => ({ limits: { maxStorageBufferBindingSize } }) as unknown as Gpu;
+    const limits = (maxStorageBufferBindingSize: number) =>
+      ({ limits: { maxStorageBufferBindingSize } }) as unknown as Gpu;
     expect(headChunkRows(limits(2 ** 31), 8192, 50257)).toBe(640);
     expect(headChunkRows(limits(2 ** 26), 8192, 50257)).toBe(256);
     expect(headChunkRows(limits(2 ** 31), 150, 37)).toBe(192);

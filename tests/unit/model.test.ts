@@ -43,7 +43,9 @@ describe('GPT-2 parameters', () => {
       expect(s.decay ? s.offset + s.size <= end : s.offset >= end, s.name).toBe(true);
     }
     expect(new Set(layout.slots.map((s) => s.name)).size).toBe(specs.length);
-    expect(() => paramLayout(specs, 512)).toThrow(/wte\.weight .* more than this adapter's largest binding .*maxStorageBufferBindingSize/);
+    expect(() => paramLayout(specs, 512)).toThrow(
+      /wte\.weight .* more than this adapter's largest binding .*maxStorageBufferBindingSize/,
+    );
   });
 
   it('round-trips config.json fields', () => {
@@ -98,7 +100,7 @@ describe('sampling', () => {
 });
 
 describe('activation memory', () => {
-  it('holds one block\'s temporaries at a time, and f16 activations take less again', async () => {
+  it("holds one block's temporaries at a time, and f16 activations take less again", async () => {
     const gpu = await getGpu();
     const cfg = { vocabSize: 97, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 2 };
     const init = initParams(cfg, 3);
@@ -129,7 +131,9 @@ describe('activation memory', () => {
       // ln_1's and ln_2's outputs and the GELU's: 3·C fewer. Everything else (gradients, the head, one block's
       // temporaries) is common to both.
       const saved = (floatsPerC: number) => B * T * cfg.nLayer * floatsPerC * C * 4;
-      console.log(`peak above parameters and gradients: f32 ${(f32.peak / 1024).toFixed(0)} KiB, f16 activations ${(half.peak / 1024).toFixed(0)} KiB (saved activations ${(saved(16) / 1024).toFixed(0)} → ${(saved(13) / 1024).toFixed(0)} KiB); loss ${f32.loss} vs ${half.loss}`);
+      console.log(
+        `peak above parameters and gradients: f32 ${(f32.peak / 1024).toFixed(0)} KiB, f16 activations ${(half.peak / 1024).toFixed(0)} KiB (saved activations ${(saved(16) / 1024).toFixed(0)} → ${(saved(13) / 1024).toFixed(0)} KiB); loss ${f32.loss} vs ${half.loss}`,
+      );
       expect(f32.peak).toBeGreaterThan(saved(16));
       // Without per-block scopes every temporary (another ~10·C per block) would be alive at the end of the forward.
       expect(f32.peak).toBeLessThan(saved(16) * 1.4);

@@ -4,7 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import { Gpt2Model } from '../../src/model/gpt2';
 import { initParams, paramLayout, paramSpecs } from '../../src/model/params';
-import { ADAMW_DEFAULTS, isMuonMatrix, MUON_DEFAULTS, muonBatches, Optimizer, optimizerConfig } from '../../src/optim/optimizer';
+import {
+  ADAMW_DEFAULTS,
+  isMuonMatrix,
+  MUON_DEFAULTS,
+  muonBatches,
+  Optimizer,
+  optimizerConfig,
+} from '../../src/optim/optimizer';
 import { lrAt, validateSchedule, type Schedule } from '../../src/optim/schedule';
 import { gpt2LossAndGradsRef } from '../../src/reference/gpt2';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../../src/reference/optim';
@@ -18,7 +25,7 @@ describe('schedules', () => {
     const s: Schedule = { kind: 'cosine', lr: 1e-3, warmup: 50, total: 400, minLr: 1e-4 };
     validateSchedule(s);
     expect(lrAt(s, 0)).toBeCloseTo(1e-3 / 51, 12);
-    expect(lrAt(s, 49)).toBeCloseTo(1e-3 * 50 / 51, 12);
+    expect(lrAt(s, 49)).toBeCloseTo((1e-3 * 50) / 51, 12);
     expect(lrAt(s, 50)).toBeCloseTo(1e-3, 12);
     expect(lrAt(s, 225)).toBeCloseTo(1e-4 + 0.5 * 0.9e-3, 12);
     expect(lrAt(s, 399)).toBeGreaterThan(1e-4);
@@ -34,8 +41,12 @@ describe('schedules', () => {
   });
 
   it('rejects impossible settings with the field named', () => {
-    expect(() => validateSchedule({ kind: 'cosine', lr: 0, warmup: 0, total: 10 })).toThrow(/learning rate must be a positive number/);
-    expect(() => validateSchedule({ kind: 'd2z', lr: 1, warmup: 10, total: 10 })).toThrow(/warmup must be an integer from 0 to 9/);
+    expect(() => validateSchedule({ kind: 'cosine', lr: 0, warmup: 0, total: 10 })).toThrow(
+      /learning rate must be a positive number/,
+    );
+    expect(() => validateSchedule({ kind: 'd2z', lr: 1, warmup: 10, total: 10 })).toThrow(
+      /warmup must be an integer from 0 to 9/,
+    );
     expect(() => lrAt({ kind: 'd2z', lr: 1, warmup: 0, total: 10 }, 10)).toThrow(/outside the schedule/);
   });
 });
@@ -46,7 +57,12 @@ describe('AdamW over parameter banks', () => {
     const cfg = { vocabSize: 37, nPositions: 16, nEmbd: 24, nLayer: 2, nHead: 2 };
     const host = initParams(cfg, 5);
     // Larger than GPT-2 init so gradients are big enough to be clipped on some updates.
-    for (const [n, v] of host) if (!/ln_/.test(n)) host.set(n, v.map((x, i) => x * 10 + ((i % 7) - 3) * 1e-3));
+    for (const [n, v] of host)
+      if (!/ln_/.test(n))
+        host.set(
+          n,
+          v.map((x, i) => x * 10 + ((i % 7) - 3) * 1e-3),
+        );
     const saved = gpu.limits.maxStorageBufferBindingSize;
     // A small bank limit forces several banks, as a large model has.
     (gpu.limits as Record<string, number>).maxStorageBufferBindingSize = 4 * 8192;
@@ -55,7 +71,9 @@ describe('AdamW over parameter banks', () => {
     expect(model.layout.bankSizes.length).toBeGreaterThan(1);
     const opt = new Optimizer(model);
     const ref = new Map([...host].map(([n, v]) => [n, Float64Array.from(v)]));
-    const mom = new Map([...host].map(([n, v]) => [n, { m: new Float64Array(v.length), v: new Float64Array(v.length) }]));
+    const mom = new Map(
+      [...host].map(([n, v]) => [n, { m: new Float64Array(v.length), v: new Float64Array(v.length) }]),
+    );
     const rng = new Rng(3);
     const [B, T] = [2, 8];
     try {
@@ -72,22 +90,41 @@ describe('AdamW over parameter banks', () => {
         // compared with it, and the optimizer reference consumes the GPU's own gradients: at entries whose gradient is
         // numerically zero (|g| ~ eps = 1e-8, e.g. the key bias, which softmax cancels) Adam's update depends on the
         // gradient's last bits, so f32 and f64 gradients would disagree there for reasons unrelated to the optimizer.
-        const f64 = gpt2LossAndGradsRef(ref, { V: cfg.vocabSize, P: cfg.nPositions, C: cfg.nEmbd, L: cfg.nLayer, H: cfg.nHead }, tokens, targets, B, T).grads;
+        const f64 = gpt2LossAndGradsRef(
+          ref,
+          { V: cfg.vocabSize, P: cfg.nPositions, C: cfg.nEmbd, L: cfg.nLayer, H: cfg.nHead },
+          tokens,
+          targets,
+          B,
+          T,
+        ).grads;
         const grads = await gpuGrads(model, ref.keys());
         const gn = globalL2(grads);
         const gotNorm = (await norm.readF32())[0]!;
         norm.dispose();
-        expect(Math.abs(gotNorm - globalL2(f64)) / globalL2(f64), `step ${step} grad norm vs f64 graph`).toBeLessThan(1e-4);
+        expect(Math.abs(gotNorm - globalL2(f64)) / globalL2(f64), `step ${step} grad norm vs f64 graph`).toBeLessThan(
+          1e-4,
+        );
         for (const [name, p] of ref) {
           const st = mom.get(name)!;
           const wd = /weight$/.test(name) && !/ln_/.test(name) ? ADAMW_DEFAULTS.weightDecay : 0;
-          adamwStepRef(p, grads.get(name)!, st.m, st.v, step, { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd, maxNorm: 1.0 }, gn);
+          adamwStepRef(
+            p,
+            grads.get(name)!,
+            st.m,
+            st.v,
+            step,
+            { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd, maxNorm: 1.0 },
+            gn,
+          );
         }
         for (const [name, p] of ref) {
           const got = await model.params.get(name)!.readF32();
           expect(worstOfTolerance(got, p), `step ${step} ${name}`).toBeLessThan(1);
         }
-        console.log(`AdamW step ${step}: grad norm ${gotNorm.toFixed(4)} (f64 ${gn.toFixed(4)})${gn > 1 ? ', clipped to 1' : ''}`);
+        console.log(
+          `AdamW step ${step}: grad norm ${gotNorm.toFixed(4)} (f64 ${gn.toFixed(4)})${gn > 1 ? ', clipped to 1' : ''}`,
+        );
       }
     } finally {
       opt.dispose();
@@ -104,7 +141,9 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
     const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
     const opt = new Optimizer(model, optimizerConfig('muon', { muon: { weightDecay: 0.01 } }));
     const ref = new Map([...host].map(([n, v]) => [n, Float64Array.from(v)]));
-    const state = new Map([...host].map(([n, v]) => [n, { m: new Float64Array(v.length), v: new Float64Array(v.length) }]));
+    const state = new Map(
+      [...host].map(([n, v]) => [n, { m: new Float64Array(v.length), v: new Float64Array(v.length) }]),
+    );
     const rng = new Rng(4);
     const [B, T] = [2, 8];
     let muonCount = 0;
@@ -133,7 +172,15 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
             for (let i = 0; i < p.length; i++) p[i] = p[i]! * (1 - muonLr * 0.01) - muonLr * k * O[i]!;
           } else {
             const wd = /weight$/.test(name) && !/ln_/.test(name) ? ADAMW_DEFAULTS.weightDecay : 0;
-            adamwStepRef(p, grads.get(name)!, st.m, st.v, step, { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd, maxNorm: 1.0 }, gn);
+            adamwStepRef(
+              p,
+              grads.get(name)!,
+              st.m,
+              st.v,
+              step,
+              { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, wd, maxNorm: 1.0 },
+              gn,
+            );
           }
         }
         let worstMuon = 0;
@@ -142,7 +189,9 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
           if (isMuonMatrix(name)) worstMuon = Math.max(worstMuon, worst);
           expect(worst, `step ${step} ${name}`).toBeLessThan(1);
         }
-        console.log(`Muon step ${step}: grad norm ${gn.toFixed(4)}, worst Muon-matrix error ${worstMuon.toFixed(3)} of tolerance`);
+        console.log(
+          `Muon step ${step}: grad norm ${gn.toFixed(4)}, worst Muon-matrix error ${worstMuon.toFixed(3)} of tolerance`,
+        );
       }
       expect(muonCount).toBe(4 * cfg.nLayer);
     } finally {
@@ -165,12 +214,14 @@ describe('Muon batches', () => {
         for (const s of b.slots) expect(s.shape).toEqual([b.rows, b.cols]);
         expect(b.stride % 64).toBe(0);
         expect(b.stride).toBeGreaterThanOrEqual(b.rows * b.cols);
-        if (b.slots.length > 1) expect(b.slots.length * b.stride * 4).toBeLessThanOrEqual(Math.min(32 * 2 ** 20, limit));
+        if (b.slots.length > 1)
+          expect(b.slots.length * b.stride * 4).toBeLessThanOrEqual(Math.min(32 * 2 ** 20, limit));
       }
       // Under 32 MiB: c_attn (6.75 MiB) 4 to a batch, attn c_proj (2.25 MiB) all 12, c_fc and mlp c_proj (9 MiB) 3.
       if (limit === 2 ** 27) expect(batches.map((b) => b.slots.length)).toEqual([4, 4, 4, 12, 3, 3, 3, 3, 3, 3, 3, 3]);
       // A 16 MiB binding limit: 2, 7 and 1 to a batch.
-      if (limit === 2 ** 24) expect(batches.map((b) => b.slots.length)).toEqual([...Array(6).fill(2), 7, 5, ...Array(24).fill(1)]);
+      if (limit === 2 ** 24)
+        expect(batches.map((b) => b.slots.length)).toEqual([...Array(6).fill(2), 7, 5, ...Array(24).fill(1)]);
     }
   });
 });
@@ -215,7 +266,7 @@ describe('the step guard', () => {
 });
 
 describe('growing in continue mode', () => {
-  it('gives the new blocks fresh optimizer state: their update equals a new optimizer\'s, while the kept blocks continue', async () => {
+  it("gives the new blocks fresh optimizer state: their update equals a new optimizer's, while the kept blocks continue", async () => {
     const gpu = await getGpu();
     const small = { vocabSize: 23, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2 };
     const big = { ...small, nLayer: 2 };

@@ -84,7 +84,10 @@ function gradMismatch(x: F64, loss: (x: F64) => number, analytic: F64): GradMism
 /** Asserts the gradient; the label names the input so a failure says which gradient is wrong. */
 function expectGrad(label: string, x: F64, loss: (x: F64) => number, analytic: F64): void {
   const m = gradMismatch(x, loss, analytic);
-  expect(m, m ? `${label}: element ${m.index} analytic ${m.analytic} vs numeric ${m.numeric} (|Δ| ${m.err})` : label).toBeNull();
+  expect(
+    m,
+    m ? `${label}: element ${m.index} analytic ${m.analytic} vs numeric ${m.numeric} (|Δ| ${m.err})` : label,
+  ).toBeNull();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -291,7 +294,8 @@ describe('newtonSchulzRef', () => {
       const wide = R <= C;
       const gram = matmulRef(X, X, null, { M: n, N: n, K: k, batch: 1, transA: !wide, transB: wide });
       let maxDev = 0;
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) maxDev = Math.max(maxDev, Math.abs(gram[i * n + j]! - (i === j ? 1 : 0)));
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) maxDev = Math.max(maxDev, Math.abs(gram[i * n + j]! - (i === j ? 1 : 0)));
       expect(maxDev).toBeLessThan(0.65);
       const eig = symmetricEigenvalues(gram, n);
       // The eigensolver is test code too: its eigenvalues must at least sum to the trace.

@@ -20,7 +20,12 @@ describe('GPU runtime', () => {
     const gpu = await getGpu();
     const d = gpu.description;
     expect(d.description || d.architecture).toBeTruthy();
-    for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup']) {
+    for (const k of [
+      'maxStorageBufferBindingSize',
+      'maxBufferSize',
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup',
+    ]) {
       expect(gpu.device.limits[k as keyof GPUSupportedLimits], k).toBe(d.limits[k]);
     }
     for (const f of ['timestamp-query', 'shader-f16', 'subgroups']) {
@@ -32,7 +37,8 @@ describe('GPU runtime', () => {
     const gpu = await freshGpu();
     const spec: KernelSpec = {
       name: 'broken',
-      source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\nfn main() {\n  y[0] = undefined_name + 1.0;\n}\n',
+      source:
+        '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\nfn main() {\n  y[0] = undefined_name + 1.0;\n}\n',
       storage: ['rw'],
     };
     const errors: Error[] = [];
@@ -64,7 +70,9 @@ describe('GPU runtime', () => {
 
   it('names the limit when a buffer is too large', async () => {
     const gpu = await getGpu();
-    expect(() => gpu.alloc(gpu.limits.maxBufferSize + 1024, 'logits')).toThrow(/logits buffer .* exceeds this adapter's maxBufferSize/);
+    expect(() => gpu.alloc(gpu.limits.maxBufferSize + 1024, 'logits')).toThrow(
+      /logits buffer .* exceeds this adapter's maxBufferSize/,
+    );
   });
 
   it('keeps results right when one batch outgrows the uniform ring (auto-flush)', async () => {
@@ -108,8 +116,16 @@ describe('GPU runtime', () => {
     const gpu = await getGpu();
     const work = () =>
       tidyAsync(async () => {
-        const a = fromArray(gpu, Float32Array.from({ length: 12 }, (_, i) => i - 5), [3, 4]);
-        const b = fromArray(gpu, Float32Array.from({ length: 8 }, (_, i) => 0.5 * i), [4, 2]);
+        const a = fromArray(
+          gpu,
+          Float32Array.from({ length: 12 }, (_, i) => i - 5),
+          [3, 4],
+        );
+        const b = fromArray(
+          gpu,
+          Float32Array.from({ length: 8 }, (_, i) => 0.5 * i),
+          [4, 2],
+        );
         const y = zeros(gpu, [3, 2]);
         accumulate(y, matmul(a, b));
         accumulate(y, matmul(a, b), 2);
@@ -134,18 +150,20 @@ describe('GPU runtime', () => {
     expect(third).toEqual(first);
     // Each value checked by hand: y = 3·(a·b).
     const ref: number[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) {
-      let s = 0;
-      for (let k = 0; k < 4; k++) s += (i * 4 + k - 5) * 0.5 * (k * 2 + j);
-      ref.push(3 * s);
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 2; j++) {
+        let s = 0;
+        for (let k = 0; k < 4; k++) s += (i * 4 + k - 5) * 0.5 * (k * 2 + j);
+        ref.push(3 * s);
+      }
     expect(first).toEqual(ref);
   });
 
   it('times every dispatch with GPU timestamps when the adapter has them', async () => {
     const gpu = await getGpu();
     expect(gpu.hasTimestamps).toBe(gpu.description.features.includes('timestamp-query'));
-    if (!gpu.hasTimestamps) throw new Error('this adapter has no timestamp-query: per-dispatch timings cannot be tested here');
+    if (!gpu.hasTimestamps)
+      throw new Error('this adapter has no timestamp-query: per-dispatch timings cannot be tested here');
     gpu.setProfiling(true);
     await tidyAsync(async () => {
       const a = fromArray(gpu, new Float32Array(64 * 64).fill(1), [64, 64]);
@@ -162,12 +180,19 @@ describe('GPU runtime', () => {
 
   it('turns a bad dispatch inside scoped() into an exception', async () => {
     const gpu = await freshGpu();
-    const spec: KernelSpec = { name: 'write4', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[3] = 1.0; }', storage: ['rw'] };
+    const spec: KernelSpec = {
+      name: 'write4',
+      source:
+        '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[3] = 1.0; }',
+      storage: ['rw'],
+    };
     const buf = gpu.alloc(256);
     // A binding offset that is not a multiple of 256 is a WebGPU validation error (the runtime does not pre-check it).
-    await expect(gpu.scoped(async () => {
-      gpu.dispatch(spec, [{ buffer: buf, offset: 4, size: 252 }], {}, [1]);
-    })).rejects.toBeInstanceOf(GpuDeviceError);
+    await expect(
+      gpu.scoped(async () => {
+        gpu.dispatch(spec, [{ buffer: buf, offset: 4, size: 252 }], {}, [1]);
+      }),
+    ).rejects.toBeInstanceOf(GpuDeviceError);
     // The device still works afterwards: scoped errors are not fatal.
     await gpu.scoped(async () => gpu.dispatch(spec, [{ buffer: buf, offset: 0, size: 256 }], {}, [1]));
     expect(gpu.error).toBeNull();
@@ -199,25 +224,42 @@ describe('GPU runtime', () => {
 describe('GPU runtime limits', () => {
   it('names maxStorageBufferBindingSize when a binding is too large', async () => {
     const gpu = await getGpu();
-    const spec: KernelSpec = { name: 'big', source: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }', storage: ['rw'] };
+    const spec: KernelSpec = {
+      name: 'big',
+      source:
+        '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }',
+      storage: ['rw'],
+    };
     const max = gpu.limits.maxStorageBufferBindingSize!;
     const fake = { buffer: gpu.dummy.buffer, offset: 0, size: max + 256 };
-    expect(() => gpu.dispatch(spec, [fake], {}, [1])).toThrow(/exceeds this adapter's maxStorageBufferBindingSize .* \(by 256 B\)/);
+    expect(() => gpu.dispatch(spec, [fake], {}, [1])).toThrow(
+      /exceeds this adapter's maxStorageBufferBindingSize .* \(by 256 B\)/,
+    );
   });
 });
 
 describe('GPU runtime bindings', () => {
   const copy: KernelSpec = {
     name: 'copy',
-    source: '@group(0) @binding(0) var<storage, read> x: array<f32>;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = x[0]; }',
+    source:
+      '@group(0) @binding(0) var<storage, read> x: array<f32>;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = x[0]; }',
     storage: ['read', 'rw'],
   };
 
   it('refuses one buffer bound writable and read-only in one dispatch, naming the kernel', async () => {
     const gpu = await getGpu();
     const buf = gpu.alloc(1024);
-    expect(() => gpu.dispatch(copy, [{ buffer: buf, offset: 0, size: 256 }, { buffer: buf, offset: 512, size: 256 }], {}, [1]))
-      .toThrow(/Kernel copy: bindings 0 and 1 use the same buffer .* as writable and read-only storage/);
+    expect(() =>
+      gpu.dispatch(
+        copy,
+        [
+          { buffer: buf, offset: 0, size: 256 },
+          { buffer: buf, offset: 512, size: 256 },
+        ],
+        {},
+        [1],
+      ),
+    ).toThrow(/Kernel copy: bindings 0 and 1 use the same buffer .* as writable and read-only storage/);
     gpu.release(buf);
   });
 
@@ -225,7 +267,8 @@ describe('GPU runtime bindings', () => {
     const gpu = await freshGpu();
     const spec: KernelSpec = {
       name: 'broken_after_include',
-      source: 'const WG: u32 = 64u;\r\n//#include workgroup_reduce\r\n@compute @workgroup_size(64)\r\nfn main() { let a = missing_fn(1.0); }\r\n',
+      source:
+        'const WG: u32 = 64u;\r\n//#include workgroup_reduce\r\n@compute @workgroup_size(64)\r\nfn main() { let a = missing_fn(1.0); }\r\n',
       storage: [],
     };
     const err = (await gpu.pipelines.get(spec).ready.catch((e: unknown) => e)) as Error;

@@ -23,13 +23,20 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** A file by hand: `n` overrides the length prefix; the header is a JSON value, a string, or raw bytes. */
 function rawFile(header: unknown, data: number | Uint8Array = 0, n?: bigint): Uint8Array {
-  const bytes = header instanceof Uint8Array ? header : new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const bytes =
+    header instanceof Uint8Array
+      ? header
+      : new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
   const prefix = new Uint8Array(8);
   new DataView(prefix.buffer).setBigUint64(0, n ?? BigInt(bytes.byteLength), true);
   return concat([prefix, bytes, typeof data === 'number' ? new Uint8Array(data) : data]);
 }
 
-const entry = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+const entry = (dtype: string, shape: number[], begin: number, end: number) => ({
+  dtype,
+  shape,
+  data_offsets: [begin, end],
+});
 
 /** Asserts a SafetensorsError (never another type) whose message matches `re`; returns it for further checks. */
 async function rejects(p: Promise<unknown>, re: RegExp): Promise<SafetensorsError> {
@@ -50,7 +57,10 @@ const openBytes = (bytes: Uint8Array) => openSafetensors(bytesSource(bytes), 'te
 const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 describe('safetensors round trip', () => {
-  const special = new Float32Array(new Uint32Array([0x7fc00001, 0xff800000, 0x7f800000, 0x80000000, 0x00000001, 0x807fffff, 0x3f800000, 0xc2f6e979]).buffer);
+  const special = new Float32Array(
+    new Uint32Array([0x7fc00001, 0xff800000, 0x7f800000, 0x80000000, 0x00000001, 0x807fffff, 0x3f800000, 0xc2f6e979])
+      .buffer,
+  );
   const tensors = [
     { name: 'b.second', shape: [2, 4], data: special },
     { name: 'a.first', shape: [3], data: new Float32Array([1.5, -2.25, 1e-30]) },
@@ -129,15 +139,31 @@ describe('safetensors round trip', () => {
       expect(f).toThrow(SafetensorsError);
       expect(f).toThrow(re);
     };
-    err(() => writeSafetensors([{ name: 'a', shape: [1], data: one }, { name: 'a', shape: [1], data: one }]), /duplicate tensor name "a"/);
-    err(() => writeSafetensors([{ name: 'a', shape: [2, 3], data: one }]), /tensor "a": shape \[2,3\] has 6 elements but data has 1/);
-    err(() => writeSafetensors([{ name: 'a', shape: [-1], data: one }]), /tensor "a": shape must be non-negative integers/);
+    err(
+      () =>
+        writeSafetensors([
+          { name: 'a', shape: [1], data: one },
+          { name: 'a', shape: [1], data: one },
+        ]),
+      /duplicate tensor name "a"/,
+    );
+    err(
+      () => writeSafetensors([{ name: 'a', shape: [2, 3], data: one }]),
+      /tensor "a": shape \[2,3\] has 6 elements but data has 1/,
+    );
+    err(
+      () => writeSafetensors([{ name: 'a', shape: [-1], data: one }]),
+      /tensor "a": shape must be non-negative integers/,
+    );
     err(() => writeSafetensors([{ name: '__metadata__', shape: [1], data: one }]), /"__metadata__" is reserved/);
   });
 });
 
 describe('safetensors fixtures (read through fileSource)', () => {
-  async function withFile<T>(path: string, f: (file: Awaited<ReturnType<typeof openSafetensors>>) => Promise<T>): Promise<T> {
+  async function withFile<T>(
+    path: string,
+    f: (file: Awaited<ReturnType<typeof openSafetensors>>) => Promise<T>,
+  ): Promise<T> {
     const src = await fileSource(path);
     try {
       return await f(await openSafetensors(src, path));
@@ -160,7 +186,8 @@ describe('safetensors fixtures (read through fileSource)', () => {
     });
     expect(bf16.length).toBe(f32.length);
     let worst = 0;
-    for (let i = 0; i < f32.length; i++) worst = Math.max(worst, Math.abs(f32[i] - bf16[i]) / Math.max(Math.abs(f32[i]), 1e-30));
+    for (let i = 0; i < f32.length; i++)
+      worst = Math.max(worst, Math.abs(f32[i] - bf16[i]) / Math.max(Math.abs(f32[i]), 1e-30));
     expect(worst).toBeLessThanOrEqual(2 ** -8);
     expect(worst).toBeGreaterThan(0); // it really was rounded, so the BF16 path was exercised
   });
@@ -200,7 +227,8 @@ describe('safetensors F16 and BF16 conversion', () => {
       if (exp === 0x1f && mant !== 0) expect(Number.isNaN(f[0])).toBe(true);
       else {
         const v = exp === 0x1f ? Infinity : exp === 0 ? mant * 2 ** -24 : (1 + mant / 1024) * 2 ** (exp - 15);
-        if (f[0] !== sign * v || Object.is(f[0], -0) !== (sign < 0 && v === 0)) expect.fail(`half 0x${h.toString(16)}: got ${f[0]}, want ${sign * v}`);
+        if (f[0] !== sign * v || Object.is(f[0], -0) !== (sign < 0 && v === 0))
+          expect.fail(`half 0x${h.toString(16)}: got ${f[0]}, want ${sign * v}`);
       }
     }
   });
@@ -217,7 +245,10 @@ describe('safetensors validation (each failure names what and where)', () => {
   const ok = { a: entry('F32', [2], 0, 8) };
 
   it('rejects a file shorter than 8 bytes', async () => {
-    await rejects(openBytes(new Uint8Array(5)), /^test\.safetensors: file is 5 bytes, shorter than the 8-byte header length prefix/);
+    await rejects(
+      openBytes(new Uint8Array(5)),
+      /^test\.safetensors: file is 5 bytes, shorter than the 8-byte header length prefix/,
+    );
   });
 
   it('rejects a header length over 100,000,000 (before allocating it)', async () => {
@@ -250,70 +281,151 @@ describe('safetensors validation (each failure names what and where)', () => {
   });
 
   it('rejects duplicate tensor names, also when spelled with escapes, and duplicate keys inside entries', async () => {
-    const e1 = await rejects(openBytes(rawFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8)), /duplicate tensor name "a" in header/);
+    const e1 = await rejects(
+      openBytes(
+        rawFile(
+          '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+          8,
+        ),
+      ),
+      /duplicate tensor name "a" in header/,
+    );
     expect(e1.tensor).toBe('a');
-    await rejects(openBytes(rawFile('{"ab":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"\\u0061b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8)), /duplicate tensor name "ab"/);
-    await rejects(openBytes(rawFile('{"x":{"dtype":"F16","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 4)), /duplicate key "dtype" in the header entry of tensor "x"/);
+    await rejects(
+      openBytes(
+        rawFile(
+          '{"ab":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"\\u0061b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+          8,
+        ),
+      ),
+      /duplicate tensor name "ab"/,
+    );
+    await rejects(
+      openBytes(rawFile('{"x":{"dtype":"F16","dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 4)),
+      /duplicate key "dtype" in the header entry of tensor "x"/,
+    );
     await rejects(openBytes(rawFile('{"__metadata__":{"k":"1","k":"2"}}')), /duplicate key "k" in __metadata__/);
     // Keys inside string values (with escaped quotes) are not keys.
-    const file = await openBytes(rawFile('{"__metadata__":{"k":"\\"a\\": {\\"a\\":","j":"a"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 4));
+    const file = await openBytes(
+      rawFile(
+        '{"__metadata__":{"k":"\\"a\\": {\\"a\\":","j":"a"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        4,
+      ),
+    );
     expect(file.metadata).toEqual({ k: '"a": {"a":', j: 'a' });
   });
 
   it('rejects __metadata__ that is not a string→string map', async () => {
-    await rejects(openBytes(rawFile({ __metadata__: { k: 1 } })), /__metadata__\["k"\] must be a string, found number 1/);
-    await rejects(openBytes(rawFile({ __metadata__: 'x' })), /__metadata__ must be an object of string values, found string "x"/);
-    await rejects(openBytes(rawFile({ __metadata__: ['x'] })), /__metadata__ must be an object of string values, found an array/);
+    await rejects(
+      openBytes(rawFile({ __metadata__: { k: 1 } })),
+      /__metadata__\["k"\] must be a string, found number 1/,
+    );
+    await rejects(
+      openBytes(rawFile({ __metadata__: 'x' })),
+      /__metadata__ must be an object of string values, found string "x"/,
+    );
+    await rejects(
+      openBytes(rawFile({ __metadata__: ['x'] })),
+      /__metadata__ must be an object of string values, found an array/,
+    );
   });
 
   it('rejects an entry that is not an object', async () => {
-    const e = await rejects(openBytes(rawFile({ w: [1, 2] })), /tensor "w": header entry must be an object, found an array/);
+    const e = await rejects(
+      openBytes(rawFile({ w: [1, 2] })),
+      /tensor "w": header entry must be an object, found an array/,
+    );
     expect(e.tensor).toBe('w');
     await rejects(openBytes(rawFile({ w: null })), /tensor "w": header entry must be an object, found null/);
   });
 
   it('rejects an entry lacking dtype, shape or data_offsets', async () => {
-    await rejects(openBytes(rawFile({ w: { shape: [1], data_offsets: [0, 4] } }, 4)), /tensor "w": header entry lacks "dtype"/);
-    await rejects(openBytes(rawFile({ w: { dtype: 'F32', data_offsets: [0, 4] } }, 4)), /tensor "w": header entry lacks "shape"/);
-    await rejects(openBytes(rawFile({ w: { dtype: 'F32', shape: [1] } }, 4)), /tensor "w": header entry lacks "data_offsets"/);
+    await rejects(
+      openBytes(rawFile({ w: { shape: [1], data_offsets: [0, 4] } }, 4)),
+      /tensor "w": header entry lacks "dtype"/,
+    );
+    await rejects(
+      openBytes(rawFile({ w: { dtype: 'F32', data_offsets: [0, 4] } }, 4)),
+      /tensor "w": header entry lacks "shape"/,
+    );
+    await rejects(
+      openBytes(rawFile({ w: { dtype: 'F32', shape: [1] } }, 4)),
+      /tensor "w": header entry lacks "data_offsets"/,
+    );
   });
 
   it('rejects wrongly typed fields', async () => {
-    await rejects(openBytes(rawFile({ w: { dtype: 5, shape: [1], data_offsets: [0, 4] } }, 4)), /tensor "w": dtype must be a string, found number 5/);
+    await rejects(
+      openBytes(rawFile({ w: { dtype: 5, shape: [1], data_offsets: [0, 4] } }, 4)),
+      /tensor "w": dtype must be a string, found number 5/,
+    );
     for (const shape of [[-1], [1.5], '3', [2 ** 53], [null]]) {
-      await rejects(openBytes(rawFile({ w: { dtype: 'F32', shape, data_offsets: [0, 4] } }, 4)), /tensor "w": shape must be an array of non-negative integers, found /);
+      await rejects(
+        openBytes(rawFile({ w: { dtype: 'F32', shape, data_offsets: [0, 4] } }, 4)),
+        /tensor "w": shape must be an array of non-negative integers, found /,
+      );
     }
     for (const offs of [[0], [0, '4'], [0, 4, 8], [-4, 0], { begin: 0 }, [0, 2 ** 53]]) {
-      await rejects(openBytes(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: offs } }, 4)), /tensor "w": data_offsets must be \[begin, end\] of non-negative integers, found /);
+      await rejects(
+        openBytes(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: offs } }, 4)),
+        /tensor "w": data_offsets must be \[begin, end\] of non-negative integers, found /,
+      );
     }
-    await rejects(openBytes(rawFile({ w: entry('F32', [1], 8, 4) }, 8)), /tensor "w": data_offsets begin 8 is after end 4/);
+    await rejects(
+      openBytes(rawFile({ w: entry('F32', [1], 8, 4) }, 8)),
+      /tensor "w": data_offsets begin 8 is after end 4/,
+    );
   });
 
   it('rejects an unknown dtype by name', async () => {
-    await rejects(openBytes(rawFile({ w: entry('Q8_K', [1], 0, 1) }, 1)), /tensor "w": unknown dtype "Q8_K" \(known: BOOL, /);
+    await rejects(
+      openBytes(rawFile({ w: entry('Q8_K', [1], 0, 1) }, 1)),
+      /tensor "w": unknown dtype "Q8_K" \(known: BOOL, /,
+    );
     await rejects(openBytes(rawFile({ w: entry('toString', [1], 0, 1) }, 1)), /unknown dtype "toString"/);
   });
 
   it('rejects a byte size that disagrees with shape × dtype, and overflowing shapes', async () => {
-    await rejects(openBytes(rawFile({ w: entry('F32', [2, 3], 0, 16) }, 16)), /tensor "w": F32 shape \[2,3\] is 24 bytes but data_offsets \[0, 16\] span 16/);
-    await rejects(openBytes(rawFile({ w: entry('F32', [2 ** 40, 2 ** 40], 0, 16) }, 16)), /tensor "w": F32 shape \[1099511627776,1099511627776\] overflows/);
-    await rejects(openBytes(rawFile({ w: entry('F4', [3], 0, 1) }, 1)), /tensor "w": F4 shape \[3\] is 12 bits, not a whole number of bytes/);
+    await rejects(
+      openBytes(rawFile({ w: entry('F32', [2, 3], 0, 16) }, 16)),
+      /tensor "w": F32 shape \[2,3\] is 24 bytes but data_offsets \[0, 16\] span 16/,
+    );
+    await rejects(
+      openBytes(rawFile({ w: entry('F32', [2 ** 40, 2 ** 40], 0, 16) }, 16)),
+      /tensor "w": F32 shape \[1099511627776,1099511627776\] overflows/,
+    );
+    await rejects(
+      openBytes(rawFile({ w: entry('F4', [3], 0, 1) }, 1)),
+      /tensor "w": F4 shape \[3\] is 12 bits, not a whole number of bytes/,
+    );
   });
 
   it('rejects offsets that do not tile the data section: gap before, gap between, overlap', async () => {
-    await rejects(openBytes(rawFile({ a: entry('F32', [1], 4, 8) }, 8)), /tensor "a" begins at data offset 4 but the data section starts at 0/);
+    await rejects(
+      openBytes(rawFile({ a: entry('F32', [1], 4, 8) }, 8)),
+      /tensor "a" begins at data offset 4 but the data section starts at 0/,
+    );
     await rejects(
       openBytes(rawFile({ b: entry('F32', [1], 8, 12), a: entry('F32', [1], 0, 4) }, 12)),
       /gap of 4 bytes between tensor "a" \(ends at data offset 4\) and tensor "b" \(begins at 8\)/,
     );
-    const e = await rejects(openBytes(rawFile({ a: entry('F32', [2], 0, 8), b: entry('F32', [2], 4, 12) }, 12)), /tensors "a" \[0, 8\) and "b" \[4, 12\) overlap/);
+    const e = await rejects(
+      openBytes(rawFile({ a: entry('F32', [2], 0, 8), b: entry('F32', [2], 4, 12) }, 12)),
+      /tensors "a" \[0, 8\) and "b" \[4, 12\) overlap/,
+    );
     expect(e.tensor).toBe('b');
   });
 
   it('requires the data section to end exactly at the end of the file', async () => {
-    await rejects(openBytes(rawFile(ok, 12)), /trailing bytes: the tensors cover 8 data bytes but 12 follow the header \(4 extra\)/);
+    await rejects(
+      openBytes(rawFile(ok, 12)),
+      /trailing bytes: the tensors cover 8 data bytes but 12 follow the header \(4 extra\)/,
+    );
     await rejects(openBytes(rawFile({}, 3)), /trailing bytes: the tensors cover 0 data bytes but 3 follow the header/);
-    await rejects(openBytes(rawFile(ok, 6)), /file too short: tensor "a" ends at data offset 8 but only 6 data bytes follow the header/);
+    await rejects(
+      openBytes(rawFile(ok, 6)),
+      /file too short: tensor "a" ends at data offset 8 but only 6 data bytes follow the header/,
+    );
   });
 
   it('opens files with unconvertible dtypes, failing only when such a tensor is read', async () => {
@@ -321,19 +433,30 @@ describe('safetensors validation (each failure names what and where)', () => {
     const file = await openBytes(rawFile({ steps: entry('I64', [2], 0, 16), w: entry('F32', [1], 16, 20) }, data));
     expect(file.tensors.get('steps')).toMatchObject({ dtype: 'I64', shape: [2] });
     expect(Array.from(await file.readF32('w'))).toEqual([0]);
-    const e = await rejects(file.readF32('steps'), /tensor "steps" has dtype I64, which readF32 cannot convert \(only F32, F16, BF16\)/);
+    const e = await rejects(
+      file.readF32('steps'),
+      /tensor "steps" has dtype I64, which readF32 cannot convert \(only F32, F16, BF16\)/,
+    );
     expect(e.tensor).toBe('steps');
   });
 
   it('names a few available tensors when asked for an unknown one', async () => {
-    const header = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`t${i}`, entry('F32', [1], 4 * i, 4 * i + 4)]));
+    const header = Object.fromEntries(
+      Array.from({ length: 7 }, (_, i) => [`t${i}`, entry('F32', [1], 4 * i, 4 * i + 4)]),
+    );
     const file = await openBytes(rawFile(header, 28));
-    await rejects(file.readF32('nope'), /no tensor named "nope"; available: "t0", "t1", "t2", "t3", "t4", … \(7 in all\)/);
+    await rejects(
+      file.readF32('nope'),
+      /no tensor named "nope"; available: "t0", "t1", "t2", "t3", "t4", … \(7 in all\)/,
+    );
   });
 
   it('reports a source that returns fewer bytes than asked', async () => {
     const bytes = rawFile(ok, 8);
-    const shrinking = { size: bytes.byteLength, read: async (o: number, l: number) => bytes.subarray(o, Math.min(o + l, bytes.byteLength - 1)) };
+    const shrinking = {
+      size: bytes.byteLength,
+      read: async (o: number, l: number) => bytes.subarray(o, Math.min(o + l, bytes.byteLength - 1)),
+    };
     const file = await openSafetensors(shrinking);
     await rejects(file.readF32('a'), /short read: asked for 8 bytes at offset \d+, got 7/);
   });
@@ -345,7 +468,9 @@ describe('safetensors lazy reads', () => {
     const path = join(dir, 'big.safetensors');
     try {
       const MiB64 = 64 * 1024 * 1024;
-      const header = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`t${i}`, entry('F32', [MiB64 / 4], i * MiB64, (i + 1) * MiB64)]));
+      const header = Object.fromEntries(
+        Array.from({ length: 16 }, (_, i) => [`t${i}`, entry('F32', [MiB64 / 4], i * MiB64, (i + 1) * MiB64)]),
+      );
       const prefixAndHeader = rawFile(header);
       await writeFile(path, prefixAndHeader);
       await truncate(path, prefixAndHeader.byteLength + 16 * MiB64); // sparse: no real disk, no write time

@@ -21,7 +21,12 @@ describe('security', () => {
     const all = [...files(join(ROOT, 'src')), ...files(join(ROOT, 'bench'))];
     expect(all.length).toBeGreaterThan(50);
     const bad = /\beval\s*\(|\bnew\s+Function\s*\(|(?<![.\w])Function\s*\(|set(?:Timeout|Interval)\s*\(\s*['"`]/;
-    const hits = all.flatMap((f) => readFileSync(f, 'utf8').split('\n').map((l, i) => [f, i + 1, l] as const).filter(([, , l]) => bad.test(l)));
+    const hits = all.flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .map((l, i) => [f, i + 1, l] as const)
+        .filter(([, , l]) => bad.test(l)),
+    );
     expect(hits.map(([f, i, l]) => `${f.slice(ROOT.length + 1)}:${i}: ${l.trim()}`)).toEqual([]);
   });
 
@@ -29,21 +34,34 @@ describe('security', () => {
     const html = readFileSync(join(ROOT, page), 'utf8');
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1];
     expect(csp, `${page} has no CSP meta`).toBeTruthy();
-    const directives = new Map(csp!.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
+    const directives = new Map(
+      csp!
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k!, v]),
+    );
     expect(directives.get('default-src')).toEqual(["'self'"]);
     // The benchmark page hosts the TensorFlow.js peer, whose bundled Long.js compiles WebAssembly; no page may eval JS.
     expect(directives.get('script-src')).toEqual(page === 'bench.html' ? ["'self'", "'wasm-unsafe-eval'"] : ["'self'"]);
     for (const [k, v] of directives) {
       expect(v, k).not.toContain("'unsafe-eval'");
-      for (const src of v) expect(src, `${k} ${src}`).toMatch(/^('self'|'unsafe-inline'|'wasm-unsafe-eval'|data:|blob:|ws:\/\/127\.0\.0\.1:\*)$/);
+      for (const src of v)
+        expect(src, `${k} ${src}`).toMatch(
+          /^('self'|'unsafe-inline'|'wasm-unsafe-eval'|data:|blob:|ws:\/\/127\.0\.0\.1:\*)$/,
+        );
     }
     expect(directives.get('script-src')).not.toContain("'unsafe-inline'");
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline scripts
   });
 
-  it('the dev server sends each page\'s policy as a header, and the app\'s to the engine\'s module worker', async () => {
-    const meta = (page: string) => /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(join(ROOT, page), 'utf8'))![1];
-    const server = await createServer({ root: ROOT, server: { host: '127.0.0.1', port: 0, strictPort: false }, logLevel: 'error' });
+  it("the dev server sends each page's policy as a header, and the app's to the engine's module worker", async () => {
+    const meta = (page: string) =>
+      /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(join(ROOT, page), 'utf8'))![1];
+    const server = await createServer({
+      root: ROOT,
+      server: { host: '127.0.0.1', port: 0, strictPort: false },
+      logLevel: 'error',
+    });
     try {
       await server.listen();
       const addr = server.httpServer!.address();

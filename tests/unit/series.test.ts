@@ -5,10 +5,23 @@ import { expect, it } from 'vitest';
 import { Series } from '../../src/ui/series';
 import type { MetricPoint } from '../../src/worker/protocol';
 
-const step = (phase: MetricPoint['phase'], x: number, lr: number): MetricPoint =>
-  ({ phase, round: 0, n: 1, x, kind: 'step', loss: 5 + lr, lr, gradNorm: lr, tokensPerSec: 100 * lr, flopsPerSec: 1e12 * lr, mfu: lr / 10, tokens: 16, elapsedSec: x });
+const step = (phase: MetricPoint['phase'], x: number, lr: number): MetricPoint => ({
+  phase,
+  round: 0,
+  n: 1,
+  x,
+  kind: 'step',
+  loss: 5 + lr,
+  lr,
+  gradNorm: lr,
+  tokensPerSec: 100 * lr,
+  flopsPerSec: 1e12 * lr,
+  mfu: lr / 10,
+  tokens: 16,
+  elapsedSec: x,
+});
 
-it('keeps the demo reference\'s rates until Inheritune\'s first update, then only Inheritune\'s', () => {
+it("keeps the demo reference's rates until Inheritune's first update, then only Inheritune's", () => {
   const s = new Series();
   s.add([0, 1, 2, 3].map((x) => step('reference', x, 1)));
   expect(s.cols.lr).toEqual([1, 1, 1, 1]);
@@ -34,5 +47,9 @@ it('keeps one marker per round when a resumed round announces itself again', () 
   s.mark({ x: 4, label: 'n=3' });
   s.mark({ x: 4, label: 'n=3' });
   s.mark({ x: 0, label: 'baseline' }); // another phase's marker at the same x stays
-  expect(s.markers).toEqual([{ x: 0, label: 'n=1' }, { x: 4, label: 'n=3' }, { x: 0, label: 'baseline' }]);
+  expect(s.markers).toEqual([
+    { x: 0, label: 'n=1' },
+    { x: 4, label: 'n=3' },
+    { x: 0, label: 'baseline' },
+  ]);
 });

@@ -23,11 +23,28 @@ describe('soak', () => {
     const model = await Gpt2Model.create(gpu, config, (n) => host.get(n)!);
     const rng = new Rng(9);
     const tokens = Uint16Array.from({ length: 4000 }, (_, i) => (i % 7 === 0 ? rng.int(32) : (i * 5) % 32));
-    const trainer = new Trainer(model, { train: tokens.subarray(0, 3600), val: tokens.subarray(3600) }, {
-      batch: 2, ctx: 8, accum: 2, steps: STEPS, evalEvery: 100, evalWindows: 4, seed: 1,
-      schedule: { kind: 'cosine', lr: 3e-3, warmup: 10, minLr: 3e-4 }, optimizer: optimizerConfig('adamw'),
-    });
-    let at: { stats: ReturnType<typeof gpu.pool.stats>; heap: number; dispatches: number; submits: number; bindGroups: number } | null = null;
+    const trainer = new Trainer(
+      model,
+      { train: tokens.subarray(0, 3600), val: tokens.subarray(3600) },
+      {
+        batch: 2,
+        ctx: 8,
+        accum: 2,
+        steps: STEPS,
+        evalEvery: 100,
+        evalWindows: 4,
+        seed: 1,
+        schedule: { kind: 'cosine', lr: 3e-3, warmup: 10, minLr: 3e-4 },
+        optimizer: optimizerConfig('adamw'),
+      },
+    );
+    let at: {
+      stats: ReturnType<typeof gpu.pool.stats>;
+      heap: number;
+      dispatches: number;
+      submits: number;
+      bindGroups: number;
+    } | null = null;
     const perUpdate: number[] = [];
     let steps = 0;
     let evals = 0;
@@ -42,7 +59,13 @@ describe('soak', () => {
     };
     await trainer.run(onEvent, { until: WARM });
     await gpu.sync();
-    at = { stats: gpu.pool.stats(), heap: process.memoryUsage().heapUsed, dispatches: gpu.dispatchCount, submits: gpu.submitCount, bindGroups: gpu.bindGroups.misses };
+    at = {
+      stats: gpu.pool.stats(),
+      heap: process.memoryUsage().heapUsed,
+      dispatches: gpu.dispatchCount,
+      submits: gpu.submitCount,
+      bindGroups: gpu.bindGroups.misses,
+    };
     // Ten more updates alone, to measure the work per update between evaluations.
     const [d0, s0] = [gpu.dispatchCount, gpu.submitCount];
     await trainer.run(onEvent, { until: WARM + 10 });
@@ -52,11 +75,13 @@ describe('soak', () => {
     const outcome = await trainer.run(onEvent);
     await gpu.sync();
     const end = { stats: gpu.pool.stats(), heap: process.memoryUsage().heapUsed, bindGroups: gpu.bindGroups.misses };
-    console.log(`soak: after ${WARM} updates ${at.stats.buffers} buffers / ${at.stats.bytes} bytes (${at.stats.inUse} in use), ` +
-      `after ${STEPS}: ${end.stats.buffers} / ${end.stats.bytes} (${end.stats.inUse} in use); ` +
-      `heap ${(at.heap / 2 ** 20).toFixed(1)} → ${(end.heap / 2 ** 20).toFixed(1)} MiB; ${perUpdate[0]} dispatches per update; ` +
-      `bind groups created ${at.bindGroups} by update ${WARM}, ${end.bindGroups - at.bindGroups} after; ` +
-      `loss ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`);
+    console.log(
+      `soak: after ${WARM} updates ${at.stats.buffers} buffers / ${at.stats.bytes} bytes (${at.stats.inUse} in use), ` +
+        `after ${STEPS}: ${end.stats.buffers} / ${end.stats.bytes} (${end.stats.inUse} in use); ` +
+        `heap ${(at.heap / 2 ** 20).toFixed(1)} → ${(end.heap / 2 ** 20).toFixed(1)} MiB; ${perUpdate[0]} dispatches per update; ` +
+        `bind groups created ${at.bindGroups} by update ${WARM}, ${end.bindGroups - at.bindGroups} after; ` +
+        `loss ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`,
+    );
     expect(outcome.status).toBe('done');
     expect(steps).toBe(STEPS);
     expect(evals).toBe(STEPS / 100);

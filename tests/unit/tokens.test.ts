@@ -42,7 +42,7 @@ const adversarial: Record<string, string> = {
   spacesBeforeNewlines: 'to be \nor not  \n to\tbe\n\t that\n \nis'.repeat(12),
   crlf: 'First Citizen:\r\nBefore we proceed\r\n\r\nany further\r\nhear me\r\n'.repeat(12),
   unicode: 'héllo\nwörld\n日本語のテキスト\n😀🎭\nb\u00a0\nc\n\u2028d\ne\u3000\nf\nΩ≈ç√\n'.repeat(12),
-  noCutAtAll: (`${'word '.repeat(30)}\n\n \n\t\n`).repeat(20),
+  noCutAtAll: `${'word '.repeat(30)}\n\n \n\t\n`.repeat(20),
   onlyNewlines: `${'\n'.repeat(500)}a\n${'\n'.repeat(500)}`,
   edgesAndContractions: `${"\nit's\n's\n'll\nthey've\n123\n4.5\n<|endoftext|>\n<|endoftext|>x\n".repeat(12)}end\n`,
 };
@@ -68,7 +68,15 @@ describe('GPT-2 tokenizer', () => {
   });
 
   it('round-trips decode(encode(x)) including unicode', async () => {
-    for (const s of ['Hello world', '', ' leading and trailing ', 'naïve café — “quotes”', '日本語 😀🎭 Ω≈ç√', 'a\r\n\tb\n\n\n  c', ...Object.values(adversarial)]) {
+    for (const s of [
+      'Hello world',
+      '',
+      ' leading and trailing ',
+      'naïve café — “quotes”',
+      '日本語 😀🎭 Ω≈ç√',
+      'a\r\n\tb\n\n\n  c',
+      ...Object.values(adversarial),
+    ]) {
       expect(decodeGpt2(await encodeGpt2(s, undefined, { pieceChars: 64 }))).toBe(s);
     }
   });
@@ -108,7 +116,25 @@ describe('GPT-2 tokenizer', () => {
   });
 
   it('pieced == whole on random whitespace-heavy strings (fuzz)', async () => {
-    const alphabet = ['a', 'b', 's', ' ', ' ', '\n', '\n', '\n', '\r', '\t', "'", '1', '.', 'é', '😀', '\u00a0', '<|endoftext|>'];
+    const alphabet = [
+      'a',
+      'b',
+      's',
+      ' ',
+      ' ',
+      '\n',
+      '\n',
+      '\n',
+      '\r',
+      '\t',
+      "'",
+      '1',
+      '.',
+      'é',
+      '😀',
+      '\u00a0',
+      '<|endoftext|>',
+    ];
     const rng = new Rng(1234);
     for (let trial = 0; trial < 200; trial++) {
       let text = '';
@@ -131,7 +157,9 @@ describe('GPT-2 tokenizer', () => {
     const def = await encodeGpt2(shakespeare);
     const ms = performance.now() - t0;
     expect(firstDiff(def, ref)).toBe(-1);
-    console.log(`tinyshakespeare: ${shakespeare.length} chars → ${def.length} GPT-2 tokens; encodeGpt2 (64 KiB pieces) ${ms.toFixed(0)} ms`);
+    console.log(
+      `tinyshakespeare: ${shakespeare.length} chars → ${def.length} GPT-2 tokens; encodeGpt2 (64 KiB pieces) ${ms.toFixed(0)} ms`,
+    );
     // GPT-2 BPE of tinyshakespeare is ~338k tokens (nanoGPT's prepare.py: 301,966 train + 36,059 val).
     expect(def.length).toBe(338025);
   });
@@ -139,7 +167,15 @@ describe('GPT-2 tokenizer', () => {
 
 describe('corpus: split, validation windows, batches', () => {
   it('splits at floor(0.9·N) as views', () => {
-    for (const [n, nTrain] of [[0, 0], [1, 0], [10, 9], [11, 9], [19, 17], [20, 18], [338025, 304222]] as const) {
+    for (const [n, nTrain] of [
+      [0, 0],
+      [1, 0],
+      [10, 9],
+      [11, 9],
+      [19, 17],
+      [20, 18],
+      [338025, 304222],
+    ] as const) {
       const tokens = Uint16Array.from({ length: n }, (_, i) => i % 65536);
       const { train, val } = splitTokens(tokens);
       expect([train.length, val.length]).toEqual([nTrain, n - nTrain]);
@@ -149,7 +185,7 @@ describe('corpus: split, validation windows, batches', () => {
     }
     // The float product never lands below the exact integer quotient.
     let bad = -1;
-    for (let n = 0; n <= 1_000_000 && bad < 0; n++) if (Math.floor(0.9 * n) !== ((9 * n - ((9 * n) % 10)) / 10)) bad = n;
+    for (let n = 0; n <= 1_000_000 && bad < 0; n++) if (Math.floor(0.9 * n) !== (9 * n - ((9 * n) % 10)) / 10) bad = n;
     expect(bad).toBe(-1);
   });
 
@@ -164,8 +200,12 @@ describe('corpus: split, validation windows, batches', () => {
     expect(Array.from(w.inputs.subarray(4, 8))).toEqual([104, 105, 106, 107]);
     expect(Array.from(w.targets.subarray(4, 8))).toEqual([105, 106, 107, 108]);
     expect(w.targets[19]).toBe(120);
-    expect(() => validationWindows(val.subarray(0, 20), 4, 5)).toThrow(/has 20 tokens: only 4 window\(s\) of ctx 4 fit.*ask for at most 4/);
-    expect(() => validationWindows(val.subarray(0, 4), 4, 1)).toThrow('validation split has 4 tokens; one window of ctx 4 needs 5');
+    expect(() => validationWindows(val.subarray(0, 20), 4, 5)).toThrow(
+      /has 20 tokens: only 4 window\(s\) of ctx 4 fit.*ask for at most 4/,
+    );
+    expect(() => validationWindows(val.subarray(0, 4), 4, 1)).toThrow(
+      'validation split has 4 tokens; one window of ctx 4 needs 5',
+    );
     expect(() => validationWindows(val, 0, 1)).toThrow(/ctx must be a positive integer/);
     expect(() => validationWindows(val, 4, 0)).toThrow(/windows must be a positive integer/);
   });
@@ -203,7 +243,9 @@ describe('corpus: split, validation windows, batches', () => {
     }
     expect([...seen].sort()).toEqual([0, 1, 2]);
     expect(sampleBatch(small.subarray(0, 17), 2, 16, new Rng(1)).inputs[0]).toBe(0);
-    expect(() => sampleBatch(small.subarray(0, 16), 2, 16, new Rng(1))).toThrow('training split has 16 tokens; a sequence of T 16 needs 17');
+    expect(() => sampleBatch(small.subarray(0, 16), 2, 16, new Rng(1))).toThrow(
+      'training split has 16 tokens; a sequence of T 16 needs 17',
+    );
   });
 });
 
@@ -219,26 +261,32 @@ describe('token stream vs the PyTorch fixtures', () => {
     console.log(`validation split: ${val.length} tokens, ${maxWindows(val.length, 128)} windows of ctx 128 fit`);
   });
 
-  it.each(['tiny-2L', 'ref-8L'])("%s: debug.json's batch lies in our validation stream, y = x shifted by one", async (fixture) => {
-    const dbg = readJson(`fixtures/${fixture}/debug.json`) as { B: number; T: number; x: number[][]; y: number[][] };
-    const tokens = await tokensP;
-    const { train, val } = splitTokens(tokens);
-    expect([dbg.x.length, dbg.x[0]!.length]).toEqual([dbg.B, dbg.T]);
-    for (let b = 0; b < dbg.B; b++) {
-      const x = dbg.x[b]!;
-      const y = dbg.y[b]!;
-      // Search val; on failure, say how far the best partial match got, so a tokenizer drift is located precisely.
-      let found = -1;
-      let best = { at: -1, len: 0 };
-      for (let o = 0; o + x.length <= val.length && found < 0; o++) {
-        let k = 0;
-        while (k < x.length && val[o + k] === x[k]) k++;
-        if (k === x.length) found = o;
-        else if (k > best.len) best = { at: o, len: k };
+  it.each(['tiny-2L', 'ref-8L'])(
+    "%s: debug.json's batch lies in our validation stream, y = x shifted by one",
+    async (fixture) => {
+      const dbg = readJson(`fixtures/${fixture}/debug.json`) as { B: number; T: number; x: number[][]; y: number[][] };
+      const tokens = await tokensP;
+      const { train, val } = splitTokens(tokens);
+      expect([dbg.x.length, dbg.x[0]!.length]).toEqual([dbg.B, dbg.T]);
+      for (let b = 0; b < dbg.B; b++) {
+        const x = dbg.x[b]!;
+        const y = dbg.y[b]!;
+        // Search val; on failure, say how far the best partial match got, so a tokenizer drift is located precisely.
+        let found = -1;
+        let best = { at: -1, len: 0 };
+        for (let o = 0; o + x.length <= val.length && found < 0; o++) {
+          let k = 0;
+          while (k < x.length && val[o + k] === x[k]) k++;
+          if (k === x.length) found = o;
+          else if (k > best.len) best = { at: o, len: k };
+        }
+        expect(
+          found,
+          `x[${b}] not in val; longest prefix match ${best.len} tokens at val offset ${best.at}`,
+        ).toBeGreaterThanOrEqual(0);
+        console.log(`${fixture} debug x[${b}] found at val offset ${found} (stream offset ${train.length + found})`);
+        expect(firstDiff(Array.from(val.subarray(found + 1, found + 1 + y.length)), y)).toBe(-1);
       }
-      expect(found, `x[${b}] not in val; longest prefix match ${best.len} tokens at val offset ${best.at}`).toBeGreaterThanOrEqual(0);
-      console.log(`${fixture} debug x[${b}] found at val offset ${found} (stream offset ${train.length + found})`);
-      expect(firstDiff(Array.from(val.subarray(found + 1, found + 1 + y.length)), y)).toBe(-1);
-    }
-  });
+    },
+  );
 });

@@ -19,7 +19,10 @@ import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../..
 import { Trainer, type StepMetrics, type TrainEvent, type TrainSettings } from '../../src/train/trainer';
 import { getGpu } from './gpu';
 
-const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 60_000);
+const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(
+  0,
+  60_000,
+);
 
 /**
  * GPT-2 BPE tokens of the first 60k characters, with the 255 most frequent ids renumbered 0…254 and every other id
@@ -29,7 +32,10 @@ async function compactCorpus(): Promise<{ train: Uint16Array; val: Uint16Array; 
   const ids = await encodeGpt2(text);
   const counts = new Map<number, number>();
   for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  const top = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 255).map(([id]) => id);
+  const top = [...counts]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, 255)
+    .map(([id]) => id);
   const map = new Map(top.map((id, i) => [id, i]));
   const compact = Uint16Array.from(ids, (id) => map.get(id) ?? 255);
   return { ...splitTokens(compact), V: 256 };
@@ -39,9 +45,16 @@ const tiny = (V: number): Gpt2Config => ({ vocabSize: V, nPositions: 32, nEmbd: 
 
 function settings(kind: OptimizerKind, over: Partial<TrainSettings> = {}): TrainSettings {
   return {
-    batch: 8, ctx: 32, accum: 1, steps: 60, evalEvery: 0, evalWindows: 8, seed: 7,
+    batch: 8,
+    ctx: 32,
+    accum: 1,
+    steps: 60,
+    evalEvery: 0,
+    evalWindows: 8,
+    seed: 7,
     schedule: { kind: 'cosine', lr: 1e-2, warmup: 5, minLr: 1e-3 },
-    optimizer: optimizerConfig(kind), ...over,
+    optimizer: optimizerConfig(kind),
+    ...over,
   };
 }
 
@@ -66,8 +79,10 @@ describe('training a tiny GPT-2 from scratch', () => {
       const lnV = Math.log(data.V);
       const first = steps[0]!.loss;
       const last = steps.slice(-5).reduce((a, s) => a + s.loss, 0) / 5;
-      console.log(`ln V = ${lnV.toFixed(3)}; train loss ${first.toFixed(3)} → ${last.toFixed(3)} (mean of last 5); val loss ${out.valLoss!.toFixed(3)}; ` +
-        `${((gpu.submitCount - submits0) / 60).toFixed(1)} submits/update; ${steps.at(-1)!.tokensPerSec.toFixed(0)} tokens/s (software adapter)`);
+      console.log(
+        `ln V = ${lnV.toFixed(3)}; train loss ${first.toFixed(3)} → ${last.toFixed(3)} (mean of last 5); val loss ${out.valLoss!.toFixed(3)}; ` +
+          `${((gpu.submitCount - submits0) / 60).toFixed(1)} submits/update; ${steps.at(-1)!.tokensPerSec.toFixed(0)} tokens/s (software adapter)`,
+      );
       expect(Math.abs(first - lnV)).toBeLessThan(0.3);
       expect(last).toBeLessThan(0.75 * lnV);
       expect(out.valLoss!).toBeLessThan(0.8 * lnV);
@@ -81,13 +96,29 @@ describe('training a tiny GPT-2 from scratch', () => {
 });
 
 describe('snapshot and resume', () => {
-  for (const [kind, half] of [['adamw', false], ['muon', false], ['adamw', true]] as const) {
+  for (const [kind, half] of [
+    ['adamw', false],
+    ['muon', false],
+    ['adamw', true],
+  ] as const) {
     it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''})`, async () => {
       const gpu = await getGpu();
       const data = await compactCorpus();
       const cfg = { ...tiny(data.V), nEmbd: 16 };
-      const s = { ...settings(kind, { steps: 6, accum: 2, batch: 2, ctx: 16, evalEvery: 3, evalWindows: 2, schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 } }), halfActivations: half };
-      const lossesOf = (ev: TrainEvent[]) => ev.flatMap((e) => (e.type === 'step' ? [e.loss] : e.type === 'eval' ? [e.valLoss] : []));
+      const s = {
+        ...settings(kind, {
+          steps: 6,
+          accum: 2,
+          batch: 2,
+          ctx: 16,
+          evalEvery: 3,
+          evalWindows: 2,
+          schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 },
+        }),
+        halfActivations: half,
+      };
+      const lossesOf = (ev: TrainEvent[]) =>
+        ev.flatMap((e) => (e.type === 'step' ? [e.loss] : e.type === 'eval' ? [e.valLoss] : []));
 
       const model = await newModel(cfg);
       const whole = new Trainer(model, data, s);
@@ -117,7 +148,11 @@ describe('snapshot and resume', () => {
         expect(lossesOf(got)).toEqual(lossesOf(ref));
         const params = await second.model.toHost();
         for (const [name, v] of refParams) expect(params.get(name), name).toEqual(v);
-        console.log(`${kind}${half ? ' f16' : ''}: ${lossesOf(ref).length} losses identical across the snapshot: ${lossesOf(ref).map((l) => l.toFixed(4)).join(' ')}`);
+        console.log(
+          `${kind}${half ? ' f16' : ''}: ${lossesOf(ref).length} losses identical across the snapshot: ${lossesOf(ref)
+            .map((l) => l.toFixed(4))
+            .join(' ')}`,
+        );
         second.dispose();
         second.model.dispose();
       } finally {
@@ -127,13 +162,24 @@ describe('snapshot and resume', () => {
   }
 
   it('rejects a file that is not a snapshot with a specific message', async () => {
-    const store = { write: async () => undefined, open: async () => ({ size: 4, read: async () => new Uint8Array(4) }) };
+    const store = {
+      write: async () => undefined,
+      open: async () => ({ size: 4, read: async () => new Uint8Array(4) }),
+    };
     await expect(openSnapshot(store)).rejects.toThrow(/state\.safetensors/);
     // A valid safetensors file without our metadata, and one of a future snapshot version.
     const other = memoryStore();
-    await other.write(SNAPSHOT_FILE, writeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { format: 'pt' }));
+    await other.write(
+      SNAPSHOT_FILE,
+      writeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { format: 'pt' }),
+    );
     await expect(openSnapshot(other)).rejects.toThrow(/not an Inheritune training snapshot/);
-    await other.write(SNAPSHOT_FILE, writeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { inheritune: JSON.stringify({ format: 'inheritune-state', version: 99 }) }));
+    await other.write(
+      SNAPSHOT_FILE,
+      writeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], {
+        inheritune: JSON.stringify({ format: 'inheritune-state', version: 99 }),
+      }),
+    );
     await expect(openSnapshot(other)).rejects.toThrow(/snapshot version 99/);
   });
 });

@@ -11,10 +11,31 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, dispatchRows } from './launch';
 
-const DIMS = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['D', 'u32'], ['scale', 'f32']] as const;
-const FORWARD: KernelSpec = { name: 'attention_forward', source: fwdSrc, storage: ['read', 'rw', 'rw'], uniforms: DIMS };
-const BACKWARD_DQ: KernelSpec = { name: 'attention_backward_dq', source: dqSrc, storage: ['read', 'read', 'read', 'read', 'rw', 'rw'], uniforms: DIMS };
-const BACKWARD_DKV: KernelSpec = { name: 'attention_backward_dkv', source: dkvSrc, storage: ['read', 'read', 'read', 'read', 'rw'], uniforms: DIMS };
+const DIMS = [
+  ['B', 'u32'],
+  ['T', 'u32'],
+  ['H', 'u32'],
+  ['D', 'u32'],
+  ['scale', 'f32'],
+] as const;
+const FORWARD: KernelSpec = {
+  name: 'attention_forward',
+  source: fwdSrc,
+  storage: ['read', 'rw', 'rw'],
+  uniforms: DIMS,
+};
+const BACKWARD_DQ: KernelSpec = {
+  name: 'attention_backward_dq',
+  source: dqSrc,
+  storage: ['read', 'read', 'read', 'read', 'rw', 'rw'],
+  uniforms: DIMS,
+};
+const BACKWARD_DKV: KernelSpec = {
+  name: 'attention_backward_dkv',
+  source: dkvSrc,
+  storage: ['read', 'read', 'read', 'read', 'rw'],
+  uniforms: DIMS,
+};
 
 /** The head sizes a kernel variant is compiled for: D is zero-padded up to the next one. */
 const BUCKETS = [4, 8, 16, 32, 64, 128, 256] as const;
@@ -31,16 +52,31 @@ type Kind = 'forward' | 'dq' | 'dkv';
  */
 export const ATTENTION_TILES: Record<Kind, Record<Bucket, { S: number; rows: number; tile: number }>> = {
   forward: {
-    4: { S: 1, rows: 64, tile: 16 }, 8: { S: 1, rows: 64, tile: 16 }, 16: { S: 1, rows: 64, tile: 16 }, 32: { S: 1, rows: 64, tile: 16 },
-    64: { S: 1, rows: 64, tile: 8 }, 128: { S: 2, rows: 64, tile: 8 }, 256: { S: 4, rows: 64, tile: 4 },
+    4: { S: 1, rows: 64, tile: 16 },
+    8: { S: 1, rows: 64, tile: 16 },
+    16: { S: 1, rows: 64, tile: 16 },
+    32: { S: 1, rows: 64, tile: 16 },
+    64: { S: 1, rows: 64, tile: 8 },
+    128: { S: 2, rows: 64, tile: 8 },
+    256: { S: 4, rows: 64, tile: 4 },
   },
   dq: {
-    4: { S: 1, rows: 64, tile: 16 }, 8: { S: 1, rows: 64, tile: 16 }, 16: { S: 1, rows: 64, tile: 16 }, 32: { S: 1, rows: 64, tile: 16 },
-    64: { S: 2, rows: 64, tile: 8 }, 128: { S: 4, rows: 64, tile: 4 }, 256: { S: 8, rows: 32, tile: 4 },
+    4: { S: 1, rows: 64, tile: 16 },
+    8: { S: 1, rows: 64, tile: 16 },
+    16: { S: 1, rows: 64, tile: 16 },
+    32: { S: 1, rows: 64, tile: 16 },
+    64: { S: 2, rows: 64, tile: 8 },
+    128: { S: 4, rows: 64, tile: 4 },
+    256: { S: 8, rows: 32, tile: 4 },
   },
   dkv: {
-    4: { S: 1, rows: 64, tile: 16 }, 8: { S: 1, rows: 64, tile: 16 }, 16: { S: 1, rows: 64, tile: 16 }, 32: { S: 1, rows: 64, tile: 16 },
-    64: { S: 1, rows: 64, tile: 8 }, 128: { S: 2, rows: 32, tile: 8 }, 256: { S: 4, rows: 32, tile: 4 },
+    4: { S: 1, rows: 64, tile: 16 },
+    8: { S: 1, rows: 64, tile: 16 },
+    16: { S: 1, rows: 64, tile: 16 },
+    32: { S: 1, rows: 64, tile: 16 },
+    64: { S: 1, rows: 64, tile: 8 },
+    128: { S: 2, rows: 32, tile: 8 },
+    256: { S: 4, rows: 32, tile: 4 },
   },
 };
 /** Workgroup memory we ask for at most: WebGPU's default limit, which is what browsers give unless asked. */
@@ -75,7 +111,9 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
   let n = tile;
   while (n > 1 && tileBytes(kind, DH, S, rows, n) > budget) n--;
   if (tileBytes(kind, DH, S, rows, n) > budget) {
-    throw new Error(`attention: head size ${D} needs ${tileBytes(kind, DH, S, rows, n)} bytes of workgroup memory; this adapter's maxComputeWorkgroupStorageSize is ${budget}.`);
+    throw new Error(
+      `attention: head size ${D} needs ${tileBytes(kind, DH, S, rows, n)} bytes of workgroup memory; this adapter's maxComputeWorkgroupStorageSize is ${budget}.`,
+    );
   }
   const key = `${kind}:${DH}:${S}:${rows}:${n}`;
   let v = variants.get(key);
@@ -83,7 +121,10 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
     const base = kind === 'forward' ? FORWARD : kind === 'dq' ? BACKWARD_DQ : BACKWARD_DKV;
     const [R, N] = kind === 'dkv' ? ['BK', 'BQ'] : ['BR', 'BC'];
     const line = `const DH: u32 = ${DH}u; const S: u32 = ${S}u; const ${R}: u32 = ${rows}u; const ${N}: u32 = ${n}u;`;
-    const pattern = new RegExp(`^const DH: u32 = \\d+u; const S: u32 = \\d+u; const ${R}: u32 = \\d+u; const ${N}: u32 = \\d+u;$`, 'm');
+    const pattern = new RegExp(
+      `^const DH: u32 = \\d+u; const S: u32 = \\d+u; const ${R}: u32 = \\d+u; const ${N}: u32 = \\d+u;$`,
+      'm',
+    );
     if (!pattern.test(base.source)) throw new Error(`attention: shaders/${base.name}.wgsl lacks its tile-shape line`);
     v = { spec: { ...base, source: base.source.replace(pattern, line) }, rows };
     variants.set(key, v);
@@ -126,7 +167,11 @@ export function attentionForward(qkv: Tensor, H: number): { out: Tensor; lse: Te
 
 /** qkv [B,T,3C] → [B,T,C] with H heads (recorded). */
 export function attention(qkv: Tensor, H: number): Tensor {
-  const { out, lse, dims: { B, T, D } } = attentionForward(qkv, H);
+  const {
+    out,
+    lse,
+    dims: { B, T, D },
+  } = attentionForward(qkv, H);
   tape.record('attention', [qkv], [out], { B, T, H, D, lse }, [lse]);
   return out;
 }
@@ -135,7 +180,17 @@ export function attention(qkv: Tensor, H: number): Tensor {
  * dqkv from dOut, given the forward's qkv, out and lse: added to dqkv.t with accumulate, else written over it (every
  * element: the dq kernel writes the q columns, the dkv kernel the k and v columns).
  */
-export function attentionBackward(qkv: Tensor, out: Tensor, dOut: Tensor, lse: Tensor, dqkv: { t: Tensor; accumulate: boolean }, B: number, T: number, H: number, D: number): void {
+export function attentionBackward(
+  qkv: Tensor,
+  out: Tensor,
+  dOut: Tensor,
+  lse: Tensor,
+  dqkv: { t: Tensor; accumulate: boolean },
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+): void {
   const gpu = qkv.gpu;
   const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
   const delta = empty(gpu, [B, H, T]); // Δ_t = dO_t · O_t, written by the dq kernel for the dkv kernel

@@ -7,7 +7,12 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, dispatchElements } from './launch';
 
-export const TO_HALF: KernelSpec = { name: 'to_half', source: toHalfSrc, storage: ['read', 'rw'], uniforms: [['n', 'u32']] };
+export const TO_HALF: KernelSpec = {
+  name: 'to_half',
+  source: toHalfSrc,
+  storage: ['read', 'rw'],
+  uniforms: [['n', 'u32']],
+};
 
 /**
  * x rounded to halves (ties to even; past ±65504 → ±infinity, so an overflow trips the step guard rather than hiding).

@@ -6,7 +6,15 @@ import type { BufferView, Gpu } from '../../gpu/runtime';
 import { type KernelSpec, grid2d } from '../../gpu/kernel';
 import { empty } from '../tensor';
 
-export const COLSUM: KernelSpec = { name: 'colsum', source: src, storage: ['read', 'rw'], uniforms: [['R', 'u32'], ['N', 'u32']] };
+export const COLSUM: KernelSpec = {
+  name: 'colsum',
+  source: src,
+  storage: ['read', 'rw'],
+  uniforms: [
+    ['R', 'u32'],
+    ['N', 'u32'],
+  ],
+};
 
 /** Columns per workgroup tile and rows per chunk (they match the TILE and CHUNK constants of the shaders). */
 export const COLSUM_TILE = 64;

@@ -11,11 +11,27 @@ import { assertF32, dispatchRows } from './launch';
 /** PyTorch's default ignore_index; any negative target is ignored. */
 export const IGNORE_INDEX = -100;
 
-const NV = [['N', 'u32'], ['V', 'u32']] as const;
-export const CE_FORWARD: KernelSpec = { name: 'crossentropy_forward', source: fwdSrc, storage: ['read', 'read', 'rw', 'rw'], uniforms: NV };
-export const CE_MEAN: KernelSpec = { name: 'crossentropy_mean', source: meanSrc, storage: ['read', 'read', 'rw', 'rw'], uniforms: NV };
+const NV = [
+  ['N', 'u32'],
+  ['V', 'u32'],
+] as const;
+export const CE_FORWARD: KernelSpec = {
+  name: 'crossentropy_forward',
+  source: fwdSrc,
+  storage: ['read', 'read', 'rw', 'rw'],
+  uniforms: NV,
+};
+export const CE_MEAN: KernelSpec = {
+  name: 'crossentropy_mean',
+  source: meanSrc,
+  storage: ['read', 'read', 'rw', 'rw'],
+  uniforms: NV,
+};
 export const CE_BACKWARD: KernelSpec = {
-  name: 'crossentropy_backward', source: bwdSrc, storage: ['read', 'read', 'read', 'read', 'read', 'rw'], uniforms: NV,
+  name: 'crossentropy_backward',
+  source: bwdSrc,
+  storage: ['read', 'read', 'read', 'read', 'read', 'rw'],
+  uniforms: NV,
 };
 
 /**
@@ -32,7 +48,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor | Int32Array): Tens
   if (targets instanceof Int32Array) {
     if (targets.length !== N) throw new Error(`crossEntropy: ${targets.length} targets for ${N} rows`);
     const bad = targets.findIndex((t) => t >= V);
-    if (bad >= 0) throw new Error(`crossEntropy: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
+    if (bad >= 0)
+      throw new Error(`crossEntropy: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
     tgt = fromArray(gpu, targets, [N], 'i32');
     ownTargets = true;
   } else {
@@ -52,6 +69,22 @@ export function crossEntropy(logits: Tensor, targets: Tensor | Int32Array): Tens
 }
 
 /** dlogits (+)= gLoss · (softmax − onehot) / count: added with accumulate, else written over every element. */
-export function crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, count: Tensor, gLoss: Tensor, dlogits: { t: Tensor; accumulate: boolean }, N: number, V: number): void {
-  dispatchRows(logits.gpu, CE_BACKWARD, [logits.view, targets.view, lse.view, count.view, gLoss.view, dlogits.t.view], { N, V }, N, { ACCUMULATE: dlogits.accumulate });
+export function crossEntropyBackward(
+  logits: Tensor,
+  targets: Tensor,
+  lse: Tensor,
+  count: Tensor,
+  gLoss: Tensor,
+  dlogits: { t: Tensor; accumulate: boolean },
+  N: number,
+  V: number,
+): void {
+  dispatchRows(
+    logits.gpu,
+    CE_BACKWARD,
+    [logits.view, targets.view, lse.view, count.view, gLoss.view, dlogits.t.view],
+    { N, V },
+    N,
+    { ACCUMULATE: dlogits.accumulate },
+  );
 }

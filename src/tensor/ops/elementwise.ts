@@ -10,10 +10,34 @@ import { tape, type GradSlot } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertSameShape, dispatchElements } from './launch';
 
-export const ADD: KernelSpec = { name: 'add', source: addSrc, storage: ['read', 'read', 'rw'], uniforms: [['n', 'u32']] };
-export const AXPBY: KernelSpec = { name: 'axpby', source: axpbySrc, storage: ['read', 'rw'], uniforms: [['n', 'u32'], ['alpha', 'f32'], ['beta', 'f32']] };
-export const GELU_FORWARD: KernelSpec = { name: 'gelu_forward', source: geluFwdSrc, storage: ['read', 'rw'], uniforms: [['n', 'u32']] };
-export const GELU_BACKWARD: KernelSpec = { name: 'gelu_backward', source: geluBwdSrc, storage: ['read', 'read', 'rw'], uniforms: [['n', 'u32']] };
+export const ADD: KernelSpec = {
+  name: 'add',
+  source: addSrc,
+  storage: ['read', 'read', 'rw'],
+  uniforms: [['n', 'u32']],
+};
+export const AXPBY: KernelSpec = {
+  name: 'axpby',
+  source: axpbySrc,
+  storage: ['read', 'rw'],
+  uniforms: [
+    ['n', 'u32'],
+    ['alpha', 'f32'],
+    ['beta', 'f32'],
+  ],
+};
+export const GELU_FORWARD: KernelSpec = {
+  name: 'gelu_forward',
+  source: geluFwdSrc,
+  storage: ['read', 'rw'],
+  uniforms: [['n', 'u32']],
+};
+export const GELU_BACKWARD: KernelSpec = {
+  name: 'gelu_backward',
+  source: geluBwdSrc,
+  storage: ['read', 'read', 'rw'],
+  uniforms: [['n', 'u32']],
+};
 
 /** y = alpha·y + beta·x over n elements (alpha = 0 never reads y). */
 export function launchAxpby(gpu: Gpu, x: BufferView, y: BufferView, n: number, alpha: number, beta: number): void {
@@ -37,7 +61,14 @@ export function passGradient(slot: GradSlot, g: Tensor, scale = 1): void {
 }
 
 /** dx (+)= dy·GELU'(x): added with accumulate, else written over dx (not read). */
-export function launchGeluBackward(gpu: Gpu, x: BufferView, dy: BufferView, dx: BufferView, n: number, accumulate: boolean): void {
+export function launchGeluBackward(
+  gpu: Gpu,
+  x: BufferView,
+  dy: BufferView,
+  dx: BufferView,
+  n: number,
+  accumulate: boolean,
+): void {
   dispatchElements(gpu, GELU_BACKWARD, [x, dy, dx], { n }, n, { ACCUMULATE: accumulate });
 }
 

@@ -12,13 +12,33 @@ import { empty, fromArray, type Tensor } from '../tensor';
 import { assertF32, dispatchElements, dispatchRows } from './launch';
 
 export const EMBEDDING_FORWARD: KernelSpec = {
-  name: 'embedding_forward', source: fwdSrc, storage: ['read', 'read', 'read', 'rw'], uniforms: [['BT', 'u32'], ['T', 'u32'], ['C', 'u32']],
+  name: 'embedding_forward',
+  source: fwdSrc,
+  storage: ['read', 'read', 'read', 'rw'],
+  uniforms: [
+    ['BT', 'u32'],
+    ['T', 'u32'],
+    ['C', 'u32'],
+  ],
 };
 export const EMBEDDING_BACKWARD_WTE: KernelSpec = {
-  name: 'embedding_backward_wte', source: wteSrc, storage: ['read', 'read', 'read', 'read', 'rw'], uniforms: [['U', 'u32'], ['C', 'u32']],
+  name: 'embedding_backward_wte',
+  source: wteSrc,
+  storage: ['read', 'read', 'read', 'read', 'rw'],
+  uniforms: [
+    ['U', 'u32'],
+    ['C', 'u32'],
+  ],
 };
 export const EMBEDDING_BACKWARD_WPE: KernelSpec = {
-  name: 'embedding_backward_wpe', source: wpeSrc, storage: ['read', 'rw'], uniforms: [['B', 'u32'], ['T', 'u32'], ['C', 'u32']],
+  name: 'embedding_backward_wpe',
+  source: wpeSrc,
+  storage: ['read', 'rw'],
+  uniforms: [
+    ['B', 'u32'],
+    ['T', 'u32'],
+    ['C', 'u32'],
+  ],
 };
 
 /**
@@ -26,7 +46,11 @@ export const EMBEDDING_BACKWARD_WPE: KernelSpec = {
  * counting sort (ids are small non-negative integers): O(n + largest id), about 0.3 ms for a GPT-2 batch of 8192
  * tokens on the CI VM, where a comparison sort took 2.4 ms of every update's host time.
  */
-export function bucketTokens(tokens: ArrayLike<number>): { ids: Int32Array; starts: Int32Array; positions: Int32Array } {
+export function bucketTokens(tokens: ArrayLike<number>): {
+  ids: Int32Array;
+  starts: Int32Array;
+  positions: Int32Array;
+} {
   const n = tokens.length;
   let max = -1;
   for (let i = 0; i < n; i++) max = Math.max(max, tokens[i]!);
@@ -73,7 +97,8 @@ export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor,
   if (wpe.shape[1] !== C) throw new Error(`embedding: wte width ${C} and wpe width ${wpe.shape[1]} differ`);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (!(t >= 0 && t < V)) throw new Error(`embedding: token id ${t} at position ${i} is outside the vocabulary of ${V}`);
+    if (!(t >= 0 && t < V))
+      throw new Error(`embedding: token id ${t} at position ${i} is outside the vocabulary of ${V}`);
   }
   const gpu = wte.gpu;
   const tok = fromArray(gpu, tokens, [B * T], 'i32');
@@ -87,10 +112,24 @@ export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor,
   return out;
 }
 
-export function embeddingBackward(dOut: Tensor, dwte: Tensor | null, dwpe: Tensor | null, B: number, T: number, C: number, buckets: TokenBuckets): void {
+export function embeddingBackward(
+  dOut: Tensor,
+  dwte: Tensor | null,
+  dwpe: Tensor | null,
+  B: number,
+  T: number,
+  C: number,
+  buckets: TokenBuckets,
+): void {
   const gpu = dOut.gpu;
   if (dwte) {
-    dispatchRows(gpu, EMBEDDING_BACKWARD_WTE, [buckets.ids.view, buckets.starts.view, buckets.positions.view, dOut.view, dwte.view], { U: buckets.unique, C }, buckets.unique);
+    dispatchRows(
+      gpu,
+      EMBEDDING_BACKWARD_WTE,
+      [buckets.ids.view, buckets.starts.view, buckets.positions.view, dOut.view, dwte.view],
+      { U: buckets.unique, C },
+      buckets.unique,
+    );
   }
   if (dwpe) dispatchElements(gpu, EMBEDDING_BACKWARD_WPE, [dOut.view, dwpe.view], { B, T, C }, T * C);
 }

@@ -34,11 +34,17 @@ export function headChunkRows(gpu: Gpu, N: number, V: number): number {
  * made now and backward only adds them in; backward with any other seed recomputes them. The seed's value is read
  * now: it must not change before backward.
  */
-export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, opts: { chunkRows?: number; seed?: Tensor } = {}): Tensor {
+export function headCrossEntropy(
+  x: Tensor,
+  wte: Tensor,
+  targets: Int32Array,
+  opts: { chunkRows?: number; seed?: Tensor } = {},
+): Tensor {
   assertF32(x, 'head x');
   const [V, C] = wte.shape as [number, number];
   const N = x.size / C;
-  if (x.shape[x.shape.length - 1] !== C) throw new Error(`head: x width ${x.shape[x.shape.length - 1]} differs from wte width ${C}`);
+  if (x.shape[x.shape.length - 1] !== C)
+    throw new Error(`head: x width ${x.shape[x.shape.length - 1]} differs from wte width ${C}`);
   if (targets.length !== N) throw new Error(`head: ${targets.length} targets for ${N} rows`);
   const bad = targets.findIndex((t) => t >= V);
   if (bad >= 0) throw new Error(`head: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
@@ -53,21 +59,53 @@ export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, op
   const count = empty(gpu, [1]);
   const logits = empty(gpu, [Math.min(chunk, N), V]);
   // Written, not accumulated: each chunk's dx rows once, dwte by the first chunk and added to by the rest.
-  const grads = seed ? { x: x.requiresGrad ? empty(gpu, x.shape) : null, wte: wte.requiresGrad ? empty(gpu, [V, C]) : null, dlogits: empty(gpu, [Math.min(chunk, N), V]) } : null;
+  const grads = seed
+    ? {
+        x: x.requiresGrad ? empty(gpu, x.shape) : null,
+        wte: wte.requiresGrad ? empty(gpu, [V, C]) : null,
+        dlogits: empty(gpu, [Math.min(chunk, N), V]),
+      }
+    : null;
   // The backward needs the count of scored rows before CE_MEAN (after the last chunk) stores the same number.
   if (seed) gpu.upload(count.view, new Float32Array([targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0)]));
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
     launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
-    dispatchRows(gpu, CE_FORWARD, [logits.view, rowView(tgt, r0, rows, 1), rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)], { N: rows, V }, rows);
-    if (grads) chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, grads.dlogits, rowView(tgt, r0, rows, 1), rowView(lse, r0, rows, 1), count, seed!, grads.x && rowView(grads.x, r0, rows, C), grads.wte, { dx: 0, dwte: r0 === 0 ? 0 : 1 });
+    dispatchRows(
+      gpu,
+      CE_FORWARD,
+      [logits.view, rowView(tgt, r0, rows, 1), rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)],
+      { N: rows, V },
+      rows,
+    );
+    if (grads)
+      chunkGrads(
+        gpu,
+        { N: rows, V, C },
+        xs,
+        wte,
+        logits,
+        grads.dlogits,
+        rowView(tgt, r0, rows, 1),
+        rowView(lse, r0, rows, 1),
+        count,
+        seed!,
+        grads.x && rowView(grads.x, r0, rows, C),
+        grads.wte,
+        { dx: 0, dwte: r0 === 0 ? 0 : 1 },
+      );
   });
   gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
   logits.dispose();
   losses.dispose();
   grads?.dlogits.dispose();
   const pre = grads && { seed: seed!, dx: grads.x, dwte: grads.wte };
-  tape.record('headCrossEntropy', [x, wte, tgt], [loss], { N, V, C, chunk, lse, count, pre }, [lse, count, ...(grads?.x ? [grads.x] : []), ...(grads?.wte ? [grads.wte] : [])]);
+  tape.record('headCrossEntropy', [x, wte, tgt], [loss], { N, V, C, chunk, lse, count, pre }, [
+    lse,
+    count,
+    ...(grads?.x ? [grads.x] : []),
+    ...(grads?.wte ? [grads.wte] : []),
+  ]);
   tgt.dispose();
   return loss;
 }
@@ -76,15 +114,39 @@ export function headCrossEntropy(x: Tensor, wte: Tensor, targets: Int32Array, op
  * One chunk's gradients from its logits: dlogits = g·(softmax − onehot)/count, then dx[rows] = dlogits·wte and
  * dwte = dlogitsᵀ·x[rows], each added to what the output holds (beta 1) or written over it (beta 0).
  */
-function chunkGrads(gpu: Gpu, s: { N: number; V: number; C: number }, xs: BufferView, wte: Tensor, logits: Tensor, dlogits: Tensor, tgt: BufferView, lse: BufferView, count: Tensor, g: Tensor, dx: BufferView | null, dwte: Tensor | null, beta: { dx: number; dwte: number }): void {
+function chunkGrads(
+  gpu: Gpu,
+  s: { N: number; V: number; C: number },
+  xs: BufferView,
+  wte: Tensor,
+  logits: Tensor,
+  dlogits: Tensor,
+  tgt: BufferView,
+  lse: BufferView,
+  count: Tensor,
+  g: Tensor,
+  dx: BufferView | null,
+  dwte: Tensor | null,
+  beta: { dx: number; dwte: number },
+): void {
   const dl = { ...dlogits.view, size: s.N * s.V * 4 };
-  dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N, { ACCUMULATE: false });
+  dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N, {
+    ACCUMULATE: false,
+  });
   if (dx) launchMatmul(gpu, { a: dl, b: wte.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
   if (dwte) launchMatmul(gpu, { a: dl, b: xs, c: dwte.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dwte });
 }
 
 /** dx and dwte for the upstream gradient gLoss [1], into their slots. */
-export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gLoss: Tensor, dxSlot: GradSlot | null, dwteSlot: GradSlot | null, a: OpAttrs['headCrossEntropy']): void {
+export function headCrossEntropyBackward(
+  x: Tensor,
+  wte: Tensor,
+  tgt: Tensor,
+  gLoss: Tensor,
+  dxSlot: GradSlot | null,
+  dwteSlot: GradSlot | null,
+  a: OpAttrs['headCrossEntropy'],
+): void {
   if (a.pre && gLoss === a.pre.seed) {
     // Made in the forward pass for this very seed: moved in when the slot allows it.
     if (dxSlot && a.pre.dx) passGradient(dxSlot, a.pre.dx);
@@ -101,7 +163,21 @@ export function headCrossEntropyBackward(x: Tensor, wte: Tensor, tgt: Tensor, gL
     const xs = rowView(x, r0, rows, C);
     launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
     const beta = { dx: dx?.accumulate ? 1 : 0, dwte: dwte?.accumulate || r0 > 0 ? 1 : 0 };
-    chunkGrads(gpu, { N: rows, V, C }, xs, wte, logits, dlogits, rowView(tgt, r0, rows, 1), rowView(a.lse, r0, rows, 1), a.count, gLoss, dx && rowView(dx.t, r0, rows, C), dwte?.t ?? null, beta);
+    chunkGrads(
+      gpu,
+      { N: rows, V, C },
+      xs,
+      wte,
+      logits,
+      dlogits,
+      rowView(tgt, r0, rows, 1),
+      rowView(a.lse, r0, rows, 1),
+      a.count,
+      gLoss,
+      dx && rowView(dx.t, r0, rows, C),
+      dwte?.t ?? null,
+      beta,
+    );
   });
   logits.dispose();
   dlogits.dispose();

@@ -5,12 +5,27 @@ import { type Constants, type KernelSpec, grid2d } from '../../gpu/kernel';
 import type { Tensor } from '../tensor';
 
 /** Dispatches one thread per element (workgroups of `wg`), the grid folded into 2-D past 65535 workgroups. */
-export function dispatchElements(gpu: Gpu, spec: KernelSpec, views: BufferView[], uniforms: Record<string, number>, n: number, constants?: Constants, wg = 256): void {
+export function dispatchElements(
+  gpu: Gpu,
+  spec: KernelSpec,
+  views: BufferView[],
+  uniforms: Record<string, number>,
+  n: number,
+  constants?: Constants,
+  wg = 256,
+): void {
   gpu.dispatch(spec, views, uniforms, grid2d(Math.ceil(n / wg), gpu.maxGridX), constants);
 }
 
 /** Dispatches one workgroup per row. */
-export function dispatchRows(gpu: Gpu, spec: KernelSpec, views: BufferView[], uniforms: Record<string, number>, rows: number, constants?: Constants): void {
+export function dispatchRows(
+  gpu: Gpu,
+  spec: KernelSpec,
+  views: BufferView[],
+  uniforms: Record<string, number>,
+  rows: number,
+  constants?: Constants,
+): void {
   gpu.dispatch(spec, views, uniforms, grid2d(rows, gpu.maxGridX), constants);
 }
 

@@ -13,26 +13,42 @@ import { toHalfReleasing } from './cast';
 export const LAYERNORM_EPS = 1e-5;
 
 export const LAYERNORM_FORWARD: KernelSpec = {
-  name: 'layernorm_forward', source: fwdSrc,
+  name: 'layernorm_forward',
+  source: fwdSrc,
   storage: ['read', 'read', 'read', 'rw', 'rw', 'rw'],
-  uniforms: [['rows', 'u32'], ['C', 'u32'], ['eps', 'f32']],
+  uniforms: [
+    ['rows', 'u32'],
+    ['C', 'u32'],
+    ['eps', 'f32'],
+  ],
 };
 export const LAYERNORM_BACKWARD: KernelSpec = {
-  name: 'layernorm_backward', source: bwdSrc,
+  name: 'layernorm_backward',
+  source: bwdSrc,
   storage: ['read', 'read', 'read', 'read', 'read', 'rw'],
-  uniforms: [['rows', 'u32'], ['C', 'u32']],
+  uniforms: [
+    ['rows', 'u32'],
+    ['C', 'u32'],
+  ],
 };
 export const LAYERNORM_BACKWARD_PARAMS: KernelSpec = {
-  name: 'layernorm_backward_params', source: bwdParamsSrc,
+  name: 'layernorm_backward_params',
+  source: bwdParamsSrc,
   storage: ['read', 'read', 'read', 'read', 'rw', 'rw'],
-  uniforms: [['rows', 'u32'], ['C', 'u32']],
+  uniforms: [
+    ['rows', 'u32'],
+    ['C', 'u32'],
+  ],
 };
 
 const OUT_INCLUDE = /^\/\/#include layernorm_out_f32$/m;
-if (!OUT_INCLUDE.test(fwdSrc)) throw new Error('layernorm_forward.wgsl has no "//#include layernorm_out_f32" line to swap');
+if (!OUT_INCLUDE.test(fwdSrc))
+  throw new Error('layernorm_forward.wgsl has no "//#include layernorm_out_f32" line to swap');
 /** The forward writing halves (an f16 y): the same kernel with its output include swapped. */
 export const LAYERNORM_FORWARD_HALF: KernelSpec = {
-  ...LAYERNORM_FORWARD, name: 'layernorm_forward_f16', source: fwdSrc.replace(OUT_INCLUDE, '//#include layernorm_out_f16'),
+  ...LAYERNORM_FORWARD,
+  name: 'layernorm_forward_f16',
+  source: fwdSrc.replace(OUT_INCLUDE, '//#include layernorm_out_f16'),
 };
 
 /**
@@ -52,7 +68,13 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor, opts: { half?: boolea
   const mean = empty(gpu, [rows]);
   const rstd = empty(gpu, [rows]);
   const spec = opts.half ? LAYERNORM_FORWARD_HALF : LAYERNORM_FORWARD;
-  dispatchRows(gpu, spec, [x.view, w.view, b.view, y.view, mean.view, rstd.view], { rows, C, eps: LAYERNORM_EPS }, rows);
+  dispatchRows(
+    gpu,
+    spec,
+    [x.view, w.view, b.view, y.view, mean.view, rstd.view],
+    { rows, C, eps: LAYERNORM_EPS },
+    rows,
+  );
   tape.record('layernorm', [x, w, b], [y], { rows, C, mean, rstd }, [mean, rstd]);
   return y;
 }
@@ -62,11 +84,27 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor, opts: { half?: boolea
  * partials (layernorm_backward_params) then colsum over them, or one accumulating pass when rows fit one chunk.
  */
 export function layernormBackward(
-  x: Tensor, w: Tensor, dy: Tensor, mean: Tensor, rstd: Tensor,
-  dx: { t: Tensor; accumulate: boolean } | null, dw: Tensor | null, db: Tensor | null, rows: number, C: number,
+  x: Tensor,
+  w: Tensor,
+  dy: Tensor,
+  mean: Tensor,
+  rstd: Tensor,
+  dx: { t: Tensor; accumulate: boolean } | null,
+  dw: Tensor | null,
+  db: Tensor | null,
+  rows: number,
+  C: number,
 ): void {
   const gpu = x.gpu;
-  if (dx) dispatchRows(gpu, LAYERNORM_BACKWARD, [x.view, w.view, dy.view, mean.view, rstd.view, dx.t.view], { rows, C }, rows, { ACCUMULATE: dx.accumulate });
+  if (dx)
+    dispatchRows(
+      gpu,
+      LAYERNORM_BACKWARD,
+      [x.view, w.view, dy.view, mean.view, rstd.view, dx.t.view],
+      { rows, C },
+      rows,
+      { ACCUMULATE: dx.accumulate },
+    );
   if ((dw || db) && rows > 0 && C > 0) {
     const ins = [x.view, dy.view, mean.view, rstd.view];
     const grid = colsumGrid(gpu, rows, C);
@@ -74,7 +112,13 @@ export function layernormBackward(
     if (chunks === 1) {
       // Both outputs are written by one kernel; a missing one goes to scratch.
       const scratch = !dw || !db ? empty(gpu, [C]) : null;
-      gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, [...ins, (dw ?? scratch!).view, (db ?? scratch!).view], { rows, C }, grid, { PARTIAL: false });
+      gpu.dispatch(
+        LAYERNORM_BACKWARD_PARAMS,
+        [...ins, (dw ?? scratch!).view, (db ?? scratch!).view],
+        { rows, C },
+        grid,
+        { PARTIAL: false },
+      );
       scratch?.dispose();
       return;
     }

@@ -12,7 +12,17 @@ import { assertF32 } from './launch';
 import { launchColsum } from './colsum';
 import { toHalfReleasing } from './cast';
 
-const UNIFORMS: KernelSpec['uniforms'] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['strideA', 'u32'], ['strideB', 'u32'], ['strideC', 'u32'], ['alpha', 'f32'], ['beta', 'f32'], ['kChunk', 'u32']];
+const UNIFORMS: KernelSpec['uniforms'] = [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['strideA', 'u32'],
+  ['strideB', 'u32'],
+  ['strideC', 'u32'],
+  ['alpha', 'f32'],
+  ['beta', 'f32'],
+  ['kChunk', 'u32'],
+];
 const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
 
 /**
@@ -40,7 +50,11 @@ const tiled = (source: string, wg: 8 | 16, tk: 8 | 16) => ({
   workgroupBytes: 2 * 2 * tk * 8 * wg * 4, // two operands, two buffers, TK × TILE floats each
 });
 const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number; workgroupBytes: number }> = {
-  simple: { spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }, tile: 64, workgroupBytes: 8192 },
+  simple: {
+    spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS },
+    tile: 64,
+    workgroupBytes: 8192,
+  },
   reg64: tiled(src, 8, 8),
   reg128: tiled(src, 16, 8),
   reg128v4: tiled(v4Src, 16, 8),
@@ -81,11 +95,17 @@ const KERNELS = Object.fromEntries(
     const base = SPECS[v].spec;
     const what = `the ${v} kernel`;
     const byA = [false, true].map((halfA) => {
-      const a = halfA ? swapInclude(base.source, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', what) : base.source;
+      const a = halfA
+        ? swapInclude(base.source, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', what)
+        : base.source;
       return Object.fromEntries(
         (Object.keys(EPILOGUES) as MatmulEpilogue[]).map((e) => {
-          const source = e === 'none' ? a : swapInclude(a, /^\/\/#include matmul_out$/m, `//#include ${EPILOGUES[e].lib}`, what);
-          return [e, { ...base, name: e === 'none' ? base.name : `${base.name}+${e}`, source, storage: EPILOGUES[e].storage }];
+          const source =
+            e === 'none' ? a : swapInclude(a, /^\/\/#include matmul_out$/m, `//#include ${EPILOGUES[e].lib}`, what);
+          return [
+            e,
+            { ...base, name: e === 'none' ? base.name : `${base.name}+${e}`, source, storage: EPILOGUES[e].storage },
+          ];
         }),
       ) as Record<MatmulEpilogue, KernelSpec>;
     });
@@ -103,7 +123,15 @@ export function matmulKernel(variant: MatmulVariant, halfA = false, epilogue: Ma
  * when transposed; B: N, or K when transposed), so it and both batch strides must be multiples of 4 (views start on
  * 256-byte offsets).
  */
-export function vec4Eligible(x: { M: number; N: number; K: number; transA?: boolean; transB?: boolean; strideA?: number; strideB?: number }): boolean {
+export function vec4Eligible(x: {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  strideA?: number;
+  strideB?: number;
+}): boolean {
   const contA = x.transA ? x.M : x.K;
   const contB = x.transB ? x.K : x.N;
   return contA % 4 === 0 && contB % 4 === 0 && (x.strideA ?? x.M * x.K) % 4 === 0 && (x.strideB ?? x.K * x.N) % 4 === 0;
@@ -154,9 +182,19 @@ const SPLIT_MAX_PARTS = 64;
  * beta other than 0 or 1, run whole. The plan depends on the arguments alone (never on timing or the adapter), so a run's
  * numbers do not change with the machine's load or between a run and its resume.
  */
-export function splitK(s: { M: number; N: number; K: number; batch?: number; bias?: BufferView | null; beta?: number; residual?: BufferView | null; gelu?: BufferView | null }): { kChunk: number; parts: number } | null {
+export function splitK(s: {
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  bias?: BufferView | null;
+  beta?: number;
+  residual?: BufferView | null;
+  gelu?: BufferView | null;
+}): { kChunk: number; parts: number } | null {
   const beta = s.beta ?? 0;
-  if ((s.batch ?? 1) !== 1 || s.bias || s.residual || s.gelu || (beta !== 0 && beta !== 1) || s.M === 0 || s.N === 0) return null;
+  if ((s.batch ?? 1) !== 1 || s.bias || s.residual || s.gelu || (beta !== 0 && beta !== 1) || s.M === 0 || s.N === 0)
+    return null;
   const tiles = Math.ceil(s.M / 128) * Math.ceil(s.N / 128);
   const parts = Math.min(Math.ceil(SPLIT_TILES / tiles), Math.floor(s.K / SPLIT_MIN_K), SPLIT_MAX_PARTS);
   if (parts < 2) return null;
@@ -169,25 +207,39 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
   let variant = x.variant ?? chosenVariant(gpu, x.M, x.N, x.K, batch, !!x.transA, !!x.transB);
   if (isV4(variant) && !vec4Eligible(x)) {
-    if (x.variant) throw new Error(`matmul: ${variant} needs the operands' contiguous dimensions and batch strides to be multiples of 4 (M ${x.M}, N ${x.N}, K ${x.K})`);
+    if (x.variant)
+      throw new Error(
+        `matmul: ${variant} needs the operands' contiguous dimensions and batch strides to be multiples of 4 (M ${x.M}, N ${x.N}, K ${x.K})`,
+      );
     // The tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin.
     variant = variant === 'reg128v4' ? 'reg128' : 'reg128k16';
   }
   const { tile, workgroupBytes } = SPECS[variant];
   const epilogue: MatmulEpilogue = x.residual ? 'residual' : x.gelu ? (x.geluHalf ? 'gelu_f16' : 'gelu') : 'none';
   if (x.residual && x.gelu) throw new Error('matmul: one epilogue at a time (a residual or GELU, not both)');
-  if (epilogue === 'gelu_f16' && (x.N % 2 !== 0 || batch !== 1)) throw new Error(`matmul: a half GELU output needs an even N and no batch (N ${x.N}, batch ${batch})`);
+  if (epilogue === 'gelu_f16' && (x.N % 2 !== 0 || batch !== 1))
+    throw new Error(`matmul: a half GELU output needs an even N and no batch (N ${x.N}, batch ${batch})`);
   const extra = x.residual ?? x.gelu ?? null;
-  if (extra && (x.beta ?? 0) !== 0) throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
+  if (extra && (x.beta ?? 0) !== 0)
+    throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
   const spec = matmulKernel(variant, !!x.halfA, epilogue);
-  if (workgroupBytes > workgroupLimit(gpu)) throw new Error(`matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${workgroupLimit(gpu)} (maxComputeWorkgroupStorageSize)`);
+  if (workgroupBytes > workgroupLimit(gpu))
+    throw new Error(
+      `matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${workgroupLimit(gpu)} (maxComputeWorkgroupStorageSize)`,
+    );
   const split = splitK(x);
   const MN = x.M * x.N;
   // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C = (beta 0) or += (beta 1) the column sums.
   const partial = split && empty(gpu, [split.parts, MN]);
   const uniforms = split
     ? { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk: split.kChunk }
-    : { strideA: x.strideA ?? x.M * x.K, strideB: x.strideB ?? x.K * x.N, strideC: x.strideC ?? MN, beta: x.beta ?? 0, kChunk: 0 };
+    : {
+        strideA: x.strideA ?? x.M * x.K,
+        strideB: x.strideB ?? x.K * x.N,
+        strideC: x.strideC ?? MN,
+        beta: x.beta ?? 0,
+        kChunk: 0,
+      };
   gpu.dispatch(
     spec,
     [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c, ...(extra ? [extra] : [])],
@@ -226,7 +278,15 @@ function tuning(gpu: Gpu): Tuning {
   return t;
 }
 
-function chosenVariant(gpu: Gpu, M: number, N: number, K: number, batch: number, transA: boolean, transB: boolean): MatmulVariant {
+function chosenVariant(
+  gpu: Gpu,
+  M: number,
+  N: number,
+  K: number,
+  batch: number,
+  transA: boolean,
+  transB: boolean,
+): MatmulVariant {
   const t = tuning(gpu);
   const shape = { M, N, K, batch, transA, transB };
   const key = shapeKey(shape);
@@ -249,7 +309,9 @@ export function hasPendingMatmulTuning(gpu: Gpu): boolean {
 }
 
 /** Times each variant on every shape launched since the last call (timeVariants) and keeps the fastest. */
-export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[]> {
+export async function tuneMatmuls(
+  gpu: Gpu,
+): Promise<{ shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[]> {
   const t = tuning(gpu);
   const out: { shape: string; chosen: MatmulVariant; ms: Partial<Record<MatmulVariant, number>> }[] = [];
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28);
@@ -279,7 +341,10 @@ export async function tuneMatmuls(gpu: Gpu): Promise<{ shape: string; chosen: Ma
 const workgroupLimit = (gpu: Pick<Gpu, 'limits'>) => gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
 
 /** The variants that can run a product of these dimensions (dense operands) on this GPU. */
-export function variantsFor(gpu: Pick<Gpu, 'limits'>, s: { M: number; N: number; K: number; transA?: boolean; transB?: boolean }): MatmulVariant[] {
+export function variantsFor(
+  gpu: Pick<Gpu, 'limits'>,
+  s: { M: number; N: number; K: number; transA?: boolean; transB?: boolean },
+): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => (!isV4(v) || vec4Eligible(s)) && SPECS[v].workgroupBytes <= workgroupLimit(gpu));
 }
 
@@ -345,7 +410,10 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
   const K = transA ? aRows : aCols;
   const Kb = transB ? bCols : bRows;
   const N = transB ? bRows : bCols;
-  if (K !== Kb) throw new Error(`matmul: inner dimensions differ (A gives K=${K}, B gives K=${Kb}); shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  if (K !== Kb)
+    throw new Error(
+      `matmul: inner dimensions differ (A gives K=${K}, B gives K=${Kb}); shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+    );
   let batch = 1;
   let outShape: number[];
   const lead = a.shape.slice(0, -2);
@@ -354,7 +422,8 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
     M = a.size / K;
     outShape = [...lead, transA ? aCols : aRows, N];
   } else {
-    if (b.shape.slice(0, -2).join() !== lead.join()) throw new Error(`matmul: batch dims differ: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
+    if (b.shape.slice(0, -2).join() !== lead.join())
+      throw new Error(`matmul: batch dims differ: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
     batch = lead.reduce((x, y) => x * y, 1);
     outShape = [...lead, M, N];
   }
@@ -364,7 +433,8 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
   }
   if (residual) {
     assertF32(residual, 'matmul residual');
-    if (residual.shape.join() !== outShape.join()) throw new Error(`matmul: the residual is [${residual.shape.join(', ')}], the output [${outShape.join(', ')}]`);
+    if (residual.shape.join() !== outShape.join())
+      throw new Error(`matmul: the residual is [${residual.shape.join(', ')}], the output [${outShape.join(', ')}]`);
   }
   return { transA, transB, bias, residual, alpha: opts.alpha ?? 1, M, N, K, batch, outShape };
 }
@@ -373,8 +443,21 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
 function run(a: Tensor, b: Tensor, x: ReturnType<typeof plan>, c: Tensor, g: Tensor | null): void {
   const { transA, transB, bias, residual, alpha, M, N, K, batch } = x;
   launchMatmul(a.gpu, {
-    a: a.view, b: b.view, c: c.view, bias: bias?.view ?? null, M, N, K, batch, transA, transB, alpha, halfA: a.dtype === 'f16',
-    residual: residual?.view ?? null, gelu: g?.view ?? null, geluHalf: g?.dtype === 'f16',
+    a: a.view,
+    b: b.view,
+    c: c.view,
+    bias: bias?.view ?? null,
+    M,
+    N,
+    K,
+    batch,
+    transA,
+    transB,
+    alpha,
+    halfA: a.dtype === 'f16',
+    residual: residual?.view ?? null,
+    gelu: g?.view ?? null,
+    geluHalf: g?.dtype === 'f16',
   });
   const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   tape.record('matmul', inputs, [c], { transA, transB, alpha, batch, M, N, K, bias: !!bias, residual: !!residual });
@@ -401,7 +484,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
  * activations), rounded as toHalf rounds, written as halves by the epilogue where it can (an even N, no batch), else
  * rounded by toHalf after; its gradient is f32 like every gradient.
  */
-export function matmulGelu(a: Tensor, b: Tensor, opts: Omit<MatmulOptions, 'residual'> & { half?: boolean } = {}): Tensor {
+export function matmulGelu(
+  a: Tensor,
+  b: Tensor,
+  opts: Omit<MatmulOptions, 'residual'> & { half?: boolean } = {},
+): Tensor {
   const x = plan(a, b, opts);
   if (opts.half && (x.N % 2 !== 0 || x.batch !== 1)) return toHalfReleasing(matmulGelu(a, b, { ...opts, half: false }));
   const u = empty(a.gpu, x.outShape);

@@ -10,8 +10,25 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, dispatchElements } from './launch';
 
-export const REDUCE_SUM: KernelSpec = { name: 'reduce_sum', source: src, storage: ['read', 'rw'], uniforms: [['n', 'u32'], ['chunk', 'u32'], ['outOffset', 'u32']] };
-export const BROADCAST_ACCUMULATE: KernelSpec = { name: 'broadcast_accumulate', source: bcastSrc, storage: ['read', 'rw'], uniforms: [['n', 'u32'], ['scale', 'f32']] };
+export const REDUCE_SUM: KernelSpec = {
+  name: 'reduce_sum',
+  source: src,
+  storage: ['read', 'rw'],
+  uniforms: [
+    ['n', 'u32'],
+    ['chunk', 'u32'],
+    ['outOffset', 'u32'],
+  ],
+};
+export const BROADCAST_ACCUMULATE: KernelSpec = {
+  name: 'broadcast_accumulate',
+  source: bcastSrc,
+  storage: ['read', 'rw'],
+  uniforms: [
+    ['n', 'u32'],
+    ['scale', 'f32'],
+  ],
+};
 
 /** Elements one workgroup reduces per pass. */
 const CHUNK = 4096;
@@ -20,24 +37,44 @@ const CHUNK = 4096;
  * Reduces the given views (Σx, or Σx² with square) into out[0], in a fixed order: one partial per CHUNK elements,
  * then passes over the partials. With sqrt, out[0] = √(total).
  */
-export function launchReduce(gpu: Gpu, inputs: { view: BufferView; n: number }[], out: BufferView, opts: { square?: boolean; sqrt?: boolean } = {}): void {
+export function launchReduce(
+  gpu: Gpu,
+  inputs: { view: BufferView; n: number }[],
+  out: BufferView,
+  opts: { square?: boolean; sqrt?: boolean } = {},
+): void {
   const parts = inputs.map((x) => Math.ceil(x.n / CHUNK));
   let total = parts.reduce((a, b) => a + b, 0);
   if (total === 1 && inputs.length === 1) {
-    gpu.dispatch(REDUCE_SUM, [inputs[0]!.view, out], { n: inputs[0]!.n, chunk: CHUNK, outOffset: 0 }, [1], { SQUARE: !!opts.square, SQRT: !!opts.sqrt });
+    gpu.dispatch(REDUCE_SUM, [inputs[0]!.view, out], { n: inputs[0]!.n, chunk: CHUNK, outOffset: 0 }, [1], {
+      SQUARE: !!opts.square,
+      SQRT: !!opts.sqrt,
+    });
     return;
   }
   let partial = empty(gpu, [total]);
   let offset = 0;
   inputs.forEach((x, i) => {
-    gpu.dispatch(REDUCE_SUM, [x.view, partial.view], { n: x.n, chunk: CHUNK, outOffset: offset }, grid2d(parts[i]!, gpu.maxGridX), { SQUARE: !!opts.square, SQRT: false });
+    gpu.dispatch(
+      REDUCE_SUM,
+      [x.view, partial.view],
+      { n: x.n, chunk: CHUNK, outOffset: offset },
+      grid2d(parts[i]!, gpu.maxGridX),
+      { SQUARE: !!opts.square, SQRT: false },
+    );
     offset += parts[i]!;
   });
   while (total > 1) {
     const next = Math.ceil(total / CHUNK);
     const last = next === 1;
     const dst = last ? null : empty(gpu, [next]);
-    gpu.dispatch(REDUCE_SUM, [partial.view, dst?.view ?? out], { n: total, chunk: CHUNK, outOffset: 0 }, grid2d(next, gpu.maxGridX), { SQUARE: false, SQRT: last && !!opts.sqrt });
+    gpu.dispatch(
+      REDUCE_SUM,
+      [partial.view, dst?.view ?? out],
+      { n: total, chunk: CHUNK, outOffset: 0 },
+      grid2d(next, gpu.maxGridX),
+      { SQUARE: false, SQRT: last && !!opts.sqrt },
+    );
     partial.dispose();
     if (!dst) return;
     partial = dst;
@@ -58,7 +95,12 @@ export function sum(x: Tensor): Tensor {
 export function globalNorm(xs: Tensor[]): Tensor {
   if (!xs.length) throw new Error('globalNorm of no tensors');
   const y = empty(xs[0]!.gpu, [1]);
-  launchReduce(y.gpu, xs.map((x) => ({ view: x.view, n: x.size })), y.view, { square: true, sqrt: true });
+  launchReduce(
+    y.gpu,
+    xs.map((x) => ({ view: x.view, n: x.size })),
+    y.view,
+    { square: true, sqrt: true },
+  );
   return y;
 }
 

@@ -7,10 +7,25 @@ import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32 } from './launch';
 
-export const TRANSPOSE: KernelSpec = { name: 'transpose', source: src, storage: ['read', 'rw'], uniforms: [['R', 'u32'], ['C', 'u32']] };
+export const TRANSPOSE: KernelSpec = {
+  name: 'transpose',
+  source: src,
+  storage: ['read', 'rw'],
+  uniforms: [
+    ['R', 'u32'],
+    ['C', 'u32'],
+  ],
+};
 
 /** y = xᵀ (or y += xᵀ with accumulate) for x [R, C]. */
-export function launchTranspose(gpu: Gpu, x: BufferView, y: BufferView, R: number, C: number, accumulate = false): void {
+export function launchTranspose(
+  gpu: Gpu,
+  x: BufferView,
+  y: BufferView,
+  R: number,
+  C: number,
+  accumulate = false,
+): void {
   gpu.dispatch(TRANSPOSE, [x, y], { R, C }, [Math.ceil(C / 16), Math.ceil(R / 16)], { ACCUMULATE: accumulate });
 }
 
