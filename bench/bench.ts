@@ -344,7 +344,7 @@ async function benchMatmul(
   const rng = new Rng(1);
   const transA = !!s.transA;
   const transB = !!s.transB;
-  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28);
+  const maxBinding = gpu.limits.maxBinding;
   // Output rows per chunk so that one chunk of C (and of A) fits one binding.
   const rowsFit = Math.floor(maxBinding / 4 / Math.max(s.N, s.K));
   const chunkRows = transA ? s.M : Math.min(s.M, Math.max(64, Math.floor(rowsFit / 64) * 64));

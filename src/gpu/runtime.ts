@@ -1,12 +1,14 @@
 // The GPU runtime: one device, its pool and pipeline cache, a command batch with a uniform ring, readback, errors.
 
-import type { Acquired, AdapterDescription } from './device';
+import { type Acquired, type AdapterDescription, isSoftwareAdapter } from './device';
 import { GpuDeviceError } from './errors';
 import { BindGroupCache } from './bindgroups';
+import { GpuLimits } from './limits';
 import { type Constants, type KernelSpec, packUniforms } from './kernel';
 import { PipelineCache } from './pipelines';
 import { BufferPool, formatBytes } from './pool';
 import { TimestampProfiler, type KernelTiming } from './timestamps';
+import { KernelChoices } from './tuning';
 
 /** A byte range of a buffer, as bound to a kernel. Offsets are multiples of 256 (minStorageBufferOffsetAlignment). */
 export interface BufferView {
@@ -21,7 +23,15 @@ export interface GpuOptions {
    * path, and for measuring what subgroups gain). Default true.
    */
   subgroups?: boolean;
+  /**
+   * Time the variants of tunable kernels (the matmul) on each new shape and keep the fastest (KernelChoices). Default:
+   * on a GPU, off on a software adapter, where timing takes minutes and says nothing of a GPU.
+   */
+  tuneKernels?: boolean;
 }
+
+/** A shape of a tunable kernel, as its module records it for timing. */
+export type TunedShape = Readonly<Record<string, number | boolean>>;
 
 /**
  * Whether kernels can reduce through subgroups here: the device has the `subgroups` feature and its WGSL knows the
@@ -39,7 +49,9 @@ const STAGING_CHUNK = 1 << 20;
 export class Gpu {
   readonly device: GPUDevice;
   readonly description: AdapterDescription;
-  readonly limits: Record<string, number>;
+  readonly limits: GpuLimits;
+  /** Per-shape variant choices of tunable kernels on this device (GpuOptions.tuneKernels). */
+  readonly kernelChoices: KernelChoices<TunedShape>;
   readonly features: ReadonlySet<string>;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
@@ -88,7 +100,8 @@ export class Gpu {
     this.device = acquired.device;
     this.description = acquired.description;
     this.boundsChecks = acquired.boundsChecks;
-    this.limits = acquired.description.limits;
+    this.limits = new GpuLimits(acquired.description.limits);
+    this.kernelChoices = new KernelChoices(opts.tuneKernels ?? !isSoftwareAdapter(acquired.description));
     this.features = new Set([...acquired.device.features].map(String));
     this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
@@ -210,12 +223,12 @@ export class Gpu {
     if (views.length !== spec.storage.length)
       throw new Error(`Kernel ${spec.name}: ${views.length} buffers bound, ${spec.storage.length} expected.`);
     const [x = 1, y = 1, z = 1] = workgroups;
-    const maxDim = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxDim || y > maxDim || z > maxDim)
       throw new Error(`Kernel ${spec.name}: grid ${x}×${y}×${z} exceeds ${maxDim} workgroups per dimension.`);
     if (x === 0 || y === 0 || z === 0) return;
     checkAliasing(spec, views);
-    const maxBinding = this.limits.maxStorageBufferBindingSize ?? 134217728;
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
     for (const v of views) {
       if (v.size > maxBinding) {
         throw new RangeError(

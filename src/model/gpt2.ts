@@ -28,9 +28,7 @@ export class Gpt2Model {
     onProgress?: (done: number, total: number, name: string) => void,
   ): Promise<Gpt2Model> {
     validateConfig(config);
-    const maxBank = Math.floor(
-      Math.min(gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27, gpu.limits.maxBufferSize ?? 2 ** 28) / 4,
-    );
+    const maxBank = Math.floor(gpu.limits.maxBinding / 4);
     const layout = paramLayout(paramSpecs(config), maxBank);
     const banks = layout.bankSizes.map((n) => empty(gpu, [n], 'f32', 'params'));
     // The alignment gaps between views are never read by the model, but optimizers sweep whole banks.

@@ -135,7 +135,7 @@ export class Optimizer {
     const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
     this.muonBatches = muonBatches(
       model.layout.slots.filter((s) => muon(s.name)),
-      gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27,
+      gpu.limits.maxBinding,
     );
     this.adamwOwned = (s) => !muon(s.name);
     this.ranges = adamwRanges(model.layout.slots, this.adamwOwned, cfg.adamw.weightDecay, this.bornAt);

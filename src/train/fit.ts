@@ -3,12 +3,10 @@
 // failing half-way through the first step.
 
 import type { Gpt2Config } from '../model/config';
+import { type BufferLimits, bindingLimitName, maxBindingOf } from '../gpu/limits';
 import { formatBytes } from '../gpu/pool';
 
-export interface BufferLimits {
-  maxBufferSize?: number;
-  maxStorageBufferBindingSize?: number;
-}
+export type { BufferLimits };
 
 /** Floats per token of the largest activation one micro-batch holds: the MLP's hidden layer, 4·C wide. */
 const widestActivation = (c: Pick<Gpt2Config, 'nEmbd'>): number => 4 * c.nEmbd;
@@ -24,9 +22,8 @@ export function batchFitProblem(
   ctx: number,
   limits: BufferLimits,
 ): string | null {
-  const bind = limits.maxStorageBufferBindingSize ?? 2 ** 27;
-  const buf = limits.maxBufferSize ?? 2 ** 28;
-  const [limit, name] = bind <= buf ? [bind, 'maxStorageBufferBindingSize'] : [buf, 'maxBufferSize'];
+  const limit = maxBindingOf(limits);
+  const name = bindingLimitName(limits);
   const width = widestActivation(config);
   const bytes = batch * ctx * width * 4;
   if (bytes <= limit) return null;

@@ -10,8 +10,7 @@ import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
 import { lrAt, validateSchedule, type Schedule } from '../optim/schedule';
 import { backward, empty, fromArray, type Tensor } from '../tensor';
 import { accumulate } from '../tensor/ops/elementwise';
-import { enableMatmulTuning, hasPendingMatmulTuning, tuneMatmuls } from '../tensor/ops/matmul';
-import { isSoftwareAdapter } from '../gpu/device';
+import { hasPendingMatmulTuning, tuneMatmuls } from '../tensor/ops/matmul';
 import { Rng } from '../util/rng';
 import { validationLoss } from './evaluate';
 import { flopsPerToken, mfu, type Peak } from './mfu';
@@ -131,9 +130,6 @@ export class Trainer {
     this.gradSeed = fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
     this.position = { step: 0, rngState: this.rng.state, elapsedSec: 0, lastValLoss: null };
-    // On a GPU, the first update's matmul shapes are timed with every kernel variant and the fastest kept (a few
-    // seconds, once per shape); a software adapter keeps the default rather than spend minutes timing.
-    if (!isSoftwareAdapter(model.gpu.description)) enableMatmulTuning(model.gpu);
   }
 
   get tokensPerStep(): number {

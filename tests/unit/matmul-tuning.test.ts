@@ -4,7 +4,6 @@
 import { describe, expect, it } from 'vitest';
 import { empty, fromArray } from '../../src/tensor';
 import {
-  enableMatmulTuning,
   hasPendingMatmulTuning,
   launchMatmul,
   matmulKernel,
@@ -16,11 +15,15 @@ import { expandIncludes } from '../../src/gpu/kernel';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
 import { headChunkRows } from '../../src/tensor/ops/head';
-import type { Gpu } from '../../src/gpu/runtime';
+import { Gpu } from '../../src/gpu/runtime';
+import { GpuLimits } from '../../src/gpu/limits';
+import { acquireNodeDevice } from '../../src/gpu/node';
 
 describe('matmul tuning', () => {
   it('times every variant on each new shape once and keeps the fastest, with unchanged results', async () => {
-    const gpu = await getGpu();
+    // Tuning is the device's choice, made when its Gpu is created: off by default on the software adapter.
+    expect((await getGpu()).kernelChoices.enabled).toBe(false);
+    const gpu = new Gpu(await acquireNodeDevice(), { tuneKernels: true });
     const rng = new Rng(5);
     const [M, N, K] = [33, 70, 20];
     const a = fromArray(
@@ -36,8 +39,7 @@ describe('matmul tuning', () => {
     const c = empty(gpu, [M * N]);
     launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K });
     const before = await c.readF32();
-    expect(hasPendingMatmulTuning(gpu)).toBe(false); // off by default
-    enableMatmulTuning(gpu);
+    expect(hasPendingMatmulTuning(gpu)).toBe(true); // queued by the launch above
     launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, transB: false });
     launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K }); // the same shape: one entry
     expect(hasPendingMatmulTuning(gpu)).toBe(true);
@@ -58,6 +60,7 @@ describe('matmul tuning', () => {
     expect(await c.readF32()).toEqual(before);
     expect(await tuneMatmuls(gpu)).toEqual([]);
     for (const t of [a, b, c]) t.dispose();
+    gpu.destroy();
   });
 
   it('offers the vec4-load kernels only where the contiguous dimensions and strides are multiples of 4', () => {
@@ -85,7 +88,7 @@ describe('matmul tuning', () => {
       'reg128',
       'reg128v4',
     ]);
-    expect(variantsFor({ limits: {} }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4']); // WebGPU's default
+    expect(variantsFor({ limits: new GpuLimits({}) }, shape)).toEqual(['simple', 'reg64', 'reg128', 'reg128v4']); // WebGPU's default
     const real = await getGpu();
     const small = Object.create(real, { limits: { value: { ...real.limits, maxComputeWorkgroupStorageSize: 16384 } } });
     const a = empty(real, [64 * 64]);
@@ -153,7 +156,7 @@ describe('matmul tuning', () => {
     // The tied head's chunks: 640 rows of GPT-2's vocabulary in the default 128 MiB binding (five 128-row tiles), 256
     // under a 64 MiB limit, and never more than the rows there are (rounded up to 64).
     const limits = (maxStorageBufferBindingSize: number) =>
-      ({ limits: { maxStorageBufferBindingSize } }) as unknown as Gpu;
+      ({ limits: new GpuLimits({ maxStorageBufferBindingSize }) }) as unknown as Gpu;
     expect(headChunkRows(limits(2 ** 31), 8192, 50257)).toBe(640);
     expect(headChunkRows(limits(2 ** 26), 8192, 50257)).toBe(256);
     expect(headChunkRows(limits(2 ** 31), 150, 37)).toBe(192);

@@ -65,9 +65,9 @@ describe('AdamW over parameter banks', () => {
         );
     const saved = gpu.limits.maxStorageBufferBindingSize;
     // A small bank limit forces several banks, as a large model has.
-    (gpu.limits as Record<string, number>).maxStorageBufferBindingSize = 4 * 8192;
+    gpu.limits.maxStorageBufferBindingSize = 4 * 8192;
     const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
-    (gpu.limits as Record<string, number>).maxStorageBufferBindingSize = saved!;
+    gpu.limits.maxStorageBufferBindingSize = saved!;
     expect(model.layout.bankSizes.length).toBeGreaterThan(1);
     const opt = new Optimizer(model);
     const ref = new Map([...host].map(([n, v]) => [n, Float64Array.from(v)]));

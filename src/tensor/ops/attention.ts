@@ -107,7 +107,7 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
   if (D > 256) throw new Error(`attention: head size ${D} exceeds the supported 256`);
   const DH = BUCKETS.find((x) => x >= D)!;
   const { S, rows, tile } = ATTENTION_TILES[kind][DH];
-  const budget = Math.min(WORKGROUP_BYTES, gpu.limits.maxComputeWorkgroupStorageSize ?? WORKGROUP_BYTES);
+  const budget = Math.min(WORKGROUP_BYTES, gpu.limits.maxComputeWorkgroupStorageSize);
   let n = tile;
   while (n > 1 && tileBytes(kind, DH, S, rows, n) > budget) n--;
   if (tileBytes(kind, DH, S, rows, n) > budget) {

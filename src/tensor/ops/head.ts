@@ -22,7 +22,7 @@ const CHUNK_BYTES = 128 * 2 ** 20;
 
 /** Rows per chunk within CHUNK_BYTES (and the binding limit): whole 128-row tiles where they fit, else a multiple of 64 (row offsets must be bindable views), at least 64. */
 export function headChunkRows(gpu: Gpu, N: number, V: number): number {
-  const limit = Math.min(CHUNK_BYTES, gpu.limits.maxStorageBufferBindingSize ?? CHUNK_BYTES);
+  const limit = Math.min(CHUNK_BYTES, gpu.limits.maxBinding);
   const fit = Math.floor(limit / (V * 4));
   const rows = fit >= 128 ? Math.floor(fit / 128) * 128 : Math.max(64, Math.floor(fit / 64) * 64);
   return Math.min(rows, Math.ceil(N / 64) * 64);

@@ -1,0 +1,114 @@
+// The matmul launcher over raw views: picks the variant (forced, the device's tuned choice for the shape, or `simple`),
+// the A storage and the epilogue, and runs split-K products as parts plus a fixed-order column sum. Used by the
+// autograd op, the backward rules, the tied head and Muon's Newton–Schulz iteration.
+
+import type { BufferView, Gpu } from '../../../gpu/runtime';
+import { empty } from '../../tensor';
+import { launchColsum } from '../colsum';
+import { isV4, type MatmulEpilogue, type MatmulVariant, matmulKernel, SPECS, vec4Eligible } from './kernels';
+import { splitK } from './splitk';
+
+export interface MatmulArgs {
+  a: BufferView;
+  b: BufferView;
+  c: BufferView;
+  bias?: BufferView | null;
+  M: number;
+  N: number;
+  K: number;
+  batch?: number;
+  /** Elements between batch entries; 0 broadcasts that operand. Default: dense. */
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  /** 0 overwrites C; 1 accumulates into it. */
+  beta?: number;
+  /** The kernel (default: the tuned choice for this shape on this GPU, else `simple`); tests force each. */
+  variant?: MatmulVariant;
+  /** A holds halves (an f16 tensor's view); its element offsets and strides count halves. */
+  halfA?: boolean;
+  /** C += R as it is stored (R: C's size; beta must be 0). */
+  residual?: BufferView | null;
+  /** G = GELU(C) as C is stored (G: C's size; beta must be 0); C keeps the pre-activation. */
+  gelu?: BufferView | null;
+  /** G holds halves (an f16 tensor's view); needs an even N and no batch. */
+  geluHalf?: boolean;
+}
+
+/** The dimensions that pick a matmul's kernel variant (its key in the device's KernelChoices). */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/** A shape in words, e.g. "1×33×70×20 tB" (batch×M×N×K). */
+export const matmulShapeKey = (s: MatmulShape): string =>
+  `${s.batch}×${s.M}×${s.N}×${s.K}${s.transA ? ' tA' : ''}${s.transB ? ' tB' : ''}`;
+
+/** Matmul shapes' keys in the device's KernelChoices (shared with other tunable kernels). */
+export const MATMUL_CHOICE = 'matmul ';
+
+/** The device's tuned variant for this shape, else `simple` (queuing the shape for timing where tuning is on). */
+function chosenVariant(gpu: Gpu, shape: MatmulShape): MatmulVariant {
+  const chosen = gpu.kernelChoices.lookup(MATMUL_CHOICE + matmulShapeKey(shape), { ...shape });
+  return (chosen as MatmulVariant | undefined) ?? 'simple';
+}
+
+/** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
+export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
+  const batch = x.batch ?? 1;
+  let variant =
+    x.variant ?? chosenVariant(gpu, { M: x.M, N: x.N, K: x.K, batch, transA: !!x.transA, transB: !!x.transB });
+  if (isV4(variant) && !vec4Eligible(x)) {
+    if (x.variant)
+      throw new Error(
+        `matmul: ${variant} needs the operands' contiguous dimensions and batch strides to be multiples of 4 (M ${x.M}, N ${x.N}, K ${x.K})`,
+      );
+    // The tuned choice for these dimensions, on other strides: its bit-identical scalar-load twin.
+    variant = variant === 'reg128v4' ? 'reg128' : 'reg128k16';
+  }
+  const { tile, workgroupBytes } = SPECS[variant];
+  const epilogue: MatmulEpilogue = x.residual ? 'residual' : x.gelu ? (x.geluHalf ? 'gelu_f16' : 'gelu') : 'none';
+  if (x.residual && x.gelu) throw new Error('matmul: one epilogue at a time (a residual or GELU, not both)');
+  if (epilogue === 'gelu_f16' && (x.N % 2 !== 0 || batch !== 1))
+    throw new Error(`matmul: a half GELU output needs an even N and no batch (N ${x.N}, batch ${batch})`);
+  const extra = x.residual ?? x.gelu ?? null;
+  if (extra && (x.beta ?? 0) !== 0)
+    throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
+  const spec = matmulKernel(variant, !!x.halfA, epilogue);
+  if (workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize)
+    throw new Error(
+      `matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} (maxComputeWorkgroupStorageSize)`,
+    );
+  const split = splitK(x);
+  const MN = x.M * x.N;
+  // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C = (beta 0) or += (beta 1) the column sums.
+  const partial = split && empty(gpu, [split.parts, MN]);
+  const uniforms = split
+    ? { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk: split.kChunk }
+    : {
+        strideA: x.strideA ?? x.M * x.K,
+        strideB: x.strideB ?? x.K * x.N,
+        strideC: x.strideC ?? MN,
+        beta: x.beta ?? 0,
+        kChunk: 0,
+      };
+  gpu.dispatch(
+    spec,
+    [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c, ...(extra ? [extra] : [])],
+    { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
+    [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
+    { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
+  );
+  if (!partial) return;
+  // The parts' sum is written over C (beta 0: C is not read) or added to it (beta 1).
+  launchColsum(gpu, partial.view, { ...x.c, size: MN * 4 }, split!.parts, MN, x.beta === 1);
+  partial.dispose();
+}
