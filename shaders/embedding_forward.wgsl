@@ -1,9 +1,9 @@
-// Token + position embedding: out[b,t,c] = wte[tokens[b,t], c] + wpe[t, c]. Token ids are validated on the host.
+// Token + position embedding: out[b,t,c] = table[tokens[b,t], c] + positions[t, c]. Token ids are validated on the host.
 struct Params { BT: u32, T: u32, C: u32 }
 
 @group(0) @binding(0) var<storage, read> tokens: array<i32>;
-@group(0) @binding(1) var<storage, read> wte: array<f32>;
-@group(0) @binding(2) var<storage, read> wpe: array<f32>;
+@group(0) @binding(1) var<storage, read> table: array<f32>;
+@group(0) @binding(2) var<storage, read> positions: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
@@ -14,5 +14,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let bt = i / p.C;
   let c = i % p.C;
   let t = bt % p.T;
-  out[i] = wte[u32(tokens[bt]) * p.C + c] + wpe[t * p.C + c];
+  out[i] = table[u32(tokens[bt]) * p.C + c] + positions[t * p.C + c];
 }

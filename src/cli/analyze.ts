@@ -3,9 +3,10 @@
 
 import { acquireNodeDevice } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
-import { maxWindows, splitTokens, validationWindows } from '../io/corpus';
+import { maxWindows, validationWindows } from '../io/corpus';
 import { analyzeAttention, type AttentionReport } from '../inheritune/analyze';
-import { Gpt2Model } from '../model/gpt2';
+import { tokenizerOf } from '../model/checkpoint';
+import { Model } from '../model/model';
 import { parseFlags, UsageError } from './args';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 
@@ -52,11 +53,11 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
   try {
     const { config } = ckpt;
     const B = (f.batch as number | undefined) ?? 4;
-    const T = (f.ctx as number | undefined) ?? Math.min(config.nPositions, 128);
+    const T = (f.ctx as number | undefined) ?? Math.min(config.positions, 128);
     if (B < 1) throw new UsageError(`--batch must be at least 1, got ${B}`);
-    if (T < 1 || T > config.nPositions)
-      throw new UsageError(`--ctx must be from 1 to the model's n_positions ${config.nPositions}, got ${T}`);
-    const { val } = splitTokens(await loadCorpus(f.data as string));
+    if (T < 1 || T > config.positions)
+      throw new UsageError(`--ctx must be from 1 to the model's ${config.positions} positions, got ${T}`);
+    const { val } = await loadCorpus(f.data as string, tokenizerOf(config));
     const fit = maxWindows(val.length, T);
     if (fit < B) {
       throw new UsageError(
@@ -67,7 +68,7 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
     const { inputs } = validationWindows(val, T, B);
 
     gpu ??= new Gpu(await acquireNodeDevice());
-    const model = await Gpt2Model.create(
+    const model = await Model.create(
       gpu,
       config,
       (name) => ckpt.read(name),
@@ -85,8 +86,8 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
     if (f.json) {
       const out = {
         model: file,
-        layers: config.nLayer,
-        heads: config.nHead,
+        layers: config.layers,
+        heads: config.heads,
         batch: B,
         ctx: T,
         threshold: report.threshold,
@@ -104,7 +105,7 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
     } else {
       for (const n of ckpt.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(
-        `attention rank of ${file}: ${config.nLayer} layers × ${config.nHead} heads on ${B} validation windows × ${T} tokens (${adapter}; ${seconds} s)\n`,
+        `attention rank of ${file}: ${config.layers} layers × ${config.heads} heads on ${B} validation windows × ${T} tokens (${adapter}; ${seconds} s)\n`,
       );
       process.stdout.write(`${formatReport(report)}\n`);
     }

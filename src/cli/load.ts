@@ -2,10 +2,10 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { openGpt2Checkpoint, type Gpt2Checkpoint } from '../io/checkpoint';
+import { decodeText, splitTokens } from '../io/corpus';
 import { fileSource, type FileSource } from '../io/node-source';
-import { decodeText } from '../io/corpus';
-import { encodeGpt2 } from '../io/tokenizer';
+import type { Tokenizer } from '../io/tokenizer';
+import { openCheckpoint, type OpenedCheckpoint } from '../model/checkpoint';
 import { UsageError } from './args';
 
 /** One status line on stderr, rewritten in place on a terminal. */
@@ -16,7 +16,7 @@ export function progress(label: string, done: number, total: number): void {
   else if (done >= total) process.stderr.write(`${line}\n`);
 }
 
-export async function loadCheckpoint(path: string): Promise<{ ckpt: Gpt2Checkpoint; src: FileSource; file: string }> {
+export async function loadCheckpoint(path: string): Promise<{ ckpt: OpenedCheckpoint; src: FileSource; file: string }> {
   if (!existsSync(path)) throw new UsageError(`model not found: ${path}`);
   const isDir = statSync(path).isDirectory();
   const file = isDir ? join(path, 'model.safetensors') : path;
@@ -25,14 +25,18 @@ export async function loadCheckpoint(path: string): Promise<{ ckpt: Gpt2Checkpoi
   const configJson = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
   const src = await fileSource(file);
   try {
-    return { ckpt: await openGpt2Checkpoint(src, { configJson, label: file }), src, file };
+    return { ckpt: await openCheckpoint(src, { configJson, label: file }), src, file };
   } catch (e) {
     await src.close();
     throw e;
   }
 }
 
-export async function loadCorpus(path: string): Promise<Uint16Array> {
+/** A text corpus encoded with `tokenizer` (progress on stderr), split into train and validation tokens. */
+export async function loadCorpus(
+  path: string,
+  tokenizer: Tokenizer,
+): Promise<{ tokens: Uint32Array; train: Uint32Array; val: Uint32Array }> {
   if (!existsSync(path)) throw new UsageError(`data file not found: ${path}`);
   let text: string;
   try {
@@ -40,5 +44,6 @@ export async function loadCorpus(path: string): Promise<Uint16Array> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  return encodeGpt2(text, (d, t) => progress('tokenizing', d, t));
+  const tokens = await tokenizer.encode(text, (d, t) => progress('tokenizing', d, t));
+  return { tokens, ...splitTokens(tokens) };
 }

@@ -4,9 +4,10 @@
 
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { RUN_FILES } from '../train/run-folder';
 import { UsageError } from './args';
 
-export const LOCK_FILE = 'inheritune.lock';
+export const LOCK_FILE = RUN_FILES.lock;
 
 function alive(pid: number): boolean {
   try {

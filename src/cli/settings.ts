@@ -1,95 +1,87 @@
-// Training flags shared by `inheritune run` and `inheritune train`: parsed into TrainSettings with defaults, the peak
-// FLOP/s for MFU (user value, device table, else a measured matmul roofline), and the validation-window count.
+// The settings flags of `inheritune run` and `inheritune train`, made from the settings schema (its fields' flags,
+// kinds and help): parsed over the schema's defaults and checked by its rules, so the CLI refuses what the page and
+// the worker refuse, in the same words (prefixed with the flag); and the peak FLOP/s for MFU.
 
 import type { Gpu } from '../gpu/runtime';
-import { maxWindows } from '../io/corpus';
-import { optimizerConfig, type OptimizerKind } from '../optim/optimizer';
-import { measureMatmulPeak, peakFromTable, userPeak, type Peak } from '../train/mfu';
-import type { TrainSettings } from '../train/trainer';
-import { UsageError, type FlagSpec, type Parsed } from './args';
+import { measureMatmulPeak, type Peak, peakFromTable, userPeak } from '../train/mfu';
+import {
+  assertValid,
+  defaultWarmup,
+  type FieldSpec,
+  RUN_FIELDS,
+  SettingsError,
+  type SettingsIssue,
+  TRAINING_FIELDS,
+} from '../settings/schema';
+import { type FlagSpec, type Parsed, UsageError } from './args';
 
-export const TRAIN_FLAGS: Record<string, FlagSpec> = {
+const FLAG_TYPES: Record<FieldSpec['kind']['type'], FlagSpec['type']> = {
+  int: 'int',
+  number: 'number',
+  choice: 'string',
+  bool: 'bool',
+};
+
+function flagsOf(fields: Record<string, FieldSpec>): Record<string, FlagSpec> {
+  return Object.fromEntries(Object.values(fields).map((f) => [f.flag, { type: FLAG_TYPES[f.kind.type] }]));
+}
+
+/** The options every training command takes besides the settings. */
+const COMMON_FLAGS: Record<string, FlagSpec> = {
   data: { type: 'string', required: true },
-  optimizer: { type: 'string' },
-  schedule: { type: 'string' },
-  lr: { type: 'number' },
-  'min-lr': { type: 'number' },
-  'muon-lr': { type: 'number' },
-  warmup: { type: 'int' },
-  batch: { type: 'int' },
-  accum: { type: 'int' },
-  ctx: { type: 'int' },
-  windows: { type: 'int' },
-  'eval-every': { type: 'int' },
-  'checkpoint-every': { type: 'int' },
-  seed: { type: 'int' },
-  'peak-tflops': { type: 'number' },
   out: { type: 'string' },
   resume: { type: 'bool' },
   json: { type: 'bool' },
   'no-bounds-checks': { type: 'bool' },
-  'half-activations': { type: 'bool' },
 };
 
-export const TRAIN_FLAGS_USAGE = `      training: [--optimizer adamw|muon] [--schedule cosine|d2z] [--lr 1e-3] [--min-lr lr/10] [--muon-lr 0.02]
-        [--warmup S] [--batch 8] [--accum 1] [--ctx T] [--windows W] [--eval-every S] [--checkpoint-every S]
-        [--seed 1] [--peak-tflops X] [--out DIR] [--resume] [--no-bounds-checks] [--half-activations]
-      --half-activations: keep the activations backward reads at the blocks' matmul inputs as f16 (less GPU memory
-        per token; weights, gradients, optimizer state and validation stay f32; loss and gradients move by about 1e-4
-        relative). Runs on every adapter (halves are packed in 32-bit words; no shader-f16 needed).
+export const TRAIN_FLAGS: Record<string, FlagSpec> = { ...COMMON_FLAGS, ...flagsOf(TRAINING_FIELDS) };
+
+/** Inheritune's own settings flags (n, steps per round, grow, baseline, paper code). */
+export const RUN_FLAGS: Record<string, FlagSpec> = flagsOf(
+  Object.fromEntries(Object.entries(RUN_FIELDS).filter(([k]) => !(k in TRAINING_FIELDS))),
+);
+
+/** The settings whose flags were given, over `base` (the schema's defaults for this reference and corpus). */
+export function settingsFromFlags<S extends object>(f: Parsed, fields: Record<keyof S, FieldSpec>, base: S): S {
+  const out = { ...base } as Record<string, unknown>;
+  for (const [key, spec] of Object.entries(fields) as [string, FieldSpec][]) {
+    const v = f[spec.flag];
+    if (v !== undefined) out[key] = v;
+  }
+  return out as S;
+}
+
+/** The default warmup follows the steps given (a tenth of a round), unless --warmup is given. */
+export function warmupFor(f: Parsed, steps: number, given: number): number {
+  return f.warmup === undefined ? defaultWarmup(steps) : given;
+}
+
+/** Refuses the first problem as a usage error naming its flag. */
+export function refuse(issues: readonly SettingsIssue[], fields: Record<string, FieldSpec>): void {
+  try {
+    assertValid(issues);
+  } catch (e) {
+    if (!(e instanceof SettingsError)) throw e;
+    const flag = fields[e.issue.field]?.flag;
+    throw new UsageError(flag ? `--${flag}: ${e.message}` : e.message);
+  }
+}
+
+function usageLine(fields: Record<string, FieldSpec>): string {
+  return Object.values(fields)
+    .map((f) => (f.kind.type === 'bool' ? `[--${f.flag}]` : `[--${f.flag} ${f.kind.type === 'choice' ? f.kind.values.join('|') : 'X'}]`))
+    .join(' ');
+}
+
+export const TRAIN_FLAGS_USAGE = `      training: ${usageLine(TRAINING_FIELDS)}
+        [--out DIR] [--resume] [--no-bounds-checks]
+${Object.values(TRAINING_FIELDS)
+  .map((f) => `      --${f.flag}: ${f.help}`)
+  .join('\n')}
       --no-bounds-checks: compile shaders without Dawn's per-access index clamping (browsers always clamp); every
         kernel is tested that way too, and the results are the same; whether it is faster depends on the GPU
         (npm run bench measures it).`;
-
-export function trainSettings(
-  f: Parsed,
-  nPositions: number,
-  valTokens: number,
-  steps: number,
-): Omit<TrainSettings, 'steps'> {
-  const kind = (f.optimizer as string | undefined) ?? 'adamw';
-  if (kind !== 'adamw' && kind !== 'muon') throw new UsageError(`--optimizer must be adamw or muon, got "${kind}"`);
-  const schedule = (f.schedule as string | undefined) ?? 'cosine';
-  if (schedule !== 'cosine' && schedule !== 'd2z')
-    throw new UsageError(`--schedule must be cosine or d2z, got "${schedule}"`);
-  const ctx = (f.ctx as number | undefined) ?? Math.min(nPositions, 256);
-  if (ctx < 1 || ctx > nPositions)
-    throw new UsageError(`--ctx must be from 1 to the model's n_positions ${nPositions}, got ${ctx}`);
-  const fit = maxWindows(valTokens, ctx);
-  if (fit < 1)
-    throw new UsageError(
-      `the corpus is too short: its validation split (last 10%) has ${valTokens} tokens, one window of ctx ${ctx} needs ${ctx + 1}`,
-    );
-  const windows = (f.windows as number | undefined) ?? Math.min(fit, 64);
-  if (windows < 1 || windows > fit)
-    throw new UsageError(
-      `--windows must be from 1 to ${fit} (windows of ctx ${ctx} in the validation split), got ${windows}`,
-    );
-  const lr = (f.lr as number | undefined) ?? 1e-3;
-  const warmup = (f.warmup as number | undefined) ?? Math.min(Math.floor(steps / 10), 100);
-  if (warmup >= steps) throw new UsageError(`--warmup must be below the number of steps (${steps}), got ${warmup}`);
-  const s: Omit<TrainSettings, 'steps'> = {
-    batch: (f.batch as number | undefined) ?? 8,
-    ctx,
-    accum: (f.accum as number | undefined) ?? 1,
-    evalEvery: (f['eval-every'] as number | undefined) ?? 0,
-    evalWindows: windows,
-    seed: (f.seed as number | undefined) ?? 1,
-    ...(f['half-activations'] ? { halfActivations: true } : {}),
-    schedule: { kind: schedule, lr, warmup, minLr: (f['min-lr'] as number | undefined) ?? lr / 10 },
-    optimizer: optimizerConfig(kind as OptimizerKind, {
-      muon: f['muon-lr'] === undefined ? {} : { lr: f['muon-lr'] as number },
-    }),
-  };
-  for (const [flag, v] of [
-    ['batch', s.batch],
-    ['accum', s.accum],
-  ] as const)
-    if (v < 1) throw new UsageError(`--${flag} must be at least 1, got ${v}`);
-  if (s.evalEvery < 0) throw new UsageError(`--eval-every must be ≥ 0, got ${s.evalEvery}`);
-  if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
-  return s;
-}
 
 export async function resolvePeak(f: Parsed, gpu: Gpu): Promise<Peak> {
   if (f['peak-tflops'] !== undefined) {

@@ -30,3 +30,8 @@ export function growPlan(n: number, k: number): { sizes: number[]; text: string 
     (odd ? `; k − n = ${k - n} is odd, so the last grow adds 1 block instead of 2` : '');
   return { sizes, text };
 }
+
+/** The default n: half the reference's blocks (at least 1). */
+export function defaultN(k: number): number {
+  return Math.max(1, Math.floor(k / 2));
+}

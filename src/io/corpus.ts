@@ -31,7 +31,7 @@ export interface TokenBatch {
  * Tokens before floor(0.9·N) train, the rest validate. Views, not copies. Math.floor(0.9 * N) is the same IEEE
  * product as Python's int(0.9 * len(data)) that made the fixtures; it never rounds below the exact 9N/10.
  */
-export function splitTokens(tokens: Uint16Array): { train: Uint16Array; val: Uint16Array } {
+export function splitTokens(tokens: Uint32Array): { train: Uint32Array; val: Uint32Array } {
   const n = Math.floor(0.9 * tokens.length);
   return { train: tokens.subarray(0, n), val: tokens.subarray(n) };
 }
@@ -51,7 +51,7 @@ export function maxWindows(valLength: number, ctx: number): number {
  * targets [i·ctx+1, i·ctx+ctx], each evaluated as its own sequence from position 0. Throws (never truncates) when
  * fewer fit, because the reference and every compared model must see the same windows.
  */
-export function validationWindows(val: Uint16Array, ctx: number, windows: number): TokenBatch & { windows: number } {
+export function validationWindows(val: Uint32Array, ctx: number, windows: number): TokenBatch & { windows: number } {
   checkPositiveInt('ctx', ctx);
   checkPositiveInt('windows', windows);
   const fit = maxWindows(val.length, ctx);
@@ -79,7 +79,7 @@ export function validationWindows(val: Uint16Array, ctx: number, windows: number
  * B random training sequences of length T, start offsets uniform in [0, train.length − T − 1] (nanoGPT's
  * randint(len − T)); targets are the inputs shifted by one. Deterministic for a given Rng state.
  */
-export function sampleBatch(train: Uint16Array, B: number, T: number, rng: Rng): TokenBatch {
+export function sampleBatch(train: Uint32Array, B: number, T: number, rng: Rng): TokenBatch {
   checkPositiveInt('B', B);
   checkPositiveInt('T', T);
   if (train.length < T + 1) {

@@ -1,5 +1,6 @@
-// GPT-2 BPE for corpora: whole-text encoding computed in pieces (progress, a responsive worker) that gives exactly
-// the stream of encoding the text at once, and decoding. Browser-safe: js-tiktoken's bundled ranks, no node: APIs.
+// Tokenizers for corpora (DESIGN.md "Tokens"): the interface every family's tokenizer offers, and GPT-2's BPE, whose
+// whole-text encoding is computed in pieces (progress, a responsive worker) that give exactly the stream of encoding
+// the text at once. Streams are uint32. Browser-safe: js-tiktoken's bundled ranks, no node: APIs.
 
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2 from 'js-tiktoken/ranks/gpt2';
@@ -8,6 +9,19 @@ import gpt2 from 'js-tiktoken/ranks/gpt2';
 export const GPT2_VOCAB = 50257;
 export const GPT2_EOT = 50256;
 export const DEFAULT_PIECE_CHARS = 64 * 1024;
+
+/** A tokenizer as the engine uses it: ids 0 … vocabSize−1, whole-text encoding with progress, decoding. */
+export interface Tokenizer {
+  /** Names the vocabulary (a saved run's tokens are only valid for the tokenizer that made them). */
+  readonly id: string;
+  readonly vocabSize: number;
+  /** The token an empty prompt starts sampling from. */
+  readonly startToken: number;
+  /** The whole text's ids, as encoding it at once gives them; onProgress counts UTF-16 code units. */
+  encode(text: string, onProgress?: (done: number, total: number) => void): Promise<Uint32Array>;
+  /** Text of an id sequence (byte sequences cut mid-character decode to U+FFFD). */
+  decode(ids: ArrayLike<number>): string;
+}
 
 let encoder: Tiktoken | null = null;
 // Building the rank table parses ~50k entries: do it once, and only when someone tokenizes.
@@ -60,7 +74,7 @@ export async function encodeGpt2(
   text: string,
   onProgress?: (done: number, total: number) => void,
   opts?: { pieceChars?: number },
-): Promise<Uint16Array> {
+): Promise<Uint32Array> {
   const pieceChars = opts?.pieceChars ?? DEFAULT_PIECE_CHARS;
   if (!Number.isInteger(pieceChars) || pieceChars < 1)
     throw new Error(`encodeGpt2: pieceChars must be a positive integer, got ${pieceChars}`);
@@ -78,11 +92,10 @@ export async function encodeGpt2(
     if (start < total) await new Promise((r) => setTimeout(r, 0));
   }
   if (total === 0) onProgress?.(0, 0);
-  const out = new Uint16Array(count);
+  const out = new Uint32Array(count);
   let k = 0;
   for (const ids of parts) {
     for (const id of ids) {
-      // A uint16 stream silently wraps anything ≥ 65536; GPT-2 stays below 50257, so check the real bound.
       if (!(id >= 0 && id < GPT2_VOCAB))
         throw new Error(`encodeGpt2: token id ${id} outside GPT-2's vocabulary [0, ${GPT2_VOCAB})`);
       out[k++] = id;
@@ -100,3 +113,12 @@ export function decodeGpt2(ids: ArrayLike<number>): string {
   }
   return gpt2Encoder().decode(Array.from(ids));
 }
+
+/** GPT-2's BPE (js-tiktoken's ranks): 50,257 ids, <|endoftext|> the start of an empty prompt. */
+export const gpt2Bpe: Tokenizer = {
+  id: 'gpt2',
+  vocabSize: GPT2_VOCAB,
+  startToken: GPT2_EOT,
+  encode: (text, onProgress) => encodeGpt2(text, onProgress),
+  decode: (ids) => decodeGpt2(ids),
+};

@@ -1,54 +1,24 @@
-// The GPT-2 parameter table: Hugging Face names and shapes, the flat layout (decayed 2-D tensors first, then 1-D,
-// each view 64-element aligned, packed into banks that respect the adapter's binding limit), GPT-2 init, counts.
+// The generic parameter machinery: a family's parameter table packed into banks (one flat buffer per role, decayed
+// 2-D tensors first, each view 64-element aligned, each bank within the adapter's binding limit), per-slot reads, and
+// counts.
 
-import { Rng } from '../util/rng';
-import type { Gpt2Config } from './config';
 import { VIEW_ALIGN_ELEMS, type Tensor } from '../tensor/tensor';
+import type { ModelConfig, ParamSpec } from './family';
+import { familyOf } from './registry';
 
-export interface ParamSpec {
-  name: string;
-  shape: number[];
-  size: number;
-  /** Weight decay applies to 2-D tensors only (DESIGN.md). */
-  decay: boolean;
+export type { ParamSpec };
+
+/** A config's parameter table (its family's). */
+export function paramSpecs(c: ModelConfig): ParamSpec[] {
+  return familyOf(c).params(c);
 }
 
-/** Every parameter of a GPT-2, by Hugging Face name (no `transformer.` prefix), in checkpoint order. */
-export function paramSpecs(c: Gpt2Config): ParamSpec[] {
-  const { vocabSize: V, nPositions: P, nEmbd: C, nLayer: L } = c;
-  const list: [string, number[]][] = [
-    ['wte.weight', [V, C]],
-    ['wpe.weight', [P, C]],
-  ];
-  for (let l = 0; l < L; l++) {
-    const h = `h.${l}.`;
-    list.push(
-      [`${h}ln_1.weight`, [C]],
-      [`${h}ln_1.bias`, [C]],
-      [`${h}attn.c_attn.weight`, [C, 3 * C]],
-      [`${h}attn.c_attn.bias`, [3 * C]],
-      [`${h}attn.c_proj.weight`, [C, C]],
-      [`${h}attn.c_proj.bias`, [C]],
-      [`${h}ln_2.weight`, [C]],
-      [`${h}ln_2.bias`, [C]],
-      [`${h}mlp.c_fc.weight`, [C, 4 * C]],
-      [`${h}mlp.c_fc.bias`, [4 * C]],
-      [`${h}mlp.c_proj.weight`, [4 * C, C]],
-      [`${h}mlp.c_proj.bias`, [C]],
-    );
-  }
-  list.push(['ln_f.weight', [C]], ['ln_f.bias', [C]]);
-  return list.map(([name, shape]) => ({
-    name,
-    shape,
-    size: shape.reduce((a, b) => a * b, 1),
-    decay: shape.length === 2,
-  }));
-}
-
-/** Parameters, counted once (the head is tied to wte). With excludeWpe: the N of DESIGN.md's MFU formula. */
-export function paramCount(c: Gpt2Config, opts: { excludeWpe?: boolean } = {}): number {
-  return paramSpecs(c).reduce((n, p) => n + (opts.excludeWpe && p.name === 'wpe.weight' ? 0 : p.size), 0);
+/**
+ * Parameters, counted once (a tied head is the embedding). With excludePositions: without learned position tables,
+ * the N of DESIGN.md's MFU formula.
+ */
+export function paramCount(c: ModelConfig, opts: { excludePositions?: boolean } = {}): number {
+  return paramSpecs(c).reduce((n, p) => n + (opts.excludePositions && p.role === 'positions' ? 0 : p.size), 0);
 }
 
 export interface ParamSlot extends ParamSpec {
@@ -113,31 +83,4 @@ export function paramLayout(specs: ParamSpec[], maxBankElems: number): ParamLayo
 export async function readSlots(layout: ParamLayout, banks: readonly Tensor[]): Promise<Map<string, Float32Array>> {
   const host = await Promise.all(banks.map((b) => b.readF32()));
   return new Map(layout.slots.map((s) => [s.name, host[s.bank]!.subarray(s.offset, s.offset + s.size)]));
-}
-
-/**
- * GPT-2 initialisation: weights N(0, 0.02), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02/√(2L)),
- * biases 0, LayerNorm weight 1 and bias 0. Deterministic for a seed.
- */
-export function initParams(c: Gpt2Config, seed: number, only?: ReadonlySet<string>): Map<string, Float32Array> {
-  const rng = new Rng(seed);
-  const out = new Map<string, Float32Array>();
-  const residualStd = 0.02 / Math.sqrt(2 * c.nLayer);
-  const specs = paramSpecs(c);
-  // With `only`: the same values for those tensors, the others' draws made and discarded (none stored), and nothing
-  // drawn after the last one wanted.
-  const last = only ? specs.reduce((at, p, i) => (only.has(p.name) ? i : at), -1) : specs.length - 1;
-  for (const p of specs.slice(0, last + 1)) {
-    const keep = !only || only.has(p.name);
-    if (!keep && !p.decay) continue; // no draws
-    const data = new Float32Array(keep ? p.size : 0);
-    if (/ln_(1|2|f)\.weight$/.test(p.name)) data.fill(1);
-    else if (p.decay) {
-      const std = /(attn|mlp)\.c_proj\.weight$/.test(p.name) ? residualStd : 0.02;
-      if (keep) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
-      else for (let i = 0; i < p.size; i++) rng.normal();
-    }
-    if (keep) out.set(p.name, data);
-  }
-  return out;
 }

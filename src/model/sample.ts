@@ -3,7 +3,7 @@
 
 import { empty, matmul, noGrad, tidy } from '../tensor';
 import type { Rng } from '../util/rng';
-import type { Gpt2Model } from './gpt2';
+import type { Model } from './model';
 
 export interface SampleOptions {
   /** 0 = greedy (argmax). */
@@ -39,18 +39,18 @@ function topIndices(x: Float32Array, k: number): number[] {
     .slice(0, k);
 }
 
-/** Logits of the token after `tokens` (the last ≤ n_positions of them). */
-export async function nextTokenLogits(model: Gpt2Model, tokens: ArrayLike<number>): Promise<Float32Array> {
-  const ctx = Int32Array.from(Array.from(tokens).slice(-model.config.nPositions));
+/** Logits of the token after `tokens` (the last ≤ positions of them). */
+export async function nextTokenLogits(model: Model, tokens: ArrayLike<number>): Promise<Float32Array> {
+  const ctx = Int32Array.from(Array.from(tokens).slice(-model.config.positions));
   if (!ctx.length) throw new Error('sampling needs at least one prompt token');
   const T = ctx.length;
-  const C = model.config.nEmbd;
+  const C = model.config.width;
   const logits = noGrad(() =>
     tidy(() => {
       const h = model.hidden(ctx, 1, T);
       const last = empty(model.gpu, [1, C]);
       model.gpu.copy(h.range((T - 1) * C, C), last.view);
-      return matmul(last, model.lookup('wte.weight'), { transB: true });
+      return matmul(last, model.head(), { transB: true });
     }),
   );
   const out = await logits.readF32();
@@ -60,7 +60,7 @@ export async function nextTokenLogits(model: Gpt2Model, tokens: ArrayLike<number
 
 /** Appends `steps` sampled tokens to the prompt; calls onToken after each (for streaming display). */
 export async function generate(
-  model: Gpt2Model,
+  model: Model,
   prompt: ArrayLike<number>,
   steps: number,
   opts: SampleOptions,

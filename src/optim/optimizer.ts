@@ -1,10 +1,10 @@
-// The optimizer over a GPT-2's parameter banks: AdamW for everything (DESIGN.md), or Muon for the hidden 2-D matrices
+// The optimizer over a model's parameter banks: AdamW for everything (DESIGN.md), or Muon for the hidden 2-D matrices
 // with AdamW for the rest. Gradients are views into flat banks laid out like the parameters, so AdamW runs as a few
 // fused dispatches over contiguous ranges of a bank. The state is two moment banks per parameter bank (Muon's momentum
 // buffer lives in the first, at its matrix's slot) plus the update count. Nothing is read back: the clip factor and
 // the step guard (a non-finite loss or gradient norm skips the whole update, and every later one) act on the GPU.
 
-import type { Gpt2Model } from '../model/gpt2';
+import type { Model } from '../model/model';
 import type { ParamSlot } from '../model/params';
 import { empty, globalNorm, type Tensor } from '../tensor';
 import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
@@ -49,9 +49,9 @@ export function optimizerConfig(
   return { kind, adamw: { ...ADAMW_DEFAULTS, ...over.adamw }, muon: { ...MUON_DEFAULTS, ...over.muon } };
 }
 
-/** The hidden 2-D matrices Muon owns (DESIGN.md): c_attn, attn.c_proj, c_fc, mlp.c_proj. */
-export function isMuonMatrix(name: string): boolean {
-  return /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(name);
+/** The hidden 2-D matrices Muon owns (DESIGN.md): those the family's parameter table marks (ParamSpec.muon). */
+export function isMuonMatrix(s: Pick<ParamSlot, 'muon'>): boolean {
+  return s.muon !== null;
 }
 
 interface AdamWRange {
@@ -117,7 +117,7 @@ export class Optimizer {
   private readonly muonScratch: Tensor[];
 
   constructor(
-    readonly model: Gpt2Model,
+    readonly model: Model,
     readonly cfg: OptimizerConfig = optimizerConfig(),
   ) {
     const gpu = model.gpu;
@@ -133,11 +133,8 @@ export class Optimizer {
     this.halted = empty(gpu, [1], 'f32', 'halted');
     gpu.clear(this.halted.view);
     const muon = cfg.kind === 'muon' ? isMuonMatrix : () => false;
-    this.muonBatches = muonBatches(
-      model.layout.slots.filter((s) => muon(s.name)),
-      gpu.limits.maxBinding,
-    );
-    this.adamwOwned = (s) => !muon(s.name);
+    this.muonBatches = muonBatches(model.layout.slots.filter(muon), gpu.limits.maxBinding);
+    this.adamwOwned = (s) => !muon(s);
     this.ranges = adamwRanges(model.layout.slots, this.adamwOwned, cfg.adamw.weightDecay, this.bornAt);
     // Momentum outputs and orthogonalised updates of one batch of Muon matrices, sized for the largest batch.
     const most = Math.max(0, ...this.muonBatches.map((b) => b.slots.length * b.stride));
@@ -203,7 +200,7 @@ export class Optimizer {
       });
       newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps, slots.length, stride);
       slots.forEach((s, l) => {
-        // Stored [in, out] (Conv1D): Muon's [out, in] factor is max(1, out/in)^0.5.
+        // Muon's factor counts outputs over inputs whatever the storage order (ParamSpec.muon).
         launchMuonUpdate(
           gpu,
           this.model.banks[s.bank]!.range(s.offset, s.size),
@@ -211,7 +208,7 @@ export class Optimizer {
           s.size,
           muonLr,
           mu.weightDecay,
-          muonScale(cols, rows),
+          muonScale(s.muon!.outputs, s.muon!.inputs),
           norm.view,
         );
       });

@@ -3,7 +3,7 @@
 
 import { Rng } from '../util/rng';
 import { fromArray, tidyAsync } from '../tensor';
-import { attentionWithProbs } from '../inheritune/analyze';
+import { attentionWithProbs } from '../tensor/ops/attention-probs';
 import { attentionRef } from '../reference/nn';
 import { meanProbsRef } from '../reference/attention-probs';
 import { f32 } from './compare';

@@ -155,18 +155,18 @@ export const backwardRules: BackwardTable = {
     crossEntropyBackward(node.inputs[0]!, node.inputs[1]!, lse, count, g, dLogits.out(), N, V);
   },
 
-  // L = CE(x·wteᵀ):  dlogits as for crossEntropy, chunk by chunk;  dx = dlogits·wte,  dwte = dlogitsᵀ·x
-  headCrossEntropy(node, [g], [dx, dwte]) {
+  // L = CE(x·wᵀ):  dlogits as for crossEntropy, chunk by chunk;  dx = dlogits·w,  dw = dlogitsᵀ·x
+  headCrossEntropy(node, [g], [dx, dw]) {
     if (!g) return;
-    const [x, wte, tgt] = node.inputs as [typeof g, typeof g, typeof g];
-    headCrossEntropyBackward(x, wte, tgt, g, dx, dwte, node.attrs);
+    const [x, w, tgt] = node.inputs as [typeof g, typeof g, typeof g];
+    headCrossEntropyBackward(x, w, tgt, g, dx, dw, node.attrs);
   },
 
-  // out[b,t] = wte[tok] + wpe[t]:  dwte[id] = Σ_{tok=id} g,  dwpe[t] = Σ_b g[b,t]
-  embedding(node, [g], [dwte, dwpe]) {
+  // out[b,t] = table[tok] + positions[t]:  dTable[id] = Σ_{tok=id} g,  dPositions[t] = Σ_b g[b,t]
+  embedding(node, [g], [dTable, dPositions]) {
     if (!g) return;
     const { B, T, C, buckets } = node.attrs;
-    embeddingBackward(g, dwte?.sum() ?? null, dwpe?.sum() ?? null, B, T, C, buckets);
+    embeddingBackward(g, dTable?.sum() ?? null, dPositions?.sum() ?? null, B, T, C, buckets);
   },
 
   // y = Σx:  dx_i = g

@@ -29,8 +29,8 @@ export interface OpAttrs {
   /** mean over non-ignored rows of −log softmax(logits)[target]. inputs: [logits [N,V], targets i32 [N]]; lse: [N]; count: [1] */
   crossEntropy: { N: number; V: number; lse: Tensor; count: Tensor };
   /**
-   * Tied head + mean cross-entropy in row chunks: logits = x·wteᵀ exist one chunk at a time, forward and backward.
-   * inputs: [x [N,C], wte [V,C], targets i32 [N]]; lse: [N]; count: [1]
+   * LM head + mean cross-entropy in row chunks: logits = x·wᵀ exist one chunk at a time, forward and backward.
+   * inputs: [x [N,C], w [V,C], targets i32 [N]]; lse: [N]; count: [1]
    */
   /** pre: the gradients the forward pass made for backward seed `seed` (a training step's), else null. */
   headCrossEntropy: {
@@ -40,9 +40,9 @@ export interface OpAttrs {
     chunk: number;
     lse: Tensor;
     count: Tensor;
-    pre: { seed: Tensor; dx: Tensor | null; dwte: Tensor | null } | null;
+    pre: { seed: Tensor; dx: Tensor | null; dw: Tensor | null } | null;
   };
-  /** out[b,t] = wte[tok[b,t]] + wpe[t]. inputs: [wte, wpe]; tokens known on the host for the deterministic backward */
+  /** out[b,t] = table[tok[b,t]] + positions[t]. inputs: [table, positions]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */
   sum: { n: number };
@@ -78,7 +78,7 @@ export const SAVED: { [K in OpKind]: { inputs: readonly number[]; outputs: boole
   toHalf: { inputs: [], outputs: false },
 };
 
-/** The batch's positions grouped by token id (CSR), built on the host: lets the wte gradient be summed without atomics. */
+/** The batch's positions grouped by token id (CSR), built on the host: lets the token table's gradient be summed without atomics. */
 export interface TokenBuckets {
   /** Distinct token ids, [U] */
   ids: Tensor;

@@ -156,7 +156,7 @@ export class Tape {
     };
     // One slot per distinct input of a node; `movable`: the tensors its rule may give away as a first gradient (null:
     // an input occurs twice, and then its slot is zero-filled rather than fresh, since a rule filling it once per
-    // occurrence may add part of one before writing the other, e.g. the head's x = wte chunk by chunk).
+    // occurrence may add part of one before writing the other, e.g. the head's x = w chunk by chunk, when tied to its own input).
     const slotFor = (inp: Tensor, movable: Set<Tensor> | null): GradSlot => {
       if (isLeaf(inp)) {
         return { out: () => ({ t: leafGrad(inp), accumulate: true }), sum: () => leafGrad(inp), take: () => false };

@@ -3,7 +3,7 @@
 // without grad; per-batch means are combined on the host in f64, weighted by their rows.
 
 import { validationWindows } from '../io/corpus';
-import type { Gpt2Model } from '../model/gpt2';
+import type { Model } from '../model/model';
 import { noGrad, tidy } from '../tensor';
 
 export interface EvalOptions {
@@ -13,14 +13,14 @@ export interface EvalOptions {
 }
 
 export async function validationLoss(
-  model: Gpt2Model,
-  val: Uint16Array,
+  model: Model,
+  val: Uint32Array,
   ctx: number,
   windows: number,
   opts: EvalOptions = {},
 ): Promise<number> {
-  if (ctx > model.config.nPositions)
-    throw new Error(`Context ${ctx} exceeds the model's ${model.config.nPositions} positions (n_positions).`);
+  if (ctx > model.config.positions)
+    throw new Error(`Context ${ctx} exceeds the model's ${model.config.positions} positions.`);
   const w = validationWindows(val, ctx, windows);
   const per = Math.max(1, Math.min(w.windows, opts.batch ?? Math.floor(4096 / ctx)));
   let total = 0;

@@ -1,20 +1,24 @@
 // Training snapshots: the full state of a run at an update boundary (parameters, optimizer moments, trainer position
 // with the batch sampler's RNG, run settings, and whatever the caller adds, e.g. the Inheritune round) in one
 // safetensors file, so resuming replays exactly the updates an uninterrupted run would have made. Tensors are stored
-// per parameter (`param:`, `m:`, `v:` + Hugging Face name), not per bank, so a snapshot resumes on an adapter with a
-// different binding limit. Storage is behind StateStore: a directory in Node, OPFS in the browser.
+// per parameter (`param:`, `m:`, `v:` + canonical name), not per bank, so a snapshot resumes on an adapter with a
+// different binding limit; the model's config records its family. Storage is behind StateStore: a directory in Node,
+// OPFS in the browser. This module alone knows the file's name and key format.
 
-import type { Gpt2Config } from '../model/config';
-import { Gpt2Model } from '../model/gpt2';
+import type { ModelConfig } from '../model/family';
+import { Model } from '../model/model';
 import { readSlots } from '../model/params';
+import { familyOf } from '../model/registry';
 import { openSafetensors, writeSafetensors, type ByteSource, type SafetensorsFile } from '../io/safetensors';
 import type { Gpu } from '../gpu/runtime';
-import type { Peak } from './mfu';
+import type { Peak } from './peak';
+import { RUN_FILES } from './run-folder';
 import { Trainer, type TrainerPosition, type TrainSettings } from './trainer';
 
-export const SNAPSHOT_FILE = 'state.safetensors';
+export const SNAPSHOT_FILE = RUN_FILES.state;
 const FORMAT = 'inheritune-state';
-const VERSION = 1;
+/** 2: the config records its family (version 1 predates families; its configs are read as the GPT-2 family's). */
+const VERSION = 2;
 
 export interface StateStore {
   /** Replaces `name` atomically with the concatenated parts. */
@@ -33,7 +37,7 @@ export interface RunStore extends StateStore {
 export interface SnapshotMeta<X = unknown> {
   format: typeof FORMAT;
   version: number;
-  config: Gpt2Config;
+  config: ModelConfig;
   settings: TrainSettings;
   position: TrainerPosition;
   extra: X;
@@ -103,8 +107,12 @@ export async function openSnapshot<X>(store: StateStore): Promise<OpenedSnapshot
     }
     if (meta.format !== FORMAT)
       throw new Error(`${SNAPSHOT_FILE}: unknown snapshot format ${JSON.stringify(meta.format)}`);
-    if (meta.version !== VERSION)
-      throw new Error(`${SNAPSHOT_FILE}: snapshot version ${meta.version}; this build reads version ${VERSION}`);
+    if (meta.version === 1) {
+      const legacy = familyOf('gpt2').fromLegacyConfig;
+      if (!legacy) throw new Error(`${SNAPSHOT_FILE}: snapshot version 1 can no longer be read`);
+      meta = { ...meta, version: VERSION, config: legacy(meta.config as unknown as Record<string, unknown>) };
+    } else if (meta.version !== VERSION)
+      throw new Error(`${SNAPSHOT_FILE}: snapshot version ${meta.version}; this build reads versions 1 and ${VERSION}`);
     return { meta, file, close };
   } catch (e) {
     await close();
@@ -116,7 +124,7 @@ export async function openSnapshot<X>(store: StateStore): Promise<OpenedSnapshot
 export async function restoreTrainer<X>(
   gpu: Gpu,
   snap: OpenedSnapshot<X>,
-  data: { train: Uint16Array; val: Uint16Array },
+  data: { train: Uint32Array; val: Uint32Array },
   peak: Peak | null,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Trainer> {
@@ -125,7 +133,7 @@ export async function restoreTrainer<X>(
     if (!file.tensors.has(name)) throw new Error(`${SNAPSHOT_FILE} is incomplete: it lacks ${name}`);
     return file.readF32(name);
   };
-  const model = await Gpt2Model.create(
+  const model = await Model.create(
     gpu,
     meta.config,
     (name) => need(`param:${name}`),
@@ -157,4 +165,12 @@ export async function restoreTrainer<X>(
     model.dispose();
     throw e;
   }
+}
+
+/** The snapshot model's parameters, by canonical name (for sampling or exporting a saved run without training it). */
+export async function readSnapshotParams(snap: OpenedSnapshot<unknown>): Promise<Map<string, Float32Array>> {
+  const params = new Map<string, Float32Array>();
+  for (const p of familyOf(snap.meta.config).params(snap.meta.config))
+    params.set(p.name, await snap.file.readF32(`param:${p.name}`));
+  return params;
 }

@@ -5,7 +5,7 @@
 // halts the run when its readback arrives, reporting the step.
 
 import { sampleBatch } from '../io/corpus';
-import type { Gpt2Model } from '../model/gpt2';
+import type { Model } from '../model/model';
 import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
 import { lrAt, validateSchedule, type Schedule } from '../optim/schedule';
 import { backward, empty, fromArray, type Tensor } from '../tensor';
@@ -13,7 +13,8 @@ import { accumulate } from '../tensor/ops/elementwise';
 import { hasPendingMatmulTuning, tuneMatmuls } from '../tensor/ops/matmul';
 import { Rng } from '../util/rng';
 import { validationLoss } from './evaluate';
-import { flopsPerToken, mfu, type Peak } from './mfu';
+import { flopsPerToken } from './mfu';
+import { mfu, type Peak } from './peak';
 
 export interface TrainSettings {
   /** Sequences per micro-batch. */
@@ -32,7 +33,7 @@ export interface TrainSettings {
   /** Seeds the batch sampler. */
   seed: number;
   /**
-   * Keep the activations backward reads at the blocks' matmul inputs as f16 (a memory saving; see Gpt2Shape). Weights,
+   * Keep the activations backward reads at the blocks' matmul inputs as f16 (a memory saving; see BlockOptions.half). Weights,
    * gradients, optimizer state and evaluation stay f32. Absent: false.
    */
   halfActivations?: boolean;
@@ -80,7 +81,7 @@ export interface TrainerPosition {
   lastValLoss: number | null;
 }
 
-export function validateSettings(s: TrainSettings, nPositions: number): void {
+export function validateSettings(s: TrainSettings, positions: number): void {
   const int = (name: string, v: number, min: number) => {
     if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${v}`);
   };
@@ -90,7 +91,7 @@ export function validateSettings(s: TrainSettings, nPositions: number): void {
   int('steps', s.steps, 1);
   int('evalEvery', s.evalEvery, 0);
   int('evalWindows', s.evalWindows, 1);
-  if (s.ctx > nPositions) throw new Error(`ctx ${s.ctx} exceeds the model's ${nPositions} positions (n_positions)`);
+  if (s.ctx > positions) throw new Error(`ctx ${s.ctx} exceeds the model's ${positions} positions`);
   validateSchedule({ ...s.schedule, total: s.steps });
 }
 
@@ -118,12 +119,12 @@ export class Trainer {
   encodedSteps = 0;
 
   constructor(
-    readonly model: Gpt2Model,
-    readonly data: { train: Uint16Array; val: Uint16Array },
+    readonly model: Model,
+    readonly data: { train: Uint32Array; val: Uint32Array },
     readonly settings: TrainSettings,
     readonly peak: Peak | null = null,
   ) {
-    validateSettings(settings, model.config.nPositions);
+    validateSettings(settings, model.config.positions);
     this.schedule = { ...settings.schedule, total: settings.steps };
     this.optimizer = new Optimizer(model, settings.optimizer);
     this.rng = new Rng(settings.seed);

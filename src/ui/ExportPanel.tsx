@@ -40,6 +40,7 @@ export function ExportPanel() {
   // One export at a time: a double click would download everything twice.
   const pending = useApp((s) => s.exportPending);
   const send = useApp((s) => s.send);
+  const { current, log } = useApp((s) => s.models);
   const ask = (what: 'model' | 'log-json' | 'log-csv') => () => {
     useApp.setState({ exportPending: true });
     send({ type: 'export', what });
@@ -52,21 +53,31 @@ export function ExportPanel() {
           type="button"
           className="primary"
           data-testid="export"
-          disabled={!ready || pending}
+          disabled={!ready || pending || !current}
           onClick={ask('model')}
-          title="model.safetensors + config.json (Hugging Face GPT-2 layout)"
+          title={
+            current
+              ? `${current}: model.safetensors + config.json (Hugging Face layout)`
+              : 'No model to export yet: start a run or the demo'
+          }
         >
           Model
         </button>
-        <button type="button" data-testid="export-log-json" disabled={!ready || pending} onClick={ask('log-json')}>
+        <button type="button" data-testid="export-log-json" disabled={!ready || pending || !log} onClick={ask('log-json')}>
           Log (JSON)
         </button>
-        <button type="button" data-testid="export-log-csv" disabled={!ready || pending} onClick={ask('log-csv')}>
+        <button type="button" data-testid="export-log-csv" disabled={!ready || pending || !log} onClick={ask('log-csv')}>
           Log (CSV)
         </button>
       </div>
-      <p className="muted small">
-        The model loads with <code>GPT2LMHeadModel.from_pretrained(folder)</code>.
+      <p className="muted small" data-testid="export-model">
+        {current ? (
+          <>
+            Exports {current}; it loads with <code>AutoModelForCausalLM.from_pretrained(folder)</code>.
+          </>
+        ) : (
+          'No model yet: start a run or the demo.'
+        )}
       </p>
       <Downloads />
     </section>

@@ -3,7 +3,7 @@
 
 import { useApp } from './store';
 import { fmtRate } from './format';
-import { userPeak } from '../train/mfu';
+import { userPeak } from '../train/peak';
 
 /** Features that change what the engine can do or show; the full list sits in the tooltip. */
 const NOTABLE = ['timestamp-query', 'shader-f16', 'subgroups'];

@@ -3,7 +3,7 @@
 
 import { useEffect, useState, type ChangeEvent } from 'react';
 import { fmtSI } from './format';
-import { runActive } from './status';
+import { canLoad } from '../worker/stages';
 import { useApp } from './store';
 
 const ext = (f: File) => f.name.toLowerCase().replace(/^.*(\.[^.]+)$/, '$1');
@@ -102,7 +102,7 @@ export function Inputs() {
   const send = useApp((s) => s.send);
   // Not while a run holds its inputs, nor during an analysis, a peak measurement or the demo's start (refused then).
   const task = useApp((s) => s.engine.task);
-  const enabled = ready && !runActive(stage) && !task;
+  const enabled = ready && canLoad(stage) && !task;
   const [ignored, setIgnored] = useState<string[]>([]);
   const over = usePageDrop(enabled, setIgnored);
 

@@ -37,6 +37,7 @@ function Where() {
   const current = useApp((s) => s.current);
   const rounds = useApp((s) => s.rounds);
   const demoSteps = useApp((s) => s.demo.steps);
+  const grew = useApp((s) => s.grows.at(-1));
   const p = roundProgress(latest, current, rounds, demoSteps);
   if (!latest)
     return (
@@ -51,6 +52,11 @@ function Where() {
       {latest.phase !== 'reference' && current && (
         <span>
           round <b>{current.round}</b> · n = <b>{current.n}</b> · {fmtParams(current.params)} params
+        </span>
+      )}
+      {grew && latest.phase === 'inheritune' && (
+        <span className="muted" data-testid="last-grow">
+          grew {grew.from} → {grew.to} blocks ({grew.mode})
         </span>
       )}
       {p && (

@@ -5,7 +5,8 @@
 import { useEffect, useRef } from 'react';
 import { fmtBytes, fmtCount, fmtLoss, fmtParams } from './format';
 import { Heatmap } from './Heatmap';
-import { engineWork, holdsRun } from './status';
+import { holdsRun } from '../worker/stages';
+import { engineWork } from './busy';
 import { useApp } from './store';
 import type { CorpusInfo, ReferenceInfo } from '../worker/protocol';
 

@@ -6,10 +6,13 @@ import { useMemo } from 'react';
 import { NumberField } from './Field';
 import { fmtTime } from './format';
 import { SettingsForm } from './SettingsForm';
-import { canPause, canStop, engineWork, isBusy, runActive } from './status';
+import { canPause, canResume, canStart, canStop, holdsRun } from '../worker/stages';
+import { engineWork } from './busy';
 import { useApp } from './store';
 import { growPlan } from '../inheritune/plan';
-import { hasErrors, validateDemo, validateSettings } from './validate';
+import { checkDemo } from '../settings/demo';
+import { defaultRunSettings, issuesByField } from '../settings/schema';
+import { demoErrors, type Errors, hasErrors, runErrors } from './validate';
 import type { DemoSettings } from '../worker/protocol';
 
 function SavedBanner() {
@@ -19,8 +22,9 @@ function SavedBanner() {
   if (!saved || stage !== 'idle') return null;
   const resume = () => {
     const { setSettings, send } = useApp.getState();
-    // The form shows what the resumed run trains with (the accounting reads it for its ETA).
-    setSettings(saved.settings);
+    // The form shows what the resumed run trains with (the accounting reads it for its ETA); fields a run saved by an
+    // earlier version lacks keep their defaults.
+    setSettings({ ...defaultRunSettings(), ...saved.settings });
     send({ type: 'resume' });
   };
   return (
@@ -30,7 +34,13 @@ function SavedBanner() {
         {saved.n}, step {saved.step} <span className="muted">(saved {fmtTime(saved.savedAt)})</span>
       </div>
       <div className="banner-actions">
-        <button type="button" className="primary" data-testid="resume-saved" disabled={!ready} onClick={resume}>
+        <button
+          type="button"
+          className="primary"
+          data-testid="resume-saved"
+          disabled={!ready || !canResume(stage, true)}
+          onClick={resume}
+        >
           Resume saved run
         </button>
         <button
@@ -60,7 +70,7 @@ function DemoForm({ locked }: { locked: boolean }) {
   const demo = useApp((s) => s.demo);
   const setDemo = useApp((s) => s.setDemo);
   const adapter = useApp((s) => s.gpu.adapter);
-  const errors = useMemo(() => validateDemo(demo, adapter), [demo, adapter]);
+  const errors = useMemo(() => issuesByField(checkDemo(demo, adapter)) as Errors<DemoSettings>, [demo, adapter]);
   return (
     <details className="demo" data-testid="demo-settings">
       <summary>
@@ -98,36 +108,14 @@ export function RunControls() {
   const send = useApp((s) => s.send);
 
   const adapter = useApp((s) => s.gpu.adapter);
-  const errors = useMemo(
-    () =>
-      validateSettings(settings, {
-        layers: reference?.layers,
-        positions: reference?.positions,
-        width: reference?.width,
-        buffers: adapter,
-        corpus,
-        model: 'the reference',
-      }),
-    [settings, reference, corpus, adapter],
-  );
+  const errors = useMemo(() => runErrors(settings, reference, corpus, adapter), [settings, reference, corpus, adapter]);
   // The demo trains its own reference: n is checked against the demo's layers, and the corpus may not be loaded yet.
-  const demoErrors = useMemo(
-    () => ({
-      ...validateSettings(settings, {
-        layers: demo.layers,
-        width: demo.width,
-        buffers: adapter,
-        model: 'the demo reference',
-      }),
-      ...prefix(validateDemo(demo, adapter)),
-    }),
-    [settings, demo, adapter],
-  );
+  const demoProblems = useMemo(() => demoErrors(demo, settings, adapter), [settings, demo, adapter]);
   const plan = reference && !errors.n ? growPlan(settings.n, reference.layers).text : null;
 
-  const busy = isBusy(stage);
+  const busy = !canStart(stage);
   const working = engineWork(engine);
-  const locked = runActive(stage);
+  const locked = holdsRun(stage);
   const startBlocked = !ready
     ? 'the GPU engine is not ready'
     : busy
@@ -145,11 +133,7 @@ export function RunControls() {
     : busy
       ? 'a task is running'
       : (working ??
-        (hasErrors(demoErrors)
-          ? `fix: ${Object.entries(demoErrors)
-              .map(([k, v]) => `${k} ${v}`)
-              .join('; ')}`
-          : null));
+        (hasErrors(demoProblems) ? `fix: ${Object.values(demoProblems).join('; ')}` : null));
 
   return (
     <section className="card" data-testid="run-controls">
@@ -197,7 +181,7 @@ export function RunControls() {
         <button
           type="button"
           data-testid="resume"
-          disabled={stage !== 'paused'}
+          disabled={!canResume(stage, false)}
           onClick={() => send({ type: 'resume' })}
         >
           Resume
@@ -239,8 +223,4 @@ export function RunControls() {
       )}
     </section>
   );
-}
-
-function prefix(e: Partial<Record<keyof DemoSettings, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(e).map(([k, v]) => [`demo ${k}`, v as string]));
 }

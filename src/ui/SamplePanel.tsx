@@ -9,6 +9,8 @@ export function SamplePanel() {
   const sample = useApp((s) => s.sample);
   const ready = useApp((s) => s.gpu.status === 'ready');
   const send = useApp((s) => s.send);
+  // The engine says which model a sample would come from; without one, Sample waits.
+  const current = useApp((s) => s.models.current);
   const [prompt, setPrompt] = useState('ROMEO:');
   const [tokens, setTokens] = useState<number>(60);
   const [temperature, setTemperature] = useState<number>(0.8);
@@ -29,6 +31,9 @@ export function SamplePanel() {
   return (
     <section className="card" data-testid="sample-panel">
       <h2>Sample</h2>
+      <p className="muted small" data-testid="sample-model">
+        {current ? `From ${current}.` : 'No model yet: start a run or the demo.'}
+      </p>
       <textarea
         data-testid="sample-prompt"
         rows={2}
@@ -67,7 +72,8 @@ export function SamplePanel() {
             type="button"
             className="primary"
             data-testid="sample"
-            disabled={!ready || sample.running || invalid}
+            disabled={!ready || sample.running || invalid || !current}
+            title={current ? `Sample from ${current}` : 'No model to sample from yet: start a run or the demo'}
             onClick={go}
           >
             {sample.running ? 'Sampling…' : 'Sample'}

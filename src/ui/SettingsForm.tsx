@@ -1,31 +1,29 @@
-// The run form: every RunSettings field, bound to store.settings through setSettings, each with its client-side
-// check (validate.ts) shown beside it. Locked while a run holds the settings it started with.
+// The run form: every RunSettings field, bound to store.settings through setSettings, each with the settings schema's
+// message shown beside it when refused (validate.ts). Locked while a run holds the settings it started with.
 
 import type { ReactNode } from 'react';
 import { CheckField, NumberField, SelectField } from './Field';
-import type { RunSettings } from '../worker/protocol';
+import { RUN_FIELDS, type RunSettings } from '../settings/schema';
 import type { Errors } from './validate';
 import { useApp } from './store';
 
 type NumKey = { [K in keyof RunSettings]: RunSettings[K] extends number ? K : never }[keyof RunSettings];
 type BoolKey = { [K in keyof RunSettings]: RunSettings[K] extends boolean ? K : never }[keyof RunSettings];
 
-const LABELS: Record<NumKey, [ReactNode, string]> = {
-  n: ['n (blocks)', 'Blocks inherited in the first round; each later round adds 2'],
-  stepsPerRound: ['steps / round', 'Updates trained in every round (the schedule restarts per round)'],
-  lr: ['lr', 'Peak learning rate (AdamW; with Muon, for embeddings, norms and biases)'],
-  muonLr: ['Muon lr', "Muon's peak learning rate for the hidden matrices"],
-  warmup: ['warmup', 'Linear warmup updates at the start of each round'],
-  batch: ['batch', 'Sequences per micro-batch (B)'],
-  ctx: ['ctx', 'Tokens per sequence (T); the reference val loss is measured at this length too'],
-  accum: ['accum', 'Micro-batches accumulated per update'],
-  evalEvery: ['eval every', 'Validate every this many updates (0: only at round ends)'],
-  evalWindows: ['eval windows', 'Validation windows of ctx+1 tokens (the same for the reference and every model)'],
-  seed: ['seed', 'Seeds batches and random init'],
-  checkpointEvery: [
-    'snapshot every',
-    'Save the run to the browser (OPFS) every this many updates (0: round ends and pauses only)',
-  ],
+/** The form's short labels; each field's explanation (its tooltip) is the settings schema's help. */
+const LABELS: Record<NumKey, ReactNode> = {
+  n: 'n (blocks)',
+  stepsPerRound: 'steps / round',
+  lr: 'lr',
+  muonLr: 'Muon lr',
+  warmup: 'warmup',
+  batch: 'batch',
+  ctx: 'ctx',
+  accum: 'accum',
+  evalEvery: 'eval every',
+  evalWindows: 'eval windows',
+  seed: 'seed',
+  checkpointEvery: 'snapshot every',
 };
 
 export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; locked: boolean }) {
@@ -36,8 +34,8 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
   const num = (k: NumKey) => (
     <NumberField
       key={k}
-      label={LABELS[k][0]}
-      title={LABELS[k][1]}
+      label={LABELS[k]}
+      title={RUN_FIELDS[k].help}
       testId={`setting-${k}`}
       value={settings[k]}
       error={errors[k]}
@@ -46,12 +44,12 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
     />
   );
 
-  const check = (k: BoolKey, label: string, title: string) => (
+  const check = (k: BoolKey, label: string) => (
     <CheckField
       key={k}
       label={label}
       testId={`setting-${k}`}
-      title={title}
+      title={RUN_FIELDS[k].help}
       checked={settings[k]}
       disabled={locked}
       onChange={(v) => set({ [k]: v } as Partial<RunSettings>)}
@@ -65,7 +63,7 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
       <SelectField
         label="grow"
         testId="setting-grow"
-        title="restart: re-inherit n+2 blocks from the reference (the paper); continue: keep the trained model, append 2 blocks"
+        title={RUN_FIELDS.grow.help}
         value={settings.grow}
         options={[
           ['restart', 'restart (paper)'],
@@ -77,6 +75,7 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
       <SelectField
         label="optimizer"
         testId="setting-optimizer"
+        title={RUN_FIELDS.optimizer.help}
         value={settings.optimizer}
         options={[
           ['adamw', 'AdamW'],
@@ -88,7 +87,7 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
       <SelectField
         label="schedule"
         testId="setting-schedule"
-        title="cosine: warmup then cosine to min lr; d2z: warmup then linear decay to zero"
+        title={RUN_FIELDS.schedule.help}
         value={settings.schedule}
         options={[
           ['cosine', 'warmup + cosine'],
@@ -98,6 +97,19 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         onChange={(schedule) => set({ schedule })}
       />
       {num('lr')}
+      {settings.schedule === 'cosine' && (
+        <NumberField
+          label="min lr"
+          title={RUN_FIELDS.minLr.help}
+          testId="setting-minLr"
+          value={settings.minLr}
+          nullable
+          placeholder={Number.isFinite(settings.lr) ? String(settings.lr / 10) : 'lr / 10'}
+          error={errors.minLr}
+          disabled={locked}
+          onChange={(v) => set({ minLr: v })}
+        />
+      )}
       {settings.optimizer === 'muon' && num('muonLr')}
       {num('warmup')}
       {num('batch')}
@@ -109,7 +121,7 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
       {num('checkpointEvery')}
       <NumberField
         label="peak TFLOP/s"
-        title="Your GPU's peak for MFU; empty uses the device table or a measured roofline"
+        title={RUN_FIELDS.peakTflops.help}
         testId="setting-peakTflops"
         value={settings.peakTflops}
         nullable
@@ -119,17 +131,9 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         onChange={(v) => set({ peakTflops: v })}
       />
       <div className="checks">
-        {check(
-          'baseline',
-          'baseline',
-          "Also train the final size from random init for the same steps (the paper's baseline)",
-        )}
-        {check('paperCode', 'paper code', "Leave wpe and ln_f at random init, as the authors' code does")}
-        {check(
-          'halfActivations',
-          'f16 activations',
-          'Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)',
-        )}
+        {check('baseline', 'baseline')}
+        {check('paperCode', 'paper code')}
+        {check('halfActivations', 'f16 activations')}
       </div>
     </div>
   );

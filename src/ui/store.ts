@@ -4,13 +4,16 @@
 
 import { create } from 'zustand';
 import type { AttentionReport } from '../inheritune/analyze';
-import type { RoundResult, RunReport } from '../inheritune/pipeline';
-import type { Peak } from '../train/mfu';
+import type { GrowMode, RoundResult, RunReport } from '../inheritune/rounds';
+import { DEFAULT_DEMO } from '../settings/demo';
+import { defaultRunSettings } from '../settings/schema';
+import type { Peak } from '../train/peak';
 import type {
   AdapterInfo,
   Command,
   CorpusInfo,
   DemoSettings,
+  ErrorCode,
   ErrorScope,
   KernelTime,
   MetricPoint,
@@ -22,38 +25,10 @@ import type {
 } from '../worker/protocol';
 import { series } from './series';
 
-export const DEFAULT_SETTINGS: RunSettings = {
-  n: 4,
-  stepsPerRound: 200,
-  grow: 'restart',
-  optimizer: 'adamw',
-  schedule: 'cosine',
-  lr: 1e-3,
-  muonLr: 0.02,
-  warmup: 20,
-  batch: 8,
-  ctx: 128,
-  accum: 1,
-  evalEvery: 50,
-  evalWindows: 20,
-  baseline: false,
-  paperCode: false,
-  seed: 1,
-  checkpointEvery: 50,
-  peakTflops: null,
-  halfActivations: false,
-};
+/** The form's starting values: the schema's defaults. */
+export const DEFAULT_SETTINGS: RunSettings = defaultRunSettings();
 
-/** The demo's reference on a GPU: 8 blocks of width 128 (the size of the ref-8L fixture). */
-export const DEFAULT_DEMO: DemoSettings = {
-  layers: 8,
-  width: 128,
-  heads: 4,
-  steps: 300,
-  batch: 16,
-  ctx: 128,
-  lr: 1e-3,
-};
+export { DEFAULT_DEMO };
 
 export interface Latest {
   phase: MetricPoint['phase'];
@@ -72,6 +47,7 @@ export interface Latest {
 export interface AppError {
   id: number;
   scope: ErrorScope;
+  code: ErrorCode;
   message: string;
 }
 
@@ -107,6 +83,10 @@ export interface AppState {
   downloads: { name: string; blob: Blob }[];
   /** An export was asked for and its files (or its error) have not come back yet. */
   exportPending: boolean;
+  /** The grows of this run, in order. */
+  grows: { from: number; to: number; mode: GrowMode }[];
+  /** Which model Sample and Export would use (null: none yet), and whether a run log can be exported. */
+  models: { current: string | null; log: boolean };
 
   setSettings(patch: Partial<RunSettings>): void;
   setDemo(patch: Partial<DemoSettings>): void;
@@ -150,6 +130,7 @@ function runReset(): Partial<AppState> {
     report: null,
     kernelTimes: [],
     lastSnapshot: null,
+    grows: [],
   };
 }
 
@@ -174,6 +155,8 @@ export const useApp = create<AppState>()((set, get) => ({
   report: null,
   kernelTimes: [],
   sample: { text: '', running: false },
+  grows: [],
+  models: { current: null, log: false },
   saved: null,
   lastSnapshot: null,
   errors: [],
@@ -298,16 +281,29 @@ export const useApp = create<AppState>()((set, get) => ({
       case 'export':
         set((s) => ({ downloads: [...s.downloads, ...e.files], exportPending: false }));
         break;
+      case 'grow':
+        set((s) => ({ grows: [...s.grows, { from: e.from, to: e.to, mode: e.mode }] }));
+        break;
+      case 'models':
+        set({ models: { current: e.current, log: e.log } });
+        break;
       case 'saved':
         set({ saved: e.saved });
         break;
       case 'error':
         set((s) => ({
-          errors: [...s.errors, { id: ++errorId, scope: e.scope, message: e.message }],
+          errors: [...s.errors, { id: ++errorId, scope: e.scope, code: e.code, message: e.message }],
           sample: e.scope === 'sample' ? { ...s.sample, running: false } : s.sample,
           exportPending: e.scope === 'export' ? false : s.exportPending,
         }));
         break;
+      default:
+        unhandled(e);
     }
   },
 }));
+
+/** Every event has a case above: a new event without one fails tsc here. */
+function unhandled(e: never): never {
+  throw new Error(`the store has no case for the worker event ${(e as { type: string }).type}`);
+}

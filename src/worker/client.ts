@@ -13,6 +13,7 @@ export function startEngine(onEvent: (e: WorkerEvent) => void): EngineClient {
     onEvent({
       type: 'error',
       scope: 'gpu',
+      code: 'internal',
       message: `The engine worker failed to start or crashed: ${ev.message || 'unknown error'}. Reload the page; the last checkpoint is kept.`,
     });
   });

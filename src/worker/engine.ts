@@ -1,39 +1,34 @@
-// The engine behind the worker: owns the GPU, the loaded reference and corpus, and the session, and answers every
-// protocol command with events. Environment-specific pieces (where the GPU, the demo corpus and the run folder come
-// from) are injected, so the same engine runs in the browser's worker and in Node tests.
+// The engine behind the worker: owns the GPU, the inputs (inputs.ts), the run folder, the session and the current
+// model (current-model.ts), and answers every protocol command with events. Commands go through one handler table
+// (a command without a handler fails tsc); the run's stage moves only through the stage machine shared with the
+// page (stages.ts); errors carry codes (errors.ts). Environment-specific pieces (where the GPU, the demo corpus and
+// the run folder come from) are injected, so the same engine runs in the browser's worker and in Node tests.
 
-import { acquireDevice, type Acquired } from '../gpu/device';
+import { type Acquired, acquireDevice } from '../gpu/device';
 import { GpuDeviceError } from '../gpu/errors';
 import { Gpu } from '../gpu/runtime';
-import { exportGpt2, openGpt2Checkpoint, type Gpt2Checkpoint } from '../io/checkpoint';
-import { decodeText, splitTokens, validationWindows } from '../io/corpus';
-import { blobSource } from '../io/safetensors';
-import { decodeGpt2, encodeGpt2, GPT2_VOCAB } from '../io/tokenizer';
+import { validationWindows } from '../io/corpus';
+import { gpt2Bpe } from '../io/tokenizer';
 import { analyzeAttention } from '../inheritune/analyze';
-import type { ReadParam } from '../inheritune/inherit';
-import { FINAL_FILE, readFinal, type PipelineResult, type PipelineState } from '../inheritune/pipeline';
-import type { Gpt2Config } from '../model/config';
-import { Gpt2Model } from '../model/gpt2';
-import { paramCount, paramSpecs } from '../model/params';
-import { generate } from '../model/sample';
+import type { PipelineResult } from '../inheritune/pipeline';
+import { Model } from '../model/model';
+import { familyOf } from '../model/registry';
+import { checkDemo, type DemoSettings, demoConfig, demoContext } from '../settings/demo';
+import { inherituneSettings } from '../settings/engine';
+import { assertValid, checkRunSettings, type RunSettings } from '../settings/schema';
 import { validationLoss } from '../train/evaluate';
-import { measureMatmulPeak, peakFromTable, userPeak, type Peak } from '../train/mfu';
-import { openSnapshot, SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
-import { Rng } from '../util/rng';
+import { measureMatmulPeak } from '../train/mfu';
+import { type Peak, peakFromTable, userPeak } from '../train/peak';
+import { RunFolder } from '../train/run-folder';
+import type { RunStore } from '../train/snapshot';
+import { CurrentModel } from './current-model';
 import { Emitter } from './emitter';
-import type {
-  Command,
-  CorpusInfo,
-  DemoSettings,
-  ErrorScope,
-  ReferenceInfo,
-  RunSettings,
-  SavedRunInfo,
-  Stage,
-  WorkerEvent,
-} from './protocol';
-import { logCsv, readJson, RUN_FILES, Session, type LogEntry } from './session';
-import { demoConfig, inherituneSettings } from './settings';
+import { EngineError, errorCode } from './errors';
+import { Inputs, referenceInfo } from './inputs';
+import { exportFiles, sampleText } from './outputs';
+import type { Command, ErrorScope, ReferenceInfo, SavedRunInfo, WorkerEvent } from './protocol';
+import { type LogEntry, Session } from './session';
+import { canLoad, nextStage, type Stage, type StageEvent } from './stages';
 
 export interface EngineEnv {
   acquire(): Promise<Acquired>;
@@ -48,116 +43,110 @@ export interface EngineEnv {
   claimRun?(): Promise<(() => void) | null>;
 }
 
-/** Stages in which the engine no longer owns a run (a paused run is still owned: its tab may resume it). */
-const UNCLAIMED_STAGES: readonly Stage[] = ['idle', 'done', 'stopped', 'halted'];
-
-/** Refuse corpora whose tokens would not fit in memory comfortably (uint16 stream + the text itself). */
-const MAX_CORPUS_BYTES = 1 << 30;
-
-interface Reference {
-  config: Gpt2Config;
-  read: ReadParam;
-  info: ReferenceInfo;
-  /** The user's file (kept to copy into the run folder); null for the demo's reference. */
-  file: Blob | null;
-  params: Map<string, Float32Array> | null;
-}
-
-interface Corpus {
-  tokens: Uint16Array;
-  train: Uint16Array;
-  val: Uint16Array;
-  info: CorpusInfo;
-}
-
 /** Device losses the engine recovers from on its own (each re-acquires the GPU and resumes from the last snapshot). */
 export const MAX_RECOVERIES = 2;
 
-function isDeviceLoss(e: unknown): e is GpuDeviceError {
-  return e instanceof GpuDeviceError && e.kind === 'lost';
-}
+const isDeviceLoss = (e: unknown): e is GpuDeviceError => e instanceof GpuDeviceError && e.kind === 'lost';
+
+type Handlers = { [K in Command['type']]: (cmd: Extract<Command, { type: K }>) => Promise<void> | void };
 
 export class Engine {
   private readonly out: Emitter;
+  private readonly inputs: Inputs;
+  private readonly models: CurrentModel;
   private gpu: Gpu | null = null;
   private tablePeak: Peak | null = null;
   private measuredPeak: Peak | null = null;
   private peakMeasuredByUser = false;
-  private ref: Reference | null = null;
-  private configJson: string | null = null;
-  private corpus: Corpus | null = null;
+  private folder: RunFolder<SavedRunInfo> | null = null;
   private session: Session | null = null;
-  private store: RunStore | null = null;
-  /** The exclusive task under way (loading, analysing, training), for "busy" messages. */
+  /** The exclusive task under way (analysing, measuring, training), for "busy" messages. */
   private task: string | null = null;
   private readonly loads = new Set<'checkpoint' | 'corpus'>();
   private stage: Stage = 'idle';
   private stopMode: 'pause' | 'stop' | null = null;
-  /** The last finished model's parameters (export and sampling after a run). */
-  private finished: { config: Gpt2Config; params: Map<string, Float32Array> } | null = null;
-  /** A model made for sampling when none trains (dropped whenever a run starts or resumes: it may be stale then). */
-  private sampleModel: Gpt2Model | null = null;
-  /** What sampleModel was made from: the session's grown model, or what currentParams gave without one ('saved'). */
-  private sampleFrom: Session['grown'] | 'saved' = null;
+  /** A log to export exists (this session's, or the last run's in the run folder). */
+  private hasLog = false;
+  private modelsAsked = 0;
   /** Device losses recovered from since the engine started. */
   private recoveries = 0;
   /** Releases this engine's claim on the run folder (EngineEnv.claimRun); null when it holds none. */
   private releaseRun: (() => void) | null = null;
+
+  private readonly handlers: Handlers = {
+    init: () => this.init(),
+    'load-checkpoint': (c) => this.loading('checkpoint', () => this.inputs.loadCheckpoint(c.files)),
+    'load-corpus': (c) => this.loading('corpus', () => this.inputs.loadCorpus(c.file)),
+    analyze: (c) => this.exclusive('analysing the reference', 'analyze', () => this.analyze(c.ctx, c.windows)),
+    'measure-peak': () => this.exclusive('measuring the matmul peak', 'gpu', () => this.measurePeak()),
+    start: (c) => this.exclusive('training', 'run', () => this.start(c.settings)),
+    demo: (c) => this.exclusive('training', 'run', () => this.demo(c.demo, c.settings)),
+    resume: () => this.exclusive('training', 'run', () => this.resume()),
+    pause: () => this.requestStop('pause'),
+    stop: () => this.requestStop('stop'),
+    'discard-saved': () => this.discardSaved(),
+    sample: (c) => this.guarded('sample', () => this.sample(c.prompt, c.tokens, c.temperature, c.topK)),
+    export: (c) => this.guarded('export', () => this.export(c.what)),
+  };
 
   constructor(
     post: (e: WorkerEvent) => void,
     private readonly env: EngineEnv,
   ) {
     this.out = new Emitter(post);
+    this.inputs = new Inputs(this.out, () => env.demoCorpus());
+    this.models = new CurrentModel(
+      () => this.folder,
+      () => void this.emitModels(),
+    );
   }
 
   async handle(cmd: Command): Promise<void> {
     try {
-      switch (cmd.type) {
-        case 'init':
-          return await this.init();
-        case 'load-checkpoint':
-          return await this.loading('checkpoint', () => this.loadCheckpoint(cmd.files));
-        case 'load-corpus':
-          return await this.loading('corpus', () => this.loadCorpus(cmd.file));
-        case 'analyze':
-          return await this.exclusive('analysing the reference', 'analyze', () => this.analyze(cmd.ctx, cmd.windows));
-        case 'measure-peak':
-          return await this.exclusive('measuring the matmul peak', 'gpu', () => this.measurePeak());
-        case 'start':
-          return await this.exclusive('training', 'run', () => this.start(cmd.settings));
-        case 'demo':
-          return await this.exclusive('training', 'run', () => this.demo(cmd.demo, cmd.settings));
-        case 'resume':
-          return await this.exclusive('training', 'run', () => this.resume());
-        case 'pause':
-        case 'stop':
-          return this.requestStop(cmd.type);
-        case 'discard-saved':
-          return await this.discardSaved();
-        case 'sample':
-          return await this.sample(cmd.prompt, cmd.tokens, cmd.temperature, cmd.topK);
-        case 'export':
-          return await this.export(cmd.what);
-      }
+      await (this.handlers[cmd.type] as (c: Command) => Promise<void> | void)(cmd);
     } catch (e) {
-      this.fail('gpu', e);
+      this.fail(cmd.type === 'pause' || cmd.type === 'stop' || cmd.type === 'discard-saved' ? 'run' : 'gpu', e);
     }
   }
 
   private fail(scope: ErrorScope, e: unknown): void {
-    this.out.emit({ type: 'error', scope, message: e instanceof Error ? e.message : String(e) });
+    this.out.emit({ type: 'error', scope, code: errorCode(e), message: e instanceof Error ? e.message : String(e) });
   }
 
-  private setStage(stage: Stage, detail?: string): void {
-    this.stage = stage;
+  private async guarded(scope: ErrorScope, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.fail(scope, e);
+    }
+  }
+
+  // ---- the stage and what the page is told ----
+
+  /** Moves the stage machine; an event it does not allow there is an error naming the stage. */
+  private move(event: StageEvent, detail?: string): void {
+    const next = nextStage(this.stage, event);
+    if (!next) throw new EngineError('not-allowed', `Cannot ${event.replace('ended:', 'end as ')} while the run is ${this.stage}.`);
+    this.stage = next;
     this.releaseRunIfIdle();
-    this.out.emit({ type: 'stage', stage, ...(detail ? { detail } : {}) });
+    this.out.emit({ type: 'stage', stage: next, ...(detail ? { detail } : {}) });
+  }
+
+  /** Tells the page which model Sample and Export would use (the latest answer wins). */
+  private async emitModels(): Promise<void> {
+    const asked = ++this.modelsAsked;
+    const current = await this.models.describe().catch(() => null);
+    if (asked === this.modelsAsked) this.out.emit({ type: 'models', current, log: this.hasLog });
+  }
+
+  /** Tells the page what the engine is doing, so it can hold back what would be refused. */
+  private emitBusy(): void {
+    this.out.emit({ type: 'busy', task: this.task, loads: [...this.loads] });
   }
 
   /** Gives the run folder back once this engine has no run in it (ended, or a start that failed before running). */
   private releaseRunIfIdle(): void {
-    if (this.releaseRun && UNCLAIMED_STAGES.includes(this.stage)) {
+    if (this.releaseRun && canLoad(this.stage)) {
       this.releaseRun();
       this.releaseRun = null;
     }
@@ -165,25 +154,12 @@ export class Engine {
 
   private async exclusive(what: string, scope: ErrorScope, fn: () => Promise<void>): Promise<void> {
     if (this.task) {
-      this.out.emit({
-        type: 'error',
-        scope,
-        message: `Busy ${this.task}: wait for it to finish${this.task === 'training' ? ', or pause or stop the run' : ''}.`,
-      });
-      return;
+      const hint = this.task === 'training' ? ', or pause or stop the run' : '';
+      return this.fail(scope, new EngineError('busy', `Busy ${this.task}: wait for it to finish${hint}.`));
     }
-    if (!this.gpu) {
-      this.out.emit({ type: 'error', scope, message: 'The GPU engine is not ready (no WebGPU device).' });
-      return;
-    }
-    if (this.loads.size) {
-      this.out.emit({
-        type: 'error',
-        scope,
-        message: `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.`,
-      });
-      return;
-    }
+    if (!this.gpu) return this.fail(scope, new EngineError('not-ready', 'The GPU engine is not ready (no WebGPU device).'));
+    if (this.loads.size)
+      return this.fail(scope, new EngineError('busy', `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.`));
     this.task = what;
     this.emitBusy();
     try {
@@ -197,30 +173,17 @@ export class Engine {
     }
   }
 
-  /** Tells the UI what the engine is doing, so it can hold back what would be refused. */
-  private emitBusy(): void {
-    this.out.emit({ type: 'busy', task: this.task, loads: [...this.loads] });
-  }
-
   /** A checkpoint and a corpus load side by side (a user drops both at once); two of the same kind do not. */
   private async loading(kind: 'checkpoint' | 'corpus', fn: () => Promise<void>): Promise<void> {
-    if (this.loads.has(kind)) {
-      this.out.emit({
-        type: 'error',
-        scope: kind,
-        message: `Still loading the previous ${kind}: wait for it to finish.`,
-      });
-      return;
-    }
-    if (this.task) {
-      // An analysis would report on the new input with the old one's figures; a run or the demo reads its inputs.
-      this.out.emit({
-        type: 'error',
-        scope: kind,
-        message: `Busy ${this.task}: load the ${kind} once it has finished.`,
-      });
-      return;
-    }
+    const refuse = (message: string) => this.fail(kind, new EngineError('busy', message));
+    if (this.loads.has(kind)) return refuse(`Still loading the previous ${kind}: wait for it to finish.`);
+    // An analysis would report on the new input with the old one's figures; a run or the demo reads its inputs.
+    if (this.task) return refuse(`Busy ${this.task}: load the ${kind} once it has finished.`);
+    if (!canLoad(this.stage))
+      return this.fail(
+        kind,
+        new EngineError('not-allowed', `A run holds the inputs: stop it before loading another ${kind}.`),
+      );
     this.loads.add(kind);
     this.emitBusy();
     try {
@@ -234,9 +197,10 @@ export class Engine {
   }
 
   private requireGpu(): Gpu {
-    if (!this.gpu) throw new Error('The GPU engine is not ready (no WebGPU device).');
+    if (!this.gpu) throw new EngineError('not-ready', 'The GPU engine is not ready (no WebGPU device).');
     if (this.gpu.error)
-      throw new Error(
+      throw new EngineError(
+        'gpu',
         `The GPU failed earlier and must be restarted (reload the page; your last checkpoint is kept): ${this.gpu.error.message}`,
       );
     return this.gpu;
@@ -256,7 +220,8 @@ export class Engine {
     const d = gpu.description;
     this.tablePeak = peakFromTable(d);
     try {
-      this.store = await this.env.runStore();
+      const store = await this.env.runStore();
+      this.folder = store ? new RunFolder(store) : null;
     } catch (e) {
       this.fail('storage', e);
     }
@@ -268,20 +233,22 @@ export class Engine {
         this.fail('gpu', e);
       }
     }
+    this.hasLog = !!(await this.folder?.readLog())?.length;
     this.out.emit({
       type: 'ready',
       peak: this.tablePeak ?? this.measuredPeak,
-      saved: await this.savedRun(),
+      saved: (await this.folder?.saved()) ?? null,
       adapter: {
         name: d.description || [d.vendor, d.architecture, d.device].filter(Boolean).join(' ') || 'unnamed adapter',
         vendor: d.vendor,
         architecture: d.architecture,
         features: d.features,
-        maxStorageBufferBindingSize: d.limits.maxStorageBufferBindingSize ?? 0,
-        maxBufferSize: d.limits.maxBufferSize ?? 0,
+        maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+        maxBufferSize: gpu.limits.maxBufferSize,
         timestamps: gpu.hasTimestamps,
       },
     });
+    await this.emitModels();
   }
 
   /** Makes `acquired` the engine's GPU, reporting its fatal errors (a lost device during a run is recovered instead). */
@@ -290,11 +257,7 @@ export class Engine {
     this.gpu = gpu;
     gpu.onError((e) => {
       if (isDeviceLoss(e) && this.stage === 'running') return; // finishRun re-acquires and resumes
-      this.out.emit({
-        type: 'error',
-        scope: 'gpu',
-        message: `${e.message}. The run stopped; reload the page to resume from the last checkpoint.`,
-      });
+      this.fail('gpu', new EngineError('gpu', `${e.message}. The run stopped; reload the page to resume from the last checkpoint.`));
     });
     return gpu;
   }
@@ -304,37 +267,40 @@ export class Engine {
    * resumes the run from its last snapshot in the run folder, as a reload would. At most MAX_RECOVERIES times a run.
    */
   private async recover(lost: Error): Promise<boolean> {
-    if (this.recoveries >= MAX_RECOVERIES || !(await this.savedRun())) return false;
+    if (this.recoveries >= MAX_RECOVERIES || !(await this.folder?.saved())) return false;
     this.recoveries++;
-    this.out.emit({
-      type: 'error',
-      scope: 'gpu',
-      message: `${lost.message}. Acquiring a new GPU device and resuming from the last checkpoint (recovery ${this.recoveries} of ${MAX_RECOVERIES}).`,
-    });
+    this.fail(
+      'gpu',
+      new EngineError(
+        'gpu',
+        `${lost.message}. Acquiring a new GPU device and resuming from the last checkpoint (recovery ${this.recoveries} of ${MAX_RECOVERIES}).`,
+      ),
+    );
     this.session = null;
-    this.sampleModel = null; // it lived on the lost device
+    this.models.forgetDevice(); // what lived on the lost device
     try {
       this.adopt(await this.env.acquire());
     } catch (e) {
-      this.out.emit({
-        type: 'error',
-        scope: 'gpu',
-        message: `No GPU device could be acquired after the loss (${(e as Error).message}); reload the page to resume from the last checkpoint.`,
-      });
+      this.fail(
+        'gpu',
+        new EngineError(
+          'gpu',
+          `No GPU device could be acquired after the loss (${(e as Error).message}); reload the page to resume from the last checkpoint.`,
+        ),
+      );
       return false;
     }
+    this.stage = 'halted'; // the lost run ended; resuming moves it on
     await this.resume();
     return true;
   }
 
   private async measurePeak(): Promise<void> {
-    this.out.emit({ type: 'progress', task: 'measuring the matmul peak', done: 0, total: 1 });
-    try {
+    await this.out.tracked('measuring the matmul peak', async (p) => {
+      p(0, 1);
       this.measuredPeak = await measureMatmulPeak(this.requireGpu());
       this.peakMeasuredByUser = true; // asked for: it replaces the device table's figure
-    } finally {
-      this.out.end('measuring the matmul peak');
-    }
+    });
     this.out.emit({ type: 'peak', peak: this.defaultPeak() });
   }
 
@@ -347,118 +313,21 @@ export class Engine {
     return s.peakTflops !== null ? userPeak(s.peakTflops) : this.defaultPeak();
   }
 
-  // ---- inputs ----
-
-  private refuseDuringRun(what: string): void {
-    if (this.stage === 'running' || this.stage === 'pausing' || this.stage === 'demo-reference') {
-      throw new Error(`A run is under way: pause or stop it before loading another ${what}.`);
-    }
-  }
-
-  private async loadCheckpoint(files: File[]): Promise<void> {
-    this.refuseDuringRun('checkpoint');
-    const json = files.filter((f) => /\.json$/i.test(f.name));
-    const weights = files.filter((f) => !/\.json$/i.test(f.name));
-    if (!files.length) throw new Error('No file was given.');
-    if (json.length > 1 || weights.length > 1)
-      throw new Error(
-        `Drop one model.safetensors and at most one config.json (got ${files.map((f) => f.name).join(', ')}).`,
-      );
-    const other = weights.find((f) => !/\.safetensors$/i.test(f.name));
-    if (other)
-      throw new Error(
-        `${other.name} is not a checkpoint: drop a Hugging Face model.safetensors (and optionally its config.json). PyTorch .bin/.pt files are not read; convert them with safetensors first.`,
-      );
-    if (json[0]) {
-      if (json[0].size > 1 << 20)
-        throw new Error(`${json[0].name} is ${json[0].size} bytes: too large for a config.json.`);
-      this.configJson = await json[0].text();
-    }
-    const file = weights[0] ?? (this.ref?.file instanceof File ? this.ref.file : null);
-    if (!file) {
-      this.out.emit({
-        type: 'progress',
-        task: `${json[0]!.name} read: now drop the model.safetensors it belongs to`,
-        done: 1,
-        total: 1,
-      });
-      return;
-    }
-    this.out.emit({ type: 'progress', task: 'reading the checkpoint', done: 0, total: 1 });
-    let ckpt: Gpt2Checkpoint;
-    try {
-      ckpt = await openGpt2Checkpoint(blobSource(file), { configJson: this.configJson ?? undefined, label: file.name });
-    } catch (e) {
-      // A config.json that does not fit this model is dropped, so the next model dropped is not judged by it.
-      if (this.configJson && /config\.json/.test((e as Error).message)) this.configJson = null;
-      const message = (e as Error).message;
-      throw new Error(message.startsWith(file.name) ? message : `${file.name}: ${message}`);
-    } finally {
-      this.out.end('reading the checkpoint');
-    }
-    if (ckpt.config.vocabSize !== GPT2_VOCAB) {
-      throw new Error(
-        `${file.name} has a vocabulary of ${ckpt.config.vocabSize} tokens; Inheritune Studio tokenizes with GPT-2's BPE (${GPT2_VOCAB} tokens), so the reference must use it too.`,
-      );
-    }
-    const dtypes = [...new Set([...ckpt.file.tensors.values()].map((t) => t.dtype))].join('/');
-    const c = ckpt.config;
-    const info: ReferenceInfo = {
-      label: file.name,
-      layers: c.nLayer,
-      width: c.nEmbd,
-      heads: c.nHead,
-      positions: c.nPositions,
-      vocab: c.vocabSize,
-      params: paramCount(c),
-      dtype: dtypes,
-      bytes: file.size,
-      origin: 'file',
-    };
-    this.ref = { config: c, read: (n) => ckpt.read(n), info, file, params: null };
-    this.out.emit({ type: 'reference', info });
-  }
-
-  private async loadCorpus(file: File | null): Promise<void> {
-    this.refuseDuringRun('corpus');
-    let text: string;
-    let label: string;
-    if (file) {
-      label = file.name;
-      if (file.size > MAX_CORPUS_BYTES)
-        throw new Error(
-          `${file.name} is ${(file.size / 2 ** 30).toFixed(1)} GiB; corpora up to 1 GiB are supported in the browser (use the CLI for more).`,
-        );
-      text = decodeText(new Uint8Array(await file.arrayBuffer()), file.name);
-    } else {
-      label = 'tinyshakespeare.txt (built-in demo corpus)';
-      text = await this.env.demoCorpus();
-    }
-    const tokens = await this.out.tracked('tokenizing', (p) => encodeGpt2(text, p));
-    if (tokens.length < 100)
-      throw new Error(
-        `${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`,
-      );
-    const { train, val } = splitTokens(tokens);
-    const info: CorpusInfo = { label, chars: text.length, tokens: tokens.length, train: train.length, val: val.length };
-    this.corpus = { tokens, train, val, info };
-    this.out.emit({ type: 'corpus', info });
-  }
-
-  private need(): { ref: Reference; corpus: Corpus } {
-    if (!this.ref) throw new Error('Drop a reference checkpoint (model.safetensors) first, or start the demo.');
-    if (!this.corpus) throw new Error('Drop a text corpus (.txt) first, or start the demo.');
-    return { ref: this.ref, corpus: this.corpus };
-  }
+  // ---- analysis ----
 
   private async analyze(ctx: number, windows: number): Promise<void> {
-    const { ref, corpus } = this.need();
+    const { ref } = this.inputs.need();
     const gpu = this.requireGpu();
-    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.nPositions)
-      throw new Error(`context must be from 1 to the reference's ${ref.config.nPositions} positions, got ${ctx}`);
+    if (!Number.isInteger(ctx) || ctx < 1 || ctx > ref.config.positions)
+      throw new EngineError(
+        'settings',
+        `context must be a whole number from 1 to ${ref.config.positions} (the reference's positions), got ${ctx}`,
+      );
+    await this.inputs.encodeFor(ref.tokenizer);
+    const { corpus } = this.inputs.need();
     validationWindows(corpus.val, ctx, windows); // throws naming how many windows fit
     const model = await this.out.tracked('loading the reference', (p) =>
-      Gpt2Model.create(gpu, ref.config, (n) => ref.read(n), p),
+      Model.create(gpu, ref.config, (n) => ref.read(n), p),
     );
     try {
       const valLoss = await this.out.tracked('reference validation loss', (p) =>
@@ -478,33 +347,25 @@ export class Engine {
 
   // ---- runs ----
 
-  private newSession(store: RunStore, peak: Peak | null): Session {
-    const corpus = this.corpus;
-    if (!corpus) throw new Error('Drop a text corpus (.txt) first, or start the demo.');
+  private newSession(peak: Peak | null): Session {
+    const { corpus } = this.inputs.need();
     this.stopMode = null;
-    this.finished = null;
-    this.disposeSampleModel();
+    this.models.reset();
     this.session = new Session({
       gpu: this.requireGpu(),
       emitter: this.out,
-      store,
+      folder: this.runFolder(),
+      models: this.models,
       peak,
-      data: { tokens: corpus.tokens, train: corpus.train, val: corpus.val },
+      data: { train: corpus.train, val: corpus.val },
       shouldStop: () => this.stopMode !== null,
     });
     return this.session;
   }
 
-  private async runStore(): Promise<RunStore> {
-    if (this.store) return this.store;
-    const { memoryStore } = await import('../train/memory-store');
-    this.out.emit({
-      type: 'error',
-      scope: 'storage',
-      message: 'This browser has no origin-private file system: the run works, but a reload cannot resume it.',
-    });
-    this.store = memoryStore();
-    return this.store;
+  private runFolder(): RunFolder<SavedRunInfo> {
+    if (!this.folder) throw new EngineError('storage', 'There is no run folder (this browser has no origin-private file system).');
+    return this.folder;
   }
 
   /** Takes the run folder for this tab's run, or says that another tab's run has it. */
@@ -512,307 +373,182 @@ export class Engine {
     if (this.releaseRun || !this.env.claimRun) return;
     const release = await this.env.claimRun();
     if (!release)
-      throw new Error(
+      throw new EngineError(
+        'not-allowed',
         'A run is under way in another tab of Inheritune Studio, and the app keeps one run (its checkpoints) per browser profile: finish, stop or close it there first.',
       );
     this.releaseRun = release;
   }
 
-  private async start(s: RunSettings): Promise<void> {
-    const { ref, corpus } = this.need();
+  /** Starts a run on the loaded inputs; `afterDemo`: the demo's reference has just been trained for it. */
+  private async start(s: RunSettings, afterDemo = false): Promise<void> {
+    const { ref } = this.inputs.need();
     await this.claimRun();
-    const settings = inherituneSettings(s, ref.config, corpus.val.length, this.gpu!.limits);
-    const store = await this.runStore();
-    const session = this.newSession(store, this.peakFor(s));
-    this.setStage('running', `inheriting ${s.n} of ${ref.config.nLayer} blocks`);
+    await this.inputs.encodeFor(ref.tokenizer);
+    const { corpus } = this.inputs.need();
+    const context = {
+      reference: { layers: ref.config.layers, positions: ref.config.positions, widestActivation: ref.info.widestActivation },
+      corpus: { train: corpus.train.length, val: corpus.val.length },
+      limits: this.requireGpu().limits,
+    };
+    assertValid(checkRunSettings(s, context));
+    await this.ensureFolder();
+    const session = this.newSession(this.peakFor(s));
+    this.move(afterDemo ? 'demo-trained' : 'start', `inheriting ${s.n} of ${ref.config.layers} blocks`);
     await this.finishRun(async () => {
       const info = { reference: ref.info.label, corpus: corpus.info.label, settings: s };
-      await session.persistInputs({ config: ref.config, file: ref.file, params: ref.params }, info, ref.info);
-      return session.runPipeline(ref, settings, {
-        ...info,
-        phase: 'inheritune',
-        round: 0,
-        n: s.n,
-        step: 0,
-        savedAt: new Date().toISOString(),
-      });
+      const saved: SavedRunInfo = { ...info, phase: 'inheritune', round: 0, n: s.n, step: 0, savedAt: new Date().toISOString() };
+      await this.out.tracked('saving the reference for resuming', (p) =>
+        this.runFolder().begin(ref, { ids: corpus.tokens, tokenizer: corpus.tokenizer }, { ...saved, refInfo: ref.info }, p),
+      );
+      return session.runPipeline(ref, inherituneSettings(s), saved);
     });
   }
 
   private async demo(d: DemoSettings, s: RunSettings): Promise<void> {
-    const config = demoConfig(d, s.ctx, GPT2_VOCAB, this.gpu!.limits);
+    const gpu = this.requireGpu();
+    assertValid(checkDemo(d, gpu.limits));
+    // The demo's reference is a GPT-2 over GPT-2's BPE.
+    const config = demoConfig(d, s, gpt2Bpe.vocabSize);
     await this.claimRun();
-    if (!this.corpus) await this.loadCorpus(null);
-    const corpus = this.corpus!;
-    inherituneSettings(s, config, corpus.val.length, this.gpu!.limits); // fail before training the reference, not after
-    const store = await this.runStore();
-    const session = this.newSession(store, this.peakFor(s));
-    this.setStage('demo-reference', `training a ${d.layers}-block reference (width ${d.width}) for ${d.steps} steps`);
-    const params = await session.trainDemoReference(config, d, s.evalWindows).catch((e) => {
-      this.setStage('halted', (e as Error).message);
+    if (!this.inputs.corpus) await this.inputs.loadCorpus(null);
+    await this.inputs.encodeFor(gpt2Bpe);
+    const { corpus } = this.inputs;
+    // Checked before the reference trains, not after.
+    assertValid(checkRunSettings(s, { ...demoContext(d, s), corpus: { train: corpus!.train.length, val: corpus!.val.length }, limits: gpu.limits }));
+    await this.ensureFolder();
+    const session = this.newSession(this.peakFor(s));
+    this.move('demo', `training a ${d.layers}-block reference (width ${d.width}) for ${d.steps} steps`);
+    let params: Map<string, Float32Array> | null;
+    try {
+      params = await session.trainDemoReference(config, d, s.evalWindows);
+    } catch (e) {
+      this.move('ended:halted', (e as Error).message);
       throw e;
-    });
+    }
     if (!params) {
-      this.setStage('stopped', 'the demo reference was stopped before it finished');
+      this.move('ended:stopped', 'the demo reference was stopped before it finished');
       return;
     }
-    const info: ReferenceInfo = {
-      label: `demo reference (${d.layers} blocks × ${d.width}, trained here for ${d.steps} steps)`,
-      layers: config.nLayer,
-      width: config.nEmbd,
-      heads: config.nHead,
-      positions: config.nPositions,
-      vocab: config.vocabSize,
-      params: paramCount(config),
-      dtype: 'F32',
-      bytes: 4 * paramCount(config),
-      origin: 'demo',
-    };
-    this.ref = { config, read: async (n) => params.get(n)!, info, file: null, params };
-    this.out.emit({ type: 'reference', info });
-    await this.start(s);
+    const family = familyOf(config);
+    const label = `demo reference (${d.layers} blocks × ${d.width}, trained here for ${d.steps} steps)`;
+    const info: ReferenceInfo = referenceInfo(config, label, 'demo', null, family);
+    this.inputs.setDemoReference(config, params, info);
+    await this.start(s, true);
+  }
+
+  /** The run folder must exist to run (a browser without OPFS gets one in memory: the run cannot survive a reload). */
+  private async ensureFolder(): Promise<void> {
+    if (this.folder) return;
+    const { memoryStore } = await import('../train/memory-store');
+    this.fail(
+      'storage',
+      new EngineError('storage', 'This browser has no origin-private file system: the run works, but a reload cannot resume it.'),
+    );
+    this.folder = new RunFolder(memoryStore());
   }
 
   private async resume(): Promise<void> {
     await this.claimRun();
-    if (this.stage === 'paused' && this.session && this.ref) {
-      const meta = await readJson<SavedRunInfo>(await this.runStore(), RUN_FILES.info);
+    if (!this.folder) throw new EngineError('no-model', 'There is no saved run to resume.');
+    const folder = this.folder;
+    if (this.stage === 'paused' && this.session && this.inputs.ref) {
+      const info = await folder.info();
+      if (!info) throw new EngineError('storage', 'The paused run lost its description in the run folder; start again.');
       const session = this.session;
       this.stopMode = null;
-      this.setStage('running', 'resumed');
-      await this.finishRun(() => session.runPipeline(this.ref!, null, meta));
+      this.models.reset();
+      this.move('resume', 'resumed');
+      await this.finishRun(() => session.runPipeline(this.inputs.ref!, null, info));
       return;
     }
     // After a reload: the reference and tokens come back from the run folder.
-    const store = this.store;
-    const saved = await this.savedRun();
-    if (!store || !saved) throw new Error('There is no saved run to resume.');
-    const meta = await readJson<SavedRunInfo & { refInfo: ReferenceInfo }>(store, RUN_FILES.info);
-    const src = await store.open(RUN_FILES.reference);
-    const tokSrc = await store.open(RUN_FILES.tokens);
-    const cfg = await store.open(RUN_FILES.config);
-    if (!meta || !src || !tokSrc || !cfg)
-      throw new Error('The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
-    const ckpt = await openGpt2Checkpoint(src, {
-      configJson: new TextDecoder().decode(await cfg.read(0, cfg.size)),
-      label: meta.reference,
-    });
-    const bytes = await tokSrc.read(0, tokSrc.size);
-    const tokens = new Uint16Array(bytes.slice().buffer);
-    const { train, val } = splitTokens(tokens);
-    this.ref = { config: ckpt.config, read: (n) => ckpt.read(n), info: meta.refInfo, file: null, params: null };
-    this.corpus = {
-      tokens,
-      train,
-      val,
-      info: { label: meta.corpus, chars: 0, tokens: tokens.length, train: train.length, val: val.length },
-    };
-    this.out.emit({ type: 'reference', info: meta.refInfo });
-    this.out.emit({ type: 'corpus', info: this.corpus.info });
-    const session = this.newSession(store, this.peakFor(meta.settings));
-    const old = await readJson<Record<string, unknown>[]>(store, RUN_FILES.log);
-    if (old) session.replay(old as typeof session.log, meta.settings);
-    this.setStage('running', `resumed from the checkpoint of ${saved.savedAt}`);
-    await this.finishRun(() => session.runPipeline(this.ref!, null, meta));
+    const saved = await folder.saved();
+    if (!saved) throw new EngineError('no-model', 'There is no saved run to resume.');
+    const inputs = await folder.inputs();
+    const info = await folder.info();
+    if (!inputs || !info)
+      throw new EngineError('storage', 'The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
+    const meta = info as SavedRunInfo & { refInfo: ReferenceInfo };
+    await this.inputs.restore(inputs, meta.refInfo, meta.corpus);
+    const session = this.newSession(this.peakFor(meta.settings));
+    const old = await folder.readLog<LogEntry>();
+    if (old.length) session.replay(old, meta.settings);
+    this.move('resume', `resumed from the checkpoint of ${saved.savedAt}`);
+    await this.finishRun(() => session.runPipeline(this.inputs.ref!, null, meta));
   }
 
-  /** Runs a pipeline to its end and sets the stage from how it ended. */
+  /** Runs a pipeline to its end and moves the stage by how it ended. */
   private async finishRun(run: () => Promise<PipelineResult>): Promise<void> {
-    this.disposeSampleModel(); // it was made from a paused run's snapshot or an earlier run's model
     try {
       const result = await run();
       const status = result.report.status;
-      if (result.final) this.finished = result.final;
+      this.models.runEnded(result.final);
+      this.hasLog = true;
       if (status === 'done') {
         const f = result.report.final;
-        this.setStage(
-          'done',
-          f
-            ? `${f.matched ? 'matched' : 'did not match'} the reference with ${f.n} of ${result.report.reference.layers} blocks`
-            : undefined,
+        this.move(
+          'ended:done',
+          f ? `${f.matched ? 'matched' : 'did not match'} the reference with ${f.n} of ${result.report.reference.layers} blocks` : undefined,
         );
-        await this.store?.remove(RUN_FILES.info); // a finished run is not offered for resuming
-      } else if (status === 'halted')
-        this.setStage('halted', 'a step produced a non-finite loss or gradient; see the log');
-      else this.setStage(this.stopMode === 'stop' ? 'stopped' : 'paused');
-      this.out.emit({ type: 'saved', saved: await this.savedRun() });
+        await this.folder?.finish(); // a finished run is not offered for resuming
+      } else if (status === 'halted') this.move('ended:halted', 'a step produced a non-finite loss or gradient; see the log');
+      else this.move(this.stopMode === 'stop' ? 'ended:stopped' : 'ended:paused');
+      this.out.emit({ type: 'saved', saved: (await this.folder?.saved()) ?? null });
+      await this.emitModels();
     } catch (e) {
-      const lost = isDeviceLoss(e) ? (e as Error) : isDeviceLoss(this.gpu?.error) ? this.gpu!.error! : null;
+      this.models.runEnded(null);
+      const lost = isDeviceLoss(e) ? e : isDeviceLoss(this.gpu?.error) ? this.gpu!.error : null;
       if (lost && (await this.recover(lost))) return;
-      this.setStage('halted', (e as Error).message);
+      this.move('ended:halted', (e as Error).message);
       throw e;
     }
   }
 
   private requestStop(mode: 'pause' | 'stop'): void {
-    if (this.stage === 'paused' && mode === 'stop') {
-      this.setStage('stopped');
-      return;
-    }
-    if (this.stage === 'pausing' && mode === 'stop') {
-      this.stopMode = 'stop'; // a pause under way becomes a stop
-      this.setStage('pausing', 'stopping at the next update');
-      return;
-    }
-    if (this.stage === 'demo-reference' && mode === 'pause') {
-      throw new Error(
+    if (this.stage === 'demo-reference' && mode === 'pause')
+      throw new EngineError(
+        'not-allowed',
         'The demo reference cannot be paused: it is saved only once trained. Stop ends it (its training is lost).',
       );
-    }
-    if (this.stage !== 'running' && this.stage !== 'demo-reference') return;
-    this.stopMode = mode;
-    this.setStage(
-      'pausing',
-      mode === 'pause' ? 'saving a checkpoint at the next update' : 'stopping at the next update',
-    );
-  }
-
-  private async savedRun(): Promise<SavedRunInfo | null> {
-    if (!this.store) return null;
-    try {
-      const info = await readJson<SavedRunInfo>(this.store, RUN_FILES.info);
-      const state = await this.store.open(SNAPSHOT_FILE);
-      await state?.close?.();
-      return info && state ? info : null;
-    } catch {
-      return null;
-    }
+    const next = nextStage(this.stage, mode);
+    if (!next) return; // nothing to pause or stop
+    if (next === 'stopped') return this.move('stop'); // a paused run, ended for good
+    // A pause under way becomes a stop; a stop stays one.
+    this.stopMode = mode === 'stop' || this.stopMode === 'stop' ? 'stop' : 'pause';
+    this.move(mode, this.stopMode === 'pause' ? 'saving a checkpoint at the next update' : 'stopping at the next update');
   }
 
   private async discardSaved(): Promise<void> {
-    if (this.task) throw new Error('A run is under way.');
+    if (this.task) throw new EngineError('busy', 'A run is under way.');
     await this.claimRun(); // never delete the files of a run another tab is training
     try {
-      if (this.store)
-        for (const name of [...Object.values(RUN_FILES), SNAPSHOT_FILE, FINAL_FILE]) await this.store.remove(name);
+      await this.folder?.discard();
     } finally {
       this.releaseRunIfIdle();
     }
+    this.hasLog = !!this.session?.log.length;
     this.out.emit({ type: 'saved', saved: null });
+    await this.emitModels();
   }
 
   // ---- sampling and export ----
 
-  /**
-   * The model to sample or export: the grown one once the Inheritune rounds have ended (also while the baseline
-   * trains), else the one training now, the finished one, or the last snapshot's (the grown model kept beside it when
-   * that snapshot is the baseline's).
-   */
-  private async currentParams(): Promise<{ config: Gpt2Config; params: Map<string, Float32Array> } | null> {
-    if (this.session?.grown) return this.session.grown;
-    const live = this.session?.live;
-    if (live) return { config: live.config, params: await live.toHost() }; // says so if the model was just replaced
-    if (this.finished) return this.finished;
-    if (!this.store) return null;
-    const snap = await openSnapshot<PipelineState>(this.store);
-    if (!snap) return null;
-    try {
-      if (snap.meta.extra?.finalSaved) {
-        // The baseline has the grown model's architecture.
-        const params = await readFinal(this.store);
-        if (params) return { config: snap.meta.config, params };
-      }
-      const params = new Map<string, Float32Array>();
-      for (const p of paramSpecs(snap.meta.config)) params.set(p.name, await snap.file.readF32(`param:${p.name}`));
-      return { config: snap.meta.config, params };
-    } finally {
-      await snap.close();
-    }
-  }
-
-  private disposeSampleModel(): void {
-    this.sampleModel?.dispose();
-    this.sampleModel = null;
-    this.sampleFrom = null;
-  }
-
   private async sample(prompt: string, tokens: number, temperature: number, topK: number): Promise<void> {
     try {
-      if (!Number.isInteger(tokens) || tokens < 1 || tokens > 1000)
-        throw new Error(`tokens to sample must be from 1 to 1000, got ${tokens}`);
-      const gpu = this.requireGpu();
-      // The grown model once the rounds have ended (the baseline may be training), else the one training now.
-      const grown = this.session?.grown ?? null;
-      let model = grown ? null : (this.session?.live ?? null);
-      if (!model) {
-        if (this.sampleFrom !== (grown ?? 'saved')) this.disposeSampleModel();
-        if (!this.sampleModel) {
-          const cur = await this.currentParams();
-          if (!cur) throw new Error('There is no trained model to sample from yet: start a run (or the demo) first.');
-          this.sampleModel = await Gpt2Model.create(gpu, cur.config, (n) => cur.params.get(n)!);
-          this.sampleFrom = grown ?? 'saved';
-        }
-        model = this.sampleModel;
-      }
-      const ids = prompt ? Array.from(await encodeGpt2(prompt)) : [50256];
-      const rng = new Rng((Date.now() & 0x7fffffff) >>> 0);
-      let shown = 0;
-      const out: number[] = [];
-      await generate(model, ids, tokens, { temperature, topK }, rng, (id) => {
-        out.push(id);
-        const text = decodeGpt2(out);
-        // Hold back a trailing partial UTF-8 character (decoded as U+FFFD) until its next byte arrives.
-        const safe = text.endsWith('\uFFFD') ? text.length - 1 : text.length;
-        if (safe > shown) {
-          this.out.emit({ type: 'sample', text: text.slice(shown, safe), done: false });
-          shown = safe;
-        }
-      }).catch((e) => {
-        if (/disposed|no parameter|destroyed/i.test((e as Error).message))
-          throw new Error('The model grew while sampling; sample again.');
-        throw e;
-      });
-      const text = decodeGpt2(out);
-      this.out.emit({ type: 'sample', text: text.slice(shown), done: true });
+      await sampleText(this.out, this.models, this.requireGpu(), { prompt, tokens, temperature, topK });
     } catch (e) {
       this.out.emit({ type: 'sample', text: '', done: true });
-      this.fail('sample', e);
+      throw e;
     }
-  }
-
-  /** The log the last run saved in the run folder (empty if none, or if it cannot be read). */
-  private async savedLog(): Promise<LogEntry[]> {
-    if (!this.store) return [];
-    const log = await readJson<LogEntry[]>(this.store, RUN_FILES.log).catch(() => null);
-    return Array.isArray(log) ? log : [];
   }
 
   private async export(what: 'model' | 'log-json' | 'log-csv'): Promise<void> {
-    try {
-      if (what !== 'model') {
-        // After a reload no session exists until a resume: the last run's log is still in the run folder.
-        const log = this.session?.log.length ? this.session.log : await this.savedLog();
-        if (!log.length) throw new Error('There is no run log yet: start a run first.');
-        const blob =
-          what === 'log-json'
-            ? new Blob([JSON.stringify(log, null, 1)], { type: 'application/json' })
-            : new Blob([logCsv(log)], { type: 'text/csv' });
-        this.out.emit({
-          type: 'export',
-          files: [{ name: what === 'log-json' ? 'inheritune-log.json' : 'inheritune-log.csv', blob }],
-        });
-        return;
-      }
-      // One bar over reading the parameters back and writing the files (the two halves of the work).
-      this.out.emit({ type: 'progress', task: 'exporting the model', done: 0, total: 2 });
-      try {
-        const cur = await this.currentParams();
-        if (!cur) throw new Error('There is no trained model to export yet: start a run (or the demo) first.');
-        this.out.emit({ type: 'progress', task: 'exporting the model', done: 1, total: 2 });
-        const { safetensors, configJson } = exportGpt2(cur.config, cur.params);
-        this.out.emit({
-          type: 'export',
-          files: [
-            { name: 'model.safetensors', blob: new Blob(safetensors, { type: 'application/octet-stream' }) },
-            { name: 'config.json', blob: new Blob([configJson], { type: 'application/json' }) },
-          ],
-        });
-      } finally {
-        this.out.end('exporting the model');
-      }
-    } catch (e) {
-      this.fail('export', e);
-    }
+    // After a reload no session exists until a resume: the last run's log is still in the run folder.
+    const log = async () =>
+      this.session?.log.length ? this.session.log : ((await this.folder?.readLog<LogEntry>()) ?? []);
+    const files = await exportFiles(this.out, this.models, what, log);
+    this.out.emit({ type: 'export', files });
   }
 }
 

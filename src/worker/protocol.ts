@@ -2,49 +2,14 @@
 // in, events come out. Everything here is structured-clone safe (plain objects, typed arrays, File/Blob).
 
 import type { AttentionReport } from '../inheritune/analyze';
-import type { GrowMode, RoundResult, RunReport } from '../inheritune/pipeline';
-import type { Peak } from '../train/mfu';
+import type { GrowMode, RoundResult, RunReport } from '../inheritune/rounds';
+import type { DemoSettings } from '../settings/demo';
+import type { RunSettings } from '../settings/schema';
+import type { Peak } from '../train/peak';
+import type { ErrorCode } from './errors';
+import type { Stage } from './stages';
 
-/** What the user sets before a run (the form). Training details map onto TrainSettings in the worker. */
-export interface RunSettings {
-  /** Blocks inherited in the first round. */
-  n: number;
-  stepsPerRound: number;
-  grow: GrowMode;
-  optimizer: 'adamw' | 'muon';
-  schedule: 'cosine' | 'd2z';
-  /** Peak learning rate (AdamW; with Muon, for the non-matrix tensors). */
-  lr: number;
-  /** Muon's own peak learning rate (Muon only). */
-  muonLr: number;
-  warmup: number;
-  batch: number;
-  ctx: number;
-  accum: number;
-  /** Evaluate every this many updates (0: at each round's end only). */
-  evalEvery: number;
-  evalWindows: number;
-  baseline: boolean;
-  paperCode: boolean;
-  seed: number;
-  /** Keep the activations backward reads at the blocks' matmul inputs as f16 (TrainSettings.halfActivations). */
-  halfActivations: boolean;
-  /** Snapshot to OPFS every this many updates (0: at round ends and on pause only). */
-  checkpointEvery: number;
-  /** User peak in TFLOP/s for MFU; null = the device table or the measured roofline. */
-  peakTflops: number | null;
-}
-
-/** The built-in demo's reference: a GPT-2 trained from scratch in the page on the bundled corpus. */
-export interface DemoSettings {
-  layers: number;
-  width: number;
-  heads: number;
-  steps: number;
-  batch: number;
-  ctx: number;
-  lr: number;
-}
+export type { DemoSettings, ErrorCode, RunSettings, Stage };
 
 export type Command =
   | { type: 'init' }
@@ -79,12 +44,16 @@ export interface AdapterInfo {
 
 export interface ReferenceInfo {
   label: string;
+  /** The family's name (GPT-2, …). */
+  family: string;
   layers: number;
   width: number;
   heads: number;
   positions: number;
   vocab: number;
   params: number;
+  /** Floats per token of the model's widest activation (the batch must fit the adapter's binding limit). */
+  widestActivation: number;
   dtype: string;
   bytes: number;
   /** 'file' = dropped by the user; 'demo' = trained in the page. */
@@ -93,6 +62,8 @@ export interface ReferenceInfo {
 
 export interface CorpusInfo {
   label: string;
+  /** The tokenizer the counts below are in (the reference's; GPT-2's BPE before one is loaded). */
+  tokenizer: string;
   chars: number;
   tokens: number;
   train: number;
@@ -109,18 +80,9 @@ export interface SavedRunInfo {
   n: number;
   step: number;
   savedAt: string;
+  /** The reference as the page showed it (kept for showing it again after a reload). */
+  refInfo?: ReferenceInfo;
 }
-
-export type Stage =
-  | 'idle'
-  | 'loading'
-  | 'demo-reference'
-  | 'running'
-  | 'pausing'
-  | 'paused'
-  | 'done'
-  | 'stopped'
-  | 'halted';
 
 /** One point of a chart series, tagged with where it came from. `x` is the update count along its phase. */
 export interface MetricPoint {
@@ -182,4 +144,6 @@ export type WorkerEvent =
   | { type: 'sample'; text: string; done: boolean }
   | { type: 'export'; files: { name: string; blob: Blob }[] }
   | { type: 'saved'; saved: SavedRunInfo | null }
-  | { type: 'error'; scope: ErrorScope; message: string };
+  /** Which model Sample and Export would use now (null: none yet), and whether a run log exists to export. */
+  | { type: 'models'; current: string | null; log: boolean }
+  | { type: 'error'; scope: ErrorScope; code: ErrorCode; message: string };

@@ -1,37 +1,30 @@
 // One training session in the worker: the Inheritune pipeline (new or resumed) or the demo (train a reference from
-// scratch, then Inheritune on it). It turns pipeline events into chart points and protocol events, keeps the run log,
-// samples per-kernel GPU time now and then, and keeps the run's inputs (reference, tokens, log) beside its snapshot so
-// a reloaded page can resume it.
+// scratch, then Inheritune on it). It turns pipeline events into chart points and protocol events, keeps the run log
+// and the saved run's description in the run folder, hands the models it trains to the current-model owner, and
+// samples per-kernel GPU time now and then.
 
 import type { Gpu } from '../gpu/runtime';
-import { exportGpt2 } from '../io/checkpoint';
+import type { ReadParam } from '../inheritune/inherit';
 import {
-  FINAL_FILE,
-  runInheritune,
   type InherituneSettings,
   type PipelineEvent,
   type PipelineResult,
   type RoundResult,
+  runInheritune,
 } from '../inheritune/pipeline';
-import type { ReadParam } from '../inheritune/inherit';
-import { toHfConfig, type Gpt2Config } from '../model/config';
-import { Gpt2Model } from '../model/gpt2';
-import { initParams, paramCount } from '../model/params';
-import { optimizerConfig } from '../optim/optimizer';
-import type { Peak } from '../train/mfu';
-import { SNAPSHOT_FILE, type RunStore } from '../train/snapshot';
-import { Trainer, type TrainEvent } from '../train/trainer';
+import type { ModelConfig } from '../model/family';
+import { Model } from '../model/model';
+import { paramCount } from '../model/params';
+import { familyOf } from '../model/registry';
+import type { DemoSettings } from '../settings/demo';
+import { demoTrainSettings } from '../settings/engine';
+import type { Peak } from '../train/peak';
+import type { RunFolder } from '../train/run-folder';
+import { type TrainEvent, Trainer } from '../train/trainer';
+import type { CurrentModel } from './current-model';
 import type { Emitter } from './emitter';
-import type { DemoSettings, KernelTime, MetricPoint, ReferenceInfo, RunSettings, SavedRunInfo } from './protocol';
-
-/** Files a run keeps beside state.safetensors. */
-export const RUN_FILES = {
-  reference: 'reference.safetensors',
-  config: 'reference-config.json',
-  tokens: 'tokens.bin',
-  info: 'run.json',
-  log: 'log.json',
-} as const;
+import { EngineError } from './errors';
+import type { KernelTime, MetricPoint, RunSettings, SavedRunInfo } from './protocol';
 
 /** Profile one update in this many (its dispatches get their own passes, which costs time). */
 const PROFILE_EVERY = 25;
@@ -39,206 +32,153 @@ const PROFILE_EVERY = 25;
 export interface SessionInputs {
   gpu: Gpu;
   emitter: Emitter;
-  store: RunStore;
+  folder: RunFolder<SavedRunInfo>;
+  models: CurrentModel;
   peak: Peak | null;
-  data: { tokens: Uint16Array; train: Uint16Array; val: Uint16Array };
+  data: { train: Uint32Array; val: Uint32Array };
   shouldStop: () => boolean;
 }
 
 export type LogEntry = Record<string, unknown> & { type: string };
 
 export class Session {
-  /** The model under training (null between phases). */
-  live: Gpt2Model | null = null;
-  /** The grown model once the Inheritune rounds have ended (while the baseline trains, it is not `live`). */
-  grown: NonNullable<PipelineResult['final']> | null = null;
   log: LogEntry[] = [];
-  result: PipelineResult | null = null;
   private stepsPerRound = 1;
-  /** The run description's writes for resuming (saveMeta), chained. */
+  /** Blocks of the model training now (for chart points). */
+  private blocks = 0;
+  /** The run description's writes for resuming, chained. */
   private metaWrites: Promise<void> = Promise.resolve();
   private profiling = false;
 
   constructor(private readonly io: SessionInputs) {}
 
-  /** Trains the demo reference from GPT-2 init; resolves to its parameters, or null when stopped. */
+  /** Trains the demo reference from its family's init; resolves to its parameters, or null when stopped. */
   async trainDemoReference(
-    config: Gpt2Config,
+    config: ModelConfig,
     d: DemoSettings,
     evalWindows: number,
   ): Promise<Map<string, Float32Array> | null> {
-    const { gpu, emitter, data } = this.io;
-    const init = initParams(config, 1);
+    const { gpu, emitter, data, models } = this.io;
+    const init = familyOf(config).init(config, 1);
     const model = await emitter.tracked('initialising the demo reference', (p) =>
-      Gpt2Model.create(gpu, config, (n) => init.get(n)!, p),
+      Model.create(gpu, config, (n) => init.get(n)!, p),
     );
-    this.live = model;
-    const trainer = new Trainer(
-      model,
-      data,
-      {
-        batch: d.batch,
-        ctx: d.ctx,
-        accum: 1,
-        steps: d.steps,
-        seed: 7,
-        evalWindows,
-        evalEvery: Math.max(1, Math.ceil(d.steps / 4)),
-        schedule: { kind: 'cosine', lr: d.lr, warmup: Math.min(Math.floor(d.steps / 10), 50), minLr: d.lr / 10 },
-        optimizer: optimizerConfig('adamw'),
-      },
-      this.io.peak,
-    );
+    models.setLive(model);
+    const trainer = new Trainer(model, data, demoTrainSettings(d, evalWindows), this.io.peak);
     try {
       emitter.emit({
         type: 'round-start',
         phase: 'reference',
         round: 0,
-        n: config.nLayer,
+        n: config.layers,
         params: paramCount(config),
         valLoss: NaN,
         x: 0,
         stepsPerRound: d.steps,
       });
-      const out = await trainer.run((e) => this.onTrain(e, 'reference', 0, config.nLayer, 0), {
+      const out = await trainer.run((e) => this.onTrain(e, 'reference', 0, config.layers, 0), {
         shouldStop: this.io.shouldStop,
       });
-      if (out.status === 'halted') throw new Error(`the demo reference diverged: ${out.reason}`);
+      if (out.status === 'halted') throw new EngineError('run', `the demo reference diverged: ${out.reason}`);
       if (out.status === 'stopped') return null;
       return await model.toHost();
     } finally {
-      this.live = null;
+      models.setLive(null);
       trainer.dispose();
       model.dispose();
     }
   }
 
-  /**
-   * Saves the run's inputs so a reload can resume it: the reference (the user's file, streamed, or the demo's
-   * parameters), its config, the corpus tokens and a description.
-   */
-  async persistInputs(
-    ref: { config: Gpt2Config; file: Blob | null; params: Map<string, Float32Array> | null },
-    info: Omit<SavedRunInfo, 'phase' | 'round' | 'n' | 'step' | 'savedAt'>,
-    refInfo: ReferenceInfo,
-  ): Promise<void> {
-    const { store, emitter, data } = this.io;
-    await store.remove(SNAPSHOT_FILE);
-    await store.remove(FINAL_FILE); // an earlier run's grown model
-    if (ref.file) {
-      await emitter.tracked('saving the reference for resuming', (p) =>
-        store.writeBlob(RUN_FILES.reference, ref.file!, p),
-      );
-    } else if (ref.params) {
-      await store.write(RUN_FILES.reference, exportGpt2(ref.config, ref.params).safetensors);
-    }
-    await store.write(RUN_FILES.config, [utf8(JSON.stringify(toHfConfig(ref.config)))]);
-    await store.write(RUN_FILES.tokens, [
-      new Uint8Array(data.tokens.buffer, data.tokens.byteOffset, data.tokens.byteLength),
-    ]);
-    await store.write(RUN_FILES.info, [utf8(JSON.stringify({ ...info, refInfo }))]);
-  }
-
   async runPipeline(
-    ref: { config: Gpt2Config; read: ReadParam },
+    ref: { config: ModelConfig; read: ReadParam },
     settings: InherituneSettings | null,
-    info: SavedRunInfo | null,
+    info: SavedRunInfo,
   ): Promise<PipelineResult> {
-    const { gpu, emitter, store, data } = this.io;
-    this.stepsPerRound = settings?.stepsPerRound ?? info?.settings.stepsPerRound ?? 1;
+    const { gpu, emitter, data, models } = this.io;
+    this.stepsPerRound = info.settings.stepsPerRound;
     let savedInfo = info;
     const onEvent = (e: PipelineEvent) => {
       switch (e.type) {
+        case 'step':
+        case 'eval':
+        case 'halt':
+          return this.onTrain(e, e.phase, e.round, this.blocks, xOrigin(e.phase, e.round, this.stepsPerRound));
+      }
+      this.record(e);
+      switch (e.type) {
         case 'reference':
-          this.record(e);
-          emitter.emit({
-            type: 'reference-val',
-            valLoss: e.valLoss,
-            ctx: settings?.train.ctx ?? info?.settings.ctx ?? 0,
-            windows: settings?.train.evalWindows ?? info?.settings.evalWindows ?? 0,
-          });
+          emitter.emit({ type: 'reference-val', valLoss: e.valLoss, ctx: info.settings.ctx, windows: info.settings.evalWindows });
           break;
         case 'round-start':
-          this.record(e);
+          this.blocks = e.n;
           this.showRoundStart(e.phase, e.round, e.n, e.params, e.valLoss, this.stepsPerRound);
           break;
         case 'round-end':
-          this.record(e);
           emitter.emit({ type: 'round-end', result: e.result });
           break;
         case 'grow':
-          this.record(e);
           emitter.emit({ type: 'grow', from: e.from, to: e.to, mode: e.mode });
           break;
         case 'snapshot': {
-          this.record(e);
           const savedAt = new Date().toISOString();
-          if (savedInfo) {
-            savedInfo = {
-              ...savedInfo,
-              phase: e.phase,
-              round: e.round,
-              step: e.step,
-              savedAt,
-              n: this.live?.config.nLayer ?? savedInfo.n,
-            };
-            const info = savedInfo;
-            this.metaWrites = this.metaWrites.then(() => this.saveMeta(info)); // in order, and awaited before the run returns
-          }
+          savedInfo = { ...savedInfo, phase: e.phase, round: e.round, step: e.step, savedAt, n: this.blocks || savedInfo.n };
+          const patch = savedInfo;
+          this.metaWrites = this.metaWrites.then(() => this.saveMeta(patch)); // in order; awaited before the run returns
           emitter.emit({ type: 'snapshot', step: e.step, savedAt });
           break;
         }
         case 'report':
-          this.record(e);
           emitter.emit({ type: 'report', report: e.report });
           break;
         case 'rollback':
-          this.record(e);
           emitter.emit({
             type: 'error',
             scope: 'run',
+            code: 'run',
             message: `${e.reason} Rolled back to the snapshot at update ${e.toStep} of this round and continued with the learning rate × ${e.lrScale}; a second non-finite step will stop the run.`,
           });
           break;
-        default:
-          this.onTrain(
-            e,
-            e.phase,
-            e.round,
-            this.live?.config.nLayer ?? 0,
-            xOrigin(e.phase, e.round, this.stepsPerRound),
-          );
       }
     };
     try {
-      this.result = await runInheritune(
+      return await runInheritune(
         {
           gpu,
           ref,
           data,
           peak: this.io.peak,
-          store,
+          store: this.io.folder.store,
           onEvent,
           shouldStop: this.io.shouldStop,
           onLoadProgress: (what, d, t) => {
             emitter.progress(what)(d, t);
             if (d >= t) emitter.end(what);
           },
-          onModel: (m) => {
-            this.live = m;
-          },
-          onFinal: (f) => {
-            this.grown = f;
-          },
+          onModel: (m) => models.setLive(m),
+          onFinal: (f) => models.setGrown(f),
         },
         settings,
         { resume: settings === null },
       );
-      return this.result;
     } finally {
       if (this.profiling) this.collectTimings();
       await this.metaWrites; // before the caller removes the description of a finished run
       await this.saveLog();
+    }
+  }
+
+  /** The saved run's description follows the run (what the page offers to resume after a reload). */
+  private async saveMeta(info: SavedRunInfo): Promise<void> {
+    try {
+      await this.io.folder.describe(info);
+      await this.saveLog();
+    } catch (e) {
+      this.io.emitter.emit({
+        type: 'error',
+        scope: 'storage',
+        code: 'storage',
+        message: `Could not save the run's description for resuming: ${(e as Error).message}`,
+      });
     }
   }
 
@@ -374,23 +314,8 @@ export class Session {
     this.log.push(entry);
   }
 
-  private async saveMeta(info: SavedRunInfo): Promise<void> {
-    const { store } = this.io;
-    try {
-      const old = await readJson<Record<string, unknown>>(store, RUN_FILES.info);
-      await store.write(RUN_FILES.info, [utf8(JSON.stringify({ ...old, ...info }))]);
-      await this.saveLog();
-    } catch (e) {
-      this.io.emitter.emit({
-        type: 'error',
-        scope: 'storage',
-        message: `Could not save the run's description for resuming: ${(e as Error).message}`,
-      });
-    }
-  }
-
   async saveLog(): Promise<void> {
-    await this.io.store.write(RUN_FILES.log, [utf8(JSON.stringify(this.log))]).catch(() => undefined);
+    await this.io.folder.saveLog(this.log).catch(() => undefined);
   }
 }
 
@@ -399,44 +324,3 @@ function xOrigin(phase: MetricPoint['phase'], round: number, stepsPerRound: numb
   return phase === 'inheritune' ? round * stepsPerRound : 0;
 }
 
-export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
-}
-
-export async function readJson<T>(store: RunStore, name: string): Promise<T | null> {
-  const src = await store.open(name);
-  if (!src) return null;
-  try {
-    return JSON.parse(new TextDecoder().decode(await src.read(0, src.size))) as T;
-  } finally {
-    await src.close?.();
-  }
-}
-
-/** The run log as CSV: one row per training step (phase, round, step, loss, lr, grad norm, tokens/s, MFU) and eval. */
-export function logCsv(log: LogEntry[]): string {
-  const rows = ['phase,round,kind,step,loss,val_loss,lr,grad_norm,tokens_per_sec,flops_per_sec,mfu,elapsed_sec'];
-  const f = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
-  for (const e of log) {
-    if (e.type === 'step')
-      rows.push(
-        [
-          e.phase,
-          e.round,
-          'step',
-          e.step,
-          f(e.loss),
-          '',
-          f(e.lr),
-          f(e.gradNorm),
-          f(e.tokensPerSec),
-          f(e.flopsPerSec),
-          f(e.mfu),
-          f(e.elapsedSec),
-        ].join(','),
-      );
-    else if (e.type === 'eval')
-      rows.push([e.phase, e.round, 'eval', e.step, '', f(e.valLoss), '', '', '', '', '', f(e.elapsedSec)].join(','));
-  }
-  return `${rows.join('\n')}\n`;
-}

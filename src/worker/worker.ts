@@ -13,6 +13,7 @@ self.addEventListener('unhandledrejection', (ev: PromiseRejectionEvent) => {
   post({
     type: 'error',
     scope: 'gpu',
+    code: 'internal',
     message: `Unexpected engine error: ${(ev.reason as Error)?.message ?? String(ev.reason)}`,
   });
 });

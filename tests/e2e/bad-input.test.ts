@@ -131,7 +131,7 @@ describe('bad input in the page', () => {
     await expectField(
       { ctx: '64', batch: '40000' },
       'batch',
-      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768/,
+      /batch 40000 × context 64 needs a 1\.22 GiB activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768/,
     );
     await fill(page, { ctx: '16', batch: '2' });
     await expect.poll(() => start.isEnabled()).toBe(true);

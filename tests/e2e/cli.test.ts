@@ -313,7 +313,7 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     [
       'run: batch over the buffer limit',
       run('--n', '1', '--batch', '40000', '--ctx', '64'),
-      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768 \(and 2× the gradient accumulation/,
+      /batch 40000 × context 64 needs a 1\.22 GiB activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.0 MiB: use batch ≤ 32768 \(and 2× the gradient accumulation/,
     ],
     [
       'run: folder in use by another run',

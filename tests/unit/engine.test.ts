@@ -349,7 +349,7 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     );
     // 40,000 × 64 tokens × 128 floats (the MLP's 4·32) = 1.22 GiB, over the software adapter's 1 GiB binding limit.
     expect((await errorAfter({ type: 'start', settings: { ...small, batch: 40_000, ctx: 64 } }))?.message).toMatch(
-      /batch 40000 × context 64 needs a 1\.22 GiB MLP activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.\d MiB: use batch ≤ 32768/,
+      /batch 40000 × context 64 needs a 1\.22 GiB activation buffer .* over this adapter's max\w+ of 1\.00 GiB by 226\.\d MiB: use batch ≤ 32768/,
     );
     expect(h.events.filter((e) => e.type === 'stage')).toEqual([]); // nothing started
     expect((await errorAfter({ type: 'export', what: 'model' }))?.message).toMatch(/no trained model/);

@@ -1,4 +1,4 @@
-// Causal multi-head self-attention straight from c_attn's output qkv [B,T,3C] to [B,T,C]: one tiled kernel forward
+// Causal multi-head self-attention straight from the packed projection qkv [B,T,3C] to [B,T,C]: one tiled kernel forward
 // (FlashAttention-2 style, saving only the log-sum-exp per row), two deterministic tiled kernels backward (query
 // side, key/value side). Each kernel is compiled per head-size bucket with its tile shape written into the source.
 

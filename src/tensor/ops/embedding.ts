@@ -1,9 +1,9 @@
-// Token + position embedding. Token ids live on the host (they came from the tokenizer), so the backward's
-// grouping by token id is computed here once and the wte gradient needs no atomics.
+// Token + position embedding: out[b,t] = table[token] + positions[t]. Token ids live on the host (they came from the
+// tokenizer), so the backward's grouping by token id is computed here once and the table's gradient needs no atomics.
 
 import fwdSrc from '../../../shaders/embedding_forward.wgsl?raw';
-import wteSrc from '../../../shaders/embedding_backward_wte.wgsl?raw';
-import wpeSrc from '../../../shaders/embedding_backward_wpe.wgsl?raw';
+import tokensSrc from '../../../shaders/embedding_backward_tokens.wgsl?raw';
+import positionsSrc from '../../../shaders/embedding_backward_positions.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
 import type { Gpu } from '../../gpu/runtime';
 import type { TokenBuckets } from '../opkinds';
@@ -21,18 +21,18 @@ export const EMBEDDING_FORWARD: KernelSpec = {
     ['C', 'u32'],
   ],
 };
-export const EMBEDDING_BACKWARD_WTE: KernelSpec = {
-  name: 'embedding_backward_wte',
-  source: wteSrc,
+export const EMBEDDING_BACKWARD_TOKENS: KernelSpec = {
+  name: 'embedding_backward_tokens',
+  source: tokensSrc,
   storage: ['read', 'read', 'read', 'read', 'rw'],
   uniforms: [
     ['U', 'u32'],
     ['C', 'u32'],
   ],
 };
-export const EMBEDDING_BACKWARD_WPE: KernelSpec = {
-  name: 'embedding_backward_wpe',
-  source: wpeSrc,
+export const EMBEDDING_BACKWARD_POSITIONS: KernelSpec = {
+  name: 'embedding_backward_positions',
+  source: positionsSrc,
   storage: ['read', 'rw'],
   uniforms: [
     ['B', 'u32'],
@@ -88,48 +88,50 @@ function uploadBuckets(gpu: Gpu, tokens: Int32Array): TokenBuckets {
   return { ids, starts, positions: fromArray(gpu, b.positions, [n], 'i32'), unique: b.ids.length };
 }
 
-export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor, wpe: Tensor): Tensor {
-  assertF32(wte, 'embedding wte');
-  const [V, C] = wte.shape as [number, number];
-  const P = wpe.shape[0]!;
+/** tokens [B·T] → table[token] + positions[t], [B, T, C]; table [V, C], positions [P, C] (P ≥ T). */
+export function embedding(tokens: Int32Array, B: number, T: number, table: Tensor, positions: Tensor): Tensor {
+  assertF32(table, 'embedding table');
+  const [V, C] = table.shape as [number, number];
+  const P = positions.shape[0]!;
   if (tokens.length !== B * T) throw new Error(`embedding: ${tokens.length} tokens for B=${B}, T=${T}`);
   if (T > P) throw new Error(`embedding: context ${T} exceeds the model's ${P} positions`);
-  if (wpe.shape[1] !== C) throw new Error(`embedding: wte width ${C} and wpe width ${wpe.shape[1]} differ`);
+  if (positions.shape[1] !== C)
+    throw new Error(`embedding: the token table's width ${C} and the position table's ${positions.shape[1]} differ`);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (!(t >= 0 && t < V))
       throw new Error(`embedding: token id ${t} at position ${i} is outside the vocabulary of ${V}`);
   }
-  const gpu = wte.gpu;
+  const gpu = table.gpu;
   const tok = fromArray(gpu, tokens, [B * T], 'i32');
   const out = empty(gpu, [B, T, C]);
-  dispatchElements(gpu, EMBEDDING_FORWARD, [tok.view, wte.view, wpe.view, out.view], { BT: B * T, T, C }, B * T * C);
+  dispatchElements(gpu, EMBEDDING_FORWARD, [tok.view, table.view, positions.view, out.view], { BT: B * T, T, C }, B * T * C);
   tok.dispose();
-  if (isGradEnabled() && (wte.requiresGrad || wpe.requiresGrad)) {
+  if (isGradEnabled() && (table.requiresGrad || positions.requiresGrad)) {
     const buckets = uploadBuckets(gpu, tokens);
-    tape.record('embedding', [wte, wpe], [out], { B, T, C, buckets }, [buckets.ids, buckets.starts, buckets.positions]);
+    tape.record('embedding', [table, positions], [out], { B, T, C, buckets }, [buckets.ids, buckets.starts, buckets.positions]);
   }
   return out;
 }
 
 export function embeddingBackward(
   dOut: Tensor,
-  dwte: Tensor | null,
-  dwpe: Tensor | null,
+  dTable: Tensor | null,
+  dPositions: Tensor | null,
   B: number,
   T: number,
   C: number,
   buckets: TokenBuckets,
 ): void {
   const gpu = dOut.gpu;
-  if (dwte) {
+  if (dTable) {
     dispatchRows(
       gpu,
-      EMBEDDING_BACKWARD_WTE,
-      [buckets.ids.view, buckets.starts.view, buckets.positions.view, dOut.view, dwte.view],
+      EMBEDDING_BACKWARD_TOKENS,
+      [buckets.ids.view, buckets.starts.view, buckets.positions.view, dOut.view, dTable.view],
       { U: buckets.unique, C },
       buckets.unique,
     );
   }
-  if (dwpe) dispatchElements(gpu, EMBEDDING_BACKWARD_WPE, [dOut.view, dwpe.view], { B, T, C }, T * C);
+  if (dPositions) dispatchElements(gpu, EMBEDDING_BACKWARD_POSITIONS, [dOut.view, dPositions.view], { B, T, C }, T * C);
 }

@@ -1,8 +1,9 @@
-// The tied LM head fused with cross-entropy, over row chunks: logits = x·wteᵀ for N rows × V (1.6 GB at GPT-2's
-// B=8, T=1024) never exist at once. Forward keeps only each row's log-sum-exp; backward recomputes a chunk's logits,
-// turns them into dlogits and folds them into dx and dwte. A training step that names its backward seed up front
-// (`seed`) gets dx and dwte in the forward pass instead, from the logits it has just made: no recompute (for GPT-2
-// 124M a sixth of the step's matmul work), at the cost of holding dx [N, C] and dwte [V, C] until backward.
+// The LM head fused with cross-entropy, over row chunks: logits = x·wᵀ (w [V, C]: the head matrix, the token table
+// when tied) for N rows × V (1.6 GB at GPT-2's B=8, T=1024) never exist at once. Forward keeps only each row's
+// log-sum-exp; backward recomputes a chunk's logits,
+// turns them into dlogits and folds them into dx and dw. A training step that names its backward seed up front
+// (`seed`) gets dx and dw in the forward pass instead, from the logits it has just made: no recompute (for GPT-2
+// 124M a sixth of the step's matmul work), at the cost of holding dx [N, C] and dw [V, C] until backward.
 
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import type { OpAttrs } from '../opkinds';
@@ -16,7 +17,7 @@ import { launchMatmul } from './matmul';
 /**
  * Bytes of logits one chunk may hold (a chunk holds its logits and their gradient): within WebGPU's default 128 MiB
  * binding limit, and for GPT-2's vocabulary 640 rows, five whole 128-row matmul tiles. Fewer, taller chunks mean fewer
- * passes over dwte (each chunk adds its part into all V×C of it) and fewer dispatches; 64 MiB chunks gave 320 rows.
+ * passes over dw (each chunk adds its part into all V×C of it) and fewer dispatches; 64 MiB chunks gave 320 rows.
  */
 const CHUNK_BYTES = 128 * 2 ** 20;
 
@@ -29,40 +30,40 @@ export function headChunkRows(gpu: Gpu, N: number, V: number): number {
 }
 
 /**
- * Mean next-token loss of x [N, C] under the tied head wte [V, C] against targets (negative = ignored). With `seed`
+ * Mean next-token loss of x [N, C] under the head w [V, C] against targets (negative = ignored). With `seed`
  * (the [1] tensor the caller will pass to backward as this loss's gradient) and grad mode on, the gradients are
  * made now and backward only adds them in; backward with any other seed recomputes them. The seed's value is read
  * now: it must not change before backward.
  */
 export function headCrossEntropy(
   x: Tensor,
-  wte: Tensor,
+  w: Tensor,
   targets: Int32Array,
   opts: { chunkRows?: number; seed?: Tensor } = {},
 ): Tensor {
   assertF32(x, 'head x');
-  const [V, C] = wte.shape as [number, number];
+  const [V, C] = w.shape as [number, number];
   const N = x.size / C;
   if (x.shape[x.shape.length - 1] !== C)
-    throw new Error(`head: x width ${x.shape[x.shape.length - 1]} differs from wte width ${C}`);
+    throw new Error(`head: x width ${x.shape[x.shape.length - 1]} differs from w width ${C}`);
   if (targets.length !== N) throw new Error(`head: ${targets.length} targets for ${N} rows`);
   const bad = targets.findIndex((t) => t >= V);
   if (bad >= 0) throw new Error(`head: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
   const gpu = x.gpu;
   const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
   if (chunk % 64 || chunk < 64) throw new Error(`head: chunk of ${chunk} rows is not a positive multiple of 64`);
-  const seed = opts.seed && tape.records([x, wte]) ? opts.seed : null;
+  const seed = opts.seed && tape.records([x, w]) ? opts.seed : null;
   const tgt = fromArray(gpu, targets, [N], 'i32');
   const lse = empty(gpu, [N]);
   const losses = empty(gpu, [N]);
   const loss = empty(gpu, [1]);
   const count = empty(gpu, [1]);
   const logits = empty(gpu, [Math.min(chunk, N), V]);
-  // Written, not accumulated: each chunk's dx rows once, dwte by the first chunk and added to by the rest.
+  // Written, not accumulated: each chunk's dx rows once, dw by the first chunk and added to by the rest.
   const grads = seed
     ? {
         x: x.requiresGrad ? empty(gpu, x.shape) : null,
-        wte: wte.requiresGrad ? empty(gpu, [V, C]) : null,
+        w: w.requiresGrad ? empty(gpu, [V, C]) : null,
         dlogits: empty(gpu, [Math.min(chunk, N), V]),
       }
     : null;
@@ -70,7 +71,7 @@ export function headCrossEntropy(
   if (seed) gpu.upload(count.view, new Float32Array([targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0)]));
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
-    launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
     dispatchRows(
       gpu,
       CE_FORWARD,
@@ -83,7 +84,7 @@ export function headCrossEntropy(
         gpu,
         { N: rows, V, C },
         xs,
-        wte,
+        w,
         logits,
         grads.dlogits,
         rowView(tgt, r0, rows, 1),
@@ -91,34 +92,34 @@ export function headCrossEntropy(
         count,
         seed!,
         grads.x && rowView(grads.x, r0, rows, C),
-        grads.wte,
-        { dx: 0, dwte: r0 === 0 ? 0 : 1 },
+        grads.w,
+        { dx: 0, dw: r0 === 0 ? 0 : 1 },
       );
   });
   gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
   logits.dispose();
   losses.dispose();
   grads?.dlogits.dispose();
-  const pre = grads && { seed: seed!, dx: grads.x, dwte: grads.wte };
-  tape.record('headCrossEntropy', [x, wte, tgt], [loss], { N, V, C, chunk, lse, count, pre }, [
+  const pre = grads && { seed: seed!, dx: grads.x, dw: grads.w };
+  tape.record('headCrossEntropy', [x, w, tgt], [loss], { N, V, C, chunk, lse, count, pre }, [
     lse,
     count,
     ...(grads?.x ? [grads.x] : []),
-    ...(grads?.wte ? [grads.wte] : []),
+    ...(grads?.w ? [grads.w] : []),
   ]);
   tgt.dispose();
   return loss;
 }
 
 /**
- * One chunk's gradients from its logits: dlogits = g·(softmax − onehot)/count, then dx[rows] = dlogits·wte and
- * dwte = dlogitsᵀ·x[rows], each added to what the output holds (beta 1) or written over it (beta 0).
+ * One chunk's gradients from its logits: dlogits = g·(softmax − onehot)/count, then dx[rows] = dlogits·w and
+ * dw = dlogitsᵀ·x[rows], each added to what the output holds (beta 1) or written over it (beta 0).
  */
 function chunkGrads(
   gpu: Gpu,
   s: { N: number; V: number; C: number },
   xs: BufferView,
-  wte: Tensor,
+  w: Tensor,
   logits: Tensor,
   dlogits: Tensor,
   tgt: BufferView,
@@ -126,48 +127,48 @@ function chunkGrads(
   count: Tensor,
   g: Tensor,
   dx: BufferView | null,
-  dwte: Tensor | null,
-  beta: { dx: number; dwte: number },
+  dw: Tensor | null,
+  beta: { dx: number; dw: number },
 ): void {
   const dl = { ...dlogits.view, size: s.N * s.V * 4 };
   dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N, {
     ACCUMULATE: false,
   });
-  if (dx) launchMatmul(gpu, { a: dl, b: wte.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
-  if (dwte) launchMatmul(gpu, { a: dl, b: xs, c: dwte.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dwte });
+  if (dx) launchMatmul(gpu, { a: dl, b: w.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
+  if (dw) launchMatmul(gpu, { a: dl, b: xs, c: dw.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dw });
 }
 
-/** dx and dwte for the upstream gradient gLoss [1], into their slots. */
+/** dx and dw for the upstream gradient gLoss [1], into their slots. */
 export function headCrossEntropyBackward(
   x: Tensor,
-  wte: Tensor,
+  w: Tensor,
   tgt: Tensor,
   gLoss: Tensor,
   dxSlot: GradSlot | null,
-  dwteSlot: GradSlot | null,
+  dwSlot: GradSlot | null,
   a: OpAttrs['headCrossEntropy'],
 ): void {
   if (a.pre && gLoss === a.pre.seed) {
     // Made in the forward pass for this very seed: moved in when the slot allows it.
     if (dxSlot && a.pre.dx) passGradient(dxSlot, a.pre.dx);
-    if (dwteSlot && a.pre.dwte) passGradient(dwteSlot, a.pre.dwte);
+    if (dwSlot && a.pre.dw) passGradient(dwSlot, a.pre.dw);
     return;
   }
   const dx = dxSlot?.out() ?? null;
-  const dwte = dwteSlot?.out() ?? null;
+  const dw = dwSlot?.out() ?? null;
   const gpu = x.gpu;
   const { N, V, C, chunk } = a;
   const logits = empty(gpu, [Math.min(chunk, N), V]);
   const dlogits = empty(gpu, [Math.min(chunk, N), V]);
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
-    launchMatmul(gpu, { a: xs, b: wte.view, c: logits.view, M: rows, N: V, K: C, transB: true });
-    const beta = { dx: dx?.accumulate ? 1 : 0, dwte: dwte?.accumulate || r0 > 0 ? 1 : 0 };
+    launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    const beta = { dx: dx?.accumulate ? 1 : 0, dw: dw?.accumulate || r0 > 0 ? 1 : 0 };
     chunkGrads(
       gpu,
       { N: rows, V, C },
       xs,
-      wte,
+      w,
       logits,
       dlogits,
       rowView(tgt, r0, rows, 1),
@@ -175,7 +176,7 @@ export function headCrossEntropyBackward(
       a.count,
       gLoss,
       dx && rowView(dx.t, r0, rows, C),
-      dwte?.t ?? null,
+      dw?.t ?? null,
       beta,
     );
   });

@@ -1,12 +1,12 @@
 // Token-embedding gradient without atomics: the host groups the batch's positions by token id (CSR), and one
-// workgroup per distinct id sums its positions' output gradients in order: dwte[id, c] += Σ_pos dout[pos, c].
+// workgroup per distinct id sums its positions' output gradients in order: dtable[id, c] += Σ_pos dout[pos, c].
 struct Params { U: u32, C: u32 }
 
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read> starts: array<i32>;
 @group(0) @binding(2) var<storage, read> positions: array<i32>;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dwte: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dtable: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
 @compute @workgroup_size(64)
@@ -19,6 +19,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var c = lid; c < p.C; c += 64u) {
     var acc = 0.0;
     for (var s = s0; s < s1; s++) { acc += dout[u32(positions[s]) * p.C + c]; }
-    dwte[id * p.C + c] += acc;
+    dtable[id * p.C + c] += acc;
   }
 }

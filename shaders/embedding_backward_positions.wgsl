@@ -1,8 +1,8 @@
-// Position-embedding gradient: dwpe[t, c] += Σ_b dout[b, t, c], one thread per (t, c), batches in order.
+// Position-embedding gradient: dpositions[t, c] += Σ_b dout[b, t, c], one thread per (t, c), batches in order.
 struct Params { B: u32, T: u32, C: u32 }
 
 @group(0) @binding(0) var<storage, read> dout: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dwpe: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dpositions: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
 @compute @workgroup_size(256)
@@ -11,5 +11,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.T * p.C) { return; }
   var acc = 0.0;
   for (var b = 0u; b < p.B; b++) { acc += dout[b * p.T * p.C + i]; }
-  dwpe[i] += acc;
+  dpositions[i] += acc;
 }

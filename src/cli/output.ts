@@ -1,0 +1,72 @@
+// What the training commands share: the output folder (claimed with a lock, refused when it already holds a run), the
+// start record that says what MFU is measured against, the live line per training event, and the settings context of
+// a reference and corpus.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpu } from '../gpu/runtime';
+import type { ModelConfig } from '../model/family';
+import { familyOf } from '../model/registry';
+import type { SettingsContext } from '../settings/schema';
+import type { Peak } from '../train/peak';
+import { RUN_FILES } from '../train/run-folder';
+import type { TrainEvent } from '../train/trainer';
+import { type Parsed, UsageError } from './args';
+import { say, status, stepLine } from './live';
+import { lockOutDir } from './lock';
+
+/** The --out folder, claimed for this process; a folder with a snapshot needs --resume. */
+export function requireOut(f: Parsed): string {
+  const out = f.out as string | undefined;
+  if (!out) throw new UsageError('--out DIR is required (where the model, log and snapshots go)');
+  lockOutDir(out);
+  if (!f.resume && existsSync(join(out, RUN_FILES.state))) {
+    throw new UsageError(
+      `${out} already holds a run (${RUN_FILES.state}): pass --resume to continue it, or choose another --out`,
+    );
+  }
+  return out;
+}
+
+/** What the settings of a run on `config` (named `label` in messages) and a corpus of these splits are checked against. */
+export function settingsContext(
+  config: ModelConfig,
+  corpus: { train: number; val: number },
+  label: string,
+): SettingsContext {
+  const family = familyOf(config);
+  return {
+    reference: {
+      layers: config.layers,
+      positions: config.positions,
+      widestActivation: family.widestActivation(config),
+      label,
+    },
+    corpus,
+  };
+}
+
+/** Says what MFU is measured against and whether shaders check bounds; returns the log's start record. */
+export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean) {
+  say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
+  if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
+  return {
+    type: 'start',
+    argv,
+    peak,
+    adapter: gpu.description.description || gpu.description.architecture,
+    boundsChecks: gpu.boundsChecks,
+    resume,
+  };
+}
+
+/** Logs every training event; a status line per step (every 10th on a pipe), a line per evaluation and halt. */
+export function onTrainEvent(prefixOf: () => string, total: () => number, log: (e: object) => void) {
+  return (e: TrainEvent) => {
+    const prefix = prefixOf();
+    log(e);
+    if (e.type === 'step') status(stepLine(prefix, e, total()), (e.step + 1) % 10 === 0 || e.step + 1 === total());
+    else if (e.type === 'eval') say(`${prefix}step ${e.step}: val loss ${e.valLoss.toFixed(4)}`);
+    else say(`${prefix}halted: ${e.reason}`);
+  };
+}

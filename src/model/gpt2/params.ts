@@ -1,0 +1,75 @@
+// GPT-2's parameter table (Hugging Face names and shapes, DESIGN.md "GPT-2 checkpoint keys", each with its role) and
+// its initialisation.
+
+import { Rng } from '../../util/rng';
+import type { ParamRole, ParamSpec } from '../family';
+import type { Gpt2Config } from './config';
+
+type Entry = [name: string, shape: number[], role: ParamRole, block: number | null];
+
+/** Every parameter of a GPT-2, by Hugging Face name (no `transformer.` prefix), in checkpoint order. */
+export function gpt2Params(c: Gpt2Config): ParamSpec[] {
+  const { vocabSize: V, positions: P, width: C, layers: L } = c;
+  const list: Entry[] = [
+    ['wte.weight', [V, C], 'embedding', null],
+    ['wpe.weight', [P, C], 'positions', null],
+  ];
+  for (let l = 0; l < L; l++) {
+    const h = `h.${l}.`;
+    list.push(
+      [`${h}ln_1.weight`, [C], 'norm', l],
+      [`${h}ln_1.bias`, [C], 'norm', l],
+      [`${h}attn.c_attn.weight`, [C, 3 * C], 'weight', l],
+      [`${h}attn.c_attn.bias`, [3 * C], 'bias', l],
+      [`${h}attn.c_proj.weight`, [C, C], 'weight', l],
+      [`${h}attn.c_proj.bias`, [C], 'bias', l],
+      [`${h}ln_2.weight`, [C], 'norm', l],
+      [`${h}ln_2.bias`, [C], 'norm', l],
+      [`${h}mlp.c_fc.weight`, [C, 4 * C], 'weight', l],
+      [`${h}mlp.c_fc.bias`, [4 * C], 'bias', l],
+      [`${h}mlp.c_proj.weight`, [4 * C, C], 'weight', l],
+      [`${h}mlp.c_proj.bias`, [C], 'bias', l],
+    );
+  }
+  list.push(['ln_f.weight', [C], 'norm', null], ['ln_f.bias', [C], 'norm', null]);
+  return list.map(([name, shape, role, block]) => ({
+    name,
+    shape,
+    size: shape.reduce((a, b) => a * b, 1),
+    role,
+    block,
+    decay: shape.length === 2,
+    // Conv1D weights are stored [in, out]: the hidden matrices' outputs are their columns.
+    muon: role === 'weight' ? { inputs: shape[0]!, outputs: shape[1]! } : null,
+  }));
+}
+
+/** The tensors the authors' GPT-2 code leaves at init when it inherits. */
+export const GPT2_PAPER_CODE_INIT: ReadonlySet<string> = new Set(['wpe.weight', 'ln_f.weight', 'ln_f.bias']);
+
+/**
+ * GPT-2 initialisation: weights N(0, 0.02), the residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02/√(2L)),
+ * biases 0, LayerNorm weight 1 and bias 0. Deterministic for a seed.
+ */
+export function gpt2Init(c: Gpt2Config, seed: number, only?: ReadonlySet<string>): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  const out = new Map<string, Float32Array>();
+  const residualStd = 0.02 / Math.sqrt(2 * c.layers);
+  const specs = gpt2Params(c);
+  // With `only`: the same values for those tensors, the others' draws made and discarded (none stored), and nothing
+  // drawn after the last one wanted.
+  const last = only ? specs.reduce((at, p, i) => (only.has(p.name) ? i : at), -1) : specs.length - 1;
+  for (const p of specs.slice(0, last + 1)) {
+    const keep = !only || only.has(p.name);
+    if (!keep && !p.decay) continue; // no draws
+    const data = new Float32Array(keep ? p.size : 0);
+    if (p.role === 'norm' && p.name.endsWith('.weight')) data.fill(1);
+    else if (p.decay) {
+      const std = /(attn|mlp)\.c_proj\.weight$/.test(p.name) ? residualStd : 0.02;
+      if (keep) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+      else for (let i = 0; i < p.size; i++) rng.normal();
+    }
+    if (keep) out.set(p.name, data);
+  }
+  return out;
+}

@@ -1,0 +1,198 @@
+// A model of any registered family on the GPU: its parameters live in a few flat buffers (banks, see params.ts), each
+// parameter a view; the forward pass composed from the family's pieces (embedding, blocks, final norm, head), the loss
+// through the chunked head, logits; host round trips for export. Parameters load one tensor at a time, so a checkpoint
+// never has to sit in host memory whole.
+
+import type { Gpu } from '../gpu/runtime';
+import { empty, headCrossEntropy, matmul, noGrad, reshape, type Tensor, tidy } from '../tensor';
+import type { ModelConfig, ModelFamily, ParamLookup, ParamSpec } from './family';
+import { type ParamLayout, paramLayout, readSlots } from './params';
+import { familyOf } from './registry';
+
+/** Source of a parameter's values by name (a checkpoint reader, an init map, …). */
+export type ParamSource = (name: string, shape: readonly number[]) => Promise<Float32Array> | Float32Array;
+
+export class Model<C extends ModelConfig = ModelConfig> {
+  readonly params = new Map<string, Tensor>();
+  readonly family: ModelFamily<C>;
+  /** The parameter table, in checkpoint order. */
+  readonly specs: ParamSpec[];
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: C,
+    readonly layout: ParamLayout,
+    readonly banks: Tensor[],
+  ) {
+    this.family = familyOf(config) as unknown as ModelFamily<C>;
+    this.specs = this.family.params(config);
+  }
+
+  /** Allocates the banks and fills every parameter from `source`, reporting progress per tensor. */
+  static async create<C extends ModelConfig>(
+    gpu: Gpu,
+    config: C,
+    source: ParamSource,
+    onProgress?: (done: number, total: number, name: string) => void,
+  ): Promise<Model<C>> {
+    const family = familyOf(config) as unknown as ModelFamily<C>;
+    family.validate(config);
+    const layout = paramLayout(family.params(config), Math.floor(gpu.limits.maxBinding / 4));
+    const banks = layout.bankSizes.map((n) => empty(gpu, [n], 'f32', 'params'));
+    // The alignment gaps between views are never read by the model, but optimizers sweep whole banks.
+    for (const b of banks) gpu.clear(b.view);
+    const model = new Model(gpu, config, layout, banks);
+    try {
+      let done = 0;
+      for (const slot of layout.slots) {
+        const data = await source(slot.name, slot.shape);
+        if (data.length !== slot.size)
+          throw new Error(`Parameter ${slot.name}: ${data.length} values for shape [${slot.shape.join(', ')}]`);
+        const view = banks[slot.bank]!.slice(slot.offset, slot.shape);
+        view.requiresGrad = true;
+        gpu.upload(view.view, data);
+        model.params.set(slot.name, view);
+        onProgress?.(++done, layout.slots.length, slot.name);
+      }
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  readonly lookup = (name: string): Tensor => {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`The ${this.family.label} model has no parameter ${name}`);
+    return t;
+  };
+
+  private checkBatch(tokens: Int32Array, B: number, T: number): void {
+    if (T > this.config.positions)
+      throw new Error(`Context ${T} exceeds the model's ${this.config.positions} positions.`);
+    if (tokens.length !== B * T) throw new Error(`${tokens.length} tokens for a batch of ${B}×${T}`);
+  }
+
+  private forward(tokens: Int32Array, B: number, T: number, half: boolean): Tensor {
+    return forwardHidden(this.family, this.lookup, this.config, tokens, B, T, half);
+  }
+
+  /**
+   * Mean next-token loss (recorded for backward unless under noGrad); the head runs in chunks. `seed`: the [1]
+   * gradient backward will be seeded with, if known now (a training step's); the head then makes its gradients in
+   * this pass (see headCrossEntropy). `halfActivations`: keep the matmul inputs backward needs as f16.
+   */
+  loss(
+    tokens: Int32Array,
+    targets: Int32Array,
+    B: number,
+    T: number,
+    seed?: Tensor,
+    halfActivations = false,
+  ): Tensor {
+    this.checkBatch(tokens, B, T);
+    return forwardLoss(this.family, this.lookup, this.config, tokens, targets, B, T, { seed, half: halfActivations });
+  }
+
+  /** Full logits [B·T, V]: for sampling and small debug batches only (B·T·V floats). */
+  logits(tokens: Int32Array, B: number, T: number): Tensor {
+    this.checkBatch(tokens, B, T);
+    return noGrad(() =>
+      tidy(() =>
+        matmul(this.forward(tokens, B, T, false), this.family.head(this.lookup, this.config), { transB: true }),
+      ),
+    );
+  }
+
+  /** Final hidden states [B·T, C]. */
+  hidden(tokens: Int32Array, B: number, T: number): Tensor {
+    this.checkBatch(tokens, B, T);
+    return noGrad(() => this.forward(tokens, B, T, false));
+  }
+
+  /** The output matrix [V, C] (logits = hidden·headᵀ). */
+  head(): Tensor {
+    return this.family.head(this.lookup, this.config);
+  }
+
+  /**
+   * Gives every parameter a gradient that is a view into flat gradient banks laid out like the parameters, so an
+   * optimizer can update each bank with one dispatch per decay range. Returns the banks (zeroed).
+   */
+  flatGradients(): Tensor[] {
+    const gbanks = this.layout.bankSizes.map((n) => empty(this.gpu, [n], 'f32', 'grads'));
+    for (const g of gbanks) this.gpu.clear(g.view);
+    for (const slot of this.layout.slots) {
+      const p = this.params.get(slot.name)!;
+      p.grad?.dispose();
+      p.grad = gbanks[slot.bank]!.slice(slot.offset, slot.shape);
+    }
+    return gbanks;
+  }
+
+  /**
+   * Copies every parameter to the host, in checkpoint order (views into one array per bank, read as of the call: a
+   * model disposed while the values arrive still gives them).
+   */
+  async toHost(): Promise<Map<string, Float32Array>> {
+    if (!this.params.size)
+      throw new Error('The model was replaced (it grew, or its phase ended) before it could be read: try again.');
+    return readSlots(this.layout, this.banks);
+  }
+
+  /** Disposed (its parameters freed): a model replaced by a grow or the next phase. */
+  get disposed(): boolean {
+    return this.params.size === 0;
+  }
+
+  dispose(): void {
+    for (const p of this.params.values()) p.dispose();
+    for (const b of this.banks) b.dispose();
+    this.params.clear();
+  }
+}
+
+/**
+ * A family's final hidden states [B·T, C] (after the final norm) of tokens [B·T], its parameters by `p`. Each block
+ * runs in its own scope: what backward needs is held by the tape, the rest goes back to the pool at once, so a pass
+ * peaks at the saved activations plus one block's temporaries; a block's input is freed once the block has run (the
+ * nodes that need it keep it).
+ */
+export function forwardHidden<C extends ModelConfig>(
+  family: ModelFamily<C>,
+  p: ParamLookup,
+  c: C,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+  half = false,
+): Tensor {
+  return tidy(() => {
+    let x = family.embed(p, c, tokens, B, T);
+    for (let l = 0; l < c.layers; l++) {
+      const input = x;
+      x = tidy(() => family.block(p, c, l, input, { half }));
+      input.dispose();
+    }
+    const xf = family.finalNorm(p, c, x);
+    return reshape(xf, [B * T, xf.shape[2]!]);
+  });
+}
+
+/** A family's mean next-token loss of tokens against targets [B·T] (negative = ignored), the head in chunks. */
+export function forwardLoss<C extends ModelConfig>(
+  family: ModelFamily<C>,
+  p: ParamLookup,
+  c: C,
+  tokens: Int32Array,
+  targets: Int32Array,
+  B: number,
+  T: number,
+  opts: { seed?: Tensor; half?: boolean } = {},
+): Tensor {
+  return tidy(() =>
+    headCrossEntropy(forwardHidden(family, p, c, tokens, B, T, opts.half), family.head(p, c), targets, {
+      seed: opts.seed,
+    }),
+  );
+}
