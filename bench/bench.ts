@@ -3,9 +3,10 @@
 // Runs on any WebGPU adapter; `size: 'ci'` shrinks everything to smoke-test size for the software adapter.
 
 import type { Gpu } from '../src/gpu/runtime';
-import type { Gpt2Config } from '../src/model/config';
-import { Gpt2Model } from '../src/model/gpt2';
-import { initParams, paramCount } from '../src/model/params';
+import { type Gpt2Config, gpt2Config } from '../src/model/gpt2/config';
+import { Model } from '../src/model/model';
+import { paramCount } from '../src/model/params';
+import { gpt2Init } from '../src/model/gpt2/params';
 import { optimizerConfig, type OptimizerKind } from '../src/optim/optimizer';
 import { attentionBackward, attentionForward } from '../src/tensor/ops/attention';
 import { launchMatmul, splitK, variantsFor, type MatmulVariant } from '../src/tensor/ops/matmul';
@@ -233,7 +234,7 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
   if (size === 'ci') {
     const tiny: StepConfig = {
       name: 'tiny',
-      model: { vocabSize: 512, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 },
+      model: gpt2Config({ vocabSize: 512, positions: 32, width: 32, layers: 2, heads: 2 }),
       batch: 2,
       ctx: 32,
       steps: 2,
@@ -242,17 +243,18 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
     };
     return [tiny, { ...tiny, name: 'tiny-f16', halfActivations: true }];
   }
-  const gpt2Blocks = (n: number): Gpt2Config => ({
-    vocabSize: 50257,
-    nPositions: 1024,
-    nEmbd: 768,
-    nLayer: n,
-    nHead: 12,
-  });
+  const gpt2Blocks = (n: number): Gpt2Config =>
+    gpt2Config({
+      vocabSize: 50257,
+      positions: 1024,
+      width: 768,
+      layers: n,
+      heads: 12,
+    });
   return [
     {
       name: 'tiny',
-      model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 2, nHead: 4 },
+      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 2, heads: 4 }),
       batch: 16,
       ctx: 256,
       steps: 20,
@@ -261,7 +263,7 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
     },
     {
       name: 'ref-8L',
-      model: { vocabSize: 50257, nPositions: 256, nEmbd: 128, nLayer: 8, nHead: 4 },
+      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
       batch: 16,
       ctx: 256,
       steps: 20,
@@ -288,7 +290,7 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
  * work per dispatch does not depend on sizes. Warm-up long enough for the pool and bind-group caches to settle.
  */
 export function hostConfigs(): StepConfig[] {
-  const model: Gpt2Config = { vocabSize: 1024, nPositions: 64, nEmbd: 96, nLayer: 6, nHead: 12 };
+  const model: Gpt2Config = gpt2Config({ vocabSize: 1024, positions: 64, width: 96, layers: 6, heads: 12 });
   return (['adamw', 'muon'] as const).map((optimizer) => ({
     name: 'gpt2-6L layout, narrow',
     model,
@@ -441,12 +443,12 @@ async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Prom
 export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): Promise<StepResult> {
   gpu.trim();
   gpu.pool.resetPeak();
-  const params = initParams(cfg.model, 1);
-  const model = await Gpt2Model.create(gpu, cfg.model, (name) => params.get(name)!);
+  const params = gpt2Init(cfg.model, 1);
+  const model = await Model.create(gpu, cfg.model, (name) => params.get(name)!);
   params.clear();
   const rng = new Rng(3);
   const n = Math.max(cfg.batch * (cfg.ctx + 1) * 8, 4096);
-  const tokens = new Uint16Array(n);
+  const tokens = new Uint32Array(n);
   for (let i = 0; i < n; i++) tokens[i] = Math.floor(rng.next() * cfg.model.vocabSize);
   const total = cfg.warmup + cfg.steps + 1; // + one profiled update
   const trainer = new Trainer(

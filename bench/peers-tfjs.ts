@@ -4,7 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import type { Gpt2Config } from '../src/model/config';
+import type { Gpt2Config } from '../src/model/gpt2/config';
 import { flopsPerToken } from '../src/train/mfu';
 import { Rng } from '../src/util/rng';
 
@@ -118,8 +118,8 @@ function gpt2Loss(
   B: number,
   T: number,
 ): tf.Scalar {
-  const C = c.nEmbd;
-  const H = c.nHead;
+  const C = c.width;
+  const H = c.heads;
   const D = C / H;
   const P = (n: string) => v.get(n)!;
   const { add, sub, mul, matMul, reshape, transpose } = tf;
@@ -133,7 +133,7 @@ function gpt2Loss(
   const linear = (x: tf.Tensor, pre: string) =>
     add(matMul(x as tf.Tensor2D, P(`${pre}.weight`) as tf.Tensor2D), P(`${pre}.bias`));
   let x: tf.Tensor = add(tf.gather(P('wte'), reshape(ids, [-1])), tf.tile(tf.slice(P('wpe'), [0, 0], [T, C]), [B, 1]));
-  for (let l = 0; l < c.nLayer; l++) {
+  for (let l = 0; l < c.layers; l++) {
     const pre = `h.${l}`;
     const [q, k, vv] = tf.split(linear(ln(x, `${pre}.ln_1`), `${pre}.attn.c_attn`), 3, 1);
     const att = tf.softmax(add(mul(matMul(heads(q!), heads(k!), false, true), 1 / Math.sqrt(D)), mask));
@@ -158,14 +158,14 @@ export async function tfjsStep(
   steps: number,
   warmup: number,
 ): Promise<PeerStep> {
-  const C = c.nEmbd;
+  const C = c.width;
   const shapes: [string, number[], 'normal' | 'one' | 'zero'][] = [
     ['wte', [c.vocabSize, C], 'normal'],
-    ['wpe', [c.nPositions, C], 'normal'],
+    ['wpe', [c.positions, C], 'normal'],
     ['ln_f.weight', [C], 'one'],
     ['ln_f.bias', [C], 'zero'],
   ];
-  for (let l = 0; l < c.nLayer; l++) {
+  for (let l = 0; l < c.layers; l++) {
     const pre = `h.${l}`;
     shapes.push(
       [`${pre}.ln_1.weight`, [C], 'one'],

@@ -53,7 +53,9 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
       log(e);
       switch (e.type) {
         case 'reference':
-          say(`reference: ${e.layers} blocks, ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)}`);
+          say(
+            `reference: ${e.layers} blocks, ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)}`,
+          );
           break;
         case 'round-start':
           prefix = e.phase === 'baseline' ? 'baseline' : `round ${e.round} (n=${e.n})`;

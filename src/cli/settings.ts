@@ -70,7 +70,11 @@ export function refuse(issues: readonly SettingsIssue[], fields: Record<string, 
 
 function usageLine(fields: Record<string, FieldSpec>): string {
   return Object.values(fields)
-    .map((f) => (f.kind.type === 'bool' ? `[--${f.flag}]` : `[--${f.flag} ${f.kind.type === 'choice' ? f.kind.values.join('|') : 'X'}]`))
+    .map((f) =>
+      f.kind.type === 'bool'
+        ? `[--${f.flag}]`
+        : `[--${f.flag} ${f.kind.type === 'choice' ? f.kind.values.join('|') : 'X'}]`,
+    )
     .join(' ');
 }
 

@@ -67,7 +67,9 @@ export async function analyzeAttention(
               kept.probs = probs;
             },
           });
-          return { next, probs: kept.probs! };
+          if (!kept.probs)
+            throw new Error(`The ${family.label} family's block gave no attention probabilities to analyse.`);
+          return { next, probs: kept.probs };
         }),
       );
       x.dispose();

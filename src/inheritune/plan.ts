@@ -8,7 +8,8 @@
 export function inheritNProblem(n: number, k: number): string | null {
   if (k < 2)
     return `cannot be chosen: the reference has ${k} block and Inheritune inherits fewer blocks than the reference has`;
-  if (!Number.isInteger(n)) return `must be a whole number from 1 to ${k - 1}, got ${n}`;
+  if (!Number.isInteger(n))
+    return `must be a whole number from 1 to ${k - 1}, got ${Number.isFinite(n) ? n : 'nothing'}`;
   if (n < 1) return `must be at least 1 (n = ${n} inherits no transformer block): pick 1 to ${k - 1}`;
   if (n === k)
     return `= ${k} inherits the whole ${k}-block reference and leaves nothing to grow: pick 1 to ${k - 1} (to fine-tune the whole reference, train it instead)`;

@@ -96,11 +96,7 @@ export function nextRound(state: RoundsState, result: RoundResult): NextRound {
 }
 
 /** The run's report as it stands. */
-export function runReport(
-  state: RoundsState,
-  status: RunReport['status'],
-  halt?: RunReport['halt'],
-): RunReport {
+export function runReport(state: RoundsState, status: RunReport['status'], halt?: RunReport['halt']): RunReport {
   const s = state.settings;
   const rounds = inherituneRounds(state);
   const last = rounds.at(-1);

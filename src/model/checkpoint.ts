@@ -24,7 +24,10 @@ const OTHER_LAYOUTS: [RegExp, string][] = [
   [/(^|\.)decoder\.layers\.\d+\./, 'OPT/T5-style decoder'],
 ];
 
-const readable = () => allFamilies().map((f) => f.label).join(', ');
+const readable = () =>
+  allFamilies()
+    .map((f) => f.label)
+    .join(', ');
 
 /**
  * Opens a checkpoint. `configJson` is the text of config.json when the user gave one; a family may infer what it

@@ -81,7 +81,11 @@ export interface HfMapping<C extends ModelConfig> {
    * Opens a checkpoint of this family: maps the file's tensor names to canonical ones, reads the config from
    * config.json (parsed, when given) and the tensor shapes, and checks every tensor is there with its shape.
    */
-  open(file: SafetensorsFile, configJson: Record<string, unknown> | undefined, opts: { heads?: number }): Promise<Checkpoint<C>>;
+  open(
+    file: SafetensorsFile,
+    configJson: Record<string, unknown> | undefined,
+    opts: { heads?: number },
+  ): Promise<Checkpoint<C>>;
   /** A config.json transformers loads as is. */
   toHfConfig(c: C): Record<string, unknown>;
 }

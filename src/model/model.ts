@@ -82,14 +82,7 @@ export class Model<C extends ModelConfig = ModelConfig> {
    * gradient backward will be seeded with, if known now (a training step's); the head then makes its gradients in
    * this pass (see headCrossEntropy). `halfActivations`: keep the matmul inputs backward needs as f16.
    */
-  loss(
-    tokens: Int32Array,
-    targets: Int32Array,
-    B: number,
-    T: number,
-    seed?: Tensor,
-    halfActivations = false,
-  ): Tensor {
+  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor, halfActivations = false): Tensor {
     this.checkBatch(tokens, B, T);
     return forwardLoss(this.family, this.lookup, this.config, tokens, targets, B, T, { seed, half: halfActivations });
   }

@@ -78,7 +78,25 @@ export const graphChecks: Check[] = [
     gpt2,
     gpt2Config({ vocabSize: 37, positions: 16, width: 24, layers: 2, heads: 3 }),
     (params, c, tokens, targets, B, T) =>
-      gpt2LossAndGradsRef(params, { V: c.vocabSize, P: c.positions, C: c.width, L: c.layers, H: c.heads }, tokens, targets, B, T),
-    ['embedding_*', 'layernorm_*', 'matmul', 'matmul+residual', 'matmul+gelu', 'colsum', 'attention_*', 'axpby', 'gelu_backward', 'crossentropy_*'],
+      gpt2LossAndGradsRef(
+        params,
+        { V: c.vocabSize, P: c.positions, C: c.width, L: c.layers, H: c.heads },
+        tokens,
+        targets,
+        B,
+        T,
+      ),
+    [
+      'embedding_*',
+      'layernorm_*',
+      'matmul',
+      'matmul+residual',
+      'matmul+gelu',
+      'colsum',
+      'attention_*',
+      'axpby',
+      'gelu_backward',
+      'crossentropy_*',
+    ],
   ),
 ];

@@ -17,7 +17,15 @@ export interface DemoSettings {
 }
 
 /** The demo's reference on a GPU: 8 blocks of width 128 (the size of the ref-8L fixture). */
-export const DEFAULT_DEMO: DemoSettings = { layers: 8, width: 128, heads: 4, steps: 300, batch: 16, ctx: 128, lr: 1e-3 };
+export const DEFAULT_DEMO: DemoSettings = {
+  layers: 8,
+  width: 128,
+  heads: 4,
+  steps: 300,
+  batch: 16,
+  ctx: 128,
+  lr: 1e-3,
+};
 
 const int = (min: number, max: number) => ({ type: 'int' as const, min, max });
 
@@ -29,7 +37,12 @@ export const DEMO_FIELDS: Record<keyof DemoSettings, FieldSpec> = {
   steps: { label: 'demo steps', flag: 'steps', help: 'Updates the demo reference trains for', kind: int(1, 1e6) },
   batch: { label: 'demo batch', flag: 'batch', help: 'Sequences per update of the demo reference', kind: int(1, 1e6) },
   ctx: { label: 'demo context', flag: 'ctx', help: 'Tokens per sequence of the demo reference', kind: int(1, 4096) },
-  lr: { label: 'demo learning rate', flag: 'lr', help: 'Peak learning rate of the demo reference', kind: { type: 'number', positive: true } },
+  lr: {
+    label: 'demo learning rate',
+    flag: 'lr',
+    help: 'Peak learning rate of the demo reference',
+    kind: { type: 'number', positive: true },
+  },
 };
 
 /** The demo's problems (each field's rule, heads dividing the width, the batch fitting the adapter's limits). */
@@ -39,7 +52,10 @@ export function checkDemo(d: DemoSettings, limits?: BufferLimits | null): Settin
     const { label, kind } = DEMO_FIELDS[field];
     const v = d[field];
     if (kind.type === 'int' && !(Number.isInteger(v) && v >= kind.min && v <= (kind.max ?? Infinity)))
-      issues.push({ field, message: `${label} must be a whole number from ${kind.min} to ${kind.max}, got ${Number.isFinite(v) ? v : 'nothing'}` });
+      issues.push({
+        field,
+        message: `${label} must be a whole number from ${kind.min} to ${kind.max}, got ${Number.isFinite(v) ? v : 'nothing'}`,
+      });
     if (kind.type === 'number' && !(Number.isFinite(v) && v > 0))
       issues.push({ field, message: `${label} must be a positive number, got ${Number.isFinite(v) ? v : 'nothing'}` });
   }
@@ -55,11 +71,20 @@ export function checkDemo(d: DemoSettings, limits?: BufferLimits | null): Settin
 
 /** The demo reference's config: its positions cover both the demo's context and the run's. */
 export function demoConfig(d: DemoSettings, run: Pick<RunSettings, 'ctx'>, vocabSize: number): Gpt2Config {
-  return gpt2Config({ vocabSize, positions: Math.max(d.ctx, run.ctx), width: d.width, layers: d.layers, heads: d.heads });
+  return gpt2Config({
+    vocabSize,
+    positions: Math.max(d.ctx, run.ctx),
+    width: d.width,
+    layers: d.layers,
+    heads: d.heads,
+  });
 }
 
 /** What the run's settings are checked against when the demo trains the reference. */
-export function demoContext(d: DemoSettings, run: Pick<RunSettings, 'ctx'>): Required<Pick<SettingsContext, 'reference'>> {
+export function demoContext(
+  d: DemoSettings,
+  run: Pick<RunSettings, 'ctx'>,
+): Required<Pick<SettingsContext, 'reference'>> {
   return {
     reference: {
       layers: d.layers,

@@ -13,12 +13,7 @@ export type { BufferLimits };
  * activation (its family's widestActivation, e.g. GPT-2's MLP hidden layer, 4·C). Every activation is one storage binding, so the
  * smaller of maxBufferSize and maxStorageBufferBindingSize bounds it.
  */
-export function batchFitProblem(
-  width: number,
-  batch: number,
-  ctx: number,
-  limits: BufferLimits,
-): string | null {
+export function batchFitProblem(width: number, batch: number, ctx: number, limits: BufferLimits): string | null {
   const limit = maxBindingOf(limits);
   const name = bindingLimitName(limits);
   const bytes = batch * ctx * width * 4;

@@ -96,7 +96,12 @@ export const TRAINING_FIELDS: Record<keyof TrainingSettings, FieldSpec> = {
     help: 'cosine: warmup then cosine to the minimum learning rate; d2z: warmup then linear decay to zero',
     kind: { type: 'choice', values: ['cosine', 'd2z'] },
   },
-  lr: { label: 'learning rate', flag: 'lr', help: 'Peak learning rate (AdamW; with Muon, for embeddings, norms and biases)', kind: { type: 'number', positive: true } },
+  lr: {
+    label: 'learning rate',
+    flag: 'lr',
+    help: 'Peak learning rate (AdamW; with Muon, for embeddings, norms and biases)',
+    kind: { type: 'number', positive: true },
+  },
   minLr: {
     label: 'minimum learning rate',
     flag: 'min-lr',
@@ -104,8 +109,18 @@ export const TRAINING_FIELDS: Record<keyof TrainingSettings, FieldSpec> = {
     kind: { type: 'number', min: 0 },
     nullable: true,
   },
-  muonLr: { label: 'Muon learning rate', flag: 'muon-lr', help: "Muon's peak learning rate for the hidden matrices", kind: { type: 'number', positive: true } },
-  warmup: { label: 'warmup', flag: 'warmup', help: 'Linear warmup updates at the start of each round', kind: { type: 'int', min: 0 } },
+  muonLr: {
+    label: 'Muon learning rate',
+    flag: 'muon-lr',
+    help: "Muon's peak learning rate for the hidden matrices",
+    kind: { type: 'number', positive: true },
+  },
+  warmup: {
+    label: 'warmup',
+    flag: 'warmup',
+    help: 'Linear warmup updates at the start of each round',
+    kind: { type: 'int', min: 0 },
+  },
   batch: { label: 'batch', flag: 'batch', help: 'Sequences per micro-batch (B)', kind: { type: 'int', min: 1 } },
   ctx: {
     label: 'context',
@@ -113,15 +128,30 @@ export const TRAINING_FIELDS: Record<keyof TrainingSettings, FieldSpec> = {
     help: 'Tokens per sequence (T); the reference val loss is measured at this length too',
     kind: { type: 'int', min: 1 },
   },
-  accum: { label: 'accumulation', flag: 'accum', help: 'Micro-batches accumulated per update', kind: { type: 'int', min: 1, max: 4096 } },
-  evalEvery: { label: 'eval every', flag: 'eval-every', help: 'Validate every this many updates (0: only at round ends)', kind: { type: 'int', min: 0 } },
+  accum: {
+    label: 'accumulation',
+    flag: 'accum',
+    help: 'Micro-batches accumulated per update',
+    kind: { type: 'int', min: 1, max: 4096 },
+  },
+  evalEvery: {
+    label: 'eval every',
+    flag: 'eval-every',
+    help: 'Validate every this many updates (0: only at round ends)',
+    kind: { type: 'int', min: 0 },
+  },
   evalWindows: {
     label: 'validation windows',
     flag: 'windows',
     help: 'Validation windows of ctx+1 tokens (the same for the reference and every model)',
     kind: { type: 'int', min: 1 },
   },
-  seed: { label: 'seed', flag: 'seed', help: 'Seeds batches and random init', kind: { type: 'int', min: 0, max: MAX_SEED } },
+  seed: {
+    label: 'seed',
+    flag: 'seed',
+    help: 'Seeds batches and random init',
+    kind: { type: 'int', min: 0, max: MAX_SEED },
+  },
   halfActivations: {
     label: 'f16 activations',
     flag: 'half-activations',
@@ -144,7 +174,12 @@ export const TRAINING_FIELDS: Record<keyof TrainingSettings, FieldSpec> = {
 };
 
 export const RUN_FIELDS: Record<keyof RunSettings, FieldSpec> = {
-  n: { label: 'n', flag: 'n', help: 'Blocks inherited in the first round; each later round adds 2', kind: { type: 'int', min: 1 } },
+  n: {
+    label: 'n',
+    flag: 'n',
+    help: 'Blocks inherited in the first round; each later round adds 2',
+    kind: { type: 'int', min: 1 },
+  },
   stepsPerRound: {
     label: 'steps per round',
     flag: 'steps-per-round',
@@ -266,7 +301,8 @@ export function checkTraining(s: TrainingSettings, steps: number, ctx: SettingsC
   for (const field of Object.keys(TRAINING_FIELDS) as (keyof TrainingSettings)[]) {
     if (field === 'muonLr' && s.optimizer !== 'muon') continue;
     let max: { value: number; why: string } | undefined;
-    if (field === 'warmup' && Number.isInteger(steps) && steps >= 1) max = { value: steps - 1, why: 'shorter than a round' };
+    if (field === 'warmup' && Number.isInteger(steps) && steps >= 1)
+      max = { value: steps - 1, why: 'shorter than a round' };
     if (field === 'ctx' && ref) max = { value: ref.positions, why: `${model}'s positions` };
     add(field, fieldProblem(TRAINING_FIELDS[field], s[field], max));
   }
@@ -278,9 +314,10 @@ export function checkTraining(s: TrainingSettings, steps: number, ctx: SettingsC
     if (fit < 1)
       add(
         'ctx',
-        `is too long for the corpus: its validation split (last 10%) has ${c.val} tokens and one window of ${s.ctx} tokens needs ${s.ctx + 1}`,
+        `${s.ctx} is too long for this corpus: its validation split (last 10%) has ${c.val} tokens, and one window of ${s.ctx} tokens needs ${s.ctx + 1}`,
       );
-    else if (s.ctx + 1 > c.train) add('ctx', `must be shorter than the training split (${c.train} tokens), got ${s.ctx}`);
+    else if (s.ctx + 1 > c.train)
+      add('ctx', `must be shorter than the training split (${c.train} tokens), got ${s.ctx}`);
     else if (!bad.has('evalWindows') && s.evalWindows > fit)
       add(
         'evalWindows',
@@ -300,8 +337,8 @@ export function checkRunSettings(s: RunSettings, ctx: SettingsContext = {}): Set
   const add = (field: keyof RunSettings, problem: string | null) => {
     if (problem) issues.push({ field, message: `${RUN_FIELDS[field].label} ${problem}` });
   };
-  const nOwn = fieldProblem(RUN_FIELDS.n, s.n);
-  add('n', nOwn ?? (ctx.reference ? inheritNProblem(s.n, ctx.reference.layers) : null));
+  // Against a reference, n's rule is Inheritune's (it names the blocks there are); before one, the field's own.
+  add('n', ctx.reference ? inheritNProblem(s.n, ctx.reference.layers) : fieldProblem(RUN_FIELDS.n, s.n));
   for (const field of ['stepsPerRound', 'grow', 'baseline', 'paperCode'] as const)
     add(field, fieldProblem(RUN_FIELDS[field], s[field]));
   return [...issues, ...checkTraining(s, s.stepsPerRound, ctx)];
@@ -326,4 +363,3 @@ export class SettingsError extends Error {
 export function assertValid(issues: readonly SettingsIssue[]): void {
   if (issues[0]) throw new SettingsError(issues[0]);
 }
-

@@ -45,14 +45,22 @@ export async function writeJson(store: StateStore, name: string, value: unknown,
 }
 
 /** Writes a model as a Hugging Face checkpoint: model.safetensors and config.json. */
-export async function writeModel(store: StateStore, config: ModelConfig, params: Map<string, Float32Array>): Promise<void> {
+export async function writeModel(
+  store: StateStore,
+  config: ModelConfig,
+  params: Map<string, Float32Array>,
+): Promise<void> {
   const { safetensors, configJson } = exportCheckpoint(config, params);
   await store.write(RUN_FILES.model, safetensors);
   await store.write(RUN_FILES.config, [utf8(configJson)]);
 }
 
 /** Keeps the grown model beside the snapshot while the baseline trains. */
-export async function writeFinal(store: StateStore, config: ModelConfig, params: Map<string, Float32Array>): Promise<void> {
+export async function writeFinal(
+  store: StateStore,
+  config: ModelConfig,
+  params: Map<string, Float32Array>,
+): Promise<void> {
   await store.write(RUN_FILES.final, exportCheckpoint(config, params).safetensors);
 }
 

@@ -63,10 +63,20 @@ export function ExportPanel() {
         >
           Model
         </button>
-        <button type="button" data-testid="export-log-json" disabled={!ready || pending || !log} onClick={ask('log-json')}>
+        <button
+          type="button"
+          data-testid="export-log-json"
+          disabled={!ready || pending || !log}
+          onClick={ask('log-json')}
+        >
           Log (JSON)
         </button>
-        <button type="button" data-testid="export-log-csv" disabled={!ready || pending || !log} onClick={ask('log-csv')}>
+        <button
+          type="button"
+          data-testid="export-log-csv"
+          disabled={!ready || pending || !log}
+          onClick={ask('log-csv')}
+        >
           Log (CSV)
         </button>
       </div>

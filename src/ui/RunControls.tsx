@@ -132,8 +132,7 @@ export function RunControls() {
     ? 'the GPU engine is not ready'
     : busy
       ? 'a task is running'
-      : (working ??
-        (hasErrors(demoProblems) ? `fix: ${Object.values(demoProblems).join('; ')}` : null));
+      : (working ?? (hasErrors(demoProblems) ? `fix: ${Object.values(demoProblems).join('; ')}` : null));
 
   return (
     <section className="card" data-testid="run-controls">

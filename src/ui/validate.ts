@@ -16,7 +16,15 @@ export function runErrors(
   adapter: AdapterInfo | null,
 ): Errors<RunSettings> {
   const context: SettingsContext = {
-    ...(reference ? { reference: { layers: reference.layers, positions: reference.positions, widestActivation: reference.widestActivation } } : {}),
+    ...(reference
+      ? {
+          reference: {
+            layers: reference.layers,
+            positions: reference.positions,
+            widestActivation: reference.widestActivation,
+          },
+        }
+      : {}),
     ...(corpus ? { corpus: { train: corpus.train, val: corpus.val } } : {}),
     limits: adapter,
   };
@@ -27,7 +35,10 @@ export function runErrors(
 export function demoErrors(d: DemoSettings, s: RunSettings, adapter: AdapterInfo | null): Record<string, string> {
   const run = issuesByField(checkRunSettings(s, { ...demoContext(d, s), limits: adapter }));
   const demo = issuesByField(checkDemo(d, adapter));
-  return { ...run, ...Object.fromEntries(Object.entries(demo).map(([k, v]) => [`demo ${k}`, v])) } as Record<string, string>;
+  return { ...run, ...Object.fromEntries(Object.entries(demo).map(([k, v]) => [`demo ${k}`, v])) } as Record<
+    string,
+    string
+  >;
 }
 
 export const hasErrors = (e: object): boolean => Object.keys(e).length > 0;

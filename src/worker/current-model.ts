@@ -127,7 +127,11 @@ export class CurrentModel {
     if (this.built && this.built.from !== from) this.dropBuilt();
     if (!this.built) {
       const w = await this.weights();
-      if (!w) throw new EngineError('no-model', 'There is no trained model to sample from yet: start a run (or the demo) first.');
+      if (!w)
+        throw new EngineError(
+          'no-model',
+          'There is no trained model to sample from yet: start a run (or the demo) first.',
+        );
       this.built = { model: await Model.create(gpu, w.config, (n) => w.params.get(n)!), from };
     }
     return this.built.model;
@@ -141,5 +145,8 @@ export class CurrentModel {
 
 /** The model was replaced while it was read (it grew, or its phase ended). */
 export function replaced(): EngineError {
-  return new EngineError('model-replaced', 'The model was replaced (it grew, or its phase ended) while it was read: try again.');
+  return new EngineError(
+    'model-replaced',
+    'The model was replaced (it grew, or its phase ended) while it was read: try again.',
+  );
 }

@@ -126,7 +126,11 @@ export class Engine {
   /** Moves the stage machine; an event it does not allow there is an error naming the stage. */
   private move(event: StageEvent, detail?: string): void {
     const next = nextStage(this.stage, event);
-    if (!next) throw new EngineError('not-allowed', `Cannot ${event.replace('ended:', 'end as ')} while the run is ${this.stage}.`);
+    if (!next)
+      throw new EngineError(
+        'not-allowed',
+        `Cannot ${event.replace('ended:', 'end as ')} while the run is ${this.stage}.`,
+      );
     this.stage = next;
     this.releaseRunIfIdle();
     this.out.emit({ type: 'stage', stage: next, ...(detail ? { detail } : {}) });
@@ -157,9 +161,13 @@ export class Engine {
       const hint = this.task === 'training' ? ', or pause or stop the run' : '';
       return this.fail(scope, new EngineError('busy', `Busy ${this.task}: wait for it to finish${hint}.`));
     }
-    if (!this.gpu) return this.fail(scope, new EngineError('not-ready', 'The GPU engine is not ready (no WebGPU device).'));
+    if (!this.gpu)
+      return this.fail(scope, new EngineError('not-ready', 'The GPU engine is not ready (no WebGPU device).'));
     if (this.loads.size)
-      return this.fail(scope, new EngineError('busy', `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.`));
+      return this.fail(
+        scope,
+        new EngineError('busy', `Still loading the ${[...this.loads].join(' and ')}: wait for it to finish.`),
+      );
     this.task = what;
     this.emitBusy();
     try {
@@ -257,7 +265,10 @@ export class Engine {
     this.gpu = gpu;
     gpu.onError((e) => {
       if (isDeviceLoss(e) && this.stage === 'running') return; // finishRun re-acquires and resumes
-      this.fail('gpu', new EngineError('gpu', `${e.message}. The run stopped; reload the page to resume from the last checkpoint.`));
+      this.fail(
+        'gpu',
+        new EngineError('gpu', `${e.message}. The run stopped; reload the page to resume from the last checkpoint.`),
+      );
     });
     return gpu;
   }
@@ -364,7 +375,8 @@ export class Engine {
   }
 
   private runFolder(): RunFolder<SavedRunInfo> {
-    if (!this.folder) throw new EngineError('storage', 'There is no run folder (this browser has no origin-private file system).');
+    if (!this.folder)
+      throw new EngineError('storage', 'There is no run folder (this browser has no origin-private file system).');
     return this.folder;
   }
 
@@ -387,7 +399,11 @@ export class Engine {
     await this.inputs.encodeFor(ref.tokenizer);
     const { corpus } = this.inputs.need();
     const context = {
-      reference: { layers: ref.config.layers, positions: ref.config.positions, widestActivation: ref.info.widestActivation },
+      reference: {
+        layers: ref.config.layers,
+        positions: ref.config.positions,
+        widestActivation: ref.info.widestActivation,
+      },
       corpus: { train: corpus.train.length, val: corpus.val.length },
       limits: this.requireGpu().limits,
     };
@@ -397,9 +413,21 @@ export class Engine {
     this.move(afterDemo ? 'demo-trained' : 'start', `inheriting ${s.n} of ${ref.config.layers} blocks`);
     await this.finishRun(async () => {
       const info = { reference: ref.info.label, corpus: corpus.info.label, settings: s };
-      const saved: SavedRunInfo = { ...info, phase: 'inheritune', round: 0, n: s.n, step: 0, savedAt: new Date().toISOString() };
+      const saved: SavedRunInfo = {
+        ...info,
+        phase: 'inheritune',
+        round: 0,
+        n: s.n,
+        step: 0,
+        savedAt: new Date().toISOString(),
+      };
       await this.out.tracked('saving the reference for resuming', (p) =>
-        this.runFolder().begin(ref, { ids: corpus.tokens, tokenizer: corpus.tokenizer }, { ...saved, refInfo: ref.info }, p),
+        this.runFolder().begin(
+          ref,
+          { ids: corpus.tokens, tokenizer: corpus.tokenizer },
+          { ...saved, refInfo: ref.info },
+          p,
+        ),
       );
       return session.runPipeline(ref, inherituneSettings(s), saved);
     });
@@ -415,7 +443,13 @@ export class Engine {
     await this.inputs.encodeFor(gpt2Bpe);
     const { corpus } = this.inputs;
     // Checked before the reference trains, not after.
-    assertValid(checkRunSettings(s, { ...demoContext(d, s), corpus: { train: corpus!.train.length, val: corpus!.val.length }, limits: gpu.limits }));
+    assertValid(
+      checkRunSettings(s, {
+        ...demoContext(d, s),
+        corpus: { train: corpus!.train.length, val: corpus!.val.length },
+        limits: gpu.limits,
+      }),
+    );
     await this.ensureFolder();
     const session = this.newSession(this.peakFor(s));
     this.move('demo', `training a ${d.layers}-block reference (width ${d.width}) for ${d.steps} steps`);
@@ -443,7 +477,10 @@ export class Engine {
     const { memoryStore } = await import('../train/memory-store');
     this.fail(
       'storage',
-      new EngineError('storage', 'This browser has no origin-private file system: the run works, but a reload cannot resume it.'),
+      new EngineError(
+        'storage',
+        'This browser has no origin-private file system: the run works, but a reload cannot resume it.',
+      ),
     );
     this.folder = new RunFolder(memoryStore());
   }
@@ -454,7 +491,8 @@ export class Engine {
     const folder = this.folder;
     if (this.stage === 'paused' && this.session && this.inputs.ref) {
       const info = await folder.info();
-      if (!info) throw new EngineError('storage', 'The paused run lost its description in the run folder; start again.');
+      if (!info)
+        throw new EngineError('storage', 'The paused run lost its description in the run folder; start again.');
       const session = this.session;
       this.stopMode = null;
       this.models.reset();
@@ -468,7 +506,10 @@ export class Engine {
     const inputs = await folder.inputs();
     const info = await folder.info();
     if (!inputs || !info)
-      throw new EngineError('storage', 'The saved run is incomplete (its reference or tokens are missing); discard it and start again.');
+      throw new EngineError(
+        'storage',
+        'The saved run is incomplete (its reference or tokens are missing); discard it and start again.',
+      );
     const meta = info as SavedRunInfo & { refInfo: ReferenceInfo };
     await this.inputs.restore(inputs, meta.refInfo, meta.corpus);
     const session = this.newSession(this.peakFor(meta.settings));
@@ -489,10 +530,13 @@ export class Engine {
         const f = result.report.final;
         this.move(
           'ended:done',
-          f ? `${f.matched ? 'matched' : 'did not match'} the reference with ${f.n} of ${result.report.reference.layers} blocks` : undefined,
+          f
+            ? `${f.matched ? 'matched' : 'did not match'} the reference with ${f.n} of ${result.report.reference.layers} blocks`
+            : undefined,
         );
         await this.folder?.finish(); // a finished run is not offered for resuming
-      } else if (status === 'halted') this.move('ended:halted', 'a step produced a non-finite loss or gradient; see the log');
+      } else if (status === 'halted')
+        this.move('ended:halted', 'a step produced a non-finite loss or gradient; see the log');
       else this.move(this.stopMode === 'stop' ? 'ended:stopped' : 'ended:paused');
       this.out.emit({ type: 'saved', saved: (await this.folder?.saved()) ?? null });
       await this.emitModels();
@@ -513,10 +557,16 @@ export class Engine {
       );
     const next = nextStage(this.stage, mode);
     if (!next) return; // nothing to pause or stop
-    if (next === 'stopped') return this.move('stop'); // a paused run, ended for good
+    if (next === 'stopped') {
+      this.move('stop'); // a paused run, ended for good
+      return;
+    }
     // A pause under way becomes a stop; a stop stays one.
     this.stopMode = mode === 'stop' || this.stopMode === 'stop' ? 'stop' : 'pause';
-    this.move(mode, this.stopMode === 'pause' ? 'saving a checkpoint at the next update' : 'stopping at the next update');
+    this.move(
+      mode,
+      this.stopMode === 'pause' ? 'saving a checkpoint at the next update' : 'stopping at the next update',
+    );
   }
 
   private async discardSaved(): Promise<void> {

@@ -180,7 +180,14 @@ export class Inputs {
         `${label} has only ${tokens.length} tokens: too short to train and validate on (its last 10% is the validation split).`,
       );
     const { train, val } = splitTokens(tokens);
-    const info = { label, tokenizer: tokenizer.id, chars: text.length, tokens: tokens.length, train: train.length, val: val.length };
+    const info = {
+      label,
+      tokenizer: tokenizer.id,
+      chars: text.length,
+      tokens: tokens.length,
+      train: train.length,
+      val: val.length,
+    };
     return { text, tokenizer: tokenizer.id, tokens, train, val, info };
   }
 
@@ -198,7 +205,11 @@ export class Inputs {
   ): Promise<void> {
     const ckpt = await openCheckpoint(saved.reference, { configJson: saved.configJson, label: refInfo.label });
     const tokenizer = tokenizerOf(ckpt.config);
-    const info = { ...refInfo, family: refInfo.family ?? ckpt.family.label, widestActivation: ckpt.family.widestActivation(ckpt.config) };
+    const info = {
+      ...refInfo,
+      family: refInfo.family ?? ckpt.family.label,
+      widestActivation: ckpt.family.widestActivation(ckpt.config),
+    };
     this.ref = { config: ckpt.config, read: (n) => ckpt.read(n), info, tokenizer, file: null, params: null };
     const { train, val } = splitTokens(saved.tokens);
     const corpusInfo = {

@@ -52,7 +52,20 @@ export function logCsv(log: readonly LogEntry[]): string {
   for (const e of log) {
     if (e.type === 'step')
       rows.push(
-        [e.phase, e.round, 'step', e.step, f(e.loss), '', f(e.lr), f(e.gradNorm), f(e.tokensPerSec), f(e.flopsPerSec), f(e.mfu), f(e.elapsedSec)].join(','),
+        [
+          e.phase,
+          e.round,
+          'step',
+          e.step,
+          f(e.loss),
+          '',
+          f(e.lr),
+          f(e.gradNorm),
+          f(e.tokensPerSec),
+          f(e.flopsPerSec),
+          f(e.mfu),
+          f(e.elapsedSec),
+        ].join(','),
       );
     else if (e.type === 'eval')
       rows.push([e.phase, e.round, 'eval', e.step, '', f(e.valLoss), '', '', '', '', '', f(e.elapsedSec)].join(','));
@@ -71,14 +84,20 @@ export async function exportFiles(
     const entries = await log();
     if (!entries.length) throw new EngineError('no-model', 'There is no run log yet: start a run first.');
     return what === 'log-json'
-      ? [{ name: 'inheritune-log.json', blob: new Blob([JSON.stringify(entries, null, 1)], { type: 'application/json' }) }]
+      ? [
+          {
+            name: 'inheritune-log.json',
+            blob: new Blob([JSON.stringify(entries, null, 1)], { type: 'application/json' }),
+          },
+        ]
       : [{ name: 'inheritune-log.csv', blob: new Blob([logCsv(entries)], { type: 'text/csv' }) }];
   }
   // One bar over reading the parameters back and writing the files (the two halves of the work).
   return out.tracked('exporting the model', async (p) => {
     p(0, 2);
     const w = await models.weights();
-    if (!w) throw new EngineError('no-model', 'There is no trained model to export yet: start a run (or the demo) first.');
+    if (!w)
+      throw new EngineError('no-model', 'There is no trained model to export yet: start a run (or the demo) first.');
     p(1, 2);
     const { safetensors, configJson } = exportCheckpoint(w.config, w.params);
     return [

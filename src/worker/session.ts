@@ -107,7 +107,12 @@ export class Session {
       this.record(e);
       switch (e.type) {
         case 'reference':
-          emitter.emit({ type: 'reference-val', valLoss: e.valLoss, ctx: info.settings.ctx, windows: info.settings.evalWindows });
+          emitter.emit({
+            type: 'reference-val',
+            valLoss: e.valLoss,
+            ctx: info.settings.ctx,
+            windows: info.settings.evalWindows,
+          });
           break;
         case 'round-start':
           this.blocks = e.n;
@@ -121,7 +126,14 @@ export class Session {
           break;
         case 'snapshot': {
           const savedAt = new Date().toISOString();
-          savedInfo = { ...savedInfo, phase: e.phase, round: e.round, step: e.step, savedAt, n: this.blocks || savedInfo.n };
+          savedInfo = {
+            ...savedInfo,
+            phase: e.phase,
+            round: e.round,
+            step: e.step,
+            savedAt,
+            n: this.blocks || savedInfo.n,
+          };
           const patch = savedInfo;
           this.metaWrites = this.metaWrites.then(() => this.saveMeta(patch)); // in order; awaited before the run returns
           emitter.emit({ type: 'snapshot', step: e.step, savedAt });
@@ -323,4 +335,3 @@ export class Session {
 function xOrigin(phase: MetricPoint['phase'], round: number, stepsPerRound: number): number {
   return phase === 'inheritune' ? round * stepsPerRound : 0;
 }
-

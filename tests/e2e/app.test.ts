@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { openCheckpoint } from '../../src/model/checkpoint';
 import { bytesSource } from '../../src/io/safetensors';
 import { openApp, type AppSession } from './browser';
 
@@ -117,10 +117,10 @@ describe('the app in Chromium', () => {
     await expect.poll(() => downloads.length, { timeout: 120_000, interval: 250 }).toBe(2);
     const model = downloads.find((d) => d.name === 'model.safetensors')!;
     const config = downloads.find((d) => d.name === 'config.json')!;
-    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(model.bytes)), {
+    const ckpt = await openCheckpoint(bytesSource(new Uint8Array(model.bytes)), {
       configJson: config.bytes.toString('utf8'),
     });
-    expect(ckpt.config).toMatchObject({ nLayer: report!.final!.n, nEmbd: 128, nHead: 4, vocabSize: 50257 });
+    expect(ckpt.config).toMatchObject({ layers: report!.final!.n, width: 128, heads: 4, vocabSize: 50257 });
 
     // A malformed checkpoint: the specific error, and the loaded reference stays.
     await page.getByTestId('checkpoint-input').setInputFiles({

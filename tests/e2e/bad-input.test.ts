@@ -80,13 +80,13 @@ describe('bad input in the page', () => {
       timeout: 120_000,
     });
     await expect
-      .poll(() => fieldError(page, 'evalWindows').textContent())
-      .toMatch(/the validation split \(\d+ tokens\) holds at most 0 windows of 16/);
+      .poll(() => fieldError(page, 'ctx').textContent())
+      .toMatch(/context 16 is too long for this corpus: its validation split \(last 10%\) has \d+ tokens/);
     await corpus.setInputFiles(TEXT);
     await page.waitForFunction(() => window.__inheritune!.state().corpus?.label === 'tinyshakespeare.txt', null, {
       timeout: 300_000,
     });
-    expect(await fieldError(page, 'evalWindows').count()).toBe(0);
+    expect(await fieldError(page, 'ctx').count()).toBe(0);
 
     // Checkpoints: not safetensors, a Llama checkpoint, config.json disagreeing with the tensors; then the good one.
     const ckpt = page.getByTestId('checkpoint-input');
@@ -96,7 +96,7 @@ describe('bad input in the page', () => {
       writeSafetensors([{ name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) }]),
     );
     await ckpt.setInputFiles(bytes('model.safetensors', llama));
-    await errorShown(page, /not a GPT-2 checkpoint \(it looks Llama/);
+    await errorShown(page, /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama/);
     const config = JSON.parse(readFileSync(join(FIX, 'tiny-2L/config.json'), 'utf8')) as Record<string, unknown>;
     await ckpt.setInputFiles([
       bytes('model.safetensors', readFileSync(join(FIX, 'tiny-2L/model.safetensors'))),
@@ -120,14 +120,23 @@ describe('bad input in the page', () => {
       await expect.poll(() => fieldError(page, key).textContent()).toMatch(re);
       expect(await start.isDisabled()).toBe(true);
     };
-    await expectField({ n: '0' }, 'n', /must be ≥ 1/);
-    await expectField({ n: '2' }, 'n', /less than the reference's 2 layers: n = 2 leaves nothing to grow/);
-    await expectField({ n: '3' }, 'n', /at most 1: the reference has 2 layers/);
+    // The same messages as the worker's and the CLI's (the schema's).
+    await expectField({ n: '0' }, 'n', /n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/);
+    await expectField(
+      { n: '2' },
+      'n',
+      /n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
+    );
+    await expectField({ n: '3' }, 'n', /n = 3 is more than the reference's 2 blocks: pick 1 to 1/);
     await fill(page, { n: '1' });
     expect(await page.getByTestId('plan').textContent()).toMatch(
       /rounds at 1 → 2 blocks.*k − n = 1 is odd, so the last grow adds 1 block instead of 2/,
     );
-    await expectField({ ctx: '65' }, 'ctx', /at most the reference's 64 positions/);
+    await expectField(
+      { ctx: '65' },
+      'ctx',
+      /context must be a whole number from 1 to 64 \(the reference's positions\), got 65/,
+    );
     await expectField(
       { ctx: '64', batch: '40000' },
       'batch',

@@ -245,7 +245,11 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
       /model not found: \/nonexistent\/model/,
     ],
     ['not safetensors', ['eval', '--model', garbage, '--data', TEXT], /header length .* exceeds|needs 8\+/],
-    ['not GPT-2', ['eval', '--model', llama, '--data', TEXT], /not a GPT-2 checkpoint \(it looks Llama/],
+    [
+      'not GPT-2',
+      ['eval', '--model', llama, '--data', TEXT],
+      /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama/,
+    ],
     [
       '--layers 0',
       ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--layers', '0'],
@@ -254,18 +258,18 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     [
       '--ctx above n_positions',
       ['eval', '--model', join(FIX, 'tiny-2L'), '--data', TEXT, '--ctx', '65'],
-      /--ctx must be from 1 to the model's n_positions 64, got 65/,
+      /--ctx must be from 1 to the model's 64 positions, got 65/,
     ],
     ['binary corpus', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', binary], /looks binary/],
     [
       'run: bad grow mode',
       ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--grow', 'sideways'],
-      /--grow must be restart or continue, got "sideways"/,
+      /--grow: grow mode must be restart or continue, got "sideways"/,
     ],
     [
       'run: bad optimizer',
       ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--optimizer', 'sgd'],
-      /--optimizer must be adamw or muon, got "sgd"/,
+      /--optimizer: optimizer must be AdamW or Muon, got "sgd"/,
     ],
     [
       'run: bad lr',
@@ -296,19 +300,19 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     [
       'run: corpus too short',
       ['run', '--ref', tiny, '--data', short, '--out', join(tmp, 'out'), '--ctx', '16'],
-      /the corpus is too short/,
+      /--ctx: context 16 is too long for this corpus: its validation split \(last 10%\) has \d+ tokens/,
     ],
-    ['run: --n 0', run('--n', '0'), /--n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/],
+    ['run: --n 0', run('--n', '0'), /--n: n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/],
     [
       'run: --n = k',
       run('--n', '2'),
-      /--n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
+      /--n: n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
     ],
-    ['run: --n > k', run('--n', '5'), /--n = 5 is more than the reference's 2 blocks: pick 1 to 1/],
+    ['run: --n > k', run('--n', '5'), /--n: n = 5 is more than the reference's 2 blocks: pick 1 to 1/],
     [
       'run: --ctx above n_positions',
       ['run', '--ref', tiny, '--data', TEXT, '--out', join(tmp, 'out'), '--ctx', '100'],
-      /--ctx must be from 1 to the model's n_positions 64, got 100/,
+      /--ctx: context must be a whole number from 1 to 64 \(the reference's positions\), got 100/,
     ],
     [
       'run: batch over the buffer limit',

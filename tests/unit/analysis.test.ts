@@ -19,11 +19,11 @@ import {
   squaredSingularValues,
   suggestN,
 } from '../../src/inheritune/rank';
-import { openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { openCheckpoint } from '../../src/model/checkpoint';
 import { splitTokens, validationWindows } from '../../src/io/corpus';
 import { fileSource } from '../../src/io/node-source';
 import { encodeGpt2 } from '../../src/io/tokenizer';
-import { Gpt2Model } from '../../src/model/gpt2';
+import { Model } from '../../src/model/model';
 import { attentionProbsRef } from '../../src/reference/attention-probs';
 import { Rng } from '../../src/util/rng';
 import { symmetricEigenvalues } from './check-helpers';
@@ -195,8 +195,8 @@ describe('analyzeAttention on ref-8L (WebGPU vs f64 CPU)', () => {
   it('gives every head the k* and m* of the f64 forward, except flips within 1e-4 of the 90% line', async () => {
     const gpu = await getGpu();
     const src = await fileSource(join(FIX, 'model.safetensors'));
-    const ckpt = await openGpt2Checkpoint(src, { configJson: readFileSync(join(FIX, 'config.json'), 'utf8') });
-    const model = await Gpt2Model.create(gpu, ckpt.config, (n) => ckpt.read(n));
+    const ckpt = await openCheckpoint(src, { configJson: readFileSync(join(FIX, 'config.json'), 'utf8') });
+    const model = await Model.create(gpu, ckpt.config, (n) => ckpt.read(n));
     try {
       const [B, T] = [2, 32];
       const { val } = splitTokens(await encodeGpt2(readFileSync(TEXT, 'utf8')));
@@ -205,14 +205,14 @@ describe('analyzeAttention on ref-8L (WebGPU vs f64 CPU)', () => {
       const poolBefore = gpu.pool.stats().inUse;
       const report = await analyzeAttention(model, inputs, B, T, (d) => progress.push(d));
       expect(gpu.pool.stats().inUse).toBe(poolBefore); // everything the analysis made went back
-      const { nLayer: L, nHead: H, nEmbd: C } = ckpt.config;
+      const { layers: L, heads: H, width: C } = ckpt.config;
       expect(progress).toEqual(Array.from({ length: L }, (_, l) => l + 1));
 
       const host = new Map<string, Float64Array>();
       for (const name of model.params.keys()) host.set(name, Float64Array.from(await ckpt.read(name)));
       const ref = attentionProbsRef(
         host,
-        { V: ckpt.config.vocabSize, P: ckpt.config.nPositions, C, L, H },
+        { V: ckpt.config.vocabSize, P: ckpt.config.positions, C, L, H },
         inputs,
         B,
         T,
@@ -314,7 +314,7 @@ describe('inheritune analyze', () => {
   it('rejects bad options with usage errors', async () => {
     await expect(analyzeCommand(['--data', TEXT])).rejects.toThrow(/--model is required/);
     await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--ctx', '257'])).rejects.toThrow(
-      /--ctx must be from 1 to the model's n_positions 256/,
+      /--ctx must be from 1 to the model's 256 positions/,
     );
     await expect(analyzeCommand(['--model', FIX, '--data', TEXT, '--batch', '0'])).rejects.toThrow(
       /--batch must be at least 1/,

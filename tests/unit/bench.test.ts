@@ -89,7 +89,7 @@ describe('npm run bench (CI size)', () => {
     expect([half.bindGroupsCreatedPerStep, half.buffersCreatedPerStep]).toEqual([0, 0]);
     // LayerNorm and the GELU epilogue write the halves themselves (tiny's widths are even): no rounding pass and no
     // pass-through gradient, so exactly the f32 update's dispatches.
-    expect(half.model.nEmbd % 2).toBe(0);
+    expect(half.model.width % 2).toBe(0);
     expect(half.dispatchesPerStep).toBe(step!.dispatchesPerStep);
     // The host's own cost of recording an update, on Dawn's null backend: once warm, an update creates nothing.
     expect(rep.host.map((h) => h.optimizer)).toEqual(['adamw', 'muon']);

@@ -1,7 +1,7 @@
 // Test-only helpers shared by several test files: a plain Jacobi eigensolver (independent of every solver under test)
 // and the read-back/compare steps of the optimizer-vs-reference tests.
 
-import type { Gpt2Model } from '../../src/model/gpt2';
+import type { Model } from '../../src/model/model';
 
 /** Eigenvalues of a symmetric n×n matrix by cyclic Jacobi rotations, in diagonal order: the slow, sure way. */
 export function symmetricEigenvalues(A0: ArrayLike<number>, n: number): number[] {
@@ -39,7 +39,7 @@ export function symmetricEigenvalues(A0: ArrayLike<number>, n: number): number[]
 }
 
 /** Every parameter's gradient as the GPU computed it, in f64, by name. */
-export async function gpuGrads(model: Gpt2Model, names: Iterable<string>): Promise<Map<string, Float64Array>> {
+export async function gpuGrads(model: Model, names: Iterable<string>): Promise<Map<string, Float64Array>> {
   const out = new Map<string, Float64Array>();
   for (const name of names) out.set(name, Float64Array.from(await model.params.get(name)!.grad!.readF32()));
   return out;

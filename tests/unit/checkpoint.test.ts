@@ -2,12 +2,12 @@
 // n_head inference, and the errors for checkpoints that are not GPT-2.
 
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, inheritedConfig, openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { CheckpointError, inheritedConfig, openCheckpoint } from '../../src/model/checkpoint';
 import { bytesSource, writeSafetensors } from '../../src/io/safetensors';
-import { toHfConfig } from '../../src/model/config';
+import { toHfConfig, gpt2Config } from '../../src/model/gpt2/config';
 import { paramSpecs } from '../../src/model/params';
 
-const CFG = { vocabSize: 11, nPositions: 8, nEmbd: 128, nLayer: 2, nHead: 4 };
+const CFG = gpt2Config({ vocabSize: 11, positions: 8, width: 128, layers: 2, heads: 4 });
 
 function file(
   opts: {
@@ -31,13 +31,13 @@ function file(
       };
     });
   if (opts.masks)
-    for (let l = 0; l < CFG.nLayer; l++)
+    for (let l = 0; l < CFG.layers; l++)
       tensors.push({ name: `h.${l}.attn.bias`, shape: [1, 1, 8, 8], data: new Float32Array(64).fill(1) });
   if (opts.lmHead) {
-    const wte = Float32Array.from({ length: CFG.vocabSize * CFG.nEmbd }, (_, i) => (i % 13) / 13);
+    const wte = Float32Array.from({ length: CFG.vocabSize * CFG.width }, (_, i) => (i % 13) / 13);
     tensors.push({
       name: 'lm_head.weight',
-      shape: [CFG.vocabSize, CFG.nEmbd],
+      shape: [CFG.vocabSize, CFG.width],
       data: opts.lmHead === 'tied' ? wte : wte.map((v) => v + 1),
     });
   }
@@ -55,22 +55,22 @@ const configJson = JSON.stringify(toHfConfig(CFG));
 
 describe('GPT-2 checkpoint mapping', () => {
   it('reads the modern layout (transformer. prefix) and the hub layout (mask buffers) alike', async () => {
-    const a = await openGpt2Checkpoint(file({ prefix: 'transformer.' }), { configJson });
-    const b = await openGpt2Checkpoint(file({ masks: true, lmHead: 'tied' }), { configJson });
+    const a = await openCheckpoint(file({ prefix: 'transformer.' }), { configJson });
+    const b = await openCheckpoint(file({ masks: true, lmHead: 'tied' }), { configJson });
     expect(a.config).toEqual(CFG);
     expect(b.config).toEqual(CFG);
     expect(await a.read('h.1.mlp.c_fc.weight')).toEqual(await b.read('h.1.mlp.c_fc.weight'));
   });
 
   it('infers sizes without config.json and says it assumed n_head = n_embd/64', async () => {
-    const c = await openGpt2Checkpoint(file());
-    expect(c.config).toEqual({ ...CFG, nHead: 2 });
+    const c = await openCheckpoint(file());
+    expect(c.config).toEqual({ ...CFG, heads: 2, headDim: 64 });
     expect(c.notes.join(' ')).toMatch(/n_head not given: assuming n_embd\/64 = 2/);
-    expect((await openGpt2Checkpoint(file(), { nHead: 4 })).config.nHead).toBe(4);
+    expect((await openCheckpoint(file(), { heads: 4 })).config.heads).toBe(4);
   });
 
   it('uses lm_head.weight as wte when wte is absent', async () => {
-    const c = await openGpt2Checkpoint(file({ drop: 'wte.weight', lmHead: 'tied' }), { configJson });
+    const c = await openCheckpoint(file({ drop: 'wte.weight', lmHead: 'tied' }), { configJson });
     expect(c.notes.join(' ')).toMatch(/wte\.weight taken from lm_head\.weight/);
   });
 
@@ -82,7 +82,12 @@ describe('GPT-2 checkpoint mapping', () => {
       JSON.stringify({ ...toHfConfig(CFG), n_layer: 3 }),
       /config\.json disagrees with the tensors: n_layer is 3 in config\.json but 2 in the checkpoint/,
     ],
-    ['not a gpt2 config', {}, JSON.stringify({ model_type: 'llama' }), /describes a "llama" model, not GPT-2/],
+    [
+      'not a gpt2 config',
+      {},
+      JSON.stringify({ model_type: 'llama' }),
+      /describes a "llama" model, which Inheritune Studio does not read \(it reads GPT-2\)/,
+    ],
     ['config.json not JSON', {}, '{oops', /config\.json is not valid JSON/],
     ['missing block tensor', { drop: 'h.1.ln_2.bias' }, configJson, /lacks h\.1\.ln_2\.bias/],
     [
@@ -99,9 +104,22 @@ describe('GPT-2 checkpoint mapping', () => {
     ],
   ];
   it.each(errors)('%s', async (_n, opts, cfg, message) => {
-    const p = openGpt2Checkpoint(file(opts), { configJson: cfg });
+    const p = openCheckpoint(file(opts), { configJson: cfg });
     await expect(p).rejects.toBeInstanceOf(CheckpointError);
     await expect(p).rejects.toThrow(message);
+  });
+
+  it('says when config.json is at fault (the page then forgets it)', async () => {
+    const fault = async (opts: Parameters<typeof file>[0], cfg: string | undefined) =>
+      openCheckpoint(file(opts), { configJson: cfg }).then(
+        () => null,
+        (e: CheckpointError) => e.inConfig,
+      );
+    expect(await fault({}, JSON.stringify({ ...toHfConfig(CFG), n_layer: 3 }))).toBe(true);
+    expect(await fault({}, JSON.stringify({ model_type: 'llama' }))).toBe(true);
+    expect(await fault({}, '{oops')).toBe(true);
+    expect(await fault({ drop: 'h.1.ln_2.bias' }, configJson)).toBe(false);
+    expect(await fault({ lmHead: 'untied' }, configJson)).toBe(false);
   });
 
   it('names a Llama checkpoint and lists what it found', async () => {
@@ -110,13 +128,13 @@ describe('GPT-2 checkpoint mapping', () => {
       { name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) },
     ]);
     const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
-    await expect(openGpt2Checkpoint(bytesSource(bytes))).rejects.toThrow(
-      /not a GPT-2 checkpoint \(it looks Llama.*found 2 tensors such as model\.embed_tokens\.weight/,
+    await expect(openCheckpoint(bytesSource(bytes))).rejects.toThrow(
+      /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama.*found 2 tensors such as model\.embed_tokens\.weight/,
     );
   });
 
   it('checks the inherited block count', () => {
-    expect(inheritedConfig(CFG, 1).nLayer).toBe(1);
+    expect(inheritedConfig(CFG, 1).layers).toBe(1);
     expect(() => inheritedConfig(CFG, 0)).toThrow(/from 1 to 2/);
     expect(() => inheritedConfig(CFG, 3)).toThrow(/from 1 to 2/);
   });

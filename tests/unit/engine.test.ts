@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../../src/gpu/node';
-import { openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { openCheckpoint } from '../../src/model/checkpoint';
 import { bytesSource, writeSafetensors } from '../../src/io/safetensors';
 import { memoryStore } from '../../src/train/memory-store';
 import { Engine, type EngineEnv } from '../../src/worker/engine';
@@ -145,10 +145,10 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const exp = a.events.find((e) => e.type === 'export');
     expect(exp?.type === 'export' && exp.files.map((f) => f.name)).toEqual(['model.safetensors', 'config.json']);
     if (exp?.type !== 'export') throw new Error('no export');
-    const ckpt = await openGpt2Checkpoint(bytesSource(new Uint8Array(await exp.files[0]!.blob.arrayBuffer())), {
+    const ckpt = await openCheckpoint(bytesSource(new Uint8Array(await exp.files[0]!.blob.arrayBuffer())), {
       configJson: await exp.files[1]!.blob.text(),
     });
-    expect(ckpt.config).toMatchObject({ nLayer: 2, nEmbd: 32, nHead: 2 });
+    expect(ckpt.config).toMatchObject({ layers: 2, width: 32, heads: 2 });
     await a.send({ type: 'export', what: 'log-csv' });
     const csv = a.events.filter((e) => e.type === 'export').at(-1);
     if (csv?.type !== 'export') throw new Error('no csv');
@@ -319,7 +319,7 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
       'model.safetensors',
     );
     expect((await errorAfter({ type: 'load-checkpoint', files: [llama] }))?.message).toMatch(
-      /not a GPT-2 checkpoint \(it looks Llama/,
+      /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama/,
     );
     const config = JSON.parse(readFileSync(join(FIX, 'tiny-2L/config.json'), 'utf8')) as Record<string, unknown>;
     const wrongConfig = new File([JSON.stringify({ ...config, n_embd: 64 })], 'config.json');
@@ -336,16 +336,16 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     );
     otherTab = false;
     expect((await errorAfter({ type: 'start', settings: { ...small, n: 0 } }))?.message).toMatch(
-      /n \(blocks inherited\) must be at least 1/,
+      /n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/,
     );
     expect((await errorAfter({ type: 'start', settings: { ...small, n: 2 } }))?.message).toMatch(
-      /n \(blocks inherited\) = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
+      /n = 2 inherits the whole 2-block reference and leaves nothing to grow: pick 1 to 1/,
     );
     expect((await errorAfter({ type: 'start', settings: { ...small, n: 3 } }))?.message).toMatch(
-      /n \(blocks inherited\) = 3 is more than the reference's 2 blocks/,
+      /n = 3 is more than the reference's 2 blocks/,
     );
     expect((await errorAfter({ type: 'start', settings: { ...small, ctx: 65 } }))?.message).toMatch(
-      /context .* from 1 to 64, got 65/,
+      /context must be a whole number from 1 to 64 \(the reference's positions\), got 65/,
     );
     // 40,000 × 64 tokens × 128 floats (the MLP's 4·32) = 1.22 GiB, over the software adapter's 1 GiB binding limit.
     expect((await errorAfter({ type: 'start', settings: { ...small, batch: 40_000, ctx: 64 } }))?.message).toMatch(
@@ -378,7 +378,7 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
       file: new File(['To be, or not to be, that is the question. '.repeat(10)], 'short.txt'),
     });
     expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(
-      /the corpus is too short: its validation split \(last 10%\) has \d+ tokens; one window of 16 tokens needs 17/,
+      /context 16 is too long for this corpus: its validation split \(last 10%\) has \d+ tokens, and one window of 16 tokens needs 17/,
     );
   }, 600_000);
 });

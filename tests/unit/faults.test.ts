@@ -2,13 +2,14 @@
 // back to the last snapshot with the learning rate halved, and finishes, with losses after the rollback identical to
 // a run restored from that snapshot by hand. A second non-finite step stops the run with a report saying why.
 
+import { gpt2Config } from '../../src/model/gpt2/config';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runInheritune, type InherituneSettings, type PipelineEvent } from '../../src/inheritune/pipeline';
-import type { Gpt2Model } from '../../src/model/gpt2';
-import { initParams } from '../../src/model/params';
+import type { Model } from '../../src/model/model';
+import { gpt2Init } from '../../src/model/gpt2/params';
 import { optimizerConfig } from '../../src/optim/optimizer';
 import { lrAt } from '../../src/optim/schedule';
 import { directoryStore } from '../../src/train/node-store';
@@ -17,11 +18,11 @@ import type { StepMetrics } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 import { getGpu } from './gpu';
 
-const refConfig = { vocabSize: 64, nPositions: 8, nEmbd: 16, nLayer: 2, nHead: 2 };
-const refParams = initParams(refConfig, 11);
+const refConfig = gpt2Config({ vocabSize: 64, positions: 8, width: 16, layers: 2, heads: 2 });
+const refParams = gpt2Init(refConfig, 11);
 const ref = { config: refConfig, read: async (n: string) => refParams.get(n)!.slice() };
 const rng = new Rng(4);
-const stream = Uint16Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? rng.int(64) : (i * 7) % 64));
+const stream = Uint32Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? rng.int(64) : (i * 7) % 64));
 const data = { train: stream.subarray(0, 2700), val: stream.subarray(2700) };
 
 // n = k: a single round of 12 updates, snapshots every 4.
@@ -48,7 +49,7 @@ const settings: InherituneSettings = {
 /** Runs the pipeline, writing NaN into wte right after the step events listed in `poisonAfter` (each once). */
 async function poisonedRun(dir: string, poisonAfter: number[], copySnapshotAt?: { step: number; to: string }) {
   const gpu = await getGpu();
-  let live: Gpt2Model | null = null;
+  let live: Model | null = null;
   const pending = [...poisonAfter];
   const events: PipelineEvent[] = [];
   const result = await runInheritune(

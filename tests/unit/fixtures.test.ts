@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exportGpt2, inheritedConfig, openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { exportCheckpoint, inheritedConfig, openCheckpoint } from '../../src/model/checkpoint';
 import { encodeGpt2 } from '../../src/io/tokenizer';
 import { splitTokens } from '../../src/io/corpus';
 import { bytesSource } from '../../src/io/safetensors';
 import { fileSource } from '../../src/io/node-source';
-import { Gpt2Model } from '../../src/model/gpt2';
+import { Model } from '../../src/model/model';
 import { backward } from '../../src/tensor';
 import { validationLoss } from '../../src/train/evaluate';
 import { getGpu } from './gpu';
@@ -32,14 +32,14 @@ interface Debug {
 async function load(dir: string, layers?: number) {
   const gpu = await getGpu();
   const src = await fileSource(join(FIX, dir, 'model.safetensors'));
-  const ckpt = await openGpt2Checkpoint(src, { configJson: readFileSync(join(FIX, dir, 'config.json'), 'utf8') });
+  const ckpt = await openCheckpoint(src, { configJson: readFileSync(join(FIX, dir, 'config.json'), 'utf8') });
   const config = layers ? inheritedConfig(ckpt.config, layers) : ckpt.config;
-  const model = await Gpt2Model.create(gpu, config, (name) => ckpt.read(name));
+  const model = await Model.create(gpu, config, (name) => ckpt.read(name));
   return { model, ckpt, src };
 }
 
-let valTokens: Uint16Array | null = null;
-async function val(): Promise<Uint16Array> {
+let valTokens: Uint32Array | null = null;
+async function val(): Promise<Uint32Array> {
   valTokens ??= splitTokens(await encodeGpt2(readFileSync(TEXT, 'utf8'))).val;
   return valTokens;
 }
@@ -137,9 +137,9 @@ describe('export', () => {
     for (const dir of ['tiny-2L', 'ref-8L']) {
       const { model, src } = await load(dir);
       const host = await model.toHost();
-      const { safetensors, configJson } = exportGpt2(model.config, host);
+      const { safetensors, configJson } = exportCheckpoint(model.config, host);
       const bytes = new Uint8Array(await new Blob(safetensors).arrayBuffer());
-      const back = await openGpt2Checkpoint(bytesSource(bytes), { configJson });
+      const back = await openCheckpoint(bytesSource(bytes), { configJson });
       expect(back.config).toEqual(model.config);
       expect(back.file.metadata).toEqual({ format: 'pt' });
       expect(
@@ -159,7 +159,7 @@ describe('export', () => {
         ).toBe(true);
       }
       const gpu = await getGpu();
-      const reloaded = await Gpt2Model.create(gpu, back.config, (n) => back.read(n));
+      const reloaded = await Model.create(gpu, back.config, (n) => back.read(n));
       const x = Int32Array.from({ length: 32 }, (_, i) => (i * 997) % 50257);
       const y = Int32Array.from({ length: 32 }, (_, i) => (i * 577) % 50257);
       const a = (await model.loss(x, y, 2, 16).readF32())[0];
@@ -169,9 +169,9 @@ describe('export', () => {
       expect(cfg).toMatchObject({
         model_type: 'gpt2',
         architectures: ['GPT2LMHeadModel'],
-        n_layer: model.config.nLayer,
-        n_embd: model.config.nEmbd,
-        n_head: model.config.nHead,
+        n_layer: model.config.layers,
+        n_embd: model.config.width,
+        n_head: model.config.heads,
         vocab_size: 50257,
       });
       reloaded.dispose();

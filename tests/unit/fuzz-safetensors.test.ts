@@ -3,10 +3,11 @@
 // SafetensorsError / CheckpointError (never another exception), within a time bound, never asking the source for
 // bytes outside the file, and never producing a tensor larger than its bytes in the file allow.
 
+import { gpt2Config } from '../../src/model/gpt2/config';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, exportGpt2, openGpt2Checkpoint } from '../../src/io/checkpoint';
+import { CheckpointError, exportCheckpoint, openCheckpoint } from '../../src/model/checkpoint';
 import { bytesSource, openSafetensors, SafetensorsError, type ByteSource } from '../../src/io/safetensors';
-import { initParams } from '../../src/model/params';
+import { gpt2Init } from '../../src/model/gpt2/params';
 import { Rng } from '../../src/util/rng';
 
 const CASES = 12_000;
@@ -37,8 +38,8 @@ function split(file: Uint8Array): { header: string; data: Uint8Array } {
 
 /** A tiny GPT-2 checkpoint (vocab 16, 1 block of width 8) as our exporter writes it. */
 function gpt2Seed(): Uint8Array {
-  const config = { vocabSize: 16, nPositions: 4, nEmbd: 8, nLayer: 1, nHead: 2 };
-  return concat(exportGpt2(config, initParams(config, 1)).safetensors);
+  const config = gpt2Config({ vocabSize: 16, positions: 4, width: 8, layers: 1, heads: 2 });
+  return concat(exportCheckpoint(config, gpt2Init(config, 1)).safetensors);
 }
 
 /** F32, F16, BF16 and an unreadable I64 tensor, with metadata. */
@@ -257,7 +258,7 @@ describe('safetensors fuzz', () => {
             );
           }
         }
-        if (seedIdx === 0) await openGpt2Checkpoint(src, { nHead: 2 });
+        if (seedIdx === 0) await openCheckpoint(src, { heads: 2 });
         outcome = 'loaded';
       } catch (e) {
         if (e instanceof SafetensorsError || e instanceof CheckpointError) {

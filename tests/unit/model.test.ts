@@ -3,9 +3,10 @@
 // forward and backward take, in f32 and with half-precision activations.
 
 import { describe, expect, it } from 'vitest';
-import { PRESETS, fromHfConfig, toHfConfig } from '../../src/model/config';
-import { initParams, paramCount, paramLayout, paramSpecs } from '../../src/model/params';
-import { Gpt2Model } from '../../src/model/gpt2';
+import { PRESETS, fromHfConfig, toHfConfig, gpt2Config, type Gpt2Sizes } from '../../src/model/gpt2/config';
+import { paramCount, paramLayout, paramSpecs } from '../../src/model/params';
+import { gpt2Init } from '../../src/model/gpt2/params';
+import { Model } from '../../src/model/model';
 import { generate, nextTokenLogits, sampleFromLogits } from '../../src/model/sample';
 import { Rng } from '../../src/util/rng';
 import { backward, tidy } from '../../src/tensor';
@@ -15,12 +16,12 @@ describe('GPT-2 parameters', () => {
   it('counts GPT-2 124M and 1.5B as Hugging Face does (tied head counted once)', () => {
     expect(paramCount(PRESETS.gpt2!)).toBe(124_439_808);
     expect(paramCount(PRESETS['gpt2-xl']!)).toBe(1_557_611_200);
-    expect(paramCount(PRESETS.gpt2!, { excludeWpe: true })).toBe(124_439_808 - 1024 * 768);
+    expect(paramCount(PRESETS.gpt2!, { excludePositions: true })).toBe(124_439_808 - 1024 * 768);
   });
 
   it('initialises like GPT-2: N(0, 0.02), residual projections N(0, 0.02/√(2L)), LayerNorm 1/0, biases 0', () => {
-    const cfg = { vocabSize: 500, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 2 };
-    const p = initParams(cfg, 1);
+    const cfg = gpt2Config({ vocabSize: 500, positions: 64, width: 64, layers: 4, heads: 2 });
+    const p = gpt2Init(cfg, 1);
     const std = (x: Float32Array) => Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length);
     expect(std(p.get('wte.weight')!)).toBeCloseTo(0.02, 3);
     expect(std(p.get('h.0.mlp.c_fc.weight')!)).toBeCloseTo(0.02, 3);
@@ -29,11 +30,11 @@ describe('GPT-2 parameters', () => {
     expect(p.get('h.1.ln_2.weight')!.every((v) => v === 1)).toBe(true);
     expect(p.get('ln_f.bias')!.every((v) => v === 0)).toBe(true);
     expect(p.get('h.2.attn.c_attn.bias')!.every((v) => v === 0)).toBe(true);
-    expect(initParams(cfg, 1).get('wpe.weight')).toEqual(p.get('wpe.weight'));
+    expect(gpt2Init(cfg, 1).get('wpe.weight')).toEqual(p.get('wpe.weight'));
   });
 
   it('packs parameters into banks within the binding limit, decayed tensors first, 64-aligned', () => {
-    const specs = paramSpecs({ vocabSize: 100, nPositions: 16, nEmbd: 8, nLayer: 3, nHead: 2 });
+    const specs = paramSpecs(gpt2Config({ vocabSize: 100, positions: 16, width: 8, layers: 3, heads: 2 }));
     const layout = paramLayout(specs, 1024);
     expect(layout.bankSizes.length).toBeGreaterThan(1);
     expect(layout.bankSizes.every((n) => n <= 1024)).toBe(true);
@@ -50,7 +51,7 @@ describe('GPT-2 parameters', () => {
 
   it('round-trips config.json fields', () => {
     const c = PRESETS['gpt2-medium']!;
-    expect(fromHfConfig(toHfConfig(c))).toMatchObject(c);
+    expect(gpt2Config(fromHfConfig(toHfConfig(c)) as Gpt2Sizes)).toEqual(c);
     expect(() => fromHfConfig({ n_embd: 'big' })).toThrow(/"n_embd" must be a positive integer/);
   });
 });
@@ -79,9 +80,9 @@ describe('sampling', () => {
 
   it('takes next-token logits from the last position, equal to the full-logits path, and generates deterministically', async () => {
     const gpu = await getGpu();
-    const cfg = { vocabSize: 97, nPositions: 16, nEmbd: 24, nLayer: 2, nHead: 2 };
-    const init = initParams(cfg, 3);
-    const model = await Gpt2Model.create(gpu, cfg, (n) => init.get(n)!);
+    const cfg = gpt2Config({ vocabSize: 97, positions: 16, width: 24, layers: 2, heads: 2 });
+    const init = gpt2Init(cfg, 3);
+    const model = await Model.create(gpu, cfg, (n) => init.get(n)!);
     try {
       const prompt = [5, 17, 42, 8, 90];
       const next = await nextTokenLogits(model, prompt);
@@ -102,12 +103,12 @@ describe('sampling', () => {
 describe('activation memory', () => {
   it("holds one block's temporaries at a time, and f16 activations take less again", async () => {
     const gpu = await getGpu();
-    const cfg = { vocabSize: 97, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 2 };
-    const init = initParams(cfg, 3);
-    const model = await Gpt2Model.create(gpu, cfg, (n) => init.get(n)!);
+    const cfg = gpt2Config({ vocabSize: 97, positions: 64, width: 64, layers: 4, heads: 2 });
+    const init = gpt2Init(cfg, 3);
+    const model = await Model.create(gpu, cfg, (n) => init.get(n)!);
     try {
       model.flatGradients();
-      const [B, T, C] = [4, 64, cfg.nEmbd];
+      const [B, T, C] = [4, 64, cfg.width];
       const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 97);
       const targets = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % 97);
       /** Bytes the pool held at its peak over one forward + backward, above what was alive before, and the loss. */
@@ -130,7 +131,7 @@ describe('activation memory', () => {
       // output, ln_2's input and output, the MLP's pre-activation and GELU output (4C each): 16·C. f16 storage halves
       // ln_1's and ln_2's outputs and the GELU's: 3·C fewer. Everything else (gradients, the head, one block's
       // temporaries) is common to both.
-      const saved = (floatsPerC: number) => B * T * cfg.nLayer * floatsPerC * C * 4;
+      const saved = (floatsPerC: number) => B * T * cfg.layers * floatsPerC * C * 4;
       console.log(
         `peak above parameters and gradients: f32 ${(f32.peak / 1024).toFixed(0)} KiB, f16 activations ${(half.peak / 1024).toFixed(0)} KiB (saved activations ${(saved(16) / 1024).toFixed(0)} → ${(saved(13) / 1024).toFixed(0)} KiB); loss ${f32.loss} vs ${half.loss}`,
       );

@@ -1,9 +1,11 @@
 // Learning-rate schedules, and AdamW over a GPT-2's parameter banks checked update by update against the f64
 // references (GPT-2 gradients from the graph reference, then the AdamW reference per tensor).
 
+import { gpt2Config } from '../../src/model/gpt2/config';
 import { describe, expect, it } from 'vitest';
-import { Gpt2Model } from '../../src/model/gpt2';
-import { initParams, paramLayout, paramSpecs } from '../../src/model/params';
+import { Model } from '../../src/model/model';
+import { paramLayout, paramSpecs } from '../../src/model/params';
+import { gpt2Init } from '../../src/model/gpt2/params';
 import {
   ADAMW_DEFAULTS,
   isMuonMatrix,
@@ -19,6 +21,9 @@ import { backward } from '../../src/tensor';
 import { Rng } from '../../src/util/rng';
 import { globalL2, gpuGrads, worstOfTolerance } from './check-helpers';
 import { getGpu } from './gpu';
+
+/** DESIGN.md's Muon matrices of a GPT-2 (c_attn, attn.c_proj, c_fc, mlp.c_proj), as the family's table must mark them. */
+const MUON_NAME = /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 
 describe('schedules', () => {
   it('warms up linearly, then follows the cosine to min_lr', () => {
@@ -54,8 +59,8 @@ describe('schedules', () => {
 describe('AdamW over parameter banks', () => {
   it('matches the f64 reference over 3 updates (clipping, decay on 2-D tensors only, several banks)', async () => {
     const gpu = await getGpu();
-    const cfg = { vocabSize: 37, nPositions: 16, nEmbd: 24, nLayer: 2, nHead: 2 };
-    const host = initParams(cfg, 5);
+    const cfg = gpt2Config({ vocabSize: 37, positions: 16, width: 24, layers: 2, heads: 2 });
+    const host = gpt2Init(cfg, 5);
     // Larger than GPT-2 init so gradients are big enough to be clipped on some updates.
     for (const [n, v] of host)
       if (!/ln_/.test(n))
@@ -66,7 +71,7 @@ describe('AdamW over parameter banks', () => {
     const saved = gpu.limits.maxStorageBufferBindingSize;
     // A small bank limit forces several banks, as a large model has.
     gpu.limits.maxStorageBufferBindingSize = 4 * 8192;
-    const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
+    const model = await Model.create(gpu, cfg, (n) => host.get(n)!);
     gpu.limits.maxStorageBufferBindingSize = saved!;
     expect(model.layout.bankSizes.length).toBeGreaterThan(1);
     const opt = new Optimizer(model);
@@ -92,7 +97,7 @@ describe('AdamW over parameter banks', () => {
         // gradient's last bits, so f32 and f64 gradients would disagree there for reasons unrelated to the optimizer.
         const f64 = gpt2LossAndGradsRef(
           ref,
-          { V: cfg.vocabSize, P: cfg.nPositions, C: cfg.nEmbd, L: cfg.nLayer, H: cfg.nHead },
+          { V: cfg.vocabSize, P: cfg.positions, C: cfg.width, L: cfg.layers, H: cfg.heads },
           tokens,
           targets,
           B,
@@ -136,9 +141,9 @@ describe('AdamW over parameter banks', () => {
 describe('Muon (hidden matrices) + AdamW (the rest)', () => {
   it('matches the f64 references over 3 updates on a small GPT-2', async () => {
     const gpu = await getGpu();
-    const cfg = { vocabSize: 29, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2 };
-    const host = initParams(cfg, 9);
-    const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
+    const cfg = gpt2Config({ vocabSize: 29, positions: 16, width: 16, layers: 2, heads: 2 });
+    const host = gpt2Init(cfg, 9);
+    const model = await Model.create(gpu, cfg, (n) => host.get(n)!);
     const opt = new Optimizer(model, optimizerConfig('muon', { muon: { weightDecay: 0.01 } }));
     const ref = new Map([...host].map(([n, v]) => [n, Float64Array.from(v)]));
     const state = new Map(
@@ -164,7 +169,7 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
         muonCount = 0;
         for (const [name, p] of ref) {
           const st = state.get(name)!;
-          if (isMuonMatrix(name)) {
+          if (MUON_NAME.test(name)) {
             muonCount++;
             const [R, C] = model.params.get(name)!.shape as [number, number];
             const O = newtonSchulzRef(muonMomentumRef(grads.get(name)!, st.m, MUON_DEFAULTS.momentum), R, C);
@@ -186,14 +191,14 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
         let worstMuon = 0;
         for (const [name, p] of ref) {
           const worst = worstOfTolerance(await model.params.get(name)!.readF32(), p);
-          if (isMuonMatrix(name)) worstMuon = Math.max(worstMuon, worst);
+          if (MUON_NAME.test(name)) worstMuon = Math.max(worstMuon, worst);
           expect(worst, `step ${step} ${name}`).toBeLessThan(1);
         }
         console.log(
           `Muon step ${step}: grad norm ${gn.toFixed(4)}, worst Muon-matrix error ${worstMuon.toFixed(3)} of tolerance`,
         );
       }
-      expect(muonCount).toBe(4 * cfg.nLayer);
+      expect(muonCount).toBe(4 * cfg.layers);
     } finally {
       opt.dispose();
       model.dispose();
@@ -204,8 +209,9 @@ describe('Muon (hidden matrices) + AdamW (the rest)', () => {
 describe('Muon batches', () => {
   it('groups the hidden matrices by shape, under the scratch cap and the binding limit, each matrix once', () => {
     // GPT-2 124M's twelve blocks: c_attn 768×2304, c_proj 768×768, c_fc 768×3072, mlp c_proj 3072×768.
-    const cfg = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 };
-    const slots = paramLayout(paramSpecs(cfg), 2 ** 28).slots.filter((s) => isMuonMatrix(s.name));
+    const cfg = gpt2Config({ vocabSize: 50257, positions: 1024, width: 768, layers: 12, heads: 12 });
+    const slots = paramLayout(paramSpecs(cfg), 2 ** 28).slots.filter(isMuonMatrix);
+    expect(slots.every((s) => MUON_NAME.test(s.name))).toBe(true);
     expect(slots.length).toBe(48);
     for (const limit of [2 ** 27, 2 ** 24]) {
       const batches = muonBatches(slots, limit);
@@ -229,10 +235,10 @@ describe('Muon batches', () => {
 describe('the step guard', () => {
   it('skips an update whose loss is not finite, and every update after it', async () => {
     const gpu = await getGpu();
-    const cfg = { vocabSize: 19, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2 };
-    const host = initParams(cfg, 2);
+    const cfg = gpt2Config({ vocabSize: 19, positions: 8, width: 16, layers: 1, heads: 2 });
+    const host = gpt2Init(cfg, 2);
     for (const kind of ['adamw', 'muon'] as const) {
-      const model = await Gpt2Model.create(gpu, cfg, (n) => host.get(n)!);
+      const model = await Model.create(gpu, cfg, (n) => host.get(n)!);
       const opt = new Optimizer(model, optimizerConfig(kind));
       const tokens = Int32Array.from({ length: 8 }, (_, i) => i % cfg.vocabSize);
       const run = async (poison: boolean) => {
@@ -268,10 +274,10 @@ describe('the step guard', () => {
 describe('growing in continue mode', () => {
   it("gives the new blocks fresh optimizer state: their update equals a new optimizer's, while the kept blocks continue", async () => {
     const gpu = await getGpu();
-    const small = { vocabSize: 23, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2 };
-    const big = { ...small, nLayer: 2 };
+    const small = gpt2Config({ vocabSize: 23, positions: 8, width: 16, layers: 1, heads: 2 });
+    const big = { ...small, layers: 2 };
     const tokens = Int32Array.from({ length: 16 }, (_, i) => (i * 7) % small.vocabSize);
-    const step = (model: Gpt2Model, opt: Optimizer) => {
+    const step = (model: Model, opt: Optimizer) => {
       opt.zeroGrad();
       const loss = model.loss(tokens, tokens, 2, 8);
       backward(loss);
@@ -279,13 +285,13 @@ describe('growing in continue mode', () => {
       opt.update(1e-2).dispose();
     };
     for (const kind of ['adamw', 'muon'] as const) {
-      const init = initParams(big, 6);
-      const trained = await Gpt2Model.create(gpu, small, (n) => init.get(n)!);
+      const init = gpt2Init(big, 6);
+      const trained = await Model.create(gpu, small, (n) => init.get(n)!);
       const before = new Optimizer(trained, optimizerConfig(kind));
       for (let i = 0; i < 3; i++) step(trained, before);
       // The grown model: the trained block 0 (and embeddings, ln_f) plus a new block 1.
       const kept = await trained.toHost();
-      const grown = async () => Gpt2Model.create(gpu, big, (n) => kept.get(n) ?? init.get(n)!);
+      const grown = async () => Model.create(gpu, big, (n) => kept.get(n) ?? init.get(n)!);
       const [a, b] = [await grown(), await grown()];
       const continued = new Optimizer(a, optimizerConfig(kind));
       continued.inheritState(before);

@@ -2,14 +2,15 @@
 // vocabulary, so it runs in seconds on the software adapter): it grows 2 → 4 blocks, trains the baseline, reports; a
 // run stopped mid-round and resumed from its snapshot gives exactly the uninterrupted run's events and report.
 
+import { gpt2Config } from '../../src/model/gpt2/config';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitTokens } from '../../src/io/corpus';
 import { runInheritune, type InherituneSettings, type PipelineEvent } from '../../src/inheritune/pipeline';
-import { Gpt2Model } from '../../src/model/gpt2';
-import { initParams } from '../../src/model/params';
+import { Model } from '../../src/model/model';
+import { gpt2Init } from '../../src/model/gpt2/params';
 import { Trainer } from '../../src/train/trainer';
 import { optimizerConfig } from '../../src/optim/optimizer';
 import { directoryStore } from '../../src/train/node-store';
@@ -20,17 +21,17 @@ const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', im
   20_000,
 );
 // Bytes as tokens (all < 256): a cheap vocabulary for a synthetic reference.
-const tokens = Uint16Array.from(new TextEncoder().encode(text));
+const tokens = Uint32Array.from(new TextEncoder().encode(text));
 const data = splitTokens(tokens);
-const refConfig = { vocabSize: 256, nPositions: 16, nEmbd: 16, nLayer: 4, nHead: 2 };
+const refConfig = gpt2Config({ vocabSize: 256, positions: 16, width: 16, layers: 4, heads: 2 });
 let refParams: Map<string, Float32Array> | null = null;
 const ref = { config: refConfig, read: async (n: string) => refParams!.get(n)!.slice() };
 
 /** The reference: 40 AdamW updates from init, so a few updates of a smaller model do not already beat it. */
 async function trainReference(): Promise<void> {
   if (refParams) return;
-  const init = initParams(refConfig, 42);
-  const model = await Gpt2Model.create(await getGpu(), refConfig, (n) => init.get(n)!);
+  const init = gpt2Init(refConfig, 42);
+  const model = await Model.create(await getGpu(), refConfig, (n) => init.get(n)!);
   const t = new Trainer(model, data, {
     ...settings('restart').train,
     steps: 40,
@@ -98,7 +99,7 @@ describe('the Inheritune pipeline', () => {
         expect(whole.filter((e) => e.type === 'grow')).toEqual([{ type: 'grow', from: 2, to: 4, mode: grow }]);
         expect(r.baseline?.steps).toBe(6);
         expect(r.final?.n).toBe(4);
-        expect(a.final?.config.nLayer).toBe(4);
+        expect(a.final?.config.layers).toBe(4);
         // Restart re-inherits: round 1 starts from the reference itself, so its start loss is the reference's.
         if (grow === 'restart') expect(r.rounds[1]!.valLossStart).toBe(r.reference.valLoss);
         else expect(r.rounds[1]!.valLossStart).not.toBe(r.reference.valLoss);
@@ -157,7 +158,7 @@ describe('the Inheritune pipeline', () => {
           peak: null,
           store: directoryStore(dirs[0]!),
           onEvent: () => undefined,
-          onFinal: (f) => grownSeen.push(f.config.nLayer),
+          onFinal: (f) => grownSeen.push(f.config.layers),
         },
         settings('restart'),
       );
@@ -189,7 +190,7 @@ describe('the Inheritune pipeline', () => {
           peak: null,
           store: directoryStore(dirs[1]!),
           onEvent: () => undefined,
-          onFinal: (f) => resumedGrown.push(f.config.nLayer),
+          onFinal: (f) => resumedGrown.push(f.config.layers),
         },
         null,
         { resume: true },
@@ -285,9 +286,10 @@ describe('the Inheritune pipeline', () => {
         'the snapshot was trained from another reference checkpoint than this one',
       );
       // The same reference with its config's keys in another order (a reload builds it from config.json) is accepted.
-      const { nHead, nLayer, nEmbd, nPositions, vocabSize } = refConfig;
+      const { heads, layers, width, positions, vocabSize, headDim, family } = refConfig;
       expect(
-        (await resume({ ...ref, config: { nHead, nLayer, nEmbd, nPositions, vocabSize } }, data)).report.status,
+        (await resume({ ...ref, config: { heads, layers, width, positions, vocabSize, headDim, family } }, data)).report
+          .status,
       ).toBe('done');
     } finally {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });

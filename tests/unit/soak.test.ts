@@ -2,9 +2,10 @@
 // buffer pool must not grow (same buffer count and bytes at update 110 and at the end, nothing leaked in use), the
 // work per update stays constant (dispatches and submits), and the JS heap stays bounded.
 
+import { gpt2Config } from '../../src/model/gpt2/config';
 import { describe, expect, it } from 'vitest';
-import { Gpt2Model } from '../../src/model/gpt2';
-import { initParams } from '../../src/model/params';
+import { Model } from '../../src/model/model';
+import { gpt2Init } from '../../src/model/gpt2/params';
 import { optimizerConfig } from '../../src/optim/optimizer';
 import { Trainer, type TrainEvent } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
@@ -18,11 +19,11 @@ const WARM = 210;
 describe('soak', () => {
   it(`${STEPS} updates: pool buffers and bytes flat after warm-up, heap bounded`, { timeout: 900_000 }, async () => {
     const gpu = await getGpu();
-    const config = { vocabSize: 32, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 1 };
-    const host = initParams(config, 3);
-    const model = await Gpt2Model.create(gpu, config, (n) => host.get(n)!);
+    const config = gpt2Config({ vocabSize: 32, positions: 8, width: 8, layers: 1, heads: 1 });
+    const host = gpt2Init(config, 3);
+    const model = await Model.create(gpu, config, (n) => host.get(n)!);
     const rng = new Rng(9);
-    const tokens = Uint16Array.from({ length: 4000 }, (_, i) => (i % 7 === 0 ? rng.int(32) : (i * 5) % 32));
+    const tokens = Uint32Array.from({ length: 4000 }, (_, i) => (i % 7 === 0 ? rng.int(32) : (i * 5) % 32));
     const trainer = new Trainer(
       model,
       { train: tokens.subarray(0, 3600), val: tokens.subarray(3600) },

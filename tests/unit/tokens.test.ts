@@ -176,7 +176,7 @@ describe('corpus: split, validation windows, batches', () => {
       [20, 18],
       [338025, 304222],
     ] as const) {
-      const tokens = Uint16Array.from({ length: n }, (_, i) => i % 65536);
+      const tokens = Uint32Array.from({ length: n }, (_, i) => i % 65536);
       const { train, val } = splitTokens(tokens);
       expect([train.length, val.length]).toEqual([nTrain, n - nTrain]);
       expect(train.buffer).toBe(tokens.buffer);
@@ -190,7 +190,7 @@ describe('corpus: split, validation windows, batches', () => {
   });
 
   it('builds windows [i·ctx, i·ctx+ctx] and names the shortfall', () => {
-    const val = Uint16Array.from({ length: 21 }, (_, i) => 100 + i);
+    const val = Uint32Array.from({ length: 21 }, (_, i) => 100 + i);
     expect(maxWindows(21, 4)).toBe(5);
     expect(maxWindows(20, 4)).toBe(4);
     expect(maxWindows(4, 4)).toBe(0);
@@ -211,7 +211,7 @@ describe('corpus: split, validation windows, batches', () => {
   });
 
   it('samples batches deterministically and within bounds', () => {
-    const train = Uint16Array.from({ length: 1000 }, (_, i) => i);
+    const train = Uint32Array.from({ length: 1000 }, (_, i) => i);
     const a = sampleBatch(train, 8, 32, new Rng(7));
     const b = sampleBatch(train, 8, 32, new Rng(7));
     const c = sampleBatch(train, 8, 32, new Rng(8));
@@ -231,7 +231,7 @@ describe('corpus: split, validation windows, batches', () => {
     expect(sampleBatch(train, 4, 16, rng)).toEqual(sampleBatch(train, 4, 16, resumed));
 
     // Offsets cover [0, len − T − 1] and nothing else.
-    const small = Uint16Array.from({ length: 19 }, (_, i) => i);
+    const small = Uint32Array.from({ length: 19 }, (_, i) => i);
     const seen = new Set<number>();
     const r2 = new Rng(3);
     for (let i = 0; i < 200; i++) {

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { splitTokens } from '../../src/io/corpus';
 import { writeSafetensors } from '../../src/io/safetensors';
 import { encodeGpt2 } from '../../src/io/tokenizer';
-import type { Gpt2Config } from '../../src/model/config';
-import { Gpt2Model } from '../../src/model/gpt2';
-import { initParams } from '../../src/model/params';
+import { type Gpt2Config, gpt2Config } from '../../src/model/gpt2/config';
+import { Model } from '../../src/model/model';
+import { gpt2Init } from '../../src/model/gpt2/params';
 import { optimizerConfig, type OptimizerKind } from '../../src/optim/optimizer';
 import { directoryStore } from '../../src/train/node-store';
 import { memoryStore } from '../../src/train/memory-store';
@@ -28,7 +28,7 @@ const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', im
  * GPT-2 BPE tokens of the first 60k characters, with the 255 most frequent ids renumbered 0…254 and every other id
  * mapped to 255: a 256-token vocabulary keeps the head cheap enough for a software adapter.
  */
-async function compactCorpus(): Promise<{ train: Uint16Array; val: Uint16Array; V: number }> {
+async function compactCorpus(): Promise<{ train: Uint32Array; val: Uint32Array; V: number }> {
   const ids = await encodeGpt2(text);
   const counts = new Map<number, number>();
   for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -37,11 +37,11 @@ async function compactCorpus(): Promise<{ train: Uint16Array; val: Uint16Array; 
     .slice(0, 255)
     .map(([id]) => id);
   const map = new Map(top.map((id, i) => [id, i]));
-  const compact = Uint16Array.from(ids, (id) => map.get(id) ?? 255);
+  const compact = Uint32Array.from(ids, (id) => map.get(id) ?? 255);
   return { ...splitTokens(compact), V: 256 };
 }
 
-const tiny = (V: number): Gpt2Config => ({ vocabSize: V, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 });
+const tiny = (V: number): Gpt2Config => gpt2Config({ vocabSize: V, positions: 32, width: 32, layers: 2, heads: 2 });
 
 function settings(kind: OptimizerKind, over: Partial<TrainSettings> = {}): TrainSettings {
   return {
@@ -59,8 +59,8 @@ function settings(kind: OptimizerKind, over: Partial<TrainSettings> = {}): Train
 }
 
 async function newModel(cfg: Gpt2Config, seed = 1) {
-  const host = initParams(cfg, seed);
-  return Gpt2Model.create(await getGpu(), cfg, (n) => host.get(n)!);
+  const host = gpt2Init(cfg, seed);
+  return Model.create(await getGpu(), cfg, (n) => host.get(n)!);
 }
 
 describe('training a tiny GPT-2 from scratch', () => {
@@ -104,7 +104,7 @@ describe('snapshot and resume', () => {
     it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''})`, async () => {
       const gpu = await getGpu();
       const data = await compactCorpus();
-      const cfg = { ...tiny(data.V), nEmbd: 16 };
+      const cfg = { ...tiny(data.V), width: 16 };
       const s = {
         ...settings(kind, {
           steps: 6,
@@ -187,7 +187,7 @@ describe('snapshot and resume', () => {
 describe('a non-finite step', () => {
   it('halts the run, names the step, and leaves the parameters as they were', async () => {
     const data = await compactCorpus();
-    const cfg = { ...tiny(data.V), nEmbd: 16 };
+    const cfg = { ...tiny(data.V), width: 16 };
     const model = await newModel(cfg);
     const trainer = new Trainer(model, data, settings('adamw', { steps: 10, batch: 2, ctx: 16 }));
     try {

@@ -5,7 +5,15 @@
 import type { SafetensorsFile } from '../../io/safetensors';
 import { CheckpointError } from '../checkpoint-error';
 import type { Checkpoint, HfMapping } from '../family';
-import { type Gpt2Config, type Gpt2Sizes, fromHfConfig, gpt2Config, HF_NAMES, toHfConfig, validateGpt2 } from './config';
+import {
+  type Gpt2Config,
+  type Gpt2Sizes,
+  fromHfConfig,
+  gpt2Config,
+  HF_NAMES,
+  toHfConfig,
+  validateGpt2,
+} from './config';
 import { gpt2Params } from './params';
 
 const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
@@ -97,7 +105,9 @@ async function openGpt2(
         `The number of attention heads is unknown (no config.json) and n_embd ${C} is not a multiple of 64: give n_head.`,
       );
     heads = C / 64;
-    notes.push(`n_head not given: assuming n_embd/64 = ${heads}, GPT-2's head size. Give config.json if that is wrong.`);
+    notes.push(
+      `n_head not given: assuming n_embd/64 = ${heads}, GPT-2's head size. Give config.json if that is wrong.`,
+    );
   }
   if (!Number.isFinite(inferred.positions))
     throw new CheckpointError('Checkpoint has no wpe.weight (position embeddings): not a GPT-2 checkpoint.');

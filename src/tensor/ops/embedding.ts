@@ -105,11 +105,21 @@ export function embedding(tokens: Int32Array, B: number, T: number, table: Tenso
   const gpu = table.gpu;
   const tok = fromArray(gpu, tokens, [B * T], 'i32');
   const out = empty(gpu, [B, T, C]);
-  dispatchElements(gpu, EMBEDDING_FORWARD, [tok.view, table.view, positions.view, out.view], { BT: B * T, T, C }, B * T * C);
+  dispatchElements(
+    gpu,
+    EMBEDDING_FORWARD,
+    [tok.view, table.view, positions.view, out.view],
+    { BT: B * T, T, C },
+    B * T * C,
+  );
   tok.dispose();
   if (isGradEnabled() && (table.requiresGrad || positions.requiresGrad)) {
     const buckets = uploadBuckets(gpu, tokens);
-    tape.record('embedding', [table, positions], [out], { B, T, C, buckets }, [buckets.ids, buckets.starts, buckets.positions]);
+    tape.record('embedding', [table, positions], [out], { B, T, C, buckets }, [
+      buckets.ids,
+      buckets.starts,
+      buckets.positions,
+    ]);
   }
   return out;
 }
