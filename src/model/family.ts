@@ -1,7 +1,7 @@
 // The model-family seam (DESIGN.md "Layout"): everything above src/model/ sees an architecture only through this
 // interface: its config, its parameter table with each tensor's role, init, the forward in pieces (embedding, one
 // block, final norm, head), the Hugging Face mapping, the tokenizer, and the facts the trainer and the settings need.
-// A family's own names (GPT-2's wte, c_attn, …) live in its folder alone.
+// A family's own parameter names live in its folder alone.
 
 import type { SafetensorsFile } from '../io/safetensors';
 import type { Tokenizer } from '../io/tokenizer';

@@ -129,7 +129,7 @@ export function gpt2LossAndGradsRef(
     dx = addRef(dx2, normBack(`${h}ln_1`, s.x, dh));
   }
   const emb = embeddingBackwardRef(tokens, B, T, dx, V, P, C);
-  acc('wte.weight', emb.dwte);
-  acc('wpe.weight', emb.dwpe);
+  acc('wte.weight', emb.dTable);
+  acc('wpe.weight', emb.dPositions);
   return { loss, grads };
 }

@@ -168,14 +168,14 @@ export function embeddingBackwardRef(
   V: number,
   P: number,
   C: number,
-): { dwte: F64; dwpe: F64 } {
-  const dwte = new Float64Array(V * C);
-  const dwpe = new Float64Array(P * C);
+): { dTable: F64; dPositions: F64 } {
+  const dTable = new Float64Array(V * C);
+  const dPositions = new Float64Array(P * C);
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++)
       for (let c = 0; c < C; c++) {
-        dwte[tokens[b * T + t]! * C + c] += g[(b * T + t) * C + c]!;
-        dwpe[t * C + c] += g[(b * T + t) * C + c]!;
+        dTable[tokens[b * T + t]! * C + c] += g[(b * T + t) * C + c]!;
+        dPositions[t * C + c] += g[(b * T + t) * C + c]!;
       }
-  return { dwte, dwpe };
+  return { dTable, dPositions };
 }

@@ -238,7 +238,7 @@ async function crossEntropyCase({ gpu, expect }: Ctx, rng: Rng, N: number, V: nu
   });
 }
 
-/** One embedding case: forward, dwte (grouped by token id on the host) and dwpe. */
+/** One embedding case: forward, the token table's gradient (grouped by token id on the host) and the positions'. */
 async function embeddingCase(
   { gpu, expect }: Ctx,
   rng: Rng,
@@ -250,18 +250,18 @@ async function embeddingCase(
   P: number,
 ): Promise<void> {
   await tidyAsync(async () => {
-    const WTE = f32(rng.normals(V * C));
-    const WPE = f32(rng.normals(P * C));
+    const TABLE = f32(rng.normals(V * C));
+    const POSITIONS = f32(rng.normals(P * C));
     const G = f32(rng.normals(B * T * C));
-    const wte = param(gpu, WTE, [V, C]);
-    const wpe = param(gpu, WPE, [P, C]);
-    const out = ops.embedding(tokens, B, T, wte, wpe);
+    const table = param(gpu, TABLE, [V, C]);
+    const positions = param(gpu, POSITIONS, [P, C]);
+    const out = ops.embedding(tokens, B, T, table, positions);
     backward(out, fromArray(gpu, G, out.shape));
     const tag = `B=${B} T=${T} C=${C} V=${V}`;
-    expect(`forward ${tag}`, await out.readF32(), embeddingRef(tokens, B, T, WTE, WPE, C), TOL_EXACT);
+    expect(`forward ${tag}`, await out.readF32(), embeddingRef(tokens, B, T, TABLE, POSITIONS, C), TOL_EXACT);
     const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
-    expect(`dwte ${tag}`, await grad(wte), ref.dwte, TOL_REDUCE);
-    expect(`dwpe ${tag}`, await grad(wpe), ref.dwpe, TOL_REDUCE);
+    expect(`dTable ${tag}`, await grad(table), ref.dTable, TOL_REDUCE);
+    expect(`dPositions ${tag}`, await grad(positions), ref.dPositions, TOL_REDUCE);
   });
 }
 
@@ -338,7 +338,7 @@ const crossEntropyCheck: Check = {
 
 const embeddingCheck: Check = {
   name: 'embedding',
-  kernels: ['embedding_forward', 'embedding_backward_wte', 'embedding_backward_wpe'],
+  kernels: ['embedding_forward', 'embedding_backward_tokens', 'embedding_backward_positions'],
   async run(ctx) {
     const rng = new Rng(6);
     for (const [B, T, C, V, P] of [
@@ -426,7 +426,7 @@ const headCheck: Check = {
           const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}${early ? ' (gradients in forward)' : ''}`;
           expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
           expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
-          expect(`dwte ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
+          expect(`dw ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
         });
     }
   },

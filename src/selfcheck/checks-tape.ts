@@ -170,15 +170,15 @@ const freshGradientCheck: Check = {
           `head${early ? ' (gradients in forward, moved)' : ''}`,
           [
             { name: 'x', shape: [70, 8] },
-            { name: 'wte', shape: [37, 8] },
+            { name: 'w', shape: [37, 8] },
           ],
           ([x, w], seed) =>
             ops.headCrossEntropy(x!, w!, headTargets, { chunkRows: 64, seed: early ? seed : undefined }),
         );
       }
-      // x = wte: one slot that dx writes chunk by chunk and dwte adds into whole.
+      // x = w (a head tied to its own input): one slot that dx writes chunk by chunk and dw adds into whole.
       const tiedTargets = Int32Array.from({ length: 150 }, (_, i) => (i === 70 ? -100 : (i * 7) % 150));
-      await freshCase(ctx, rng, 'head with x = wte (3 chunks)', [{ name: 'x', shape: [150, 8] }], ([x]) =>
+      await freshCase(ctx, rng, 'head with x = w (3 chunks)', [{ name: 'x', shape: [150, 8] }], ([x]) =>
         ops.headCrossEntropy(x!, x!, tiedTargets, { chunkRows: 64 }),
       );
       await freshCase(ctx, rng, 'transpose', [{ name: 'x', shape: [7, 5] }], ([x]) => ops.transpose(x!));

@@ -81,20 +81,6 @@ export interface TrainerPosition {
   lastValLoss: number | null;
 }
 
-export function validateSettings(s: TrainSettings, positions: number): void {
-  const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${v}`);
-  };
-  int('batch', s.batch, 1);
-  int('ctx', s.ctx, 1);
-  int('accum', s.accum, 1);
-  int('steps', s.steps, 1);
-  int('evalEvery', s.evalEvery, 0);
-  int('evalWindows', s.evalWindows, 1);
-  if (s.ctx > positions) throw new Error(`ctx ${s.ctx} exceeds the model's ${positions} positions`);
-  validateSchedule({ ...s.schedule, total: s.steps });
-}
-
 interface InFlight {
   step: number;
   lr: number;
@@ -124,7 +110,8 @@ export class Trainer {
     readonly settings: TrainSettings,
     readonly peak: Peak | null = null,
   ) {
-    validateSettings(settings, model.config.positions);
+    // The settings schema checked what the user set; the schedule's own precondition guards its arithmetic.
+    validateSchedule({ ...settings.schedule, total: settings.steps });
     this.schedule = { ...settings.schedule, total: settings.steps };
     this.optimizer = new Optimizer(model, settings.optimizer);
     this.rng = new Rng(settings.seed);

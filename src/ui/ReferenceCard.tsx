@@ -182,7 +182,9 @@ export function ReferenceCard() {
       {reference ? (
         <RefInfo r={reference} />
       ) : (
-        <p className="muted">No reference yet: drop a GPT-2 checkpoint, or run the demo, which trains one here.</p>
+        <p className="muted">
+          No reference yet: drop a checkpoint (model.safetensors + config.json), or run the demo, which trains one here.
+        </p>
       )}
       {corpus ? (
         <CorpusCard c={corpus} />

@@ -12,7 +12,7 @@ import { bytesSource, writeSafetensors } from '../../src/io/safetensors';
 import { memoryStore } from '../../src/train/memory-store';
 import { Engine, type EngineEnv } from '../../src/worker/engine';
 import type { Command, MetricPoint, RunSettings, WorkerEvent } from '../../src/worker/protocol';
-import { DEFAULT_SETTINGS } from '../../src/ui/store';
+import { defaultRunSettings } from '../../src/settings/schema';
 
 const FIX = join(__dirname, '../../../shared/fixtures');
 const TEXT = readFileSync(join(__dirname, '../../../shared/data/tinyshakespeare.txt'), 'utf8');
@@ -58,7 +58,7 @@ function harness(store = memoryStore(), onEvent?: (e: WorkerEvent) => void, env:
 
 let uninterrupted: number[] = [];
 const small: RunSettings = {
-  ...DEFAULT_SETTINGS,
+  ...defaultRunSettings(),
   n: 1,
   stepsPerRound: 4,
   ctx: 16,
@@ -109,6 +109,8 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     const analysis = h.events.find((e) => e.type === 'analysis');
     expect(analysis?.type === 'analysis' && analysis.report.layers.map((l) => l.heads.length)).toEqual([2, 2]);
     expect(h.events.some((e) => e.type === 'progress' && e.task === 'tokenizing')).toBe(true);
+    // Nothing to sample or export yet: the page keeps those buttons disabled.
+    expect(h.events.filter((e) => e.type === 'models').at(-1)).toEqual({ type: 'models', current: null, log: false });
   }, 600_000);
 
   it('runs Inheritune (n=1 → grow to 2), then exports a model that parses and a log; pause + resume repeats the same losses', async () => {
@@ -132,6 +134,11 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     uninterrupted = steps.map((p) => p.loss);
     expect(steps.every((p) => Number.isFinite(p.loss) && p.tokens === 32)).toBe(true);
     expect(a.events.some((e) => e.type === 'grow' && e.from === 1 && e.to === 2)).toBe(true);
+    // While training, Sample and Export use the model training now; once the rounds end, the grown one.
+    const models = a.events.flatMap((e) => (e.type === 'models' ? [e.current] : []));
+    expect(models).toContain('the model training now (1 blocks)');
+    expect(models.at(-1)).toBe('the grown model (2 blocks)');
+    expect(a.events.filter((e) => e.type === 'models').at(-1)).toMatchObject({ log: true });
     const report = a.events.find((e) => e.type === 'report');
     expect(report?.type === 'report' && report.report.rounds.map((r) => r.n)).toEqual([1, 2]);
     // Each snapshot (one per round here) shows a bar that then ends.
@@ -296,6 +303,8 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
       const e = h.events.slice(n).find((x) => x.type === 'error');
       return e?.type === 'error' ? e : null;
     };
+    // Every refusal carries a code the page can act on, not only words.
+    const codeAfter = async (cmd: Command) => (await errorAfter(cmd))?.code;
     const garbage = new File([new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])], 'model.safetensors');
     expect((await errorAfter({ type: 'load-checkpoint', files: [garbage] }))?.message).toMatch(
       /model\.safetensors: .*header/i,
@@ -334,7 +343,16 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect((await errorAfter({ type: 'start', settings: small }))?.message).toMatch(
       /A run is under way in another tab/,
     );
+    expect(await codeAfter({ type: 'start', settings: small })).toBe('not-allowed');
     otherTab = false;
+    expect(await codeAfter({ type: 'load-checkpoint', files: [garbage] })).toBe('bad-file');
+    expect(await codeAfter({ type: 'load-checkpoint', files: [llama] })).toBe('bad-file');
+    expect(
+      await codeAfter({ type: 'load-checkpoint', files: [file(join(FIX, 'tiny-2L/model.safetensors')), wrongConfig] }),
+    ).toBe('bad-config');
+    expect(await codeAfter({ type: 'start', settings: { ...small, n: 0 } })).toBe('settings');
+    expect(await codeAfter({ type: 'export', what: 'model' })).toBe('no-model');
+    expect(await codeAfter({ type: 'pause' })).toBeUndefined(); // nothing to pause: nothing happens
     expect((await errorAfter({ type: 'start', settings: { ...small, n: 0 } }))?.message).toMatch(
       /n must be at least 1 \(n = 0 inherits no transformer block\): pick 1 to 1/,
     );

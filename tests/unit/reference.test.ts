@@ -206,14 +206,14 @@ describe('reference backwards vs central finite differences', () => {
     const V = 5;
     const P = 4; // P > T: position 3 is never used and must get zero gradient.
     const C = 3;
-    // Token 1 repeats within a row and across rows, so dwte must accumulate rather than overwrite.
+    // Token 1 repeats within a row and across rows, so dTable must accumulate rather than overwrite.
     const tokens = [1, 4, 1, 0, 1, 4];
     const wte = rng.normals(V * C);
     const wpe = rng.normals(P * C);
     const r = rng.normals(B * T * C);
     const g = embeddingBackwardRef(tokens, B, T, r, V, P, C);
-    expectGrad('dwte', wte, (w) => project(r, embeddingRef(tokens, B, T, w, wpe, C)), g.dwte);
-    expectGrad('dwpe', wpe, (w) => project(r, embeddingRef(tokens, B, T, wte, w, C)), g.dwpe);
+    expectGrad('dTable', wte, (w) => project(r, embeddingRef(tokens, B, T, w, wpe, C)), g.dTable);
+    expectGrad('dPositions', wpe, (w) => project(r, embeddingRef(tokens, B, T, wte, w, C)), g.dPositions);
   });
 
   describe('transposeRef (its backward is the transpose of the upstream gradient)', () => {
