@@ -1,4 +1,7 @@
 // The GPU runtime: one device, its pool and pipeline cache, a command batch with a uniform ring, readback, errors.
+// Longer than 400 lines for a reason: every dispatch, copy, clear, upload and readback goes through this one class
+// because they share the open batch (encoder, compute pass, uniform ring, staging chunks); its separable parts
+// already live in their own files (pool, pipelines, bind groups, timestamps, limits, kernel choices).
 
 import { type Acquired, type AdapterDescription, isSoftwareAdapter } from './device';
 import { GpuDeviceError } from './errors';

@@ -1,4 +1,4 @@
-// The safetensors format: a validating reader with lazy per-tensor reads, and a writer of F32 tensors.
+// The safetensors format: a validating reader with lazy per-tensor reads (the writer is safetensors-write.ts).
 // Validation follows the Rust `safetensors` crate (the reference implementation) and is stricter where JSON.parse
 // would silently accept an ambiguous file (duplicate keys). Browser-safe: no node: imports; Node file access lives
 // in node-source.ts.
@@ -88,11 +88,11 @@ export interface SafetensorsFile {
   readF32(name: string): Promise<Float32Array>;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-type Fail = (message: string, tensor?: string) => never;
+export type Fail = (message: string, tensor?: string) => never;
 
-function failer(label: string | undefined): Fail {
+export function failer(label: string | undefined): Fail {
   return (message, tensor) => {
     throw new SafetensorsError(label ? `${label}: ${message}` : message, tensor);
   };
@@ -165,7 +165,7 @@ function decodeHeader(bytes: Uint8Array, fail: Fail): string {
   }
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
@@ -251,7 +251,7 @@ function parseMetadata(v: unknown, fail: Fail): Record<string, string> {
   return Object.fromEntries(out);
 }
 
-const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+export const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 function parseEntry(name: string, v: unknown, dataStart: number, fail: Fail): TensorInfo {
   const t = `tensor ${JSON.stringify(name)}`;
@@ -360,66 +360,5 @@ function toF32(bytes: Uint8Array, dtype: Dtype): Float32Array {
   const out = new Float32Array(src.length);
   const bits = new Uint32Array(out.buffer);
   for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
-  return out;
-}
-
-/**
- * Serialises F32 tensors in the given order (data_offsets contiguous in that order). The header JSON is padded with
- * spaces so the data starts on an 8-byte boundary; `__metadata__` is written only when metadata is given. Returns
- * the parts to concatenate (`new Blob(parts)` in the browser, writeParts in Node): the prefix + header, then one
- * view per tensor (no copy on little-endian hosts unless the floats live in a SharedArrayBuffer).
- */
-export function writeSafetensors(
-  tensors: { name: string; shape: number[]; data: Float32Array }[],
-  metadata?: Record<string, string>,
-): Uint8Array<ArrayBuffer>[] {
-  const fail: Fail = failer(undefined);
-  const entries: string[] = [];
-  if (metadata !== undefined) entries.push(`"__metadata__":${JSON.stringify(checkedMetadata(metadata, fail))}`);
-  const seen = new Set<string>();
-  let offset = 0;
-  for (const { name, shape, data } of tensors) {
-    checkWritable(name, shape, data, seen, fail);
-    const end = offset + data.byteLength;
-    entries.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: 'F32', shape, data_offsets: [offset, end] })}`);
-    offset = end;
-  }
-  const json = new TextEncoder().encode(`{${entries.join(',')}}`);
-  const n = Math.ceil(json.byteLength / 8) * 8;
-  const head = new Uint8Array(8 + n).fill(0x20, 8 + json.byteLength);
-  new DataView(head.buffer).setBigUint64(0, BigInt(n), true);
-  head.set(json, 8);
-  return [head, ...tensors.map(({ data }) => leBytes(data))];
-}
-
-function checkedMetadata(metadata: Record<string, string>, fail: Fail): Record<string, string> {
-  for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') fail(`metadata value for ${JSON.stringify(k)} must be a string, found ${describe(v)}`);
-  }
-  return metadata;
-}
-
-function checkWritable(name: string, shape: number[], data: Float32Array, seen: Set<string>, fail: Fail): void {
-  const t = `tensor ${JSON.stringify(name)}`;
-  if (name === '__metadata__') fail('"__metadata__" is reserved and cannot name a tensor', name);
-  if (seen.has(name)) fail(`duplicate tensor name ${JSON.stringify(name)}`, name);
-  seen.add(name);
-  if (!Array.isArray(shape) || !shape.every(isIndex))
-    fail(`${t}: shape must be non-negative integers, found ${JSON.stringify(shape)}`, name);
-  const elements = shape.reduce((a, b) => a * b, 1);
-  if (elements !== data.length)
-    fail(`${t}: shape ${JSON.stringify(shape)} has ${elements} elements but data has ${data.length}`, name);
-}
-
-/** Views the floats without copying where possible; typed over ArrayBuffer so `new Blob(parts)` type-checks. */
-function leBytes(data: Float32Array): Uint8Array<ArrayBuffer> {
-  if (LITTLE_ENDIAN && data.buffer instanceof ArrayBuffer)
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const out = new Uint8Array(data.byteLength);
-  if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  else {
-    const view = new DataView(out.buffer);
-    for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i], true);
-  }
   return out;
 }

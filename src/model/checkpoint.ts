@@ -2,7 +2,8 @@
 // (config.json's model_type, else the tensor names), and let the family map it; export a model as model.safetensors
 // (F32, canonical names, {"format":"pt"}) + config.json; the config of inherit(n).
 
-import { openSafetensors, type ByteSource, writeSafetensors } from '../io/safetensors';
+import { openSafetensors, type ByteSource } from '../io/safetensors';
+import { writeSafetensors } from '../io/safetensors-write';
 import type { Tokenizer } from '../io/tokenizer';
 import { CheckpointError } from './checkpoint-error';
 import type { Checkpoint, ModelConfig, ModelFamily } from './family';

@@ -8,7 +8,7 @@ import { attentionRef } from '../reference/nn';
 import { meanProbsRef } from '../reference/attention-probs';
 import { f32 } from './compare';
 import type { Check, CheckContext } from './harness';
-import { TOL_REDUCE } from './checks-ops';
+import { TOL_REDUCE } from './support';
 
 async function probsCase(
   { gpu, expect }: CheckContext,

@@ -9,7 +9,8 @@ import * as ops from '../tensor';
 import { matmulBackwardRef, matmulRef } from '../reference/linalg';
 import { f32 } from './compare';
 import type { Check } from './harness';
-import { layernormCase, param, TOL_REDUCE } from './checks-ops';
+import { layernormCase } from './checks-ops';
+import { param, TOL_REDUCE } from './support';
 
 /** Any difference fails (a zero tolerance would divide 0 by 0). */
 const EXACT = { atol: Number.MIN_VALUE, rtol: 0 };

@@ -12,7 +12,7 @@ import { geluBackwardRef, geluRef, matmulBackwardRef, matmulRef } from '../refer
 import { roundToHalf } from '../util/half';
 import { differingArrays, differingElements, f32, EXACT_COUNT } from './compare';
 import type { Check } from './harness';
-import { param, TOL_REDUCE } from './checks-ops';
+import { param, TOL_REDUCE } from './support';
 
 type Ctx = Parameters<Check['run']>[0];
 

@@ -1,10 +1,10 @@
-// Self-checks of every op: GPU forward and backward against the f64 references, on odd shapes
-// (1, 7, 33, 65: not multiples of any workgroup size).
+// Self-checks of the ops inside the blocks (matmul, elementwise, LayerNorm, attention, reductions) and of grids
+// folded past the workgroup-count limit: GPU forward and backward against the f64 references, on odd shapes (1, 7,
+// 33, 65: not multiples of any workgroup size). The model's two ends are checks-ends.ts's.
 
 import { Rng } from '../util/rng';
-import { backward, fromArray, tidyAsync, type Tensor } from '../tensor';
+import { backward, fromArray, tidyAsync } from '../tensor';
 import * as ops from '../tensor';
-import type { Gpu } from '../gpu/runtime';
 import {
   matmulRef,
   matmulBackwardRef,
@@ -15,33 +15,11 @@ import {
   l2NormRef,
   addRef,
 } from '../reference/linalg';
-import {
-  layernormRef,
-  layernormBackwardRef,
-  attentionRef,
-  attentionBackwardRef,
-  crossEntropyRef,
-  embeddingRef,
-  embeddingBackwardRef,
-} from '../reference/nn';
-import { differingElements, f32, type Tolerance, EXACT_COUNT } from './compare';
+import { layernormRef, layernormBackwardRef, attentionRef, attentionBackwardRef } from '../reference/nn';
+import { crossEntropyCase, embeddingCase } from './checks-ends';
+import { differingElements, f32, EXACT_COUNT } from './compare';
+import { type Ctx, grad, param, TOL_ELEMENTWISE, TOL_EXACT, TOL_REDUCE } from './support';
 import type { Check } from './harness';
-
-export const TOL_EXACT: Tolerance = { atol: 1e-6, rtol: 1e-6 };
-export const TOL_ELEMENTWISE: Tolerance = { atol: 1e-6, rtol: 1e-5 };
-export const TOL_REDUCE: Tolerance = { atol: 1e-5, rtol: 1e-4 };
-
-/** A trainable GPU tensor holding f32-rounded copies of `x`. */
-export function param(gpu: Gpu, x: Float64Array, shape: number[]): Tensor {
-  const t = fromArray(gpu, x, shape);
-  t.requiresGrad = true;
-  return t;
-}
-
-async function grad(t: Tensor): Promise<Float32Array> {
-  if (!t.grad) throw new Error(`tensor [${t.shape.join(', ')}] got no gradient`);
-  return t.grad.readF32();
-}
 
 const matmulCheck: Check = {
   name: 'matmul',
@@ -151,8 +129,6 @@ const elementwiseCheck: Check = {
   },
 };
 
-type Ctx = Parameters<Check['run']>[0];
-
 /**
  * One LayerNorm case: forward, dx, dw, db. `half`: the output as an f16 tensor (half-precision activations), which
  * must hold the same halves as the f32 output rounded by toHalf on this device, within one half rounding of the f64
@@ -219,52 +195,6 @@ async function attentionCase(
 }
 
 /** One cross-entropy case, every fifth row ignored, with a non-unit upstream gradient (it must scale the result). */
-async function crossEntropyCase({ gpu, expect }: Ctx, rng: Rng, N: number, V: number): Promise<void> {
-  await tidyAsync(async () => {
-    const Z = f32(rng.normals(N * V, 3));
-    const targets = Int32Array.from({ length: N }, (_, i) => (i % 5 === 3 ? ops.IGNORE_INDEX : rng.int(V)));
-    const z = param(gpu, Z, [N, V]);
-    const loss = ops.crossEntropy(z, targets);
-    backward(loss, fromArray(gpu, [0.75], [1]));
-    const ref = crossEntropyRef(Z, targets, N, V);
-    const tag = `N=${N} V=${V}`;
-    expect(`loss ${tag}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
-    expect(
-      `dlogits ${tag}`,
-      await grad(z),
-      ref.dlogits.map((v) => 0.75 * v),
-      TOL_REDUCE,
-    );
-  });
-}
-
-/** One embedding case: forward, the token table's gradient (grouped by token id on the host) and the positions'. */
-async function embeddingCase(
-  { gpu, expect }: Ctx,
-  rng: Rng,
-  tokens: Int32Array,
-  B: number,
-  T: number,
-  C: number,
-  V: number,
-  P: number,
-): Promise<void> {
-  await tidyAsync(async () => {
-    const TABLE = f32(rng.normals(V * C));
-    const POSITIONS = f32(rng.normals(P * C));
-    const G = f32(rng.normals(B * T * C));
-    const table = param(gpu, TABLE, [V, C]);
-    const positions = param(gpu, POSITIONS, [P, C]);
-    const out = ops.embedding(tokens, B, T, table, positions);
-    backward(out, fromArray(gpu, G, out.shape));
-    const tag = `B=${B} T=${T} C=${C} V=${V}`;
-    expect(`forward ${tag}`, await out.readF32(), embeddingRef(tokens, B, T, TABLE, POSITIONS, C), TOL_EXACT);
-    const ref = embeddingBackwardRef(tokens, B, T, G, V, P, C);
-    expect(`dTable ${tag}`, await grad(table), ref.dTable, TOL_REDUCE);
-    expect(`dPositions ${tag}`, await grad(positions), ref.dPositions, TOL_REDUCE);
-  });
-}
-
 const layernormCheck: Check = {
   name: 'layernorm',
   kernels: ['layernorm_forward', 'layernorm_backward', 'layernorm_backward_params'],
@@ -310,48 +240,6 @@ const attentionCheck: Check = {
   },
 };
 
-const crossEntropyCheck: Check = {
-  name: 'cross-entropy',
-  kernels: ['crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
-  async run(ctx) {
-    const rng = new Rng(5);
-    // The last case is GPT-2's vocabulary: 197 strided passes per thread over a row.
-    for (const [N, V] of [
-      [1, 1],
-      [1, 5],
-      [7, 65],
-      [33, 300],
-      [65, 1000],
-      [3, 50257],
-    ] as const)
-      await crossEntropyCase(ctx, rng, N, V);
-    const { gpu, expect } = ctx;
-    await tidyAsync(async () => {
-      const z = param(gpu, f32(rng.normals(6)), [2, 3]);
-      const loss = ops.crossEntropy(z, Int32Array.from([-1, -100]));
-      backward(loss);
-      expect('all rows ignored: loss 0', await loss.readF32(), [0], TOL_EXACT);
-      expect('all rows ignored: no gradient', await grad(z), new Float64Array(6), TOL_EXACT);
-    });
-  },
-};
-
-const embeddingCheck: Check = {
-  name: 'embedding',
-  kernels: ['embedding_forward', 'embedding_backward_tokens', 'embedding_backward_positions'],
-  async run(ctx) {
-    const rng = new Rng(6);
-    for (const [B, T, C, V, P] of [
-      [1, 1, 1, 1, 1],
-      [2, 7, 33, 5, 9],
-      [3, 33, 7, 65, 40],
-    ] as const) {
-      const tokens = Int32Array.from({ length: B * T }, () => rng.int(V)); // V < B·T: ids repeat
-      await embeddingCase(ctx, rng, tokens, B, T, C, V, P);
-    }
-  },
-};
-
 const reduceCheck: Check = {
   name: 'sum, global norm, transpose',
   kernels: ['reduce_sum', 'broadcast_accumulate', 'transpose'],
@@ -392,51 +280,6 @@ const reduceCheck: Check = {
   },
 };
 
-const headCheck: Check = {
-  name: 'tied head + cross-entropy (chunked)',
-  kernels: ['matmul', 'crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
-  async run({ gpu, expect }) {
-    const rng = new Rng(9);
-    // 150 rows in chunks of 64: two full chunks and a partial one; every seventh row ignored. Each case twice: the
-    // gradients recomputed in backward, and made in the forward pass for a seed given up front (a training step).
-    for (const [N, C, V, chunkRows] of [
-      [150, 12, 37, 64],
-      [5, 8, 300, 64],
-      [130, 16, 3001, 128],
-    ] as const) {
-      for (const early of [false, true])
-        await tidyAsync(async () => {
-          const X = f32(rng.normals(N * C));
-          const W = f32(rng.normals(V * C, 0.5));
-          const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
-          const x = param(gpu, X, [N, C]);
-          const w = param(gpu, W, [V, C]);
-          const seed = fromArray(gpu, [1.5], [1]);
-          const loss = ops.headCrossEntropy(x, w, targets, { chunkRows, seed: early ? seed : undefined });
-          backward(loss, seed);
-          const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
-          const logits = matmulRef(X, W, null, dims);
-          const ce = crossEntropyRef(logits, targets, N, V);
-          const mm = matmulBackwardRef(
-            X,
-            W,
-            ce.dlogits.map((v) => 1.5 * v),
-            dims,
-          );
-          const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}${early ? ' (gradients in forward)' : ''}`;
-          expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
-          expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
-          expect(`dw ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
-        });
-    }
-  },
-};
-
-/**
- * Folded 2-D grids: row and element counts past the grid's x limit, so kernels see x·y > count workgroups and must
- * ignore the surplus. The limit is lowered to a prime (the logic does not depend on its value; reaching the real
- * 65535 costs minutes per kernel on a software adapter), plus one real case past 65535 workgroups for add.
- */
 const foldedGridCheck: Check = {
   name: 'folded 2-D grids',
   kernels: ['add', 'gelu_*', 'layernorm_*', 'crossentropy_*', 'attention_*', 'embedding_*', 'reduce_sum'],
@@ -485,9 +328,6 @@ export const opChecks: Check[] = [
   elementwiseCheck,
   layernormCheck,
   attentionCheck,
-  crossEntropyCheck,
-  embeddingCheck,
   reduceCheck,
-  headCheck,
   foldedGridCheck,
 ];

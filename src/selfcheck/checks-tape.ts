@@ -11,7 +11,7 @@ import * as ops from '../tensor';
 import { withPoisonedGradients } from '../tensor/tape';
 import { EXACT_COUNT, f32 } from './compare';
 import type { Check, CheckContext } from './harness';
-import { param } from './checks-ops';
+import { param } from './support';
 
 /** Elements that differ in value (NaN differs from everything; −0 equals +0). */
 const unequal = (a: ArrayLike<number>, b: ArrayLike<number>): number =>

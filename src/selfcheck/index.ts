@@ -1,5 +1,6 @@
 // Every self-check, in the order the page and the test suite run them.
 
+import { endChecks } from './checks-ends';
 import { opChecks } from './checks-ops';
 import { matmulChecks } from './checks-matmul';
 import { optimChecks } from './checks-optim';
@@ -11,6 +12,7 @@ import type { Check } from './harness';
 
 export const allChecks: Check[] = [
   ...opChecks,
+  ...endChecks,
   ...matmulChecks,
   ...halfChecks,
   ...optimChecks,

@@ -4,7 +4,7 @@
 import type { BufferLimits } from '../gpu/limits';
 import { type Gpt2Config, gpt2Config, gpt2WidestActivation } from '../model/gpt2/config';
 import { batchFitProblem } from './fit';
-import type { FieldSpec, RunSettings, SettingsContext, SettingsIssue } from './schema';
+import { type FieldSpec, fieldProblem, type RunSettings, type SettingsContext, type SettingsIssue } from './schema';
 
 export interface DemoSettings {
   layers: number;
@@ -49,15 +49,8 @@ export const DEMO_FIELDS: Record<keyof DemoSettings, FieldSpec> = {
 export function checkDemo(d: DemoSettings, limits?: BufferLimits | null): SettingsIssue[] {
   const issues: SettingsIssue[] = [];
   for (const field of Object.keys(DEMO_FIELDS) as (keyof DemoSettings)[]) {
-    const { label, kind } = DEMO_FIELDS[field];
-    const v = d[field];
-    if (kind.type === 'int' && !(Number.isInteger(v) && v >= kind.min && v <= (kind.max ?? Infinity)))
-      issues.push({
-        field,
-        message: `${label} must be a whole number from ${kind.min} to ${kind.max}, got ${Number.isFinite(v) ? v : 'nothing'}`,
-      });
-    if (kind.type === 'number' && !(Number.isFinite(v) && v > 0))
-      issues.push({ field, message: `${label} must be a positive number, got ${Number.isFinite(v) ? v : 'nothing'}` });
+    const problem = fieldProblem(DEMO_FIELDS[field], d[field]);
+    if (problem) issues.push({ field, message: `${DEMO_FIELDS[field].label} ${problem}` });
   }
   const bad = new Set(issues.map((i) => i.field));
   if (!bad.has('width') && !bad.has('heads') && d.width % d.heads)

@@ -256,7 +256,7 @@ const got = (v: unknown): string =>
         : 'nothing';
 
 /** A field's own rule (its kind and limits) against a value; `max` narrows the kind's limit, with its reason. */
-function fieldProblem(spec: FieldSpec, v: unknown, max?: { value: number; why: string }): string | null {
+export function fieldProblem(spec: FieldSpec, v: unknown, max?: { value: number; why: string }): string | null {
   const k = spec.kind;
   if (v === null && spec.nullable) return null;
   switch (k.type) {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeSafetensors } from '../../src/io/safetensors';
+import { writeSafetensors } from '../../src/io/safetensors-write';
 import { CHROMIUM_ARGS, openApp, type AppSession } from './browser';
 
 const FIX = join(__dirname, '../../../shared/fixtures');

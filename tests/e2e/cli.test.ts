@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
-import { writeSafetensors } from '../../src/io/safetensors';
+import { writeSafetensors } from '../../src/io/safetensors-write';
 
 const ROOT = join(__dirname, '../..');
 const FIX = join(ROOT, '../shared/fixtures');

@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, inheritedConfig, openCheckpoint } from '../../src/model/checkpoint';
-import { bytesSource, writeSafetensors } from '../../src/io/safetensors';
+import { bytesSource } from '../../src/io/safetensors';
+import { writeSafetensors } from '../../src/io/safetensors-write';
 import { toHfConfig, gpt2Config } from '../../src/model/gpt2/config';
 import { paramSpecs } from '../../src/model/params';
 

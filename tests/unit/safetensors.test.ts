@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileSource, writeParts } from '../../src/io/node-source';
-import { blobSource, bytesSource, openSafetensors, SafetensorsError, writeSafetensors } from '../../src/io/safetensors';
+import { blobSource, bytesSource, openSafetensors, SafetensorsError } from '../../src/io/safetensors';
+import { writeSafetensors } from '../../src/io/safetensors-write';
 import { f16ToF32Bits } from '../../src/util/half';
 
 const FIXTURES = '/work/shared/fixtures';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitTokens } from '../../src/io/corpus';
-import { writeSafetensors } from '../../src/io/safetensors';
+import { writeSafetensors } from '../../src/io/safetensors-write';
 import { encodeGpt2 } from '../../src/io/tokenizer';
 import { type Gpt2Config, gpt2Config } from '../../src/model/gpt2/config';
 import { Model } from '../../src/model/model';
