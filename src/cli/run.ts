@@ -14,7 +14,7 @@ import { parseFlags } from './args';
 import { logWriter, say } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import { refuse, resolvePeak, RUN_FLAGS, settingsFromFlags, TRAIN_FLAGS, warmupFor } from './settings';
+import { followDefaults, refuse, resolvePeak, RUN_FLAGS, settingsFromFlags, TRAIN_FLAGS } from './settings';
 
 export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
       [--paper-code] [--baseline] <training options>
@@ -30,7 +30,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const { train, val } = await loadCorpus(f.data as string, tokenizerOf(ckpt.config));
     const context = settingsContext(ckpt.config, { train: train.length, val: val.length }, 'the reference');
     const given = settingsFromFlags(f, RUN_FIELDS, defaultRunSettings(context));
-    const settings = { ...given, warmup: warmupFor(f, given.stepsPerRound, given.warmup) };
+    const settings = followDefaults(f, given, given.stepsPerRound, val.length);
     // A resumed run trains with its snapshot's settings.
     if (!f.resume) refuse(checkRunSettings(settings, context), RUN_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));

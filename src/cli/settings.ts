@@ -7,11 +7,13 @@ import { measureMatmulPeak, type Peak, peakFromTable, userPeak } from '../train/
 import {
   assertValid,
   defaultWarmup,
+  defaultWindows,
   type FieldSpec,
   RUN_FIELDS,
   SettingsError,
   type SettingsIssue,
   TRAINING_FIELDS,
+  type TrainingSettings,
 } from '../settings/schema';
 import { type FlagSpec, type Parsed, UsageError } from './args';
 
@@ -52,9 +54,21 @@ export function settingsFromFlags<S extends object>(f: Parsed, fields: Record<ke
   return out as S;
 }
 
-/** The default warmup follows the steps given (a tenth of a round), unless --warmup is given. */
-export function warmupFor(f: Parsed, steps: number, given: number): number {
-  return f.warmup === undefined ? defaultWarmup(steps) : given;
+/**
+ * The defaults that depend on other flags: the warmup follows the steps given (a tenth of a round), the validation
+ * windows the context given (20, or as many as fit), each unless given itself.
+ */
+export function followDefaults<T extends Pick<TrainingSettings, 'warmup' | 'evalWindows' | 'ctx'>>(
+  f: Parsed,
+  s: T,
+  steps: number,
+  val: number,
+): T {
+  return {
+    ...s,
+    warmup: f.warmup === undefined ? defaultWarmup(steps) : s.warmup,
+    evalWindows: f.windows === undefined ? defaultWindows(val, s.ctx) : s.evalWindows,
+  };
 }
 
 /** Refuses the first problem as a usage error naming its flag. */

@@ -20,7 +20,7 @@ import { parseFlags, UsageError } from './args';
 import { logWriter } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import { refuse, resolvePeak, settingsFromFlags, TRAIN_FLAGS, warmupFor } from './settings';
+import { followDefaults, refuse, resolvePeak, settingsFromFlags, TRAIN_FLAGS } from './settings';
 
 export const TRAIN_ENTRY = `  train --data <text-file> --out DIR --steps S (--model <dir-or-file> | --layers L --width C --heads H [--positions P])
       <training options>
@@ -77,7 +77,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const { train, val } = await loadCorpus(f.data as string, tokenizerOf(config));
     const context = settingsContext(config, { train: train.length, val: val.length }, 'the model');
     const given = settingsFromFlags<TrainingSettings>(f, TRAINING_FIELDS, defaultRunSettings(context));
-    const training = { ...given, warmup: warmupFor(f, steps, given.warmup) };
+    const training = followDefaults(f, given, steps, val.length);
     if (!f.resume) refuse(checkTraining(training, steps, context), TRAINING_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));
     if (!f.resume) refuse(checkTraining(training, steps, { ...context, limits: gpu.limits }), TRAINING_FIELDS);

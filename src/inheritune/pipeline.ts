@@ -15,50 +15,24 @@ import { validationLoss } from '../train/evaluate';
 import type { Peak } from '../train/peak';
 import { readFinal, RUN_FILES, writeFinal } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
-import { Trainer, type TrainEvent } from '../train/trainer';
+import { Trainer } from '../train/trainer';
 import { continueSource, inheritSource, type ReadParam } from './inherit';
-import { type InputPrints, inputPrints, resumeProblem } from './inputs';
+import { inputPrints, resumeProblem } from './inputs';
 import {
-  type CurrentRound,
   type GrowMode,
   type InherituneSettings,
   inherituneRounds,
+  type PipelineEvent,
+  type PipelineState,
   nextRound,
   type Phase,
   type RoundResult,
-  type RoundsState,
   type RunReport,
   roundAt,
   runReport,
 } from './rounds';
 
-export type { GrowMode, InherituneSettings, Phase, RoundResult, RunReport };
-
-export type PipelineEvent =
-  | { type: 'reference'; layers: number; params: number; valLoss: number }
-  | { type: 'round-start'; phase: Phase; round: number; n: number; params: number; valLoss: number; resumed: boolean }
-  | (TrainEvent & { phase: Phase; round: number })
-  | { type: 'round-end'; result: RoundResult }
-  | { type: 'grow'; from: number; to: number; mode: GrowMode }
-  | { type: 'snapshot'; phase: Phase; round: number; step: number }
-  /** A non-finite step was discarded and the run went back to its last snapshot, with the learning rate scaled. */
-  | { type: 'rollback'; phase: Phase; round: number; fromStep: number; toStep: number; lrScale: number; reason: string }
-  | { type: 'report'; report: RunReport };
-
-/** What a snapshot carries besides the trainer: where the pipeline stands. */
-export interface PipelineState extends RoundsState {
-  /** The round under way (its first snapshot is taken before its opening evaluation). */
-  current: CurrentRound;
-  /** Learning-rate multiplier (halved by a rollback) and rollbacks taken; absent means 1 and 0. */
-  lrScale?: number;
-  rollbacks?: number;
-  /** This run kept the grown model in the run folder (before its baseline); a file there without it is another run's. */
-  finalSaved?: boolean;
-  /** The run has ended (its last snapshot): resuming it reports again and trains nothing. */
-  done?: boolean;
-  /** Fingerprints of the reference and the tokens the run was started with (absent in older snapshots). */
-  inputs?: InputPrints;
-}
+export type { GrowMode, InherituneSettings, PipelineEvent, PipelineState, Phase, RoundResult, RunReport };
 
 /** Rollbacks a run may take after non-finite steps before it stops, and what each does to the learning rate. */
 export const MAX_ROLLBACKS = 1;
@@ -106,7 +80,8 @@ class InherituneRun {
 
   private constructor(
     private readonly ctx: PipelineContext,
-    private state: PipelineState,
+    /** Where the run stands (what a snapshot carries besides the trainer). */
+    public state: PipelineState,
     private trainer: Trainer,
     /** Resumed from a snapshot, and its first round not yet announced. */
     private resumed: boolean,
@@ -124,6 +99,11 @@ class InherituneRun {
   static async start(ctx: PipelineContext, settings: InherituneSettings | null): Promise<InherituneRun> {
     if (!settings) throw new Error('settings are required for a new run');
     const { gpu, ref } = ctx;
+    // Made first (lazily: nothing is read yet), so an n the reference cannot give fails before any GPU work.
+    const first = inheritSource(ref.config, ref.read, settings.n, {
+      paperCode: settings.paperCode,
+      seed: settings.initSeed,
+    });
     const progress = (d: number, t: number) => ctx.onLoadProgress?.('loading reference', d, t);
     const refModel = await Model.create(gpu, ref.config, (n) => ref.read(n), progress);
     let refVal: number;
@@ -134,21 +114,21 @@ class InherituneRun {
     }
     const reference = { layers: ref.config.layers, params: paramCount(ref.config), valLoss: refVal };
     ctx.onEvent({ type: 'reference', ...reference });
-    const first = inheritSource(ref.config, ref.read, settings.n, {
-      paperCode: settings.paperCode,
-      seed: settings.initSeed,
-    });
     const trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
     ctx.onModel?.(trainer.model);
-    const state: PipelineState = {
-      settings,
-      reference,
-      rounds: [],
-      current: roundAt('inheritune', 0, settings.n),
-      inputs: await inputPrints(ref, ctx.data),
-    };
-    const run = new InherituneRun(ctx, state, trainer, false);
-    await run.snapshot();
+    const run = new InherituneRun(
+      ctx,
+      { settings, reference, rounds: [], current: roundAt('inheritune', 0, settings.n) },
+      trainer,
+      false,
+    );
+    try {
+      run.state.inputs = await inputPrints(ref, ctx.data);
+      await run.snapshot();
+    } catch (e) {
+      run.close();
+      throw e;
+    }
     return run;
   }
 

@@ -1,7 +1,9 @@
 // The Inheritune recipe's decisions as pure functions (DESIGN.md "Grow"): where a run stands, what follows a finished
-// round (grow by two, train the baseline, or stop), and the report. No GPU, no I/O: the pipeline carries them out.
+// round (grow by two, train the baseline, or stop), and the report; and the run's state and events as data. No GPU,
+// no I/O: the pipeline carries them out.
 
-import type { TrainSettings } from '../train/trainer';
+import type { TrainEvent, TrainSettings } from '../train/trainer';
+import type { InputPrints } from './inputs';
 
 export type GrowMode = 'restart' | 'continue';
 export type Phase = 'inheritune' | 'baseline';
@@ -112,4 +114,30 @@ export function runReport(state: RoundsState, status: RunReport['status'], halt?
     status,
     ...(status === 'halted' && halt ? { halt } : {}),
   };
+}
+
+export type PipelineEvent =
+  | { type: 'reference'; layers: number; params: number; valLoss: number }
+  | { type: 'round-start'; phase: Phase; round: number; n: number; params: number; valLoss: number; resumed: boolean }
+  | (TrainEvent & { phase: Phase; round: number })
+  | { type: 'round-end'; result: RoundResult }
+  | { type: 'grow'; from: number; to: number; mode: GrowMode }
+  | { type: 'snapshot'; phase: Phase; round: number; step: number }
+  /** A non-finite step was discarded and the run went back to its last snapshot, with the learning rate scaled. */
+  | { type: 'rollback'; phase: Phase; round: number; fromStep: number; toStep: number; lrScale: number; reason: string }
+  | { type: 'report'; report: RunReport };
+
+/** What a snapshot carries besides the trainer: where the pipeline stands. */
+export interface PipelineState extends RoundsState {
+  /** The round under way (its first snapshot is taken before its opening evaluation). */
+  current: CurrentRound;
+  /** Learning-rate multiplier (halved by a rollback) and rollbacks taken; absent means 1 and 0. */
+  lrScale?: number;
+  rollbacks?: number;
+  /** This run kept the grown model in the run folder (before its baseline); a file there without it is another run's. */
+  finalSaved?: boolean;
+  /** The run has ended (its last snapshot): resuming it reports again and trains nothing. */
+  done?: boolean;
+  /** Fingerprints of the reference and the tokens the run was started with (absent in older snapshots). */
+  inputs?: InputPrints;
 }

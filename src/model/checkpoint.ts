@@ -53,7 +53,8 @@ export async function openCheckpoint(
   }
   const names = [...file.tensors.keys()];
   const modelType = typeof json?.model_type === 'string' ? json.model_type : undefined;
-  let family: ModelFamily | undefined;
+  const byNames = allFamilies().find((f) => f.hf.recognizes(names));
+  let family = byNames;
   if (modelType !== undefined) {
     family = allFamilies().find((f) => f.hf.modelTypes.includes(modelType));
     if (!family)
@@ -61,10 +62,13 @@ export async function openCheckpoint(
         `config.json describes a "${modelType}" model, which Inheritune Studio does not read (it reads ${readable()}).`,
         { inConfig: true },
       );
-  } else {
-    family = allFamilies().find((f) => f.hf.recognizes(names));
-    if (!family) throw unknownLayout(names);
+    if (byNames && byNames !== family)
+      throw new CheckpointError(
+        `config.json describes a "${modelType}" model, but the tensors are a ${byNames.label} checkpoint's: give the config.json that belongs to this model.safetensors.`,
+        { inConfig: true },
+      );
   }
+  if (!family?.hf.recognizes(names)) throw unknownLayout(names);
   const ckpt = await family.hf.open(file, json, { heads: opts.heads });
   return { ...ckpt, family };
 }

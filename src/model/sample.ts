@@ -10,6 +10,8 @@ export interface SampleOptions {
   temperature: number;
   /** Keep only the k most likely tokens (0 or ≥ V: all). */
   topK: number;
+  /** Only ids below this may be drawn: the tokenizer's vocabulary, where the model's is padded past it. */
+  vocabLimit?: number;
 }
 
 /** Picks a token from logits: greedy at temperature 0, else softmax(logits/temperature) over the top k. */
@@ -69,7 +71,8 @@ export async function generate(
 ): Promise<number[]> {
   const out = Array.from(prompt);
   for (let s = 0; s < steps; s++) {
-    const id = sampleFromLogits(await nextTokenLogits(model, out), opts, rng);
+    const logits = await nextTokenLogits(model, out);
+    const id = sampleFromLogits(opts.vocabLimit ? logits.subarray(0, opts.vocabLimit) : logits, opts, rng);
     out.push(id);
     onToken?.(id);
   }

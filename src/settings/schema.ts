@@ -210,11 +210,17 @@ export const RUN_FIELDS: Record<keyof RunSettings, FieldSpec> = {
 /** The default warmup for a round of `steps` updates: a tenth of it, at most 100. */
 export const defaultWarmup = (steps: number): number => Math.min(Math.floor(steps / 10), 100);
 
+/** The default validation windows for a context: 20, or as many as fit the validation split (at least 1). */
+export function defaultWindows(val: number | undefined, ctx: number): number {
+  if (val === undefined || !Number.isInteger(ctx) || ctx < 1) return 20;
+  return Math.max(1, Math.min(20, maxWindows(val, ctx)));
+}
+
 /** Defaults; where the reference or corpus is known, n, the context and the windows fit them. */
 export function defaultRunSettings(ctx: SettingsContext = {}): RunSettings {
   const positions = ctx.reference?.positions ?? Number.POSITIVE_INFINITY;
   const seqLen = Math.min(positions, 128);
-  const windows = ctx.corpus ? Math.max(1, Math.min(20, maxWindows(ctx.corpus.val, seqLen))) : 20;
+  const windows = defaultWindows(ctx.corpus?.val, seqLen);
   const stepsPerRound = 200;
   return {
     n: ctx.reference ? defaultN(ctx.reference.layers) : 4,

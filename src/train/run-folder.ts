@@ -124,10 +124,10 @@ export class RunFolder<I extends object> {
     await writeJson(store, RUN_FILES.info, { ...info, ...format });
   }
 
-  /** Merges `patch` into the saved description. */
+  /** Merges `patch` into the saved description (never creates one: begin() does, with the tokens' format). */
   async describe(patch: Partial<I>): Promise<void> {
     const old = await readJson<I>(this.store, RUN_FILES.info);
-    await writeJson(this.store, RUN_FILES.info, { ...old, ...patch });
+    if (old) await writeJson(this.store, RUN_FILES.info, { ...old, ...patch });
   }
 
   async info(): Promise<(I & TokenFormat) | null> {

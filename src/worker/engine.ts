@@ -83,7 +83,7 @@ export class Engine {
       gpuError: () => this.gpu?.error ?? null,
       reacquire: async () => void this.adopt(await this.env.acquire()),
       peakFor: (s) => this.peakFor(s),
-      notice: (e) => this.fail('gpu', e),
+      notice: (scope, e) => this.fail(scope, e),
       modelsChanged: () => void this.emitModels(),
     });
   }

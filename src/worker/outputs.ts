@@ -28,16 +28,23 @@ export async function sampleText(out: Emitter, models: CurrentModel, gpu: Gpu, r
   let shown = 0;
   const sampled: number[] = [];
   try {
-    await generate(model, ids, r.tokens, { temperature: r.temperature, topK: r.topK }, rng, (id) => {
-      sampled.push(id);
-      const text = tokenizer.decode(sampled);
-      // Hold back a trailing partial UTF-8 character (decoded as U+FFFD) until its next byte arrives.
-      const safe = text.endsWith('\uFFFD') ? text.length - 1 : text.length;
-      if (safe > shown) {
-        out.emit({ type: 'sample', text: text.slice(shown, safe), done: false });
-        shown = safe;
-      }
-    });
+    await generate(
+      model,
+      ids,
+      r.tokens,
+      { temperature: r.temperature, topK: r.topK, vocabLimit: tokenizer.vocabSize },
+      rng,
+      (id) => {
+        sampled.push(id);
+        const text = tokenizer.decode(sampled);
+        // Hold back a trailing partial UTF-8 character (decoded as U+FFFD) until its next byte arrives.
+        const safe = text.endsWith('\uFFFD') ? text.length - 1 : text.length;
+        if (safe > shown) {
+          out.emit({ type: 'sample', text: text.slice(shown, safe), done: false });
+          shown = safe;
+        }
+      },
+    );
   } catch (e) {
     if (model.disposed) throw replaced(); // it grew, or its phase ended, while sampling
     throw e;

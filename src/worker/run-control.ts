@@ -40,7 +40,7 @@ export interface RunHost {
   reacquire(): Promise<void>;
   peakFor(s: RunSettings): Peak | null;
   /** Reports an error the run recovers from (a notice, not a failure of the command). */
-  notice(e: EngineError): void;
+  notice(scope: 'gpu' | 'storage', e: EngineError): void;
   /** Which model Sample and Export would use may have changed. */
   modelsChanged(): void;
 }
@@ -104,6 +104,7 @@ export class RunControl {
     if (this.folder) return this.folder;
     const { memoryStore } = await import('../train/memory-store');
     this.host.notice(
+      'storage',
       new EngineError(
         'storage',
         'This browser has no origin-private file system: the run works, but a reload cannot resume it.',
@@ -113,8 +114,10 @@ export class RunControl {
     return this.folder;
   }
 
+  /** A session on the loaded corpus (the demo starts one before it has a reference). */
   private newSession(peak: Peak | null, folder: RunFolder<SavedRunInfo>): Session {
-    const { corpus } = this.host.inputs.need();
+    const corpus = this.host.inputs.corpus;
+    if (!corpus) throw new EngineError('no-input', 'Drop a text corpus (.txt) first, or start the demo.');
     this.stopMode = null;
     this.host.models.reset();
     this.session = new Session({
@@ -177,7 +180,7 @@ export class RunControl {
     await this.claim();
     if (!inputs.corpus) await inputs.loadCorpus(null);
     await inputs.encodeFor(gpt2Bpe);
-    const { corpus } = inputs.need();
+    const corpus = inputs.corpus!;
     // Checked before the reference trains, not after.
     const corpusSize = { train: corpus.train.length, val: corpus.val.length };
     assertValid(checkRunSettings(s, { ...demoContext(d, s), corpus: corpusSize, limits: gpu.limits }));
@@ -196,6 +199,11 @@ export class RunControl {
     }
     const label = `demo reference (${d.layers} blocks × ${d.width}, trained here for ${d.steps} steps)`;
     inputs.setDemoReference(config, params, referenceInfo(config, label, 'demo', null, familyOf(config)));
+    // A stop asked for after the reference's last update ends the demo here (the reference stays loaded).
+    if (this.stopMode !== null) {
+      this.move('ended:stopped', 'stopped once the demo reference had trained');
+      return;
+    }
     await this.start(s, true);
   }
 
@@ -272,6 +280,7 @@ export class RunControl {
     if (this.recoveries >= MAX_RECOVERIES || !(await this.folder?.saved())) return false;
     this.recoveries++;
     this.host.notice(
+      'gpu',
       new EngineError(
         'gpu',
         `${lost.message}. Acquiring a new GPU device and resuming from the last checkpoint (recovery ${this.recoveries} of ${MAX_RECOVERIES}).`,
@@ -283,6 +292,7 @@ export class RunControl {
       await this.host.reacquire();
     } catch (e) {
       this.host.notice(
+        'gpu',
         new EngineError(
           'gpu',
           `No GPU device could be acquired after the loss (${(e as Error).message}); reload the page to resume from the last checkpoint.`,
@@ -291,7 +301,13 @@ export class RunControl {
       return false;
     }
     this.stage = 'halted'; // the lost run ended; resuming it from the run folder moves the stage on
-    await this.resume();
+    try {
+      await this.resume();
+    } catch (e) {
+      // The page must not stay on "running": say the run halted, and why.
+      if (this.stage === 'halted') this.host.out.emit({ type: 'stage', stage: 'halted', detail: (e as Error).message });
+      throw e;
+    }
     return true;
   }
 

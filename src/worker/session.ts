@@ -166,7 +166,10 @@ export class Session {
             emitter.progress(what)(d, t);
             if (d >= t) emitter.end(what);
           },
-          onModel: (m) => models.setLive(m),
+          onModel: (m) => {
+            if (m) this.blocks = m.config.layers; // the saved run's n follows a grow at once
+            models.setLive(m);
+          },
           onFinal: (f) => models.setGrown(f),
         },
         settings,

@@ -104,7 +104,7 @@ describe('snapshot and resume', () => {
     it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''})`, async () => {
       const gpu = await getGpu();
       const data = await compactCorpus();
-      const cfg = { ...tiny(data.V), width: 16 };
+      const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
       const s = {
         ...settings(kind, {
           steps: 6,
@@ -187,7 +187,7 @@ describe('snapshot and resume', () => {
 describe('a non-finite step', () => {
   it('halts the run, names the step, and leaves the parameters as they were', async () => {
     const data = await compactCorpus();
-    const cfg = { ...tiny(data.V), width: 16 };
+    const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
     const model = await newModel(cfg);
     const trainer = new Trainer(model, data, settings('adamw', { steps: 10, batch: 2, ctx: 16 }));
     try {
