@@ -1,6 +1,7 @@
 // The engine's errors carry a code, so the engine and the page act on what went wrong without reading the words.
 
 import { GpuDeviceError } from '../gpu/errors';
+import { SafetensorsError } from '../io/safetensors';
 import { CheckpointError } from '../model/checkpoint-error';
 import { SettingsError } from '../settings/schema';
 
@@ -46,6 +47,7 @@ export function errorCode(e: unknown): ErrorCode {
   if (e instanceof EngineError) return e.code;
   if (e instanceof SettingsError) return 'settings';
   if (e instanceof CheckpointError) return e.inConfig ? 'bad-config' : 'bad-file';
+  if (e instanceof SafetensorsError) return 'bad-file';
   if (e instanceof GpuDeviceError) return 'gpu';
   return 'internal';
 }
