@@ -76,9 +76,9 @@ export class CurrentModel {
   /** Says which model Sample and Export would use now, or null when there is none. */
   async describe(): Promise<string | null> {
     const s = this.source();
-    if (s?.kind === 'grown') return `the grown model (${s.weights.config.layers} blocks)`;
-    if (s?.kind === 'live') return `the model training now (${s.model.config.layers} blocks)`;
-    if (s?.kind === 'finished') return `the last run's grown model (${s.weights.config.layers} blocks)`;
+    if (s?.kind === 'grown') return `the grown model (${blocks(s.weights.config.layers)})`;
+    if (s?.kind === 'live') return `the model training now (${blocks(s.model.config.layers)})`;
+    if (s?.kind === 'finished') return `the last run's grown model (${blocks(s.weights.config.layers)})`;
     return (await this.hasSnapshot()) ? "the saved run's model" : null;
   }
 
@@ -150,3 +150,5 @@ export function replaced(): EngineError {
     'The model was replaced (it grew, or its phase ended) while it was read: try again.',
   );
 }
+
+const blocks = (n: number) => `${n} block${n === 1 ? '' : 's'}`;

@@ -137,7 +137,7 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
     expect(a.events.some((e) => e.type === 'grow' && e.from === 1 && e.to === 2)).toBe(true);
     // While training, Sample and Export use the model training now; once the rounds end, the grown one.
     const models = a.events.flatMap((e) => (e.type === 'models' ? [e.current] : []));
-    expect(models).toContain('the model training now (1 blocks)');
+    expect(models).toContain('the model training now (1 block)');
     expect(models.at(-1)).toBe('the grown model (2 blocks)');
     expect(a.events.filter((e) => e.type === 'models').at(-1)).toMatchObject({ log: true });
     const report = a.events.find((e) => e.type === 'report');
