@@ -421,7 +421,7 @@ async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Prom
     );
     const b = await timeWall(
       gpu,
-      () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, { t: dqkv, accumulate: false }, B, T, H, D),
+      () => attentionBackward(qkv, fwd.out, dOut, fwd.lse, { t: dqkv, accumulate: false }, B, T, H, H, D),
       targetMs,
     );
     const flops = 2 * B * H * T * T * D; // causal: half of 2 products of 2·T²·D each

@@ -1,20 +1,22 @@
-// Causal attention backward, key/value side, FlashAttention-2 style: one workgroup per (b, h, block of BK keys). For
-// every query t ≥ j, recomputing p_tj = exp(s_tj − lse_t) and ds_tj = p_tj (dO_t · v_j − Δ_t):
-//   dv_j += Σ_t p_tj dO_t,   dk_j += scale · Σ_t ds_tj q_t
+// Causal attention backward, key/value side, FlashAttention-2 style: one workgroup per (b, key/value head, block of BK
+// keys). For every query head h the key/value head serves (H/KV of them, in order) and every query t ≥ j, recomputing
+// p_tj = exp(s_tj − lse_t) and ds_tj = p_tj (dO_t · v_j − Δ_t):
+//   dv_j += Σ_h Σ_t p_tj dO_t,   dk_j += scale · Σ_h Σ_t ds_tj q_t
 // Each key row has two groups of threads (2·S·BK threads in all, S per group, each holding DS = DH/S head dims):
 //   role 0 holds k_j and sums dv_j: s_tj = q_t · k_j → p_tj, which it hands to role 1 through workgroup memory;
 //   role 1 holds v_j and sums dk_j: dp_tj = dO_t · v_j, then ds_tj from role 0's p_tj.
 // So a thread keeps two DS-vectors in registers (not four), and both roles do the same work per (t, j).
 // Query blocks of BQ rows of Q and dO (with lse and Δ) are staged in workgroup memory ([BQ][DH/4] vec4 each, zero
-// past D and T) and read as broadcasts. qkv and dqkv are [B,T,3C] (columns [q | k | v], head h at h·D…h·D+D−1 of
-// each); dO is [B,T,C]; lse and Δ are [B,H,T]. Each gradient element is summed by one thread over t in order:
+// past D and T) and read as broadcasts. qkv and dqkv are [B,T,(H+2·KV)·D] (columns [q | k | v], query head h at
+// h·D…h·D+D−1 of q, key/value head h / (H/KV)); dO is [B,T,H·D]; lse and Δ are [B,H,T]. Each gradient element is
+// summed by one thread over h, then t, in order:
 // deterministic, no atomics. DH is D padded up to a bucket; the next line is rewritten per bucket by
 // src/tensor/ops/attention.ts.
 const DH: u32 = 64u; const S: u32 = 1u; const BK: u32 = 64u; const BQ: u32 = 8u;
 // Without ACCUMULATE the gradient is written, not added: dqkv holds no earlier gradient and is not read.
 override ACCUMULATE: bool = true;
 
-struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
+struct Params { B: u32, T: u32, H: u32, KV: u32, D: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> dO: array<f32>;
@@ -52,14 +54,16 @@ fn load4(which: u32, base: u32, d: u32, ok: bool) -> vec4f {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let nKB = (p.T + BK - 1u) / BK;
-  let BH = p.B * p.H;
+  let BH = p.B * p.KV;
   let w = wid.x + wid.y * nwg.x;
   if (w >= BH * nKB) { return; }
   let kb = w / BH; // the longest (first) key blocks are dispatched first
-  let h = (w % BH) % p.H;
-  let b = (w % BH) / p.H;
-  let C = p.H * p.D;
-  let C3 = 3u * C;
+  let kvh = (w % BH) % p.KV;
+  let b = (w % BH) / p.KV;
+  let G = p.H / p.KV; // query heads per key/value head
+  let C = p.H * p.D; // q columns (and dO's row)
+  let CKV = p.KV * p.D;
+  let C3 = C + 2u * CKV; // qkv's row
   let role = lid / (S * BK);
   let r = (lid / BK) % S; // which slice of the head dims: threads of one warp share role and slice
   let i = lid % BK;
@@ -67,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let j = k0 + i;
   let keyOk = j < p.T;
   let v0 = r * NV;
-  let kBase = (b * p.T + min(j, p.T - 1u)) * C3 + C + h * p.D;
+  let kBase = (b * p.T + min(j, p.T - 1u)) * C3 + C + kvh * p.D;
   let dotAt = role * QT; // role 0 dots k with the Q tile, role 1 v with the dO tile
   let updAt = QT - dotAt; // and accumulates the other tile
 
@@ -75,11 +79,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var acc: array<vec4f, NV>; // role 0: dv_j; role 1: dk_j / scale
   let mul = select(1.0, p.scale, role == 0u);
   for (var v = 0u; v < NV; v++) {
-    own[v] = load4(0u, kBase + role * C, 4u * (v0 + v), keyOk) * mul;
+    own[v] = load4(0u, kBase + role * CKV, 4u * (v0 + v), keyOk) * mul;
     acc[v] = vec4f(0.0);
   }
   var x: array<f32, BQ>;
   let nQT = (p.T - k0 + BQ - 1u) / BQ; // query blocks from the block's first key on
+  for (var g = 0u; g < G; g++) {
+  let h = kvh * G + g;
   for (var qt = 0u; qt < nQT; qt++) {
     let t0 = k0 + qt * BQ;
     workgroupBarrier(); // everyone is done with the previous tiles
@@ -125,9 +131,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       for (var v = 0u; v < NV; v++) { acc[v] = fma(vec4f(x[c]), tl[updAt + c * DH4 + v0 + v], acc[v]); }
     }
   }
+  }
 
   if (keyOk) {
-    let outAt = kBase + (1u - role) * C; // role 0 → dv (v columns), role 1 → dk (k columns)
+    let outAt = kBase + (1u - role) * CKV; // role 0 → dv (v columns), role 1 → dk (k columns)
     let outMul = select(p.scale, 1.0, role == 0u);
     for (var v = 0u; v < NV; v++) {
       for (var k = 0u; k < 4u; k++) {

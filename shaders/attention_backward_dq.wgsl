@@ -2,8 +2,8 @@
 // thread per query row (or S threads per row, each holding DS = DH/S of the head dims). With p_j = exp(s_j − lse_t)
 // recomputed from the forward's log-sum-exp,
 //   Δ_t = dO_t · O_t,  dp_j = dO_t · v_j,  ds_j = p_j (dp_j − Δ_t),  dq_t += scale · Σ_{j ≤ t} ds_j k_j
-// Δ [B,H,T] is also written out for the key/value kernel. qkv and dqkv are [B,T,3C] (columns [q | k | v], head h at
-// h·D…h·D+D−1 of each); O and dO are [B,T,C]. Only dqkv's q columns are touched here, each by one thread, summed
+// Δ [B,H,T] is also written out for the key/value kernel. qkv and dqkv are [B,T,(H+2·KV)·D] (columns [q | k | v],
+// query head h at h·D…h·D+D−1 of q, reading key/value head h / (H/KV)); O and dO are [B,T,H·D]. Only dqkv's q columns are touched here, each by one thread, summed
 // over j in order: deterministic. Key blocks of BC rows of K and V are staged in workgroup memory ([BC][DH/4] vec4
 // each, zero past D and T); q, dO and the dq accumulator stay in registers (with S > 1, the partial dot products of
 // s_j and dp_j are summed through workgroup memory once per key block). DH is D padded up to a bucket; the next
@@ -12,7 +12,7 @@ const DH: u32 = 64u; const S: u32 = 2u; const BR: u32 = 64u; const BC: u32 = 8u;
 // Without ACCUMULATE the gradient is written, not added: dqkv holds no earlier gradient and is not read.
 override ACCUMULATE: bool = true;
 
-struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
+struct Params { B: u32, T: u32, H: u32, KV: u32, D: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> o: array<f32>;
@@ -61,8 +61,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let qb = nQB - 1u - w / BH; // the longest (last) query blocks are dispatched first
   let h = (w % BH) % p.H;
   let b = (w % BH) / p.H;
-  let C = p.H * p.D;
-  let C3 = 3u * C;
+  let C = p.H * p.D; // q columns (and O's row)
+  let CKV = p.KV * p.D;
+  let C3 = C + 2u * CKV; // qkv's row
+  let kvh = h / (p.H / p.KV);
   let r = lid / BR; // which slice of the head dims: threads of one warp share it, so tile reads are broadcasts
   let i = lid % BR;
   let q0 = qb * BR;
@@ -99,9 +101,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier(); // everyone is done with the previous tiles (and with Δ's partials in xs)
     for (var e = lid; e < BC * DH4; e += WG) {
       let key = k0 + e / DH4;
-      let base = (b * p.T + min(key, p.T - 1u)) * C3 + C + h * p.D;
+      let base = (b * p.T + min(key, p.T - 1u)) * C3 + C + kvh * p.D;
       kt[e] = load4(0u, base, 4u * (e % DH4), key < p.T);
-      vt[e] = load4(0u, base + C, 4u * (e % DH4), key < p.T);
+      vt[e] = load4(0u, base + CKV, 4u * (e % DH4), key < p.T);
     }
     workgroupBarrier();
     if (S == 1u) {

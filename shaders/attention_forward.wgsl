@@ -1,7 +1,9 @@
 // Causal multi-head attention forward, FlashAttention-2 style: one workgroup per (batch b, head h, block of BR
 // queries), one thread per query row (or S threads per row, each holding DS = DH/S of the head dims, for DH > 64):
 //   s_j = (q_t · k_j) / √D for j ≤ t;  o_t = Σ_j softmax(s)_j · v_j;  lse[b,h,t] = log Σ_j exp(s_j)
-// qkv is [B,T,3C] (c_attn's output: columns [q | k | v], head h at h·D…h·D+D−1 of each); out is [B,T,C].
+// qkv is [B,T,(H+2·KV)·D]: columns [q (H heads) | k (KV heads) | v (KV heads)], head h at h·D…h·D+D−1 of its part;
+// query head h reads key/value head h / (H/KV) (grouped-query attention; KV = H is GPT-2's [q | k | v] of c_attn).
+// out is [B,T,H·D].
 // Key blocks of BC rows of K and V are staged in workgroup memory ([BC][DH/4] vec4 each, zero past D and T) and read
 // as broadcasts; q and the output accumulator stay in registers, with the running max m and sum l (online softmax).
 // With S > 1, the S partial dot products of a score are summed through workgroup memory once per key block.
@@ -9,7 +11,7 @@
 // src/tensor/ops/attention.ts (function-scope arrays need const sizes, which override constants are not).
 const DH: u32 = 64u; const S: u32 = 1u; const BR: u32 = 64u; const BC: u32 = 8u;
 
-struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
+struct Params { B: u32, T: u32, H: u32, KV: u32, D: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -49,8 +51,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let qb = nQB - 1u - w / BH; // the longest (last) query blocks are dispatched first
   let h = (w % BH) % p.H;
   let b = (w % BH) / p.H;
-  let C = p.H * p.D;
-  let C3 = 3u * C;
+  let C = p.H * p.D; // q columns (and out's row)
+  let CKV = p.KV * p.D; // k columns, v columns
+  let C3 = C + 2u * CKV; // qkv's row
+  let kvh = h / (p.H / p.KV);
   let r = lid / BR; // which slice of the head dims: threads of one warp share it, so tile reads are broadcasts
   let i = lid % BR;
   let q0 = qb * BR;
@@ -74,9 +78,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier(); // everyone is done with the previous tiles
     for (var e = lid; e < BC * DH4; e += WG) {
       let key = k0 + e / DH4;
-      let base = (b * p.T + min(key, p.T - 1u)) * C3 + C + h * p.D;
+      let base = (b * p.T + min(key, p.T - 1u)) * C3 + C + kvh * p.D;
       kt[e] = load4(base, 4u * (e % DH4), key < p.T);
-      vt[e] = load4(base + C, 4u * (e % DH4), key < p.T);
+      vt[e] = load4(base + CKV, 4u * (e % DH4), key < p.T);
     }
     workgroupBarrier();
     for (var c = 0u; c < BC; c++) {

@@ -1,10 +1,10 @@
 // Post-softmax causal attention averaged over the batch, for the attention-rank analysis (DESIGN.md "Attention rank"):
 //   out[h,i,j] = (1/B) Σ_b exp(s_bhij − lse[b,h,i]) for j ≤ i, 0 for j > i;  s_bhij = (q_bhi · k_bhj) / √D
-// qkv is [B,T,3C] (c_attn's output: columns [q | k | v], head h at h·D…h·D+D−1 of each); lse [B,H,T] is what
+// qkv is [B,T,(H+2·KV)·D] (columns [q | k | v], query head h reading key head h / (H/KV)); lse [B,H,T] is what
 // attention_forward saved: log Σ_j exp(s_j) of the same scaled scores, so exp(s − lse) is its softmax (to rounding:
 // the tiled forward sums q·k in vec4 partials with q pre-scaled, this kernel in one fma chain).
 // One thread per output element (H·T·T of them), the grid folded into 2-D past 65535 workgroups.
-struct Params { B: u32, T: u32, H: u32, D: u32, scale: f32 }
+struct Params { B: u32, T: u32, H: u32, KV: u32, D: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> lse: array<f32>;
@@ -24,11 +24,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     return;
   }
   let C = p.H * p.D;
-  let C3 = 3u * C;
+  let C3 = C + 2u * p.KV * p.D;
+  let kvh = h / (p.H / p.KV);
   var acc = 0.0;
   for (var b = 0u; b < p.B; b++) {
     let qBase = (b * p.T + i) * C3 + h * p.D;
-    let kBase = (b * p.T + j) * C3 + C + h * p.D;
+    let kBase = (b * p.T + j) * C3 + C + kvh * p.D;
     var dot = 0.0;
     for (var d = 0u; d < p.D; d++) { dot = fma(qkv[qBase + d], qkv[kBase + d], dot); }
     acc += exp(dot * p.scale - lse[(b * p.H + h) * p.T + i]);

@@ -1,4 +1,7 @@
 // Token + position embedding: out[b,t,c] = table[tokens[b,t], c] + positions[t, c]. Token ids are validated on the host.
+// Without POSITIONS (a model with no position table) positions is not read.
+override POSITIONS: bool = true;
+
 struct Params { BT: u32, T: u32, C: u32 }
 
 @group(0) @binding(0) var<storage, read> tokens: array<i32>;
@@ -14,5 +17,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let bt = i / p.C;
   let c = i % p.C;
   let t = bt % p.T;
-  out[i] = table[u32(tokens[bt]) * p.C + c] + positions[t * p.C + c];
+  let x = table[u32(tokens[bt]) * p.C + c];
+  if (POSITIONS) { out[i] = x + positions[t * p.C + c]; } else { out[i] = x; }
 }

@@ -1,6 +1,8 @@
 // LayerNorm input gradient, one workgroup per row. With x̂ = (x − mean)·rstd and g = dy·w:
 //   dx += rstd · (g − mean(g) − x̂ · mean(g·x̂))      (dx = … without ACCUMULATE: dx is not read)
+// With RMS (RMSNorm: the saved mean is 0, x̂ = x·rstd) the mean(g) term is absent: dx += rstd · (g − x̂ · mean(g·x̂)).
 override ACCUMULATE: bool = true;
+override RMS: bool = false;
 
 struct Params { rows: u32, C: u32 }
 
@@ -30,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     sg += g;
     sgx += g * (x[base + c] - mean) * rstd;
   }
-  let mg = wgSum(sg, lane) / f32(p.C);
+  let mg = select(wgSum(sg, lane) / f32(p.C), 0.0, RMS);
   let mgx = wgSum(sgx, lane) / f32(p.C);
   for (var c = lid; c < p.C; c += WG) {
     let g = dy[base + c] * w[c];

@@ -6,6 +6,7 @@
 //#include half_bits
 
 fn normed(i: u32, c: u32, mean: f32, rstd: f32) -> f32 {
+  if (RMS) { return x[i] * rstd * w[c]; }
   return (x[i] - mean) * rstd * w[c] + b[c];
 }
 

@@ -2,6 +2,7 @@
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 fn normed(i: u32, c: u32, mean: f32, rstd: f32) -> f32 {
+  if (RMS) { return x[i] * rstd * w[c]; }
   return (x[i] - mean) * rstd * w[c] + b[c];
 }
 

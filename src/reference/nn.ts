@@ -59,14 +59,15 @@ export function layernormBackwardRef(
   return { dx, dw, db };
 }
 
-/** Causal attention from qkv [B,T,3C] to [B,T,C], materialising each head's T×T probabilities. */
-export function attentionRef(qkv: F64, B: number, T: number, H: number, D: number): { out: F64; probs: F64[] } {
+/**
+ * Causal attention from qkv [B,T,(H+2·KV)·D] (columns [q | k | v]; query head h reads key/value head h/(H/KV)) to
+ * [B,T,H·D], materialising each head's T×T probabilities (b-major list). KV defaults to H (GPT-2's [B,T,3C]).
+ */
+export function attentionRef(qkv: F64, B: number, T: number, H: number, D: number, KV = H): { out: F64; probs: F64[] } {
   const C = H * D;
+  const at = qkvIndex(T, H, D, KV);
   const out = new Float64Array(B * T * C);
   const probs: F64[] = [];
-  const q = (b: number, t: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + h * D + d]!;
-  const k = (b: number, t: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + C + h * D + d]!;
-  const v = (b: number, t: number, h: number, d: number) => qkv[(b * T + t) * 3 * C + 2 * C + h * D + d]!;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const P = new Float64Array(T * T);
@@ -74,7 +75,7 @@ export function attentionRef(qkv: F64, B: number, T: number, H: number, D: numbe
         let mx = -Infinity;
         for (let j = 0; j <= t; j++) {
           let s = 0;
-          for (let d = 0; d < D; d++) s += q(b, t, h, d) * k(b, j, h, d);
+          for (let d = 0; d < D; d++) s += qkv[at(b, t, 0, h, d)]! * qkv[at(b, j, 1, h, d)]!;
           P[t * T + j] = s / Math.sqrt(D);
           mx = Math.max(mx, P[t * T + j]!);
         }
@@ -83,7 +84,7 @@ export function attentionRef(qkv: F64, B: number, T: number, H: number, D: numbe
         for (let j = 0; j <= t; j++) P[t * T + j] = Math.exp(P[t * T + j]! - mx) / z;
         for (let d = 0; d < D; d++) {
           let o = 0;
-          for (let j = 0; j <= t; j++) o += P[t * T + j]! * v(b, j, h, d);
+          for (let j = 0; j <= t; j++) o += P[t * T + j]! * qkv[at(b, j, 2, h, d)]!;
           out[(b * T + t) * C + h * D + d] = o;
         }
       }
@@ -93,11 +94,19 @@ export function attentionRef(qkv: F64, B: number, T: number, H: number, D: numbe
   return { out, probs };
 }
 
-export function attentionBackwardRef(qkv: F64, gOut: F64, B: number, T: number, H: number, D: number): F64 {
+/** Index into qkv [B,T,(H+2·KV)·D] of part (0 q, 1 k, 2 v) for query head h: k and v are those of head h/(H/KV). */
+function qkvIndex(T: number, H: number, D: number, KV: number) {
+  const row = (H + 2 * KV) * D;
+  const group = H / KV;
+  return (b: number, t: number, part: number, h: number, d: number) =>
+    (b * T + t) * row + (part === 0 ? h * D : H * D + (part - 1) * KV * D + Math.floor(h / group) * D) + d;
+}
+
+export function attentionBackwardRef(qkv: F64, gOut: F64, B: number, T: number, H: number, D: number, KV = H): F64 {
   const C = H * D;
-  const { probs } = attentionRef(qkv, B, T, H, D);
+  const { probs } = attentionRef(qkv, B, T, H, D, KV);
   const dqkv = new Float64Array(qkv.length);
-  const idx = (b: number, t: number, part: number, h: number, d: number) => (b * T + t) * 3 * C + part * C + h * D + d;
+  const idx = qkvIndex(T, H, D, KV);
   const sc = 1 / Math.sqrt(D);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {

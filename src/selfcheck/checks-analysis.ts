@@ -18,14 +18,15 @@ async function probsCase(
   H: number,
   D: number,
   tag = '',
+  KV = H,
 ): Promise<void> {
   await tidyAsync(async () => {
-    const C = H * D;
+    const W = (H + 2 * KV) * D;
     // Scale 2 spreads the scores (up to ~10 after 1/√D) so some rows are peaked, others flat.
-    const QKV = f32(rng.normals(B * T * 3 * C, 2));
-    const { out, probs } = attentionWithProbs(fromArray(gpu, QKV, [B, T, 3 * C]), H);
-    const ref = attentionRef(QKV, B, T, H, D);
-    const shape = `B=${B} T=${T} H=${H} D=${D}${tag}`;
+    const QKV = f32(rng.normals(B * T * W, 2));
+    const { out, probs } = attentionWithProbs(fromArray(gpu, QKV, [B, T, W]), H, KV);
+    const ref = attentionRef(QKV, B, T, H, D, KV);
+    const shape = `B=${B} T=${T} H=${H} KV=${KV} D=${D}${tag}`;
     expect(`batch-mean probs [H,T,T] ${shape}`, await probs.readF32(), meanProbsRef(ref.probs, B, H, T), TOL_REDUCE);
     expect(`attention output ${shape}`, await out.readF32(), ref.out, TOL_REDUCE);
   });
@@ -51,6 +52,8 @@ const attentionProbsCheck: Check = {
     } finally {
       ctx.gpu.maxGridX = saved;
     }
+    // Grouped key/value heads: each query head's probabilities, two query heads per key head.
+    await probsCase(ctx, rng, 2, 13, 4, 32, ', grouped', 2);
   },
 };
 

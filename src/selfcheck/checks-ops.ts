@@ -172,7 +172,7 @@ export async function layernormCase(
   });
 }
 
-/** One attention case: forward and dqkv. */
+/** One attention case (KV key/value heads, default H): forward and dqkv. */
 async function attentionCase(
   { gpu, expect }: Ctx,
   rng: Rng,
@@ -180,17 +180,18 @@ async function attentionCase(
   T: number,
   H: number,
   D: number,
+  KV = H,
 ): Promise<void> {
   await tidyAsync(async () => {
-    const C = H * D;
-    const QKV = f32(rng.normals(B * T * 3 * C));
-    const G = f32(rng.normals(B * T * C));
-    const qkv = param(gpu, QKV, [B, T, 3 * C]);
-    const out = ops.attention(qkv, H);
+    const W = (H + 2 * KV) * D;
+    const QKV = f32(rng.normals(B * T * W));
+    const G = f32(rng.normals(B * T * H * D));
+    const qkv = param(gpu, QKV, [B, T, W]);
+    const out = ops.attention(qkv, H, KV);
     backward(out, fromArray(gpu, G, out.shape));
-    const tag = `B=${B} T=${T} H=${H} D=${D}`;
-    expect(`forward ${tag}`, await out.readF32(), attentionRef(QKV, B, T, H, D).out, TOL_REDUCE);
-    expect(`dqkv ${tag}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D), TOL_REDUCE);
+    const tag = `B=${B} T=${T} H=${H} KV=${KV} D=${D}`;
+    expect(`forward ${tag}`, await out.readF32(), attentionRef(QKV, B, T, H, D, KV).out, TOL_REDUCE);
+    expect(`dqkv ${tag}`, await grad(qkv), attentionBackwardRef(QKV, G, B, T, H, D, KV), TOL_REDUCE);
   });
 }
 
@@ -237,6 +238,25 @@ const attentionCheck: Check = {
     for (const [B, T, H, D] of cases) {
       await attentionCase(ctx, rng, B, T, H, D);
     }
+  },
+};
+
+const groupedAttentionCheck: Check = {
+  name: 'attention, grouped key/value heads',
+  kernels: ['attention_forward', 'attention_backward_dq', 'attention_backward_dkv'],
+  async run(ctx) {
+    const rng = new Rng(14);
+    // KV = 1 (one key/value head for all), KV = 2 of 4 and 6, KV = H; the Llama family's head sizes 32, 64, 96, 128
+    // (96 pads to the 128 bucket); odd T ending mid-tile; B = 2 so heads of different batches stay apart.
+    const cases = [
+      [2, 9, 4, 32, 1],
+      [1, 19, 4, 32, 2],
+      [1, 13, 6, 64, 2],
+      [2, 11, 2, 96, 1],
+      [1, 7, 4, 128, 2],
+      [1, 5, 3, 128, 3],
+    ] as const;
+    for (const [B, T, H, D, KV] of cases) await attentionCase(ctx, rng, B, T, H, D, KV);
   },
 };
 
@@ -328,6 +348,7 @@ export const opChecks: Check[] = [
   elementwiseCheck,
   layernormCheck,
   attentionCheck,
+  groupedAttentionCheck,
   reduceCheck,
   foldedGridCheck,
 ];

@@ -8,10 +8,12 @@ import { graphChecks } from './checks-graph';
 import { analysisChecks } from './checks-analysis';
 import { halfChecks } from './checks-half';
 import { tapeChecks } from './checks-tape';
+import { llamaChecks } from './checks-llama';
 import type { Check } from './harness';
 
 export const allChecks: Check[] = [
   ...opChecks,
+  ...llamaChecks,
   ...endChecks,
   ...matmulChecks,
   ...halfChecks,

@@ -8,6 +8,8 @@ import { launchColsum } from './ops/colsum';
 import { launchGeluBackward, passGradient as pass } from './ops/elementwise';
 import { layernormBackward } from './ops/layernorm';
 import { attentionBackward } from './ops/attention';
+import { ropeQkvBackward } from './ops/rope';
+import { swigluBackward } from './ops/swiglu';
 import { crossEntropyBackward } from './ops/crossentropy';
 import { headCrossEntropyBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
@@ -141,11 +143,34 @@ export const backwardRules: BackwardTable = {
     );
   },
 
+  // y = x̂·w with x̂ = x·rstd:  dx = rstd·(ĝ − x̂·mean(ĝ·x̂)) with ĝ = g·w;  dw = Σ g·x̂
+  rmsnorm(node, [g], [dx, dw]) {
+    if (!g) return;
+    const { rows, C, mean, rstd } = node.attrs;
+    const [x, w] = node.inputs as [typeof g, typeof g];
+    layernormBackward(x, w, g, mean, rstd, dx?.out() ?? null, dw?.sum() ?? null, null, rows, C, true);
+  },
+
+  // y = silu(g)·u with s = σ(g):  dg = dy·u·s·(1 + g(1 − s)),  du = dy·g·s
+  swiglu(node, [g], [dg, du]) {
+    if (!g) return;
+    const [gate, up] = node.inputs as [typeof g, typeof g];
+    swigluBackward(g.gpu, gate.view, up.view, g.view, dg?.out() ?? null, du?.out() ?? null, g.size);
+  },
+
+  // x' = R(tθ)·x per rotated pair:  dx = R(−tθ)·dx' (q and k), dv = dqkv's v columns
+  ropeQkv(node, [g], [dq, dk, dv]) {
+    if (!g) return;
+    const { table, ...dims } = node.attrs;
+    ropeQkvBackward(g, table, dq?.out() ?? null, dk?.out() ?? null, dv?.out() ?? null, dims);
+  },
+
   // o = softmax(q·kᵀ/√D + causal mask)·v:  dv = Pᵀ·dO,  dS = P∘(dO·vᵀ − rowsum(dO∘o)),  dq = dS·k/√D,  dk = dSᵀ·q/√D
+  // (with grouped key/value heads, a key/value head's gradient sums those of the query heads it serves)
   attention(node, [g], [dqkv]) {
     if (!g || !dqkv) return;
-    const { B, T, H, D, lse } = node.attrs;
-    attentionBackward(node.inputs[0]!, node.outputs[0]!, g, lse, dqkv.out(), B, T, H, D);
+    const { B, T, H, KV, D, lse } = node.attrs;
+    attentionBackward(node.inputs[0]!, node.outputs[0]!, g, lse, dqkv.out(), B, T, H, KV, D);
   },
 
   // L = mean_i (lse_i − z_i[y_i]):  dz_i = g·(softmax(z_i) − onehot(y_i)) / count

@@ -24,8 +24,14 @@ export interface OpAttrs {
   gelu: Record<string, never>;
   /** y = (x − μ)·rstd·w + b over the last dim C. inputs: [x, w, b]; mean, rstd: [rows] */
   layernorm: { rows: number; C: number; mean: Tensor; rstd: Tensor };
-  /** causal softmax(q·kᵀ/√D)·v per head, from qkv [B,T,3C] to [B,T,C]. lse: [B,H,T] */
-  attention: { B: number; T: number; H: number; D: number; lse: Tensor };
+  /** y = x·rsqrt(mean(x²)+eps)·w over the last dim C. inputs: [x, w]; mean (zeros), rstd: [rows] */
+  rmsnorm: { rows: number; C: number; mean: Tensor; rstd: Tensor };
+  /** y = silu(g)·u. inputs: [g, u] */
+  swiglu: Record<string, never>;
+  /** q, k rotated by position (rotate-half), packed with v: [B,T,(H+2KV)·D]. inputs: [q, k, v]; table: cos/sin [T,D/2,2] (owned) */
+  ropeQkv: { B: number; T: number; H: number; KV: number; D: number; table: Tensor };
+  /** causal softmax(q·kᵀ/√D)·v per query head (key/value head h/(H/KV)), qkv [B,T,(H+2KV)·D] → [B,T,H·D]. lse: [B,H,T] */
+  attention: { B: number; T: number; H: number; KV: number; D: number; lse: Tensor };
   /** mean over non-ignored rows of −log softmax(logits)[target]. inputs: [logits [N,V], targets i32 [N]]; lse: [N]; count: [1] */
   crossEntropy: { N: number; V: number; lse: Tensor; count: Tensor };
   /**
@@ -42,7 +48,7 @@ export interface OpAttrs {
     count: Tensor;
     pre: { seed: Tensor; dx: Tensor | null; dw: Tensor | null } | null;
   };
-  /** out[b,t] = table[tok[b,t]] + positions[t]. inputs: [table, positions]; tokens known on the host for the deterministic backward */
+  /** out[b,t] = table[tok[b,t]] (+ positions[t]). inputs: [table, positions if any]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */
   sum: { n: number };
@@ -69,6 +75,9 @@ export const SAVED: { [K in OpKind]: { inputs: readonly number[]; outputs: boole
   gelu: { inputs: [0], outputs: false },
   layernorm: { inputs: [0, 1], outputs: false }, // x and w (mean and rstd are owned by the node)
   attention: { inputs: [0], outputs: true }, // qkv and o
+  rmsnorm: { inputs: [0, 1], outputs: false }, // x and w
+  swiglu: { inputs: [0, 1], outputs: false },
+  ropeQkv: { inputs: [], outputs: false }, // a rotation: its backward needs only the angles
   crossEntropy: { inputs: [0, 1], outputs: false },
   headCrossEntropy: { inputs: [0, 1, 2], outputs: false },
   embedding: { inputs: [], outputs: false }, // the token buckets are in attrs

@@ -23,7 +23,16 @@ import {
   layernormBackwardRef,
   layernormRef,
 } from '../../src/reference/nn';
+import {
+  rmsnormBackwardRef,
+  rmsnormRef,
+  ropeQkvBackwardRef,
+  ropeQkvRef,
+  swigluBackwardRef,
+  swigluRef,
+} from '../../src/reference/llama-ops';
 import { adamwStepRef, newtonSchulzRef, type AdamWHyper } from '../../src/reference/optim';
+import { ropeInverseFrequencies } from '../../src/tensor/ops/rope';
 import { Rng } from '../../src/util/rng';
 import { symmetricEigenvalues } from './check-helpers';
 
@@ -173,18 +182,98 @@ describe('reference backwards vs central finite differences', () => {
   });
 
   describe('attentionBackwardRef', () => {
-    for (const [B, T, H_, D] of [
-      [2, 5, 2, 3],
-      [1, 3, 1, 1],
+    // KV < H: grouped key/value heads (a key/value head's gradient sums over the query heads it serves).
+    for (const [B, T, H_, D, KV] of [
+      [2, 5, 2, 3, 2],
+      [1, 3, 1, 1, 1],
+      [2, 4, 4, 2, 1],
+      [1, 5, 4, 3, 2],
     ] as const) {
-      it(`B=${B} T=${T} H=${H_} D=${D}`, () => {
-        const rng = new Rng(300 + T);
-        const qkv = rng.normals(B * T * 3 * H_ * D);
+      it(`B=${B} T=${T} H=${H_} KV=${KV} D=${D}`, () => {
+        const rng = new Rng(300 + T + 10 * KV);
+        const qkv = rng.normals(B * T * (H_ + 2 * KV) * D);
         const r = rng.normals(B * T * H_ * D);
-        const dqkv = attentionBackwardRef(qkv, r, B, T, H_, D);
-        expectGrad('dqkv', qkv, (z) => project(r, attentionRef(z, B, T, H_, D).out), dqkv);
+        const dqkv = attentionBackwardRef(qkv, r, B, T, H_, D, KV);
+        expectGrad('dqkv', qkv, (z) => project(r, attentionRef(z, B, T, H_, D, KV).out), dqkv);
       });
     }
+  });
+
+  describe('Llama-family op references', () => {
+    for (const [rows, C, eps] of [
+      [3, 5, 1e-5],
+      [2, 1, 1e-6],
+      [4, 8, 0],
+    ] as const) {
+      it(`rmsnormBackwardRef rows=${rows} C=${C} eps=${eps}`, () => {
+        const rng = new Rng(500 + rows * 10 + C);
+        const x = rng.normals(rows * C, 1.5);
+        const w = rng.normals(C, 0.7).map((v) => v + 1);
+        const r = rng.normals(rows * C);
+        const g = rmsnormBackwardRef(x, w, r, rows, C, eps);
+        expectGrad('dx', x, (xx) => project(r, rmsnormRef(xx, w, rows, C, eps)), g.dx);
+        expectGrad('dw', w, (ww) => project(r, rmsnormRef(x, ww, rows, C, eps)), g.dw);
+      });
+    }
+
+    it('rmsnormRef is x / rms(x) · w', () => {
+      // [3, 4]: rms = √((9 + 16)/2) = √12.5
+      const y = rmsnormRef([3, 4], [1, 2], 1, 2, 0);
+      expect(y[0]).toBeCloseTo(3 / Math.sqrt(12.5), 14);
+      expect(y[1]).toBeCloseTo(8 / Math.sqrt(12.5), 14);
+    });
+
+    it('swigluBackwardRef', () => {
+      const rng = new Rng(510);
+      const g = rng.normals(40, 4);
+      const u = rng.normals(40);
+      const r = rng.normals(40);
+      const d = swigluBackwardRef(g, u, r);
+      expectGrad('dg', g, (gg) => project(r, swigluRef(gg, u)), d.dg);
+      expectGrad('du', u, (uu) => project(r, swigluRef(g, uu)), d.du);
+    });
+
+    for (const [B, T, H_, KV, D] of [
+      [2, 3, 2, 1, 4],
+      [1, 5, 3, 3, 2],
+    ] as const) {
+      it(`ropeQkvBackwardRef B=${B} T=${T} H=${H_} KV=${KV} D=${D}`, () => {
+        const rng = new Rng(520 + T);
+        const dims = { B, T, H: H_, KV, D };
+        const inv = ropeInverseFrequencies(D, 10000);
+        const q = rng.normals(B * T * H_ * D);
+        const k = rng.normals(B * T * KV * D);
+        const v = rng.normals(B * T * KV * D);
+        const r = rng.normals(B * T * (H_ + 2 * KV) * D);
+        const g = ropeQkvBackwardRef(r, inv, dims);
+        expectGrad('dq', q, (x) => project(r, ropeQkvRef(x, k, v, inv, dims)), g.dq);
+        expectGrad('dk', k, (x) => project(r, ropeQkvRef(q, x, v, inv, dims)), g.dk);
+        expectGrad('dv', v, (x) => project(r, ropeQkvRef(q, k, x, inv, dims)), g.dv);
+      });
+    }
+
+    it("ropeQkvRef follows Hugging Face's rotate-half form at a hand-checked point", () => {
+      // D = 4, θ = 100: θ₀ = 1, θ₁ = 100^(−1/2) = 0.1; position 1 rotates (x0, x2) by 1 rad and (x1, x3) by 0.1 rad.
+      const inv = ropeInverseFrequencies(4, 100);
+      expect(Array.from(inv)).toEqual([1, Math.fround(0.1)]);
+      const q = [0, 0, 0, 0, 1, 2, 3, 4]; // T = 2: position 0 (zeros), then position 1
+      const out = ropeQkvRef(q, [0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0], inv, {
+        B: 1,
+        T: 2,
+        H: 1,
+        KV: 1,
+        D: 4,
+      });
+      const a = Math.fround(0.1);
+      // q' = q·cos + rotate_half(q)·sin, rotate_half([1,2,3,4]) = [−3, −4, 1, 2]
+      const want = [
+        1 * Math.cos(1) - 3 * Math.sin(1),
+        2 * Math.cos(a) - 4 * Math.sin(a),
+        3 * Math.cos(1) + 1 * Math.sin(1),
+        4 * Math.cos(a) + 2 * Math.sin(a),
+      ];
+      for (let i = 0; i < 4; i++) expect(out[12 + i]).toBeCloseTo(want[i]!, 6);
+    });
   });
 
   it('crossEntropyRef dlogits (one target ignored)', () => {

@@ -16,17 +16,18 @@ export const ATTENTION_PROBS: KernelSpec = {
     ['B', 'u32'],
     ['T', 'u32'],
     ['H', 'u32'],
+    ['KV', 'u32'],
     ['D', 'u32'],
     ['scale', 'f32'],
   ],
 };
 
 /**
- * qkv [B,T,3C] (H heads) → the attention output [B,T,C] and the post-softmax probabilities averaged over the batch
- * [H,T,T] (zero above the diagonal).
+ * qkv [B,T,(H+2·KV)·D] (H query heads, KV key/value heads) → the attention output [B,T,H·D] and the post-softmax
+ * probabilities of every query head averaged over the batch [H,T,T] (zero above the diagonal).
  */
-export function attentionWithProbs(qkv: Tensor, H: number): { out: Tensor; probs: Tensor } {
-  const { out, lse, dims } = attentionForward(qkv, H);
+export function attentionWithProbs(qkv: Tensor, H: number, KV = H): { out: Tensor; probs: Tensor } {
+  const { out, lse, dims } = attentionForward(qkv, H, KV);
   const probs = empty(qkv.gpu, [H, dims.T, dims.T]);
   dispatchElements(qkv.gpu, ATTENTION_PROBS, [qkv.view, lse.view, probs.view], { ...dims }, H * dims.T * dims.T);
   lse.dispose(); // the recorded dispatches keep their bindings; the pool reuses the buffer only for later work

@@ -1,4 +1,5 @@
-// Causal multi-head self-attention straight from the packed projection qkv [B,T,3C] to [B,T,C]: one tiled kernel forward
+// Causal multi-head self-attention straight from the packed projection qkv [B,T,(H+2·KV)·D] to [B,T,H·D] (KV = H: GPT-2's
+// c_attn output [B,T,3C]; KV < H: grouped-query attention, query head h reading key/value head h/(H/KV)): one tiled kernel forward
 // (FlashAttention-2 style, saving only the log-sum-exp per row), two deterministic tiled kernels backward (query
 // side, key/value side). Each kernel is compiled per head-size bucket with its tile shape written into the source.
 
@@ -15,6 +16,7 @@ const DIMS = [
   ['B', 'u32'],
   ['T', 'u32'],
   ['H', 'u32'],
+  ['KV', 'u32'],
   ['D', 'u32'],
   ['scale', 'f32'],
 ] as const;
@@ -132,47 +134,58 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
   return v;
 }
 
-/** Dispatches one workgroup per (b, h, block of the variant's rows). */
+/** Dispatches one workgroup per (b, head, block of the variant's rows): query heads, or key/value heads for dkv. */
 function launch(gpu: Gpu, kind: Kind, views: BufferView[], dims: AttentionDims, constants?: Constants): void {
   const { spec, rows } = variant(gpu, kind, dims.D);
-  dispatchRows(gpu, spec, views, { ...dims }, dims.B * dims.H * Math.ceil(dims.T / rows), constants);
+  const heads = kind === 'dkv' ? dims.KV : dims.H;
+  dispatchRows(gpu, spec, views, { ...dims }, dims.B * heads * Math.ceil(dims.T / rows), constants);
 }
 
 export interface AttentionDims {
   B: number;
   T: number;
   H: number;
+  /** Key/value heads (H for multi-head attention). */
+  KV: number;
   D: number;
   scale: number;
 }
 
+/** Head size D of a packed qkv row of `width` floats with H query and KV key/value heads (an Error if none fits). */
+export function attentionHeadSize(width: number, H: number, KV: number): number {
+  if (!Number.isInteger(H) || !Number.isInteger(KV) || H < 1 || KV < 1 || H % KV)
+    throw new Error(`attention: ${KV} key/value heads do not divide ${H} query heads`);
+  const heads = H + 2 * KV;
+  if (width % heads)
+    throw new Error(`attention: width ${width} is not ${heads} heads (H ${H} + 2·KV ${KV}) of one size`);
+  return width / heads;
+}
+
 /**
- * The unrecorded forward: qkv [B,T,3C] → out [B,T,C] and the log-sum-exp lse [B,H,T] of each query row's scaled
- * scores. attention() records it for backward; the attention-rank analysis builds probabilities from lse.
+ * The unrecorded forward: qkv [B,T,(H+2·KV)·D] → out [B,T,H·D] and the log-sum-exp lse [B,H,T] of each query row's
+ * scaled scores. attention() records it for backward; the attention-rank analysis builds probabilities from lse.
  */
-export function attentionForward(qkv: Tensor, H: number): { out: Tensor; lse: Tensor; dims: AttentionDims } {
+export function attentionForward(qkv: Tensor, H: number, KV = H): { out: Tensor; lse: Tensor; dims: AttentionDims } {
   assertF32(qkv, 'attention');
-  if (qkv.shape.length !== 3) throw new Error(`attention expects qkv [B,T,3C], got [${qkv.shape.join(', ')}]`);
-  const [B, T, C3] = qkv.shape as [number, number, number];
-  if (C3 % 3 || (C3 / 3) % H) throw new Error(`attention: width ${C3 / 3} is not divisible into ${H} heads`);
-  const C = C3 / 3;
-  const D = C / H;
+  if (qkv.shape.length !== 3) throw new Error(`attention expects qkv [B,T,(H+2·KV)·D], got [${qkv.shape.join(', ')}]`);
+  const [B, T, W] = qkv.shape as [number, number, number];
+  const D = attentionHeadSize(W, H, KV);
   const gpu = qkv.gpu;
-  const out = empty(gpu, [B, T, C]);
+  const out = empty(gpu, [B, T, H * D]);
   const lse = empty(gpu, [B, H, T]);
-  const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
+  const dims = { B, T, H, KV, D, scale: 1 / Math.sqrt(D) };
   launch(gpu, 'forward', [qkv.view, out.view, lse.view], dims);
   return { out, lse, dims };
 }
 
-/** qkv [B,T,3C] → [B,T,C] with H heads (recorded). */
-export function attention(qkv: Tensor, H: number): Tensor {
+/** qkv [B,T,(H+2·KV)·D] → [B,T,H·D] with H query heads and KV key/value heads (default H) (recorded). */
+export function attention(qkv: Tensor, H: number, KV = H): Tensor {
   const {
     out,
     lse,
     dims: { B, T, D },
-  } = attentionForward(qkv, H);
-  tape.record('attention', [qkv], [out], { B, T, H, D, lse }, [lse]);
+  } = attentionForward(qkv, H, KV);
+  tape.record('attention', [qkv], [out], { B, T, H, KV, D, lse }, [lse]);
   return out;
 }
 
@@ -189,10 +202,11 @@ export function attentionBackward(
   B: number,
   T: number,
   H: number,
+  KV: number,
   D: number,
 ): void {
   const gpu = qkv.gpu;
-  const dims = { B, T, H, D, scale: 1 / Math.sqrt(D) };
+  const dims = { B, T, H, KV, D, scale: 1 / Math.sqrt(D) };
   const delta = empty(gpu, [B, H, T]); // Δ_t = dO_t · O_t, written by the dq kernel for the dkv kernel
   const constants = { ACCUMULATE: dqkv.accumulate };
   launch(gpu, 'dq', [qkv.view, out.view, dOut.view, lse.view, delta.view, dqkv.t.view], dims, constants);

@@ -1,4 +1,4 @@
-// Token + position embedding: out[b,t] = table[token] + positions[t]. Token ids live on the host (they came from the
+// Token (+ position) embedding: out[b,t] = table[token] (+ positions[t]). Token ids live on the host (they came from the
 // tokenizer), so the backward's grouping by token id is computed here once and the table's gradient needs no atomics.
 
 import fwdSrc from '../../../shaders/embedding_forward.wgsl?raw';
@@ -88,14 +88,17 @@ function uploadBuckets(gpu: Gpu, tokens: Int32Array): TokenBuckets {
   return { ids, starts, positions: fromArray(gpu, b.positions, [n], 'i32'), unique: b.ids.length };
 }
 
-/** tokens [B·T] → table[token] + positions[t], [B, T, C]; table [V, C], positions [P, C] (P ≥ T). */
-export function embedding(tokens: Int32Array, B: number, T: number, table: Tensor, positions: Tensor): Tensor {
+/**
+ * tokens [B·T] → table[token] + positions[t], [B, T, C]; table [V, C], positions [P, C] (P ≥ T), or null for a
+ * model without a position table (the Llama family's rotary embedding acts inside attention).
+ */
+export function embedding(tokens: Int32Array, B: number, T: number, table: Tensor, positions: Tensor | null): Tensor {
   assertF32(table, 'embedding table');
   const [V, C] = table.shape as [number, number];
-  const P = positions.shape[0]!;
   if (tokens.length !== B * T) throw new Error(`embedding: ${tokens.length} tokens for B=${B}, T=${T}`);
+  const P = positions?.shape[0] ?? T;
   if (T > P) throw new Error(`embedding: context ${T} exceeds the model's ${P} positions`);
-  if (positions.shape[1] !== C)
+  if (positions && positions.shape[1] !== C)
     throw new Error(`embedding: the token table's width ${C} and the position table's ${positions.shape[1]} differ`);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
@@ -108,14 +111,15 @@ export function embedding(tokens: Int32Array, B: number, T: number, table: Tenso
   dispatchElements(
     gpu,
     EMBEDDING_FORWARD,
-    [tok.view, table.view, positions.view, out.view],
+    [tok.view, table.view, (positions ?? table).view, out.view],
     { BT: B * T, T, C },
     B * T * C,
+    { POSITIONS: positions !== null },
   );
   tok.dispose();
-  if (isGradEnabled() && (table.requiresGrad || positions.requiresGrad)) {
+  if (isGradEnabled() && (table.requiresGrad || positions?.requiresGrad)) {
     const buckets = uploadBuckets(gpu, tokens);
-    tape.record('embedding', [table, positions], [out], { B, T, C, buckets }, [
+    tape.record('embedding', positions ? [table, positions] : [table], [out], { B, T, C, buckets }, [
       buckets.ids,
       buckets.starts,
       buckets.positions,

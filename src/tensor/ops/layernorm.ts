@@ -1,4 +1,5 @@
-// LayerNorm over the last dimension (eps 1e-5, biased variance), saving per-row mean and rstd for the backward.
+// LayerNorm over the last dimension (eps 1e-5, biased variance), saving per-row mean and rstd for the backward; and
+// RMSNorm (weight only, the Llama family's), the same kernels with their RMS constant set (mean 0, no bias).
 
 import fwdSrc from '../../../shaders/layernorm_forward.wgsl?raw';
 import bwdSrc from '../../../shaders/layernorm_backward.wgsl?raw';
@@ -80,7 +81,31 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor, opts: { half?: boolea
 }
 
 /**
- * Accumulates dx (if given) and dw/db (if given) for dy. dw/db are deterministic column reductions: per-chunk
+ * RMSNorm over the last dimension: y = x·rsqrt(mean(x²) + eps)·w, x [..., C], w [C]. Qwen3's per-head q/k norm is
+ * this over x reshaped to [..., D]. `half` as for layernorm.
+ */
+export function rmsnorm(x: Tensor, w: Tensor, eps: number, opts: { half?: boolean } = {}): Tensor {
+  assertF32(x, 'rmsnorm');
+  const C = x.shape[x.shape.length - 1]!;
+  assertShape(w, [C], 'rmsnorm weight');
+  if (!(eps >= 0)) throw new Error(`rmsnorm: eps must be a non-negative number, got ${eps}`);
+  if (opts.half && C % 2 !== 0) return toHalfReleasing(rmsnorm(x, w, eps));
+  const rows = x.size / C;
+  const gpu = x.gpu;
+  const y = empty(gpu, x.shape, opts.half ? 'f16' : 'f32');
+  const mean = empty(gpu, [rows]); // written 0: the backward kernels then read x̂ = x·rstd
+  const rstd = empty(gpu, [rows]);
+  const spec = opts.half ? LAYERNORM_FORWARD_HALF : LAYERNORM_FORWARD;
+  // The bias binding is not read with RMS: the weight stands in.
+  dispatchRows(gpu, spec, [x.view, w.view, w.view, y.view, mean.view, rstd.view], { rows, C, eps }, rows, {
+    RMS: true,
+  });
+  tape.record('rmsnorm', [x, w], [y], { rows, C, mean, rstd }, [mean, rstd]);
+  return y;
+}
+
+/**
+ * Accumulates dx (if given) and dw/db (if given) for dy (`rms`: RMSNorm's, whose saved mean is 0 and db absent). dw/db are deterministic column reductions: per-chunk
  * partials (layernorm_backward_params) then colsum over them, or one accumulating pass when rows fit one chunk.
  */
 export function layernormBackward(
@@ -94,6 +119,7 @@ export function layernormBackward(
   db: Tensor | null,
   rows: number,
   C: number,
+  rms = false,
 ): void {
   const gpu = x.gpu;
   if (dx)
@@ -103,7 +129,7 @@ export function layernormBackward(
       [x.view, w.view, dy.view, mean.view, rstd.view, dx.t.view],
       { rows, C },
       rows,
-      { ACCUMULATE: dx.accumulate },
+      { ACCUMULATE: dx.accumulate, RMS: rms },
     );
   if ((dw || db) && rows > 0 && C > 0) {
     const ins = [x.view, dy.view, mean.view, rstd.view];
