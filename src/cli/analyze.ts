@@ -57,7 +57,7 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
     if (B < 1) throw new UsageError(`--batch must be at least 1, got ${B}`);
     if (T < 1 || T > config.positions)
       throw new UsageError(`--ctx must be from 1 to the model's ${config.positions} positions, got ${T}`);
-    const { val } = await loadCorpus(f.data as string, tokenizerOf(config));
+    const { val } = await loadCorpus(f.data as string, tokenizerOf(config, ckpt.tokenizerFiles));
     const fit = maxWindows(val.length, T);
     if (fit < B) {
       throw new UsageError(

@@ -39,7 +39,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (layers !== undefined && (layers < 1 || layers > k))
       throw new UsageError(`--layers must be an integer from 1 to ${k} (the model has ${k} blocks), got ${layers}`);
     const config = layers === undefined ? ckpt.config : inheritedConfig(ckpt.config, layers);
-    const { tokens, val } = await loadCorpus(f.data as string, tokenizerOf(config));
+    const { tokens, val } = await loadCorpus(f.data as string, tokenizerOf(config, ckpt.tokenizerFiles));
     const fit = maxWindows(val.length, ctx);
     if (fit < 1)
       throw new UsageError(

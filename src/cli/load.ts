@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeText, splitTokens } from '../io/corpus';
 import { fileSource, type FileSource } from '../io/node-source';
+import type { TokenizerFiles } from '../io/hf-tokenizer';
 import type { Tokenizer } from '../io/tokenizer';
 import { openCheckpoint, type OpenedCheckpoint } from '../model/checkpoint';
 import { UsageError } from './args';
@@ -23,13 +24,22 @@ export async function loadCheckpoint(path: string): Promise<{ ckpt: OpenedCheckp
   if (!existsSync(file)) throw new UsageError(`no model.safetensors in ${path}`);
   const configPath = join(isDir ? path : dirname(path), 'config.json');
   const configJson = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
+  const tokenizer = tokenizerFiles(isDir ? path : dirname(path));
   const src = await fileSource(file);
   try {
-    return { ckpt: await openCheckpoint(src, { configJson, label: file }), src, file };
+    return { ckpt: await openCheckpoint(src, { configJson, label: file, tokenizer }), src, file };
   } catch (e) {
     await src.close();
     throw e;
   }
+}
+
+/** A folder's tokenizer.json (+ tokenizer_config.json), if it has one. */
+function tokenizerFiles(dir: string): TokenizerFiles | undefined {
+  const json = join(dir, 'tokenizer.json');
+  if (!existsSync(json)) return undefined;
+  const config = join(dir, 'tokenizer_config.json');
+  return { json: readFileSync(json, 'utf8'), ...(existsSync(config) ? { config: readFileSync(config, 'utf8') } : {}) };
 }
 
 /** A text corpus encoded with `tokenizer` (progress on stderr), split into train and validation tokens. */

@@ -27,7 +27,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
   const out = requireOut(f);
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
-    const { train, val } = await loadCorpus(f.data as string, tokenizerOf(ckpt.config));
+    const { train, val } = await loadCorpus(f.data as string, tokenizerOf(ckpt.config, ckpt.tokenizerFiles));
     const context = settingsContext(ckpt.config, { train: train.length, val: val.length }, 'the reference');
     const given = settingsFromFlags(f, RUN_FIELDS, defaultRunSettings(context));
     const settings = followDefaults(f, given, given.stepsPerRound, val.length);

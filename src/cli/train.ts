@@ -4,6 +4,7 @@
 import { acquireNodeDevice } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { gpt2Bpe } from '../io/tokenizer';
+import type { TokenizerFiles } from '../io/hf-tokenizer';
 import { tokenizerOf } from '../model/checkpoint';
 import type { ModelConfig } from '../model/family';
 import { gpt2 } from '../model/gpt2';
@@ -46,12 +47,14 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
   let config: ModelConfig;
   let source: ParamSource;
   let close: () => Promise<void> = async () => undefined;
+  let tokenizerFiles: TokenizerFiles | undefined;
   if (f.model !== undefined) {
     if (f.layers !== undefined || f.width !== undefined || f.heads !== undefined)
       throw new UsageError('give either --model or --layers/--width/--heads, not both');
     const { ckpt, src } = await loadCheckpoint(f.model as string);
     config = ckpt.config;
     source = (name) => ckpt.read(name);
+    tokenizerFiles = ckpt.tokenizerFiles;
     close = () => src.close();
   } else {
     if (f.layers === undefined || f.width === undefined || f.heads === undefined)
@@ -74,7 +77,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     source = (name) => init.get(name)!;
   }
   try {
-    const { train, val } = await loadCorpus(f.data as string, tokenizerOf(config));
+    const { train, val } = await loadCorpus(f.data as string, tokenizerOf(config, tokenizerFiles));
     const context = settingsContext(config, { train: train.length, val: val.length }, 'the model');
     const given = settingsFromFlags<TrainingSettings>(f, TRAINING_FIELDS, defaultRunSettings(context));
     const training = followDefaults(f, given, steps, val.length);

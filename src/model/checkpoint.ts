@@ -4,6 +4,7 @@
 
 import { openSafetensors, type ByteSource } from '../io/safetensors';
 import { writeSafetensors } from '../io/safetensors-write';
+import { type TokenizerFiles, TokenizerError } from '../io/hf-tokenizer';
 import type { Tokenizer } from '../io/tokenizer';
 import { CheckpointError } from './checkpoint-error';
 import type { Checkpoint, ModelConfig, ModelFamily } from './family';
@@ -14,11 +15,12 @@ export { CheckpointError };
 /** An opened checkpoint and the family that read it. */
 export interface OpenedCheckpoint<C extends ModelConfig = ModelConfig> extends Checkpoint<C> {
   family: ModelFamily<C>;
+  /** The folder's tokenizer files, when it had them (a Llama-family reference's vocabulary). */
+  tokenizerFiles?: TokenizerFiles;
 }
 
 /** Recognisable layouts no registered family reads, for the error message. */
 const OTHER_LAYOUTS: [RegExp, string][] = [
-  [/(^|\.)layers\.\d+\.self_attn\.(q|k|v)_proj\.weight$/, 'Llama/Mistral-style (model.layers.N.self_attn.q_proj)'],
   [/(^|\.)encoder\.layer\.\d+\.attention\.self\.query/, 'BERT-style (encoder.layer.N.attention.self.query)'],
   [/(^|\.)gpt_neox\.layers\./, 'GPT-NeoX'],
   [/(^|\.)h\.\d+\.self_attention\.query_key_value/, 'BLOOM/Falcon-style'],
@@ -36,7 +38,7 @@ const readable = () =>
  */
 export async function openCheckpoint(
   src: ByteSource,
-  opts: { configJson?: string; heads?: number; label?: string } = {},
+  opts: { configJson?: string; heads?: number; label?: string; tokenizer?: TokenizerFiles } = {},
 ): Promise<OpenedCheckpoint> {
   const file = await openSafetensors(src, opts.label);
   let json: Record<string, unknown> | undefined;
@@ -70,7 +72,7 @@ export async function openCheckpoint(
   }
   if (!family?.hf.recognizes(names)) throw unknownLayout(names);
   const ckpt = await family.hf.open(file, json, { heads: opts.heads });
-  return { ...ckpt, family };
+  return { ...ckpt, family, ...(opts.tokenizer ? { tokenizerFiles: opts.tokenizer } : {}) };
 }
 
 function unknownLayout(keys: string[]): CheckpointError {
@@ -107,13 +109,30 @@ export function inheritedConfig<C extends ModelConfig>(config: C, n: number): C 
   return (familyOf(config) as unknown as ModelFamily<C>).withLayers(config, n);
 }
 
-/** The tokenizer a model's corpora are encoded with (its family's), or a CheckpointError saying why there is none. */
-export function tokenizerOf(config: ModelConfig): Tokenizer {
+/**
+ * The tokenizer a model's corpora are encoded with (its family's, or one from the reference folder's tokenizer
+ * files), or a CheckpointError saying why there is none.
+ */
+export function tokenizerOf(config: ModelConfig, files?: TokenizerFiles): Tokenizer {
   const family = familyOf(config);
-  const t = family.tokenizer(config);
+  let t: Tokenizer | null;
+  try {
+    t = family.tokenizer(config, files);
+  } catch (e) {
+    if (e instanceof TokenizerError) throw new CheckpointError(e.message);
+    throw e;
+  }
+  if (!t && !files && family.tokenizerFromFiles)
+    throw new CheckpointError(
+      `This ${family.label} comes without tokenizer.json: give the reference folder's tokenizer.json (and tokenizer_config.json), which its corpus must be encoded with.`,
+    );
   if (!t)
     throw new CheckpointError(
       `This ${family.label} has a vocabulary of ${config.vocabSize.toLocaleString('en-US')} tokens, which no tokenizer Inheritune Studio has fits: its corpus cannot be encoded.`,
+    );
+  if (t.vocabSize > config.vocabSize)
+    throw new CheckpointError(
+      `tokenizer.json has ${t.vocabSize.toLocaleString('en-US')} tokens but the model's vocabulary only ${config.vocabSize.toLocaleString('en-US')}: give the tokenizer that belongs to this model.`,
     );
   return t;
 }

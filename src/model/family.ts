@@ -4,6 +4,7 @@
 // A family's own parameter names live in its folder alone.
 
 import type { SafetensorsFile } from '../io/safetensors';
+import type { TokenizerFiles } from '../io/hf-tokenizer';
 import type { Tokenizer } from '../io/tokenizer';
 import type { Tensor } from '../tensor';
 
@@ -115,8 +116,14 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   head(p: ParamLookup, c: C): Tensor;
   /** Floats per token of the widest activation one micro-batch holds (each activation is one storage binding). */
   widestActivation(c: C): number;
-  /** The tokenizer the family's checkpoints use (null when the model's vocabulary fits no tokenizer we have). */
-  tokenizer(c: C): Tokenizer | null;
+  /**
+   * The tokenizer the model's corpora are encoded with: the family's own, or one made from the reference folder's
+   * tokenizer files; null when there is none (the message then says what to give). A TokenizerError names a file
+   * that cannot be used.
+   */
+  tokenizer(c: C, files?: TokenizerFiles): Tokenizer | null;
+  /** The tokenizer comes from the reference folder's tokenizer.json (without it there is none). */
+  readonly tokenizerFromFiles?: boolean;
   /** Hugging Face checkpoints. */
   readonly hf: HfMapping<C>;
   /** A config as this build's predecessors stored it (snapshots and saved runs from before families), if any. */

@@ -3,8 +3,12 @@
 
 import type { ModelConfig, ModelFamily } from './family';
 import { gpt2 } from './gpt2';
+import { llama } from './llama';
 
-const families = new Map<string, ModelFamily>([[gpt2.id, gpt2 as unknown as ModelFamily]]);
+const families = new Map<string, ModelFamily>([
+  [gpt2.id, gpt2 as unknown as ModelFamily],
+  [llama.id, llama as unknown as ModelFamily],
+]);
 
 export function registerFamily<C extends ModelConfig>(family: ModelFamily<C>): void {
   const known = families.get(family.id);

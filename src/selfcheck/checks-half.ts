@@ -81,31 +81,34 @@ const toHalfCheck: Check = {
 // dx is the f32 G·Wᵀ (rounding passes gradients through), twice so the second pass accumulates.
 const halfLinearCheck: Check = {
   name: 'linear layer on f16 activations',
-  kernels: ['to_half', 'matmul', 'axpby', 'colsum'],
+  kernels: ['to_half', 'matmul', 'axpby', 'colsum', 'transpose'],
   async run({ gpu, expect }) {
     const rng = new Rng(22);
-    for (const [Bt, T, C, N] of [
-      [2, 7, 5, 9],
-      [1, 33, 68, 20],
-    ]) {
+    // transB: an nn.Linear weight [N, C] (the Llama family's), whose gradient backward forms as (Xᵀ·G)ᵀ.
+    for (const [Bt, T, C, N, transB] of [
+      [2, 7, 5, 9, false],
+      [1, 33, 68, 20, false],
+      [2, 7, 5, 9, true],
+      [1, 33, 68, 20, true],
+    ] as const) {
       await tidyAsync(async () => {
         const X = f32(rng.normals(Bt * T * C));
         const W = f32(rng.normals(C * N));
         const bias = f32(rng.normals(N));
         const G = f32(rng.normals(Bt * T * N));
         const x = param(gpu, X, [Bt, T, C]);
-        const w = param(gpu, W, [C, N]);
+        const w = param(gpu, W, transB ? [N, C] : [C, N]);
         const b = param(gpu, bias, [N]);
         const pass = () => {
-          const out = ops.matmul(ops.toHalf(x), w, { bias: b });
+          const out = ops.matmul(ops.toHalf(x), w, { bias: b, transB });
           backward(out, fromArray(gpu, G, out.shape));
           return out;
         };
         pass();
         const y = pass();
-        const dims = { M: Bt * T, N, K: C, batch: 1, transA: false, transB: false };
+        const dims = { M: Bt * T, N, K: C, batch: 1, transA: false, transB };
         const Xh = Float64Array.from(roundToHalf(X));
-        const tag = `[${Bt},${T},${C}]·[${C},${N}]`;
+        const tag = `[${Bt},${T},${C}]·${transB ? `[${N},${C}]ᵀ` : `[${C},${N}]`}`;
         expect(`forward ${tag}`, await y.readF32(), matmulRef(Xh, W, bias, dims), TOL_REDUCE);
         const twice = (v: Float64Array) => v.map((e) => 2 * e);
         expect(`dx (2 passes) ${tag}`, await x.grad!.readF32(), twice(matmulBackwardRef(X, W, G, dims).dA), TOL_REDUCE);

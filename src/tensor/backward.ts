@@ -15,6 +15,7 @@ import { headCrossEntropyBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
+import { empty } from './tensor';
 
 /** Beta for a matmul writing into a slot's tensor: 1 adds, 0 writes over it. */
 const beta = (accumulate: boolean): number => (accumulate ? 1 : 0);
@@ -85,7 +86,14 @@ export const backwardRules: BackwardTable = {
           beta: beta(accumulate),
           halfA: a.dtype === 'f16',
         });
-      else
+      else if (a.dtype === 'f16') {
+        // dB = Gᵀ·A would take the f16 A as the kernel's B, which reads only f32: form Aᵀ·G [K, N] with A as the
+        // kernel's A (halves), then transpose it into dB [N, K]. (plan() allows this for a 2-D B and untransposed A.)
+        const tmp = empty(gpu, [K, N]);
+        launchMatmul(gpu, { a: a.view, b: g.view, c: tmp.view, M: K, N, K: M, transA: true, alpha, halfA: true });
+        launchTranspose(gpu, tmp.view, t.view, K, N, accumulate);
+        tmp.dispose();
+      } else
         launchMatmul(gpu, {
           a: g.view,
           b: a.view,

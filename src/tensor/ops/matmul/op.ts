@@ -20,7 +20,9 @@ export interface MatmulOptions {
 function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
   const { transA = false, transB = false, bias = null, residual = null } = opts;
   if (a.dtype === 'f16') {
-    if (transB) throw new Error('matmul: an f16 A needs an untransposed B (transB is not supported with half storage)');
+    // Backward forms dB from A as the kernel's A: with transB that takes a 2-D B and an untransposed A.
+    if (transB && (transA || b.shape.length !== 2))
+      throw new Error('matmul: an f16 A with transB needs an untransposed A and a 2-D B');
   } else assertF32(a, 'matmul A');
   assertF32(b, 'matmul B');
   if (a.shape.length < 2 || b.shape.length < 2) throw new Error('matmul needs tensors of rank ≥ 2');
