@@ -40,7 +40,7 @@ export async function inheritCommand(argv: string[]): Promise<number> {
     }
     const out = f.out as string;
     mkdirSync(out, { recursive: true });
-    await writeModel(directoryStore(out), config, params);
+    await writeModel(directoryStore(out), config, params, ckpt.tokenizerFiles);
     process.stdout.write(
       `wrote ${out}/model.safetensors and config.json: ${n} of ${k} blocks, ${paramCount(config).toLocaleString('en-US')} params\n`,
     );

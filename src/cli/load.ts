@@ -4,6 +4,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeText, splitTokens } from '../io/corpus';
 import { fileSource, type FileSource } from '../io/node-source';
+import type { SafetensorsFile } from '../io/safetensors';
+import { INDEX_FILE, openSharded } from '../io/sharded';
 import type { TokenizerFiles } from '../io/hf-tokenizer';
 import type { Tokenizer } from '../io/tokenizer';
 import { openCheckpoint, type OpenedCheckpoint } from '../model/checkpoint';
@@ -17,17 +19,40 @@ export function progress(label: string, done: number, total: number): void {
   else if (done >= total) process.stderr.write(`${line}\n`);
 }
 
-export async function loadCheckpoint(path: string): Promise<{ ckpt: OpenedCheckpoint; src: FileSource; file: string }> {
+/**
+ * A checkpoint from a folder (model.safetensors, or model.safetensors.index.json and its shards; config.json and the
+ * tokenizer files beside them) or a .safetensors file. `src.close()` closes every file it opened.
+ */
+export async function loadCheckpoint(
+  path: string,
+): Promise<{ ckpt: OpenedCheckpoint; src: { close(): Promise<void> }; file: string }> {
   if (!existsSync(path)) throw new UsageError(`model not found: ${path}`);
   const isDir = statSync(path).isDirectory();
-  const file = isDir ? join(path, 'model.safetensors') : path;
-  if (!existsSync(file)) throw new UsageError(`no model.safetensors in ${path}`);
-  const configPath = join(isDir ? path : dirname(path), 'config.json');
+  const dir = isDir ? path : dirname(path);
+  const index = join(dir, INDEX_FILE);
+  const sharded = isDir && !existsSync(join(path, 'model.safetensors')) && existsSync(index);
+  const file = sharded ? index : isDir ? join(path, 'model.safetensors') : path;
+  if (!existsSync(file)) throw new UsageError(`no model.safetensors (or ${INDEX_FILE} with its shards) in ${path}`);
+  const configPath = join(dir, 'config.json');
   const configJson = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
-  const tokenizer = tokenizerFiles(isDir ? path : dirname(path));
-  const src = await fileSource(file);
+  const tokenizer = tokenizerFiles(dir);
+  const opened: FileSource[] = [];
+  const src = { close: async () => void (await Promise.all(opened.map((s) => s.close()))) };
   try {
-    return { ckpt: await openCheckpoint(src, { configJson, label: file, tokenizer }), src, file };
+    let from: FileSource | SafetensorsFile;
+    if (sharded)
+      from = await openSharded(readFileSync(index, 'utf8'), async (shard) => {
+        const p = join(dir, shard);
+        if (!existsSync(p)) return null;
+        const s = await fileSource(p);
+        opened.push(s);
+        return s;
+      });
+    else {
+      from = await fileSource(file);
+      opened.push(from);
+    }
+    return { ckpt: await openCheckpoint(from, { configJson, label: file, tokenizer }), src, file };
   } catch (e) {
     await src.close();
     throw e;

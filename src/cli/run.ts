@@ -96,7 +96,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     );
     const { report } = result;
     await writeJson(store, RUN_FILES.report, report, 2);
-    if (result.final) await writeModel(store, result.final.config, result.final.params);
+    if (result.final) await writeModel(store, result.final.config, result.final.params, ckpt.tokenizerFiles);
     if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       const lines = [`reference: ${report.reference.layers} blocks, val loss ${report.reference.valLoss.toFixed(4)}`];

@@ -115,7 +115,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
         if (outcome.status !== 'halted') await saveSnapshot(store, trainer, null);
       } while (outcome.status === 'stopped');
       if (outcome.status === 'halted') return 1;
-      await writeModel(store, trainer.model.config, await trainer.model.toHost());
+      await writeModel(store, trainer.model.config, await trainer.model.toHost(), tokenizerFiles);
       const result = {
         val_loss: outcome.valLoss,
         steps: trainer.position.step,

@@ -2,7 +2,7 @@
 // (config.json's model_type, else the tensor names), and let the family map it; export a model as model.safetensors
 // (F32, canonical names, {"format":"pt"}) + config.json; the config of inherit(n).
 
-import { openSafetensors, type ByteSource } from '../io/safetensors';
+import { type ByteSource, openSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { writeSafetensors } from '../io/safetensors-write';
 import { type TokenizerFiles, TokenizerError } from '../io/hf-tokenizer';
 import type { Tokenizer } from '../io/tokenizer';
@@ -29,18 +29,19 @@ const OTHER_LAYOUTS: [RegExp, string][] = [
 
 const readable = () =>
   allFamilies()
-    .map((f) => f.label)
-    .join(', ');
+    .map((f) => `${f.label} (model_type ${f.hf.modelTypes.map((t) => `"${t}"`).join(', ')})`)
+    .join('; ');
 
 /**
- * Opens a checkpoint. `configJson` is the text of config.json when the user gave one; a family may infer what it
+ * Opens a checkpoint: one safetensors file, or an opened SafetensorsFile (a sharded checkpoint's, io/sharded.ts).
+ * `configJson` is the text of config.json when the user gave one; a family may infer what it
  * lacks from the tensor shapes (and says so in `notes`). `heads` overrides a guessed head count.
  */
 export async function openCheckpoint(
-  src: ByteSource,
+  src: ByteSource | SafetensorsFile,
   opts: { configJson?: string; heads?: number; label?: string; tokenizer?: TokenizerFiles } = {},
 ): Promise<OpenedCheckpoint> {
-  const file = await openSafetensors(src, opts.label);
+  const file = 'tensors' in src ? src : await openSafetensors(src, opts.label);
   let json: Record<string, unknown> | undefined;
   if (opts.configJson !== undefined) {
     let parsed: unknown;

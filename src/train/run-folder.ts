@@ -3,6 +3,7 @@
 // also keeps the run's inputs (the reference, the corpus tokens) and its description and log, so a reloaded page can
 // resume it, and removes them when the run is finished or discarded.
 
+import type { TokenizerFiles } from '../io/hf-tokenizer';
 import { openSafetensors } from '../io/safetensors';
 import { exportCheckpoint } from '../model/checkpoint';
 import type { ModelConfig } from '../model/family';
@@ -23,6 +24,9 @@ export const RUN_FILES = {
   /** The CLI's outputs. */
   model: 'model.safetensors',
   config: 'config.json',
+  /** The reference's tokenizer files, copied unchanged beside an exported model whose family reads them. */
+  tokenizer: 'tokenizer.json',
+  tokenizerConfig: 'tokenizer_config.json',
   logLines: 'log.jsonl',
   report: 'report.json',
   lock: 'inheritune.lock',
@@ -49,10 +53,15 @@ export async function writeModel(
   store: StateStore,
   config: ModelConfig,
   params: Map<string, Float32Array>,
+  tokenizer?: TokenizerFiles,
 ): Promise<void> {
   const { safetensors, configJson } = exportCheckpoint(config, params);
   await store.write(RUN_FILES.model, safetensors);
   await store.write(RUN_FILES.config, [utf8(configJson)]);
+  if (tokenizer) {
+    await store.write(RUN_FILES.tokenizer, [utf8(tokenizer.json)]);
+    if (tokenizer.config !== undefined) await store.write(RUN_FILES.tokenizerConfig, [utf8(tokenizer.config)]);
+  }
 }
 
 /** Keeps the grown model beside the snapshot while the baseline trains. */

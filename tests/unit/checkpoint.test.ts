@@ -84,10 +84,16 @@ describe('GPT-2 checkpoint mapping', () => {
       /config\.json disagrees with the tensors: n_layer is 3 in config\.json but 2 in the checkpoint/,
     ],
     [
-      'not a gpt2 config',
+      'a model type no family reads',
+      {},
+      JSON.stringify({ model_type: 'gemma' }),
+      /describes a "gemma" model, which Inheritune Studio does not read \(it reads GPT-2 \(model_type "gpt2"\); Llama-family model \(model_type "llama", "mistral", "qwen2", "qwen3"\)\)/,
+    ],
+    [
+      "another family's config",
       {},
       JSON.stringify({ model_type: 'llama' }),
-      /describes a "llama" model, which Inheritune Studio does not read \(it reads GPT-2\)/,
+      /config\.json describes a "llama" model, but the tensors are a GPT-2 checkpoint's/,
     ],
     ['config.json not JSON', {}, '{oops', /config\.json is not valid JSON/],
     ['missing block tensor', { drop: 'h.1.ln_2.bias' }, configJson, /lacks h\.1\.ln_2\.bias/],
@@ -123,14 +129,20 @@ describe('GPT-2 checkpoint mapping', () => {
     expect(await fault({ lmHead: 'untied' }, configJson)).toBe(false);
   });
 
-  it('names a Llama checkpoint and lists what it found', async () => {
+  it('a Llama-family checkpoint without its config.json is asked for it; an unknown layout is named', async () => {
     const parts = writeSafetensors([
       { name: 'model.embed_tokens.weight', shape: [4, 2], data: new Float32Array(8) },
       { name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) },
     ]);
     const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
     await expect(openCheckpoint(bytesSource(bytes))).rejects.toThrow(
-      /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama.*found 2 tensors such as model\.embed_tokens\.weight/,
+      /This is a Llama-family checkpoint \(model\.layers\.N\.self_attn\.q_proj\): give its config\.json too/,
+    );
+    const bert = writeSafetensors([
+      { name: 'encoder.layer.0.attention.self.query.weight', shape: [2, 2], data: new Float32Array(4) },
+    ]);
+    await expect(openCheckpoint(bytesSource(new Uint8Array(await new Blob(bert).arrayBuffer())))).rejects.toThrow(
+      /not a checkpoint Inheritune Studio reads \(GPT-2 .*Llama-family model .*\): it looks BERT-style.*found 1 tensors such as encoder/,
     );
   });
 
