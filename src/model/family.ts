@@ -114,6 +114,15 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   finalNorm(p: ParamLookup, c: C, x: Tensor): Tensor;
   /** The output matrix [V, C] (logits = x·headᵀ): the token embedding when tied. */
   head(p: ParamLookup, c: C): Tensor;
+  /** The architecture's name for the reference card (GPT-2, LlamaForCausalLM, Qwen3ForCausalLM, …). */
+  architecture(c: C): string;
+  /** Key/value heads (H for multi-head attention). */
+  kvHeads(c: C): number;
+  /**
+   * Floats per token that one block keeps for backward (its saved activations, f32), for the memory estimate shown
+   * before a run starts.
+   */
+  savedFloatsPerToken(c: C): number;
   /** Floats per token of the widest activation one micro-batch holds (each activation is one storage binding). */
   widestActivation(c: C): number;
   /**

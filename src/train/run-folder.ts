@@ -4,7 +4,8 @@
 // resume it, and removes them when the run is finished or discarded.
 
 import type { TokenizerFiles } from '../io/hf-tokenizer';
-import { openSafetensors } from '../io/safetensors';
+import { type ByteSource, openSafetensors, type SafetensorsFile } from '../io/safetensors';
+import { openSharded, shardNames } from '../io/sharded';
 import { exportCheckpoint } from '../model/checkpoint';
 import type { ModelConfig } from '../model/family';
 import { familyOf } from '../model/registry';
@@ -17,7 +18,11 @@ export const RUN_FILES = {
   final: 'inheritune-final.safetensors',
   /** The browser's copy of the run's inputs and its description, for resuming after a reload. */
   reference: 'reference.safetensors',
+  /** A sharded reference: its index (naming the shards kept as reference-shard-<i>.safetensors). */
+  referenceIndex: 'reference.safetensors.index.json',
   referenceConfig: 'reference-config.json',
+  referenceTokenizer: 'reference-tokenizer.json',
+  referenceTokenizerConfig: 'reference-tokenizer_config.json',
   tokens: 'tokens.bin',
   info: 'run.json',
   log: 'log.json',
@@ -33,6 +38,22 @@ export const RUN_FILES = {
 } as const;
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** A sharded checkpoint as the page has it: the index's text and the shard files by name. */
+export interface Shards {
+  index: string;
+  files: Map<string, Blob>;
+}
+
+async function readText(store: StateStore, name: string): Promise<string | null> {
+  const src = await store.open(name);
+  if (!src) return null;
+  try {
+    return new TextDecoder().decode(await src.read(0, src.size));
+  } finally {
+    await src.close?.();
+  }
+}
 
 export async function readJson<T>(store: StateStore, name: string): Promise<T | null> {
   const src = await store.open(name);
@@ -95,9 +116,12 @@ interface TokenFormat {
 
 /** A saved run's inputs, read back for resuming. */
 export interface SavedInputs {
-  /** The reference's weights and its config.json text (openCheckpoint reads them). */
-  reference: Awaited<ReturnType<RunStore['open']>> & object;
+  /** The reference's weights (one file, or its opened shards) and its config.json text (openCheckpoint reads them). */
+  reference: ByteSource | SafetensorsFile;
   configJson: string;
+  tokenizerFiles?: TokenizerFiles;
+  /** Closes what reading the reference opened. */
+  close(): Promise<void>;
   tokens: Uint32Array;
   tokenizer: string | null;
 }
@@ -114,7 +138,13 @@ export class RunFolder<I extends object> {
    * streamed, or parameters made in the page), its config, the corpus tokens and the description.
    */
   async begin(
-    reference: { config: ModelConfig; file: Blob | null; params: Map<string, Float32Array> | null },
+    reference: {
+      config: ModelConfig;
+      file: Blob | null;
+      shards: Shards | null;
+      tokenizerFiles?: TokenizerFiles;
+      params: Map<string, Float32Array> | null;
+    },
     tokens: { ids: Uint32Array; tokenizer: string },
     info: I,
     onProgress?: (done: number, total: number) => void,
@@ -122,15 +152,41 @@ export class RunFolder<I extends object> {
     const { store } = this;
     await store.remove(RUN_FILES.state);
     await store.remove(RUN_FILES.final);
+    await store.remove(RUN_FILES.reference);
+    await store.remove(RUN_FILES.referenceIndex);
     if (reference.file) await store.writeBlob(RUN_FILES.reference, reference.file, onProgress);
+    else if (reference.shards) await this.keepShards(reference.shards, onProgress);
     else if (reference.params)
       await store.write(RUN_FILES.reference, exportCheckpoint(reference.config, reference.params).safetensors);
+    for (const [name, text] of [
+      [RUN_FILES.referenceTokenizer, reference.tokenizerFiles?.json],
+      [RUN_FILES.referenceTokenizerConfig, reference.tokenizerFiles?.config],
+    ] as const) {
+      if (text === undefined) await store.remove(name);
+      else await store.write(name, [utf8(text)]);
+    }
     const hf = familyOf(reference.config).hf.toHfConfig(reference.config);
     await writeJson(store, RUN_FILES.referenceConfig, hf);
     const ids = tokens.ids;
     await store.write(RUN_FILES.tokens, [new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)]);
     const format: TokenFormat = { tokenizer: tokens.tokenizer, tokenBytes: 4 };
     await writeJson(store, RUN_FILES.info, { ...info, ...format });
+  }
+
+  /** A sharded reference's shards, renamed reference-shard-<i>.safetensors, and its index rewritten to those names. */
+  private async keepShards(shards: Shards, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const names = [...shards.files.keys()].sort();
+    const renamed = new Map(names.map((n, i) => [n, `reference-shard-${i}.safetensors`]));
+    const total = names.reduce((s, n) => s + shards.files.get(n)!.size, 0);
+    let before = 0;
+    for (const n of names) {
+      const blob = shards.files.get(n)!;
+      await this.store.writeBlob(renamed.get(n)!, blob, (d) => onProgress?.(before + d, total));
+      before += blob.size;
+    }
+    const index = JSON.parse(shards.index) as { weight_map: Record<string, string> };
+    const weightMap = Object.fromEntries(Object.entries(index.weight_map).map(([t, n]) => [t, renamed.get(n) ?? n]));
+    await writeJson(this.store, RUN_FILES.referenceIndex, { ...index, weight_map: weightMap });
   }
 
   /** Merges `patch` into the saved description (never creates one: begin() does, with the tokens' format). */
@@ -165,26 +221,44 @@ export class RunFolder<I extends object> {
     return Array.isArray(log) ? log : [];
   }
 
-  /** The saved run's inputs, or null when any is missing. */
+  /** The saved run's inputs, or null when any is missing. The reference stays open for reading (close() closes it). */
   async inputs(): Promise<SavedInputs | null> {
     const info = await this.info();
-    const reference = await this.store.open(RUN_FILES.reference);
-    const tokenSrc = await this.store.open(RUN_FILES.tokens);
-    const config = await this.store.open(RUN_FILES.referenceConfig);
+    const opened: { close?(): Promise<void> }[] = [];
+    const close = async () => void (await Promise.all(opened.map((o) => o.close?.())));
+    const open = async (name: string) => {
+      const src = await this.store.open(name);
+      if (src) opened.push(src);
+      return src;
+    };
     try {
-      if (!info || !reference || !tokenSrc || !config) {
-        await reference?.close?.();
+      const configJson = await readText(this.store, RUN_FILES.referenceConfig);
+      const tokenSrc = await this.store.open(RUN_FILES.tokens);
+      let bytes: Uint8Array | null = null;
+      try {
+        if (tokenSrc) bytes = (await tokenSrc.read(0, tokenSrc.size)).slice();
+      } finally {
+        await tokenSrc?.close?.();
+      }
+      let reference: ByteSource | SafetensorsFile | null = await open(RUN_FILES.reference);
+      if (!reference) {
+        const index = await readText(this.store, RUN_FILES.referenceIndex);
+        if (index !== null) reference = await openSharded(index, open);
+      }
+      if (!info || !reference || !bytes || configJson === null) {
+        await close();
         return null;
       }
-      const configJson = new TextDecoder().decode(await config.read(0, config.size));
-      const bytes = (await tokenSrc.read(0, tokenSrc.size)).slice();
       // Runs saved before streams were uint32 kept uint16 ids.
       const tokens =
         (info.tokenBytes ?? 2) === 2 ? Uint32Array.from(new Uint16Array(bytes.buffer)) : new Uint32Array(bytes.buffer);
-      return { reference, configJson, tokens, tokenizer: info.tokenizer ?? null };
-    } finally {
-      await tokenSrc?.close?.();
-      await config?.close?.();
+      const json = await readText(this.store, RUN_FILES.referenceTokenizer);
+      const tokConfig = await readText(this.store, RUN_FILES.referenceTokenizerConfig);
+      const tokenizerFiles = json === null ? undefined : { json, ...(tokConfig === null ? {} : { config: tokConfig }) };
+      return { reference, configJson, tokens, tokenizer: info.tokenizer ?? null, tokenizerFiles, close };
+    } catch (e) {
+      await close();
+      throw e;
     }
   }
 
@@ -195,9 +269,14 @@ export class RunFolder<I extends object> {
 
   /** Removes everything a run keeps here. */
   async discard(): Promise<void> {
+    const index = await readText(this.store, RUN_FILES.referenceIndex).catch(() => null);
+    if (index !== null) for (const shard of shardNames(index)) await this.store.remove(shard);
     for (const name of [
       RUN_FILES.reference,
+      RUN_FILES.referenceIndex,
       RUN_FILES.referenceConfig,
+      RUN_FILES.referenceTokenizer,
+      RUN_FILES.referenceTokenizerConfig,
       RUN_FILES.tokens,
       RUN_FILES.info,
       RUN_FILES.log,

@@ -1,5 +1,6 @@
-// Getting a reference and a corpus in: the two file inputs, a page-wide drop target that routes files by extension
-// (.safetensors/.json → checkpoint, .txt → corpus), the bundled corpus, and the progress of the worker's long tasks.
+// Getting a reference and a corpus in: the file inputs (a checkpoint's files, or its whole folder), a page-wide drop
+// target that routes files by extension (.safetensors/.json → checkpoint, .txt → corpus; a dropped folder's files
+// likewise), the bundled corpus, and the progress of the worker's long tasks.
 
 import { useEffect, useState, type ChangeEvent } from 'react';
 import { fmtSI } from './format';
@@ -20,12 +21,45 @@ function loadCorpus(file: File): void {
 /** Sends what was dropped; returns the names it could not place, for a note. */
 function route(files: File[]): string[] {
   const checkpoint = files.filter((f) => ext(f) === '.safetensors' || ext(f) === '.json');
-  const corpus = files.filter((f) => ext(f) === '.txt');
+  // A checkpoint folder's own text files (GPT-2's merges.txt, a licence) are not corpora.
+  const corpus = files.filter(
+    (f) => ext(f) === '.txt' && !/^(merges|vocab|license|readme|requirements)\.txt$/i.test(f.name),
+  );
   const other = files.filter((f) => !checkpoint.includes(f) && !corpus.includes(f)).map((f) => f.name);
   if (checkpoint.length) loadCheckpoint(checkpoint);
   if (corpus[0]) loadCorpus(corpus[0]);
   // One corpus per run: the extra .txt files are named rather than silently dropped.
   return [...other, ...corpus.slice(1).map((f) => `${f.name} (one corpus at a time)`)];
+}
+
+/** A folder's files (its top level: a Hugging Face checkpoint folder is flat). */
+async function folderFiles(dir: FileSystemDirectoryEntry): Promise<File[]> {
+  const reader = dir.createReader();
+  const entries: FileSystemEntry[] = [];
+  for (;;) {
+    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+    if (!batch.length) break;
+    entries.push(...batch);
+  }
+  const files = entries.filter((e): e is FileSystemFileEntry => e.isFile);
+  return Promise.all(files.map((f) => new Promise<File>((resolve, reject) => f.file(resolve, reject))));
+}
+
+/** What was dropped: files, and the files of dropped folders. */
+async function droppedFiles(dt: DataTransfer): Promise<File[]> {
+  const out: File[] = [];
+  const dirs: Promise<File[]>[] = [];
+  // Entries must be taken synchronously, before the event handler returns.
+  for (const item of Array.from(dt.items)) {
+    const entry = item.kind === 'file' ? item.webkitGetAsEntry?.() : null;
+    if (entry?.isDirectory) dirs.push(folderFiles(entry as FileSystemDirectoryEntry));
+    else {
+      const f = item.getAsFile();
+      if (f) out.push(f);
+    }
+  }
+  for (const files of await Promise.all(dirs)) out.push(...files);
+  return out;
 }
 
 /** The whole window accepts drops; an overlay says so while something is dragged over it. */
@@ -54,7 +88,12 @@ function usePageDrop(enabled: boolean, onIgnored: (names: string[]) => void): bo
       e.preventDefault();
       depth = 0;
       setOver(false);
-      if (enabled) onIgnored(route(Array.from(e.dataTransfer?.files ?? [])));
+      if (!enabled || !e.dataTransfer) return;
+      const plain = Array.from(e.dataTransfer.files);
+      droppedFiles(e.dataTransfer).then(
+        (files) => onIgnored(route(files)),
+        () => onIgnored(route(plain)),
+      );
     };
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragleave', leave);
@@ -117,6 +156,11 @@ export function Inputs() {
     const files = take(e);
     if (files.length) loadCheckpoint(files);
   };
+  // A folder: its checkpoint files go to the engine, the rest is named (and a corpus in it is loaded too).
+  const pickFolder = (e: ChangeEvent<HTMLInputElement>) => {
+    const files = take(e);
+    if (files.length) setIgnored(route(files));
+  };
   const pickCorpus = (e: ChangeEvent<HTMLInputElement>) => {
     const [file] = take(e);
     if (file) loadCorpus(file);
@@ -127,8 +171,8 @@ export function Inputs() {
       <h2>Reference and corpus</h2>
       <div className={`dropzone${over ? ' over' : ''}${enabled ? '' : ' disabled'}`} data-testid="dropzone">
         <p>
-          Drop <code>model.safetensors</code> (+ <code>config.json</code>) and a <code>.txt</code> corpus anywhere on
-          the page, or choose:
+          Drop a checkpoint folder (or its <code>model.safetensors</code>, <code>config.json</code> and, for the Llama
+          family, <code>tokenizer.json</code>) and a <code>.txt</code> corpus anywhere on the page, or choose:
         </p>
         <div className="file-row">
           <label className="button">
@@ -140,6 +184,18 @@ export function Inputs() {
               data-testid="checkpoint-input"
               disabled={!enabled}
               onChange={pickCheckpoint}
+            />
+          </label>
+          <label className="button">
+            Folder…
+            <input
+              type="file"
+              multiple
+              // @ts-expect-error: not in React's attribute types, but every browser with WebGPU has it
+              webkitdirectory=""
+              data-testid="folder-input"
+              disabled={!enabled}
+              onChange={pickFolder}
             />
           </label>
           <label className="button">

@@ -3,6 +3,7 @@
 // engine is free) and the manual Re-analyse.
 
 import { useEffect, useRef } from 'react';
+import { memoryEstimate } from '../settings/memory';
 import { fmtBytes, fmtCount, fmtLoss, fmtParams } from './format';
 import { Heatmap } from './Heatmap';
 import { holdsRun } from '../worker/stages';
@@ -71,9 +72,12 @@ function RefInfo({ r }: { r: ReferenceInfo }) {
         </span>
       </div>
       <dl className="kv">
+        <dt>family</dt>
+        <dd data-testid="ref-architecture">{r.architecture}</dd>
         <dt>shape</dt>
-        <dd>
-          {r.layers} layers × {r.width} wide, {r.heads} heads
+        <dd data-testid="ref-shape">
+          {r.layers} layers × {r.width} wide, {r.heads} query heads
+          {r.kvHeads !== r.heads ? ` / ${r.kvHeads} key-value heads` : ''} of {r.headDim}
         </dd>
         <dt>params</dt>
         <dd>
@@ -85,9 +89,47 @@ function RefInfo({ r }: { r: ReferenceInfo }) {
         <dt>positions</dt>
         <dd>{r.positions}</dd>
         <dt>vocab</dt>
-        <dd>{r.vocab.toLocaleString('en-US')}</dd>
+        <dd>
+          {r.vocab.toLocaleString('en-US')} <span className="muted">({tokenizerLabel(r.tokenizer)})</span>
+        </dd>
       </dl>
+      <MemoryLine r={r} />
     </div>
+  );
+}
+
+const tokenizerLabel = (id: string) =>
+  id === 'gpt2' ? "GPT-2's BPE" : id.startsWith('hf:') ? `the folder's tokenizer.json, ${id.split(':')[1]}` : id;
+
+/** The planned run's GPU memory, estimated from the form, against what the adapter says it can bind. */
+function MemoryLine({ r }: { r: ReferenceInfo }) {
+  const s = useApp((st) => st.settings);
+  const adapter = useApp((st) => st.gpu.adapter);
+  const n = Math.min(Math.max(1, Math.floor(s.n) || 1), r.layers);
+  const m = memoryEstimate(r, {
+    n,
+    batch: Math.max(1, s.batch || 1),
+    ctx: Math.max(1, s.ctx || 1),
+    optimizer: s.optimizer,
+    halfActivations: s.halfActivations,
+  });
+  const widest = Math.max(1, s.batch || 1) * Math.max(1, s.ctx || 1) * r.widestActivation * 4;
+  const over = adapter && widest > adapter.maxStorageBufferBindingSize;
+  return (
+    <p className="small" data-testid="memory-estimate">
+      <span className="muted">
+        planned run (n={n}, batch {s.batch} × ctx {s.ctx}):{' '}
+      </span>
+      params {fmtBytes(m.params)} + gradients {fmtBytes(m.grads)} + optimizer {fmtBytes(m.optimizer)} + activations ≈{' '}
+      {fmtBytes(m.activations)} + head {fmtBytes(m.head)} ≈ <b>{fmtBytes(m.total)}</b>
+      {adapter && (
+        <span className={over ? 'warn' : 'muted'}>
+          {' '}
+          · widest activation {fmtBytes(widest)} of the adapter's {fmtBytes(adapter.maxStorageBufferBindingSize)} per
+          binding (WebGPU does not report total GPU memory)
+        </span>
+      )}
+    </p>
   );
 }
 
@@ -183,7 +225,8 @@ export function ReferenceCard() {
         <RefInfo r={reference} />
       ) : (
         <p className="muted">
-          No reference yet: drop a checkpoint (model.safetensors + config.json), or run the demo, which trains one here.
+          No reference yet: drop a checkpoint folder's files (model.safetensors or its shards, config.json, and
+          tokenizer.json for the Llama family), or run the demo, which trains one here.
         </p>
       )}
       {corpus ? (

@@ -286,7 +286,7 @@ export class Engine {
 
   private async sample(r: { prompt: string; tokens: number; temperature: number; topK: number }): Promise<void> {
     try {
-      await sampleText(this.out, this.models, this.requireGpu(), r);
+      await sampleText(this.out, this.models, this.requireGpu(), r, this.inputs.ref);
     } catch (e) {
       this.out.emit({ type: 'sample', text: '', done: true });
       throw e;
@@ -294,7 +294,7 @@ export class Engine {
   }
 
   private async export(what: 'model' | 'log-json' | 'log-csv'): Promise<void> {
-    const files = await exportFiles(this.out, this.models, what, () => this.runs.log());
+    const files = await exportFiles(this.out, this.models, what, () => this.runs.log(), this.inputs.ref);
     this.out.emit({ type: 'export', files });
   }
 }

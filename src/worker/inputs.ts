@@ -3,12 +3,15 @@
 // loaded; a corpus is re-encoded when a reference with another tokenizer arrives).
 
 import { decodeText, splitTokens } from '../io/corpus';
-import { blobSource, type ByteSource } from '../io/safetensors';
+import type { TokenizerFiles } from '../io/hf-tokenizer';
+import { blobSource } from '../io/safetensors';
+import { INDEX_FILE, openSharded } from '../io/sharded';
 import { gpt2Bpe, type Tokenizer } from '../io/tokenizer';
 import type { ReadParam } from '../inheritune/inherit';
 import { CheckpointError, openCheckpoint, tokenizerOf } from '../model/checkpoint';
-import type { ModelConfig } from '../model/family';
+import type { ModelConfig, ModelFamily } from '../model/family';
 import { paramCount } from '../model/params';
+import type { SavedInputs, Shards } from '../train/run-folder';
 import type { Emitter } from './emitter';
 import { EngineError } from './errors';
 import type { CorpusInfo, ReferenceInfo } from './protocol';
@@ -25,6 +28,10 @@ export interface Reference {
   tokenizer: Tokenizer;
   /** The user's file (kept to copy into the run folder); null for the demo's or a saved run's reference. */
   file: Blob | null;
+  /** The user's sharded checkpoint (kept to copy into the run folder). */
+  shards: Shards | null;
+  /** The reference folder's tokenizer files (a Llama-family vocabulary), kept with the run and beside exports. */
+  tokenizerFiles?: TokenizerFiles;
   /** The demo reference's parameters (it has no file). */
   params: Map<string, Float32Array> | null;
 }
@@ -45,15 +52,24 @@ export function referenceInfo(
   label: string,
   origin: ReferenceInfo['origin'],
   file: { dtype: string; bytes: number } | null,
-  family: { label: string; widestActivation(c: ModelConfig): number },
+  family: ModelFamily,
+  tokenizer: Tokenizer,
 ): ReferenceInfo {
   const params = paramCount(config);
+  const blockParams = family.params(config).reduce((n, p) => n + (p.block === 0 ? p.size : 0), 0);
   return {
     label,
     family: family.label,
+    architecture: family.architecture(config),
     layers: config.layers,
     width: config.width,
     heads: config.heads,
+    kvHeads: family.kvHeads(config),
+    headDim: config.headDim,
+    tokenizer: tokenizer.id,
+    blockParams,
+    otherParams: params - config.layers * blockParams,
+    savedPerToken: family.savedFloatsPerToken(config),
     positions: config.positions,
     vocab: config.vocabSize,
     params,
@@ -67,8 +83,12 @@ export function referenceInfo(
 export class Inputs {
   ref: Reference | null = null;
   corpus: Corpus | null = null;
-  /** A config.json dropped on its own, waiting for its model.safetensors. */
-  private configJson: string | null = null;
+  /** JSON files dropped before (or after) the weights they belong to. */
+  private pending: { config: string | null; tokenizer: string | null; tokenizerConfig: string | null } = {
+    config: null,
+    tokenizer: null,
+    tokenizerConfig: null,
+  };
 
   constructor(
     private readonly out: Emitter,
@@ -83,54 +103,97 @@ export class Inputs {
     return { ref: this.ref, corpus: this.corpus };
   }
 
-  /** A model.safetensors, an optional config.json, or both at once. */
+  /**
+   * A checkpoint's files, all at once (a folder) or a few at a time: model.safetensors, or
+   * model.safetensors.index.json with its shards; config.json; tokenizer.json and tokenizer_config.json. Files a
+   * checkpoint folder also holds (generation_config.json, README.md, …) are ignored; the JSON files are kept until the
+   * weights they belong to arrive.
+   */
   async loadCheckpoint(files: File[]): Promise<void> {
-    const json = files.filter((f) => /\.json$/i.test(f.name));
-    const weights = files.filter((f) => !/\.json$/i.test(f.name));
     if (!files.length) throw new EngineError('bad-file', 'No file was given.');
-    if (json.length > 1 || weights.length > 1)
-      throw new EngineError(
-        'bad-file',
-        `Drop one model.safetensors and at most one config.json (got ${files.map((f) => f.name).join(', ')}).`,
-      );
-    const other = weights.find((f) => !/\.safetensors$/i.test(f.name));
-    if (other)
-      throw new EngineError(
-        'bad-file',
-        `${other.name} is not a checkpoint: drop a Hugging Face model.safetensors (and optionally its config.json). PyTorch .bin/.pt files are not read; convert them with safetensors first.`,
-      );
-    if (json[0]) {
-      if (json[0].size > 1 << 20)
-        throw new EngineError('bad-file', `${json[0].name} is ${json[0].size} bytes: too large for a config.json.`);
-      this.configJson = await json[0].text();
-    }
-    const file = weights[0] ?? (this.ref?.file instanceof File ? this.ref.file : null);
-    if (!file) {
+    const picked = pickCheckpointFiles(files);
+    const text = async (f: File | undefined, limit: number) => {
+      if (!f) return undefined;
+      if (f.size > limit)
+        throw new EngineError(
+          'bad-file',
+          `${f.name} is ${f.size.toLocaleString('en-US')} bytes: too large for a ${f.name}.`,
+        );
+      return f.text();
+    };
+    const configJson = await text(picked.config, 1 << 20);
+    const tokenizerJson = await text(picked.tokenizer, 64 << 20);
+    const tokenizerConfig = await text(picked.tokenizerConfig, 4 << 20);
+    const indexJson = await text(picked.index, 64 << 20);
+    if (configJson !== undefined) this.pending.config = configJson;
+    if (tokenizerJson !== undefined) this.pending.tokenizer = tokenizerJson;
+    if (tokenizerConfig !== undefined) this.pending.tokenizerConfig = tokenizerConfig;
+    const tokenizerFiles = (): TokenizerFiles | undefined =>
+      this.pending.tokenizer === null
+        ? undefined
+        : {
+            json: this.pending.tokenizer,
+            ...(this.pending.tokenizerConfig === null ? {} : { config: this.pending.tokenizerConfig }),
+          };
+
+    // The weights: given now, or the reference loaded before (a config.json or tokenizer dropped after it).
+    const file =
+      picked.weights[0] ?? (indexJson === undefined && this.ref?.file instanceof File ? this.ref.file : null);
+    const shards: Shards | null =
+      indexJson !== undefined
+        ? { index: indexJson, files: new Map(picked.weights.map((f) => [f.name, f])) }
+        : !file && this.ref?.shards
+          ? this.ref.shards
+          : null;
+    if (!file && !shards) {
+      const read = [picked.config, picked.tokenizer, picked.tokenizerConfig].filter((f) => f).map((f) => f!.name);
       this.out.emit({
         type: 'progress',
-        task: `${json[0]!.name} read: now drop the model.safetensors it belongs to`,
+        task: `${read.join(', ') || 'nothing'} read: now drop the model.safetensors it belongs to`,
         done: 1,
         total: 1,
       });
       return;
     }
+    const label = shards ? (picked.index?.name ?? INDEX_FILE) : file!.name;
     this.out.emit({ type: 'progress', task: 'reading the checkpoint', done: 0, total: 1 });
     let ckpt: Awaited<ReturnType<typeof openCheckpoint>>;
+    let tokenizer: Tokenizer;
     try {
-      ckpt = await openCheckpoint(blobSource(file), { configJson: this.configJson ?? undefined, label: file.name });
+      const from = shards
+        ? await openSharded(shards.index, async (name) => {
+            const f = shards.files.get(name);
+            return f ? blobSource(f) : null;
+          })
+        : blobSource(file!);
+      ckpt = await openCheckpoint(from, {
+        configJson: this.pending.config ?? undefined,
+        label,
+        tokenizer: tokenizerFiles(),
+      });
+      tokenizer = tokenizerOf(ckpt.config, ckpt.tokenizerFiles);
     } catch (e) {
       // A config.json that does not fit this model is forgotten, so the next model dropped is not judged by it.
-      if (e instanceof CheckpointError && e.inConfig) this.configJson = null;
+      if (e instanceof CheckpointError && e.inConfig) this.pending.config = null;
       const message = (e as Error).message;
-      const named = message.startsWith(file.name) ? message : `${file.name}: ${message}`;
+      const named = message.startsWith(label) ? message : `${label}: ${message}`;
       throw Object.assign(e as Error, { message: named });
     } finally {
       this.out.end('reading the checkpoint');
     }
-    const tokenizer = tokenizerOf(ckpt.config);
     const dtypes = [...new Set([...ckpt.file.tensors.values()].map((t) => t.dtype))].join('/');
-    const info = referenceInfo(ckpt.config, file.name, 'file', { dtype: dtypes, bytes: file.size }, ckpt.family);
-    this.ref = { config: ckpt.config, read: (n) => ckpt.read(n), info, tokenizer, file, params: null };
+    const bytes = shards ? [...shards.files.values()].reduce((n, f) => n + f.size, 0) : file!.size;
+    const info = referenceInfo(ckpt.config, label, 'file', { dtype: dtypes, bytes }, ckpt.family, tokenizer);
+    this.ref = {
+      config: ckpt.config,
+      read: (n) => ckpt.read(n),
+      info,
+      tokenizer,
+      file: shards ? null : file,
+      shards,
+      ...(ckpt.tokenizerFiles ? { tokenizerFiles: ckpt.tokenizerFiles } : {}),
+      params: null,
+    };
     this.out.emit({ type: 'reference', info });
     await this.encodeFor(tokenizer);
   }
@@ -193,24 +256,42 @@ export class Inputs {
 
   /** The demo's reference, trained in the page. */
   setDemoReference(config: ModelConfig, params: Map<string, Float32Array>, info: ReferenceInfo): void {
-    this.ref = { config, read: async (n) => params.get(n)!, info, tokenizer: tokenizerOf(config), file: null, params };
+    this.ref = {
+      config,
+      read: async (n) => params.get(n)!,
+      info,
+      tokenizer: tokenizerOf(config),
+      file: null,
+      shards: null,
+      params,
+    };
     this.out.emit({ type: 'reference', info });
   }
 
   /** A saved run's reference and tokens (after a reload), as the run folder kept them. */
-  async restore(
-    saved: { reference: ByteSource; configJson: string; tokens: Uint32Array; tokenizer: string | null },
-    refInfo: ReferenceInfo,
-    corpusLabel: string,
-  ): Promise<void> {
-    const ckpt = await openCheckpoint(saved.reference, { configJson: saved.configJson, label: refInfo.label });
-    const tokenizer = tokenizerOf(ckpt.config);
+  async restore(saved: SavedInputs, refInfo: ReferenceInfo, corpusLabel: string): Promise<void> {
+    const ckpt = await openCheckpoint(saved.reference, {
+      configJson: saved.configJson,
+      label: refInfo.label,
+      ...(saved.tokenizerFiles ? { tokenizer: saved.tokenizerFiles } : {}),
+    });
+    const tokenizer = tokenizerOf(ckpt.config, ckpt.tokenizerFiles);
+    // Recomputed from the checkpoint (a run saved by an older build lacks some facts); what the page showed is kept.
     const info = {
-      ...refInfo,
-      family: refInfo.family ?? ckpt.family.label,
-      widestActivation: ckpt.family.widestActivation(ckpt.config),
+      ...referenceInfo(ckpt.config, refInfo.label, refInfo.origin, refInfo, ckpt.family, tokenizer),
+      dtype: refInfo.dtype,
+      bytes: refInfo.bytes,
     };
-    this.ref = { config: ckpt.config, read: (n) => ckpt.read(n), info, tokenizer, file: null, params: null };
+    this.ref = {
+      config: ckpt.config,
+      read: (n) => ckpt.read(n),
+      info,
+      tokenizer,
+      file: null,
+      shards: null,
+      ...(ckpt.tokenizerFiles ? { tokenizerFiles: ckpt.tokenizerFiles } : {}),
+      params: null,
+    };
     const { train, val } = splitTokens(saved.tokens);
     const corpusInfo = {
       label: corpusLabel,
@@ -224,4 +305,78 @@ export class Inputs {
     this.out.emit({ type: 'reference', info });
     this.out.emit({ type: 'corpus', info: corpusInfo });
   }
+}
+
+/** Checkpoint-folder files a reference does not need: not an error to drop them with the rest. */
+const IGNORED =
+  /^(generation_config|special_tokens_map|added_tokens|vocab|preprocessor_config|chat_template)\.json$|\.(md|txt|model|gitattributes)$|^(merges\.txt|LICENSE.*|\.gitattributes)$/i;
+/** Weights in formats we do not read. */
+const OTHER_WEIGHTS = /\.(bin|pt|pth|ckpt|gguf|h5|msgpack|onnx)$/i;
+
+/** Sorts a drop into the checkpoint's parts, refusing what cannot be one checkpoint. */
+export function pickCheckpointFiles(files: File[]): {
+  weights: File[];
+  index?: File;
+  config?: File;
+  tokenizer?: File;
+  tokenizerConfig?: File;
+} {
+  const lower = (f: File) => f.name.toLowerCase();
+  const bad = files.find((f) => OTHER_WEIGHTS.test(f.name));
+  if (bad)
+    throw new EngineError(
+      'bad-file',
+      `${bad.name} is not a checkpoint Inheritune Studio reads: drop a Hugging Face model.safetensors (or a sharded checkpoint's model.safetensors.index.json and shards) with its config.json. PyTorch .bin/.pt files are not read; convert them with safetensors first.`,
+    );
+  const index = files.filter((f) => lower(f).endsWith('.safetensors.index.json'));
+  const tokenizer = files.find((f) => lower(f) === 'tokenizer.json');
+  const tokenizerConfig = files.find((f) => lower(f) === 'tokenizer_config.json');
+  const configs = files.filter(
+    (f) =>
+      lower(f).endsWith('.json') &&
+      !index.includes(f) &&
+      f !== tokenizer &&
+      f !== tokenizerConfig &&
+      !IGNORED.test(f.name),
+  );
+  const weights = files.filter((f) => lower(f).endsWith('.safetensors'));
+  const names = files.map((f) => f.name).join(', ');
+  if (configs.length > 1)
+    throw new EngineError('bad-file', `Drop one config.json (got ${configs.map((f) => f.name).join(', ')}).`);
+  if (index.length > 1)
+    throw new EngineError(
+      'bad-file',
+      `Drop one model.safetensors.index.json (got ${index.map((f) => f.name).join(', ')}).`,
+    );
+  if (!index.length && weights.length > 1)
+    throw new EngineError(
+      'bad-file',
+      `Drop one model.safetensors, or a sharded checkpoint's model.safetensors.index.json with all its shards (got ${names}).`,
+    );
+  if (index.length && !weights.length)
+    throw new EngineError(
+      'bad-file',
+      `${index[0]!.name} came without its shards: drop it together with every .safetensors file it names.`,
+    );
+  const unknown = files.find(
+    (f) =>
+      !weights.includes(f) &&
+      !index.includes(f) &&
+      !configs.includes(f) &&
+      f !== tokenizer &&
+      f !== tokenizerConfig &&
+      !IGNORED.test(f.name),
+  );
+  if (unknown)
+    throw new EngineError(
+      'bad-file',
+      `${unknown.name} is not part of a checkpoint: drop model.safetensors (or its index and shards), config.json and tokenizer.json.`,
+    );
+  return {
+    weights,
+    ...(index[0] ? { index: index[0] } : {}),
+    ...(configs[0] ? { config: configs[0] } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
+    ...(tokenizerConfig ? { tokenizerConfig } : {}),
+  };
 }

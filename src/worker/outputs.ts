@@ -2,12 +2,16 @@
 // checkpoint, the run log as JSON or CSV), both from the model current-model.ts says is current.
 
 import type { Gpu } from '../gpu/runtime';
+import type { TokenizerFiles } from '../io/hf-tokenizer';
+import type { Tokenizer } from '../io/tokenizer';
 import { exportCheckpoint, tokenizerOf } from '../model/checkpoint';
+import type { ModelConfig } from '../model/family';
 import { generate } from '../model/sample';
 import { Rng } from '../util/rng';
 import { type CurrentModel, replaced } from './current-model';
 import type { Emitter } from './emitter';
 import { EngineError } from './errors';
+import type { Reference } from './inputs';
 import type { LogEntry } from './session';
 
 export interface SampleRequest {
@@ -17,12 +21,25 @@ export interface SampleRequest {
   topK: number;
 }
 
+/** The reference's tokenizer and files where the model is of its architecture, else the model's family's own. */
+function tokensOf(config: ModelConfig, ref: Reference | null): { tokenizer: Tokenizer; files?: TokenizerFiles } {
+  if (ref && ref.config.family === config.family && ref.config.vocabSize === config.vocabSize)
+    return { tokenizer: ref.tokenizer, ...(ref.tokenizerFiles ? { files: ref.tokenizerFiles } : {}) };
+  return { tokenizer: tokenizerOf(config) };
+}
+
 /** Samples from the current model, streaming the text as `sample` events (the last one marked done). */
-export async function sampleText(out: Emitter, models: CurrentModel, gpu: Gpu, r: SampleRequest): Promise<void> {
+export async function sampleText(
+  out: Emitter,
+  models: CurrentModel,
+  gpu: Gpu,
+  r: SampleRequest,
+  ref: Reference | null,
+): Promise<void> {
   if (!Number.isInteger(r.tokens) || r.tokens < 1 || r.tokens > 1000)
     throw new EngineError('settings', `tokens to sample must be from 1 to 1000, got ${r.tokens}`);
   const model = await models.sampleModel(gpu);
-  const tokenizer = tokenizerOf(model.config);
+  const { tokenizer } = tokensOf(model.config, ref);
   const ids = r.prompt ? Array.from(await tokenizer.encode(r.prompt)) : [tokenizer.startToken];
   const rng = new Rng((Date.now() & 0x7fffffff) >>> 0);
   let shown = 0;
@@ -86,6 +103,7 @@ export async function exportFiles(
   models: CurrentModel,
   what: 'model' | 'log-json' | 'log-csv',
   log: () => Promise<readonly LogEntry[]>,
+  ref: Reference | null,
 ): Promise<{ name: string; blob: Blob }[]> {
   if (what !== 'model') {
     const entries = await log();
@@ -107,9 +125,14 @@ export async function exportFiles(
       throw new EngineError('no-model', 'There is no trained model to export yet: start a run (or the demo) first.');
     p(1, 2);
     const { safetensors, configJson } = exportCheckpoint(w.config, w.params);
+    const { files } = tokensOf(w.config, ref);
+    const json = (name: string, text: string) => ({ name, blob: new Blob([text], { type: 'application/json' }) });
     return [
       { name: 'model.safetensors', blob: new Blob(safetensors, { type: 'application/octet-stream' }) },
-      { name: 'config.json', blob: new Blob([configJson], { type: 'application/json' }) },
+      json('config.json', configJson),
+      // The reference's tokenizer files, unchanged: the exported folder opens with its tokenizer in transformers.
+      ...(files ? [json('tokenizer.json', files.json)] : []),
+      ...(files?.config !== undefined ? [json('tokenizer_config.json', files.config)] : []),
     ];
   });
 }

@@ -46,9 +46,20 @@ export interface ReferenceInfo {
   label: string;
   /** The family's name (GPT-2, …). */
   family: string;
+  /** The architecture (GPT-2, LlamaForCausalLM, …). */
+  architecture: string;
   layers: number;
   width: number;
   heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** The tokenizer the corpus is encoded with (its id: gpt2, hf:BPE:…). */
+  tokenizer: string;
+  /** Parameters of one block, and of everything outside the blocks (embeddings, final norm, head). */
+  blockParams: number;
+  otherParams: number;
+  /** Floats per token one block keeps for backward (the memory estimate). */
+  savedPerToken: number;
   positions: number;
   vocab: number;
   params: number;

@@ -7,6 +7,7 @@ import { GpuDeviceError } from '../gpu/errors';
 import type { Gpu } from '../gpu/runtime';
 import { gpt2Bpe } from '../io/tokenizer';
 import type { PipelineResult } from '../inheritune/pipeline';
+import { tokenizerOf } from '../model/checkpoint';
 import { familyOf } from '../model/registry';
 import { checkDemo, type DemoSettings, demoConfig, demoContext } from '../settings/demo';
 import { inherituneSettings } from '../settings/engine';
@@ -198,7 +199,11 @@ export class RunControl {
       return;
     }
     const label = `demo reference (${d.layers} blocks × ${d.width}, trained here for ${d.steps} steps)`;
-    inputs.setDemoReference(config, params, referenceInfo(config, label, 'demo', null, familyOf(config)));
+    inputs.setDemoReference(
+      config,
+      params,
+      referenceInfo(config, label, 'demo', null, familyOf(config), tokenizerOf(config)),
+    );
     // A stop asked for after the reference's last update ends the demo here (the reference stays loaded).
     if (this.stopMode !== null) {
       this.move('ended:stopped', 'stopped once the demo reference had trained');

@@ -329,7 +329,7 @@ describe('engine (the worker behind the UI) on tiny-2L', () => {
       'model.safetensors',
     );
     expect((await errorAfter({ type: 'load-checkpoint', files: [llama] }))?.message).toMatch(
-      /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama/,
+      /not a checkpoint Inheritune Studio reads \(GPT-2 .*Llama-family .*\); found 1 tensors such as model\.layers\.0\.self_attn\.q_proj\.weight/,
     );
     const config = JSON.parse(readFileSync(join(FIX, 'tiny-2L/config.json'), 'utf8')) as Record<string, unknown>;
     const wrongConfig = new File([JSON.stringify({ ...config, n_embd: 64 })], 'config.json');

@@ -65,7 +65,11 @@ async function trainReference(): Promise<void> {
   if (refParams) return;
   const init = llamaInit(refConfig, 42);
   const model = await Model.create(await getGpu(), refConfig, (n) => init.get(n)!);
-  const t = new Trainer(model, data, { ...settings('restart').train, steps: 200, schedule: { kind: 'cosine', lr: 1e-2, warmup: 2 } });
+  const t = new Trainer(model, data, {
+    ...settings('restart').train,
+    steps: 200,
+    schedule: { kind: 'cosine', lr: 1e-2, warmup: 2 },
+  });
   await t.run(() => undefined);
   refParams = await model.toHost();
   t.dispose();

@@ -5,13 +5,12 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { splitTokens } from '../../src/io/corpus';
+import { describe, expect, it, vi } from 'vitest';
+import { evalCommand } from '../../src/cli/eval';
 import { fileSource } from '../../src/io/node-source';
-import { inheritedConfig, openCheckpoint, tokenizerOf } from '../../src/model/checkpoint';
+import { openCheckpoint } from '../../src/model/checkpoint';
 import { Model } from '../../src/model/model';
 import { backward } from '../../src/tensor';
-import { validationLoss } from '../../src/train/evaluate';
 import { getGpu } from './gpu';
 
 const DIR = join(__dirname, '../../../shared/fixtures/llama-8L');
@@ -99,27 +98,38 @@ describe.each([false, true])('PyTorch debug state of llama-8L (half-precision ac
   });
 });
 
-describe('llama-8L validation loss (expected.json)', () => {
+describe('llama-8L validation loss (expected.json) through `inheritune eval`', () => {
   it('the whole model and its first 4 and 6 layers, untrained, match PyTorch to 1e-3', async () => {
     const exp = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as Record<string, number>;
-    const { ckpt, src } = await open();
-    try {
-      const tokens = await tokenizerOf(ckpt.config, ckpt.tokenizerFiles).encode(readFileSync(TEXT, 'utf8'));
-      const { val } = splitTokens(tokens);
-      for (const key of ['layers_4', 'layers_6', 'full']) {
-        const layers = key === 'full' ? undefined : Number(key.split('_')[1]);
-        const config = layers ? inheritedConfig(ckpt.config, layers) : ckpt.config;
-        const model = await Model.create(await getGpu(), config, (n) => ckpt.read(n));
-        try {
-          const loss = await validationLoss(model, val, exp.ctx!, exp.windows!);
-          console.log(`llama-8L ${key}: val loss ${loss} vs PyTorch ${exp[key]}`);
-          expect(Math.abs(loss - exp[key]!)).toBeLessThan(1e-3);
-        } finally {
-          model.dispose();
-        }
+    for (const key of ['layers_4', 'layers_6', 'full']) {
+      const layers = key === 'full' ? [] : ['--layers', key.split('_')[1]!];
+      const out: string[] = [];
+      const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+        out.push(String(s));
+        return true;
+      });
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        const argv = [
+          '--model',
+          DIR,
+          '--data',
+          TEXT,
+          '--ctx',
+          String(exp.ctx),
+          '--windows',
+          String(exp.windows),
+          '--json',
+        ];
+        expect(await evalCommand([...argv, ...layers])).toBe(0);
+      } finally {
+        stdout.mockRestore();
+        stderr.mockRestore();
       }
-    } finally {
-      await src.close();
+      const json = JSON.parse(out.join('')) as { val_loss: number; layers: number; tokens: { total: number } };
+      console.log(`llama-8L ${key}: val loss ${json.val_loss} vs PyTorch ${exp[key]} (${json.tokens.total} tokens)`);
+      expect(json.layers).toBe(key === 'full' ? 8 : Number(key.split('_')[1]));
+      expect(Math.abs(json.val_loss - exp[key]!)).toBeLessThan(1e-3);
     }
-  }, 1_200_000);
+  }, 1_800_000);
 });

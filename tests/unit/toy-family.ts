@@ -128,6 +128,9 @@ export const toy: ModelFamily<ToyConfig> = {
   finalNorm: (p, _c, x) => layernorm(x, p('norm.weight'), p('norm.bias')),
   head: (p) => p('tok.weight'),
   widestActivation: (c) => 4 * c.width,
+  architecture: () => 'Toy',
+  kvHeads: (c) => c.heads,
+  savedFloatsPerToken: (c) => 12 * c.width,
   tokenizer: (c) => (c.vocabSize >= 256 ? byteTokenizer : null),
   hf: {
     modelTypes: ['toy'],

@@ -21,6 +21,10 @@ export const gpt2: ModelFamily<Gpt2Config> = {
   finalNorm: gpt2FinalNorm,
   head: (p) => gpt2Head(p),
   widestActivation: gpt2WidestActivation,
+  architecture: () => 'GPT-2',
+  kvHeads: (c) => c.heads,
+  // ln_1 in and out, qkv (3C), attention out, the residual after it, ln_2 out, c_fc's pre-activation and GELU (4C each).
+  savedFloatsPerToken: (c) => 16 * c.width,
   // GPT-2 BPE's ids run to 50,256: a model with a smaller vocabulary cannot take them.
   tokenizer: (c) => (c.vocabSize >= gpt2Bpe.vocabSize ? gpt2Bpe : null),
   hf: gpt2Hf,

@@ -4,7 +4,7 @@
 import { hfTokenizer } from '../../io/hf-tokenizer';
 import type { ModelFamily } from '../family';
 import { llamaHf } from './checkpoint';
-import { type LlamaConfig, llamaWidestActivation, validateLlama } from './config';
+import { LLAMA_ARCHITECTURES, type LlamaConfig, llamaWidestActivation, validateLlama } from './config';
 import { llamaBlock, llamaEmbed, llamaFinalNorm, llamaHead } from './forward';
 import { LLAMA_PAPER_CODE_INIT, llamaInit, llamaParams } from './params';
 
@@ -21,6 +21,11 @@ export const llama: ModelFamily<LlamaConfig> = {
   finalNorm: llamaFinalNorm,
   head: llamaHead,
   widestActivation: llamaWidestActivation,
+  architecture: (c) => LLAMA_ARCHITECTURES[c.modelType] ?? c.modelType,
+  kvHeads: (c) => c.kvHeads,
+  // x, its norm, q/k/v and their packed rotation, attention out, the residual after it, its norm, gate, up, SwiGLU.
+  savedFloatsPerToken: (c) =>
+    4 * c.width + 2 * (c.heads + 2 * c.kvHeads) * c.headDim + c.heads * c.headDim + 3 * c.intermediate,
   // The reference's own tokenizer.json: a Llama-family vocabulary is the checkpoint's, not one built in.
   tokenizer: (_c, files) => (files ? hfTokenizer(files) : null),
   tokenizerFromFiles: true,

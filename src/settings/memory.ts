@@ -1,0 +1,52 @@
+// What a planned run will hold on the GPU, estimated before it starts (the reference card shows it against the
+// adapter's limits): parameters, gradients and optimizer state of the n-block model, the activations one micro-batch
+// keeps for backward, and the head's chunk of logits. Pure: the page computes it as the form changes.
+
+import type { OptimizerKind } from '../optim/optimizer';
+
+/** The reference's facts the estimate needs (ReferenceInfo has them). */
+export interface ModelFacts {
+  blockParams: number;
+  otherParams: number;
+  savedPerToken: number;
+  vocab: number;
+}
+
+export interface MemoryEstimate {
+  /** Parameters of the n-block model. */
+  paramCount: number;
+  params: number;
+  grads: number;
+  optimizer: number;
+  activations: number;
+  head: number;
+  total: number;
+}
+
+/** Logit bytes the chunked head holds at once (src/tensor/ops/head.ts: 128 MiB chunks of logits and their gradient). */
+const HEAD_CHUNK_BYTES = 128 * 2 ** 20;
+
+/** Bytes, estimated (activations to within the temporaries of one block, which come and go). */
+export function memoryEstimate(
+  m: ModelFacts,
+  s: { n: number; batch: number; ctx: number; optimizer: OptimizerKind; halfActivations: boolean },
+): MemoryEstimate {
+  const paramCount = m.otherParams + s.n * m.blockParams;
+  const params = 4 * paramCount;
+  const grads = 4 * paramCount;
+  // AdamW: two f32 moments per parameter; Muon keeps one momentum for the hidden matrices and AdamW's two for the rest.
+  const optimizer = (s.optimizer === 'adamw' ? 8 : 6) * paramCount;
+  // f16 activations halve the matmul inputs backward keeps, about half of what a block saves.
+  const activations = s.batch * s.ctx * s.n * m.savedPerToken * (s.halfActivations ? 3 : 4);
+  const tokens = s.batch * s.ctx;
+  const head = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4) * 2;
+  return {
+    paramCount,
+    params,
+    grads,
+    optimizer,
+    activations,
+    head,
+    total: params + grads + optimizer + activations + head,
+  };
+}
