@@ -192,6 +192,51 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
   }, 300_000);
 });
 
+describe('inheritune run on the llama-8L folder (small settings for the software adapter)', () => {
+  it('grows 4 → 6 → 8, writes a folder with the reference tokenizer that eval scores, round 0 starting at eval --layers 4', () => {
+    const out = mkdtempSync(join(tmpdir(), 'inheritune-llama-'));
+    const small = ['--data', TEXT, '--ctx', '16', '--windows', '1'];
+    const r = cli(
+      'run',
+      '--ref',
+      join(FIX, 'llama-8L'),
+      ...small,
+      '--n',
+      '4',
+      '--steps-per-round',
+      '1',
+      '--batch',
+      '1',
+      '--out',
+      out,
+      '--json',
+    );
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+      rounds: { n: number; valLossStart: number }[];
+      final: { n: number; valLoss: number };
+    };
+    expect(report.rounds[0]!.n).toBe(4);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(FIX, 'llama-8L', f))), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).num_hidden_layers).toBe(report.final.n);
+    const evalJson = (...args: string[]) => {
+      const e = cli('eval', ...small, '--json', ...args);
+      expect(e.code, e.stderr).toBe(0);
+      return JSON.parse(e.stdout) as { val_loss: number; layers: number };
+    };
+    const inherited = evalJson('--model', join(FIX, 'llama-8L'), '--layers', '4');
+    const grown = evalJson('--model', out);
+    console.log(
+      `llama-8L run: round 0 start ${report.rounds[0]!.valLossStart} (eval --layers 4: ${inherited.val_loss}); final ${report.final.valLoss} (eval of the written folder: ${grown.val_loss})`,
+    );
+    expect(Math.abs(report.rounds[0]!.valLossStart - inherited.val_loss)).toBeLessThan(1e-6);
+    expect(grown.layers).toBe(report.final.n);
+    expect(Math.abs(grown.val_loss - report.final.valLoss)).toBeLessThan(1e-6);
+  }, 1_500_000);
+});
+
 describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'inheritune-cli-'));
   const llama = join(tmp, 'llama.safetensors');
@@ -201,7 +246,11 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
   const short = join(tmp, 'short.txt');
   const wrongConfig = join(tmp, 'wrong-config');
   const busy = join(tmp, 'busy');
+  const noTokenizer = join(tmp, 'llama-no-tokenizer');
   beforeAll(() => {
+    mkdirSync(noTokenizer, { recursive: true });
+    for (const f of ['model.safetensors', 'config.json'])
+      writeFileSync(join(noTokenizer, f), readFileSync(join(FIX, 'llama-8L', f)));
     const parts = writeSafetensors([
       { name: 'model.embed_tokens.weight', shape: [4, 2], data: new Float32Array(8) },
       { name: 'model.layers.0.self_attn.q_proj.weight', shape: [2, 2], data: new Float32Array(4) },
@@ -246,9 +295,14 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
     ],
     ['not safetensors', ['eval', '--model', garbage, '--data', TEXT], /header length .* exceeds|needs 8\+/],
     [
-      'not GPT-2',
+      'a Llama-family file without its config.json',
       ['eval', '--model', llama, '--data', TEXT],
-      /not a checkpoint Inheritune Studio reads \(GPT-2\): it looks Llama/,
+      /This is a Llama-family checkpoint \(model\.layers\.N\.self_attn\.q_proj\): give its config\.json too/,
+    ],
+    [
+      'a Llama-family folder without tokenizer.json',
+      ['eval', '--model', noTokenizer, '--data', TEXT],
+      /comes without tokenizer\.json: give the reference folder's tokenizer\.json/,
     ],
     [
       '--layers 0',
