@@ -6,7 +6,7 @@ import { Gpu } from '../gpu/runtime';
 import { maxWindows, validationWindows } from '../io/corpus';
 import { analyzeAttention, type AttentionReport } from '../inheritune/analyze';
 import { tokenizerOf } from '../model/checkpoint';
-import { Model } from '../model/model';
+import { StreamedWeights } from '../model/streamed';
 import { parseFlags, UsageError } from './args';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 
@@ -68,18 +68,14 @@ export async function analyzeCommand(argv: string[], gpu?: Gpu): Promise<number>
     const { inputs } = validationWindows(val, T, B);
 
     gpu ??= new Gpu(await acquireNodeDevice());
-    const model = await Model.create(
-      gpu,
-      config,
-      (name) => ckpt.read(name),
-      (d, t) => progress('loading', d, t),
-    );
+    // Layer by layer (each layer's weights read when its turn comes): the model need not fit on the GPU whole.
+    const model = new StreamedWeights(gpu, config, (name) => ckpt.read(name));
     const t0 = performance.now();
     let report: AttentionReport;
     try {
       report = await analyzeAttention(model, inputs, B, T, (d, t) => progress('analysing layers', d, t));
     } finally {
-      model.dispose();
+      model.release();
     }
     const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
     const adapter = gpu.description.description || gpu.description.architecture;

@@ -5,9 +5,9 @@ import { acquireNodeDevice } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { maxWindows } from '../io/corpus';
 import { inheritedConfig, tokenizerOf } from '../model/checkpoint';
-import { Model } from '../model/model';
+import { StreamedWeights } from '../model/streamed';
 import { paramCount } from '../model/params';
-import { validationLoss } from '../train/evaluate';
+import { streamedValidationLoss } from '../train/evaluate';
 import { parseFlags, UsageError } from './args';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 
@@ -53,14 +53,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
       );
 
     const gpu = new Gpu(await acquireNodeDevice());
-    const model = await Model.create(
-      gpu,
-      config,
-      (name) => ckpt.read(name),
-      (d, t) => progress('loading', d, t),
-    );
+    // Layer by layer (each layer's weights read when its turn comes): the model need not fit on the GPU whole.
+    const model = new StreamedWeights(gpu, config, (name) => ckpt.read(name));
     const t0 = performance.now();
-    const loss = await validationLoss(model, val, ctx, windows, { onProgress: (d, t) => progress('evaluating', d, t) });
+    const loss = await streamedValidationLoss(model, val, ctx, windows, {
+      onProgress: (d, t) => progress('evaluating', d, t),
+    });
     const seconds = (performance.now() - t0) / 1000;
     const result = {
       val_loss: loss,
@@ -74,7 +72,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       seconds: Number(seconds.toFixed(2)),
       notes: ckpt.notes,
     };
-    model.dispose();
+    model.release();
     if (f.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
       for (const n of ckpt.notes) process.stderr.write(`note: ${n}\n`);

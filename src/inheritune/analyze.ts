@@ -2,7 +2,8 @@
 // blocks, layer by layer, each also writing its batch-mean attention probabilities [H,T,T], read back and measured on
 // the host (k* and m* per head, rank.ts); then the lazy layers and the suggested n.
 
-import type { Model } from '../model/model';
+import type { ModelConfig, ModelFamily, ParamLookup } from '../model/family';
+import type { Stage } from '../model/streamed';
 import { noGrad, type Tensor, tidy } from '../tensor';
 import { type HeadRank, isLazyLayer, kStar, mStar, RANK_THRESHOLD, type Suggestion, suggestN } from './rank';
 
@@ -31,12 +32,23 @@ function rankHeads(probs: Float32Array, H: number, T: number): HeadRank[] {
 }
 
 /**
+ * What the analysis runs on: a Model (all resident), or StreamedWeights (each stage's tensors loaded by `prepare`).
+ */
+export interface LayerSource {
+  family: ModelFamily;
+  config: ModelConfig;
+  lookup: ParamLookup;
+  prepare?(stage: Stage): Promise<void>;
+  release?(): void;
+}
+
+/**
  * Attention ranks of every layer and head of `model` on `tokens` [B·T] (B sequences of T, each from position 0).
  * The forward is the training forward's blocks (the family's), their attention also keeping the probabilities. While
  * the GPU runs layer l, the host ranks layer l−1.
  */
 export async function analyzeAttention(
-  model: Model,
+  model: LayerSource,
   tokens: Int32Array,
   B: number,
   T: number,
@@ -55,10 +67,12 @@ export async function analyzeAttention(
     onProgress?.(layer + 1, L);
   };
 
+  await model.prepare?.('embed');
   let x = noGrad(() => family.embed(p, c, tokens, B, T)); // [B,T,C]
   let pending: Float32Array | null = null;
   try {
     for (let l = 0; l < L; l++) {
+      await model.prepare?.(l);
       const step = noGrad(() =>
         tidy(() => {
           const kept: { probs?: Tensor } = {};
@@ -86,6 +100,7 @@ export async function analyzeAttention(
     if (pending) finish(L - 1, pending);
   } finally {
     x.dispose();
+    model.release?.();
   }
   return { B, T, threshold: RANK_THRESHOLD, layers, suggestion: suggestN(layers.map((r) => r.lazy)) };
 }

@@ -11,7 +11,8 @@ import type { ModelConfig } from '../model/family';
 import { Model, type ParamSource } from '../model/model';
 import { paramCount } from '../model/params';
 import { familyOf } from '../model/registry';
-import { validationLoss } from '../train/evaluate';
+import { streamedValidationLoss, validationLoss } from '../train/evaluate';
+import { StreamedWeights } from '../model/streamed';
 import type { Peak } from '../train/peak';
 import { readFinal, RUN_FILES, writeFinal } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
@@ -104,14 +105,15 @@ class InherituneRun {
       paperCode: settings.paperCode,
       seed: settings.initSeed,
     });
-    const progress = (d: number, t: number) => ctx.onLoadProgress?.('loading reference', d, t);
-    const refModel = await Model.create(gpu, ref.config, (n) => ref.read(n), progress);
-    let refVal: number;
-    try {
-      refVal = await validationLoss(refModel, ctx.data.val, settings.train.ctx, settings.train.evalWindows);
-    } finally {
-      refModel.dispose();
-    }
+    // Layer by layer: the reference never has to fit on the GPU whole.
+    const progress = (d: number, t: number) => ctx.onLoadProgress?.('evaluating the reference', d, t);
+    const refVal = await streamedValidationLoss(
+      new StreamedWeights(gpu, ref.config, (n) => ref.read(n)),
+      ctx.data.val,
+      settings.train.ctx,
+      settings.train.evalWindows,
+      { onProgress: progress },
+    );
     const reference = { layers: ref.config.layers, params: paramCount(ref.config), valLoss: refVal };
     ctx.onEvent({ type: 'reference', ...reference });
     const trainer = await newTrainer(ctx, first.config, first.source, settings, 0);

@@ -4,7 +4,8 @@
 
 import { validationWindows } from '../io/corpus';
 import type { Model } from '../model/model';
-import { noGrad, tidy } from '../tensor';
+import type { StreamedWeights } from '../model/streamed';
+import { headCrossEntropy, noGrad, reshape, type Tensor, tidy } from '../tensor';
 
 export interface EvalOptions {
   /** Windows per forward pass; default keeps B·ctx near 4096 rows. */
@@ -37,4 +38,67 @@ export async function validationLoss(
     opts.onProgress?.(i + B, w.windows);
   }
   return total / w.windows;
+}
+
+/**
+ * validationLoss of a model streamed layer by layer (model/streamed.ts): the same windows and batches, each stage's
+ * weights loaded once for all of them; the hidden states of all windows stay on the GPU between stages (W·ctx·C
+ * floats). For references larger than the adapter's memory.
+ */
+export async function streamedValidationLoss(
+  weights: StreamedWeights,
+  val: Uint32Array,
+  ctx: number,
+  windows: number,
+  opts: EvalOptions = {},
+): Promise<number> {
+  const { family, config: c, lookup: p } = weights;
+  if (ctx > c.positions) throw new Error(`Context ${ctx} exceeds the model's ${c.positions} positions.`);
+  const w = validationWindows(val, ctx, windows);
+  const per = Math.max(1, Math.min(w.windows, opts.batch ?? Math.floor(4096 / ctx)));
+  const batches: { at: number; B: number; x: Tensor }[] = [];
+  const stages = c.layers + 2;
+  let done = 0;
+  const step = () => opts.onProgress?.(Math.floor((++done * w.windows) / stages), w.windows);
+  try {
+    await weights.prepare('embed');
+    for (let i = 0; i < w.windows; i += per) {
+      const B = Math.min(per, w.windows - i);
+      const x = noGrad(() => tidy(() => family.embed(p, c, w.inputs.subarray(i * ctx, (i + B) * ctx), B, ctx)));
+      batches.push({ at: i, B, x });
+    }
+    step();
+    for (let l = 0; l < c.layers; l++) {
+      await weights.prepare(l);
+      for (const b of batches) {
+        const x = b.x;
+        b.x = noGrad(() => tidy(() => family.block(p, c, l, x, {})));
+        x.dispose();
+      }
+      step();
+    }
+    await weights.prepare('head');
+    let total = 0;
+    for (const b of batches) {
+      const targets = w.targets.subarray(b.at * ctx, (b.at + b.B) * ctx);
+      const loss = noGrad(() =>
+        tidy(() => {
+          const xf = family.finalNorm(p, c, b.x);
+          return headCrossEntropy(reshape(xf, [b.B * ctx, xf.shape[2]!]), family.head(p, c), targets);
+        }),
+      );
+      const v = (await loss.readF32())[0]!;
+      loss.dispose();
+      if (!Number.isFinite(v))
+        throw new Error(
+          `Validation loss is ${v} on windows ${b.at}…${b.at + b.B - 1}: the model produces non-finite values.`,
+        );
+      total += v * b.B;
+    }
+    step();
+    return total / w.windows;
+  } finally {
+    for (const b of batches) b.x.dispose();
+    weights.release();
+  }
 }

@@ -9,9 +9,9 @@ import { GpuDeviceError } from '../gpu/errors';
 import { Gpu } from '../gpu/runtime';
 import { validationWindows } from '../io/corpus';
 import { analyzeAttention } from '../inheritune/analyze';
-import { Model } from '../model/model';
 import type { RunSettings } from '../settings/schema';
-import { validationLoss } from '../train/evaluate';
+import { streamedValidationLoss } from '../train/evaluate';
+import { StreamedWeights } from '../model/streamed';
 import { measureMatmulPeak } from '../train/mfu';
 import { type Peak, peakFromTable, userPeak } from '../train/peak';
 import { RunFolder } from '../train/run-folder';
@@ -265,12 +265,11 @@ export class Engine {
     await this.inputs.encodeFor(ref.tokenizer);
     const { corpus } = this.inputs.need();
     validationWindows(corpus.val, ctx, windows); // throws naming how many windows fit
-    const model = await this.out.tracked('loading the reference', (p) =>
-      Model.create(gpu, ref.config, (n) => ref.read(n), p),
-    );
+    // Layer by layer, reading each layer's weights when its turn comes: the reference need not fit on the GPU whole.
+    const model = new StreamedWeights(gpu, ref.config, (n) => ref.read(n));
     try {
       const valLoss = await this.out.tracked('reference validation loss', (p) =>
-        validationLoss(model, corpus.val, ctx, windows, { onProgress: p }),
+        streamedValidationLoss(model, corpus.val, ctx, windows, { onProgress: p }),
       );
       this.out.emit({ type: 'reference-val', valLoss, ctx, windows });
       const B = Math.min(4, windows);
@@ -280,7 +279,7 @@ export class Engine {
       );
       this.out.emit({ type: 'analysis', report });
     } finally {
-      model.dispose();
+      model.release();
     }
   }
 
