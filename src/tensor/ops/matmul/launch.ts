@@ -5,7 +5,15 @@
 import type { BufferView, Gpu } from '../../../gpu/runtime';
 import { empty } from '../../tensor';
 import { launchColsum } from '../colsum';
-import { isV4, type MatmulEpilogue, type MatmulVariant, matmulKernel, SPECS, vec4Eligible } from './kernels';
+import {
+  isV4,
+  type MatmulEpilogue,
+  type MatmulVariant,
+  matmulKernel,
+  SPECS,
+  variantsFor,
+  vec4Eligible,
+} from './kernels';
 import { splitK } from './splitk';
 
 export interface MatmulArgs {
@@ -58,7 +66,22 @@ export const MATMUL_CHOICE = 'matmul ';
 /** The device's tuned variant for this shape, else `simple` (queuing the shape for timing where tuning is on). */
 function chosenVariant(gpu: Gpu, shape: MatmulShape): MatmulVariant {
   const chosen = gpu.kernelChoices.lookup(MATMUL_CHOICE + matmulShapeKey(shape), { ...shape });
-  return (chosen as MatmulVariant | undefined) ?? 'simple';
+  return (chosen as MatmulVariant | undefined) ?? untunedVariant(gpu, shape);
+}
+
+/** Multiply-adds from which an untuned product takes the register-tiled kernel. */
+const LARGE_PRODUCT = 2 ** 24;
+
+/**
+ * The variant for a shape nothing has timed (a software adapter, where tuning is off, or a shape not yet tuned): the
+ * 64-wide register-tiled kernel for large products, the simple one otherwise (the register-tiled kernels take
+ * seconds to compile on a software adapter, which a small product does not repay). On SwiftShader a head product
+ * 1024×32000×128 took 7.0 s with reg64 and 39.8 s with simple (reg128 8.3 s, reg128v4 10.5 s, the K16 ones 17-22 s).
+ * The variants are bit-identical, so this changes speed, never results.
+ */
+function untunedVariant(gpu: Gpu, s: MatmulShape): MatmulVariant {
+  const large = s.batch * s.M * s.N * s.K >= LARGE_PRODUCT;
+  return large && variantsFor(gpu, s).includes('reg64') ? 'reg64' : 'simple';
 }
 
 /** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
