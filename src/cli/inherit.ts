@@ -7,9 +7,11 @@ import { directoryStore } from '../train/node-store';
 import { writeModel } from '../train/run-folder';
 import { parseFlags, UsageError } from './args';
 import { loadCheckpoint, progress } from './load';
+import { exportDtype } from './settings';
 
-export const INHERIT_ENTRY = `  inherit --ref <dir-or-file> --n N --out DIR [--paper-code] [--seed S]
-      the inherited model, untrained, as a Hugging Face checkpoint (model.safetensors + config.json).`;
+export const INHERIT_ENTRY = `  inherit --ref <dir-or-file> --n N --out DIR [--paper-code] [--seed S] [--dtype f32|bf16]
+      the inherited model, untrained, as a Hugging Face checkpoint (model.safetensors + config.json, and the
+      reference's tokenizer files where it has them).`;
 
 export async function inheritCommand(argv: string[]): Promise<number> {
   const f = parseFlags(
@@ -20,9 +22,11 @@ export async function inheritCommand(argv: string[]): Promise<number> {
       out: { type: 'string', required: true },
       'paper-code': { type: 'bool' },
       seed: { type: 'int' },
+      dtype: { type: 'string' },
     },
     'inherit',
   );
+  const dtype = exportDtype(f);
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
     const n = f.n as number;
@@ -40,7 +44,7 @@ export async function inheritCommand(argv: string[]): Promise<number> {
     }
     const out = f.out as string;
     mkdirSync(out, { recursive: true });
-    await writeModel(directoryStore(out), config, params, ckpt.tokenizerFiles);
+    await writeModel(directoryStore(out), config, params, ckpt.tokenizerFiles, dtype);
     process.stdout.write(
       `wrote ${out}/model.safetensors and config.json: ${n} of ${k} blocks, ${paramCount(config).toLocaleString('en-US')} params\n`,
     );

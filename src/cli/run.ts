@@ -14,7 +14,15 @@ import { parseFlags } from './args';
 import { logWriter, say } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import { followDefaults, refuse, resolvePeak, RUN_FLAGS, settingsFromFlags, TRAIN_FLAGS } from './settings';
+import {
+  exportDtype,
+  followDefaults,
+  refuse,
+  resolvePeak,
+  RUN_FLAGS,
+  settingsFromFlags,
+  TRAIN_FLAGS,
+} from './settings';
 
 export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
       [--paper-code] [--baseline] <training options>
@@ -25,6 +33,7 @@ export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR
 export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
   const f = parseFlags(argv, { ...TRAIN_FLAGS, ...RUN_FLAGS, ref: { type: 'string', required: true } }, 'run');
   const out = requireOut(f);
+  exportDtype(f); // a bad --dtype is refused before any work
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
     const { train, val } = await loadCorpus(f.data as string, tokenizerOf(ckpt.config, ckpt.tokenizerFiles));
@@ -96,7 +105,8 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     );
     const { report } = result;
     await writeJson(store, RUN_FILES.report, report, 2);
-    if (result.final) await writeModel(store, result.final.config, result.final.params, ckpt.tokenizerFiles);
+    if (result.final)
+      await writeModel(store, result.final.config, result.final.params, ckpt.tokenizerFiles, exportDtype(f));
     if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       const lines = [`reference: ${report.reference.layers} blocks, val loss ${report.reference.valLoss.toFixed(4)}`];

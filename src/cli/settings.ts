@@ -2,6 +2,7 @@
 // kinds and help): parsed over the schema's defaults and checked by its rules, so the CLI refuses what the page and
 // the worker refuse, in the same words (prefixed with the flag); and the peak FLOP/s for MFU.
 
+import type { ExportDtype } from '../model/checkpoint';
 import type { Gpu } from '../gpu/runtime';
 import { measureMatmulPeak, type Peak, peakFromTable, userPeak } from '../train/mfu';
 import {
@@ -35,7 +36,16 @@ const COMMON_FLAGS: Record<string, FlagSpec> = {
   resume: { type: 'bool' },
   json: { type: 'bool' },
   'no-bounds-checks': { type: 'bool' },
+  dtype: { type: 'string' },
 };
+
+/** --dtype: the written model's dtype (f32, the default, or bf16: half the bytes, rounded to nearest even). */
+export function exportDtype(f: Parsed): ExportDtype {
+  const v = (f.dtype as string | undefined) ?? 'f32';
+  if (v === 'f32' || v === 'F32') return 'F32';
+  if (v === 'bf16' || v === 'BF16') return 'BF16';
+  throw new UsageError(`--dtype must be f32 or bf16, got ${JSON.stringify(v)}`);
+}
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = { ...COMMON_FLAGS, ...flagsOf(TRAINING_FIELDS) };
 
@@ -93,10 +103,11 @@ function usageLine(fields: Record<string, FieldSpec>): string {
 }
 
 export const TRAIN_FLAGS_USAGE = `      training: ${usageLine(TRAINING_FIELDS)}
-        [--out DIR] [--resume] [--no-bounds-checks]
+        [--out DIR] [--resume] [--no-bounds-checks] [--dtype f32|bf16]
 ${Object.values(TRAINING_FIELDS)
   .map((f) => `      --${f.flag}: ${f.help}`)
   .join('\n')}
+      --dtype: the written model.safetensors' dtype, f32 (default) or bf16 (rounded to nearest even; half the size).
       --no-bounds-checks: compile shaders without Dawn's per-access index clamping (browsers always clamp); every
         kernel is tested that way too, and the results are the same; whether it is faster depends on the GPU
         (npm run bench measures it).`;

@@ -21,7 +21,7 @@ import { parseFlags, UsageError } from './args';
 import { logWriter } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import { followDefaults, refuse, resolvePeak, settingsFromFlags, TRAIN_FLAGS } from './settings';
+import { exportDtype, followDefaults, refuse, resolvePeak, settingsFromFlags, TRAIN_FLAGS } from './settings';
 
 export const TRAIN_ENTRY = `  train --data <text-file> --out DIR --steps S (--model <dir-or-file> | --layers L --width C --heads H [--positions P])
       <training options>
@@ -42,6 +42,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     'train',
   );
   const out = requireOut(f);
+  const dtype = exportDtype(f); // a bad --dtype is refused before any work
   const steps = f.steps as number;
   if (steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
   let config: ModelConfig;
@@ -115,7 +116,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
         if (outcome.status !== 'halted') await saveSnapshot(store, trainer, null);
       } while (outcome.status === 'stopped');
       if (outcome.status === 'halted') return 1;
-      await writeModel(store, trainer.model.config, await trainer.model.toHost(), tokenizerFiles);
+      await writeModel(store, trainer.model.config, await trainer.model.toHost(), tokenizerFiles, dtype);
       const result = {
         val_loss: outcome.valLoss,
         steps: trainer.position.step,

@@ -1,4 +1,4 @@
-// Writing safetensors (the reader's counterpart, safetensors.ts): F32 tensors in order, a header padded to an 8-byte
+// Writing safetensors (the reader's counterpart, safetensors.ts): F32 tensors in order (or rounded to BF16), a header padded to an 8-byte
 // boundary, the metadata checked as the reader would check it.
 
 import { describe, type Fail, failer, isIndex, LITTLE_ENDIAN } from './safetensors';
@@ -12,7 +12,9 @@ import { describe, type Fail, failer, isIndex, LITTLE_ENDIAN } from './safetenso
 export function writeSafetensors(
   tensors: { name: string; shape: number[]; data: Float32Array }[],
   metadata?: Record<string, string>,
+  opts: { dtype?: 'F32' | 'BF16' } = {},
 ): Uint8Array<ArrayBuffer>[] {
+  const bf16 = opts.dtype === 'BF16';
   const fail: Fail = failer(undefined);
   const entries: string[] = [];
   if (metadata !== undefined) entries.push(`"__metadata__":${JSON.stringify(checkedMetadata(metadata, fail))}`);
@@ -20,8 +22,9 @@ export function writeSafetensors(
   let offset = 0;
   for (const { name, shape, data } of tensors) {
     checkWritable(name, shape, data, seen, fail);
-    const end = offset + data.byteLength;
-    entries.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: 'F32', shape, data_offsets: [offset, end] })}`);
+    const end = offset + (bf16 ? 2 * data.length : data.byteLength);
+    const dtype = bf16 ? 'BF16' : 'F32';
+    entries.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [offset, end] })}`);
     offset = end;
   }
   const json = new TextEncoder().encode(`{${entries.join(',')}}`);
@@ -29,7 +32,23 @@ export function writeSafetensors(
   const head = new Uint8Array(8 + n).fill(0x20, 8 + json.byteLength);
   new DataView(head.buffer).setBigUint64(0, BigInt(n), true);
   head.set(json, 8);
-  return [head, ...tensors.map(({ data }) => leBytes(data))];
+  return [head, ...tensors.map(({ data }) => (bf16 ? bf16Bytes(data) : leBytes(data)))];
+}
+
+/**
+ * Each float rounded to bfloat16 (the upper 16 bits of its f32 pattern, rounded to nearest, ties to even, as PyTorch's
+ * `.to(torch.bfloat16)` rounds; NaN stays a quiet NaN), little-endian.
+ */
+export function bf16Bytes(data: Float32Array): Uint8Array<ArrayBuffer> {
+  const bits = new Uint32Array(Float32Array.from(data).buffer);
+  const out = new Uint8Array(2 * data.length);
+  for (let i = 0; i < bits.length; i++) {
+    const u = bits[i]!;
+    const h = (u & 0x7fffffff) > 0x7f800000 ? 0x7fc0 | ((u >>> 16) & 0x8000) : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = (h >>> 8) & 0xff;
+  }
+  return out;
 }
 
 function checkedMetadata(metadata: Record<string, string>, fail: Fail): Record<string, string> {

@@ -12,6 +12,9 @@ import { allFamilies, familyOf } from './registry';
 
 export { CheckpointError };
 
+/** The dtypes a model is exported in. */
+export type ExportDtype = 'F32' | 'BF16';
+
 /** An opened checkpoint and the family that read it. */
 export interface OpenedCheckpoint<C extends ModelConfig = ModelConfig> extends Checkpoint<C> {
   family: ModelFamily<C>;
@@ -84,10 +87,14 @@ function unknownLayout(keys: string[]): CheckpointError {
   );
 }
 
-/** model.safetensors parts (F32, canonical names, {"format":"pt"}) and config.json text for a model's parameters. */
+/**
+ * model.safetensors parts (F32, or rounded to BF16; canonical names, {"format":"pt"}) and config.json text (its
+ * torch_dtype saying which) for a model's parameters.
+ */
 export function exportCheckpoint(
   config: ModelConfig,
   params: Map<string, Float32Array>,
+  opts: { dtype?: ExportDtype } = {},
 ): { safetensors: Uint8Array<ArrayBuffer>[]; configJson: string } {
   const family = familyOf(config);
   const tensors = family.params(config).map((p) => {
@@ -95,9 +102,11 @@ export function exportCheckpoint(
     if (!data) throw new Error(`export: parameter ${p.name} missing`);
     return { name: p.name, shape: p.shape, data };
   });
+  const dtype = opts.dtype ?? 'F32';
+  const hf = { ...family.hf.toHfConfig(config), torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32' };
   return {
-    safetensors: writeSafetensors(tensors, { format: 'pt' }),
-    configJson: `${JSON.stringify(family.hf.toHfConfig(config), null, 2)}\n`,
+    safetensors: writeSafetensors(tensors, { format: 'pt' }, { dtype }),
+    configJson: `${JSON.stringify(hf, null, 2)}\n`,
   };
 }
 

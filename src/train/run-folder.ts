@@ -6,7 +6,7 @@
 import type { TokenizerFiles } from '../io/hf-tokenizer';
 import { type ByteSource, openSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { openSharded, shardNames } from '../io/sharded';
-import { exportCheckpoint } from '../model/checkpoint';
+import { type ExportDtype, exportCheckpoint } from '../model/checkpoint';
 import type { ModelConfig } from '../model/family';
 import { familyOf } from '../model/registry';
 import type { RunStore, StateStore } from './snapshot';
@@ -75,8 +75,9 @@ export async function writeModel(
   config: ModelConfig,
   params: Map<string, Float32Array>,
   tokenizer?: TokenizerFiles,
+  dtype: ExportDtype = 'F32',
 ): Promise<void> {
-  const { safetensors, configJson } = exportCheckpoint(config, params);
+  const { safetensors, configJson } = exportCheckpoint(config, params, { dtype });
   await store.write(RUN_FILES.model, safetensors);
   await store.write(RUN_FILES.config, [utf8(configJson)]);
   if (tokenizer) {

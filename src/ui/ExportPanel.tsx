@@ -41,9 +41,10 @@ export function ExportPanel() {
   const pending = useApp((s) => s.exportPending);
   const send = useApp((s) => s.send);
   const { current, log } = useApp((s) => s.models);
+  const [dtype, setDtype] = useState<'F32' | 'BF16'>('F32');
   const ask = (what: 'model' | 'log-json' | 'log-csv') => () => {
     useApp.setState({ exportPending: true });
-    send({ type: 'export', what });
+    send({ type: 'export', what, ...(what === 'model' ? { dtype } : {}) });
   };
   return (
     <section className="card" data-testid="export-panel">
@@ -63,6 +64,15 @@ export function ExportPanel() {
         >
           Model
         </button>
+        <select
+          data-testid="export-dtype"
+          value={dtype}
+          onChange={(e) => setDtype(e.target.value as 'F32' | 'BF16')}
+          title="The exported weights' dtype: F32 as trained, or BF16 (half the size, rounded to nearest even)"
+        >
+          <option value="F32">F32</option>
+          <option value="BF16">BF16</option>
+        </select>
         <button
           type="button"
           data-testid="export-log-json"

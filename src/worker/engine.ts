@@ -10,6 +10,7 @@ import { Gpu } from '../gpu/runtime';
 import { validationWindows } from '../io/corpus';
 import { analyzeAttention } from '../inheritune/analyze';
 import type { RunSettings } from '../settings/schema';
+import type { ExportDtype } from '../model/checkpoint';
 import { streamedValidationLoss } from '../train/evaluate';
 import { StreamedWeights } from '../model/streamed';
 import { measureMatmulPeak } from '../train/mfu';
@@ -61,7 +62,7 @@ export class Engine {
       return this.runs.discardSaved();
     },
     sample: (c) => this.guarded('sample', () => this.sample(c)),
-    export: (c) => this.guarded('export', () => this.export(c.what)),
+    export: (c) => this.guarded('export', () => this.export(c.what, c.dtype ?? 'F32')),
   };
 
   constructor(
@@ -292,8 +293,8 @@ export class Engine {
     }
   }
 
-  private async export(what: 'model' | 'log-json' | 'log-csv'): Promise<void> {
-    const files = await exportFiles(this.out, this.models, what, () => this.runs.log(), this.inputs.ref);
+  private async export(what: 'model' | 'log-json' | 'log-csv', dtype: ExportDtype): Promise<void> {
+    const files = await exportFiles(this.out, this.models, what, () => this.runs.log(), this.inputs.ref, dtype);
     this.out.emit({ type: 'export', files });
   }
 }

@@ -4,7 +4,7 @@
 import type { Gpu } from '../gpu/runtime';
 import type { TokenizerFiles } from '../io/hf-tokenizer';
 import type { Tokenizer } from '../io/tokenizer';
-import { exportCheckpoint, tokenizerOf } from '../model/checkpoint';
+import { type ExportDtype, exportCheckpoint, tokenizerOf } from '../model/checkpoint';
 import type { ModelConfig } from '../model/family';
 import { generate } from '../model/sample';
 import { Rng } from '../util/rng';
@@ -104,6 +104,7 @@ export async function exportFiles(
   what: 'model' | 'log-json' | 'log-csv',
   log: () => Promise<readonly LogEntry[]>,
   ref: Reference | null,
+  dtype: ExportDtype = 'F32',
 ): Promise<{ name: string; blob: Blob }[]> {
   if (what !== 'model') {
     const entries = await log();
@@ -124,7 +125,7 @@ export async function exportFiles(
     if (!w)
       throw new EngineError('no-model', 'There is no trained model to export yet: start a run (or the demo) first.');
     p(1, 2);
-    const { safetensors, configJson } = exportCheckpoint(w.config, w.params);
+    const { safetensors, configJson } = exportCheckpoint(w.config, w.params, { dtype });
     const { files } = tokensOf(w.config, ref);
     const json = (name: string, text: string) => ({ name, blob: new Blob([text], { type: 'application/json' }) });
     return [

@@ -30,7 +30,7 @@ export type Command =
   | { type: 'stop' }
   | { type: 'discard-saved' }
   | { type: 'sample'; prompt: string; tokens: number; temperature: number; topK: number }
-  | { type: 'export'; what: 'model' | 'log-json' | 'log-csv' };
+  | { type: 'export'; what: 'model' | 'log-json' | 'log-csv'; dtype?: 'F32' | 'BF16' };
 
 export interface AdapterInfo {
   name: string;

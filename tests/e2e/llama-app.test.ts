@@ -6,12 +6,12 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { evalCommand } from '../../src/cli/eval';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/io/safetensors';
 import { openCheckpoint } from '../../src/model/checkpoint';
 import { llamaParams } from '../../src/model/llama/params';
 import type { LlamaConfig } from '../../src/model/llama';
+import { evalJson } from '../unit/cli-in-process';
 import { type AppSession, openApp } from './browser';
 
 const DIR = join(__dirname, '../../../shared/fixtures/llama-8L');
@@ -23,23 +23,6 @@ let app: AppSession | null = null;
 afterAll(async () => {
   await app?.close();
 });
-
-/** `inheritune eval --json` in this process. */
-async function evalJson(argv: string[]): Promise<{ val_loss: number }> {
-  const out: string[] = [];
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out.push(String(s));
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    expect(await evalCommand([...argv, '--json'])).toBe(0);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  return JSON.parse(out.join('')) as { val_loss: number };
-}
 
 describe('a Llama-family reference in the page', () => {
   it('llama-8L folder + corpus: family card and memory estimate, val loss equal to the CLI, a run, an export that parses', async () => {

@@ -1,10 +1,12 @@
 // GPT-2 checkpoint mapping on synthetic files: prefixes, mask buffers, tied/untied heads, config.json vs shapes,
 // n_head inference, and the errors for checkpoints that are not GPT-2.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, inheritedConfig, openCheckpoint } from '../../src/model/checkpoint';
+import { CheckpointError, exportCheckpoint, inheritedConfig, openCheckpoint } from '../../src/model/checkpoint';
 import { bytesSource } from '../../src/io/safetensors';
-import { writeSafetensors } from '../../src/io/safetensors-write';
+import { bf16Bytes, writeSafetensors } from '../../src/io/safetensors-write';
 import { toHfConfig, gpt2Config } from '../../src/model/gpt2/config';
 import { paramSpecs } from '../../src/model/params';
 
@@ -150,5 +152,40 @@ describe('GPT-2 checkpoint mapping', () => {
     expect(inheritedConfig(CFG, 1).layers).toBe(1);
     expect(() => inheritedConfig(CFG, 0)).toThrow(/from 1 to 2/);
     expect(() => inheritedConfig(CFG, 3)).toThrow(/from 1 to 2/);
+  });
+});
+
+describe('export as BF16', () => {
+  const FIX = join(__dirname, '../../../shared/fixtures');
+  const open = async (dir: string) =>
+    openCheckpoint(bytesSource(readFileSync(join(FIX, dir, 'model.safetensors'))), {
+      configJson: readFileSync(join(FIX, dir, 'config.json'), 'utf8'),
+    });
+
+  it('rounds as PyTorch does: tiny-2L exported as BF16 equals the BF16 fixture PyTorch wrote, value for value', async () => {
+    const f32 = await open('tiny-2L');
+    const bf16 = await open('tiny-2L-bf16');
+    const params = new Map<string, Float32Array>();
+    for (const p of paramSpecs(f32.config)) params.set(p.name, await f32.read(p.name));
+    const { safetensors, configJson } = exportCheckpoint(f32.config, params, { dtype: 'BF16' });
+    expect(JSON.parse(configJson).torch_dtype).toBe('bfloat16');
+    const bytes = new Uint8Array(await new Blob(safetensors).arrayBuffer());
+    const back = await openCheckpoint(bytesSource(bytes), { configJson });
+    let size = 0;
+    for (const p of paramSpecs(f32.config)) {
+      expect(back.file.tensors.get(p.name)!.dtype).toBe('BF16');
+      expect(await back.read(p.name), p.name).toEqual(await bf16.read(p.name));
+      size += p.size;
+    }
+    expect(bytes.byteLength).toBeLessThan(2 * size + 64 * 1024);
+  });
+
+  it('keeps NaN a NaN and rounds ties to even', () => {
+    const h = bf16Bytes(Float32Array.of(Number.NaN, 1 + 2 ** -8, 1 + 3 * 2 ** -8, -0));
+    const u16 = new Uint16Array(h.buffer);
+    expect(u16[0]! & 0x7fc0).toBe(0x7fc0);
+    expect(u16[1]).toBe(0x3f80); // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: to even, 1
+    expect(u16[2]).toBe(0x3f82); // 1 + 3·2^-8 halfway between 1 + 2^-7 and 1 + 2^-6: to even, 1 + 2^-6
+    expect(u16[3]).toBe(0x8000);
   });
 });

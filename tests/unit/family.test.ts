@@ -6,8 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { evalCommand } from '../../src/cli/eval';
+import { afterAll, describe, expect, it } from 'vitest';
 import { splitTokens } from '../../src/io/corpus';
 import { bytesSource } from '../../src/io/safetensors';
 import { runInheritune } from '../../src/inheritune/pipeline';
@@ -23,6 +22,7 @@ import { Trainer } from '../../src/train/trainer';
 import { Engine } from '../../src/worker/engine';
 import type { WorkerEvent } from '../../src/worker/protocol';
 import { acquireNodeDevice } from '../../src/gpu/node';
+import { evalJson } from './cli-in-process';
 import { getGpu } from './gpu';
 import { byteTokenizer, toy, toyConfig } from './toy-family';
 
@@ -118,20 +118,7 @@ describe('a second model family, registered from the tests', () => {
     writeFileSync(join(dir, 'model.safetensors'), bytes);
     writeFileSync(join(dir, 'config.json'), configJson);
     writeFileSync(join(dir, 'corpus.txt'), TEXT);
-    const out: string[] = [];
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-      out.push(String(s));
-      return true;
-    });
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const argv = ['--model', dir, '--data', join(dir, 'corpus.txt'), '--ctx', '16', '--windows', '16', '--json'];
-      expect(await evalCommand(argv)).toBe(0);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-    const json = JSON.parse(out.join('')) as { val_loss: number; layers: number };
+    const json = await evalJson(['--model', dir, '--data', join(dir, 'corpus.txt'), '--ctx', '16', '--windows', '16']);
     expect(json.layers).toBe(4);
     expect(json.val_loss).toBe(val);
   }, 600_000);

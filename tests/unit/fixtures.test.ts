@@ -11,23 +11,12 @@ import { splitTokens } from '../../src/io/corpus';
 import { bytesSource } from '../../src/io/safetensors';
 import { fileSource } from '../../src/io/node-source';
 import { Model } from '../../src/model/model';
-import { backward } from '../../src/tensor';
 import { validationLoss } from '../../src/train/evaluate';
+import { type Debug, expectDebugState } from './debug-state';
 import { getGpu } from './gpu';
 
 const FIX = join(__dirname, '../../../shared/fixtures');
 const TEXT = join(__dirname, '../../../shared/data/tinyshakespeare.txt');
-
-interface Debug {
-  B: number;
-  T: number;
-  x: number[][];
-  y: number[][];
-  loss: number;
-  logits_idx: number[];
-  logits_val: number[];
-  grads: Record<string, { shape: number[]; l2: number; sum: number; idx: number[]; val: number[] }>;
-}
 
 async function load(dir: string, layers?: number) {
   const gpu = await getGpu();
@@ -64,46 +53,7 @@ describe.each([
     const dbg = JSON.parse(readFileSync(join(FIX, dir, 'debug.json'), 'utf8')) as Debug;
     const { model, src } = await load(dir);
     try {
-      const x = Int32Array.from(dbg.x.flat());
-      const y = Int32Array.from(dbg.y.flat());
-      const logits = await model.logits(x, dbg.B, dbg.T).readF32();
-      let worstLogit = 0;
-      dbg.logits_idx.forEach((i, k) => {
-        worstLogit = Math.max(worstLogit, Math.abs(logits[i]! - dbg.logits_val[k]!));
-      });
-      const loss = model.loss(x, y, dbg.B, dbg.T, undefined, half);
-      backward(loss);
-      const got = (await loss.readF32())[0]!;
-      loss.dispose();
-      console.log(
-        `${dir}${half ? ' (f16 activations)' : ''}: loss ${got} vs PyTorch ${dbg.loss} (rel ${(Math.abs(got - dbg.loss) / dbg.loss).toExponential(2)}); logits max|Δ| ${worstLogit.toExponential(2)} over ${dbg.logits_idx.length} samples`,
-      );
-      expect(Math.abs(got - dbg.loss) / dbg.loss).toBeLessThan(tol.loss);
-      expect(worstLogit).toBeLessThan(tol.logit);
-      const names = Object.keys(dbg.grads);
-      expect(names.length).toBe(model.params.size);
-      let worstNorm = 0;
-      let worstSample = 0;
-      for (const name of names) {
-        const ref = dbg.grads[name]!;
-        const g = await model.params.get(name)!.grad!.readF32();
-        let ss = 0;
-        for (const v of g) ss += v * v;
-        const l2 = Math.sqrt(ss);
-        const normErr = Math.abs(l2 - ref.l2) / ref.l2;
-        // Samples: |Δ| ≤ 2e-2·(|ref| + rms), rms = L2/√n, so entries near zero are judged on the tensor's scale.
-        const rms = ref.l2 / Math.sqrt(g.length);
-        const sampleErr = Math.max(
-          ...ref.idx.map((i, k) => Math.abs(g[i]! - ref.val[k]!) / (Math.abs(ref.val[k]!) + rms)),
-        );
-        worstNorm = Math.max(worstNorm, normErr);
-        worstSample = Math.max(worstSample, sampleErr);
-        expect(normErr, `${name} L2 ${l2} vs ${ref.l2}`).toBeLessThan(tol.grad);
-        expect(sampleErr, `${name} samples`).toBeLessThan(tol.grad);
-      }
-      console.log(
-        `${dir}${half ? ' (f16 activations)' : ''}: ${names.length} gradients, worst L2 rel err ${worstNorm.toExponential(2)}, worst sample err ${worstSample.toExponential(2)} (of ${tol.grad})`,
-      );
+      await expectDebugState(model, dbg, tol, half, `${dir}${half ? ' (f16 activations)' : ''}`);
     } finally {
       model.dispose();
       await src.close();

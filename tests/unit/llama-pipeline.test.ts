@@ -5,13 +5,12 @@
 // exactly the uninterrupted run's events and final model; the grown model exports to transformers' layout and reloads
 // to the same validation loss. And the MFU count follows DESIGN.md for a tied Llama (the shared embedding once).
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitTokens } from '../../src/io/corpus';
 import { bytesSource } from '../../src/io/safetensors';
-import { type InherituneSettings, type PipelineEvent, runInheritune } from '../../src/inheritune/pipeline';
+import type { InherituneSettings } from '../../src/inheritune/pipeline';
 import { exportCheckpoint, openCheckpoint } from '../../src/model/checkpoint';
 import { llamaFromHf } from '../../src/model/llama';
 import { llamaInit, llamaParams } from '../../src/model/llama/params';
@@ -19,9 +18,9 @@ import { Model } from '../../src/model/model';
 import { optimizerConfig } from '../../src/optim/optimizer';
 import { validationLoss } from '../../src/train/evaluate';
 import { flopsPerToken } from '../../src/train/mfu';
-import { directoryStore } from '../../src/train/node-store';
 import { Trainer } from '../../src/train/trainer';
 import { getGpu } from './gpu';
+import { trace, wholeAndResumed } from './pipeline-runs';
 
 const text = readFileSync(join(__dirname, '../../../shared/data/tinyshakespeare.txt'), 'utf8').slice(0, 20_000);
 const data = splitTokens(Uint32Array.from(new TextEncoder().encode(text)));
@@ -76,19 +75,6 @@ async function trainReference(): Promise<void> {
   model.dispose();
 }
 
-const trace = (ev: PipelineEvent[]) =>
-  ev.flatMap((e) =>
-    e.type === 'step'
-      ? [`${e.phase}${e.round} step ${e.step} ${e.loss}`]
-      : e.type === 'eval'
-        ? [`${e.phase}${e.round} eval ${e.valLoss}`]
-        : e.type === 'round-end'
-          ? [`end ${JSON.stringify({ ...e.result, seconds: 0 })}`]
-          : e.type === 'grow'
-            ? [`grow ${e.from}→${e.to}`]
-            : [],
-  );
-
 describe('Inheritune on a Llama-family reference', () => {
   for (const grow of ['continue', 'restart'] as const) {
     it(`grows 2 → 4 (${grow}), trains the baseline, resumes a stopped run exactly, exports and reloads`, {
@@ -96,62 +82,27 @@ describe('Inheritune on a Llama-family reference', () => {
     }, async () => {
       const gpu = await getGpu();
       await trainReference();
-      const dirs = [mkdtempSync(join(tmpdir(), 'llama-a-')), mkdtempSync(join(tmpdir(), 'llama-b-'))];
-      try {
-        const whole: PipelineEvent[] = [];
-        const a = await runInheritune(
-          { gpu, ref, data, peak: null, store: directoryStore(dirs[0]!), onEvent: (e) => whole.push(e) },
-          settings(grow),
-        );
-        const r = a.report;
-        expect(r.status).toBe('done');
-        expect(r.rounds.map((x) => x.n)).toEqual([2, 4]);
-        expect(r.baseline?.steps).toBe(6);
-        expect(a.final?.config.layers).toBe(4);
-        if (grow === 'restart') expect(r.rounds[1]!.valLossStart).toBe(r.reference.valLoss);
+      const { result: a, events: whole } = await wholeAndResumed({ gpu, ref, data, peak: null }, settings(grow));
+      const r = a.report;
+      expect(r.status).toBe('done');
+      expect(r.rounds.map((x) => x.n)).toEqual([2, 4]);
+      expect(r.baseline?.steps).toBe(6);
+      expect(a.final?.config.layers).toBe(4);
+      if (grow === 'restart') expect(r.rounds[1]!.valLossStart).toBe(r.reference.valLoss);
 
-        let updates = 0;
-        const parts: PipelineEvent[] = [];
-        const stopped = await runInheritune(
-          {
-            gpu,
-            ref,
-            data,
-            peak: null,
-            store: directoryStore(dirs[1]!),
-            shouldStop: () => updates >= 5,
-            onEvent: (e) => {
-              parts.push(e);
-              if (e.type === 'step') updates++;
-            },
-          },
-          settings(grow),
-        );
-        expect(stopped.report.status).toBe('stopped');
-        const resumed = await runInheritune(
-          { gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), onEvent: (e) => parts.push(e) },
-          null,
-          { resume: true },
-        );
-        expect(trace(parts)).toEqual(trace(whole));
-        for (const [name, v] of a.final!.params) expect(resumed.final!.params.get(name), name).toEqual(v);
-
-        // Export → reload → the same validation loss as the report's final model.
-        const { safetensors, configJson } = exportCheckpoint(a.final!.config, a.final!.params);
-        const bytes = new Uint8Array(await new Blob(safetensors as BlobPart[]).arrayBuffer());
-        const back = await openCheckpoint(bytesSource(bytes), { configJson });
-        expect(JSON.parse(configJson).num_hidden_layers).toBe(4);
-        const model = await Model.create(gpu, back.config, (n) => back.read(n));
-        const loss = await validationLoss(model, data.val, 16, 2);
-        model.dispose();
-        expect(loss).toBe(r.final!.valLoss);
-        console.log(
-          `llama ${grow}: ${trace(whole).length} trace entries identical across stop + resume; ref ${r.reference.valLoss.toFixed(4)}, ` +
-            `rounds ${r.rounds.map((x) => `${x.valLossStart.toFixed(4)}→${x.valLoss.toFixed(4)}`).join(', ')}, baseline ${r.baseline!.valLoss.toFixed(4)}`,
-        );
-      } finally {
-        for (const d of dirs) rmSync(d, { recursive: true, force: true });
-      }
+      // Export → reload → the same validation loss as the report's final model.
+      const { safetensors, configJson } = exportCheckpoint(a.final!.config, a.final!.params);
+      const bytes = new Uint8Array(await new Blob(safetensors as BlobPart[]).arrayBuffer());
+      const back = await openCheckpoint(bytesSource(bytes), { configJson });
+      expect(JSON.parse(configJson).num_hidden_layers).toBe(4);
+      const model = await Model.create(gpu, back.config, (n) => back.read(n));
+      const loss = await validationLoss(model, data.val, 16, 2);
+      model.dispose();
+      expect(loss).toBe(r.final!.valLoss);
+      console.log(
+        `llama ${grow}: ${trace(whole).length} trace entries identical across stop + resume; ref ${r.reference.valLoss.toFixed(4)}, ` +
+          `rounds ${r.rounds.map((x) => `${x.valLossStart.toFixed(4)}→${x.valLoss.toFixed(4)}`).join(', ')}, baseline ${r.baseline!.valLoss.toFixed(4)}`,
+      );
     });
   }
 

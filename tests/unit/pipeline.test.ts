@@ -15,6 +15,7 @@ import { Trainer } from '../../src/train/trainer';
 import { optimizerConfig } from '../../src/optim/optimizer';
 import { directoryStore } from '../../src/train/node-store';
 import { getGpu } from './gpu';
+import { trace, wholeAndResumed } from './pipeline-runs';
 
 const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(
   0,
@@ -65,20 +66,6 @@ function settings(grow: 'restart' | 'continue'): InherituneSettings {
   };
 }
 
-/** Step and eval losses plus round results: what must not change across a stop and resume. */
-const trace = (ev: PipelineEvent[]) =>
-  ev.flatMap((e) =>
-    e.type === 'step'
-      ? [`${e.phase}${e.round} step ${e.step} ${e.loss}`]
-      : e.type === 'eval'
-        ? [`${e.phase}${e.round} eval ${e.valLoss}`]
-        : e.type === 'round-end'
-          ? [`end ${JSON.stringify({ ...e.result, seconds: 0 })}`]
-          : e.type === 'grow'
-            ? [`grow ${e.from}→${e.to}`]
-            : [],
-  );
-
 describe('the Inheritune pipeline', () => {
   for (const grow of ['restart', 'continue'] as const) {
     it(`grows 2 → 4 blocks (${grow}), trains the baseline, and resumes a stopped run exactly`, {
@@ -86,58 +73,22 @@ describe('the Inheritune pipeline', () => {
     }, async () => {
       const gpu = await getGpu();
       await trainReference();
-      const dirs = [mkdtempSync(join(tmpdir(), 'inh-a-')), mkdtempSync(join(tmpdir(), 'inh-b-'))];
-      try {
-        const whole: PipelineEvent[] = [];
-        const a = await runInheritune(
-          { gpu, ref, data, peak: null, store: directoryStore(dirs[0]!), onEvent: (e) => whole.push(e) },
-          settings(grow),
-        );
-        const r = a.report;
-        expect(r.status).toBe('done');
-        expect(r.rounds.map((x) => x.n)).toEqual([2, 4]);
-        expect(whole.filter((e) => e.type === 'grow')).toEqual([{ type: 'grow', from: 2, to: 4, mode: grow }]);
-        expect(r.baseline?.steps).toBe(6);
-        expect(r.final?.n).toBe(4);
-        expect(a.final?.config.layers).toBe(4);
-        // Restart re-inherits: round 1 starts from the reference itself, so its start loss is the reference's.
-        if (grow === 'restart') expect(r.rounds[1]!.valLossStart).toBe(r.reference.valLoss);
-        else expect(r.rounds[1]!.valLossStart).not.toBe(r.reference.valLoss);
-
-        // The same run, stopped after its 5th update overall (mid round 1), then resumed from the folder.
-        let updates = 0;
-        const parts: PipelineEvent[] = [];
-        const stopped = await runInheritune(
-          {
-            gpu,
-            ref,
-            data,
-            peak: null,
-            store: directoryStore(dirs[1]!),
-            shouldStop: () => updates >= 5,
-            onEvent: (e) => {
-              parts.push(e);
-              if (e.type === 'step') updates++;
-            },
-          },
-          settings(grow),
-        );
-        expect(stopped.report.status).toBe('stopped');
-        const resumed = await runInheritune(
-          { gpu, ref, data, peak: null, store: directoryStore(dirs[1]!), onEvent: (e) => parts.push(e) },
-          null,
-          { resume: true },
-        );
-        expect(resumed.report.status).toBe('done');
-        expect(trace(parts)).toEqual(trace(whole));
-        for (const [name, v] of a.final!.params) expect(resumed.final!.params.get(name), name).toEqual(v);
-        console.log(
-          `${grow}: ${trace(whole).length} trace entries identical across stop + resume; val loss ref ${r.reference.valLoss.toFixed(4)}, ` +
-            `rounds ${r.rounds.map((x) => `${x.valLossStart.toFixed(4)}→${x.valLoss.toFixed(4)}`).join(', ')}, baseline ${r.baseline!.valLoss.toFixed(4)}`,
-        );
-      } finally {
-        for (const d of dirs) rmSync(d, { recursive: true, force: true });
-      }
+      // Whole, then stopped after its 5th update overall (mid round 1) and resumed from the folder: identical.
+      const { result: a, events: whole } = await wholeAndResumed({ gpu, ref, data, peak: null }, settings(grow));
+      const r = a.report;
+      expect(r.status).toBe('done');
+      expect(r.rounds.map((x) => x.n)).toEqual([2, 4]);
+      expect(whole.filter((e) => e.type === 'grow')).toEqual([{ type: 'grow', from: 2, to: 4, mode: grow }]);
+      expect(r.baseline?.steps).toBe(6);
+      expect(r.final?.n).toBe(4);
+      expect(a.final?.config.layers).toBe(4);
+      // Restart re-inherits: round 1 starts from the reference itself, so its start loss is the reference's.
+      if (grow === 'restart') expect(r.rounds[1]!.valLossStart).toBe(r.reference.valLoss);
+      else expect(r.rounds[1]!.valLossStart).not.toBe(r.reference.valLoss);
+      console.log(
+        `${grow}: ${trace(whole).length} trace entries identical across stop + resume; val loss ref ${r.reference.valLoss.toFixed(4)}, ` +
+          `rounds ${r.rounds.map((x) => `${x.valLossStart.toFixed(4)}→${x.valLoss.toFixed(4)}`).join(', ')}, baseline ${r.baseline!.valLoss.toFixed(4)}`,
+      );
     });
   }
 
