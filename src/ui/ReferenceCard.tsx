@@ -115,6 +115,7 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
   });
   const widest = Math.max(1, s.batch || 1) * Math.max(1, s.ctx || 1) * r.widestActivation * 4;
   const over = adapter && widest > adapter.maxStorageBufferBindingSize;
+  const tooBig = adapter && r.largestTensor.bytes > adapter.maxStorageBufferBindingSize;
   return (
     <p className="small" data-testid="memory-estimate">
       <span className="muted">
@@ -127,6 +128,14 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
           {' '}
           · widest activation {fmtBytes(widest)} of the adapter's {fmtBytes(adapter.maxStorageBufferBindingSize)} per
           binding (WebGPU does not report total GPU memory)
+        </span>
+      )}
+      {tooBig && (
+        <span className="warn" data-testid="tensor-too-big">
+          {' '}
+          · {r.largestTensor.name} is {fmtBytes(r.largestTensor.bytes)}, more than this adapter's largest binding (
+          {fmtBytes(adapter.maxStorageBufferBindingSize)}, maxStorageBufferBindingSize): this reference cannot be
+          trained on this adapter
         </span>
       )}
     </p>

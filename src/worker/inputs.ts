@@ -56,7 +56,9 @@ export function referenceInfo(
   tokenizer: Tokenizer,
 ): ReferenceInfo {
   const params = paramCount(config);
-  const blockParams = family.params(config).reduce((n, p) => n + (p.block === 0 ? p.size : 0), 0);
+  const specs = family.params(config);
+  const blockParams = specs.reduce((n, p) => n + (p.block === 0 ? p.size : 0), 0);
+  const largest = specs.reduce((a, p) => (p.size > a.size ? p : a), specs[0]!);
   return {
     label,
     family: family.label,
@@ -70,6 +72,7 @@ export function referenceInfo(
     blockParams,
     otherParams: params - config.layers * blockParams,
     savedPerToken: family.savedFloatsPerToken(config),
+    largestTensor: { name: largest.name, bytes: largest.size * 4 },
     positions: config.positions,
     vocab: config.vocabSize,
     params,

@@ -60,6 +60,8 @@ export interface ReferenceInfo {
   otherParams: number;
   /** Floats per token one block keeps for backward (the memory estimate). */
   savedPerToken: number;
+  /** The largest parameter (each must fit one storage binding). */
+  largestTensor: { name: string; bytes: number };
   positions: number;
   vocab: number;
   params: number;
