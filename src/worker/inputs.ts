@@ -172,7 +172,9 @@ export class Inputs {
       ckpt = await openCheckpoint(from, {
         configJson: this.pending.config ?? undefined,
         label,
-        tokenizer: tokenizerFiles(),
+        // Tokenizer files given since the last load, else (the same weights re-opened) the reference's own.
+        tokenizer:
+          tokenizerFiles() ?? (picked.weights.length || indexJson !== undefined ? undefined : this.ref?.tokenizerFiles),
       });
       tokenizer = tokenizerOf(ckpt.config, ckpt.tokenizerFiles);
     } catch (e) {
@@ -198,6 +200,9 @@ export class Inputs {
       params: null,
     };
     this.out.emit({ type: 'reference', info });
+    // Tokenizer files belong to the weights they came with: the next checkpoint needs its own.
+    this.pending.tokenizer = null;
+    this.pending.tokenizerConfig = null;
     await this.encodeFor(tokenizer);
   }
 
