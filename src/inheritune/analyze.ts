@@ -67,16 +67,18 @@ export async function analyzeAttention(
     onProgress?.(layer + 1, L);
   };
 
-  await model.prepare?.('embed');
-  let x = noGrad(() => family.embed(p, c, tokens, B, T)); // [B,T,C]
+  let x: Tensor | null = null;
   let pending: Float32Array | null = null;
   try {
+    await model.prepare?.('embed');
+    x = noGrad(() => family.embed(p, c, tokens, B, T)); // [B,T,C]
     for (let l = 0; l < L; l++) {
       await model.prepare?.(l);
+      const input: Tensor = x;
       const step = noGrad(() =>
         tidy(() => {
           const kept: { probs?: Tensor } = {};
-          const next = family.block(p, c, l, x, {
+          const next = family.block(p, c, l, input, {
             onProbs: (probs) => {
               kept.probs = probs;
             },
@@ -86,7 +88,7 @@ export async function analyzeAttention(
           return { next, probs: kept.probs };
         }),
       );
-      x.dispose();
+      input.dispose();
       x = step.next;
       try {
         const read = step.probs.readF32(); // submits layer l
@@ -99,7 +101,7 @@ export async function analyzeAttention(
     }
     if (pending) finish(L - 1, pending);
   } finally {
-    x.dispose();
+    x?.dispose();
     model.release?.();
   }
   return { B, T, threshold: RANK_THRESHOLD, layers, suggestion: suggestN(layers.map((r) => r.lazy)) };

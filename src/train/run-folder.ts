@@ -153,12 +153,14 @@ export class RunFolder<I extends object> {
     const { store } = this;
     await store.remove(RUN_FILES.state);
     await store.remove(RUN_FILES.final);
-    await store.remove(RUN_FILES.reference);
-    await store.remove(RUN_FILES.referenceIndex);
-    if (reference.file) await store.writeBlob(RUN_FILES.reference, reference.file, onProgress);
-    else if (reference.shards) await this.keepShards(reference.shards, onProgress);
-    else if (reference.params)
-      await store.write(RUN_FILES.reference, exportCheckpoint(reference.config, reference.params).safetensors);
+    // A reference restored from this folder (no file, shards or parameters of its own) is already kept here.
+    if (reference.file || reference.shards || reference.params) {
+      await this.removeReference();
+      if (reference.file) await store.writeBlob(RUN_FILES.reference, reference.file, onProgress);
+      else if (reference.shards) await this.keepShards(reference.shards, onProgress);
+      else if (reference.params)
+        await store.write(RUN_FILES.reference, exportCheckpoint(reference.config, reference.params).safetensors);
+    }
     for (const [name, text] of [
       [RUN_FILES.referenceTokenizer, reference.tokenizerFiles?.json],
       [RUN_FILES.referenceTokenizerConfig, reference.tokenizerFiles?.config],
@@ -172,6 +174,14 @@ export class RunFolder<I extends object> {
     await store.write(RUN_FILES.tokens, [new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)]);
     const format: TokenFormat = { tokenizer: tokens.tokenizer, tokenBytes: 4 };
     await writeJson(store, RUN_FILES.info, { ...info, ...format });
+  }
+
+  /** Removes the kept reference: one file, or an index and the shards it names. */
+  private async removeReference(): Promise<void> {
+    const index = await readText(this.store, RUN_FILES.referenceIndex).catch(() => null);
+    if (index !== null) for (const shard of shardNames(index)) await this.store.remove(shard);
+    await this.store.remove(RUN_FILES.referenceIndex);
+    await this.store.remove(RUN_FILES.reference);
   }
 
   /** A sharded reference's shards, renamed reference-shard-<i>.safetensors, and its index rewritten to those names. */
@@ -270,11 +280,8 @@ export class RunFolder<I extends object> {
 
   /** Removes everything a run keeps here. */
   async discard(): Promise<void> {
-    const index = await readText(this.store, RUN_FILES.referenceIndex).catch(() => null);
-    if (index !== null) for (const shard of shardNames(index)) await this.store.remove(shard);
+    await this.removeReference();
     for (const name of [
-      RUN_FILES.reference,
-      RUN_FILES.referenceIndex,
       RUN_FILES.referenceConfig,
       RUN_FILES.referenceTokenizer,
       RUN_FILES.referenceTokenizerConfig,

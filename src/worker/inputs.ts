@@ -32,6 +32,8 @@ export interface Reference {
   shards: Shards | null;
   /** The reference folder's tokenizer files (a Llama-family vocabulary), kept with the run and beside exports. */
   tokenizerFiles?: TokenizerFiles;
+  /** The config.json it was opened with (to re-open the same weights when only a tokenizer file is dropped). */
+  configJson?: string;
   /** The demo reference's parameters (it has no file). */
   params: Map<string, Float32Array> | null;
 }
@@ -159,6 +161,8 @@ export class Inputs {
       return;
     }
     const label = shards ? (picked.index?.name ?? INDEX_FILE) : file!.name;
+    // No new weights: the loaded reference is re-opened with what was dropped now.
+    const reopen = !picked.weights.length && indexJson === undefined;
     this.out.emit({ type: 'progress', task: 'reading the checkpoint', done: 0, total: 1 });
     let ckpt: Awaited<ReturnType<typeof openCheckpoint>>;
     let tokenizer: Tokenizer;
@@ -170,11 +174,10 @@ export class Inputs {
           })
         : blobSource(file!);
       ckpt = await openCheckpoint(from, {
-        configJson: this.pending.config ?? undefined,
+        configJson: this.pending.config ?? (reopen ? this.ref?.configJson : undefined),
         label,
         // Tokenizer files given since the last load, else (the same weights re-opened) the reference's own.
-        tokenizer:
-          tokenizerFiles() ?? (picked.weights.length || indexJson !== undefined ? undefined : this.ref?.tokenizerFiles),
+        tokenizer: tokenizerFiles() ?? (reopen ? this.ref?.tokenizerFiles : undefined),
       });
       tokenizer = tokenizerOf(ckpt.config, ckpt.tokenizerFiles);
     } catch (e) {
@@ -197,12 +200,12 @@ export class Inputs {
       file: shards ? null : file,
       shards,
       ...(ckpt.tokenizerFiles ? { tokenizerFiles: ckpt.tokenizerFiles } : {}),
+      ...(this.pending.config !== null || reopen ? { configJson: this.pending.config ?? this.ref?.configJson } : {}),
       params: null,
     };
     this.out.emit({ type: 'reference', info });
-    // Tokenizer files belong to the weights they came with: the next checkpoint needs its own.
-    this.pending.tokenizer = null;
-    this.pending.tokenizerConfig = null;
+    // Dropped JSON files belong to the weights they came with: the next checkpoint needs its own.
+    this.pending = { config: null, tokenizer: null, tokenizerConfig: null };
     await this.encodeFor(tokenizer);
   }
 
@@ -322,7 +325,7 @@ const IGNORED =
 const OTHER_WEIGHTS = /\.(bin|pt|pth|ckpt|gguf|h5|msgpack|onnx)$/i;
 
 /** Sorts a drop into the checkpoint's parts, refusing what cannot be one checkpoint. */
-export function pickCheckpointFiles(files: File[]): {
+export function pickCheckpointFiles(all: File[]): {
   weights: File[];
   index?: File;
   config?: File;
@@ -330,6 +333,8 @@ export function pickCheckpointFiles(files: File[]): {
   tokenizerConfig?: File;
 } {
   const lower = (f: File) => f.name.toLowerCase();
+  // A picked folder lists its subfolders' files too (Llama 3's original/params.json): the checkpoint is its top level.
+  const files = all.filter((f) => (f.webkitRelativePath ?? '').split('/').length <= 2);
   const bad = files.find((f) => OTHER_WEIGHTS.test(f.name));
   if (bad)
     throw new EngineError(

@@ -126,7 +126,11 @@ export async function exportFiles(
       throw new EngineError('no-model', 'There is no trained model to export yet: start a run (or the demo) first.');
     p(1, 2);
     const { safetensors, configJson } = exportCheckpoint(w.config, w.params, { dtype });
-    const { files } = tokensOf(w.config, ref);
+    // The reference's tokenizer files go beside a model of its architecture; the export never needs a tokenizer.
+    const files =
+      ref && ref.config.family === w.config.family && ref.config.vocabSize === w.config.vocabSize
+        ? ref.tokenizerFiles
+        : undefined;
     const json = (name: string, text: string) => ({ name, blob: new Blob([text], { type: 'application/json' }) });
     return [
       { name: 'model.safetensors', blob: new Blob(safetensors, { type: 'application/octet-stream' }) },

@@ -185,8 +185,11 @@ describe('autograd', () => {
       'layernorm',
       'matmul',
       'reshape',
+      'rmsnorm',
+      'ropeQkv',
       'scale',
       'sum',
+      'swiglu',
       'toHalf',
       'transpose',
     ]);
@@ -222,8 +225,9 @@ describe('f16 tensors (half-precision activations)', () => {
       expect(() => gelu(h)).toThrow(/gelu: expected an f32 tensor/);
       expect(() => toHalf(h)).toThrow(/toHalf: expected an f32 tensor/);
       const w = fromArray(gpu, [1, 2, 3, 4, 5, 6, 7], [7, 1]);
-      expect(() => matmul(reshape(h, [1, 7]), reshape(w, [1, 7]), { transB: true })).toThrow(
-        /f16 A needs an untransposed B/,
+      // With transB, backward forms dB from A as the kernel's A: that needs an untransposed A.
+      expect(() => matmul(reshape(h, [7, 1]), reshape(w, [1, 7]), { transA: true, transB: true })).toThrow(
+        /f16 A with transB needs an untransposed A and a 2-D B/,
       );
       const a = fromArray(gpu, [1, 0.1, -3], [1, 3], 'f16'); // 0.1 is stored as 0.0999755859375
       expect(Array.from(await matmul(a, fromArray(gpu, [1, 2, 3], [3, 1])).readF32())).toEqual([

@@ -282,6 +282,9 @@ export function llamaToHf(c: LlamaConfig): Record<string, unknown> {
     torch_dtype: 'float32',
   };
   if (c.modelType === 'llama' || c.modelType === 'qwen3') out.attention_bias = c.oBias;
+  // Per-layer fields (transformers checks layer_types has one entry per layer): those of the layers kept.
+  if (Array.isArray(out.layer_types)) out.layer_types = (out.layer_types as unknown[]).slice(0, c.layers);
+  if (typeof out.max_window_layers === 'number') out.max_window_layers = Math.min(out.max_window_layers, c.layers);
   delete out.rope_parameters; // written as rope_theta + rope_scaling, which every transformers version reads
   return out;
 }
