@@ -168,6 +168,17 @@ describe('config.json of the Llama family', () => {
     expect(m.positions).toBe(32);
     expect(m.hfMaxPositions).toBe(64);
     expect(llamaToHf(m).max_position_embeddings).toBe(64);
+    // Per-layer fields follow the layers kept (transformers checks layer_types against num_hidden_layers).
+    const q = llamaFromHf({
+      ...HF,
+      model_type: 'qwen3',
+      architectures: ['Qwen3ForCausalLM'],
+      layer_types: Array(8).fill('full_attention'),
+      max_window_layers: 8,
+    });
+    const small = llamaToHf({ ...q, layers: 3 });
+    expect(small.layer_types).toEqual(['full_attention', 'full_attention', 'full_attention']);
+    expect(small.max_window_layers).toBe(3);
     // Qwen2's window applies only with use_sliding_window.
     expect(llamaFromHf({ ...HF, model_type: 'qwen2', architectures: undefined, sliding_window: 32 }).positions).toBe(
       64,
