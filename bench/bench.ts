@@ -3,6 +3,7 @@
 // Runs on any WebGPU adapter; `size: 'ci'` shrinks everything to smoke-test size for the software adapter.
 
 import type { Gpu } from '../src/gpu/runtime';
+import type { KernelTiming } from '../src/gpu/timestamps';
 import { type Gpt2Config, gpt2Config } from '../src/model/gpt2/config';
 import { Model } from '../src/model/model';
 import { paramCount } from '../src/model/params';
@@ -146,12 +147,51 @@ export interface StepResult {
   clearedBytesPerStep: number;
   bindGroupsCreatedPerStep: number;
   buffersCreatedPerStep: number;
-  /** GPU time of one profiled update summed over its dispatches (timestamp-query), and the top kernels. */
+  /**
+   * GPU time of one profiled update (no evaluation in it) summed over its dispatches (timestamp-query), and every
+   * kernel class of it, longest first.
+   */
   gpuMsPerStep: number | null;
-  kernels: { label: string; ms: number; count: number }[];
+  kernels: KernelClass[];
   /** Most bytes the buffer pool held at once during this config (parameters, moments, activations, scratch). */
   peakGpuBytes: number;
   finalLoss: number;
+}
+
+/** One kernel class (dispatches of one kernel name) of a profiled update. */
+export interface KernelClass {
+  label: string;
+  ms: number;
+  count: number;
+  /** Bytes of the storage views its dispatches bound: an upper bound of their memory traffic. */
+  bytes: number;
+  /** FLOPs its dispatches executed, where their op states them (matmuls, attention), else null. */
+  flops: number | null;
+  /** Achieved: flops over GPU time, and bytes bound over GPU time (GB/s, the traffic's upper bound). */
+  tflops: number | null;
+  gbps: number;
+}
+
+/** Groups profiled dispatches by kernel name: time, count, bytes bound, FLOPs, achieved rates; longest first. */
+export function kernelClasses(timings: readonly KernelTiming[]): KernelClass[] {
+  const by = new Map<string, { ms: number; count: number; bytes: number; flops: number | null }>();
+  for (const t of timings) {
+    const e = by.get(t.label) ?? { ms: 0, count: 0, bytes: 0, flops: t.flops === undefined ? null : 0 };
+    e.ms += t.ns / 1e6;
+    e.count++;
+    e.bytes += t.bytes;
+    // A class's FLOPs are known only when every one of its dispatches stated them.
+    e.flops = e.flops === null || t.flops === undefined ? null : e.flops + t.flops;
+    by.set(t.label, e);
+  }
+  return [...by]
+    .map(([label, v]) => ({
+      label,
+      ...v,
+      tflops: v.flops === null || v.ms <= 0 ? null : v.flops / (v.ms / 1000) / 1e12,
+      gbps: v.ms > 0 ? v.bytes / (v.ms / 1000) / 1e9 : 0,
+    }))
+    .sort((x, y) => y.ms - x.ms);
 }
 
 export interface BenchReport {
@@ -450,7 +490,9 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
   const n = Math.max(cfg.batch * (cfg.ctx + 1) * 8, 4096);
   const tokens = new Uint32Array(n);
   for (let i = 0; i < n; i++) tokens[i] = Math.floor(rng.next() * cfg.model.vocabSize);
-  const total = cfg.warmup + cfg.steps + 1; // + one profiled update
+  // + one profiled update. The trainer evaluates at its last step, so it is told of one step more than are run: the
+  // profiled update is a bare update, like the timed ones.
+  const total = cfg.warmup + cfg.steps + 1;
   const trainer = new Trainer(
     model,
     { train: tokens, val: tokens.subarray(0, cfg.ctx * 2 + 2) },
@@ -458,7 +500,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       batch: cfg.batch,
       ctx: cfg.ctx,
       accum: 1,
-      steps: total,
+      steps: total + 1,
       schedule: { kind: 'cosine', lr: 3e-4, warmup: 0, minLr: 3e-4 },
       optimizer: optimizerConfig(cfg.optimizer),
       evalEvery: 0,
@@ -507,20 +549,8 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       await trainer.run(onEvent, { until: total });
       const timings = await gpu.takeTimings();
       gpu.setProfiling(false);
-      const by = new Map<string, { ms: number; count: number }>();
-      let sum = 0;
-      for (const t of timings) {
-        const e = by.get(t.label) ?? { ms: 0, count: 0 };
-        e.ms += t.ns / 1e6;
-        e.count++;
-        by.set(t.label, e);
-        sum += t.ns / 1e6;
-      }
-      gpuMsPerStep = sum;
-      kernels = [...by]
-        .map(([label, v]) => ({ label, ...v }))
-        .sort((x, y) => y.ms - x.ms)
-        .slice(0, 12);
+      kernels = kernelClasses(timings);
+      gpuMsPerStep = kernels.reduce((a, k) => a + k.ms, 0);
     } else {
       await trainer.run(onEvent, { until: total });
     }

@@ -52,8 +52,14 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<A
   Object.assign(globalThis, mod.globals);
   // Dawn destroys its instance, and every device on it, when this object is garbage-collected: the process then
   // crashes inside the next event poll. Every instance made here is therefore kept for the life of the process.
+  // Dawn rounds timestamps to multiples of 65.536 µs by default (a browser's defence against timing attacks): a
+  // profiled kernel shorter than that would read 0 or 65.5 µs. Node runs only our own code, so the profiles are exact.
   const attempt = (backend: string[] = []) => {
-    const instance = mod.create([...backend, ...(boundsChecks ? [] : ['enable-dawn-features=disable_robustness'])]);
+    const instance = mod.create([
+      ...backend,
+      ...(boundsChecks ? [] : ['enable-dawn-features=disable_robustness']),
+      'disable-dawn-features=timestamp_quantization',
+    ]);
     liveInstances.push(instance);
     return acquireDevice(instance, 'node', { boundsChecks });
   };

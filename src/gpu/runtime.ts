@@ -213,6 +213,7 @@ export class Gpu {
 
   /**
    * Records one dispatch. `views` bind to the spec's storage bindings in order; `uniforms` fill its Params struct.
+   * `flops`, where the op knows it, goes with the dispatch's timing when profiling (achieved TFLOP/s per kernel).
    * Nothing runs until flush() (or a readback) submits the batch.
    */
   dispatch(
@@ -221,6 +222,7 @@ export class Gpu {
     uniforms: Record<string, number>,
     workgroups: readonly number[],
     constants?: Constants,
+    flops?: number,
   ): void {
     this.check();
     if (views.length !== spec.storage.length)
@@ -252,7 +254,10 @@ export class Gpu {
     let pass: GPUComputePassEncoder;
     if (this.profiler) {
       this.endPass();
-      pass = this.getEncoder().beginComputePass({ label: spec.name, timestampWrites: this.profiler.next(spec.name) });
+      let bytes = 0;
+      for (const v of views) if (v.buffer !== this.dummyBuffer) bytes += v.size;
+      const timestampWrites = this.profiler.next(spec.name, bytes, flops);
+      pass = this.getEncoder().beginComputePass({ label: spec.name, timestampWrites });
     } else {
       pass = this.pass ??= this.getEncoder().beginComputePass({ label: 'batch' });
     }

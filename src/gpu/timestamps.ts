@@ -4,6 +4,16 @@ export interface KernelTiming {
   label: string;
   /** GPU time of the dispatch in nanoseconds (end − beginning of its pass). */
   ns: number;
+  /** Bytes of the storage views bound (an upper bound of the memory traffic: each binding read or written once). */
+  bytes: number;
+  /** Floating-point operations the dispatch executes, where its op states them (matmuls, attention). */
+  flops?: number;
+}
+
+interface Entry {
+  label: string;
+  bytes: number;
+  flops?: number;
 }
 
 const CAPACITY = 2048; // queries per submit: 1024 profiled dispatches
@@ -11,7 +21,7 @@ const CAPACITY = 2048; // queries per submit: 1024 profiled dispatches
 export class TimestampProfiler {
   private readonly querySet: GPUQuerySet;
   private readonly resolve: GPUBuffer;
-  private labels: string[] = [];
+  private labels: Entry[] = [];
   private pending: Promise<KernelTiming[]>[] = [];
 
   constructor(private readonly device: GPUDevice) {
@@ -29,9 +39,9 @@ export class TimestampProfiler {
   }
 
   /** Timestamp writes for the next dispatch's pass. */
-  next(label: string): GPUComputePassTimestampWrites {
+  next(label: string, bytes: number, flops?: number): GPUComputePassTimestampWrites {
     const i = this.labels.length;
-    this.labels.push(label);
+    this.labels.push(flops === undefined ? { label, bytes } : { label, bytes, flops });
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
   }
 
@@ -52,7 +62,7 @@ export class TimestampProfiler {
       const read = staging.mapAsync(GPUMapMode.READ).then(() => {
         const t = new BigUint64Array(staging.getMappedRange().slice(0));
         staging.destroy();
-        return labels.map((label, i) => ({ label, ns: Number(t[2 * i + 1]! - t[2 * i]!) }));
+        return labels.map((e, i) => ({ ...e, ns: Number(t[2 * i + 1]! - t[2 * i]!) }));
       });
       read.catch(() => undefined); // rejected only with a lost device; take() still reports it to whoever awaits
       this.pending.push(read);

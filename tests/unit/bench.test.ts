@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GpuLimits } from '../../src/gpu/limits';
 import { variantsFor } from '../../src/tensor/ops/matmul';
-import type { BenchReport } from '../../bench/bench';
+import { type BenchReport, kernelClasses } from '../../bench/bench';
 
 const ROOT = join(__dirname, '../..');
 
@@ -76,6 +76,15 @@ describe('npm run bench (CI size)', () => {
     expect(step!.buffersCreatedPerStep).toBe(0);
     expect(step!.gpuMsPerStep).toBeGreaterThan(0);
     expect(step!.kernels.map((k) => k.label)).toContain('matmul');
+    // The profile is one bare update (no evaluation in it) and reports every kernel class: its dispatches are the
+    // timed updates' dispatches, and the classes' times add up to its GPU time.
+    expect(step!.kernels.reduce((a, k) => a + k.count, 0)).toBe(step!.dispatchesPerStep);
+    expect(step!.kernels.reduce((a, k) => a + k.ms, 0)).toBeCloseTo(step!.gpuMsPerStep!, 9);
+    const byLabel = new Map(step!.kernels.map((k) => [k.label, k]));
+    // Matmuls and attention state their FLOPs; every class states the bytes it bound.
+    for (const label of ['matmul', 'attention_forward', 'attention_backward_dq', 'attention_backward_dkv'])
+      expect(byLabel.get(label)?.tflops, label).toBeGreaterThan(0);
+    for (const k of step!.kernels) expect(k.gbps, k.label).toBeGreaterThan(0);
     expect(step!.peakGpuBytes).toBeGreaterThan(0);
     // MFU is the Trainer's definition: the dashboard's own figure uses the same FLOPs per token and peak.
     expect(step!.mfu).toBeCloseTo((step!.tokensPerSec * step!.flopsPerToken) / 1e12, 12);
@@ -140,4 +149,23 @@ describe('npm run bench (CI size)', () => {
     expect(r.stderr).toMatch(/--size must be ci or full, got huge/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 120_000);
+});
+
+describe('kernel classes of a profile', () => {
+  it('sums time, bytes and FLOPs per kernel name, knows FLOPs only where every dispatch stated them', () => {
+    const classes = kernelClasses([
+      { label: 'matmul', ns: 2e6, bytes: 4e6, flops: 4e9 },
+      { label: 'layernorm', ns: 1e6, bytes: 3e6 },
+      { label: 'matmul', ns: 2e6, bytes: 4e6, flops: 4e9 },
+      { label: 'mixed', ns: 5e5, bytes: 1e6, flops: 1e9 },
+      { label: 'mixed', ns: 5e5, bytes: 1e6 },
+    ]);
+    expect(classes.map((k) => k.label)).toEqual(['matmul', 'layernorm', 'mixed']);
+    const [mm, ln, mixed] = classes;
+    expect([mm!.ms, mm!.count, mm!.bytes, mm!.flops]).toEqual([4, 2, 8e6, 8e9]);
+    expect(mm!.tflops).toBeCloseTo(2, 12); // 8e9 FLOPs in 4 ms
+    expect(mm!.gbps).toBeCloseTo(2, 12); // 8e6 bytes in 4 ms
+    expect([ln!.flops, ln!.tflops, ln!.gbps]).toEqual([null, null, 3]);
+    expect([mixed!.flops, mixed!.tflops]).toEqual([null, null]);
+  });
 });

@@ -175,7 +175,26 @@ describe('GPU runtime', () => {
     const mm = timings.filter((t) => t.label === 'matmul');
     expect(mm.length).toBe(1);
     expect(mm[0]!.ns).toBeGreaterThanOrEqual(0);
+    // The matmul's work goes with its timing: 2·M·N·K FLOPs, and the bytes of A, B and C (the unused bias slot's
+    // placeholder not counted).
+    expect(mm[0]!.flops).toBe(2 * 64 * 64 * 64);
+    expect(mm[0]!.bytes).toBe(3 * 64 * 64 * 4);
     console.log(`GPU timestamps: ${timings.map((t) => `${t.label} ${(t.ns / 1e3).toFixed(1)} µs`).join(', ')}`);
+  });
+
+  it('reads timestamps unquantized in Node (Dawn rounds them to 65.536 µs unless told not to)', async () => {
+    const gpu = await getGpu();
+    gpu.setProfiling(true);
+    await tidyAsync(async () => {
+      const a = fromArray(gpu, new Float32Array(32 * 32).fill(1), [32, 32]);
+      for (let i = 0; i < 8; i++) matmul(a, a);
+      await a.read();
+    });
+    const ns = (await gpu.takeTimings()).map((t) => t.ns);
+    gpu.setProfiling(false);
+    expect(ns.length).toBe(8);
+    // Quantized, every duration would be a multiple of 65,536 ns; eight real ones all being so has odds of 2^-128.
+    expect(ns.filter((t) => t % 65536 !== 0).length, ns.join(' ')).toBeGreaterThan(0);
   });
 
   it('turns a bad dispatch inside scoped() into an exception', async () => {

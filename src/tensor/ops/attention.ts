@@ -42,7 +42,7 @@ const BACKWARD_DKV: KernelSpec = {
 /** The head sizes a kernel variant is compiled for: D is zero-padded up to the next one. */
 const BUCKETS = [4, 8, 16, 32, 64, 128, 256] as const;
 type Bucket = (typeof BUCKETS)[number];
-type Kind = 'forward' | 'dq' | 'dkv';
+export type Kind = 'forward' | 'dq' | 'dkv';
 
 /**
  * Per kernel and head-size bucket: S threads share a row, each holding DH/S head dims in registers (one thread per row
@@ -134,11 +134,23 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
   return v;
 }
 
+/** T×D-by-D×T products each kernel computes per query head: S and P·V; S, dP and dQ; S, dP, dV and dK. */
+const PRODUCTS: Record<Kind, number> = { forward: 2, dq: 3, dkv: 4 };
+
+/**
+ * FLOPs one attention kernel executes (recomputed products included): each causal product over one query head
+ * multiplies T·(T+1)/2 (query, key) pairs by D, two operations per multiply-add.
+ */
+export function attentionKernelFlops(kind: Kind, dims: Pick<AttentionDims, 'B' | 'T' | 'H' | 'D'>): number {
+  return PRODUCTS[kind] * dims.B * dims.H * dims.T * (dims.T + 1) * dims.D;
+}
+
 /** Dispatches one workgroup per (b, head, block of the variant's rows): query heads, or key/value heads for dkv. */
 function launch(gpu: Gpu, kind: Kind, views: BufferView[], dims: AttentionDims, constants?: Constants): void {
   const { spec, rows } = variant(gpu, kind, dims.D);
   const heads = kind === 'dkv' ? dims.KV : dims.H;
-  dispatchRows(gpu, spec, views, { ...dims }, dims.B * heads * Math.ceil(dims.T / rows), constants);
+  const groups = dims.B * heads * Math.ceil(dims.T / rows);
+  dispatchRows(gpu, spec, views, { ...dims }, groups, constants, attentionKernelFlops(kind, dims));
 }
 
 export interface AttentionDims {

@@ -25,8 +25,9 @@ export function dispatchRows(
   uniforms: Record<string, number>,
   rows: number,
   constants?: Constants,
+  flops?: number,
 ): void {
-  gpu.dispatch(spec, views, uniforms, grid2d(rows, gpu.maxGridX), constants);
+  gpu.dispatch(spec, views, uniforms, grid2d(rows, gpu.maxGridX), constants, flops);
 }
 
 export function assertShape(t: Tensor, shape: readonly number[], what: string): void {

@@ -129,6 +129,7 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
     [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
     { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
+    2 * x.M * x.N * x.K * batch,
   );
   if (!partial) return;
   // The parts' sum is written over C (beta 0: C is not read) or added to it (beta 1).
