@@ -7,7 +7,9 @@ import type { KernelTiming } from '../src/gpu/timestamps';
 import { type Gpt2Config, gpt2Config } from '../src/model/gpt2/config';
 import { Model } from '../src/model/model';
 import { paramCount } from '../src/model/params';
-import { gpt2Init } from '../src/model/gpt2/params';
+import { llamaFromHf } from '../src/model/llama';
+import type { ModelConfig } from '../src/model/family';
+import { familyOf } from '../src/model/registry';
 import { optimizerConfig, type OptimizerKind } from '../src/optim/optimizer';
 import { attentionBackward, attentionForward } from '../src/tensor/ops/attention';
 import { launchMatmul, splitK, variantsFor, type MatmulVariant } from '../src/tensor/ops/matmul';
@@ -117,7 +119,7 @@ export interface AttentionResult {
 
 export interface StepResult {
   config: string;
-  model: Gpt2Config;
+  model: ModelConfig;
   params: number;
   optimizer: OptimizerKind;
   /** Trained with f16 activations. */
@@ -260,7 +262,7 @@ function matmulShapes(size: BenchSize): MatmulShape[] {
 
 export interface StepConfig {
   name: string;
-  model: Gpt2Config;
+  model: ModelConfig;
   batch: number;
   ctx: number;
   steps: number;
@@ -268,6 +270,8 @@ export interface StepConfig {
   optimizer: OptimizerKind;
   /** Train with f16 activations (TrainSettings.halfActivations). */
   halfActivations?: boolean;
+  /** Not run by the TF.js peer (too slow there for the 600 s a GPU call may take). */
+  noTfjs?: boolean;
 }
 
 export function stepConfigs(size: BenchSize): StepConfig[] {
@@ -283,6 +287,20 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
     };
     return [tiny, { ...tiny, name: 'tiny-f16', halfActivations: true }];
   }
+  const llamaBlocks = (n: number): ModelConfig =>
+    llamaFromHf({
+      model_type: 'llama',
+      vocab_size: 32000,
+      hidden_size: 768,
+      intermediate_size: 2048,
+      num_hidden_layers: n,
+      num_attention_heads: 12,
+      num_key_value_heads: 4,
+      max_position_embeddings: 1024,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      tie_word_embeddings: false,
+    });
   const gpt2Blocks = (n: number): Gpt2Config =>
     gpt2Config({
       vocabSize: 50257,
@@ -311,6 +329,30 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       optimizer: 'adamw',
     },
     { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
+    // GPT-2 124M whole, and a 24-block model of width 1024 (GPT-2 medium's shape, ≈350M): the larger the model, the
+    // more the block matmuls weigh against the head.
+    {
+      name: 'gpt2-12L',
+      model: gpt2Blocks(12),
+      batch: 8,
+      ctx: 1024,
+      steps: 6,
+      warmup: 2,
+      optimizer: 'adamw',
+      noTfjs: true,
+    },
+    {
+      name: 'gpt2-24L-1024',
+      model: gpt2Config({ vocabSize: 50257, positions: 1024, width: 1024, layers: 24, heads: 16 }),
+      batch: 8,
+      ctx: 1024,
+      steps: 4,
+      warmup: 2,
+      optimizer: 'adamw',
+      noTfjs: true,
+    },
+    // A Llama of gpt2-6L's size: 12 query and 4 key/value heads of 64, SwiGLU 2048, untied head over Llama 2's 32000.
+    { name: 'llama-6L', model: llamaBlocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
     { name: 'gpt2-6L-muon', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'muon' },
     {
       name: 'gpt2-6L-f16',
@@ -483,7 +525,7 @@ async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Prom
 export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): Promise<StepResult> {
   gpu.trim();
   gpu.pool.resetPeak();
-  const params = gpt2Init(cfg.model, 1);
+  const params = familyOf(cfg.model).init(cfg.model, 1);
   const model = await Model.create(gpu, cfg.model, (name) => params.get(name)!);
   params.clear();
   const rng = new Rng(3);
@@ -801,7 +843,11 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
           tfjs.matmul,
         );
       }
-      for (const cfg of stepConfigs(opts.size).filter((c) => c.optimizer === 'adamw' && !c.halfActivations)) {
+      // The peer's update is GPT-2's (peers-tfjs.ts writes that model in TF.js ops).
+      const peerConfigs = stepConfigs(opts.size).filter(
+        (c) => c.optimizer === 'adamw' && !c.halfActivations && !c.noTfjs && c.model.family === 'gpt2',
+      );
+      for (const { model, ...cfg } of peerConfigs) {
         // TF.js materialises every T×T score matrix and the full logits: if the batch does not fit, halve it.
         for (let batch = cfg.batch; batch >= 1; batch = Math.floor(batch / 2)) {
           const before = report.errors.length;
@@ -811,7 +857,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
             async () => {
               const r = await tfjsStep(
                 cfg.name,
-                cfg.model,
+                model as Gpt2Config,
                 batch,
                 cfg.ctx,
                 Math.min(cfg.steps, 10),

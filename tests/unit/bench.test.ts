@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GpuLimits } from '../../src/gpu/limits';
 import { variantsFor } from '../../src/tensor/ops/matmul';
-import { type BenchReport, kernelClasses } from '../../bench/bench';
+import { type BenchReport, kernelClasses, stepConfigs } from '../../bench/bench';
+import { familyOf } from '../../src/model/registry';
+import { paramCount } from '../../src/model/params';
 
 const ROOT = join(__dirname, '../..');
 
@@ -167,5 +169,25 @@ describe('kernel classes of a profile', () => {
     expect(mm!.gbps).toBeCloseTo(2, 12); // 8e6 bytes in 4 ms
     expect([ln!.flops, ln!.tflops, ln!.gbps]).toEqual([null, null, 3]);
     expect([mixed!.flops, mixed!.tflops]).toEqual([null, null]);
+  });
+});
+
+describe('the full-size step configs', () => {
+  it('are valid models of their families, the Llama one of gpt2-6L size', () => {
+    const configs = stepConfigs('full');
+    for (const c of configs) expect(() => familyOf(c.model).validate(c.model), c.name).not.toThrow();
+    const names = configs.map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['gpt2-6L', 'gpt2-12L', 'gpt2-24L-1024', 'llama-6L']));
+    const llama = configs.find((c) => c.name === 'llama-6L')!;
+    expect([llama.model.family, llama.model.width, llama.model.heads, llama.model.headDim]).toEqual([
+      'llama',
+      768,
+      12,
+      64,
+    ]);
+    expect(familyOf(llama.model).kvHeads(llama.model)).toBe(4);
+    // A block by hand: q and o 768², k and v 768×256 (4 heads of 64), gate/up/down 768×2048, two RMSNorm weights.
+    const block = 768 * 768 * 2 + 768 * 256 * 2 + 3 * 768 * 2048 + 2 * 768;
+    expect(paramCount(llama.model)).toBe(6 * block + 2 * 32000 * 768 + 768);
   });
 });
