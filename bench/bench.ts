@@ -27,6 +27,8 @@ export interface BenchOptions {
   size: BenchSize;
   /** Sections to run (default all). */
   only?: ReadonlySet<Section>;
+  /** Step configs to run, by name (default all of the size's; also limits the peers' updates). */
+  steps?: ReadonlySet<string>;
   /** Progress lines (to stderr in the CLI). */
   log?: (line: string) => void;
   /** Overrides the device-table peak (FLOP/s) that MFU is measured against. */
@@ -365,6 +367,22 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       halfActivations: true,
     },
   ];
+}
+
+function chosenSteps(opts: Pick<BenchOptions, 'size' | 'steps'>): StepConfig[] {
+  return stepConfigs(opts.size).filter((c) => !opts.steps || opts.steps.has(c.name));
+}
+
+/**
+ * The step configs as other peers read them (bench --list-steps): each with its parameter count (a peer checks its
+ * model against it) and FLOPs per token (MFU's N).
+ */
+export function stepConfigsForPeers(size: BenchSize): (StepConfig & { params: number; flopsPerToken: number })[] {
+  return stepConfigs(size).map((c) => ({
+    ...c,
+    params: paramCount(c.model),
+    flopsPerToken: flopsPerToken(c.model, c.ctx),
+  }));
 }
 
 /**
@@ -774,7 +792,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     );
   }
   if (on('step')) {
-    for (const cfg of stepConfigs(opts.size)) {
+    for (const cfg of chosenSteps(opts)) {
       await attempt(
         'step',
         cfg.name,
@@ -844,7 +862,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
         );
       }
       // The peer's update is GPT-2's (peers-tfjs.ts writes that model in TF.js ops).
-      const peerConfigs = stepConfigs(opts.size).filter(
+      const peerConfigs = chosenSteps(opts).filter(
         (c) => c.optimizer === 'adamw' && !c.halfActivations && !c.noTfjs && c.model.family === 'gpt2',
       );
       for (const { model, ...cfg } of peerConfigs) {

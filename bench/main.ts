@@ -1,6 +1,7 @@
-// `npm run bench -- [--size ci|full] [--only matmul,attention,reduce,step,host,peers] [--json FILE] [--peak-tflops X]
-// [--no-bounds-checks] [--no-subgroups]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
+// `npm run bench -- [--size ci|full] [--only matmul,attention,reduce,step,host,peers] [--steps NAME,…] [--json FILE]
+// [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
 // case; --json writes the report (rewritten after every case, so a run cut short leaves what it measured).
+// `--list-steps` prints the step configs as JSON for the PyTorch peer (bench/peers/torch_peer.py) and touches no GPU.
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -8,19 +9,30 @@ import { acquireNodeDevice, type NodeDeviceOptions } from '../src/gpu/node';
 import { Gpu, type GpuOptions } from '../src/gpu/runtime';
 import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
-import { SECTIONS, runBench, type BenchReport, type BenchSize, type Section } from './bench';
+import {
+  SECTIONS,
+  runBench,
+  stepConfigs,
+  stepConfigsForPeers,
+  type BenchReport,
+  type BenchSize,
+  type Section,
+} from './bench';
 
-const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--json FILE] [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]`;
+const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]
+       npm run bench -- --list-steps [--size ci|full]   (the step configs as JSON, for bench/peers/torch_peer.py; needs no GPU)`;
 
 function parse(argv: string[]) {
   const out: {
     size?: BenchSize;
     only?: Set<Section>;
+    steps?: Set<string>;
+    listSteps: boolean;
     json?: string;
     peak?: number;
     boundsChecks: boolean;
     subgroups: boolean;
-  } = { boundsChecks: true, subgroups: true };
+  } = { boundsChecks: true, subgroups: true, listSteps: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -38,7 +50,14 @@ function parse(argv: string[]) {
         if (!(SECTIONS as readonly string[]).includes(p))
           throw new Error(`--only: unknown section "${p}" (${SECTIONS.join(', ')})`);
       out.only = new Set(parts as Section[]);
-    } else if (flag === '--json') out.json = value();
+    } else if (flag === '--steps') {
+      const names = value().split(',');
+      const known = new Set([...stepConfigs('ci'), ...stepConfigs('full')].map((c) => c.name));
+      for (const n of names)
+        if (!known.has(n)) throw new Error(`--steps: unknown step config "${n}" (${[...known].join(', ')})`);
+      out.steps = new Set(names);
+    } else if (flag === '--list-steps') out.listSteps = true;
+    else if (flag === '--json') out.json = value();
     else if (flag === '--peak-tflops') out.peak = Number(value());
     else if (flag === '--no-bounds-checks') out.boundsChecks = false;
     else if (flag === '--no-subgroups') out.subgroups = false;
@@ -65,6 +84,10 @@ function lazyGpu(opts: NodeDeviceOptions, gpuOpts: GpuOptions) {
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
+  if (args.listSteps) {
+    console.log(JSON.stringify(stepConfigsForPeers(args.size ?? 'full'), null, 2));
+    return;
+  }
   const gpuOpts: GpuOptions = { subgroups: args.subgroups };
   const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }), gpuOpts);
   const d = gpu.description;
@@ -97,6 +120,7 @@ async function main(): Promise<void> {
   const report = await runBench(gpu, {
     size,
     only: args.only,
+    steps: args.steps,
     log: (l) => console.error(l),
     peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
     unchecked: args.boundsChecks ? unchecked.get : undefined,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GpuLimits } from '../../src/gpu/limits';
 import { variantsFor } from '../../src/tensor/ops/matmul';
-import { type BenchReport, kernelClasses, stepConfigs } from '../../bench/bench';
+import { type BenchReport, kernelClasses, stepConfigs, stepConfigsForPeers } from '../../bench/bench';
+import { flopsPerToken } from '../../src/train/mfu';
 import { familyOf } from '../../src/model/registry';
 import { paramCount } from '../../src/model/params';
 
@@ -150,6 +151,30 @@ describe('npm run bench (CI size)', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--size must be ci or full, got huge/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    const steps = spawnSync('npm', ['run', '--silent', 'bench', '--', '--steps', 'gpt2-6L,nope'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(steps.status).not.toBe(0);
+    expect(steps.stderr).toMatch(/--steps: unknown step config "nope" \(tiny, tiny-f16, ref-8L, gpt2-6L/);
+  }, 240_000);
+
+  it('lists the step configs for the PyTorch peer without a GPU (--list-steps), parameter counts included', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'bench', '--', '--list-steps'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent.json' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const listed = JSON.parse(r.stdout) as ReturnType<typeof stepConfigsForPeers>;
+    expect(listed).toEqual(stepConfigsForPeers('full'));
+    for (const c of listed) {
+      expect(c.params, c.name).toBe(paramCount(c.model));
+      expect(c.flopsPerToken, c.name).toBe(flopsPerToken(c.model, c.ctx));
+    }
   }, 120_000);
 });
 
