@@ -186,10 +186,16 @@ export class Gpu {
   }
 
   private dummyBuffer: GPUBuffer | null = null;
+  private dummyOutBuffer: GPUBuffer | null = null;
   /** A small storage view bound where a kernel's optional input is absent (e.g. no bias). */
   get dummy(): BufferView {
     this.dummyBuffer ??= this.device.createBuffer({ size: 256, usage: this.storageUsage, label: 'dummy' });
     return { buffer: this.dummyBuffer, offset: 0, size: 256 };
+  }
+  /** Another, for an absent output beside an absent input (one buffer may not be bound both read-only and writable). */
+  get dummyOut(): BufferView {
+    this.dummyOutBuffer ??= this.device.createBuffer({ size: 256, usage: this.storageUsage, label: 'dummy output' });
+    return { buffer: this.dummyOutBuffer, offset: 0, size: 256 };
   }
 
   /** Allocates a storage buffer from the pool. */
@@ -255,7 +261,7 @@ export class Gpu {
     if (this.profiler) {
       this.endPass();
       let bytes = 0;
-      for (const v of views) if (v.buffer !== this.dummyBuffer) bytes += v.size;
+      for (const v of views) if (v.buffer !== this.dummyBuffer && v.buffer !== this.dummyOutBuffer) bytes += v.size;
       const timestampWrites = this.profiler.next(spec.name, bytes, flops);
       pass = this.getEncoder().beginComputePass({ label: spec.name, timestampWrites });
     } else {
@@ -437,6 +443,7 @@ export class Gpu {
     this.stagingAll.clear();
     this.uniformBuffer.destroy();
     this.dummyBuffer?.destroy();
+    this.dummyOutBuffer?.destroy();
     this.fatal ??= new GpuDeviceError('The GPU runtime was destroyed.', 'lost');
     this.device.destroy();
   }

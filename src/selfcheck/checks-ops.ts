@@ -26,7 +26,9 @@ const matmulCheck: Check = {
   kernels: ['matmul', 'colsum'],
   async run({ gpu, expect }) {
     const rng = new Rng(1);
-    // The last two span several 256-row chunks and ragged 64-column tiles of the bias-gradient column sum.
+    // The last three span several 256-row chunks and ragged 64-column tiles of the bias-gradient column sum; in the
+    // last, M = 2100 rows make the weight gradient a split-K product (2 parts), whose sum shares its dispatch with the
+    // bias gradient's partials.
     const cases: [number, number, number, number][] = [
       [1, 1, 1, 1],
       [7, 33, 65, 1],
@@ -35,6 +37,7 @@ const matmulCheck: Check = {
       [7, 5, 9, 3],
       [520, 70, 3, 1],
       [150, 129, 2, 4],
+      [2100, 3, 5, 1],
     ];
     for (const [M, N, K, batch] of cases) {
       for (const transA of [false, true]) {

@@ -4,7 +4,7 @@
 
 import type { BackwardTable } from './tape';
 import { launchMatmul } from './ops/matmul';
-import { launchColsum } from './ops/colsum';
+import { type ColsumJob, launchColsums } from './ops/colsum';
 import { launchGeluBackward, passGradient as pass } from './ops/elementwise';
 import { layernormBackward } from './ops/layernorm';
 import { attentionBackward } from './ops/attention';
@@ -67,6 +67,10 @@ export const backwardRules: BackwardTable = {
           beta: beta(accumulate),
         });
     }
+    // db = Σ_rows g: beside dB's split-K sum where dB's product has one (the same dispatches), else on its own.
+    let biasSum: ColsumJob | null = dBias
+      ? { x: g.view, out: dBias.sum().view, R: batch * M, N, accumulate: true }
+      : null;
     if (dB) {
       const { t, accumulate } = dB.out();
       // A 2-D B shared by every row of a folded A gets one matmul over all rows (batch was folded into M).
@@ -85,6 +89,7 @@ export const backwardRules: BackwardTable = {
           alpha,
           beta: beta(accumulate),
           halfA: a.dtype === 'f16',
+          alsoColsum: biasSum,
         });
       else if (a.dtype === 'f16') {
         // dB = Gᵀ·A would take the f16 A as the kernel's B, which reads only f32: form Aᵀ·G [K, N] with A as the
@@ -108,9 +113,11 @@ export const backwardRules: BackwardTable = {
           transB: transA,
           alpha,
           beta: beta(accumulate),
+          alsoColsum: biasSum,
         });
+      if (!transB || a.dtype !== 'f16') biasSum = null; // recorded by the product above
     }
-    if (dBias) launchColsum(gpu, g.view, dBias.sum().view, batch * M, N);
+    if (biasSum) launchColsums(gpu, [biasSum]);
     if (dR) pass(dR, g); // last: once moved, g is dR's gradient and later rules add into it
   },
 

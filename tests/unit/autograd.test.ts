@@ -8,6 +8,7 @@ import {
   fromArray,
   gelu,
   headCrossEntropy,
+  layernorm,
   matmul,
   noGrad,
   reshape,
@@ -23,6 +24,7 @@ import type { BackwardTable } from '../../src/tensor/tape';
 import { SAVED } from '../../src/tensor/opkinds';
 import { Tensor as TensorClass } from '../../src/tensor/tensor';
 import { backwardRules } from '../../src/tensor/backward';
+import { launchColsums } from '../../src/tensor/ops/colsum';
 import { getGpu } from './gpu';
 
 function leaf(t: Tensor): Tensor {
@@ -104,6 +106,118 @@ describe('autograd', () => {
       expect(Array.from(await a.grad!.readF32())).toEqual([0.5, -1, 2, 4]);
       expect(Array.from(await b.grad!.readF32())).toEqual([0.5, -1, 2, 4]);
       expect(Array.from(await seed.readF32())).toEqual([0.5, -1, 2, 4]); // the seed itself untouched
+    });
+  });
+
+  it('sums a split-K weight gradient with its bias gradient, and the two LayerNorm parameter gradients, in shared dispatches', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      // 2100 rows: dW's product (K = 2100) splits into 2 parts, and db spans 9 row chunks (partials, then their sum).
+      const [R, Cin, Cout] = [2100, 5, 3];
+      const x = leaf(
+        fromArray(
+          gpu,
+          Array.from({ length: R * Cin }, (_, i) => Math.sin(i)),
+          [R, Cin],
+        ),
+      );
+      const w = leaf(
+        fromArray(
+          gpu,
+          Array.from({ length: Cin * Cout }, (_, i) => Math.cos(i)),
+          [Cin, Cout],
+        ),
+      );
+      const b = leaf(fromArray(gpu, [0.1, 0.2, 0.3], [Cout]));
+      const y = matmul(x, w, { bias: b });
+      const seed = fromArray(
+        gpu,
+        Array.from({ length: R * Cout }, (_, i) => Math.sin(i * 0.3)),
+        [R, Cout],
+      );
+      let d0 = gpu.dispatchCount;
+      backward(y, seed);
+      // dX, dW's parts, [dW's sum + db's partials], db's sum: 4 (5 when each column sum had dispatches of its own).
+      expect(gpu.dispatchCount - d0).toBe(4);
+      const G = await seed.readF32();
+      const db = Array.from({ length: Cout }, (_, n) => {
+        let s = 0;
+        for (let r = 0; r < R; r++) s += G[r * Cout + n]!;
+        return s;
+      });
+      const got = await b.grad!.readF32();
+      for (let n = 0; n < Cout; n++) expect(got[n]!).toBeCloseTo(db[n]!, 3);
+
+      // LayerNorm over 600 rows (3 chunks): dx, the parameter partials, one sum for both gradients: 3 (was 4).
+      const C = 7;
+      const h = leaf(
+        fromArray(
+          gpu,
+          Array.from({ length: 600 * C }, (_, i) => Math.sin(i * 0.7)),
+          [600, C],
+        ),
+      );
+      const g = leaf(
+        fromArray(
+          gpu,
+          Array.from({ length: C }, (_, i) => 1 + i / 10),
+          [C],
+        ),
+      );
+      const beta = leaf(fromArray(gpu, new Array(C).fill(0), [C]));
+      const ln = layernorm(h, g, beta);
+      const lseed = fromArray(
+        gpu,
+        Array.from({ length: 600 * C }, (_, i) => Math.cos(i * 0.2)),
+        [600, C],
+      );
+      d0 = gpu.dispatchCount;
+      backward(ln, lseed);
+      expect(gpu.dispatchCount - d0).toBe(3);
+      const LG = await lseed.readF32();
+      const dbeta = Array.from({ length: C }, (_, c) => {
+        let s = 0;
+        for (let r = 0; r < 600; r++) s += LG[r * C + c]!;
+        return s;
+      });
+      const gotBeta = await beta.grad!.readF32();
+      for (let c = 0; c < C; c++) expect(gotBeta[c]!).toBeCloseTo(dbeta[c]!, 3);
+    });
+  });
+
+  it('gives a column sum the same bits alone and paired with another in one dispatch', async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      const x0 = fromArray(
+        gpu,
+        Array.from({ length: 700 * 70 }, (_, i) => Math.sin(i * 0.37) * 3),
+        [700, 70],
+      );
+      const x1 = fromArray(
+        gpu,
+        Array.from({ length: 90 * 130 }, (_, i) => Math.cos(i * 0.11)),
+        [90, 130],
+      );
+      const run = async (paired: boolean) => {
+        const o0 = fromArray(gpu, new Array(70).fill(0.5), [70]);
+        const o1 = empty(gpu, [130]);
+        const j0 = { x: x0.view, out: o0.view, R: 700, N: 70, accumulate: true };
+        const j1 = { x: x1.view, out: o1.view, R: 90, N: 130, accumulate: false };
+        const d0 = gpu.dispatchCount;
+        if (paired) launchColsums(gpu, [j0, j1]);
+        else for (const j of [j0, j1]) launchColsums(gpu, [j]);
+        return { dispatches: gpu.dispatchCount - d0, sums: [await o0.readF32(), await o1.readF32()] };
+      };
+      const alone = await run(false);
+      const paired = await run(true);
+      expect([alone.dispatches, paired.dispatches]).toEqual([3, 2]); // x0 takes two stages (3 chunks), x1 one
+      expect(paired.sums).toEqual(alone.sums);
+      const X0 = await x0.readF32();
+      for (const n of [0, 33, 69]) {
+        let s = 0.5;
+        for (let r = 0; r < 700; r++) s += X0[r * 70 + n]!;
+        expect(paired.sums[0]![n]!).toBeCloseTo(s, 3);
+      }
     });
   });
 

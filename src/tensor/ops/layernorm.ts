@@ -8,7 +8,7 @@ import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertShape, dispatchRows } from './launch';
-import { colsumChunks, colsumGrid, launchColsum } from './colsum';
+import { type ColsumJob, colsumChunks, colsumGrid, launchColsums } from './colsum';
 import { toHalfReleasing } from './cast';
 
 export const LAYERNORM_EPS = 1e-5;
@@ -106,7 +106,7 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number, opts: { half?: boolea
 
 /**
  * Accumulates dx (if given) and dw/db (if given) for dy (`rms`: RMSNorm's, whose saved mean is 0 and db absent). dw/db are deterministic column reductions: per-chunk
- * partials (layernorm_backward_params) then colsum over them, or one accumulating pass when rows fit one chunk.
+ * partials (layernorm_backward_params) then one colsum dispatch over both, or one accumulating pass when rows fit one chunk.
  */
 export function layernormBackward(
   x: Tensor,
@@ -151,8 +151,11 @@ export function layernormBackward(
     const pw = empty(gpu, [chunks, C]);
     const pb = empty(gpu, [chunks, C]);
     gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, [...ins, pw.view, pb.view], { rows, C }, grid, { PARTIAL: true });
-    if (dw) launchColsum(gpu, pw.view, dw.view, chunks, C);
-    if (db) launchColsum(gpu, pb.view, db.view, chunks, C);
+    // Both sums in one dispatch.
+    const jobs: ColsumJob[] = [];
+    if (dw) jobs.push({ x: pw.view, out: dw.view, R: chunks, N: C, accumulate: true });
+    if (db) jobs.push({ x: pb.view, out: db.view, R: chunks, N: C, accumulate: true });
+    launchColsums(gpu, jobs);
     pw.dispose();
     pb.dispose();
   }

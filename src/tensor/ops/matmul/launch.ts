@@ -4,7 +4,7 @@
 
 import type { BufferView, Gpu } from '../../../gpu/runtime';
 import { empty } from '../../tensor';
-import { launchColsum } from '../colsum';
+import { type ColsumJob, launchColsums } from '../colsum';
 import {
   isV4,
   type MatmulEpilogue,
@@ -44,6 +44,11 @@ export interface MatmulArgs {
   gelu?: BufferView | null;
   /** G holds halves (an f16 tensor's view); needs an even N and no batch. */
   geluHalf?: boolean;
+  /**
+   * A column sum independent of this product (it reads nothing C is): recorded beside the product's split-K sum, in
+   * the same dispatches, else after the product. The backward rule gives a weight gradient its bias gradient here.
+   */
+  alsoColsum?: ColsumJob | null;
 }
 
 /** The dimensions that pick a matmul's kernel variant (its key in the device's KernelChoices). */
@@ -131,8 +136,19 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
     2 * x.M * x.N * x.K * batch,
   );
-  if (!partial) return;
+  const also = x.alsoColsum ? [x.alsoColsum] : [];
+  if (!partial) {
+    launchColsums(gpu, also);
+    return;
+  }
   // The parts' sum is written over C (beta 0: C is not read) or added to it (beta 1).
-  launchColsum(gpu, partial.view, { ...x.c, size: MN * 4 }, split!.parts, MN, x.beta === 1);
+  const sum: ColsumJob = {
+    x: partial.view,
+    out: { ...x.c, size: MN * 4 },
+    R: split!.parts,
+    N: MN,
+    accumulate: x.beta === 1,
+  };
+  launchColsums(gpu, [sum, ...also]);
   partial.dispose();
 }
