@@ -206,6 +206,8 @@ export interface BenchReport {
   boundsChecks: boolean;
   /** Whether LayerNorm and cross-entropy reduced through subgroups on this run's device (Gpu.subgroupReduce). */
   subgroupReduce: boolean;
+  /** Most bytes of logits per chunk of the fused head (Gpu.headChunkBytes; the bench's --head-chunk-mib). */
+  headChunkBytes: number;
   peak: Peak | null;
   runtime: string;
   matmul: MatmulResult[];
@@ -698,6 +700,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     adapter: gpu.description,
     boundsChecks: gpu.boundsChecks,
     subgroupReduce: gpu.subgroupReduce,
+    headChunkBytes: gpu.headChunkBytes,
     peak,
     runtime:
       typeof navigator !== 'undefined' && navigator.userAgent

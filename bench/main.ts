@@ -1,5 +1,5 @@
 // `npm run bench -- [--size ci|full] [--only matmul,attention,reduce,step,host,peers] [--steps NAME,…] [--json FILE]
-// [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
+// [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
 // case; --json writes the report (rewritten after every case, so a run cut short leaves what it measured).
 // `--list-steps` prints the step configs as JSON for the PyTorch peer (bench/peers/torch_peer.py) and touches no GPU.
 
@@ -19,7 +19,7 @@ import {
   type Section,
 } from './bench';
 
-const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--no-bounds-checks] [--no-subgroups]
+const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups]
        npm run bench -- --list-steps [--size ci|full]   (the step configs as JSON, for bench/peers/torch_peer.py; needs no GPU)`;
 
 function parse(argv: string[]) {
@@ -32,6 +32,7 @@ function parse(argv: string[]) {
     peak?: number;
     boundsChecks: boolean;
     subgroups: boolean;
+    headChunkMib?: number;
   } = { boundsChecks: true, subgroups: true, listSteps: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -59,7 +60,12 @@ function parse(argv: string[]) {
     } else if (flag === '--list-steps') out.listSteps = true;
     else if (flag === '--json') out.json = value();
     else if (flag === '--peak-tflops') out.peak = Number(value());
-    else if (flag === '--no-bounds-checks') out.boundsChecks = false;
+    else if (flag === '--head-chunk-mib') {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 1 || v > 4096)
+        throw new Error(`--head-chunk-mib must be a whole number of MiB from 1 to 4096`);
+      out.headChunkMib = v;
+    } else if (flag === '--no-bounds-checks') out.boundsChecks = false;
     else if (flag === '--no-subgroups') out.subgroups = false;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
@@ -88,7 +94,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(stepConfigsForPeers(args.size ?? 'full'), null, 2));
     return;
   }
-  const gpuOpts: GpuOptions = { subgroups: args.subgroups };
+  const gpuOpts: GpuOptions = {
+    subgroups: args.subgroups,
+    headChunkBytes: args.headChunkMib !== undefined ? args.headChunkMib * 2 ** 20 : undefined,
+  };
   const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }), gpuOpts);
   const d = gpu.description;
   const software = isSoftwareAdapter(d);

@@ -31,7 +31,16 @@ export interface GpuOptions {
    * on a GPU, off on a software adapter, where timing takes minutes and says nothing of a GPU.
    */
   tuneKernels?: boolean;
+  /**
+   * Most bytes of logits one chunk of the fused head may hold (ops/head.ts; the binding limit caps it too). Default
+   * 128 MiB (DEFAULT_HEAD_CHUNK_BYTES): WebGPU's default binding limit, and little memory on a small GPU. Larger
+   * chunks mean fewer, taller head products and fewer passes over dw, at twice the bytes in memory (logits and their
+   * gradient); the benchmark's --head-chunk-mib measures the trade on a GPU.
+   */
+  headChunkBytes?: number;
 }
+
+export const DEFAULT_HEAD_CHUNK_BYTES = 128 * 2 ** 20;
 
 /** A shape of a tunable kernel, as its module records it for timing. */
 export type TunedShape = Readonly<Record<string, number | boolean>>;
@@ -64,6 +73,8 @@ export class Gpu {
   readonly boundsChecks: boolean;
   /** Whether LayerNorm and cross-entropy reduce through subgroups (canReduceInSubgroups, unless turned off). */
   readonly subgroupReduce: boolean;
+  /** GpuOptions.headChunkBytes. */
+  readonly headChunkBytes: number;
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -99,6 +110,9 @@ export class Gpu {
   readonly instance: GPU;
 
   constructor(acquired: Acquired, opts: GpuOptions = {}) {
+    const chunkBytes = opts.headChunkBytes ?? DEFAULT_HEAD_CHUNK_BYTES;
+    if (!Number.isFinite(chunkBytes) || chunkBytes < 2 ** 20)
+      throw new RangeError(`headChunkBytes must be at least 1 MiB, got ${chunkBytes}`);
     this.instance = acquired.instance;
     this.device = acquired.device;
     this.description = acquired.description;
@@ -110,6 +124,7 @@ export class Gpu {
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.subgroupReduce = (opts.subgroups ?? true) && canReduceInSubgroups(acquired.instance, this.features);
+    this.headChunkBytes = chunkBytes;
     this.pipelines = new PipelineCache(
       this.device,
       (e) => this.raise(e),

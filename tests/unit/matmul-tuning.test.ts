@@ -161,6 +161,16 @@ describe('matmul tuning', () => {
     expect(headChunkRows(limits(2 ** 26), 8192, 50257)).toBe(256);
     expect(headChunkRows(limits(2 ** 31), 150, 37)).toBe(192);
     expect(headChunkRows(limits(2 ** 20), 8192, 50257)).toBe(64); // the least; the binding then names the limit
+    // A device told to allow 1 GiB chunks (GpuOptions.headChunkBytes): 5248 rows under a 2 GiB binding, the binding
+    // limit where it is lower, and all 8192 rows (one chunk) with 2 GiB allowed.
+    const big = (maxStorageBufferBindingSize: number, headChunkBytes: number) =>
+      ({
+        limits: new GpuLimits({ maxStorageBufferBindingSize, maxBufferSize: maxStorageBufferBindingSize }),
+        headChunkBytes,
+      }) as unknown as Gpu;
+    expect(headChunkRows(big(2 ** 31, 2 ** 30), 8192, 50257)).toBe(5248);
+    expect(headChunkRows(big(2 ** 28, 2 ** 30), 8192, 50257)).toBe(1280);
+    expect(headChunkRows(big(2 ** 31, 2 ** 31 - 1), 8192, 50257)).toBe(8192);
     // The tied head's dx over a 640-row chunk: 5 × 6 tiles walking 50257 — 9 parts of 5632 (a multiple of 64).
     expect(splitK({ M: 640, N: 768, K: 50257 })).toEqual({ kChunk: 5632, parts: 9 });
     // Weight gradients (K = 8192 tokens): attention projection, qkv, MLP.

@@ -7,7 +7,8 @@ import { GpuDeviceError, ShaderCompileError, WebGPUUnavailableError } from '../.
 import type { KernelSpec } from '../../src/gpu/kernel';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { Gpu } from '../../src/gpu/runtime';
-import { accumulate, fromArray, matmul, tidyAsync, zeros } from '../../src/tensor';
+import { accumulate, fromArray, headCrossEntropy, matmul, tidyAsync, zeros } from '../../src/tensor';
+import { headChunkRows } from '../../src/tensor/ops/head';
 import { getGpu } from './gpu';
 
 /** A device of its own, for tests that break it. */
@@ -294,5 +295,42 @@ describe('GPU runtime bindings', () => {
     expect(err).toBeInstanceOf(ShaderCompileError);
     expect(err.message).toMatch(/shaders\/broken_after_include\.wgsl:4:\d+: error: .*missing_fn/);
     gpu.destroy();
+  });
+});
+
+describe('head chunk bytes (GpuOptions.headChunkBytes)', () => {
+  it('sizes the fused head chunks from the option, with the same loss, and refuses less than 1 MiB', async () => {
+    const acquired = await acquireNodeDevice();
+    expect(() => new Gpu(acquired, { headChunkBytes: 1000 })).toThrow(
+      /headChunkBytes must be at least 1 MiB, got 1000/,
+    );
+    const [N, C, V] = [256, 8, 4096]; // 16 KiB of logits a row: 1 MiB holds 64 rows
+    const losses: number[] = [];
+    const dispatches: number[] = [];
+    for (const headChunkBytes of [undefined, 2 ** 20]) {
+      const gpu = new Gpu(headChunkBytes ? await acquireNodeDevice() : acquired, { headChunkBytes });
+      await tidyAsync(async () => {
+        const x = fromArray(
+          gpu,
+          Array.from({ length: N * C }, (_, i) => Math.sin(i)),
+          [N, C],
+        );
+        const w = fromArray(
+          gpu,
+          Array.from({ length: V * C }, (_, i) => Math.cos(i * 0.3)),
+          [V, C],
+        );
+        const targets = Int32Array.from({ length: N }, (_, i) => (i * 37) % V);
+        expect(headChunkRows(gpu, N, V)).toBe(headChunkBytes ? 64 : 256);
+        const d0 = gpu.dispatchCount;
+        const loss = headCrossEntropy(x, w, targets);
+        dispatches.push(gpu.dispatchCount - d0);
+        losses.push((await loss.readF32())[0]!);
+      });
+      gpu.destroy();
+    }
+    expect(losses[1]).toBe(losses[0]); // each row's loss is its own: the chunking does not change a bit
+    // Per chunk a logits product and a cross-entropy pass; then one mean: 1 chunk 3, 4 chunks 9.
+    expect(dispatches).toEqual([3, 9]);
   });
 });

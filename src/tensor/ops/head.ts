@@ -5,7 +5,7 @@
 // (`seed`) gets dx and dw in the forward pass instead, from the logits it has just made: no recompute (for GPT-2
 // 124M a sixth of the step's matmul work), at the cost of holding dx [N, C] and dw [V, C] until backward.
 
-import type { BufferView, Gpu } from '../../gpu/runtime';
+import { type BufferView, DEFAULT_HEAD_CHUNK_BYTES, type Gpu } from '../../gpu/runtime';
 import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
@@ -15,15 +15,14 @@ import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
 
 /**
- * Bytes of logits one chunk may hold (a chunk holds its logits and their gradient): within WebGPU's default 128 MiB
- * binding limit, and for GPT-2's vocabulary 640 rows, five whole 128-row matmul tiles. Fewer, taller chunks mean fewer
- * passes over dw (each chunk adds its part into all V×C of it) and fewer dispatches; 64 MiB chunks gave 320 rows.
+ * Rows per chunk within the device's head chunk bytes (Gpu.headChunkBytes, by default 128 MiB: WebGPU's default
+ * binding limit, and for GPT-2's vocabulary 640 rows, five whole 128-row matmul tiles) and the binding limit: whole
+ * 128-row tiles where they fit, else a multiple of 64 (row offsets must be bindable views), at least 64. A chunk holds
+ * its logits and their gradient. Fewer, taller chunks mean fewer passes over dw (each chunk adds its part into all
+ * V×C of it) and fewer dispatches; 64 MiB chunks gave 320 rows.
  */
-const CHUNK_BYTES = 128 * 2 ** 20;
-
-/** Rows per chunk within CHUNK_BYTES (and the binding limit): whole 128-row tiles where they fit, else a multiple of 64 (row offsets must be bindable views), at least 64. */
-export function headChunkRows(gpu: Gpu, N: number, V: number): number {
-  const limit = Math.min(CHUNK_BYTES, gpu.limits.maxBinding);
+export function headChunkRows(gpu: Pick<Gpu, 'limits'> & { headChunkBytes?: number }, N: number, V: number): number {
+  const limit = Math.min(gpu.headChunkBytes ?? DEFAULT_HEAD_CHUNK_BYTES, gpu.limits.maxBinding);
   const fit = Math.floor(limit / (V * 4));
   const rows = fit >= 128 ? Math.floor(fit / 128) * 128 : Math.max(64, Math.floor(fit / 64) * 64);
   return Math.min(rows, Math.ceil(N / 64) * 64);
