@@ -1,8 +1,8 @@
 // Column sums of row-major matrices (the bias gradient of a matmul, split-K parts, LayerNorm parameter partials), one
 // stage of a deterministic two-stage reduction (no atomics: every sum is taken in a fixed order, whatever the
-// scheduling). One dispatch runs up to two independent jobs: job 0 sums x [R, N] into out, job 1 x1 [R1, N1] into
-// out1 (R1 = 0: none); the workgroups of job 0 come first. Both jobs take their sums in the same order, so a job gives
-// the same bits alone or paired.
+// scheduling). One dispatch runs up to four independent jobs: job j sums xj [Rj, Nj] into outj (Rj = 0: none); the
+// workgroups of job 0 come first, then job 1's, and so on. Every job takes its sums in the same order, so a job gives
+// the same bits alone or beside others.
 // Workgroup w of a job (linear over a folded 2-D grid; surplus workgroups do nothing) takes column tile w % tiles (64
 // columns, so each row segment is 256 contiguous bytes) and row chunk w / tiles (256 rows). Thread (tx, ty) of its
 // 64×4 threads sums column tile·64 + tx over the chunk's rows ty, ty + 4, … in order; the 4 row lanes are then added
@@ -12,14 +12,20 @@
 //   2 (add):     out[n] += the sum of a single chunk
 override MODE0: u32 = 2u;
 override MODE1: u32 = 2u;
+override MODE2: u32 = 2u;
+override MODE3: u32 = 2u;
 
-struct Params { R: u32, N: u32, R1: u32, N1: u32 }
+struct Params { R0: u32, N0: u32, R1: u32, N1: u32, R2: u32, N2: u32, R3: u32, N3: u32 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out0: array<f32>;
 @group(0) @binding(2) var<storage, read> x1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out1: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> x2: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out2: array<f32>;
+@group(0) @binding(6) var<storage, read> x3: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out3: array<f32>;
+@group(0) @binding(8) var<uniform> p: Params;
 
 const TILE: u32 = 64u;
 const LANES: u32 = 4u;
@@ -28,31 +34,47 @@ var<workgroup> lanes: array<f32, 256>; // [LANES][TILE]
 
 // The selected job's input (the job index is uniform across a workgroup).
 fn load(job: u32, i: u32) -> f32 {
-  if (job == 0u) { return x[i]; }
-  return x1[i];
+  switch job {
+    case 0u: { return x0[i]; }
+    case 1u: { return x1[i]; }
+    case 2u: { return x2[i]; }
+    default: { return x3[i]; }
+  }
+}
+
+// Stores t at out_job[i]: over it (modes 0, 1) or added (mode 2).
+fn store(job: u32, mode: u32, i: u32, t: f32) {
+  switch job {
+    case 0u: { if (mode == 2u) { out0[i] += t; } else { out0[i] = t; } }
+    case 1u: { if (mode == 2u) { out1[i] += t; } else { out1[i] = t; } }
+    case 2u: { if (mode == 2u) { out2[i] += t; } else { out2[i] = t; } }
+    default: { if (mode == 2u) { out3[i] += t; } else { out3[i] = t; } }
+  }
+}
+
+fn work(R: u32, N: u32) -> u32 {
+  return ((N + TILE - 1u) / TILE) * ((R + CHUNK - 1u) / CHUNK);
 }
 
 @compute @workgroup_size(64, 4)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tiles0 = (p.N + TILE - 1u) / TILE;
-  let work0 = tiles0 * ((p.R + CHUNK - 1u) / CHUNK);
-  let tiles1 = (p.N1 + TILE - 1u) / TILE;
-  let work1 = tiles1 * ((p.R1 + CHUNK - 1u) / CHUNK);
+  let Rs = array<u32, 4>(p.R0, p.R1, p.R2, p.R3);
+  let Ns = array<u32, 4>(p.N0, p.N1, p.N2, p.N3);
+  let modes = array<u32, 4>(MODE0, MODE1, MODE2, MODE3);
+  // Which job this workgroup serves, and its index within that job's workgroups.
   var w = wid.x + wid.y * nwg.x;
-  if (w >= work0 + work1) { return; }
   var job = 0u;
-  var R = p.R;
-  var N = p.N;
-  var tiles = tiles0;
-  var mode = MODE0;
-  if (w >= work0) {
-    job = 1u;
-    w -= work0;
-    R = p.R1;
-    N = p.N1;
-    tiles = tiles1;
-    mode = MODE1;
+  loop {
+    if (job == 4u) { return; }
+    let n = work(Rs[job], Ns[job]);
+    if (w < n) { break; }
+    w -= n;
+    job += 1u;
   }
+  let R = Rs[job];
+  let N = Ns[job];
+  let mode = modes[job];
+  let tiles = (N + TILE - 1u) / TILE;
   let chunk = w / tiles;
   let n = (w % tiles) * TILE + lid.x;
   let end = min(R, (chunk + 1u) * CHUNK);
@@ -73,11 +95,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   workgroupBarrier();
   if (lid.y == 0u && n < N) {
     let t = ((lanes[lid.x] + lanes[TILE + lid.x]) + lanes[2u * TILE + lid.x]) + lanes[3u * TILE + lid.x];
-    let i = select(n, chunk * N + n, mode == 0u);
-    if (job == 0u) {
-      if (mode == 2u) { out[i] += t; } else { out[i] = t; }
-    } else {
-      if (mode == 2u) { out1[i] += t; } else { out1[i] = t; }
-    }
+    store(job, mode, select(n, chunk * N + n, mode == 0u), t);
   }
 }

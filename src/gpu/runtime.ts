@@ -207,10 +207,14 @@ export class Gpu {
     this.dummyBuffer ??= this.device.createBuffer({ size: 256, usage: this.storageUsage, label: 'dummy' });
     return { buffer: this.dummyBuffer, offset: 0, size: 256 };
   }
-  /** Another, for an absent output beside an absent input (one buffer may not be bound both read-only and writable). */
-  get dummyOut(): BufferView {
-    this.dummyOutBuffer ??= this.device.createBuffer({ size: 256, usage: this.storageUsage, label: 'dummy output' });
-    return { buffer: this.dummyOutBuffer, offset: 0, size: 256 };
+  /**
+   * Another, for absent outputs beside absent inputs (one buffer may not be bound both read-only and writable): view
+   * `i` (0 to 3) of four disjoint ones, as writable bindings of one dispatch may not overlap.
+   */
+  dummyOut(i = 0): BufferView {
+    if (!(i >= 0 && i < 4)) throw new RangeError(`dummyOut: view ${i} of 4`);
+    this.dummyOutBuffer ??= this.device.createBuffer({ size: 1024, usage: this.storageUsage, label: 'dummy output' });
+    return { buffer: this.dummyOutBuffer, offset: 256 * i, size: 256 };
   }
 
   /** Allocates a storage buffer from the pool. */

@@ -69,7 +69,14 @@ export const backwardRules: BackwardTable = {
     }
     // db = Σ_rows g: beside dB's split-K sum where dB's product has one (the same dispatches), else on its own.
     let biasSum: ColsumJob | null = dBias
-      ? { x: g.view, out: dBias.sum().view, R: batch * M, N, accumulate: true }
+      ? {
+          x: g.view,
+          out: dBias.sum().view,
+          R: batch * M,
+          N,
+          accumulate: true,
+          parameter: node.inputs[2]!.node === null,
+        }
       : null;
     if (dB) {
       const { t, accumulate } = dB.out();
@@ -155,6 +162,8 @@ export const backwardRules: BackwardTable = {
       db?.sum() ?? null,
       rows,
       C,
+      false,
+      { w: node.inputs[1]!.node === null, b: node.inputs[2]!.node === null },
     );
   },
 
@@ -163,7 +172,10 @@ export const backwardRules: BackwardTable = {
     if (!g) return;
     const { rows, C, mean, rstd } = node.attrs;
     const [x, w] = node.inputs as [typeof g, typeof g];
-    layernormBackward(x, w, g, mean, rstd, dx?.out() ?? null, dw?.sum() ?? null, null, rows, C, true);
+    layernormBackward(x, w, g, mean, rstd, dx?.out() ?? null, dw?.sum() ?? null, null, rows, C, true, {
+      w: w.node === null,
+      b: false,
+    });
   },
 
   // y = silu(g)·u with s = σ(g):  dg = dy·u·s·(1 + g(1 − s)),  du = dy·g·s

@@ -2,6 +2,7 @@
 
 import { backwardRules } from './backward';
 import { tape } from './tape';
+import { flushColsums, openColsums } from './ops/colsum';
 import type { Tensor } from './tensor';
 
 export { Tensor, empty, zeros, fromArray, tidy, tidyAsync } from './tensor';
@@ -21,5 +22,13 @@ export { toHalf } from './ops/cast';
 
 /** Back-propagates from a scalar loss through everything recorded since the last backward; leaves accumulate into .grad. */
 export function backward(loss: Tensor, seed?: Tensor): void {
-  tape.backward(loss, backwardRules, seed);
+  // Parameter gradients' last column-sum stages wait for the end of the pass, two to a dispatch (ops/colsum.ts).
+  openColsums(loss.gpu);
+  try {
+    tape.backward(loss, backwardRules, seed);
+  } catch (e) {
+    flushColsums(loss.gpu, true);
+    throw e;
+  }
+  flushColsums(loss.gpu);
 }

@@ -185,39 +185,82 @@ describe('autograd', () => {
     });
   });
 
-  it('gives a column sum the same bits alone and paired with another in one dispatch', async () => {
+  it('gives a column sum the same bits alone and grouped with three others in one dispatch', async () => {
     const gpu = await getGpu();
     await tidyAsync(async () => {
-      const x0 = fromArray(
-        gpu,
-        Array.from({ length: 700 * 70 }, (_, i) => Math.sin(i * 0.37) * 3),
-        [700, 70],
+      // [R, N, accumulate]: 3 chunks with ragged tiles, one chunk, 2 chunks, a single element.
+      const shapes = [
+        [700, 70, true],
+        [90, 130, false],
+        [300, 5, true],
+        [1, 1, false],
+      ] as const;
+      const xs = shapes.map(([R, N], k) =>
+        fromArray(
+          gpu,
+          Array.from({ length: R * N }, (_, i) => Math.sin(i * (0.37 + k)) * 3),
+          [R, N],
+        ),
       );
-      const x1 = fromArray(
-        gpu,
-        Array.from({ length: 90 * 130 }, (_, i) => Math.cos(i * 0.11)),
-        [90, 130],
-      );
-      const run = async (paired: boolean) => {
-        const o0 = fromArray(gpu, new Array(70).fill(0.5), [70]);
-        const o1 = empty(gpu, [130]);
-        const j0 = { x: x0.view, out: o0.view, R: 700, N: 70, accumulate: true };
-        const j1 = { x: x1.view, out: o1.view, R: 90, N: 130, accumulate: false };
+      const run = async (grouped: boolean) => {
+        const outs = shapes.map(([, N]) => fromArray(gpu, new Array(N).fill(0.5), [N]));
+        const jobs = shapes.map(([R, N, accumulate], k) => ({ x: xs[k]!.view, out: outs[k]!.view, R, N, accumulate }));
         const d0 = gpu.dispatchCount;
-        if (paired) launchColsums(gpu, [j0, j1]);
-        else for (const j of [j0, j1]) launchColsums(gpu, [j]);
-        return { dispatches: gpu.dispatchCount - d0, sums: [await o0.readF32(), await o1.readF32()] };
+        if (grouped) launchColsums(gpu, jobs);
+        else for (const j of jobs) launchColsums(gpu, [j]);
+        return { dispatches: gpu.dispatchCount - d0, sums: await Promise.all(outs.map((o) => o.readF32())) };
       };
       const alone = await run(false);
-      const paired = await run(true);
-      expect([alone.dispatches, paired.dispatches]).toEqual([3, 2]); // x0 takes two stages (3 chunks), x1 one
-      expect(paired.sums).toEqual(alone.sums);
-      const X0 = await x0.readF32();
-      for (const n of [0, 33, 69]) {
-        let s = 0.5;
-        for (let r = 0; r < 700; r++) s += X0[r * 70 + n]!;
-        expect(paired.sums[0]![n]!).toBeCloseTo(s, 3);
+      const grouped = await run(true);
+      // Alone 2 + 1 + 2 + 1 stages; grouped, the four first stages in one dispatch and the two last in another.
+      expect([alone.dispatches, grouped.dispatches]).toEqual([6, 2]);
+      expect(grouped.sums).toEqual(alone.sums);
+      for (const [k, [R, N, accumulate]] of shapes.entries()) {
+        const X = await xs[k]!.readF32();
+        for (const n of [0, N - 1]) {
+          let s = accumulate ? 0.5 : 0;
+          for (let r = 0; r < R; r++) s += X[r * N + n]!;
+          expect(grouped.sums[k]![n]!, `job ${k} column ${n}`).toBeCloseTo(s, 3);
+        }
       }
+    });
+  });
+
+  it("groups the parameters' last column-sum stages at the end of backward, never two into one gradient", async () => {
+    const gpu = await getGpu();
+    await tidyAsync(async () => {
+      // Bias b serves two products, c a third: over 600 rows (3 chunks) each bias gradient takes a stage now and a
+      // last one at the end of backward, where b's two may not share a dispatch (both add into b's gradient).
+      const R = 600;
+      const mk = (n: number, k: number, f: number) =>
+        leaf(
+          fromArray(
+            gpu,
+            Array.from({ length: n * k }, (_, i) => Math.sin(i * f)),
+            [n, k],
+          ),
+        );
+      const [x1, x2, x3] = [mk(R, 3, 0.1), mk(R, 3, 0.2), mk(R, 3, 0.3)];
+      const [w1, w2, w3] = [mk(3, 2, 0.4), mk(3, 2, 0.5), mk(3, 2, 0.6)];
+      const b = leaf(fromArray(gpu, [0, 0], [2]));
+      const c = leaf(fromArray(gpu, [0, 0], [2]));
+      const y = add(add(matmul(x1, w1, { bias: b }), matmul(x2, w2, { bias: b })), matmul(x3, w3, { bias: c }));
+      const seed = fromArray(gpu, new Array(R * 2).fill(0.5), [R, 2]);
+      let colsums = 0;
+      const dispatch = gpu.dispatch.bind(gpu);
+      gpu.dispatch = (spec, ...rest) => {
+        if (spec.name === 'colsum') colsums++;
+        dispatch(spec, ...rest);
+      };
+      try {
+        backward(y, seed);
+      } finally {
+        gpu.dispatch = dispatch;
+      }
+      // 3 first stages, then [b's last + c's last] and [b's other last]: 5 (6 without the grouping).
+      expect(colsums).toBe(5);
+      expect(Array.from(await b.grad!.readF32())).toEqual([600, 600]); // 2 · 600 · 0.5, exact in f32
+      expect(Array.from(await c.grad!.readF32())).toEqual([300, 300]);
     });
   });
 

@@ -120,6 +120,8 @@ export function layernormBackward(
   rows: number,
   C: number,
   rms = false,
+  /** The weight and bias are parameters (leaves): their gradients' last sum may wait for the end of backward. */
+  leaves: { w: boolean; b: boolean } = { w: false, b: false },
 ): void {
   const gpu = x.gpu;
   if (dx)
@@ -151,12 +153,14 @@ export function layernormBackward(
     const pw = empty(gpu, [chunks, C]);
     const pb = empty(gpu, [chunks, C]);
     gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, [...ins, pw.view, pb.view], { rows, C }, grid, { PARTIAL: true });
-    // Both sums in one dispatch.
+    // Both sums in one dispatch (the partials handed over), which for parameters waits for the end of backward.
     const jobs: ColsumJob[] = [];
-    if (dw) jobs.push({ x: pw.view, out: dw.view, R: chunks, N: C, accumulate: true });
-    if (db) jobs.push({ x: pb.view, out: db.view, R: chunks, N: C, accumulate: true });
+    const job = (p: Tensor, out: Tensor, parameter: boolean) =>
+      jobs.push({ x: p.view, out: out.view, R: chunks, N: C, accumulate: true, parameter, handOver: p });
+    if (dw) job(pw, dw, leaves.w);
+    else pw.dispose();
+    if (db) job(pb, db, leaves.b);
+    else pb.dispose();
     launchColsums(gpu, jobs);
-    pw.dispose();
-    pb.dispose();
   }
 }
