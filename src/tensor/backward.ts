@@ -67,8 +67,8 @@ export const backwardRules: BackwardTable = {
           beta: beta(accumulate),
         });
     }
-    // db = Σ_rows g: beside dB's split-K sum where dB's product has one (the same dispatches), else on its own.
-    let biasSum: ColsumJob | null = dBias
+    // db = Σ_rows g: recorded by dB's product (beside its split-K sum where it has one), else on its own.
+    const biasSum: ColsumJob | null = dBias
       ? {
           x: g.view,
           out: dBias.sum().view,
@@ -102,7 +102,18 @@ export const backwardRules: BackwardTable = {
         // dB = Gᵀ·A would take the f16 A as the kernel's B, which reads only f32: form Aᵀ·G [K, N] with A as the
         // kernel's A (halves), then transpose it into dB [N, K]. (plan() allows this for a 2-D B and untransposed A.)
         const tmp = empty(gpu, [K, N]);
-        launchMatmul(gpu, { a: a.view, b: g.view, c: tmp.view, M: K, N, K: M, transA: true, alpha, halfA: true });
+        launchMatmul(gpu, {
+          a: a.view,
+          b: g.view,
+          c: tmp.view,
+          M: K,
+          N,
+          K: M,
+          transA: true,
+          alpha,
+          halfA: true,
+          alsoColsum: biasSum,
+        });
         launchTranspose(gpu, tmp.view, t.view, K, N, accumulate);
         tmp.dispose();
       } else
@@ -122,9 +133,7 @@ export const backwardRules: BackwardTable = {
           beta: beta(accumulate),
           alsoColsum: biasSum,
         });
-      if (!transB || a.dtype !== 'f16') biasSum = null; // recorded by the product above
-    }
-    if (biasSum) launchColsums(gpu, [biasSum]);
+    } else if (biasSum) launchColsums(gpu, [biasSum]);
     if (dR) pass(dR, g); // last: once moved, g is dR's gradient and later rules add into it
   },
 

@@ -22,7 +22,7 @@ export { toHalf } from './ops/cast';
 
 /** Back-propagates from a scalar loss through everything recorded since the last backward; leaves accumulate into .grad. */
 export function backward(loss: Tensor, seed?: Tensor): void {
-  // Parameter gradients' last column-sum stages wait for the end of the pass, two to a dispatch (ops/colsum.ts).
+  // Parameter gradients' last column-sum stages wait for the end of the pass, four to a dispatch (ops/colsum.ts).
   openColsums(loss.gpu);
   try {
     tape.backward(loss, backwardRules, seed);

@@ -171,10 +171,11 @@ describe('npm run bench (CI size)', () => {
     expect(r.status).toBe(0);
     const listed = JSON.parse(r.stdout) as ReturnType<typeof stepConfigsForPeers>;
     expect(listed).toEqual(stepConfigsForPeers('full'));
-    for (const c of listed) {
-      expect(c.params, c.name).toBe(paramCount(c.model));
-      expect(c.flopsPerToken, c.name).toBe(flopsPerToken(c.model, c.ctx));
-    }
+    // GPT-2 124M's well-known count (tied head), and MFU's FLOPs per token for it: 6·(N − positions) + 12·L·H·D·T.
+    const gpt2 = listed.find((c) => c.name === 'gpt2-12L')!;
+    expect(gpt2.params).toBe(124_439_808);
+    expect(gpt2.flopsPerToken).toBe(6 * (124_439_808 - 1024 * 768) + 12 * 12 * 12 * 64 * 1024);
+    for (const c of listed) expect(c.flopsPerToken, c.name).toBe(flopsPerToken(c.model, c.ctx));
   }, 120_000);
 });
 

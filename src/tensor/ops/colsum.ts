@@ -77,6 +77,10 @@ interface Stage {
   mode: number;
 }
 
+const R_KEYS = ['R0', 'R1', 'R2', 'R3'];
+const N_KEYS = ['N0', 'N1', 'N2', 'N3'];
+const MODE_KEYS = ['MODE0', 'MODE1', 'MODE2', 'MODE3'];
+
 /** One dispatch of up to COLSUM_JOBS stages (absent ones bind dummies and have no rows). */
 function dispatchStages(gpu: Gpu, stages: readonly Stage[]): void {
   if (stages.length === 0 || stages.length > COLSUM_JOBS)
@@ -88,9 +92,9 @@ function dispatchStages(gpu: Gpu, stages: readonly Stage[]): void {
   for (let j = 0; j < COLSUM_JOBS; j++) {
     const s = stages[j];
     views.push(s ? s.x : gpu.dummy, s ? s.out : gpu.dummyOut(j));
-    uniforms[`R${j}`] = s ? s.R : 0;
-    uniforms[`N${j}`] = s ? s.N : 0;
-    modes[`MODE${j}`] = s ? s.mode : MODE_ADD;
+    uniforms[R_KEYS[j]!] = s ? s.R : 0;
+    uniforms[N_KEYS[j]!] = s ? s.N : 0;
+    modes[MODE_KEYS[j]!] = s ? s.mode : MODE_ADD;
     if (s) work += colsumWork(s.R, s.N);
   }
   gpu.dispatch(COLSUM, views, uniforms, grid2d(work, gpu.maxGridX), modes);
@@ -166,9 +170,4 @@ export function flushColsums(gpu: Gpu, drop = false): void {
   } finally {
     for (const t of queue.scratch) t.dispose();
   }
-}
-
-/** out[n] += Σ_r x[r, n] over row-major x [R, N], summed in a fixed order; without accumulate, out[n] = the sum (out not read). */
-export function launchColsum(gpu: Gpu, x: BufferView, out: BufferView, R: number, N: number, accumulate = true): void {
-  launchColsums(gpu, [{ x, out, R, N, accumulate }]);
 }
