@@ -208,6 +208,9 @@ export interface BenchReport {
   subgroupReduce: boolean;
   /** Most bytes of logits per chunk of the fused head (Gpu.headChunkBytes; the bench's --head-chunk-mib). */
   headChunkBytes: number;
+  /** shader-f16, subgroups and subgroup-matrix configs of the device (Gpu.capabilities), and its Dawn toggles. */
+  capabilities: Gpu['capabilities'];
+  toggles: readonly string[];
   peak: Peak | null;
   runtime: string;
   matmul: MatmulResult[];
@@ -701,6 +704,8 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
     boundsChecks: gpu.boundsChecks,
     subgroupReduce: gpu.subgroupReduce,
     headChunkBytes: gpu.headChunkBytes,
+    capabilities: gpu.capabilities,
+    toggles: gpu.toggles,
     peak,
     runtime:
       typeof navigator !== 'undefined' && navigator.userAgent

@@ -1,11 +1,12 @@
 // `npm run bench -- [--size ci|full] [--only matmul,attention,reduce,step,host,peers] [--steps NAME,…] [--json FILE]
-// [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
+// [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups] [--tensor-cores auto|on|off]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
 // case; --json writes the report (rewritten after every case, so a run cut short leaves what it measured).
 // `--list-steps` prints the step configs as JSON for the PyTorch peer (bench/peers/torch_peer.py) and touches no GPU.
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { acquireNodeDevice, type NodeDeviceOptions } from '../src/gpu/node';
+import { describeCapabilities } from '../src/gpu/capabilities';
+import { acquireNodeDevice, type NodeDeviceOptions, tensorCoresMode } from '../src/gpu/node';
 import { Gpu, type GpuOptions } from '../src/gpu/runtime';
 import { isSoftwareAdapter } from '../src/gpu/device';
 import { userPeak } from '../src/train/mfu';
@@ -33,6 +34,7 @@ function parse(argv: string[]) {
     boundsChecks: boolean;
     subgroups: boolean;
     headChunkMib?: number;
+    tensorCores?: 'auto' | 'on' | 'off';
   } = { boundsChecks: true, subgroups: true, listSteps: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -65,7 +67,8 @@ function parse(argv: string[]) {
       if (!Number.isInteger(v) || v < 1 || v > 4096)
         throw new Error(`--head-chunk-mib must be a whole number of MiB from 1 to 4096`);
       out.headChunkMib = v;
-    } else if (flag === '--no-bounds-checks') out.boundsChecks = false;
+    } else if (flag === '--tensor-cores') out.tensorCores = tensorCoresMode(value());
+    else if (flag === '--no-bounds-checks') out.boundsChecks = false;
     else if (flag === '--no-subgroups') out.subgroups = false;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
@@ -98,7 +101,10 @@ async function main(): Promise<void> {
     subgroups: args.subgroups,
     headChunkBytes: args.headChunkMib !== undefined ? args.headChunkMib * 2 ** 20 : undefined,
   };
-  const gpu = new Gpu(await acquireNodeDevice({ boundsChecks: args.boundsChecks }), gpuOpts);
+  const gpu = new Gpu(
+    await acquireNodeDevice({ boundsChecks: args.boundsChecks, tensorCores: args.tensorCores }),
+    gpuOpts,
+  );
   const d = gpu.description;
   const software = isSoftwareAdapter(d);
   // A software adapter gets the smoke-test size unless asked otherwise: full size would take hours there.
@@ -107,6 +113,9 @@ async function main(): Promise<void> {
     `adapter: ${d.description || d.device} (${d.vendor} ${d.architecture}); features: ${d.features.join(', ')}; size ${size}`,
   );
   if (software) console.error('note: a software adapter: these figures say nothing about GPU speed.');
+  console.error(
+    `precision fp32; the device: ${describeCapabilities(gpu.capabilities)}; Dawn toggles: ${gpu.toggles.join(', ') || 'none'}`,
+  );
   if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
   console.error(
     gpu.subgroupReduce
@@ -114,10 +123,10 @@ async function main(): Promise<void> {
       : `reductions without subgroups${args.subgroups ? ' (the device cannot)' : ' (--no-subgroups)'}`,
   );
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
-  const unchecked = lazyGpu({ boundsChecks: false }, gpuOpts);
+  const unchecked = lazyGpu({ boundsChecks: false, tensorCores: args.tensorCores }, gpuOpts);
   const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks }, gpuOpts);
   // With subgroups in use, the reducing kernels are also timed on a device without them.
-  const noSubgroups = lazyGpu({ boundsChecks: args.boundsChecks }, { subgroups: false });
+  const noSubgroups = lazyGpu({ boundsChecks: args.boundsChecks, tensorCores: args.tensorCores }, { subgroups: false });
   // With --json the file is rewritten after every case (written beside it, then renamed over it): a run stopped by a
   // time limit leaves a report of what it measured, marked "complete": false.
   const save = (report: BenchReport) => {

@@ -4,6 +4,8 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeCapabilities, unlockHint } from '../gpu/capabilities';
+import { isSoftwareAdapter } from '../gpu/device';
 import type { Gpu } from '../gpu/runtime';
 import type { ModelConfig } from '../model/family';
 import { familyOf } from '../model/registry';
@@ -50,12 +52,22 @@ export function settingsContext(
 export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean) {
   say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
   if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
+  const hint = unlockHint(gpu.capabilities, {
+    where: 'node',
+    vendor: gpu.description.vendor,
+    software: isSoftwareAdapter(gpu.description),
+    toggles: gpu.toggles.includes('allow_unsafe_apis'),
+  });
+  say(`precision fp32; the device: ${describeCapabilities(gpu.capabilities)}${hint ? ` (to unlock: ${hint})` : ''}`);
   return {
     type: 'start',
     argv,
     peak,
     adapter: gpu.description.description || gpu.description.architecture,
     boundsChecks: gpu.boundsChecks,
+    precision: 'fp32',
+    capabilities: gpu.capabilities,
+    toggles: gpu.toggles,
     resume,
   };
 }

@@ -2,6 +2,7 @@
 // config.json, log.jsonl, report.json, and snapshots to resume from with --resume).
 
 import { acquireNodeDevice } from '../gpu/node';
+import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { type PipelineEvent, runInheritune } from '../inheritune/pipeline';
 import { growPlan } from '../inheritune/plan';
@@ -33,7 +34,8 @@ export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR
 export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
   const f = parseFlags(argv, { ...TRAIN_FLAGS, ...RUN_FLAGS, ref: { type: 'string', required: true } }, 'run');
   const out = requireOut(f);
-  exportDtype(f); // a bad --dtype is refused before any work
+  exportDtype(f); // a bad --dtype or --tensor-cores is refused before any work
+  const deviceOptions = nodeDeviceOptions(f);
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
     const { train, val } = await loadCorpus(f.data as string, tokenizerOf(ckpt.config, ckpt.tokenizerFiles));
@@ -42,7 +44,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const settings = followDefaults(f, given, given.stepsPerRound, val.length);
     // A resumed run trains with its snapshot's settings.
     if (!f.resume) refuse(checkRunSettings(settings, context), RUN_FIELDS);
-    gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));
+    gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkRunSettings(settings, { ...context, limits: gpu.limits }), RUN_FIELDS);
     const peak = await resolvePeak(f, gpu);
     const start = announce(gpu, peak, argv, !!f.resume);

@@ -3,6 +3,7 @@
 // the worker refuse, in the same words (prefixed with the flag); and the peak FLOP/s for MFU.
 
 import type { ExportDtype } from '../model/checkpoint';
+import { type NodeDeviceOptions, tensorCoresMode } from '../gpu/node';
 import type { Gpu } from '../gpu/runtime';
 import { measureMatmulPeak, type Peak, peakFromTable, userPeak } from '../train/mfu';
 import {
@@ -36,6 +37,7 @@ const COMMON_FLAGS: Record<string, FlagSpec> = {
   resume: { type: 'bool' },
   json: { type: 'bool' },
   'no-bounds-checks': { type: 'bool' },
+  'tensor-cores': { type: 'string' },
   dtype: { type: 'string' },
 };
 
@@ -103,14 +105,27 @@ function usageLine(fields: Record<string, FieldSpec>): string {
 }
 
 export const TRAIN_FLAGS_USAGE = `      training: ${usageLine(TRAINING_FIELDS)}
-        [--out DIR] [--resume] [--no-bounds-checks] [--dtype f32|bf16]
+        [--out DIR] [--resume] [--no-bounds-checks] [--tensor-cores auto|on|off] [--dtype f32|bf16]
 ${Object.values(TRAINING_FIELDS)
   .map((f) => `      --${f.flag}: ${f.help}`)
   .join('\n')}
       --dtype: the written model.safetensors' dtype, f32 (default) or bf16 (rounded to nearest even; half the size).
       --no-bounds-checks: compile shaders without Dawn's per-access index clamping (browsers always clamp); every
         kernel is tested that way too, and the results are the same; whether it is faster depends on the GPU
-        (npm run bench measures it).`;
+        (npm run bench measures it).
+      --tensor-cores: make the device with Dawn's toggles allow_unsafe_apis and vulkan_enable_f16_on_nvidia, which
+        expose shader-f16 and the experimental subgroup matrices (tensor cores) Dawn withholds by default; auto (the
+        default) turns them on for NVIDIA adapters only. Training runs in fp32 either way: the start says what the
+        device offers.`;
+
+/** The Node device a training command asks for: --no-bounds-checks and --tensor-cores. */
+export function nodeDeviceOptions(f: Parsed): NodeDeviceOptions {
+  try {
+    return { boundsChecks: !f['no-bounds-checks'], tensorCores: tensorCoresMode(f['tensor-cores']) };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 export async function resolvePeak(f: Parsed, gpu: Gpu): Promise<Peak> {
   if (f['peak-tflops'] !== undefined) {

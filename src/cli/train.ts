@@ -2,6 +2,7 @@
 // training settings as `run`, snapshots every --checkpoint-every updates, --resume.
 
 import { acquireNodeDevice } from '../gpu/node';
+import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { gpt2Bpe } from '../io/tokenizer';
 import type { TokenizerFiles } from '../io/hf-tokenizer';
@@ -42,7 +43,8 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     'train',
   );
   const out = requireOut(f);
-  const dtype = exportDtype(f); // a bad --dtype is refused before any work
+  const dtype = exportDtype(f); // a bad --dtype or --tensor-cores is refused before any work
+  const deviceOptions = nodeDeviceOptions(f);
   const steps = f.steps as number;
   if (steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
   let config: ModelConfig;
@@ -83,7 +85,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     const given = settingsFromFlags<TrainingSettings>(f, TRAINING_FIELDS, defaultRunSettings(context));
     const training = followDefaults(f, given, steps, val.length);
     if (!f.resume) refuse(checkTraining(training, steps, context), TRAINING_FIELDS);
-    gpu ??= new Gpu(await acquireNodeDevice({ boundsChecks: !f['no-bounds-checks'] }));
+    gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkTraining(training, steps, { ...context, limits: gpu.limits }), TRAINING_FIELDS);
     const peak = await resolvePeak(f, gpu);
     const start = announce(gpu, peak, argv, !!f.resume);

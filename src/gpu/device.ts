@@ -1,9 +1,13 @@
 // Adapter/device acquisition shared by the browser and Node: full adapter limits, optional features when present.
 
+import { readSubgroupMatrixConfigs, SUBGROUP_MATRIX_FEATURE, type SubgroupMatrixConfig } from './capabilities';
 import { WebGPUUnavailableError } from './errors';
 
-/** Optional features we ask for when the adapter has them. */
-export const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups'] as const;
+/**
+ * Optional features we ask for when the adapter has them. The experimental subgroup matrices are listed only where
+ * the browser or Dawn's toggles expose them (capabilities.ts); a device request refusing them is retried without.
+ */
+export const OPTIONAL_FEATURES = ['timestamp-query', 'shader-f16', 'subgroups', SUBGROUP_MATRIX_FEATURE] as const;
 
 export interface AdapterDescription {
   vendor: string;
@@ -12,6 +16,8 @@ export interface AdapterDescription {
   description: string;
   features: string[];
   limits: Record<string, number>;
+  /** The subgroup-matrix shapes the adapter offers ([] without the experimental feature). */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
 }
 
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
@@ -23,6 +29,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     description: info?.description ?? '',
     features: [...adapter.features].map(String).sort(),
     limits: limitsToRecord(adapter.limits),
+    subgroupMatrixConfigs: readSubgroupMatrixConfigs(adapter),
   };
 }
 
@@ -57,6 +64,8 @@ export interface Acquired {
   description: AdapterDescription;
   /** Whether shaders index with the implementation's bounds clamping (always in a browser; see NodeDeviceOptions). */
   boundsChecks: boolean;
+  /** The Dawn toggles the Node instance was made with (enable-dawn-features), for reports; [] in a browser. */
+  toggles: string[];
 }
 
 /**
@@ -66,7 +75,7 @@ export interface Acquired {
 export async function acquireDevice(
   gpu: GPU | undefined,
   where: 'browser' | 'node',
-  opts: { boundsChecks?: boolean } = {},
+  opts: { boundsChecks?: boolean; toggles?: string[] } = {},
 ): Promise<Acquired> {
   if (!gpu) {
     throw new WebGPUUnavailableError(
@@ -94,12 +103,28 @@ export async function acquireDevice(
   }
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'inheritune' });
+    try {
+      device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'inheritune' });
+    } catch (e) {
+      // An experimental feature the adapter lists but will not grant must not cost the device.
+      const experimental = (f: string) => f === SUBGROUP_MATRIX_FEATURE;
+      if (!requiredFeatures.some(experimental)) throw e;
+      const stable = requiredFeatures.filter((f) => !experimental(f));
+      device = await adapter.requestDevice({ requiredFeatures: stable, requiredLimits, label: 'inheritune' });
+      description.subgroupMatrixConfigs = [];
+    }
   } catch (e) {
     throw new WebGPUUnavailableError(
       `The WebGPU adapter refused to create a device: ${(e as Error).message}.`,
       'Close other GPU-heavy tabs and reload.',
     );
   }
-  return { instance: gpu, adapter, device, description, boundsChecks: opts.boundsChecks ?? true };
+  return {
+    instance: gpu,
+    adapter,
+    device,
+    description,
+    boundsChecks: opts.boundsChecks ?? true,
+    toggles: opts.toggles ?? [],
+  };
 }

@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TENSOR_CORE_TOGGLES } from './capabilities';
 import { acquireDevice, type Acquired } from './device';
 import { WebGPUUnavailableError } from './errors';
 
@@ -25,6 +26,20 @@ export interface NodeDeviceOptions {
    * and its driver.
    */
   backend?: 'null';
+  /**
+   * Dawn's TENSOR_CORE_TOGGLES (allow_unsafe_apis, vulkan_enable_f16_on_nvidia), which expose `shader-f16` and the
+   * experimental subgroup matrices that Dawn withholds by default. 'auto' (the default): on for an NVIDIA adapter,
+   * where other WebGPU engines (ONNX Runtime's WebGPU provider, llama.cpp, torchlette) turn them on too; off
+   * elsewhere (a CPU adapter gains nothing, and other drivers are untried).
+   */
+  tensorCores?: 'auto' | 'on' | 'off';
+}
+
+/** Parses a --tensor-cores value (auto, on, off), or throws naming the flag. */
+export function tensorCoresMode(v: unknown): 'auto' | 'on' | 'off' {
+  if (v === undefined) return 'auto';
+  if (v === 'auto' || v === 'on' || v === 'off') return v;
+  throw new Error(`--tensor-cores must be auto, on or off, got ${JSON.stringify(v)}`);
 }
 
 /** The description a null-backend device reports (Dawn gives it none). */
@@ -54,14 +69,27 @@ export async function acquireNodeDevice(opts: NodeDeviceOptions = {}): Promise<A
   // crashes inside the next event poll. Every instance made here is therefore kept for the life of the process.
   // Dawn rounds timestamps to multiples of 65.536 µs by default (a browser's defence against timing attacks): a
   // profiled kernel shorter than that would read 0 or 65.5 µs. Node runs only our own code, so the profiles are exact.
-  const attempt = (backend: string[] = []) => {
+  // Every enabled toggle goes in one comma-separated flag: Dawn keeps only the last of two with the same name.
+  const instanceOf = (backend: string[], toggles: string[]) => {
     const instance = mod.create([
       ...backend,
-      ...(boundsChecks ? [] : ['enable-dawn-features=disable_robustness']),
+      ...(toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : []),
       'disable-dawn-features=timestamp_quantization',
     ]);
     liveInstances.push(instance);
-    return acquireDevice(instance, 'node', { boundsChecks });
+    return instance;
+  };
+  const mode = opts.tensorCores ?? 'auto';
+  const attempt = async (backend: string[] = []) => {
+    const base = boundsChecks ? [] : ['disable_robustness'];
+    let on = mode === 'on';
+    if (mode === 'auto' && !backend.length) {
+      // The toggles are the instance's: look at the adapter first, then make the instance the device comes from.
+      const probe = await instanceOf(backend, base).requestAdapter({ powerPreference: 'high-performance' });
+      on = /nvidia/i.test(`${probe?.info?.vendor ?? ''} ${probe?.info?.description ?? ''}`);
+    }
+    const toggles = on ? [...base, ...TENSOR_CORE_TOGGLES] : base;
+    return acquireDevice(instanceOf(backend, toggles), 'node', { boundsChecks, toggles });
   };
   if (opts.backend === 'null') {
     const acquired = await attempt(['backend=null']);

@@ -4,6 +4,7 @@
 // already live in their own files (pool, pipelines, bind groups, timestamps, limits, kernel choices).
 
 import { type Acquired, type AdapterDescription, isSoftwareAdapter } from './device';
+import { type Capabilities, capabilitiesOf } from './capabilities';
 import { GpuDeviceError } from './errors';
 import { BindGroupCache } from './bindgroups';
 import { GpuLimits } from './limits';
@@ -75,6 +76,10 @@ export class Gpu {
   readonly subgroupReduce: boolean;
   /** GpuOptions.headChunkBytes. */
   readonly headChunkBytes: number;
+  /** shader-f16, subgroups and the subgroup-matrix configs this device was granted (capabilities.ts). */
+  readonly capabilities: Capabilities;
+  /** The Dawn toggles of the Node instance ([] in a browser). */
+  readonly toggles: readonly string[];
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -120,6 +125,8 @@ export class Gpu {
     this.limits = new GpuLimits(acquired.description.limits);
     this.kernelChoices = new KernelChoices(opts.tuneKernels ?? !isSoftwareAdapter(acquired.description));
     this.features = new Set([...acquired.device.features].map(String));
+    this.capabilities = capabilitiesOf([...this.features], acquired.description.subgroupMatrixConfigs ?? []);
+    this.toggles = acquired.toggles ?? [];
     this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;

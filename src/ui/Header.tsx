@@ -4,6 +4,7 @@
 import { useApp } from './store';
 import { fmtRate } from './format';
 import { userPeak } from '../train/peak';
+import { describeConfig } from '../gpu/capabilities';
 
 /** Features that change what the engine can do or show; the full list sits in the tooltip. */
 const NOTABLE = ['timestamp-query', 'shader-f16', 'subgroups'];
@@ -23,6 +24,40 @@ function Adapter() {
         </span>
       ))}
       {!adapter.timestamps && <span className="chip dim">no GPU timestamps</span>}
+    </span>
+  );
+}
+
+/**
+ * The precision training runs in, with what the adapter offers past it (tensor cores through subgroup matrices) and,
+ * where this browser holds them back, the switch that would unlock them.
+ */
+function PrecisionInfo() {
+  const adapter = useApp((s) => s.gpu.adapter);
+  if (!adapter) return null;
+  const tc = adapter.capabilities.tensorCores;
+  const title = [
+    `Training precision: ${adapter.precision} (f32 weights, optimizer state, activations and matmuls).`,
+    `This adapter: ${adapter.capabilityLine}.`,
+    tc ? 'Tensor cores are there; no training kernel uses them yet.' : '',
+    adapter.unlock ? `To unlock tensor cores: ${adapter.unlock}.` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return (
+    <span className="precision" data-testid="precision" data-precision={adapter.precision} title={title}>
+      <span className="chip">{adapter.precision}</span>
+      {tc ? (
+        <span className="chip dim" data-testid="tensor-cores">
+          tensor cores: {describeConfig(tc)}, unused
+        </span>
+      ) : (
+        adapter.unlock && (
+          <span className="chip dim" data-testid="tensor-cores">
+            tensor cores locked
+          </span>
+        )
+      )}
     </span>
   );
 }
@@ -75,6 +110,7 @@ export function Header() {
     <header className="topbar">
       <h1>Inheritune Studio</h1>
       <Adapter />
+      <PrecisionInfo />
       <PeakInfo />
       <StageBadge />
     </header>

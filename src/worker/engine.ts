@@ -4,7 +4,8 @@
 // sampling and exports to outputs.ts; errors carry codes (errors.ts). The environment (where the GPU, the demo corpus
 // and the run folder come from, env.ts) is injected, so the same engine runs in the browser's worker and in Node tests.
 
-import type { Acquired } from '../gpu/device';
+import { describeCapabilities, unlockHint } from '../gpu/capabilities';
+import { type Acquired, isSoftwareAdapter } from '../gpu/device';
 import { GpuDeviceError } from '../gpu/errors';
 import { Gpu } from '../gpu/runtime';
 import { validationWindows } from '../io/corpus';
@@ -218,6 +219,16 @@ export class Engine {
         maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
         maxBufferSize: gpu.limits.maxBufferSize,
         timestamps: gpu.hasTimestamps,
+        precision: 'fp32',
+        capabilities: gpu.capabilities,
+        capabilityLine: describeCapabilities(gpu.capabilities),
+        unlock: unlockHint(gpu.capabilities, {
+          where: typeof process !== 'undefined' && process.versions?.node ? 'node' : 'browser',
+          vendor: d.vendor,
+          software: isSoftwareAdapter(d),
+          toggles: gpu.toggles.includes('allow_unsafe_apis'),
+          userAgent: typeof navigator !== 'undefined' ? navigator.userAgent : undefined,
+        }),
       },
     });
     await this.emitModels();

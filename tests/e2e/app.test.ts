@@ -56,6 +56,11 @@ describe('the app in Chromium', () => {
     const app = await open();
     const { page } = app;
     await shot(page, '1-empty');
+    // The header says the precision in use and what the adapter offers past it (SwiftShader: nothing to unlock).
+    const precision = page.getByTestId('precision');
+    expect(await precision.getAttribute('data-precision')).toBe('fp32');
+    expect(await precision.getAttribute('title')).toMatch(/This adapter: no shader-f16; no subgroup matrices/);
+    expect(await page.getByTestId('tensor-cores').count()).toBe(0);
     // Settings first, so the automatic analysis already uses the small context.
     await fillSettings(page, {
       ctx: '16',

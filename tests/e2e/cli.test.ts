@@ -135,7 +135,7 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
     expect(again.stderr).toMatch(/already holds a run \(state\.safetensors\): pass --resume/);
   }, 900_000);
 
-  it('train --no-bounds-checks writes the same model, bit for bit, as train with them', () => {
+  it('train --no-bounds-checks --tensor-cores on writes the same model, bit for bit, as train with neither', () => {
     const model = (dir: string, boundsChecks: boolean) => {
       const r = cli(
         'train',
@@ -148,16 +148,21 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
         '2',
         '--out',
         join(out, dir),
-        ...(boundsChecks ? [] : ['--no-bounds-checks']),
+        ...(boundsChecks ? [] : ['--no-bounds-checks', '--tensor-cores', 'on']),
       );
       expect(r.stderr).not.toMatch(STACK);
       expect(r.code, r.stderr).toBe(0);
-      // The flag reached the device: the log's start record says which kind it was.
+      // The flags reached the device: the log's start record says which kind it was, and what it offers.
       const start = JSON.parse(readFileSync(join(out, dir, 'log.jsonl'), 'utf8').split('\n')[0]!) as {
         type: string;
         boundsChecks: boolean;
+        toggles: string[];
       };
-      expect(start).toMatchObject({ type: 'start', boundsChecks });
+      expect(start).toMatchObject({ type: 'start', boundsChecks, precision: 'fp32' });
+      expect(start.toggles).toEqual(
+        boundsChecks ? [] : ['disable_robustness', 'allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'],
+      );
+      expect(r.stderr).toMatch(/precision fp32; the device: no shader-f16; no subgroup matrices/);
       return readFileSync(join(out, dir, 'model.safetensors'));
     };
     const checked = model('checked', true);
@@ -315,6 +320,23 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
       /--ctx must be from 1 to the model's 64 positions, got 65/,
     ],
     ['binary corpus', ['eval', '--model', join(FIX, 'tiny-2L'), '--data', binary], /looks binary/],
+    [
+      'train: bad --tensor-cores',
+      [
+        'train',
+        '--model',
+        join(FIX, 'tiny-2L'),
+        '--data',
+        TEXT,
+        '--steps',
+        '1',
+        '--out',
+        join(tmpdir(), 'x'),
+        '--tensor-cores',
+        'yes',
+      ],
+      /--tensor-cores must be auto, on or off, got "yes"/,
+    ],
     [
       'run: bad grow mode',
       ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--grow', 'sideways'],
