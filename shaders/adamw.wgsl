@@ -1,9 +1,10 @@
 // Fused AdamW over a flat range of parameters, with global-norm clipping read from the GPU (no host round trip):
-//   k = min(1, maxNorm / (‖g‖ + 1e-6)) (k = 1 when maxNorm = 0);  g' = k·g
+//   k = min(1, maxNorm / (‖g‖ + 1e-6)) (k = 1 when maxNorm = 0);  g' = k·g, or k·u·g with loss scaling (`scaled`:
+//   u = gradNorm[1] = 1/scale, written by guard_step with the true norm in gradNorm[0])
 //   m = β1·m + (1−β1)·g';  v = β2·v + (1−β2)·g'²
 //   p = p·(1 − lr·wd) − lr · (m / bc1) / (√(v / bc2) + eps)       (bc = 1 − β^step; PyTorch's order)
 // A non-finite norm (set by guard_step) skips the update: nothing changes, moments included.
-struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32, maxNorm: f32 }
+struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32, maxNorm: f32, scaled: u32 }
 
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
@@ -22,6 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (!is_finite(norm)) { return; }
   var k = 1.0;
   if (p.maxNorm > 0.0) { k = min(1.0, p.maxNorm / (norm + 1e-6)); }
+  if (p.scaled != 0u) { k = k * gradNorm[1]; }
   let g = grad[i] * k;
   let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;

@@ -1,7 +1,8 @@
 // Muon's momentum (SGD form): buf = μ·buf + g; the update fed to Newton–Schulz is g + μ·buf (Nesterov) or buf.
 // (Muon's EMA form, buf = lerp(buf, g, 1−μ), differs by the factor 1−μ, which Newton–Schulz's normalisation removes.)
 // A non-finite global gradient norm (set by guard_step) leaves buf untouched and writes a zero update.
-struct Params { n: u32, mu: f32, nesterov: u32 }
+// With loss scaling (`scaled`) g is the stored gradient times gradNorm[1] (guard_step's 1/scale).
+struct Params { n: u32, mu: f32, nesterov: u32, scaled: u32 }
 
 @group(0) @binding(0) var<storage, read> grad: array<f32>;
 @group(0) @binding(1) var<storage, read_write> buf: array<f32>;
@@ -19,7 +20,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     update[i] = 0.0;
     return;
   }
-  let g = grad[i];
+  var g = grad[i];
+  if (p.scaled != 0u) { g = g * gradNorm[1]; }
   let b = p.mu * buf[i] + g;
   buf[i] = b;
   if (p.nesterov != 0u) { update[i] = g + p.mu * b; } else { update[i] = b; }

@@ -27,13 +27,18 @@ export function stepLine(
     tokensPerSec: number;
     flopsPerSec: number;
     mfu: number | null;
+    lossScale?: number;
+    skipped?: boolean;
   },
   total: number,
 ): string {
   const mfu = e.mfu === null ? 'MFU unknown' : `MFU ${(100 * e.mfu).toFixed(1)}%`;
+  const g = e.skipped
+    ? `skipped (gradients overflowed; loss scale now 2^${Math.log2(e.lossScale!)})`
+    : `|g| ${e.gradNorm.toFixed(3)}${e.lossScale ? ` scale 2^${Math.log2(e.lossScale)}` : ''}`;
   return (
     `${prefix}${bar(e.step + 1, total)} step ${e.step + 1}/${total} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ` +
-    `|g| ${e.gradNorm.toFixed(3)} ${e.tokensPerSec.toFixed(0)} tok/s ${(e.flopsPerSec / 1e9).toFixed(2)} GFLOP/s ${mfu}`
+    `${g} ${e.tokensPerSec.toFixed(0)} tok/s ${(e.flopsPerSec / 1e9).toFixed(2)} GFLOP/s ${mfu}`
   );
 }
 

@@ -19,6 +19,7 @@ export const ADAMW: KernelSpec = {
     ['bc1', 'f32'],
     ['bc2', 'f32'],
     ['maxNorm', 'f32'],
+    ['scaled', 'u32'],
   ],
 };
 
@@ -38,11 +39,14 @@ export interface AdamWStep {
   /** Global norm of all gradients ([1] on the GPU) and the clip threshold; omit both for no clipping. */
   gradNorm?: BufferView | null;
   maxNorm?: number;
+  /** The gradients are loss-scaled: multiply them by gradNorm[1] (guard_step's 1/scale). Needs gradNorm. */
+  scaled?: boolean;
 }
 
 export function launchAdamW(gpu: Gpu, s: AdamWStep): void {
   if (!(s.step >= 1)) throw new Error(`AdamW step must be ≥ 1, got ${s.step}`);
   const clip = s.gradNorm && s.maxNorm ? s.maxNorm : 0;
+  if (s.scaled && !s.gradNorm) throw new Error('AdamW: loss-scaled gradients need the guard’s norm buffer');
   dispatchElements(
     gpu,
     ADAMW,
@@ -57,6 +61,7 @@ export function launchAdamW(gpu: Gpu, s: AdamWStep): void {
       bc1: 1 - s.beta1 ** s.step,
       bc2: 1 - s.beta2 ** s.step,
       maxNorm: clip,
+      scaled: s.scaled ? 1 : 0,
     },
     s.n,
   );

@@ -12,8 +12,20 @@ import { launchMatmul } from '../tensor/ops/matmul';
 import { launchReduce } from '../tensor/ops/reduce';
 import { launchTranspose } from '../tensor/ops/transpose';
 import { empty } from '../tensor/tensor';
+import type { LossScaler } from './loss-scale';
 
-export const GUARD_STEP: KernelSpec = { name: 'guard_step', source: guardSrc, storage: ['read', 'rw', 'rw'] };
+export const GUARD_STEP: KernelSpec = {
+  name: 'guard_step',
+  source: guardSrc,
+  storage: ['read', 'rw', 'rw', 'rw', 'rw'],
+  uniforms: [
+    ['scaled', 'u32'],
+    ['invAccum', 'f32'],
+    ['interval', 'f32'],
+    ['minScale', 'f32'],
+    ['maxScale', 'f32'],
+  ],
+};
 export const MUON_MOMENTUM: KernelSpec = {
   name: 'muon_momentum',
   source: momentumSrc,
@@ -22,6 +34,7 @@ export const MUON_MOMENTUM: KernelSpec = {
     ['n', 'u32'],
     ['mu', 'f32'],
     ['nesterov', 'u32'],
+    ['scaled', 'u32'],
   ],
 };
 export const MUON_UPDATE: KernelSpec = {
@@ -49,8 +62,25 @@ export const SCALE_BY_NORM: KernelSpec = {
 export const NS_COEFFS = [3.4445, -4.775, 2.0315] as const;
 
 /** If loss [1] or norm [1] is non-finite, or flag [1] is already set: flag = 1 and norm = NaN (all on the GPU). */
-export function launchGuard(gpu: Gpu, loss: BufferView, norm: BufferView, flag: BufferView): void {
-  gpu.dispatch(GUARD_STEP, [loss, norm, flag], {}, [1]);
+/**
+ * The step guard (guard_step.wgsl) over loss [1], norm [2] (the global norm in [0]; [1] is written: the gradients'
+ * factor) and the sticky flag [1]; with a loss scaler, its state and seed too (dynamic loss scaling).
+ */
+export function launchGuard(gpu: Gpu, loss: BufferView, norm: BufferView, flag: BufferView, scaler?: LossScaler): void {
+  if (norm.size < 8) throw new Error('guard_step: the norm buffer holds the norm and the gradient factor ([2])');
+  const c = scaler?.config;
+  gpu.dispatch(
+    GUARD_STEP,
+    [loss, norm, flag, scaler?.state.view ?? gpu.dummyOut(0), scaler?.seed.view ?? gpu.dummyOut(1)],
+    {
+      scaled: scaler ? 1 : 0,
+      invAccum: scaler?.invAccum ?? 1,
+      interval: c?.interval ?? 1,
+      minScale: c?.min ?? 1,
+      maxScale: c?.max ?? 1,
+    },
+    [1],
+  );
 }
 
 /** buf = μ·buf + g; update = g + μ·buf (Nesterov) or buf. Skipped (update = 0) when gradNorm [1] is non-finite. */
@@ -63,12 +93,14 @@ export function launchMuonMomentum(
   mu: number,
   nesterov = true,
   gradNorm?: BufferView,
+  scaled = false,
 ): void {
+  if (scaled && !gradNorm) throw new Error('Muon momentum: loss-scaled gradients need the guard’s norm buffer');
   dispatchElements(
     gpu,
     MUON_MOMENTUM,
     [grad, buf, update, gradNorm ?? gpu.dummy],
-    { n, mu, nesterov: nesterov ? 1 : 0 },
+    { n, mu, nesterov: nesterov ? 1 : 0, scaled: scaled ? 1 : 0 },
     n,
   );
 }

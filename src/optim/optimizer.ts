@@ -6,9 +6,11 @@
 
 import type { Model } from '../model/model';
 import type { ParamSlot } from '../model/params';
-import { empty, globalNorm, type Tensor } from '../tensor';
+import { empty, type Tensor } from '../tensor';
+import { launchReduce } from '../tensor/ops/reduce';
 import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
 import { launchAdamW } from './adamw';
+import type { LossScaler } from './loss-scale';
 import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz, nsStride } from './muon';
 
 export interface AdamWConfig {
@@ -149,9 +151,12 @@ export class Optimizer {
   /**
    * Applies one update from the accumulated gradients: AdamW at `lr`, Muon matrices at `muonLr` (default: Muon's
    * peak, cfg.muon.lr; a scheduled run passes the peak shaped by its schedule). `loss` [1], when given, joins the guard.
-   * Returns the pre-clip global gradient norm as a [1] tensor (NaN once the guard tripped): read it later, or dispose.
+   * `scaler`: the gradients are loss-scaled by it (its seed seeded the backward); the guard unscales them, skips an
+   * update that overflowed and moves the scale (loss-scale.ts).
+   * Returns the pre-clip global gradient norm as a [2] tensor, the norm in [0] (NaN once the guard tripped, or for an
+   * update the scaler skipped): read it later, or dispose.
    */
-  update(lr: number, opts: { muonLr?: number; loss?: Tensor } = {}): Tensor {
+  update(lr: number, opts: { muonLr?: number; loss?: Tensor; scaler?: LossScaler } = {}): Tensor {
     const muonLr = opts.muonLr ?? this.cfg.muon.lr;
     for (const [what, v] of [
       ['learning rate', lr],
@@ -160,8 +165,16 @@ export class Optimizer {
       if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`${what} must be a finite number ≥ 0, got ${v}`);
     }
     const gpu = this.model.gpu;
-    const norm = globalNorm(this.grads);
-    launchGuard(gpu, opts.loss?.view ?? gpu.dummy, norm.view, this.halted.view);
+    // [0]: ‖g‖ (the guard turns it into the true norm, or NaN); [1]: the factor the gradients are read with.
+    const norm = empty(gpu, [2]);
+    launchReduce(
+      gpu,
+      this.grads.map((g) => ({ view: g.view, n: g.size })),
+      norm.range(0, 1),
+      { square: true, sqrt: true },
+    );
+    const scaled = !!opts.scaler;
+    launchGuard(gpu, opts.loss?.view ?? gpu.dummy, norm.view, this.halted.view, opts.scaler);
     this.step++;
     const a = this.cfg.adamw;
     for (const r of this.ranges) {
@@ -180,6 +193,7 @@ export class Optimizer {
         wd: r.wd,
         gradNorm: norm.view,
         maxNorm: a.maxNorm,
+        scaled,
       });
     }
     const mu = this.cfg.muon;
@@ -196,6 +210,7 @@ export class Optimizer {
           mu.momentum,
           mu.nesterov,
           norm.view,
+          scaled,
         );
       });
       newtonSchulz(gpu, upd.view, ortho.view, rows, cols, mu.nsSteps, slots.length, stride);

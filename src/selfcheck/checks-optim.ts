@@ -4,6 +4,7 @@
 import { Rng } from '../util/rng';
 import { fromArray, globalNorm, tidyAsync } from '../tensor';
 import { launchAdamW } from '../optim/adamw';
+import { LossScaler } from '../optim/loss-scale';
 import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz, nsStride } from '../optim/muon';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../reference/optim';
 import { l2NormRef } from '../reference/linalg';
@@ -151,20 +152,77 @@ const guardCheck: Check = {
       [2.5, 0.75, 1],
       [0, 0, 0],
     ];
+    const exact = { atol: 1e-30, rtol: 0 };
+    const isNaN1 = (x: number) => (Number.isNaN(x) ? 1 : 0);
     for (const [loss, norm, flag] of cases) {
       await tidyAsync(async () => {
         const l = fromArray(gpu, [loss], [1]);
-        const n = fromArray(gpu, [norm], [1]);
+        const n = fromArray(gpu, [norm, 7], [2]);
         const f = fromArray(gpu, [flag], [1]);
         launchGuard(gpu, l.view, n.view, f.view);
         const bad = !Number.isFinite(loss) || !Number.isFinite(norm) || flag !== 0;
-        const [gotNorm] = await n.readF32();
+        const [gotNorm, factor] = await n.readF32();
         const [gotFlag] = await f.readF32();
         const tag = `loss ${loss}, norm ${norm}, flag ${flag}`;
-        const exact = { atol: 1e-30, rtol: 0 };
         expect(`${tag}: flag`, [gotFlag!], [bad ? 1 : 0], exact);
-        if (bad) expect(`${tag}: norm is NaN (1 = yes)`, [Number.isNaN(gotNorm) ? 1 : 0], [1], exact);
-        else expect(`${tag}: norm passes through`, [gotNorm!], [norm], exact);
+        if (bad) expect(`${tag}: norm is NaN (1 = yes)`, [isNaN1(gotNorm!)], [1], exact);
+        else expect(`${tag}: norm passes through, gradient factor 1`, [gotNorm!, factor!], [norm, 1], exact);
+      });
+    }
+    // With a loss scaler (interval 3, scales 2^-2 … 2^5, accum 3), against the rule written out on the host.
+    const cfg = { init: 8, interval: 3, min: 0.25, max: 32 };
+    const scaled: { loss: number; norm: number; flag: number; state: [number, number, number] }[] = [
+      { loss: 2, norm: 12, flag: 0, state: [8, 0, 0] }, // clean: norm/8, count 1
+      { loss: 2, norm: 12, flag: 0, state: [8, 2, 1] }, // the third clean one: the scale doubles
+      { loss: 2, norm: 12, flag: 0, state: [32, 2, 0] }, // doubles no further than max
+      { loss: 2, norm: Infinity, flag: 0, state: [8, 2, 4] }, // overflow: skip, halve, count restarts
+      { loss: 2, norm: NaN, flag: 0, state: [0.5, 1, 0] }, // overflow down to min
+      { loss: 2, norm: Infinity, flag: 0, state: [0.25, 1, 0] }, // overflow at min: halts
+      { loss: NaN, norm: 12, flag: 0, state: [8, 1, 0] }, // a non-finite loss halts, scale untouched
+      { loss: 2, norm: 12, flag: 1, state: [8, 1, 0] }, // the sticky flag halts
+    ];
+    for (const c of scaled) {
+      await tidyAsync(async () => {
+        const scaler = new LossScaler(gpu, cfg, 3);
+        try {
+          scaler.restore({ scale: c.state[0], clean: c.state[1], skipped: c.state[2] });
+          const l = fromArray(gpu, [c.loss], [1]);
+          const n = fromArray(gpu, [c.norm, 7], [2]);
+          const f = fromArray(gpu, [c.flag], [1]);
+          launchGuard(gpu, l.view, n.view, f.view, scaler);
+          const [scale, clean, skipped] = c.state;
+          const inv = Math.fround(1 / 3);
+          let want: { norm: number; factor: number; flag: number; state: number[]; seed: number };
+          const haltOrKeep = { norm: NaN, factor: 0, flag: 1, state: [scale, clean, skipped, 0], seed: scale * inv };
+          if (!Number.isFinite(c.loss) || c.flag !== 0) want = haltOrKeep;
+          else if (!Number.isFinite(c.norm)) {
+            const next = Math.max(scale / 2, cfg.min);
+            want =
+              scale > cfg.min
+                ? { norm: NaN, factor: 0, flag: 0, state: [next, 0, skipped + 1, 1], seed: next * inv }
+                : haltOrKeep;
+          } else {
+            const grow = clean + 1 >= cfg.interval;
+            const next = grow ? Math.min(scale * 2, cfg.max) : scale;
+            want = {
+              norm: c.norm / scale,
+              factor: 1 / scale,
+              flag: 0,
+              state: [next, grow ? 0 : clean + 1, skipped, 0],
+              seed: Math.fround(next * inv),
+            };
+          }
+          const [gotNorm, factor] = await n.readF32();
+          const tag = `scaled: loss ${c.loss}, norm ${c.norm}, flag ${c.flag}, state ${c.state.join('/')}`;
+          expect(`${tag}: flag`, await f.readF32(), [want.flag], exact);
+          expect(`${tag}: norm NaN (1 = yes)`, [isNaN1(gotNorm!)], [isNaN1(want.norm)], exact);
+          if (!Number.isNaN(want.norm)) expect(`${tag}: true norm`, [gotNorm!], [want.norm], exact);
+          expect(`${tag}: gradient factor`, [factor!], [want.factor], exact);
+          expect(`${tag}: state`, await scaler.state.readF32(), want.state, exact);
+          expect(`${tag}: next seed`, await scaler.seed.readF32(), [want.seed], exact);
+        } finally {
+          scaler.dispose();
+        }
       });
     }
   },

@@ -7,6 +7,7 @@
 import { sampleBatch } from '../io/corpus';
 import type { Model } from '../model/model';
 import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
+import { type LossScaleConfig, LossScaler, type LossScaleState, readState } from '../optim/loss-scale';
 import { lrAt, validateSchedule, type Schedule } from '../optim/schedule';
 import { backward, empty, fromArray, type Tensor } from '../tensor';
 import { accumulate } from '../tensor/ops/elementwise';
@@ -37,6 +38,12 @@ export interface TrainSettings {
    * gradients, optimizer state and evaluation stay f32. Absent: false.
    */
   halfActivations?: boolean;
+  /**
+   * Dynamic loss scaling (optim/loss-scale.ts): the backward is seeded with scale/accum, an update whose gradients
+   * overflow is skipped and the scale halved, and it doubles after `interval` clean updates. What half-precision
+   * gradients need; with f32 ones it changes no bit (scales are powers of two). Absent or null: none.
+   */
+  lossScale?: LossScaleConfig | null;
 }
 
 export interface StepMetrics {
@@ -50,6 +57,9 @@ export interface StepMetrics {
   flopsPerSec: number;
   mfu: number | null;
   elapsedSec: number;
+  /** With loss scaling: the scale after this update, and whether the update was skipped (its gradients overflowed). */
+  lossScale?: number;
+  skipped?: boolean;
 }
 export interface EvalMetrics {
   type: 'eval';
@@ -79,6 +89,8 @@ export interface TrainerPosition {
   optimizerBorn?: Record<string, number>;
   elapsedSec: number;
   lastValLoss: number | null;
+  /** The loss scaler's state (runs with loss scaling). */
+  lossScale?: LossScaleState;
 }
 
 interface InFlight {
@@ -92,8 +104,10 @@ export class Trainer {
   readonly schedule: Schedule;
   readonly perToken: number;
   private readonly rng: Rng;
-  /** [1] = 1/accum: the backward seed that averages the micro-batches' gradients. */
+  /** [1] = 1/accum (times the loss scale): the backward seed that averages the micro-batches' gradients. */
   private readonly gradSeed: Tensor;
+  /** Dynamic loss scaling (TrainSettings.lossScale), or null. */
+  readonly scaler: LossScaler | null;
   /** Where training stands (the optimizer keeps its own count and birth steps; savedPosition() joins them). */
   position: Omit<TrainerPosition, 'optimizerStep' | 'optimizerBorn'>;
   private lastResolved = 0;
@@ -115,7 +129,8 @@ export class Trainer {
     this.schedule = { ...settings.schedule, total: settings.steps };
     this.optimizer = new Optimizer(model, settings.optimizer);
     this.rng = new Rng(settings.seed);
-    this.gradSeed = fromArray(model.gpu, [1 / settings.accum], [1]);
+    this.scaler = settings.lossScale ? new LossScaler(model.gpu, settings.lossScale, settings.accum) : null;
+    this.gradSeed = this.scaler?.seed ?? fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
     this.position = { step: 0, rngState: this.rng.state, elapsedSec: 0, lastValLoss: null };
   }
@@ -130,7 +145,11 @@ export class Trainer {
 
   /** Puts the trainer where a snapshot left it (parameters and moments are restored separately). */
   restore(p: TrainerPosition): void {
-    const { optimizerStep, optimizerBorn, ...position } = p;
+    const { optimizerStep, optimizerBorn, lossScale, ...position } = p;
+    if (this.scaler) {
+      if (!lossScale) throw new Error('this snapshot was saved without loss scaling; resume it without');
+      this.scaler.restore(lossScale);
+    } else if (lossScale) throw new Error('this snapshot was saved with loss scaling; resume it with the same');
     this.rng.setState(p.rngState);
     this.optimizer.step = optimizerStep;
     this.optimizer.born = optimizerBorn ?? {};
@@ -139,7 +158,12 @@ export class Trainer {
 
   /** The position a snapshot records: the trainer's, with the optimizer's count and birth steps as they are now. */
   savedPosition(): TrainerPosition {
-    return { ...this.position, optimizerStep: this.optimizer.step, optimizerBorn: this.optimizer.born };
+    return {
+      ...this.position,
+      optimizerStep: this.optimizer.step,
+      optimizerBorn: this.optimizer.born,
+      ...(this.scaler ? { lossScale: { ...this.scaler.last } } : {}),
+    };
   }
 
   /** Records one update (all micro-batches + optimizer) and starts reading its metrics back; does not wait. */
@@ -162,10 +186,12 @@ export class Trainer {
       loss.dispose();
     }
     const muonLr = opt.cfg.muon.lr * (lr / this.schedule.lr); // Muon's peak, shaped by the same schedule
-    const norm = opt.update(lr, { muonLr, loss: lossSum });
-    const both = empty(gpu, [2]);
+    const norm = opt.update(lr, { muonLr, loss: lossSum, scaler: this.scaler ?? undefined });
+    // [loss, norm] and, with loss scaling, the scaler's state after this update.
+    const both = empty(gpu, [this.scaler ? 6 : 2]);
     gpu.copy(lossSum.view, both.range(0, 1));
-    gpu.copy(norm.view, both.range(1, 1));
+    gpu.copy(norm.range(0, 1), both.range(1, 1));
+    if (this.scaler) gpu.copy(this.scaler.state.view, both.range(2, 4));
     const metrics = gpu.read(both.view);
     // Awaited in order by run(); if an earlier one fails (a lost device), this one must not surface as unhandled.
     metrics.catch(() => undefined);
@@ -177,7 +203,10 @@ export class Trainer {
   }
 
   private async settle(f: InFlight, t0: number, startElapsed: number): Promise<StepMetrics> {
-    const [loss, gradNorm] = new Float32Array(await f.metrics) as unknown as [number, number];
+    const got = new Float32Array(await f.metrics);
+    const [loss, gradNorm] = got as unknown as [number, number];
+    const scale = this.scaler ? readState(got.subarray(2)) : null;
+    if (scale && this.scaler) this.scaler.last = { scale: scale.scale, clean: scale.clean, skipped: scale.skipped };
     const now = performance.now();
     // Tokens/s from the interval between successive completions, averaged over the last 10 updates.
     const dt = (now - this.lastResolved) / 1000;
@@ -196,6 +225,7 @@ export class Trainer {
       flopsPerSec: tokensPerSec * this.perToken,
       mfu: mfu(tokensPerSec, this.perToken, this.peak),
       elapsedSec: startElapsed + (now - t0) / 1000,
+      ...(scale ? { lossScale: scale.scale, skipped: scale.skippedNow } : {}),
     };
   }
 
@@ -218,8 +248,11 @@ export class Trainer {
       const m = await this.settle(queue.shift()!, t0, startElapsed);
       this.position.elapsedSec = m.elapsedSec;
       if (halted) return;
-      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
-        const what = !Number.isFinite(m.loss) ? `loss ${m.loss}` : `gradient norm ${m.gradNorm}`;
+      // An update the loss scaler skipped (its gradients overflowed) is reported as such; the run goes on.
+      if (!m.skipped && (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm))) {
+        const what = !Number.isFinite(m.loss)
+          ? `loss ${m.loss}`
+          : `gradient norm ${m.gradNorm}${this.scaler ? ` with the loss scale at its minimum, 2^${Math.log2(this.scaler.config.min)}` : ''}`;
         halted = {
           type: 'halt',
           step: m.step,
@@ -268,7 +301,8 @@ export class Trainer {
   }
 
   dispose(): void {
-    this.gradSeed.dispose();
+    if (this.scaler) this.scaler.dispose();
+    else this.gradSeed.dispose();
     this.optimizer.dispose();
   }
 }

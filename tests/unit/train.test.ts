@@ -16,6 +16,7 @@ import { optimizerConfig, type OptimizerKind } from '../../src/optim/optimizer';
 import { directoryStore } from '../../src/train/node-store';
 import { memoryStore } from '../../src/train/memory-store';
 import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../../src/train/snapshot';
+import { lossScaleConfig } from '../../src/optim/loss-scale';
 import { Trainer, type StepMetrics, type TrainEvent, type TrainSettings } from '../../src/train/trainer';
 import { getGpu } from './gpu';
 
@@ -96,12 +97,13 @@ describe('training a tiny GPT-2 from scratch', () => {
 });
 
 describe('snapshot and resume', () => {
-  for (const [kind, half] of [
-    ['adamw', false],
-    ['muon', false],
-    ['adamw', true],
+  for (const [kind, half, scaled] of [
+    ['adamw', false, false],
+    ['muon', false, false],
+    ['adamw', true, false],
+    ['adamw', false, true],
   ] as const) {
-    it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''})`, async () => {
+    it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''}${scaled ? ', dynamic loss scaling' : ''})`, async () => {
       const gpu = await getGpu();
       const data = await compactCorpus();
       const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
@@ -116,9 +118,13 @@ describe('snapshot and resume', () => {
           schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 },
         }),
         halfActivations: half,
+        // The scale doubles every 2 clean updates: the resumed run must carry its count and scale over.
+        lossScale: scaled ? { init: 2 ** 4, interval: 2 } : null,
       };
       const lossesOf = (ev: TrainEvent[]) =>
-        ev.flatMap((e) => (e.type === 'step' ? [e.loss] : e.type === 'eval' ? [e.valLoss] : []));
+        ev.flatMap((e) =>
+          e.type === 'step' ? [e.loss, ...(scaled ? [e.lossScale!] : [])] : e.type === 'eval' ? [e.valLoss] : [],
+        );
 
       const model = await newModel(cfg);
       const whole = new Trainer(model, data, s);
@@ -181,6 +187,104 @@ describe('snapshot and resume', () => {
       }),
     );
     await expect(openSnapshot(other)).rejects.toThrow(/snapshot version 99/);
+  });
+});
+
+describe('dynamic loss scaling', () => {
+  const small = (kind: OptimizerKind, over: Partial<TrainSettings> = {}) =>
+    settings(kind, { steps: 6, accum: 2, batch: 2, ctx: 16, schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 }, ...over });
+
+  for (const kind of ['adamw', 'muon'] as const)
+    it(`changes no bit of an f32 run while nothing overflows; the scale doubles every 2 clean updates (${kind})`, async () => {
+      const data = await compactCorpus();
+      const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
+      const runOf = async (lossScale: TrainSettings['lossScale']) => {
+        const model = await newModel(cfg);
+        const trainer = new Trainer(model, data, small(kind, { lossScale }));
+        const steps: StepMetrics[] = [];
+        await trainer.run((e) => e.type === 'step' && steps.push(e));
+        const params = await model.toHost();
+        trainer.dispose();
+        model.dispose();
+        return { steps, params };
+      };
+      const plain = await runOf(null);
+      const scaled = await runOf({ init: 2 ** 12, interval: 2 });
+      expect(scaled.steps.map((s) => s.loss)).toEqual(plain.steps.map((s) => s.loss));
+      expect(scaled.steps.map((s) => s.gradNorm)).toEqual(plain.steps.map((s) => s.gradNorm)); // the true norm
+      expect(scaled.steps.map((s) => s.lossScale)).toEqual([12, 13, 13, 14, 14, 15].map((k) => 2 ** k));
+      expect(scaled.steps.every((s) => s.skipped === false)).toBe(true);
+      for (const [name, v] of plain.params) expect(scaled.params.get(name), name).toEqual(v);
+    });
+
+  it('skips the updates whose gradients overflow, halving the scale, then trains on; the parameters stay put', async () => {
+    const data = await compactCorpus();
+    const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
+    const model = await newModel(cfg);
+    const initial = await model.toHost();
+    // 2^75 times these gradients overflows f32 (their squares sooner): the first updates must be skipped.
+    const trainer = new Trainer(
+      model,
+      data,
+      small('adamw', { steps: 20, lossScale: { init: 2 ** 75, max: 2 ** 75, interval: 1000 } }),
+    );
+    try {
+      const steps: StepMetrics[] = [];
+      await trainer.run((e) => e.type === 'step' && steps.push(e), { until: 1 });
+      expect(steps[0]).toMatchObject({ skipped: true, lossScale: 2 ** 74 });
+      expect(Number.isFinite(steps[0]!.loss)).toBe(true); // the forward was fine
+      const after = await model.toHost();
+      for (const [name, v] of initial) expect(after.get(name), name).toEqual(v); // nothing moved
+      const out = await trainer.run((e) => e.type === 'step' && steps.push(e));
+      expect(out.status).toBe('done');
+      const skipped = steps.filter((s) => s.skipped).length;
+      // Each skipped update halved the scale; a clean one kept it (the interval is never reached). Skips come first
+      // (training may overflow again later near the edge, which the same rule covers).
+      const scales = steps.map((s) => s.lossScale);
+      expect(scales).toEqual(steps.map((_, i) => 2 ** (75 - steps.slice(0, i + 1).filter((s) => s.skipped).length)));
+      expect(steps.slice(0, 5).every((s) => s.skipped)).toBe(true);
+      expect(steps.filter((s) => !s.skipped).every((s) => Number.isFinite(s.gradNorm))).toBe(true);
+      expect(skipped).toBeLessThan(16);
+      const lastSkip = steps.findLastIndex((s) => s.skipped);
+      expect(trainer.savedPosition().lossScale).toEqual({ scale: 2 ** (75 - skipped), clean: 19 - lastSkip, skipped });
+      expect(steps.at(-1)!.loss).toBeLessThan(steps[0]!.loss);
+      console.log(`loss scale 2^75: ${skipped} updates skipped, trained on at 2^${75 - skipped}`);
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
+  });
+
+  it('halts, naming the scale, when gradients overflow at the smallest scale', async () => {
+    const data = await compactCorpus();
+    const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
+    const model = await newModel(cfg);
+    const big = { init: 2 ** 127, min: 2 ** 127, max: 2 ** 127, interval: 10 };
+    const trainer = new Trainer(model, data, small('adamw', { lossScale: big }));
+    try {
+      const events: TrainEvent[] = [];
+      const out = await trainer.run((e) => events.push(e));
+      expect(out).toMatchObject({ status: 'halted', step: 0 });
+      const halt = events.find((e) => e.type === 'halt');
+      expect(halt && halt.type === 'halt' && halt.reason).toMatch(
+        /^step 1: gradient norm NaN with the loss scale at its minimum, 2\^127; the update was not applied/,
+      );
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
+  });
+
+  it('refuses a bad configuration, naming the field', () => {
+    expect(() => lossScaleConfig({ init: 1000, interval: 10 })).toThrow(/loss scale init must be a power of two/);
+    expect(() => lossScaleConfig({ init: 4, interval: 0 })).toThrow(/loss scale interval must be a whole number/);
+    expect(() => lossScaleConfig({ init: 4, interval: 5, min: 8 })).toThrow(/need min ≤ init ≤ max/);
+    expect(lossScaleConfig({ init: 2 ** 16, interval: 2000 })).toEqual({
+      init: 65536,
+      interval: 2000,
+      min: 1,
+      max: 2 ** 24,
+    });
   });
 });
 
