@@ -18,6 +18,7 @@ import { flopsPerToken, peakFromTable, type Peak } from '../src/train/mfu';
 import { Trainer, type TrainEvent } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
 import { randomFill, timeWall } from './measure';
+import { benchTensorCores, type TensorCoreCheck, type TensorCoreResult } from './tensor-cores';
 import { benchReduce, type ReduceResult } from './reduce';
 import { startTfjs, tfjsMatmul, tfjsStep, type PeerMatmul, type PeerStep } from './peers-tfjs';
 
@@ -214,6 +215,11 @@ export interface BenchReport {
   peak: Peak | null;
   runtime: string;
   matmul: MatmulResult[];
+  /**
+   * The tensor-core matmul (f16 operands, f32 accumulation) where the device has an f16 subgroup-matrix config: a
+   * 256³ check of every transpose against f64, and the timed shapes; null where it has none.
+   */
+  tensorCores: { check: TensorCoreCheck; results: TensorCoreResult[] } | null;
   attention: AttentionResult[];
   reduce: ReduceResult[];
   steps: StepResult[];
@@ -712,6 +718,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
         ? navigator.userAgent
         : `node ${typeof process !== 'undefined' ? process.version : '?'}`,
     matmul: [],
+    tensorCores: null,
     attention: [],
     reduce: [],
     steps: [],
@@ -766,6 +773,16 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
         report.matmul,
       );
     }
+  }
+  if (on('matmul')) {
+    const tc: { check: TensorCoreCheck; results: TensorCoreResult[] }[] = [];
+    await attempt(
+      'matmul',
+      'tensor cores',
+      async () => (await benchTensorCores(gpu, targetMs, log)) ?? { check: { maxRelErr: {} }, results: [] },
+      tc,
+    );
+    report.tensorCores = tc[0] && tc[0].results.length + Object.keys(tc[0].check.maxRelErr).length ? tc[0] : null;
   }
   if (on('attention')) {
     await attempt(

@@ -18,6 +18,9 @@ export interface AdapterDescription {
   limits: Record<string, number>;
   /** The subgroup-matrix shapes the adapter offers ([] without the experimental feature). */
   subgroupMatrixConfigs: SubgroupMatrixConfig[];
+  /** The adapter's smallest and largest subgroup sizes (0 where it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
@@ -30,6 +33,8 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     features: [...adapter.features].map(String).sort(),
     limits: limitsToRecord(adapter.limits),
     subgroupMatrixConfigs: readSubgroupMatrixConfigs(adapter),
+    subgroupMinSize: Number((info as { subgroupMinSize?: number } | undefined)?.subgroupMinSize ?? 0),
+    subgroupMaxSize: Number((info as { subgroupMaxSize?: number } | undefined)?.subgroupMaxSize ?? 0),
   };
 }
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   capabilitiesOf,
   describeCapabilities,
+  describeConfig,
   readSubgroupMatrixConfigs,
   type SubgroupMatrixConfig,
   SUBGROUP_MATRIX_FEATURE,
@@ -12,7 +13,15 @@ import {
 } from '../../src/gpu/capabilities';
 import { acquireNodeDevice, tensorCoresMode } from '../../src/gpu/node';
 import { Gpu } from '../../src/gpu/runtime';
-import { fromArray, matmul } from '../../src/tensor';
+import { empty, fromArray, matmul } from '../../src/tensor';
+import {
+  launchMatmulF16,
+  sgmatKernel,
+  sgmatTile,
+  tileCols,
+  tileFor,
+  tileRows,
+} from '../../src/tensor/ops/matmul/sgmat';
 import { peakFromTable } from '../../src/train/peak';
 import { getGpu } from './gpu';
 
@@ -149,5 +158,64 @@ describe('capabilities of real devices', () => {
     } finally {
       gpu.destroy();
     }
+  });
+});
+
+describe('the tensor-core matmul kernel (matmul_sgmat_f16)', () => {
+  // No adapter here runs subgroup matrices (SwiftShader has none); Dawn's null backend lists the feature and checks
+  // shaders and pipelines as a GPU's Dawn would, executing nothing. So this proves the kernel compiles and binds for
+  // every transpose and the configs NVIDIA (16×16×16) and Apple (8×8×8) list; its numbers against a CPU reference are
+  // checked where it runs (the bench's tensor-core cases, on a GPU). SwiftShader's own device is asked too: it must
+  // refuse the kernel with the reason.
+  it('compiles and binds on the null backend for each transpose and config; a device without them is refused', async () => {
+    const gpu = new Gpu(await acquireNodeDevice({ backend: 'null', tensorCores: 'on' }));
+    try {
+      expect(gpu.features.has(SUBGROUP_MATRIX_FEATURE)).toBe(true);
+      expect(gpu.features.has('shader-f16')).toBe(true);
+      const sg = gpu.description.subgroupMaxSize;
+      for (const config of [cfg('f16', 'f32', 16, 16, 16), cfg('f16', 'f32', 8, 8, 8)]) {
+        const tile = tileFor(config, sg, gpu.device.limits.maxComputeInvocationsPerWorkgroup)!;
+        expect(tile.SGM * tile.SGN * sg).toBeLessThanOrEqual(gpu.device.limits.maxComputeInvocationsPerWorkgroup);
+        for (const [transA, transB] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ]) {
+          const spec = sgmatKernel(tile, transA!, transB!);
+          gpu.device.pushErrorScope('validation');
+          const module = gpu.device.createShaderModule({ code: spec.source });
+          const info = await module.getCompilationInfo();
+          gpu.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+          const err = await gpu.device.popErrorScope();
+          const what = `${describeConfig(config)} ${transA ? 'tA' : ''}${transB ? 'tB' : ''}`;
+          expect(
+            info.messages.filter((m) => m.type === 'error').map((m) => m.message),
+            what,
+          ).toEqual([]);
+          expect(err?.message ?? null, what).toBeNull();
+        }
+        // Through the launcher: bindings and uniforms match the kernel (the null backend validates the dispatch).
+        const [M, N, K] = [tileRows(tile) * 2, tileCols(tile), config.K * 4];
+        const a = empty(gpu, [M * K], 'f16');
+        const b = empty(gpu, [K * N], 'f16');
+        const c = empty(gpu, [M * N]);
+        await gpu.scoped(async () => {
+          launchMatmulF16(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, transB: true }, tile);
+          await gpu.sync();
+        });
+        expect(() => launchMatmulF16(gpu, { a: a.view, b: b.view, c: c.view, M: M + 1, N, K }, tile)).toThrow(
+          /must be multiples of/,
+        );
+        for (const t of [a, b, c]) t.dispose();
+      }
+    } finally {
+      gpu.destroy();
+    }
+    const sw = await getGpu();
+    expect(sgmatTile(sw)).toBeNull();
+    expect(() => launchMatmulF16(sw, { a: sw.dummy, b: sw.dummy, c: sw.dummy, M: 64, N: 64, K: 16 })).toThrow(
+      /no f16 → f32 subgroup-matrix config/,
+    );
   });
 });

@@ -245,7 +245,7 @@ describe('dynamic loss scaling', () => {
       expect(steps.slice(0, 5).every((s) => s.skipped)).toBe(true);
       expect(steps.filter((s) => !s.skipped).every((s) => Number.isFinite(s.gradNorm))).toBe(true);
       expect(skipped).toBeLessThan(16);
-      const lastSkip = steps.findLastIndex((s) => s.skipped);
+      const lastSkip = steps.map((s) => s.skipped).lastIndexOf(true);
       expect(trainer.savedPosition().lossScale).toEqual({ scale: 2 ** (75 - skipped), clean: 19 - lastSkip, skipped });
       expect(steps.at(-1)!.loss).toBeLessThan(steps[0]!.loss);
       console.log(`loss scale 2^75: ${skipped} updates skipped, trained on at 2^${75 - skipped}`);

@@ -1,0 +1,127 @@
+// The tensor-core matmul (f16 operands on subgroup matrices, f32 accumulation) where the device has it: the square
+// sizes and GPT-2's block shapes (the multiples of the kernel's tile), each with its achieved TFLOP/s against the
+// device table's FP16 tensor peak, and every entry of a 256³ product against an f64 reference on the same halves.
+// The f32 cases stay in bench.ts; this one never runs on a device without an f16 subgroup-matrix config.
+
+import type { Gpu } from '../src/gpu/runtime';
+import { launchMatmulF16, sgmatTile, tileCols, tileRows } from '../src/tensor/ops/matmul/sgmat';
+import { empty, type Tensor } from '../src/tensor/tensor';
+import { peakFromTable } from '../src/train/peak';
+import { f16ToF32Bits, f32ToF16Bits } from '../src/util/half';
+import { Rng } from '../src/util/rng';
+import { timeWall } from './measure';
+
+export interface TensorCoreResult {
+  label: string;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  ms: number;
+  reps: number;
+  tflops: number;
+  /** Of the device table's FP16 tensor-core peak (dense, FP32 accumulate), when the table knows the GPU. */
+  ofPeak: number | null;
+  /** The config and tile the kernel ran with. */
+  tile: string;
+}
+
+export interface TensorCoreCheck {
+  /** Worst |ours − f64| over all entries of a 256³ product (each transpose), relative to the largest |C|. */
+  maxRelErr: Record<string, number>;
+}
+
+/** Fills an f16 tensor with uniform values in [−1, 1) rounded to halves; returns them widened (for references). */
+function fillHalves(gpu: Gpu, t: Tensor, rng: Rng): Float32Array {
+  const n = t.size;
+  const bits = new Uint16Array(n + (n % 2));
+  const wide = new Float32Array(n);
+  const view = new DataView(new ArrayBuffer(4));
+  for (let i = 0; i < n; i++) {
+    bits[i] = f32ToF16Bits(rng.next() * 2 - 1);
+    view.setUint32(0, f16ToF32Bits(bits[i]!));
+    wide[i] = view.getFloat32(0);
+  }
+  gpu.upload(t.view, bits);
+  return wide;
+}
+
+const SHAPES = (rows: number, C: number) => [
+  ...[1024, 2048, 4096].map((n) => ({ label: `${n}³ f16`, M: n, N: n, K: n, transA: false, transB: false })),
+  { label: 'c_attn fwd 8192×768→2304 f16', M: rows, K: C, N: 3 * C, transA: false, transB: false },
+  { label: 'mlp.c_fc fwd 8192×768→3072 f16', M: rows, K: C, N: 4 * C, transA: false, transB: false },
+  { label: 'mlp.c_proj fwd 8192×3072→768 f16', M: rows, K: 4 * C, N: C, transA: false, transB: false },
+  { label: 'c_attn dW (transA) 768×8192→2304 f16', M: C, K: rows, N: 3 * C, transA: true, transB: false },
+  { label: 'c_attn dX (transB) 8192×2304→768 f16', M: rows, K: 3 * C, N: C, transA: false, transB: true },
+];
+
+/** Null where the device has no tensor-core path; else the check and every shape the tile divides. */
+export async function benchTensorCores(
+  gpu: Gpu,
+  targetMs: number,
+  log: (line: string) => void,
+): Promise<{ check: TensorCoreCheck; results: TensorCoreResult[] } | null> {
+  const tile = sgmatTile(gpu);
+  if (!tile) return null;
+  const peak = peakFromTable(gpu.description, 'f16-mixed');
+  const tileName = `${tile.config.M}×${tile.config.N}×${tile.config.K}, ${tileRows(tile)}×${tileCols(tile)} per workgroup, subgroup ${tile.sgSize}`;
+  const rng = new Rng(5);
+  // Correctness first: all four transposes at 256³ against f64 sums of the same halves.
+  const check: TensorCoreCheck = { maxRelErr: {} };
+  const n = 256;
+  const a = empty(gpu, [n * n], 'f16');
+  const b = empty(gpu, [n * n], 'f16');
+  const c = empty(gpu, [n * n]);
+  try {
+    const A = fillHalves(gpu, a, rng);
+    const B = fillHalves(gpu, b, rng);
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      launchMatmulF16(gpu, { a: a.view, b: b.view, c: c.view, M: n, N: n, K: n, transA, transB }, tile);
+      const got = await c.readF32();
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let k = 0; k < n; k++) s += A[transA ? k * n + i : i * n + k]! * B[transB ? j * n + k : k * n + j]!;
+          worst = Math.max(worst, Math.abs(got[i * n + j]! - s));
+          largest = Math.max(largest, Math.abs(s));
+        }
+      check.maxRelErr[`${transA ? 'tA' : ''}${transB ? 'tB' : ''}` || 'plain'] = worst / largest;
+    }
+  } finally {
+    for (const t of [a, b, c]) t.dispose();
+  }
+  log(`tensor cores (${tileName}): 256³ max rel err ${JSON.stringify(check.maxRelErr)}`);
+  const results: TensorCoreResult[] = [];
+  for (const s of SHAPES(8192, 768)) {
+    if (s.M % tileRows(tile) || s.N % tileCols(tile) || s.K % tile.config.K) continue;
+    const x = empty(gpu, [s.M * s.K], 'f16');
+    const y = empty(gpu, [s.K * s.N], 'f16');
+    const z = empty(gpu, [s.M * s.N]);
+    try {
+      gpu.clear(x.view);
+      gpu.clear(y.view);
+      const { ms, reps } = await timeWall(
+        gpu,
+        () => launchMatmulF16(gpu, { a: x.view, b: y.view, c: z.view, ...s }, tile),
+        targetMs,
+      );
+      const tflops = (2 * s.M * s.N * s.K) / (ms / 1000) / 1e12;
+      const r = { ...s, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, tile: tileName };
+      log(
+        `matmul ${s.label}: ${ms.toFixed(3)} ms, ${tflops.toFixed(1)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of the FP16 tensor peak)` : ''}`,
+      );
+      results.push(r);
+    } finally {
+      for (const t of [x, y, z]) t.dispose();
+    }
+  }
+  return { check, results };
+}
