@@ -9,20 +9,12 @@ import { empty, type Tensor } from '../src/tensor/tensor';
 import { peakFromTable } from '../src/train/peak';
 import { f16ToF32Bits, f32ToF16Bits } from '../src/util/half';
 import { Rng } from '../src/util/rng';
+import type { MatmulResult } from './bench';
 import { timeWall } from './measure';
 
-export interface TensorCoreResult {
-  label: string;
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
-  ms: number;
-  reps: number;
-  tflops: number;
-  /** Of the device table's FP16 tensor-core peak (dense, FP32 accumulate), when the table knows the GPU. */
-  ofPeak: number | null;
+/** One timed shape: the f32 cases' fields (bench.ts), the peak being the FP16 tensor one, and the kernel's tile. */
+export interface TensorCoreResult
+  extends Pick<MatmulResult, 'label' | 'M' | 'N' | 'K' | 'transA' | 'transB' | 'ms' | 'reps' | 'tflops' | 'ofPeak'> {
   /** The config and tile the kernel ran with. */
   tile: string;
 }
