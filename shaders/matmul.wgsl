@@ -14,7 +14,7 @@ const WG: u32 = 16u; // 8 in the 64×64 variant (the launcher substitutes this l
 const TK: u32 = 8u; // K slice depth; 16 in the k16 variants (the launcher substitutes this line)
 
 //#include matmul_a_f32
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+//#include matmul_b_f32
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 //#include matmul_out
 
@@ -29,8 +29,8 @@ fn elemA(base: u32, m: u32, k: u32) -> f32 {
 
 fn elemB(base: u32, k: u32, n: u32) -> f32 {
   if (n >= p.N || k >= kEnd) { return 0.0; }
-  if (TRANS_B) { return B[base + n * p.K + k]; }
-  return B[base + k * p.N + n];
+  if (TRANS_B) { return readB(base + n * p.K + k); }
+  return readB(base + k * p.N + n);
 }
 
 // Fragment f of a thread is the slice's vec4 slot s = li + f·THREADS: row k, quad q (four consecutive m or n), one

@@ -17,7 +17,7 @@ struct Params {
 }
 
 //#include matmul_a_f32
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+//#include matmul_b_f32
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 //#include matmul_out
 
@@ -55,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let gkb = k0 + kb;
       var b = 0.0;
       if (gn < p.N && gkb < kEnd) {
-        if (TRANS_B) { b = B[bBase + gn * p.K + gkb]; } else { b = B[bBase + gkb * p.N + gn]; }
+        if (TRANS_B) { b = readB(bBase + gn * p.K + gkb); } else { b = readB(bBase + gkb * p.N + gn); }
       }
       Bs[kb * TILE + n] = b;
     }

@@ -14,7 +14,7 @@ const WG: u32 = 16u;
 const TK: u32 = 8u; // K slice depth; 16 in the k16 variant (the launcher substitutes this line)
 
 //#include matmul_a4_f32
-@group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
+//#include matmul_b4_f32
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 //#include matmul_out
 
@@ -44,8 +44,8 @@ fn loadB(base: u32, n0: u32, k0: u32, li: u32, f: u32) -> vec4<f32> {
   let gn = n0 + n;
   let gk = k0 + k;
   if (gn >= p.N || gk >= kEnd) { return vec4<f32>(0.0); }
-  if (TRANS_B) { return B[(base + gn * p.K + gk) / 4u]; }
-  return B[(base + gk * p.N + gn) / 4u];
+  if (TRANS_B) { return readB4((base + gn * p.K + gk) / 4u); }
+  return readB4((base + gk * p.N + gn) / 4u);
 }
 
 fn stageA(o: u32, li: u32, f: u32, v: vec4<f32>) {

@@ -4,7 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeCapabilities, unlockHint } from '../gpu/capabilities';
+import { describeCapabilities, type Precision, unlockHint } from '../gpu/capabilities';
 import { isSoftwareAdapter } from '../gpu/device';
 import type { Gpu } from '../gpu/runtime';
 import type { ModelConfig } from '../model/family';
@@ -49,7 +49,7 @@ export function settingsContext(
 }
 
 /** Says what MFU is measured against and whether shaders check bounds; returns the log's start record. */
-export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean) {
+export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean, precision: Precision) {
   say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
   if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
   const hint = unlockHint(gpu.capabilities, {
@@ -58,14 +58,20 @@ export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean) 
     software: isSoftwareAdapter(gpu.description),
     toggles: gpu.toggles.includes('allow_unsafe_apis'),
   });
-  say(`precision fp32; the device: ${describeCapabilities(gpu.capabilities)}${hint ? ` (to unlock: ${hint})` : ''}`);
+  // f16-mixed's products run on the FP32 kernels (halves widened), so MFU stays against the FP32 peak.
+  const what = resume
+    ? 'precision as the snapshot was saved'
+    : precision === 'f16-mixed'
+      ? 'precision f16-mixed (f16 weight copies, activations and output gradients; FP32 kernels accumulate: MFU against the FP32 peak)'
+      : 'precision fp32';
+  say(`${what}; the device: ${describeCapabilities(gpu.capabilities)}${hint ? ` (to unlock: ${hint})` : ''}`);
   return {
     type: 'start',
     argv,
     peak,
     adapter: gpu.description.description || gpu.description.architecture,
     boundsChecks: gpu.boundsChecks,
-    precision: 'fp32',
+    precision: resume ? null : precision,
     capabilities: gpu.capabilities,
     toggles: gpu.toggles,
     resume,

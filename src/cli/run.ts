@@ -47,7 +47,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkRunSettings(settings, { ...context, limits: gpu.limits }), RUN_FIELDS);
     const peak = await resolvePeak(f, gpu);
-    const start = announce(gpu, peak, argv, !!f.resume);
+    const start = announce(gpu, peak, argv, !!f.resume, settings.precision);
     if (!f.resume) say(`plan: ${growPlan(settings.n, ckpt.config.layers).text}`);
     const log = logWriter(out, !!f.resume);
     log(start);

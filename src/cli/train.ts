@@ -88,7 +88,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkTraining(training, steps, { ...context, limits: gpu.limits }), TRAINING_FIELDS);
     const peak = await resolvePeak(f, gpu);
-    const start = announce(gpu, peak, argv, !!f.resume);
+    const start = announce(gpu, peak, argv, !!f.resume, training.precision);
     const store = directoryStore(out);
     let trainer: Trainer;
     if (f.resume) {

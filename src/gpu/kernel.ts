@@ -8,6 +8,10 @@ import matmulA from '../../shaders/lib/matmul_a_f32.wgsl?raw';
 import matmulAHalf from '../../shaders/lib/matmul_a_f16.wgsl?raw';
 import matmulA4 from '../../shaders/lib/matmul_a4_f32.wgsl?raw';
 import matmulA4Half from '../../shaders/lib/matmul_a4_f16.wgsl?raw';
+import matmulB from '../../shaders/lib/matmul_b_f32.wgsl?raw';
+import matmulBHalf from '../../shaders/lib/matmul_b_f16.wgsl?raw';
+import matmulB4 from '../../shaders/lib/matmul_b4_f32.wgsl?raw';
+import matmulB4Half from '../../shaders/lib/matmul_b4_f16.wgsl?raw';
 import matmulOut from '../../shaders/lib/matmul_out.wgsl?raw';
 import matmulOutResidual from '../../shaders/lib/matmul_out_residual.wgsl?raw';
 import matmulOutGelu from '../../shaders/lib/matmul_out_gelu.wgsl?raw';
@@ -16,6 +20,7 @@ import gelu from '../../shaders/lib/gelu.wgsl?raw';
 import halfBits from '../../shaders/lib/half_bits.wgsl?raw';
 import layernormOut from '../../shaders/lib/layernorm_out_f32.wgsl?raw';
 import layernormOutHalf from '../../shaders/lib/layernorm_out_f16.wgsl?raw';
+import adamwStep from '../../shaders/lib/adamw_step.wgsl?raw';
 
 /** Storage bindings in binding order (group 0). The uniform struct, if any, is the binding after them. */
 export type StorageAccess = 'read' | 'rw';
@@ -74,6 +79,10 @@ const LIBS: Record<string, string> = {
   matmul_a_f16: matmulAHalf,
   matmul_a4_f32: matmulA4,
   matmul_a4_f16: matmulA4Half,
+  matmul_b_f32: matmulB,
+  matmul_b_f16: matmulBHalf,
+  matmul_b4_f32: matmulB4,
+  matmul_b4_f16: matmulB4Half,
   matmul_out: matmulOut,
   matmul_out_residual: matmulOutResidual,
   matmul_out_gelu: matmulOutGelu,
@@ -82,6 +91,7 @@ const LIBS: Record<string, string> = {
   half_bits: halfBits,
   layernorm_out_f32: layernormOut,
   layernorm_out_f16: layernormOutHalf,
+  adamw_step: adamwStep,
 };
 
 /**

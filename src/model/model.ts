@@ -6,7 +6,9 @@
 import type { Gpu } from '../gpu/runtime';
 import { empty, headCrossEntropy, matmul, noGrad, reshape, type Tensor, tidy } from '../tensor';
 import type { ModelConfig, ModelFamily, ParamLookup, ParamSpec } from './family';
-import { type ParamLayout, paramLayout, readSlots } from './params';
+import { launchToHalf } from '../tensor/ops/cast';
+import { tape } from '../tensor/tape';
+import { type ParamLayout, type ParamSlot, paramLayout, readSlots } from './params';
 import { familyOf } from './registry';
 
 /** Source of a parameter's values by name (a checkpoint reader, an init map, …). */
@@ -17,6 +19,11 @@ export class Model<C extends ModelConfig = ModelConfig> {
   readonly family: ModelFamily<C>;
   /** The parameter table, in checkpoint order. */
   readonly specs: ParamSpec[];
+  /**
+   * f16-mixed training's weight copies (enableHalfWeights): per bank an f16 buffer holding every parameter rounded to
+   * halves at its own element offset; the optimizer rewrites them as it updates the masters. Null until enabled.
+   */
+  halfBanks: Tensor[] | null = null;
 
   private constructor(
     readonly gpu: Gpu,
@@ -67,6 +74,42 @@ export class Model<C extends ModelConfig = ModelConfig> {
     return t;
   };
 
+  /** The blocks' weight matrices by name: the parameters f16-mixed training multiplies as their f16 copies. */
+  private readonly matrices = new Map<string, ParamSlot>();
+
+  /**
+   * Allocates the f16 weight copies (once) and rounds every parameter into them; the optimizer keeps them current
+   * from then on (a restore that overwrites the masters calls refreshHalfWeights).
+   */
+  enableHalfWeights(): void {
+    if (!this.halfBanks) {
+      this.halfBanks = this.layout.bankSizes.map((n) => empty(this.gpu, [n], 'f16', 'params f16'));
+      for (const s of this.layout.slots) if (isHalfMatrix(s)) this.matrices.set(s.name, s);
+    }
+    this.refreshHalfWeights();
+  }
+
+  /** Rounds every master parameter into its f16 copy again (nothing without copies). */
+  refreshHalfWeights(): void {
+    this.halfBanks?.forEach((h, i) => {
+      launchToHalf(this.gpu, this.banks[i]!.view, h.view, h.size);
+    });
+  }
+
+  /**
+   * The lookup of f16-mixed training: a block weight matrix as its f16 copy (recorded as the master's rounding, so
+   * its gradient reaches the f32 master as toHalf's does), everything else (embeddings, norms, biases, the head) as
+   * the f32 master.
+   */
+  private readonly mixedLookup = (name: string): Tensor => {
+    const master = this.lookup(name);
+    const slot = this.matrices.get(name);
+    if (!slot || !this.halfBanks) return master;
+    const h = this.halfBanks[slot.bank]!.slice(slot.offset, slot.shape);
+    tape.record('toHalf', [master], [h], {});
+    return h;
+  };
+
   private checkBatch(tokens: Int32Array, B: number, T: number): void {
     if (T > this.config.positions)
       throw new Error(`Context ${T} exceeds the model's ${this.config.positions} positions.`);
@@ -81,10 +124,21 @@ export class Model<C extends ModelConfig = ModelConfig> {
    * Mean next-token loss (recorded for backward unless under noGrad); the head runs in chunks. `seed`: the [1]
    * gradient backward will be seeded with, if known now (a training step's); the head then makes its gradients in
    * this pass (see headCrossEntropy). `halfActivations`: keep the matmul inputs backward needs as f16.
+   * `halfWeights`: multiply the blocks' weight matrices as their f16 copies (f16-mixed; needs enableHalfWeights).
    */
-  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number, seed?: Tensor, halfActivations = false): Tensor {
+  loss(
+    tokens: Int32Array,
+    targets: Int32Array,
+    B: number,
+    T: number,
+    seed?: Tensor,
+    halfActivations = false,
+    halfWeights = false,
+  ): Tensor {
     this.checkBatch(tokens, B, T);
-    return forwardLoss(this.family, this.lookup, this.config, tokens, targets, B, T, { seed, half: halfActivations });
+    if (halfWeights && !this.halfBanks) throw new Error('f16 weights asked for before enableHalfWeights()');
+    const p = halfWeights ? this.mixedLookup : this.lookup;
+    return forwardLoss(this.family, p, this.config, tokens, targets, B, T, { seed, half: halfActivations });
   }
 
   /** Full logits [B·T, V]: for sampling and small debug batches only (B·T·V floats). */
@@ -140,9 +194,15 @@ export class Model<C extends ModelConfig = ModelConfig> {
 
   dispose(): void {
     for (const p of this.params.values()) p.dispose();
-    for (const b of this.banks) b.dispose();
+    for (const b of [...this.banks, ...(this.halfBanks ?? [])]) b.dispose();
+    this.halfBanks = null;
     this.params.clear();
   }
+}
+
+/** Whether f16-mixed training multiplies this parameter as its f16 copy: the blocks' weight matrices. */
+export function isHalfMatrix(s: Pick<ParamSpec, 'role' | 'shape'>): boolean {
+  return s.role === 'weight' && s.shape.length === 2;
 }
 
 /**

@@ -1,8 +1,8 @@
 // The generic parameter machinery: a family's parameter table packed into banks (one flat buffer per role, decayed
-// 2-D tensors first, each view 64-element aligned, each bank within the adapter's binding limit), per-slot reads, and
+// 2-D tensors first, each view 128-element aligned, each bank within the adapter's binding limit), per-slot reads, and
 // counts.
 
-import { VIEW_ALIGN_ELEMS, type Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import type { ModelConfig, ParamSpec } from './family';
 import { familyOf } from './registry';
 
@@ -21,9 +21,15 @@ export function paramCount(c: ModelConfig, opts: { excludePositions?: boolean } 
   return paramSpecs(c).reduce((n, p) => n + (opts.excludePositions && p.role === 'positions' ? 0 : p.size), 0);
 }
 
+/**
+ * Element alignment of every parameter's slot in its bank: 128, so that a slot's f16 copy (f16-mixed training keeps
+ * halves at the same element offsets) starts on a 256-byte boundary too and can be bound (64 would do for f32 alone).
+ */
+export const PARAM_ALIGN_ELEMS = 128;
+
 export interface ParamSlot extends ParamSpec {
   bank: number;
-  /** Element offset inside its bank; a multiple of 64 so the view can be bound. */
+  /** Element offset inside its bank; a multiple of PARAM_ALIGN_ELEMS so the view (and its f16 copy's) can be bound. */
   offset: number;
 }
 
@@ -40,7 +46,7 @@ export interface ParamLayout {
  * tensors before non-decayed ones inside every bank so each bank needs two optimizer dispatches at most.
  */
 export function paramLayout(specs: ParamSpec[], maxBankElems: number): ParamLayout {
-  const align = (n: number) => Math.ceil(n / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
+  const align = (n: number) => Math.ceil(n / PARAM_ALIGN_ELEMS) * PARAM_ALIGN_ELEMS;
   for (const p of specs) {
     if (align(p.size) > maxBankElems) {
       throw new RangeError(

@@ -1,6 +1,7 @@
 // The fused AdamW kernel over a flat range of parameters (clipping factor read from a GPU-side global norm).
 
 import src from '../../shaders/adamw.wgsl?raw';
+import halfSrc from '../../shaders/adamw_half.wgsl?raw';
 import type { KernelSpec } from '../gpu/kernel';
 import type { BufferView, Gpu } from '../gpu/runtime';
 import { dispatchElements } from '../tensor/ops/launch';
@@ -23,6 +24,14 @@ export const ADAMW: KernelSpec = {
   ],
 };
 
+/** AdamW that also writes the updated values as halves into an f16 weight copy (f16-mixed training). */
+export const ADAMW_HALF: KernelSpec = {
+  ...ADAMW,
+  name: 'adamw_half',
+  source: halfSrc,
+  storage: [...ADAMW.storage, 'rw'],
+};
+
 export interface AdamWStep {
   param: BufferView;
   grad: BufferView;
@@ -41,6 +50,8 @@ export interface AdamWStep {
   maxNorm?: number;
   /** The gradients are loss-scaled: multiply them by gradNorm[1] (guard_step's 1/scale). Needs gradNorm. */
   scaled?: boolean;
+  /** The f16 copy of these n parameters (a view of halves starting at the first), rewritten from the new values. */
+  half?: BufferView | null;
 }
 
 export function launchAdamW(gpu: Gpu, s: AdamWStep): void {
@@ -49,8 +60,8 @@ export function launchAdamW(gpu: Gpu, s: AdamWStep): void {
   if (s.scaled && !s.gradNorm) throw new Error('AdamW: loss-scaled gradients need the guard’s norm buffer');
   dispatchElements(
     gpu,
-    ADAMW,
-    [s.param, s.grad, s.m, s.v, s.gradNorm ?? gpu.dummy],
+    s.half ? ADAMW_HALF : ADAMW,
+    [s.param, s.grad, s.m, s.v, s.gradNorm ?? gpu.dummy, ...(s.half ? [s.half] : [])],
     {
       n: s.n,
       lr: s.lr,
@@ -63,6 +74,6 @@ export function launchAdamW(gpu: Gpu, s: AdamWStep): void {
       maxNorm: clip,
       scaled: s.scaled ? 1 : 0,
     },
-    s.n,
+    s.half ? Math.ceil(s.n / 2) : s.n,
   );
 }

@@ -5,10 +5,10 @@
 // the step guard (a non-finite loss or gradient norm skips the whole update, and every later one) act on the GPU.
 
 import type { Model } from '../model/model';
-import type { ParamSlot } from '../model/params';
+import { PARAM_ALIGN_ELEMS, type ParamSlot } from '../model/params';
 import { empty, type Tensor } from '../tensor';
+import { launchToHalf } from '../tensor/ops/cast';
 import { launchReduce } from '../tensor/ops/reduce';
-import { VIEW_ALIGN_ELEMS } from '../tensor/tensor';
 import { launchAdamW } from './adamw';
 import type { LossScaler } from './loss-scale';
 import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz, nsStride } from './muon';
@@ -76,7 +76,7 @@ function adamwRanges(
   born: Readonly<Record<string, number>>,
 ): AdamWRange[] {
   const out: (AdamWRange & { end: number })[] = [];
-  const align = (n: number) => Math.ceil(n / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
+  const align = (n: number) => Math.ceil(n / PARAM_ALIGN_ELEMS) * PARAM_ALIGN_ELEMS;
   let run: (AdamWRange & { end: number }) | null = null;
   for (const s of [...slots].sort((a, b) => a.bank - b.bank || a.offset - b.offset)) {
     const w = s.decay ? wd : 0;
@@ -177,9 +177,19 @@ export class Optimizer {
     launchGuard(gpu, opts.loss?.view ?? gpu.dummy, norm.view, this.halted.view, opts.scaler);
     this.step++;
     const a = this.cfg.adamw;
+    // f16-mixed: AdamW rewrites the f16 weight copies as it updates (no pass of their own); Muon's matrices are
+    // rounded after their update.
+    const halves = this.model.halfBanks;
+    const halfAt = (bank: number, lo: number, n: number) => {
+      const t = halves![bank]!.slice(lo, [n]);
+      const v = t.view;
+      t.dispose();
+      return v;
+    };
     for (const r of this.ranges) {
       const at = (banks: Tensor[]) => banks[r.bank]!.range(r.lo, r.hi - r.lo);
       launchAdamW(gpu, {
+        half: halves ? halfAt(r.bank, r.lo, r.hi - r.lo) : null,
         param: at(this.model.banks),
         grad: at(this.grads),
         m: at(this.m),
@@ -226,6 +236,13 @@ export class Optimizer {
           muonScale(s.muon!.outputs, s.muon!.inputs),
           norm.view,
         );
+        if (halves)
+          launchToHalf(
+            gpu,
+            this.model.banks[s.bank]!.range(s.offset, s.size),
+            halfAt(s.bank, s.offset, s.size),
+            s.size,
+          );
       });
     }
     return norm;

@@ -78,45 +78,51 @@ const toHalfCheck: Check = {
 };
 
 // y = half(x)·W + b, as a model's linear layer on half-precision activations: forward and dW use the rounded x,
-// dx is the f32 G·Wᵀ (rounding passes gradients through), twice so the second pass accumulates.
+// dx is the f32 G·Wᵀ (rounding passes gradients through), twice so the second pass accumulates. Then f16-mixed's
+// layer, y = half(x)·half(W) + b: backward rounds G to halves for both products (dx = half(G)·half(W)ᵀ,
+// dW = half(x)ᵀ·half(G)) and sums the f32 G for the bias; W's gradient reaches the f32 W through the rounding.
 const halfLinearCheck: Check = {
-  name: 'linear layer on f16 activations',
+  name: 'linear layer on f16 activations and f16 weights',
   kernels: ['to_half', 'matmul', 'axpby', 'colsum', 'transpose'],
   async run({ gpu, expect }) {
     const rng = new Rng(22);
     // transB: an nn.Linear weight [N, C] (the Llama family's), whose gradient backward forms as (Xᵀ·G)ᵀ.
-    for (const [Bt, T, C, N, transB] of [
-      [2, 7, 5, 9, false],
-      [1, 33, 68, 20, false],
-      [2, 7, 5, 9, true],
-      [1, 33, 68, 20, true],
-    ] as const) {
-      await tidyAsync(async () => {
-        const X = f32(rng.normals(Bt * T * C));
-        const W = f32(rng.normals(C * N));
-        const bias = f32(rng.normals(N));
-        const G = f32(rng.normals(Bt * T * N));
-        const x = param(gpu, X, [Bt, T, C]);
-        const w = param(gpu, W, transB ? [N, C] : [C, N]);
-        const b = param(gpu, bias, [N]);
-        const pass = () => {
-          const out = ops.matmul(ops.toHalf(x), w, { bias: b, transB });
-          backward(out, fromArray(gpu, G, out.shape));
-          return out;
-        };
-        pass();
-        const y = pass();
-        const dims = { M: Bt * T, N, K: C, batch: 1, transA: false, transB };
-        const Xh = Float64Array.from(roundToHalf(X));
-        const tag = `[${Bt},${T},${C}]·${transB ? `[${N},${C}]ᵀ` : `[${C},${N}]`}`;
-        expect(`forward ${tag}`, await y.readF32(), matmulRef(Xh, W, bias, dims), TOL_REDUCE);
-        const twice = (v: Float64Array) => v.map((e) => 2 * e);
-        expect(`dx (2 passes) ${tag}`, await x.grad!.readF32(), twice(matmulBackwardRef(X, W, G, dims).dA), TOL_REDUCE);
-        const ref = matmulBackwardRef(Xh, W, G, dims);
-        expect(`dW (2 passes) ${tag}`, await w.grad!.readF32(), twice(ref.dB), TOL_REDUCE);
-        expect(`dbias (2 passes) ${tag}`, await b.grad!.readF32(), twice(ref.dBias), TOL_REDUCE);
-      });
-    }
+    for (const mixed of [false, true])
+      for (const [Bt, T, C, N, transB] of [
+        [2, 7, 5, 9, false],
+        [1, 33, 68, 20, false],
+        [2, 7, 5, 9, true],
+        [1, 33, 68, 20, true],
+      ] as const) {
+        await tidyAsync(async () => {
+          const X = f32(rng.normals(Bt * T * C));
+          const W = f32(rng.normals(C * N));
+          const bias = f32(rng.normals(N));
+          const G = f32(rng.normals(Bt * T * N));
+          const x = param(gpu, X, [Bt, T, C]);
+          const w = param(gpu, W, transB ? [N, C] : [C, N]);
+          const b = param(gpu, bias, [N]);
+          const pass = () => {
+            const out = ops.matmul(ops.toHalf(x), mixed ? ops.toHalf(w) : w, { bias: b, transB });
+            backward(out, fromArray(gpu, G, out.shape));
+            return out;
+          };
+          pass();
+          const y = pass();
+          const dims = { M: Bt * T, N, K: C, batch: 1, transA: false, transB };
+          const Xh = Float64Array.from(roundToHalf(X));
+          const Wm = mixed ? Float64Array.from(roundToHalf(W)) : W;
+          const Gm = mixed ? Float64Array.from(roundToHalf(G)) : G;
+          const tag = `${mixed ? 'f16 W ' : ''}[${Bt},${T},${C}]·${transB ? `[${N},${C}]ᵀ` : `[${C},${N}]`}`;
+          expect(`forward ${tag}`, await y.readF32(), matmulRef(Xh, Wm, bias, dims), TOL_REDUCE);
+          const twice = (v: Float64Array) => v.map((e) => 2 * e);
+          const ref = matmulBackwardRef(Xh, Wm, Gm, dims);
+          expect(`dx (2 passes) ${tag}`, await x.grad!.readF32(), twice(ref.dA), TOL_REDUCE);
+          expect(`dW (2 passes) ${tag}`, await w.grad!.readF32(), twice(ref.dB), TOL_REDUCE);
+          const dBias = matmulBackwardRef(Xh, Wm, G, dims).dBias;
+          expect(`dbias (2 passes) ${tag}`, await b.grad!.readF32(), twice(dBias), TOL_REDUCE);
+        });
+      }
   },
 };
 

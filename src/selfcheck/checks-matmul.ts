@@ -7,7 +7,7 @@
 
 import { Rng } from '../util/rng';
 import { backward, empty, fromArray, gelu, matmul, matmulGelu, tidyAsync, toHalf, type Tensor } from '../tensor';
-import { launchMatmul, splitK, variantsFor, type MatmulEpilogue } from '../tensor/ops/matmul';
+import { launchMatmul, splitK, variantsFor, type MatmulEpilogue, type MatmulVariant } from '../tensor/ops/matmul';
 import { geluBackwardRef, geluRef, matmulBackwardRef, matmulRef } from '../reference/linalg';
 import { roundToHalf } from '../util/half';
 import { differingArrays, differingElements, f32, EXACT_COUNT } from './compare';
@@ -19,10 +19,19 @@ type Ctx = Parameters<Check['run']>[0];
 /**
  * Every variant on each [M, N, K, batch] case and transpose combination: C = 0.5·op(A)·op(B) (+ bias) + C0 with B
  * shared by every batch entry (stride 0), then beta 0 into an uninitialised output; results against the f64
- * reference and the variants bit-identical to one another. `half`: A holds values representable as halves, and each
- * variant also runs with A stored as an f16 tensor; all of those results must be bit-identical too. (Without transB
- * only: how B is read does not depend on A's storage, and the f16 matmul op refuses transB.)
+ * reference and the variants bit-identical to one another. `half`: A and B hold values representable as halves, and
+ * each variant also runs with both stored as f16 tensors (f16-mixed training's products) and, untransposed, with A
+ * alone as halves (half-precision activations; the f16-A op refuses transB, and A's loads are the same include in
+ * both); all of those results must be bit-identical too. The half twins skip the beta-0 run (see there) and run for
+ * HALF_TWINS only.
  */
+/**
+ * The variants whose f16-operand twins the half cases run: one per kernel source (the operand includes are the same
+ * index-based loads in every variant of a source; the others differ from these only in tile and slice constants).
+ * On a CPU adapter each pipeline takes seconds to build, and each twin is one per transpose pair.
+ */
+const HALF_TWINS: readonly MatmulVariant[] = ['simple', 'reg128', 'reg128v4'];
+
 async function variantCases(
   { gpu, expect }: Ctx,
   rng: Rng,
@@ -33,22 +42,40 @@ async function variantCases(
 ): Promise<void> {
   for (const [M, N, K, batch] of cases) {
     for (const transA of [false, true]) {
-      for (const transB of half ? [false] : [false, true]) {
+      for (const transB of [false, true]) {
         const outs: Float32Array[] = [];
         const normals = f32(rng.normals(batch * M * K, scale));
         const A = half ? Float64Array.from(roundToHalf(normals)) : normals;
-        const B = f32(rng.normals(K * N, scale));
+        const B = half
+          ? Float64Array.from(roundToHalf(f32(rng.normals(K * N, scale))))
+          : f32(rng.normals(K * N, scale));
         const bias = withBias ? f32(rng.normals(N)) : null;
         const C0 = f32(rng.normals(batch * M * N));
         const label = `[${batch}×]${M}×${N}×${K} tA=${+transA} tB=${+transB}`;
+        const storages = !half
+          ? [[false, false]]
+          : transA || transB
+            ? [
+                [false, false],
+                [true, true],
+              ]
+            : [
+                [false, false],
+                [true, false],
+                [true, true],
+              ];
         const runs = variantsFor(gpu, { M, N, K, transA, transB }).flatMap((variant) =>
-          (half ? [false, true] : [false]).map((halfA) => ({ variant, halfA })),
+          (HALF_TWINS.includes(variant) ? storages : storages.slice(0, 1)).map(([halfA, halfB]) => ({
+            variant,
+            halfA: halfA!,
+            halfB: halfB!,
+          })),
         );
-        for (const { variant, halfA } of runs) {
-          const name = halfA ? `${variant} f16 A` : variant;
+        for (const { variant, halfA, halfB } of runs) {
+          const name = `${variant}${halfA ? ' f16 A' : ''}${halfB ? ' f16 B' : ''}`;
           await tidyAsync(async () => {
             const a = fromArray(gpu, A, [batch * M * K], halfA ? 'f16' : 'f32');
-            const b = fromArray(gpu, B, [K * N]);
+            const b = fromArray(gpu, B, [K * N], halfB ? 'f16' : 'f32');
             const bb = bias ? fromArray(gpu, bias, [N]) : null;
             const c = fromArray(gpu, C0, [batch * M * N]);
             launchMatmul(gpu, {
@@ -67,6 +94,7 @@ async function variantCases(
               beta: 1,
               variant,
               halfA,
+              halfB,
             });
             const ref = matmulRef(A, B, bias, { M, N, K, batch, transA, transB, broadcastB: true }, 0.5).map(
               (v, i) => v + C0[i]!,
@@ -74,7 +102,9 @@ async function variantCases(
             const got = await c.readF32();
             outs.push(got);
             expect(`${name} ${label}`, got, ref, TOL_REDUCE);
-            // Overwrite (beta 0) into an uninitialised output: no stale value may leak in.
+            // Overwrite (beta 0) into an uninitialised output: no stale value may leak in. (f32 operands only: how
+            // the output is stored does not depend on how the operands are read, and each run is a pipeline to build.)
+            if (halfA || halfB) return;
             const d = empty(gpu, [batch * M * N]);
             launchMatmul(gpu, {
               a: a.view,
@@ -89,6 +119,7 @@ async function variantCases(
               transB,
               variant,
               halfA,
+              halfB,
             });
             const ref0 = matmulRef(A, B, null, { M, N, K, batch, transA, transB, broadcastB: true });
             expect(`${name} beta 0 ${label}`, await d.readF32(), ref0, TOL_REDUCE);
@@ -141,11 +172,11 @@ const splitMatmulCheck: Check = {
   },
 };
 
-// Half-storage A: every variant's f16-A twin against the f32 kernel on the same (half-representable) values. Odd K
-// and odd batch strides put elements in both halves of a word at tile and slice edges; the second case lets the
-// vec4-load twin run; the third splits K.
+// Half storage: the f16-A and f16-A-and-B twins (HALF_TWINS) against every f32 variant on the same
+// (half-representable) values. Odd K, N and batch strides put elements in both halves of a word at tile and slice edges; the second case
+// lets the vec4-load twin run; the third splits K.
 const halfMatmulCheck: Check = {
-  name: 'matmul f16 A',
+  name: 'matmul f16 operands',
   kernels: ['matmul', 'colsum'],
   async run(ctx) {
     await variantCases(
@@ -159,7 +190,7 @@ const halfMatmulCheck: Check = {
       1,
       true,
     );
-    await variantCases(ctx, new Rng(14), [[9, 7, 2050, 1]], false, 2050 ** -0.25, true);
+    await variantCases(ctx, new Rng(14), [[9, 7, 2050, 1]], true, 2050 ** -0.25, true);
   },
 };
 

@@ -8,14 +8,15 @@ import { LossScaler } from '../optim/loss-scale';
 import { launchGuard, launchMuonMomentum, launchMuonUpdate, muonScale, newtonSchulz, nsStride } from '../optim/muon';
 import { adamwStepRef, muonMomentumRef, newtonSchulzRef } from '../reference/optim';
 import { l2NormRef } from '../reference/linalg';
-import { f32 } from './compare';
+import { roundToHalf } from '../util/half';
+import { differingElements, EXACT_COUNT, f32 } from './compare';
 import type { Check } from './harness';
 
 const STEPS = 4;
 
 const adamwCheck: Check = {
   name: 'adamw',
-  kernels: ['adamw', 'reduce_sum'],
+  kernels: ['adamw', 'adamw_half', 'reduce_sum'],
   async run({ gpu, expect }) {
     const rng = new Rng(11);
     // A flat buffer of 2-D (decayed) and 1-D (not decayed) tensors, each view starting on a 64-element boundary.
@@ -27,6 +28,9 @@ const adamwCheck: Check = {
       const p = fromArray(gpu, P, [n]);
       const m = fromArray(gpu, new Float64Array(n), [n]);
       const v = fromArray(gpu, new Float64Array(n), [n]);
+      // The twin that also writes the f16 weight copy (f16-mixed training) runs on its own buffers: the same bits.
+      const [p2, m2, v2] = [P, new Float64Array(n), new Float64Array(n)].map((x) => fromArray(gpu, x, [n]));
+      const copy = fromArray(gpu, new Float64Array(n), [n], 'f16');
       const Pr = Float64Array.from(P);
       const Mr = new Float64Array(n);
       const Vr = new Float64Array(n);
@@ -41,11 +45,8 @@ const adamwCheck: Check = {
           [split, n, 0],
         ] as const) {
           const sl = (t: typeof p) => t.slice(lo, [hi - lo]).view;
-          launchAdamW(gpu, {
-            param: sl(p),
+          const common = {
             grad: sl(g),
-            m: sl(m),
-            v: sl(v),
             n: hi - lo,
             step,
             lr: h.lr,
@@ -55,7 +56,10 @@ const adamwCheck: Check = {
             wd,
             gradNorm: norm.view,
             maxNorm: h.maxNorm,
-          });
+          };
+          launchAdamW(gpu, { ...common, param: sl(p), m: sl(m), v: sl(v) });
+          // The second range has an odd length: its last word of halves is padded.
+          launchAdamW(gpu, { ...common, param: sl(p2), m: sl(m2), v: sl(v2), half: sl(copy) });
         }
         const gn = l2NormRef([G]);
         expect(`step ${step}: global norm`, await norm.readF32(), [gn], { atol: 1e-5, rtol: 1e-5 });
@@ -66,6 +70,20 @@ const adamwCheck: Check = {
         expect(`step ${step}: params`, await p.readF32(), Pr, tol);
         expect(`step ${step}: first moment`, await m.readF32(), Mr, tol);
         expect(`step ${step}: second moment`, await v.readF32(), Vr, { atol: 1e-9, rtol: 1e-4 });
+        const got = await p.readF32();
+        const same = async (x: typeof p, y: typeof p) => differingElements(await x.readF32(), await y.readF32());
+        expect(
+          `step ${step}: adamw_half params, moments (bits)`,
+          [await same(p2, p), await same(m2, m), await same(v2, v)],
+          [0, 0, 0],
+          EXACT_COUNT,
+        );
+        expect(
+          `step ${step}: adamw_half f16 copy (bits)`,
+          [differingElements(await copy.readF32(), roundToHalf(got))],
+          [0],
+          EXACT_COUNT,
+        );
       }
     });
   },

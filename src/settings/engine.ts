@@ -17,6 +17,7 @@ export function trainSettings(t: TrainingSettings, steps: number): TrainSettings
     evalWindows: t.evalWindows,
     seed: t.seed,
     ...(t.halfActivations ? { halfActivations: true } : {}),
+    ...(t.precision === 'f16-mixed' ? { precision: 'f16-mixed' as const } : {}),
     schedule: { kind: t.schedule, lr: t.lr, warmup: t.warmup, minLr: t.minLr ?? t.lr / 10 },
     optimizer: optimizerConfig(t.optimizer, t.optimizer === 'muon' ? { muon: { lr: t.muonLr } } : {}),
   };

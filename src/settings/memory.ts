@@ -2,6 +2,7 @@
 // adapter's limits): parameters, gradients and optimizer state of the n-block model, the activations one micro-batch
 // keeps for backward, and the head's chunk of logits. Pure: the page computes it as the form changes.
 
+import type { Precision } from '../gpu/capabilities';
 import type { OptimizerKind } from '../optim/optimizer';
 
 /** The reference's facts the estimate needs (ReferenceInfo has them). */
@@ -15,6 +16,7 @@ export interface ModelFacts {
 export interface MemoryEstimate {
   /** Parameters of the n-block model. */
   paramCount: number;
+  /** Their bytes: the f32 values and, for f16-mixed, the f16 copies. */
   params: number;
   grads: number;
   optimizer: number;
@@ -29,15 +31,24 @@ const HEAD_CHUNK_BYTES = 128 * 2 ** 20;
 /** Bytes, estimated (activations to within the temporaries of one block, which come and go). */
 export function memoryEstimate(
   m: ModelFacts,
-  s: { n: number; batch: number; ctx: number; optimizer: OptimizerKind; halfActivations: boolean },
+  s: {
+    n: number;
+    batch: number;
+    ctx: number;
+    optimizer: OptimizerKind;
+    halfActivations: boolean;
+    precision?: Precision;
+  },
 ): MemoryEstimate {
   const paramCount = m.otherParams + s.n * m.blockParams;
-  const params = 4 * paramCount;
+  const mixed = s.precision === 'f16-mixed';
+  // f16-mixed keeps an f16 copy of every parameter beside its f32 master (Model.halfBanks).
+  const params = (mixed ? 6 : 4) * paramCount;
   const grads = 4 * paramCount;
   // AdamW: two f32 moments per parameter; Muon keeps one momentum for the hidden matrices and AdamW's two for the rest.
   const optimizer = (s.optimizer === 'adamw' ? 8 : 6) * paramCount;
-  // f16 activations halve the matmul inputs backward keeps, about half of what a block saves.
-  const activations = s.batch * s.ctx * s.n * m.savedPerToken * (s.halfActivations ? 3 : 4);
+  // f16 activations (also f16-mixed's) halve the matmul inputs backward keeps, about half of what a block saves.
+  const activations = s.batch * s.ctx * s.n * m.savedPerToken * (s.halfActivations || mixed ? 3 : 4);
   const tokens = s.batch * s.ctx;
   const head = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4) * 2;
   return {

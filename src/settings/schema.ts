@@ -32,6 +32,8 @@ export interface TrainingSettings {
   seed: number;
   /** Keep the activations backward reads at the blocks' matmul inputs as f16. */
   halfActivations: boolean;
+  /** fp32, or f16-mixed (f32 masters, f16 matmul operands, f32 accumulation, dynamic loss scaling). */
+  precision: 'fp32' | 'f16-mixed';
   /** Snapshot every this many updates (0: at round ends and on pause only). */
   checkpointEvery: number;
   /** User peak in TFLOP/s for MFU; null = the device table or the measured roofline. */
@@ -158,6 +160,12 @@ export const TRAINING_FIELDS: Record<keyof TrainingSettings, FieldSpec> = {
     help: 'Keep the activations backward reads at the matmul inputs as f16: less GPU memory per token, so a larger batch fits; weights, gradients, optimizer and validation stay f32 (loss moves by ~1e-4 relative)',
     kind: { type: 'bool' },
   },
+  precision: {
+    label: 'precision',
+    flag: 'precision',
+    help: "fp32, or f16-mixed: f32 master weights, moments and validation; the blocks' matmuls take f16 weight copies (rewritten by the optimizer at each update) and f16 activations and output gradients, accumulating in f32; norms, softmax, attention, cross-entropy and the head stay f32; dynamic loss scaling (from 2^16) guards the half gradients. The products still run on the FP32 kernels (halves widened exactly; no tensor-core kernel in the step yet) and the roundings are passes of their own, so it is no faster than fp32 yet; it saves f16 activations' memory and costs 2 bytes per parameter for the copies",
+    kind: { type: 'choice', values: ['fp32', 'f16-mixed'] },
+  },
   checkpointEvery: {
     label: 'snapshot every',
     flag: 'checkpoint-every',
@@ -241,6 +249,7 @@ export function defaultRunSettings(ctx: SettingsContext = {}): RunSettings {
     evalWindows: windows,
     seed: 1,
     halfActivations: false,
+    precision: 'fp32',
     checkpointEvery: 50,
     peakTflops: null,
   };

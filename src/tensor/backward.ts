@@ -15,6 +15,7 @@ import { headCrossEntropyBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
+import { launchToHalf } from './ops/cast';
 import { empty } from './tensor';
 
 /** Beta for a matmul writing into a slot's tensor: 1 adds, 0 writes over it. */
@@ -22,7 +23,9 @@ const beta = (accumulate: boolean): number => (accumulate ? 1 : 0);
 
 export const backwardRules: BackwardTable = {
   // C = α·op(A)·op(B) + bias + R:  d op(A) = α·G·op(B)ᵀ,  d op(B) = α·op(A)ᵀ·G,  dbias = Σ_rows G,  dR = G
-  // (an f16 A is read as halves; its gradient dA is f32, like every gradient)
+  // (f16 operands are read as halves; their gradients are f32, like every gradient). An f16 B is f16-mixed training's
+  // weight copy: there G is rounded to halves for both products (the operands a tensor-core product takes), while the
+  // bias gradient sums the f32 G.
   matmul(node, [g], gIn) {
     if (!g) return;
     const { transA, transB, alpha, batch, M, N, K, bias, residual } = node.attrs;
@@ -33,11 +36,18 @@ export const backwardRules: BackwardTable = {
     const gpu = g.gpu;
     const bBatched = b.shape.length > 2;
     const sB = bBatched ? K * N : 0;
+    const halfA = a.dtype === 'f16';
+    const halfB = b.dtype === 'f16';
+    // G as the products read it: f32, or rounded to halves beside an f16 B (freed after the last product).
+    const gh = halfB && (dA || dB) ? empty(gpu, g.shape, 'f16') : null;
+    if (gh) launchToHalf(gpu, g.view, gh.view, g.size);
+    const gv = gh ? gh.view : g.view;
+    const halfG = !!gh;
     if (dA) {
       const { t, accumulate } = dA.out();
       if (!transA)
         launchMatmul(gpu, {
-          a: g.view,
+          a: gv,
           b: b.view,
           c: t.view,
           M,
@@ -49,11 +59,13 @@ export const backwardRules: BackwardTable = {
           transB: !transB,
           alpha,
           beta: beta(accumulate),
+          halfA: halfG,
+          halfB,
         });
       else
         launchMatmul(gpu, {
           a: b.view,
-          b: g.view,
+          b: gv,
           c: t.view,
           M: K,
           N: M,
@@ -65,6 +77,8 @@ export const backwardRules: BackwardTable = {
           transB: true,
           alpha,
           beta: beta(accumulate),
+          halfA: halfB,
+          halfB: halfG,
         });
     }
     // db = Σ_rows g: recorded by dB's product (beside its split-K sum where it has one), else on its own.
@@ -84,7 +98,7 @@ export const backwardRules: BackwardTable = {
       if (!transB)
         launchMatmul(gpu, {
           a: a.view,
-          b: g.view,
+          b: gv,
           c: t.view,
           M: K,
           N,
@@ -95,16 +109,17 @@ export const backwardRules: BackwardTable = {
           transA: !transA,
           alpha,
           beta: beta(accumulate),
-          halfA: a.dtype === 'f16',
+          halfA,
+          halfB: halfG,
           alsoColsum: biasSum,
         });
-      else if (a.dtype === 'f16') {
+      else if (halfA) {
         // dB = Gᵀ·A would take the f16 A as the kernel's B, which reads only f32: form Aᵀ·G [K, N] with A as the
         // kernel's A (halves), then transpose it into dB [N, K]. (plan() allows this for a 2-D B and untransposed A.)
         const tmp = empty(gpu, [K, N]);
         launchMatmul(gpu, {
           a: a.view,
-          b: g.view,
+          b: gv,
           c: tmp.view,
           M: K,
           N,
@@ -112,13 +127,14 @@ export const backwardRules: BackwardTable = {
           transA: true,
           alpha,
           halfA: true,
+          halfB: halfG,
           alsoColsum: biasSum,
         });
         launchTranspose(gpu, tmp.view, t.view, K, N, accumulate);
         tmp.dispose();
       } else
         launchMatmul(gpu, {
-          a: g.view,
+          a: gv,
           b: a.view,
           c: t.view,
           M: N,
@@ -131,9 +147,11 @@ export const backwardRules: BackwardTable = {
           transB: transA,
           alpha,
           beta: beta(accumulate),
+          halfA: halfG,
           alsoColsum: biasSum,
         });
     } else if (biasSum) launchColsums(gpu, [biasSum]);
+    gh?.dispose();
     if (dR) pass(dR, g); // last: once moved, g is dR's gradient and later rules add into it
   },
 

@@ -4,6 +4,7 @@
 // A non-finite loss or gradient norm trips the optimizer's GPU-side guard (no update is applied from then on) and
 // halts the run when its readback arrives, reporting the step.
 
+import type { Precision } from '../gpu/capabilities';
 import { sampleBatch } from '../io/corpus';
 import type { Model } from '../model/model';
 import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
@@ -44,7 +45,18 @@ export interface TrainSettings {
    * gradients need; with f32 ones it changes no bit (scales are powers of two). Absent or null: none.
    */
   lossScale?: LossScaleConfig | null;
+  /**
+   * `f16-mixed`: f32 master weights and optimizer state, the blocks' weight matrices multiplied as f16 copies the
+   * optimizer rewrites at each update, the activations the matmuls take and the output gradients of their backward
+   * products as halves, f32 accumulation; norms, softmax, attention, cross-entropy, reductions and the head stay f32,
+   * and so does evaluation (on the masters). Implies halfActivations and, unless lossScale is given, dynamic loss
+   * scaling with MIXED_LOSS_SCALE. Absent: fp32.
+   */
+  precision?: Precision;
 }
+
+/** The loss scaling f16-mixed runs get unless they set their own: PyTorch GradScaler's start and growth interval. */
+export const MIXED_LOSS_SCALE: LossScaleConfig = { init: 2 ** 16, interval: 2000 };
 
 export interface StepMetrics {
   type: 'step';
@@ -106,8 +118,10 @@ export class Trainer {
   private readonly rng: Rng;
   /** [1] = 1/accum (times the loss scale): the backward seed that averages the micro-batches' gradients. */
   private readonly gradSeed: Tensor;
-  /** Dynamic loss scaling (TrainSettings.lossScale), or null. */
+  /** Dynamic loss scaling (TrainSettings.lossScale, or f16-mixed's default), or null. */
   readonly scaler: LossScaler | null;
+  /** The step runs in f16-mixed precision (TrainSettings.precision). */
+  readonly mixed: boolean;
   /** Where training stands (the optimizer keeps its own count and birth steps; savedPosition() joins them). */
   position: Omit<TrainerPosition, 'optimizerStep' | 'optimizerBorn'>;
   private lastResolved = 0;
@@ -127,9 +141,13 @@ export class Trainer {
     // The settings schema checked what the user set; the schedule's own precondition guards its arithmetic.
     validateSchedule({ ...settings.schedule, total: settings.steps });
     this.schedule = { ...settings.schedule, total: settings.steps };
+    this.mixed = settings.precision === 'f16-mixed';
+    // The f16 copies exist before the optimizer, which rewrites them at each update.
+    if (this.mixed) model.enableHalfWeights();
     this.optimizer = new Optimizer(model, settings.optimizer);
     this.rng = new Rng(settings.seed);
-    this.scaler = settings.lossScale ? new LossScaler(model.gpu, settings.lossScale, settings.accum) : null;
+    const scaling = settings.lossScale ?? (this.mixed ? MIXED_LOSS_SCALE : null);
+    this.scaler = scaling ? new LossScaler(model.gpu, scaling, settings.accum) : null;
     this.gradSeed = this.scaler?.seed ?? fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
     this.position = { step: 0, rngState: this.rng.state, elapsedSec: 0, lastValLoss: null };
@@ -151,6 +169,8 @@ export class Trainer {
       this.scaler.restore(lossScale);
     } else if (lossScale) throw new Error('this snapshot was saved with loss scaling; resume it with the same');
     this.rng.setState(p.rngState);
+    // The masters were restored after the copies were made: round them again.
+    this.model.refreshHalfWeights();
     this.optimizer.step = optimizerStep;
     this.optimizer.born = optimizerBorn ?? {};
     this.position = position;
@@ -179,7 +199,8 @@ export class Trainer {
     gpu.clear(lossSum.view);
     for (let k = 0; k < accum; k++) {
       const { inputs, targets } = sampleBatch(this.data.train, B, T, this.rng);
-      const loss = this.model.loss(inputs, targets, B, T, this.gradSeed, this.settings.halfActivations);
+      const half = this.mixed || !!this.settings.halfActivations;
+      const loss = this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
       accumulate(lossSum, loss, 1 / accum);
       // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
       backward(loss, this.gradSeed);

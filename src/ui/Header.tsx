@@ -34,10 +34,14 @@ function Adapter() {
  */
 function PrecisionInfo() {
   const adapter = useApp((s) => s.gpu.adapter);
+  // The run's setting (locked while a run goes): what the next or current run trains in.
+  const precision = useApp((s) => s.settings.precision);
   if (!adapter) return null;
   const tc = adapter.capabilities.tensorCores;
   const title = [
-    `Training precision: ${adapter.precision} (f32 weights, optimizer state, activations and matmuls).`,
+    precision === 'f16-mixed'
+      ? "Training precision: f16-mixed (f32 master weights and optimizer state; the blocks' matmuls on f16 weight copies, activations and gradients, accumulated in f32 by the FP32 kernels; dynamic loss scaling)."
+      : 'Training precision: fp32 (f32 weights, optimizer state, activations and matmuls).',
     `This adapter: ${adapter.capabilityLine}.`,
     tc ? 'Tensor cores are there; no training kernel uses them yet.' : '',
     adapter.unlock ? `To unlock tensor cores: ${adapter.unlock}.` : '',
@@ -45,8 +49,8 @@ function PrecisionInfo() {
     .filter(Boolean)
     .join('\n');
   return (
-    <span className="precision" data-testid="precision" data-precision={adapter.precision} title={title}>
-      <span className="chip">{adapter.precision}</span>
+    <span className="precision" data-testid="precision" data-precision={precision} title={title}>
+      <span className="chip">{precision}</span>
       {tc ? (
         <span className="chip dim" data-testid="tensor-cores">
           tensor cores: {describeConfig(tc)}, unused

@@ -112,6 +112,7 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
     ctx: Math.max(1, s.ctx || 1),
     optimizer: s.optimizer,
     halfActivations: s.halfActivations,
+    precision: s.precision,
   });
   const widest = Math.max(1, s.batch || 1) * Math.max(1, s.ctx || 1) * r.widestActivation * 4;
   const over = adapter && widest > adapter.maxStorageBufferBindingSize;
@@ -121,8 +122,10 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
       <span className="muted">
         planned run (n={n}, batch {s.batch} × ctx {s.ctx}):{' '}
       </span>
-      params {fmtBytes(m.params)} + gradients {fmtBytes(m.grads)} + optimizer {fmtBytes(m.optimizer)} + activations ≈{' '}
-      {fmtBytes(m.activations)} + head {fmtBytes(m.head)} ≈ <b>{fmtBytes(m.total)}</b>
+      params {fmtBytes(m.params)}
+      {s.precision === 'f16-mixed' ? ' (with f16 copies)' : ''} + gradients {fmtBytes(m.grads)} + optimizer{' '}
+      {fmtBytes(m.optimizer)} + activations ≈ {fmtBytes(m.activations)} + head {fmtBytes(m.head)} ≈{' '}
+      <b>{fmtBytes(m.total)}</b>
       {adapter && (
         <span className={over ? 'warn' : 'muted'}>
           {' '}

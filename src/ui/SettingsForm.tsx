@@ -96,6 +96,18 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         disabled={locked}
         onChange={(schedule) => set({ schedule })}
       />
+      <SelectField
+        label="precision"
+        testId="setting-precision"
+        title={RUN_FIELDS.precision.help}
+        value={settings.precision}
+        options={[
+          ['fp32', 'fp32'],
+          ['f16-mixed', 'f16-mixed'],
+        ]}
+        disabled={locked}
+        onChange={(precision) => set({ precision })}
+      />
       {num('lr')}
       {settings.schedule === 'cosine' && (
         <NumberField

@@ -219,7 +219,6 @@ export class Engine {
         maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
         maxBufferSize: gpu.limits.maxBufferSize,
         timestamps: gpu.hasTimestamps,
-        precision: 'fp32',
         capabilities: gpu.capabilities,
         capabilityLine: describeCapabilities(gpu.capabilities),
         unlock: unlockHint(gpu.capabilities, {

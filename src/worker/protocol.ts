@@ -1,7 +1,7 @@
 // The one typed boundary between the UI thread and the worker that owns the GPU (DESIGN.md house style 7): commands go
 // in, events come out. Everything here is structured-clone safe (plain objects, typed arrays, File/Blob).
 
-import type { Capabilities, Precision } from '../gpu/capabilities';
+import type { Capabilities } from '../gpu/capabilities';
 import type { AttentionReport } from '../inheritune/analyze';
 import type { GrowMode, RoundResult, RunReport } from '../inheritune/rounds';
 import type { DemoSettings } from '../settings/demo';
@@ -41,8 +41,6 @@ export interface AdapterInfo {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
   timestamps: boolean;
-  /** The precision training runs in. */
-  precision: Precision;
   /** shader-f16, subgroups, subgroup-matrix configs (gpu/capabilities.ts), and the same in one line. */
   capabilities: Capabilities;
   capabilityLine: string;

@@ -61,6 +61,12 @@ describe('the app in Chromium', () => {
     expect(await precision.getAttribute('data-precision')).toBe('fp32');
     expect(await precision.getAttribute('title')).toMatch(/This adapter: no shader-f16; no subgroup matrices/);
     expect(await page.getByTestId('tensor-cores').count()).toBe(0);
+    // The precision field drives it (f16-mixed runs on this adapter too: halves packed in u32 words), and back.
+    await page.getByTestId('setting-precision').selectOption('f16-mixed');
+    await page.waitForSelector('[data-testid="precision"][data-precision="f16-mixed"]');
+    expect(await precision.getAttribute('title')).toMatch(/^Training precision: f16-mixed \(f32 master weights/);
+    await page.getByTestId('setting-precision').selectOption('fp32');
+    await page.waitForSelector('[data-testid="precision"][data-precision="fp32"]');
     // Settings first, so the automatic analysis already uses the small context.
     await fillSettings(page, {
       ctx: '16',

@@ -25,7 +25,18 @@ export interface DebugTolerance {
  * Runs the debug batch through `model` (logits, then loss and backward, with f16 activations if `half`) and checks
  * everything debug.json records; logs what was found under `tag`.
  */
-export async function expectDebugState(model: Model, dbg: Debug, tol: DebugTolerance, half: boolean, tag: string) {
+/**
+ * `half`: f16 activations; `mixed`: also the blocks' weight matrices as f16 copies and the backward products' output
+ * gradients as halves (f16-mixed training's step, without loss scaling).
+ */
+export async function expectDebugState(
+  model: Model,
+  dbg: Debug,
+  tol: DebugTolerance,
+  half: boolean,
+  tag: string,
+  mixed = false,
+) {
   const B = dbg.x.length;
   const T = dbg.x[0]!.length;
   const x = Int32Array.from(dbg.x.flat());
@@ -35,7 +46,8 @@ export async function expectDebugState(model: Model, dbg: Debug, tol: DebugToler
   dbg.logits_idx.forEach((i, k) => {
     worstLogit = Math.max(worstLogit, Math.abs(logits[i]! - dbg.logits_val[k]!));
   });
-  const loss = model.loss(x, y, B, T, undefined, half);
+  if (mixed) model.enableHalfWeights();
+  const loss = model.loss(x, y, B, T, undefined, half || mixed, mixed);
   backward(loss);
   const got = (await loss.readF32())[0]!;
   loss.dispose();

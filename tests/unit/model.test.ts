@@ -33,13 +33,13 @@ describe('GPT-2 parameters', () => {
     expect(gpt2Init(cfg, 1).get('wpe.weight')).toEqual(p.get('wpe.weight'));
   });
 
-  it('packs parameters into banks within the binding limit, decayed tensors first, 64-aligned', () => {
+  it('packs parameters into banks within the binding limit, decayed tensors first, 128-aligned', () => {
     const specs = paramSpecs(gpt2Config({ vocabSize: 100, positions: 16, width: 8, layers: 3, heads: 2 }));
     const layout = paramLayout(specs, 1024);
     expect(layout.bankSizes.length).toBeGreaterThan(1);
     expect(layout.bankSizes.every((n) => n <= 1024)).toBe(true);
     for (const s of layout.slots) {
-      expect(s.offset % 64).toBe(0);
+      expect(s.offset % 128).toBe(0);
       const end = layout.decayEnds[s.bank]!;
       expect(s.decay ? s.offset + s.size <= end : s.offset >= end, s.name).toBe(true);
     }

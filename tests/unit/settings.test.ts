@@ -19,6 +19,7 @@ import {
   type RunSettings,
   type SettingsContext,
 } from '../../src/settings/schema';
+import { memoryEstimate } from '../../src/settings/memory';
 import { memoryStore } from '../../src/train/memory-store';
 import { runErrors } from '../../src/ui/validate';
 import { Engine } from '../../src/worker/engine';
@@ -93,6 +94,7 @@ const BAD: [string, Partial<RunSettings>, keyof RunSettings, RegExp][] = [
   ['seed', { seed: -1 }, 'seed', /^seed must be a whole number from 0 to 2147483647, got -1$/],
   ['snapshots', { checkpointEvery: -1 }, 'checkpointEvery', /^snapshot every must be a whole number ≥ 0, got -1$/],
   ['peak', { peakTflops: -5 }, 'peakTflops', /^peak TFLOP\/s must be a positive number, got -5$/],
+  ['precision', { precision: 'bf16' as never }, 'precision', /^precision must be fp32 or f16-mixed, got "bf16"$/],
 ];
 
 /** The CLI flags of a settings object (booleans when set, nullables when given). */
@@ -203,4 +205,22 @@ describe('one settings schema for the page, the worker and the CLI', () => {
     },
     120_000,
   );
+});
+
+describe('the memory estimate', () => {
+  it('counts f16-mixed: an f16 copy of every parameter, f16 activations', () => {
+    const facts = { blockParams: 1000, otherParams: 500, savedPerToken: 10, vocab: 256 };
+    const plan = { n: 2, batch: 4, ctx: 8, optimizer: 'adamw' as const, halfActivations: false };
+    const fp32 = memoryEstimate(facts, { ...plan, precision: 'fp32' });
+    const mixed = memoryEstimate(facts, { ...plan, precision: 'f16-mixed' });
+    const half = memoryEstimate(facts, { ...plan, halfActivations: true });
+    expect(fp32.paramCount).toBe(2500);
+    expect(fp32.params).toBe(4 * 2500);
+    expect(mixed.params).toBe(6 * 2500);
+    expect(fp32.activations).toBe(4 * 8 * 2 * 10 * 4);
+    expect(mixed.activations).toBe(half.activations);
+    expect(mixed.activations).toBe((3 / 4) * fp32.activations);
+    expect(mixed.total - fp32.total).toBe(2 * 2500 - fp32.activations / 4);
+    expect([mixed.grads, mixed.optimizer, mixed.head]).toEqual([fp32.grads, fp32.optimizer, fp32.head]);
+  });
 });

@@ -17,6 +17,7 @@ import { directoryStore } from '../../src/train/node-store';
 import { memoryStore } from '../../src/train/memory-store';
 import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../../src/train/snapshot';
 import { lossScaleConfig } from '../../src/optim/loss-scale';
+import { roundToHalf } from '../../src/util/half';
 import { Trainer, type StepMetrics, type TrainEvent, type TrainSettings } from '../../src/train/trainer';
 import { getGpu } from './gpu';
 
@@ -97,13 +98,14 @@ describe('training a tiny GPT-2 from scratch', () => {
 });
 
 describe('snapshot and resume', () => {
-  for (const [kind, half, scaled] of [
-    ['adamw', false, false],
-    ['muon', false, false],
-    ['adamw', true, false],
-    ['adamw', false, true],
+  for (const [kind, half, scaled, mixed] of [
+    ['adamw', false, false, false],
+    ['muon', false, false, false],
+    ['adamw', true, false, false],
+    ['adamw', false, true, false],
+    ['muon', false, false, true],
   ] as const) {
-    it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''}${scaled ? ', dynamic loss scaling' : ''})`, async () => {
+    it(`resumes bit for bit: 3 + 3 updates equal 6 uninterrupted (${kind}, 2 micro-batches${half ? ', f16 activations' : ''}${scaled ? ', dynamic loss scaling' : ''}${mixed ? ', f16-mixed' : ''})`, async () => {
       const gpu = await getGpu();
       const data = await compactCorpus();
       const cfg = gpt2Config({ vocabSize: data.V, positions: 32, width: 16, layers: 2, heads: 2 });
@@ -118,12 +120,18 @@ describe('snapshot and resume', () => {
           schedule: { kind: 'd2z', lr: 5e-3, warmup: 1 },
         }),
         halfActivations: half,
-        // The scale doubles every 2 clean updates: the resumed run must carry its count and scale over.
+        // The scale doubles every 2 clean updates: the resumed run must carry its count and scale over. (f16-mixed
+        // brings its own scaler: its f16 weight copies must come back from the restored masters.)
         lossScale: scaled ? { init: 2 ** 4, interval: 2 } : null,
+        precision: mixed ? ('f16-mixed' as const) : ('fp32' as const),
       };
       const lossesOf = (ev: TrainEvent[]) =>
         ev.flatMap((e) =>
-          e.type === 'step' ? [e.loss, ...(scaled ? [e.lossScale!] : [])] : e.type === 'eval' ? [e.valLoss] : [],
+          e.type === 'step'
+            ? [e.loss, ...(scaled || mixed ? [e.lossScale!] : [])]
+            : e.type === 'eval'
+              ? [e.valLoss]
+              : [],
         );
 
       const model = await newModel(cfg);
@@ -150,6 +158,7 @@ describe('snapshot and resume', () => {
         const second = await restoreTrainer(gpu, snap, data, null);
         await snap.close();
         expect(second.settings.halfActivations).toBe(half); // the snapshot carries it
+        expect(second.mixed).toBe(mixed); // and the precision
         expect((await second.run((e) => got.push(e))).status).toBe('done');
         expect(lossesOf(got)).toEqual(lossesOf(ref));
         const params = await second.model.toHost();
@@ -285,6 +294,97 @@ describe('dynamic loss scaling', () => {
       min: 1,
       max: 2 ** 24,
     });
+  });
+});
+
+describe('f16-mixed precision', () => {
+  const mixedSettings = (kind: OptimizerKind, over: Partial<TrainSettings> = {}) =>
+    settings(kind, { steps: 10, batch: 4, ctx: 16, precision: 'f16-mixed', ...over });
+  const cfgOf = (V: number) => gpt2Config({ vocabSize: V, positions: 32, width: 16, layers: 2, heads: 2 });
+  /** Every f16 weight copy equals its master rounded to halves (the optimizer keeps them current). */
+  async function expectCopiesCurrent(model: Model): Promise<void> {
+    expect(model.halfBanks?.length).toBe(model.banks.length);
+    for (const [i, h] of model.halfBanks!.entries())
+      expect(await h.readF32(), `bank ${i}`).toEqual(roundToHalf(await model.banks[i]!.readF32()));
+  }
+
+  for (const kind of ['adamw', 'muon'] as const)
+    it(`trains like fp32 on f16 weight copies and activations, loss scaled from 2^16 (${kind})`, async () => {
+      const data = await compactCorpus();
+      const runOf = async (precision: 'fp32' | 'f16-mixed') => {
+        const model = await newModel(cfgOf(data.V));
+        const trainer = new Trainer(model, data, mixedSettings(kind, { precision }));
+        const steps: StepMetrics[] = [];
+        try {
+          const out = await trainer.run((e) => e.type === 'step' && steps.push(e));
+          expect(out.status).toBe('done');
+          if (precision === 'f16-mixed') await expectCopiesCurrent(model);
+          else expect(model.halfBanks).toBeNull(); // fp32 allocates no copies
+          return { steps, valLoss: out.valLoss! };
+        } finally {
+          trainer.dispose();
+          model.dispose();
+        }
+      };
+      const fp32 = await runOf('fp32');
+      const mixed = await runOf('f16-mixed');
+      const gap = Math.max(...mixed.steps.map((s, i) => Math.abs(s.loss - fp32.steps[i]!.loss)));
+      console.log(
+        `${kind}: f16-mixed vs fp32 over 10 updates: largest train-loss gap ${gap.toExponential(2)}; val loss ` +
+          `${mixed.valLoss.toFixed(4)} vs ${fp32.valLoss.toFixed(4)}`,
+      );
+      expect(mixed.steps.every((s) => !s.skipped && s.lossScale === 2 ** 16)).toBe(true); // MIXED_LOSS_SCALE
+      expect(fp32.steps.every((s) => s.lossScale === undefined)).toBe(true);
+      // The products really ran on halves (the losses differ from the second update on), and stay close.
+      expect(mixed.steps[0]!.loss).toBeCloseTo(fp32.steps[0]!.loss, 2);
+      expect(gap).toBeGreaterThan(0);
+      expect(gap).toBeLessThan(0.02);
+      expect(Math.abs(mixed.valLoss - fp32.valLoss)).toBeLessThan(0.02);
+    });
+
+  it('skips an update whose f16 output gradients overflow (a scale fp32 takes), halving the scale; nothing moves', async () => {
+    const data = await compactCorpus();
+    // 2^26 times these gradients is far from f32's range but past f16's 65504 once rounded to halves.
+    const lossScale = { init: 2 ** 26, max: 2 ** 26, interval: 1000 };
+    const runOf = async (precision: 'fp32' | 'f16-mixed') => {
+      const model = await newModel(cfgOf(data.V));
+      const initial = await model.toHost();
+      const trainer = new Trainer(model, data, mixedSettings('adamw', { precision, lossScale, steps: 16 }));
+      const steps: StepMetrics[] = [];
+      try {
+        await trainer.run((e) => e.type === 'step' && steps.push(e), { until: 1 });
+        const after = await model.toHost();
+        const untouched = [...initial].every(([name, v]) => after.get(name)!.every((x, i) => x === v[i]));
+        if (precision === 'f16-mixed') await expectCopiesCurrent(model);
+        const out = await trainer.run((e) => e.type === 'step' && steps.push(e));
+        expect(out.status).toBe('done');
+        if (precision === 'f16-mixed') await expectCopiesCurrent(model);
+        return { steps, untouched };
+      } finally {
+        trainer.dispose();
+        model.dispose();
+      }
+    };
+    const fp32 = await runOf('fp32');
+    expect(fp32.steps.every((s) => !s.skipped)).toBe(true);
+    expect(fp32.untouched).toBe(false);
+    const mixed = await runOf('f16-mixed');
+    expect(mixed.steps[0]).toMatchObject({ skipped: true, lossScale: 2 ** 25 });
+    expect(mixed.untouched).toBe(true);
+    const skipped = mixed.steps.filter((s) => s.skipped).length;
+    // Each skip halved the scale, a clean update kept it (the interval is never reached); the skips come first (the
+    // edge may be met again later, under the same rule), and a clean update has a finite gradient norm.
+    const scales = mixed.steps.map((s) => s.lossScale);
+    expect(scales).toEqual(
+      mixed.steps.map((_, i) => 2 ** (26 - mixed.steps.slice(0, i + 1).filter((s) => s.skipped).length)),
+    );
+    expect(mixed.steps.filter((s) => !s.skipped).every((s) => Number.isFinite(s.gradNorm))).toBe(true);
+    expect(mixed.steps.at(-1)!.skipped).toBe(false);
+    expect(mixed.steps.at(-1)!.lossScale).toBe(2 ** (26 - skipped));
+    expect(skipped).toBeLessThan(16);
+    console.log(
+      `f16-mixed at 2^26: ${skipped} updates skipped (${mixed.steps.map((s) => (s.skipped ? 'x' : '.')).join('')}), trained on at 2^${26 - skipped}; fp32 skipped none`,
+    );
   });
 });
 

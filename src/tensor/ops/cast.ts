@@ -3,6 +3,7 @@
 
 import toHalfSrc from '../../../shaders/to_half.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
+import type { BufferView, Gpu } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, dispatchElements } from './launch';
@@ -14,6 +15,11 @@ export const TO_HALF: KernelSpec = {
   uniforms: [['n', 'u32']],
 };
 
+/** n f32 values of x rounded into the halves of y (not recorded: for backward rules and the optimizer). */
+export function launchToHalf(gpu: Gpu, x: BufferView, y: BufferView, n: number): void {
+  dispatchElements(gpu, TO_HALF, [x, y], { n }, Math.ceil(n / 2));
+}
+
 /**
  * x rounded to halves (ties to even; past ±65504 → ±infinity, so an overflow trips the step guard rather than hiding).
  * Its gradient passes through unchanged (rounding is treated as the identity, as mixed-precision training does).
@@ -21,7 +27,7 @@ export const TO_HALF: KernelSpec = {
 export function toHalf(x: Tensor): Tensor {
   assertF32(x, 'toHalf');
   const y = empty(x.gpu, x.shape, 'f16');
-  dispatchElements(x.gpu, TO_HALF, [x.view, y.view], { n: x.size }, Math.ceil(x.size / 2));
+  launchToHalf(x.gpu, x.view, y.view, x.size);
   tape.record('toHalf', [x], [y], {});
   return y;
 }

@@ -1,5 +1,5 @@
-// The matmul kernels: six bit-identical variants (tiling, vec4 loads, K-slice depth), each built with an f32 or f16
-// operand A and with one of four output epilogues; which variants a device and a shape can run.
+// The matmul kernels: six bit-identical variants (tiling, vec4 loads, K-slice depth), each built with f32 or f16
+// operands A and B and with one of four output epilogues; which variants a device and a shape can run.
 
 import src from '../../../../shaders/matmul.wgsl?raw';
 import simpleSrc from '../../../../shaders/matmul_simple.wgsl?raw';
@@ -80,19 +80,20 @@ function swapInclude(source: string, from: RegExp, to: string, what: string): st
 }
 
 /**
- * Every variant's kernel with A as f32 or as halves (an f16 tensor: the same kernel with A's include swapped, the
- * product bit-identical to the f32 kernel's on the widened values) and with each epilogue: built once when the module
- * loads (a missing include line fails at once, not at some later dispatch), looked up per dispatch without building a
- * key, and the same source string each time for the pipeline cache.
+ * Every variant's kernel with A and B each as f32 or as halves (an f16 tensor: the same kernel with the operand's
+ * include swapped, the product bit-identical to the f32 kernel's on the widened values) and with each epilogue: built
+ * once when the module loads (a missing include line fails at once, not at some later dispatch), looked up per
+ * dispatch without building a key, and the same source string each time for the pipeline cache.
  */
 const KERNELS = Object.fromEntries(
   MATMUL_VARIANTS.map((v) => {
     const base = SPECS[v].spec;
     const what = `the ${v} kernel`;
-    const byA = [false, true].map((halfA) => {
-      const a = halfA
-        ? swapInclude(base.source, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', what)
-        : base.source;
+    const byOperands = [0, 1, 2, 3].map((bits) => {
+      const [halfA, halfB] = [(bits & 1) !== 0, (bits & 2) !== 0];
+      let a = base.source;
+      if (halfA) a = swapInclude(a, /^\/\/#include (matmul_a4?)_f32$/m, '//#include $1_f16', what);
+      if (halfB) a = swapInclude(a, /^\/\/#include (matmul_b4?)_f32$/m, '//#include $1_f16', what);
       return Object.fromEntries(
         (Object.keys(EPILOGUES) as MatmulEpilogue[]).map((e) => {
           const source =
@@ -104,13 +105,18 @@ const KERNELS = Object.fromEntries(
         }),
       ) as Record<MatmulEpilogue, KernelSpec>;
     });
-    return [v, byA];
+    return [v, byOperands];
   }),
 ) as Record<MatmulVariant, Record<MatmulEpilogue, KernelSpec>[]>;
 
-/** A variant's kernel for an f32 or f16 A and an epilogue (see KERNELS). */
-export function matmulKernel(variant: MatmulVariant, halfA = false, epilogue: MatmulEpilogue = 'none'): KernelSpec {
-  return KERNELS[variant][halfA ? 1 : 0]![epilogue];
+/** A variant's kernel for f32 or f16 operands A and B and an epilogue (see KERNELS). */
+export function matmulKernel(
+  variant: MatmulVariant,
+  halfA = false,
+  epilogue: MatmulEpilogue = 'none',
+  halfB = false,
+): KernelSpec {
+  return KERNELS[variant][(halfA ? 1 : 0) | (halfB ? 2 : 0)]![epilogue];
 }
 
 /**

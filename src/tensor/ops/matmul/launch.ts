@@ -1,5 +1,5 @@
 // The matmul launcher over raw views: picks the variant (forced, the device's tuned choice for the shape, or `simple`),
-// the A storage and the epilogue, and runs split-K products as parts plus a fixed-order column sum. Used by the
+// the operands' storage and the epilogue, and runs split-K products as parts plus a fixed-order column sum. Used by the
 // autograd op, the backward rules, the tied head and Muon's Newton–Schulz iteration.
 
 import type { BufferView, Gpu } from '../../../gpu/runtime';
@@ -38,6 +38,8 @@ export interface MatmulArgs {
   variant?: MatmulVariant;
   /** A holds halves (an f16 tensor's view); its element offsets and strides count halves. */
   halfA?: boolean;
+  /** B holds halves (f16-mixed training's weight copies and rounded gradients); offsets and strides count halves. */
+  halfB?: boolean;
   /** C += R as it is stored (R: C's size; beta must be 0). */
   residual?: BufferView | null;
   /** G = GELU(C) as C is stored (G: C's size; beta must be 0); C keeps the pre-activation. */
@@ -110,7 +112,7 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const extra = x.residual ?? x.gelu ?? null;
   if (extra && (x.beta ?? 0) !== 0)
     throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
-  const spec = matmulKernel(variant, !!x.halfA, epilogue);
+  const spec = matmulKernel(variant, !!x.halfA, epilogue, !!x.halfB);
   if (workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize)
     throw new Error(
       `matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} (maxComputeWorkgroupStorageSize)`,

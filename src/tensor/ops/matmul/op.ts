@@ -24,7 +24,7 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions) {
     if (transB && (transA || b.shape.length !== 2))
       throw new Error('matmul: an f16 A with transB needs an untransposed A and a 2-D B');
   } else assertF32(a, 'matmul A');
-  assertF32(b, 'matmul B');
+  if (b.dtype !== 'f16') assertF32(b, 'matmul B');
   if (a.shape.length < 2 || b.shape.length < 2) throw new Error('matmul needs tensors of rank ≥ 2');
   const ar = a.shape.length;
   const br = b.shape.length;
@@ -79,6 +79,7 @@ function run(a: Tensor, b: Tensor, x: ReturnType<typeof plan>, c: Tensor, g: Ten
     transB,
     alpha,
     halfA: a.dtype === 'f16',
+    halfB: b.dtype === 'f16',
     residual: residual?.view ?? null,
     gelu: g?.view ?? null,
     geluHalf: g?.dtype === 'f16',
@@ -90,8 +91,9 @@ function run(a: Tensor, b: Tensor, x: ReturnType<typeof plan>, c: Tensor, g: Ten
 /**
  * op(A)·op(B) (+ bias) (+ residual). Shapes: A [..., M, K] (or [..., K, M] with transA), B [K, N] (or [N, K] with
  * transB), or B with the same leading batch dims as A. A 2-D B with untransposed A folds A's leading dims into M (a
- * linear layer). A may be an f16 tensor (half-precision activations) unless transB: the kernels read halves as
- * operand A only, and B's gradient with transB would take A as operand B. A residual is added by the kernel as it
+ * linear layer). A may be an f16 tensor (half-precision activations), with transB only for a 2-D B and an
+ * untransposed A (B's gradient is then formed transposed); B may be an f16 tensor (f16-mixed training's weight copy:
+ * backward then rounds the output gradient to halves for its products). A residual is added by the kernel as it
  * stores the output (one pass, no separate add).
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
