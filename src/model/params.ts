@@ -2,7 +2,7 @@
 // 2-D tensors first, each view 128-element aligned, each bank within the adapter's binding limit), per-slot reads, and
 // counts.
 
-import type { Tensor } from '../tensor/tensor';
+import { type Tensor, VIEW_ALIGN_ELEMS } from '../tensor/tensor';
 import type { ModelConfig, ParamSpec } from './family';
 import { familyOf } from './registry';
 
@@ -22,10 +22,10 @@ export function paramCount(c: ModelConfig, opts: { excludePositions?: boolean } 
 }
 
 /**
- * Element alignment of every parameter's slot in its bank: 128, so that a slot's f16 copy (f16-mixed training keeps
- * halves at the same element offsets) starts on a 256-byte boundary too and can be bound (64 would do for f32 alone).
+ * Element alignment of every parameter's slot in its bank: twice a view's (128), so that a slot's f16 copy (f16-mixed
+ * training keeps halves at the same element offsets) starts on a 256-byte boundary too and can be bound.
  */
-export const PARAM_ALIGN_ELEMS = 128;
+export const PARAM_ALIGN_ELEMS = 2 * VIEW_ALIGN_ELEMS;
 
 export interface ParamSlot extends ParamSpec {
   bank: number;

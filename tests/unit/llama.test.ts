@@ -30,16 +30,15 @@ async function open() {
 
 /** As for GPT-2 (fixtures.test.ts): loss relative, logits absolute, gradients L2-relative and sample-relative. */
 const F32_TOL = { loss: 1e-3, logit: 1e-2, grad: 2e-2 };
+/** Also for f16-mixed (f16 weight copies and output gradients besides; measured: loss 2.4e-5 rel, gradients 3.4e-4). */
 const HALF_TOL = { loss: 2.5e-4, logit: 1e-2, grad: 1e-2 };
-/** f16 weights and output gradients as well: the loss moves with the weights' rounding (logits are the f32 masters'). */
-const MIXED_TOL = { loss: 1e-3, logit: 1e-2, grad: 3e-2 };
 
 describe.each([
   ['fp32', false, false],
   ['f16 activations', true, false],
   ['f16-mixed', true, true],
 ] as const)('PyTorch debug state of llama-8L (%s)', (what, half, mixed) => {
-  const tol = mixed ? MIXED_TOL : half ? HALF_TOL : F32_TOL;
+  const tol = half ? HALF_TOL : F32_TOL;
   it('matches loss, logits samples and every gradient', async () => {
     const dbg = JSON.parse(readFileSync(join(DIR, 'debug.json'), 'utf8')) as Debug;
     const { ckpt, src } = await open();
