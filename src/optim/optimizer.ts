@@ -180,16 +180,10 @@ export class Optimizer {
     // f16-mixed: AdamW rewrites the f16 weight copies as it updates (no pass of their own); Muon's matrices are
     // rounded after their update.
     const halves = this.model.halfBanks;
-    const halfAt = (bank: number, lo: number, n: number) => {
-      const t = halves![bank]!.slice(lo, [n]);
-      const v = t.view;
-      t.dispose();
-      return v;
-    };
     for (const r of this.ranges) {
       const at = (banks: Tensor[]) => banks[r.bank]!.range(r.lo, r.hi - r.lo);
       launchAdamW(gpu, {
-        half: halves ? halfAt(r.bank, r.lo, r.hi - r.lo) : null,
+        half: halves ? at(halves) : null,
         param: at(this.model.banks),
         grad: at(this.grads),
         m: at(this.m),
@@ -240,7 +234,7 @@ export class Optimizer {
           launchToHalf(
             gpu,
             this.model.banks[s.bank]!.range(s.offset, s.size),
-            halfAt(s.bank, s.offset, s.size),
+            halves[s.bank]!.range(s.offset, s.size),
             s.size,
           );
       });

@@ -110,9 +110,11 @@ export class Tensor {
   range(start: number, n: number): BufferView {
     if (start < 0 || n < 0 || start + n > this.size)
       throw new Error(`range ${start}+${n} exceeds tensor of ${this.size}`);
-    if (this.dtype === 'f16') throw new Error('range() of an f16 tensor: its elements are not word-aligned');
+    // Halves come two per word: a range of them starts on a word and spans whole words (an odd n takes the next half).
+    if (this.dtype === 'f16' && (this.offset + start) % 2 !== 0)
+      throw new Error(`range() of an f16 tensor from element ${start}: it must start on a word (an even element)`);
     const v = this.view;
-    return { buffer: v.buffer, offset: v.offset + start * 4, size: n * 4 };
+    return { buffer: v.buffer, offset: v.offset + start * bytesPer(this.dtype), size: bytesFor(this.dtype, n) };
   }
 
   /**

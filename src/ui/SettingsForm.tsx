@@ -9,6 +9,8 @@ import { useApp } from './store';
 
 type NumKey = { [K in keyof RunSettings]: RunSettings[K] extends number ? K : never }[keyof RunSettings];
 type BoolKey = { [K in keyof RunSettings]: RunSettings[K] extends boolean ? K : never }[keyof RunSettings];
+/** The settings picked from a fixed list (grow mode, optimizer, schedule, precision). */
+type ChoiceKey = 'grow' | 'optimizer' | 'schedule' | 'precision';
 
 /** The form's short labels; each field's explanation (its tooltip) is the settings schema's help. */
 const LABELS: Record<NumKey, ReactNode> = {
@@ -44,6 +46,23 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
     />
   );
 
+  const choice = <K extends ChoiceKey>(
+    k: K,
+    label: string,
+    options: readonly (readonly [RunSettings[K], string])[],
+  ) => (
+    <SelectField
+      key={k}
+      label={label}
+      testId={`setting-${k}`}
+      title={RUN_FIELDS[k].help}
+      value={settings[k]}
+      options={options}
+      disabled={locked}
+      onChange={(v) => set({ [k]: v } as Partial<RunSettings>)}
+    />
+  );
+
   const check = (k: BoolKey, label: string) => (
     <CheckField
       key={k}
@@ -60,54 +79,22 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
     <div className="form-grid" data-testid="settings">
       {num('n')}
       {num('stepsPerRound')}
-      <SelectField
-        label="grow"
-        testId="setting-grow"
-        title={RUN_FIELDS.grow.help}
-        value={settings.grow}
-        options={[
-          ['restart', 'restart (paper)'],
-          ['continue', 'continue'],
-        ]}
-        disabled={locked}
-        onChange={(grow) => set({ grow })}
-      />
-      <SelectField
-        label="optimizer"
-        testId="setting-optimizer"
-        title={RUN_FIELDS.optimizer.help}
-        value={settings.optimizer}
-        options={[
-          ['adamw', 'AdamW'],
-          ['muon', 'Muon + AdamW'],
-        ]}
-        disabled={locked}
-        onChange={(optimizer) => set({ optimizer })}
-      />
-      <SelectField
-        label="schedule"
-        testId="setting-schedule"
-        title={RUN_FIELDS.schedule.help}
-        value={settings.schedule}
-        options={[
-          ['cosine', 'warmup + cosine'],
-          ['d2z', 'linear to zero'],
-        ]}
-        disabled={locked}
-        onChange={(schedule) => set({ schedule })}
-      />
-      <SelectField
-        label="precision"
-        testId="setting-precision"
-        title={RUN_FIELDS.precision.help}
-        value={settings.precision}
-        options={[
-          ['fp32', 'fp32'],
-          ['f16-mixed', 'f16-mixed'],
-        ]}
-        disabled={locked}
-        onChange={(precision) => set({ precision })}
-      />
+      {choice('grow', 'grow', [
+        ['restart', 'restart (paper)'],
+        ['continue', 'continue'],
+      ])}
+      {choice('optimizer', 'optimizer', [
+        ['adamw', 'AdamW'],
+        ['muon', 'Muon + AdamW'],
+      ])}
+      {choice('schedule', 'schedule', [
+        ['cosine', 'warmup + cosine'],
+        ['d2z', 'linear to zero'],
+      ])}
+      {choice('precision', 'precision', [
+        ['fp32', 'fp32'],
+        ['f16-mixed', 'f16-mixed'],
+      ])}
       {num('lr')}
       {settings.schedule === 'cosine' && (
         <NumberField

@@ -378,7 +378,8 @@ describe('f16 tensors (half-precision activations)', () => {
       const h = fromArray(gpu, [1, 1 / 3, 65504, 70000, -(2 ** -24), 0.1, 7], [7], 'f16');
       expect(h.view.size).toBe(16); // 7 halves in 4 words
       expect(Array.from(await h.read())).toEqual([1, 0.333251953125, 65504, Infinity, -(2 ** -24), 0.0999755859375, 7]);
-      expect(() => h.range(0, 2)).toThrow(/f16/);
+      expect(() => h.range(1, 2)).toThrow(/f16 tensor from element 1: it must start on a word/);
+      expect(h.range(2, 3)).toEqual({ buffer: h.view.buffer, offset: h.view.offset + 4, size: 8 }); // whole words
       expect(() => gelu(h)).toThrow(/gelu: expected an f32 tensor/);
       expect(() => toHalf(h)).toThrow(/toHalf: expected an f32 tensor/);
       const w = fromArray(gpu, [1, 2, 3, 4, 5, 6, 7], [7, 1]);
