@@ -4,7 +4,7 @@
 import { acquireNodeDevice } from '../gpu/node';
 import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
-import { type PipelineEvent, runInheritune } from '../inheritune/pipeline';
+import { type PipelineEvent, type RunReport, runInheritune } from '../inheritune/pipeline';
 import { growPlan } from '../inheritune/plan';
 import { tokenizerOf } from '../model/checkpoint';
 import { inherituneSettings } from '../settings/engine';
@@ -26,10 +26,12 @@ import {
 } from './settings';
 
 export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
-      [--paper-code] [--baseline] <training options>
+      [--paper-code] [--compare KIND,...] [--inherit all|attn+mlp|attn|mlp] [--inherit-norms] <training options>
       Inheritune: inherit the first n blocks (default k/2), train T steps (default 200), grow by 2 until the validation
-      loss is at or below the reference's or n = k; writes DIR/model.safetensors, config.json, log.jsonl, report.json
-      and snapshots (state.safetensors) to resume from with --resume.`;
+      loss is at or below the reference's or n = k; then the baselines --compare names (scratch, scratch-2x, stack,
+      hybrid-stack, half-width; --baseline = scratch), each on the rounds' updates together; writes
+      DIR/model.safetensors, config.json, log.jsonl, report.json (with the comparison table) and snapshots
+      (state.safetensors) to resume from with --resume.`;
 
 export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
   const f = parseFlags(argv, { ...TRAIN_FLAGS, ...RUN_FLAGS, ref: { type: 'string', required: true } }, 'run');
@@ -53,7 +55,6 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     log(start);
     let total = settings.stepsPerRound;
     let prefix = '';
-    let inheritSteps = 0;
     const trainHandler = onTrainEvent(
       () => `${prefix} `,
       () => total,
@@ -69,14 +70,13 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
           );
           break;
         case 'round-start':
-          prefix = e.phase === 'baseline' ? 'baseline' : `round ${e.round} (n=${e.n})`;
-          total = e.phase === 'baseline' ? inheritSteps : settings.stepsPerRound;
+          prefix = e.phase === 'baseline' ? baselineLabel(e) : `round ${e.round} (n=${e.n})`;
+          total = e.steps;
           say(
             `${prefix}: ${e.params.toLocaleString('en-US')} params, val loss ${e.valLoss.toFixed(4)} before training${e.resumed ? ' (resumed)' : ''}`,
           );
           break;
         case 'round-end':
-          if (e.result.phase === 'inheritune') inheritSteps += e.result.steps;
           break;
         case 'grow':
           say(`grow: ${e.from} → ${e.to} blocks (${e.mode})`);
@@ -112,11 +112,12 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       const lines = [`reference: ${report.reference.layers} blocks, val loss ${report.reference.valLoss.toFixed(4)}`];
-      for (const r of [...report.rounds, ...(report.baseline ? [report.baseline] : [])]) {
+      for (const r of [...report.rounds, ...report.baselines]) {
         lines.push(
-          `${r.phase === 'baseline' ? 'baseline' : `round ${r.round}`}: n=${r.n} ${r.params.toLocaleString('en-US')} params, ${r.steps} steps, val loss ${r.valLossStart.toFixed(4)} → ${r.valLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)`,
+          `${r.phase === 'baseline' ? baselineLabel(r) : `round ${r.round}`}: n=${r.n} ${r.params.toLocaleString('en-US')} params, ${r.steps} steps, val loss ${r.valLossStart.toFixed(4)} → ${r.valLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)`,
         );
       }
+      if (report.comparison.length > 1) lines.push(...comparisonTable(report));
       if (report.final)
         lines.push(
           `${report.final.matched ? 'matched' : 'did not match'} the reference with ${report.final.n} of ${report.reference.layers} blocks; model written to ${out}`,
@@ -128,4 +129,31 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
   } finally {
     await src.close();
   }
+}
+
+/** "baseline scratch", "baseline stack (stage 2 of 2)". */
+function baselineLabel(r: { kind?: string; stage?: number }): string {
+  const kind = r.kind ?? 'scratch';
+  return `baseline ${kind}${kind === 'stack' && r.stage !== undefined ? ` (stage ${r.stage + 1})` : ''}`;
+}
+
+/** The comparison as aligned text columns (report.json has it as data). */
+function comparisonTable(report: RunReport): string[] {
+  const head = ['kind', 'blocks', 'width', 'params', 'steps', 'tokens', 'PFLOPs', 'val loss', 'vs reference', 'seconds'];
+  const num = (v: number | null, f: (x: number) => string) => (v === null ? '—' : f(v));
+  const rows = report.comparison.map((r) => [
+    r.kind,
+    String(r.layers),
+    num(r.width, String),
+    r.params.toLocaleString('en-US'),
+    String(r.steps),
+    num(r.tokens, (x) => x.toLocaleString('en-US')),
+    num(r.flops, (x) => (x / 1e15).toFixed(3)),
+    r.valLoss.toFixed(4),
+    `${r.gap >= 0 ? '+' : ''}${r.gap.toFixed(4)}`,
+    r.seconds.toFixed(1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  return [`comparison (reference val loss ${report.reference.valLoss.toFixed(4)}):`, line(head), ...rows.map(line)];
 }

@@ -23,6 +23,7 @@ const FLAG_TYPES: Record<FieldSpec['kind']['type'], FlagSpec['type']> = {
   int: 'int',
   number: 'number',
   choice: 'string',
+  set: 'string',
   bool: 'bool',
 };
 
@@ -51,18 +52,27 @@ export function exportDtype(f: Parsed): ExportDtype {
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = { ...COMMON_FLAGS, ...flagsOf(TRAINING_FIELDS) };
 
-/** Inheritune's own settings flags (n, steps per round, grow, baseline, paper code). */
-export const RUN_FLAGS: Record<string, FlagSpec> = flagsOf(
-  Object.fromEntries(Object.entries(RUN_FIELDS).filter(([k]) => !(k in TRAINING_FIELDS))),
-);
+/**
+ * Inheritune's own settings flags (n, steps per round, grow, compare, inherit, paper code), and `--baseline`, kept from
+ * before `--compare` as another way to ask for the scratch baseline.
+ */
+export const RUN_FLAGS: Record<string, FlagSpec> = {
+  ...flagsOf(Object.fromEntries(Object.entries(RUN_FIELDS).filter(([k]) => !(k in TRAINING_FIELDS)))),
+  baseline: { type: 'bool' },
+};
+
+/** A set field's flag value: comma-separated names (blank ones dropped; `none` for the empty set). */
+const setValue = (v: string): string[] => (v.trim() === 'none' ? [] : v.split(',').map((x) => x.trim()).filter(Boolean));
 
 /** The settings whose flags were given, over `base` (the schema's defaults for this reference and corpus). */
 export function settingsFromFlags<S extends object>(f: Parsed, fields: Record<keyof S, FieldSpec>, base: S): S {
   const out = { ...base } as Record<string, unknown>;
   for (const [key, spec] of Object.entries(fields) as [string, FieldSpec][]) {
     const v = f[spec.flag];
-    if (v !== undefined) out[key] = v;
+    if (v !== undefined) out[key] = spec.kind.type === 'set' && typeof v === 'string' ? setValue(v) : v;
   }
+  if (f.baseline && Array.isArray(out.compare) && !out.compare.includes('scratch'))
+    out.compare = ['scratch', ...out.compare];
   return out as S;
 }
 
@@ -99,7 +109,7 @@ function usageLine(fields: Record<string, FieldSpec>): string {
     .map((f) =>
       f.kind.type === 'bool'
         ? `[--${f.flag}]`
-        : `[--${f.flag} ${f.kind.type === 'choice' ? f.kind.values.join('|') : 'X'}]`,
+        : `[--${f.flag} ${f.kind.type === 'choice' ? f.kind.values.join('|') : f.kind.type === 'set' ? `${f.kind.values.join(',')}` : 'X'}]`,
     )
     .join(' ');
 }

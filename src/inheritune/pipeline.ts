@@ -16,7 +16,9 @@ import { StreamedWeights } from '../model/streamed';
 import type { Peak } from '../train/peak';
 import { readFinal, RUN_FILES, writeFinal } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
+import { flopsPerToken } from '../train/mfu';
 import { Trainer } from '../train/trainer';
+import { halfWidthSource, hybridStackSource, stackedSource } from './baselines';
 import { continueSource, inheritSource, type ReadParam } from './inherit';
 import { inputPrints, resumeProblem } from './inputs';
 import {
@@ -25,6 +27,7 @@ import {
   inherituneRounds,
   type PipelineEvent,
   type PipelineState,
+  type NextRound,
   nextRound,
   type Phase,
   type RoundResult,
@@ -101,10 +104,7 @@ class InherituneRun {
     if (!settings) throw new Error('settings are required for a new run');
     const { gpu, ref } = ctx;
     // Made first (lazily: nothing is read yet), so an n the reference cannot give fails before any GPU work.
-    const first = inheritSource(ref.config, ref.read, settings.n, {
-      paperCode: settings.paperCode,
-      seed: settings.initSeed,
-    });
+    const first = inheritSource(ref.config, ref.read, settings.n, inheritOptions(settings));
     // Layer by layer: the reference never has to fit on the GPU whole.
     const progress = (d: number, t: number) => ctx.onLoadProgress?.('evaluating the reference', d, t);
     const refVal = await streamedValidationLoss(
@@ -184,12 +184,19 @@ class InherituneRun {
       const ended = await this.trainRound();
       if (ended !== 'done') return this.finish(ended);
       const cur = this.state.current;
+      const { config } = this.trainer.model;
+      const ts = this.trainer.settings;
+      const tokens = ts.steps * ts.batch * ts.ctx * ts.accum;
       const result: RoundResult = {
         phase: cur.phase,
         round: cur.round,
         n: cur.n,
-        params: paramCount(this.trainer.model.config),
-        steps: this.trainer.settings.steps,
+        ...(cur.kind ? { kind: cur.kind, stage: cur.stage ?? 0 } : {}),
+        width: config.width,
+        params: paramCount(config),
+        steps: ts.steps,
+        tokens,
+        flops: flopsPerToken(config, ts.ctx) * tokens,
         valLossStart: cur.valLossStart!,
         valLoss: this.trainer.position.lastValLoss!,
         seconds: this.trainer.position.elapsedSec,
@@ -203,7 +210,7 @@ class InherituneRun {
       }
       if (cur.phase === 'inheritune') this.grown(await this.trainer.model.toHost(), cur.n);
       if (next.kind === 'baseline') {
-        await this.startBaseline(next.steps);
+        await this.startBaseline(next);
         continue;
       }
       this.state.done = true;
@@ -227,6 +234,8 @@ class InherituneRun {
       params: paramCount(this.trainer.model.config),
       valLoss: cur.valLossStart,
       resumed: this.resumed,
+      steps: this.trainer.settings.steps,
+      ...(cur.kind ? { kind: cur.kind, stage: cur.stage ?? 0 } : {}),
     });
     this.resumed = false;
     const tag = { phase: cur.phase, round: cur.round };
@@ -257,25 +266,43 @@ class InherituneRun {
     ctx.onEvent({ type: 'grow', from: cur.n, to, mode });
     const next =
       mode === 'restart'
-        ? inheritSource(ctx.ref.config, ctx.ref.read, to, { paperCode: s.paperCode, seed: s.initSeed })
-        : continueSource(await this.trainer.model.toHost(), ctx.ref.config, ctx.ref.read, to);
+        ? inheritSource(ctx.ref.config, ctx.ref.read, to, inheritOptions(s))
+        : continueSource(await this.trainer.model.toHost(), ctx.ref.config, ctx.ref.read, to, inheritOptions(s));
     await this.replaceTrainer(await newTrainer(ctx, next.config, next.source, s, cur.round + 1), mode === 'continue');
     this.state.current = roundAt('inheritune', cur.round + 1, to);
     await this.snapshot();
   }
 
-  /** The baseline: the grown model's architecture from random init, for as many updates as the rounds took. */
-  private async startBaseline(steps: number): Promise<void> {
+  /**
+   * A baseline's stage (baselines.ts): the grown model is kept in the run folder before the first; each stage's
+   * weights come from random init, the previous stage's model stacked, the reference's first blocks stacked, or the
+   * reference narrowed to half width.
+   */
+  private async startBaseline(next: Extract<NextRound, { kind: 'baseline' }>): Promise<void> {
     const { ctx, s } = this;
     const cur = this.state.current;
-    const cfg = this.trainer.model.config;
-    if (ctx.store && this.finalParams) {
-      await writeFinal(ctx.store, cfg, this.finalParams);
+    const { plan } = next;
+    if (ctx.store && this.finalParams && !this.state.finalSaved) {
+      await writeFinal(ctx.store, this.trainer.model.config, this.finalParams);
       this.state.finalSaved = true;
     }
-    const init = familyOf(cfg).init(cfg, s.initSeed);
-    await this.replaceTrainer(await newTrainer(ctx, cfg, (n) => init.get(n)!, s, cur.round + 1, steps));
-    this.state.current = roundAt('baseline', cur.round + 1, cfg.layers);
+    const ref = ctx.ref.config;
+    let built: { config: ModelConfig; source: ParamSource };
+    if (plan.init === 'half-width') built = halfWidthSource(ref, ctx.ref.read);
+    else if (plan.init === 'hybrid-stack') built = hybridStackSource(ref, ctx.ref.read, plan.layers);
+    else if (plan.init === 'stack') {
+      const from = this.trainer.model.config;
+      const trained = await this.trainer.model.toHost();
+      const config = inheritedConfig(ref, plan.layers);
+      built = { config, source: stackedSource((n) => trained.get(n)!, from, config) };
+    } else {
+      const config = inheritedConfig(ref, plan.layers);
+      const init = familyOf(config).init(config, s.initSeed);
+      built = { config, source: (n) => init.get(n)! };
+    }
+    const round = cur.round + 1;
+    await this.replaceTrainer(await newTrainer(ctx, built.config, built.source, s, round, plan.steps));
+    this.state.current = roundAt('baseline', round, plan.layers, { kind: next.baseline, stage: next.stage });
     await this.snapshot();
   }
 
@@ -367,12 +394,19 @@ async function newTrainer(
     ctx.onLoadProgress?.(`loading ${config.layers} blocks`, d, t),
   );
   try {
-    // A different batch stream per round; the same stream for a round however the run got there (resume-safe).
-    return new Trainer(model, ctx.data, { ...s.train, steps, seed: s.train.seed + 1000 * round }, ctx.peak);
+    // A different batch stream per round; the same stream for a round however the run got there (resume-safe). A
+    // baseline stage shorter than a round (the stack's) warms up for at most all but its last update.
+    const schedule = { ...s.train.schedule, warmup: Math.min(s.train.schedule.warmup, steps - 1) };
+    return new Trainer(model, ctx.data, { ...s.train, schedule, steps, seed: s.train.seed + 1000 * round }, ctx.peak);
   } catch (e) {
     model.dispose();
     throw e;
   }
+}
+
+/** How the run inherits: the paper-code tensors and the ablation's left-out sub-modules from init. */
+function inheritOptions(s: InherituneSettings) {
+  return { paperCode: s.paperCode, seed: s.initSeed, parts: s.inherit ?? 'all', norms: s.inheritNorms ?? false };
 }
 
 function disposeTrainer(t: Trainer): void {

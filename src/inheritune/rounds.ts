@@ -3,7 +3,10 @@
 // no I/O: the pipeline carries them out.
 
 import type { TrainEvent, TrainSettings } from '../train/trainer';
+import { type BaselineKind, type BaselineStage, baselineStages, type InheritParts } from './baseline-kinds';
 import type { InputPrints } from './inputs';
+
+export type { BaselineKind, InheritParts };
 
 export type GrowMode = 'restart' | 'continue';
 export type Phase = 'inheritune' | 'baseline';
@@ -15,7 +18,14 @@ export interface InherituneSettings {
   grow: GrowMode;
   /** Leave the tensors the family's authors' code leaves at init (e.g. GPT-2's position table and final norm). */
   paperCode: boolean;
-  baseline: boolean;
+  /** Legacy (snapshots before `compare`): true asks for the scratch baseline. */
+  baseline?: boolean;
+  /** The baselines trained after the Inheritune rounds (baselines.ts), in BASELINE_KINDS order; absent: none. */
+  compare?: BaselineKind[];
+  /** Which sub-modules of the inherited blocks come from the reference (the rest from init); absent: all. */
+  inherit?: InheritParts;
+  /** With a partial `inherit`: the blocks' norms are inherited too (absent: false; `all` always takes them). */
+  inheritNorms?: boolean;
   /** Training settings of every round (steps = stepsPerRound; the schedule restarts per round). */
   train: Omit<TrainSettings, 'steps'>;
   /** Seeds random init (baseline, paper-code tensors). */
@@ -28,8 +38,17 @@ export interface RoundResult {
   phase: Phase;
   round: number;
   n: number;
+  /** A baseline round's kind, and its stage among the kind's stages (0 unless the kind has several). */
+  kind?: BaselineKind;
+  stage?: number;
+  /** The model's hidden width (absent in snapshots of older versions). */
+  width?: number;
   params: number;
   steps: number;
+  /** Training FLOPs of the round (DESIGN.md's 6N + 12·L·H·D·T per token, times its tokens); absent in older snapshots. */
+  flops?: number;
+  /** Tokens trained on (updates × batch × context × accumulation); absent in older snapshots. */
+  tokens?: number;
   valLossStart: number;
   valLoss: number;
   seconds: number;
@@ -41,6 +60,23 @@ export interface CurrentRound {
   round: number;
   n: number;
   valLossStart: number | null;
+  kind?: BaselineKind;
+  stage?: number;
+}
+
+/** One row of the comparison table: Inheritune's rounds together, or a baseline's stages together. */
+export interface ComparisonRow {
+  kind: 'inheritune' | BaselineKind;
+  layers: number;
+  width: number | null;
+  params: number;
+  steps: number;
+  tokens: number | null;
+  flops: number | null;
+  valLoss: number;
+  /** Its final validation loss minus the reference's. */
+  gap: number;
+  seconds: number;
 }
 
 export interface RunReport {
@@ -48,7 +84,12 @@ export interface RunReport {
   ctx: number;
   windows: number;
   rounds: RoundResult[];
+  /** The scratch baseline's round (also a row of `comparison`). */
   baseline: RoundResult | null;
+  /** Every baseline round, in the order trained (a stacked kind has two). */
+  baselines: RoundResult[];
+  /** Inheritune, then each finished baseline kind: the paper's table. */
+  comparison: ComparisonRow[];
   final: { n: number; params: number; valLoss: number; matched: boolean } | null;
   status: 'done' | 'stopped' | 'halted';
   /** Why a halted run stopped: the non-finite step, and whether the one rollback was already spent. */
@@ -65,13 +106,21 @@ export interface RoundsState {
 /** What follows a finished round. */
 export type NextRound =
   | { kind: 'grow'; from: number; to: number; mode: GrowMode }
-  | { kind: 'baseline'; n: number; steps: number }
+  | { kind: 'baseline'; baseline: BaselineKind; stage: number; plan: BaselineStage }
   | { kind: 'done' };
 
 /** A round about to start, its opening evaluation not yet made. */
-export function roundAt(phase: Phase, round: number, n: number): CurrentRound {
-  return { phase, round, n, valLossStart: null };
+export function roundAt(phase: Phase, round: number, n: number, b?: { kind: BaselineKind; stage: number }): CurrentRound {
+  return { phase, round, n, valLossStart: null, ...(b ? { kind: b.kind, stage: b.stage } : {}) };
 }
+
+/** The baselines a run trains (its `compare`, or the legacy `baseline` flag's scratch). */
+export function baselineKinds(s: Pick<InherituneSettings, 'compare' | 'baseline'>): BaselineKind[] {
+  return s.compare ?? (s.baseline ? ['scratch'] : []);
+}
+
+/** A baseline round's kind (rounds of older snapshots were all scratch). */
+export const kindOf = (r: Pick<RoundResult, 'kind'>): BaselineKind => r.kind ?? 'scratch';
 
 /** The Inheritune rounds among the finished ones (not the baseline). */
 export function inherituneRounds(state: Pick<RoundsState, 'rounds'>): RoundResult[] {
@@ -80,21 +129,62 @@ export function inherituneRounds(state: Pick<RoundsState, 'rounds'>): RoundResul
 
 /**
  * After `result` (already in state.rounds): grow by two blocks (one when only one is left) while the validation loss
- * is above the reference's and blocks remain; once the Inheritune rounds end, train the baseline at the grown size for
- * as many updates as they took together, if asked; else the run is done.
+ * is above the reference's and blocks remain; once the Inheritune rounds end, each baseline asked for, stage by stage
+ * (baselines.ts: at the grown size n, on a budget of S = the updates the rounds took together); then the run is done.
  */
 export function nextRound(state: RoundsState, result: RoundResult): NextRound {
   const s = state.settings;
   const k = state.reference.layers;
-  if (result.phase === 'inheritune') {
-    if (result.valLoss > state.reference.valLoss && result.n < k)
-      return { kind: 'grow', from: result.n, to: Math.min(result.n + 2, k), mode: s.grow };
-    if (s.baseline) {
-      const steps = inherituneRounds(state).reduce((a, r) => a + r.steps, 0);
-      return { kind: 'baseline', n: result.n, steps };
-    }
+  if (result.phase === 'inheritune' && result.valLoss > state.reference.valLoss && result.n < k)
+    return { kind: 'grow', from: result.n, to: Math.min(result.n + 2, k), mode: s.grow };
+  const rounds = inherituneRounds(state);
+  const grown = rounds.at(-1);
+  if (!grown) return { kind: 'done' };
+  const S = rounds.reduce((a, r) => a + r.steps, 0);
+  const kinds = baselineKinds(s);
+  let at = 0;
+  let stage = 0;
+  if (result.phase === 'baseline') {
+    const kind = kindOf(result);
+    const done = result.stage ?? 0;
+    if (done + 1 < baselineStages(kind, grown.n, k, S).length) [at, stage] = [kinds.indexOf(kind), done + 1];
+    else at = kinds.indexOf(kind) + 1;
   }
-  return { kind: 'done' };
+  const next = kinds[at];
+  if (next === undefined) return { kind: 'done' };
+  return { kind: 'baseline', baseline: next, stage, plan: baselineStages(next, grown.n, k, S)[stage]! };
+}
+
+/** Inheritune's rounds, and each baseline kind whose last stage has finished, as rows of the paper's table. */
+export function comparisonRows(state: RoundsState): ComparisonRow[] {
+  const refLoss = state.reference.valLoss;
+  const row = (kind: ComparisonRow['kind'], rs: RoundResult[]): ComparisonRow => {
+    const last = rs.at(-1)!;
+    const sum = (f: (r: RoundResult) => number | undefined) =>
+      rs.every((r) => f(r) !== undefined) ? rs.reduce((a, r) => a + f(r)!, 0) : null;
+    return {
+      kind,
+      layers: last.n,
+      width: last.width ?? null,
+      params: last.params,
+      steps: sum((r) => r.steps)!,
+      tokens: sum((r) => r.tokens),
+      flops: sum((r) => r.flops),
+      valLoss: last.valLoss,
+      gap: last.valLoss - refLoss,
+      seconds: sum((r) => r.seconds)!,
+    };
+  };
+  const rounds = inherituneRounds(state);
+  if (!rounds.length) return [];
+  const out = [row('inheritune', rounds)];
+  const k = state.reference.layers;
+  const S = rounds.reduce((a, r) => a + r.steps, 0);
+  for (const kind of baselineKinds(state.settings)) {
+    const rs = state.rounds.filter((r) => r.phase === 'baseline' && kindOf(r) === kind);
+    if (rs.length && rs.length === baselineStages(kind, rounds.at(-1)!.n, k, S).length) out.push(row(kind, rs));
+  }
+  return out;
 }
 
 /** The run's report as it stands. */
@@ -107,7 +197,9 @@ export function runReport(state: RoundsState, status: RunReport['status'], halt?
     ctx: s.train.ctx,
     windows: s.train.evalWindows,
     rounds,
-    baseline: state.rounds.find((r) => r.phase === 'baseline') ?? null,
+    baseline: state.rounds.find((r) => r.phase === 'baseline' && kindOf(r) === 'scratch') ?? null,
+    baselines: state.rounds.filter((r) => r.phase === 'baseline'),
+    comparison: comparisonRows(state),
     final: last
       ? { n: last.n, params: last.params, valLoss: last.valLoss, matched: last.valLoss <= state.reference.valLoss }
       : null,
@@ -118,7 +210,20 @@ export function runReport(state: RoundsState, status: RunReport['status'], halt?
 
 export type PipelineEvent =
   | { type: 'reference'; layers: number; params: number; valLoss: number }
-  | { type: 'round-start'; phase: Phase; round: number; n: number; params: number; valLoss: number; resumed: boolean }
+  | {
+      type: 'round-start';
+      phase: Phase;
+      round: number;
+      n: number;
+      params: number;
+      valLoss: number;
+      resumed: boolean;
+      /** Updates this round trains. */
+      steps: number;
+      /** A baseline round's kind and stage. */
+      kind?: BaselineKind;
+      stage?: number;
+    }
   | (TrainEvent & { phase: Phase; round: number })
   | { type: 'round-end'; result: RoundResult }
   | { type: 'grow'; from: number; to: number; mode: GrowMode }

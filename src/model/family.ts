@@ -47,6 +47,20 @@ export interface ParamSpec {
    * whatever the storage order); null for everything AdamW keeps.
    */
   muon: { outputs: number; inputs: number } | null;
+  /**
+   * A block tensor's sub-module, for the inheritance ablation (`--inherit attn|mlp|attn+mlp`): its attention or its
+   * MLP. Norms (role `norm`) are neither; absent where a family does not say.
+   */
+  part?: 'attn' | 'mlp';
+}
+
+/**
+ * The half-width baseline's initialisation from a reference: the same depth at half the width, each tensor narrowed
+ * to chosen rows and columns (`keep`, one index list per axis, null for a whole axis; see src/model/slice.ts).
+ */
+export interface HalfWidth<C extends ModelConfig> {
+  config: C;
+  keep(spec: ParamSpec): (number[] | null)[];
 }
 
 /** A parameter by canonical name. */
@@ -106,6 +120,11 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   init(c: C, seed: number, only?: ReadonlySet<string>): Map<string, Float32Array>;
   /** The tensors the authors' code leaves at init when it inherits (the "paper-code" option). */
   paperCodeInit(c: C): ReadonlySet<string>;
+  /**
+   * The half-width baseline (the reference's depth at half its width, narrowed from its weights); absent where the
+   * family has none. Throws, naming the size, where the config cannot be halved.
+   */
+  halfWidth?(c: C): HalfWidth<C>;
   /** Token (and position) embedding of tokens [B·T]: the residual stream [B, T, C]. */
   embed(p: ParamLookup, c: C, tokens: Int32Array, B: number, T: number): Tensor;
   /** Block `layer` over the residual stream x [B, T, C]. */

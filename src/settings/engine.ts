@@ -1,6 +1,7 @@
 // Checked settings → what the engine runs: the pipeline's InherituneSettings and the trainer's TrainSettings. Not for
 // the page (it pulls in the optimizer's GPU code); the worker and the CLI call it after the schema has passed.
 
+import { BASELINE_KINDS } from '../inheritune/baseline-kinds';
 import type { InherituneSettings } from '../inheritune/rounds';
 import { optimizerConfig } from '../optim/optimizer';
 import type { TrainSettings } from '../train/trainer';
@@ -30,7 +31,8 @@ export function inherituneSettings(s: RunSettings): InherituneSettings {
     stepsPerRound: s.stepsPerRound,
     grow: s.grow,
     paperCode: s.paperCode,
-    baseline: s.baseline,
+    compare: BASELINE_KINDS.filter((k) => s.compare.includes(k)),
+    ...(s.inherit !== 'all' ? { inherit: s.inherit, inheritNorms: s.inheritNorms } : {}),
     initSeed: s.seed,
     checkpointEvery: s.checkpointEvery,
     train,

@@ -4,6 +4,7 @@
 // same bad settings are refused with the same words everywhere. Pure: no GPU code, so the page imports it.
 
 import type { BufferLimits } from '../gpu/limits';
+import { BASELINE_HELP, BASELINE_KINDS, type BaselineKind, INHERIT_PARTS, type InheritParts } from '../inheritune/baseline-kinds';
 import { maxWindows } from '../io/corpus';
 import { defaultN, inheritNProblem } from '../inheritune/plan';
 import { batchFitProblem } from './fit';
@@ -46,7 +47,12 @@ export interface RunSettings extends TrainingSettings {
   n: number;
   stepsPerRound: number;
   grow: GrowMode;
-  baseline: boolean;
+  /** Baselines trained after the rounds, for the comparison (none by default). */
+  compare: BaselineKind[];
+  /** The inheritance ablation: which sub-modules of the inherited blocks come from the reference. */
+  inherit: InheritParts;
+  /** With a partial `inherit`, the blocks' norms are inherited too. */
+  inheritNorms: boolean;
   paperCode: boolean;
 }
 
@@ -69,6 +75,8 @@ type Kind =
   | { type: 'int'; min: number; max?: number }
   | { type: 'number'; positive?: boolean; min?: number }
   | { type: 'choice'; values: readonly string[]; names?: readonly string[] }
+  /** Any of `values`, each at most once (the CLI takes them comma-separated). */
+  | { type: 'set'; values: readonly string[] }
   | { type: 'bool' };
 
 export interface FieldSpec {
@@ -200,10 +208,22 @@ export const RUN_FIELDS: Record<keyof RunSettings, FieldSpec> = {
     help: 'restart: re-inherit n+2 blocks from the reference (the paper); continue: keep the trained model, append 2 blocks',
     kind: { type: 'choice', values: ['restart', 'continue'] },
   },
-  baseline: {
-    label: 'baseline',
-    flag: 'baseline',
-    help: "Also train the final size from random init for the same steps (the paper's baseline)",
+  compare: {
+    label: 'compare',
+    flag: 'compare',
+    help: `Baselines trained after the Inheritune rounds on S = the rounds' updates together (the paper's comparisons): ${BASELINE_KINDS.map((k) => `${k}: ${BASELINE_HELP[k]}`).join('; ')}`,
+    kind: { type: 'set', values: BASELINE_KINDS },
+  },
+  inherit: {
+    label: 'inherit',
+    flag: 'inherit',
+    help: "Which sub-modules of the inherited blocks come from the reference, the rest from random init (the paper's ablation): all (every tensor of the blocks), attn+mlp, attn or mlp (their norms too with inherit norms); embeddings, final norm and head are inherited in every case",
+    kind: { type: 'choice', values: INHERIT_PARTS },
+  },
+  inheritNorms: {
+    label: 'inherit norms',
+    flag: 'inherit-norms',
+    help: "With inherit attn+mlp, attn or mlp: inherit the blocks' norms too (all always does)",
     kind: { type: 'bool' },
   },
   paperCode: {
@@ -234,7 +254,9 @@ export function defaultRunSettings(ctx: SettingsContext = {}): RunSettings {
     n: ctx.reference ? defaultN(ctx.reference.layers) : 4,
     stepsPerRound,
     grow: 'restart',
-    baseline: false,
+    compare: [],
+    inherit: 'all',
+    inheritNorms: false,
     paperCode: false,
     optimizer: 'adamw',
     schedule: 'cosine',
@@ -293,6 +315,15 @@ export function fieldProblem(spec: FieldSpec, v: unknown, max?: { value: number;
       if (typeof v === 'string' && k.values.includes(v)) return null;
       const names = k.values.map((x, i) => k.names?.[i] ?? x);
       return `must be ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, got ${got(v)}`;
+    }
+    case 'set': {
+      const list = k.values.join(', ');
+      if (!Array.isArray(v)) return `must be a list of ${list}, got ${got(v)}`;
+      const unknown = v.find((x) => typeof x !== 'string' || !k.values.includes(x));
+      if (unknown !== undefined) return `has no ${got(unknown)}: the choices are ${list}`;
+      const twice = v.find((x, i) => v.indexOf(x) !== i);
+      if (twice !== undefined) return `names ${got(twice)} twice`;
+      return null;
     }
     case 'bool':
       return typeof v === 'boolean' ? null : `must be true or false, got ${got(v)}`;
@@ -354,7 +385,7 @@ export function checkRunSettings(s: RunSettings, ctx: SettingsContext = {}): Set
   };
   // Against a reference, n's rule is Inheritune's (it names the blocks there are); before one, the field's own.
   add('n', ctx.reference ? inheritNProblem(s.n, ctx.reference.layers) : fieldProblem(RUN_FIELDS.n, s.n));
-  for (const field of ['stepsPerRound', 'grow', 'baseline', 'paperCode'] as const)
+  for (const field of ['stepsPerRound', 'grow', 'compare', 'inherit', 'inheritNorms', 'paperCode'] as const)
     add(field, fieldProblem(RUN_FIELDS[field], s[field]));
   return [...issues, ...checkTraining(s, s.stepsPerRound, ctx)];
 }

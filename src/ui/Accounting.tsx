@@ -3,6 +3,7 @@
 // layers; per-round time scaled by layers from today's throughput). Estimates are labelled as such.
 
 import type { ReactNode } from 'react';
+import { baselineStages } from '../inheritune/baseline-kinds';
 import { fmtCount, fmtDuration, fmtFlops, fmtParams, NONE } from './format';
 import { roundProgress, roundSize, type RoundProgress } from './progressOf';
 import { useApp, type AppState } from './store';
@@ -37,11 +38,15 @@ function estimate(
   }
   let run = round + future.reduce((a, f) => a + f.sec, 0);
   let baseline: number | null = null;
-  if (settings.baseline) {
-    // The baseline trains the final size (worst case k layers) for as many updates as all Inheritune rounds.
+  if (settings.compare.length) {
+    // The baselines train their stages (worst case: grown to k layers) on as many updates as all Inheritune rounds;
+    // an update's time scales with the layers, a half-width one's with a quarter of them.
     const done = rounds.filter((r) => r.phase === 'inheritune').length;
     const totalSteps = (done + 1 + future.length) * settings.stepsPerRound;
-    baseline = (totalSteps * perUpdate * k) / current.n;
+    baseline = 0;
+    for (const kind of settings.compare)
+      for (const st of baselineStages(kind, k, k, totalSteps))
+        baseline += (st.steps * perUpdate * st.layers * (st.init === 'half-width' ? 0.25 : 1)) / current.n;
     run += baseline;
   }
   return { round, run, baseline, future };
@@ -115,7 +120,7 @@ export function Accounting() {
               ≤ {fmtDuration(eta.run)}{' '}
               <span className="muted small">
                 estimate: {eta.future.length ? `rounds at n = ${eta.future.map((f) => f.n).join(', ')}` : 'last round'}
-                {eta.baseline !== null && `, baseline ≈ ${fmtDuration(eta.baseline)}`}; time per round scaled by layers,
+                {eta.baseline !== null && `, baselines ≈ ${fmtDuration(eta.baseline)}`}; time per round scaled by layers,
                 evaluations excluded
               </span>
             </>

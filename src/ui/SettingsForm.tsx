@@ -3,14 +3,15 @@
 
 import type { ReactNode } from 'react';
 import { CheckField, NumberField, SelectField } from './Field';
+import { BASELINE_HELP, BASELINE_KINDS, type BaselineKind } from '../inheritune/baseline-kinds';
 import { RUN_FIELDS, type RunSettings } from '../settings/schema';
 import type { Errors } from './validate';
 import { useApp } from './store';
 
 type NumKey = { [K in keyof RunSettings]: RunSettings[K] extends number ? K : never }[keyof RunSettings];
 type BoolKey = { [K in keyof RunSettings]: RunSettings[K] extends boolean ? K : never }[keyof RunSettings];
-/** The settings picked from a fixed list (grow mode, optimizer, schedule, precision). */
-type ChoiceKey = 'grow' | 'optimizer' | 'schedule' | 'precision';
+/** The settings picked from a fixed list (grow mode, inheritance, optimizer, schedule, precision). */
+type ChoiceKey = 'grow' | 'inherit' | 'optimizer' | 'schedule' | 'precision';
 
 /** The form's short labels; each field's explanation (its tooltip) is the settings schema's help. */
 const LABELS: Record<NumKey, ReactNode> = {
@@ -75,6 +76,21 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
     />
   );
 
+  // The baselines to compare: one box per kind, kept in the kinds' order.
+  const compare = (k: BaselineKind) => (
+    <CheckField
+      key={k}
+      label={k}
+      testId={`setting-compare-${k}`}
+      title={BASELINE_HELP[k]}
+      checked={settings.compare.includes(k)}
+      disabled={locked}
+      onChange={(v) =>
+        set({ compare: BASELINE_KINDS.filter((x) => (x === k ? v : settings.compare.includes(x))) })
+      }
+    />
+  );
+
   return (
     <div className="form-grid" data-testid="settings">
       {num('n')}
@@ -129,8 +145,18 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         disabled={locked}
         onChange={(v) => set({ peakTflops: v })}
       />
+      {choice('inherit', 'inherit', [
+        ['all', 'all (paper)'],
+        ['attn+mlp', 'attn + mlp'],
+        ['attn', 'attention'],
+        ['mlp', 'MLP'],
+      ])}
+      <div className="checks" data-testid="setting-compare" title={RUN_FIELDS.compare.help}>
+        <span>compare:</span>
+        {BASELINE_KINDS.map(compare)}
+      </div>
       <div className="checks">
-        {check('baseline', 'baseline')}
+        {settings.inherit !== 'all' && check('inheritNorms', 'inherit norms')}
         {check('paperCode', 'paper code')}
         {check('halfActivations', 'f16 activations')}
       </div>

@@ -1,5 +1,5 @@
 // What the pipeline tests share: the trace that must not change across a stop and resume (step and eval losses,
-// round results, grows), and running a recipe whole and again stopped after its 5th update then resumed.
+// round results, grows), and running a recipe whole and again stopped after its nth update then resumed.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,12 +28,13 @@ export const trace = (ev: PipelineEvent[]) =>
   );
 
 /**
- * Runs the recipe whole, then again stopped after its 5th update and resumed from its folder; checks the second gives
- * the same trace and final parameters. Returns the whole run and its events.
+ * Runs the recipe whole, then again stopped after its `stopAfter`th update (5th by default) and resumed from its
+ * folder; checks the second gives the same trace and final parameters. Returns the whole run and its events.
  */
 export async function wholeAndResumed(
   base: Omit<PipelineContext, 'store' | 'onEvent' | 'shouldStop'>,
   settings: InherituneSettings,
+  stopAfter = 5,
 ): Promise<{ result: PipelineResult; events: PipelineEvent[] }> {
   const dirs = [mkdtempSync(join(tmpdir(), 'inh-a-')), mkdtempSync(join(tmpdir(), 'inh-b-'))];
   try {
@@ -48,7 +49,7 @@ export async function wholeAndResumed(
       {
         ...base,
         store: directoryStore(dirs[1]!),
-        shouldStop: () => updates >= 5,
+        shouldStop: () => updates >= stopAfter,
         onEvent: (e) => {
           parts.push(e);
           if (e.type === 'step') updates++;

@@ -6,7 +6,7 @@ import type { ModelFamily } from '../family';
 import { gpt2Hf } from './checkpoint';
 import { type Gpt2Config, gpt2FromLegacy, gpt2WidestActivation, validateGpt2 } from './config';
 import { gpt2Block, gpt2Embed, gpt2FinalNorm, gpt2Head } from './forward';
-import { GPT2_PAPER_CODE_INIT, gpt2Init, gpt2Params } from './params';
+import { GPT2_PAPER_CODE_INIT, gpt2HalfWidth, gpt2Init, gpt2Params } from './params';
 
 export const gpt2: ModelFamily<Gpt2Config> = {
   id: 'gpt2',
@@ -16,6 +16,7 @@ export const gpt2: ModelFamily<Gpt2Config> = {
   params: gpt2Params,
   init: gpt2Init,
   paperCodeInit: () => GPT2_PAPER_CODE_INIT,
+  halfWidth: gpt2HalfWidth,
   embed: gpt2Embed,
   block: gpt2Block,
   finalNorm: gpt2FinalNorm,

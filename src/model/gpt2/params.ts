@@ -2,8 +2,9 @@
 // its initialisation.
 
 import { Rng } from '../../util/rng';
-import type { ParamRole, ParamSpec } from '../family';
-import type { Gpt2Config } from './config';
+import type { HalfWidth, ParamRole, ParamSpec } from '../family';
+import { firstN, perGroup } from '../slice';
+import { type Gpt2Config, gpt2Config } from './config';
 
 type Entry = [name: string, shape: number[], role: ParamRole, block: number | null];
 
@@ -41,6 +42,7 @@ export function gpt2Params(c: Gpt2Config): ParamSpec[] {
     decay: shape.length === 2,
     // Conv1D weights are stored [in, out]: the hidden matrices' outputs are their columns.
     muon: role === 'weight' ? { inputs: shape[0]!, outputs: shape[1]! } : null,
+    ...(block !== null && role !== 'norm' ? { part: name.includes('.attn.') ? ('attn' as const) : ('mlp' as const) } : {}),
   }));
 }
 
@@ -72,4 +74,33 @@ export function gpt2Init(c: Gpt2Config, seed: number, only?: ReadonlySet<string>
     if (keep) out.set(p.name, data);
   }
   return out;
+}
+
+/**
+ * GPT-2's half-width baseline: the same heads at half the head size (C/2 wide), the first half of the residual
+ * channels, of each head's dimensions (in q, k and v alike) and of the MLP's 4C channels.
+ */
+export function gpt2HalfWidth(c: Gpt2Config): HalfWidth<Gpt2Config> {
+  const { width: C, heads: H, headDim: D } = c;
+  if (D % 2)
+    throw new Error(`the half-width baseline halves each head: head size ${D} (n_embd ${C} / n_head ${H}) is odd`);
+  const config = gpt2Config({ ...c, width: C / 2 });
+  const res = firstN(C / 2);
+  const heads = perGroup(H, D, firstN(D / 2));
+  const qkv = perGroup(3, C, heads);
+  const mlp = firstN(2 * C);
+  const keep = (p: ParamSpec): (number[] | null)[] => {
+    const n = p.name;
+    if (n === 'wte.weight' || n === 'wpe.weight') return [null, res];
+    if (/\.(ln_[12]|ln_f)\./.test(n) || n.startsWith('ln_f.')) return [res];
+    if (n.endsWith('attn.c_attn.weight')) return [res, qkv];
+    if (n.endsWith('attn.c_attn.bias')) return [qkv];
+    if (n.endsWith('attn.c_proj.weight')) return [heads, res];
+    if (n.endsWith('mlp.c_fc.weight')) return [res, mlp];
+    if (n.endsWith('mlp.c_fc.bias')) return [mlp];
+    if (n.endsWith('mlp.c_proj.weight')) return [mlp, res];
+    if (n.endsWith('c_proj.bias')) return [res];
+    throw new Error(`half-width: no rule for GPT-2 tensor ${n}`);
+  };
+  return { config, keep };
 }

@@ -6,7 +6,7 @@ import type { ModelFamily } from '../family';
 import { llamaHf } from './checkpoint';
 import { LLAMA_ARCHITECTURES, type LlamaConfig, llamaWidestActivation, validateLlama } from './config';
 import { llamaBlock, llamaEmbed, llamaFinalNorm, llamaHead } from './forward';
-import { LLAMA_PAPER_CODE_INIT, llamaInit, llamaParams } from './params';
+import { LLAMA_PAPER_CODE_INIT, llamaHalfWidth, llamaInit, llamaParams } from './params';
 
 export const llama: ModelFamily<LlamaConfig> = {
   id: 'llama',
@@ -16,6 +16,7 @@ export const llama: ModelFamily<LlamaConfig> = {
   params: llamaParams,
   init: llamaInit,
   paperCodeInit: () => LLAMA_PAPER_CODE_INIT,
+  halfWidth: llamaHalfWidth,
   embed: llamaEmbed,
   block: llamaBlock,
   finalNorm: llamaFinalNorm,

@@ -2,7 +2,8 @@
 // with its role) and its initialisation.
 
 import { Rng } from '../../util/rng';
-import type { ParamRole, ParamSpec } from '../family';
+import type { HalfWidth, ParamRole, ParamSpec } from '../family';
+import { firstN, perGroup } from '../slice';
 import type { LlamaConfig } from './config';
 
 type Entry = [name: string, shape: number[], role: ParamRole, block: number | null];
@@ -47,6 +48,7 @@ export function llamaParams(c: LlamaConfig): ParamSpec[] {
     decay: shape.length === 2,
     // nn.Linear weights are [out, in].
     muon: role === 'weight' ? { outputs: shape[0]!, inputs: shape[1]! } : null,
+    ...(block !== null && role !== 'norm' ? { part: name.includes('.self_attn.') ? ('attn' as const) : ('mlp' as const) } : {}),
   }));
 }
 
@@ -76,4 +78,44 @@ export function llamaInit(c: LlamaConfig, seed: number, only?: ReadonlySet<strin
     if (keep) out.set(p.name, data);
   }
   return out;
+}
+
+/**
+ * The Llama family's half-width baseline: the same heads (and key/value heads) at half the head size, half the hidden
+ * width and half of SwiGLU's channels. Each head keeps the first quarter of both of its rotary halves (dimensions
+ * [0, D/4) and [D/2, 3D/4)), so the dimensions the rotation pairs (i with i + D/2) stay paired in the narrower head.
+ */
+export function llamaHalfWidth(c: LlamaConfig): HalfWidth<LlamaConfig> {
+  const { width: C, heads: H, kvHeads: KV, headDim: D, intermediate: I } = c;
+  const odd = [
+    [C, 'hidden_size'],
+    [I, 'intermediate_size'],
+  ].find(([v]) => (v as number) % 2);
+  if (odd) throw new Error(`the half-width baseline halves ${odd[1]}, which is odd (${odd[0]})`);
+  if (D % 4)
+    throw new Error(
+      `the half-width baseline halves each head and keeps its rotary pairs: head_dim ${D} must be a multiple of 4`,
+    );
+  const config: LlamaConfig = { ...c, width: C / 2, headDim: D / 2, intermediate: I / 2 };
+  const res = firstN(C / 2);
+  const inHead = [...firstN(D / 4), ...firstN(D / 4).map((i) => i + D / 2)];
+  const q = perGroup(H, D, inHead);
+  const kv = perGroup(KV, D, inHead);
+  const mlp = firstN(I / 2);
+  const keep = (p: ParamSpec): (number[] | null)[] => {
+    const n = p.name;
+    if (n === EMBED || n === LM_HEAD) return [null, res];
+    if (n.endsWith('layernorm.weight') || n === FINAL_NORM) return [res];
+    if (n.endsWith('q_norm.weight') || n.endsWith('k_norm.weight')) return [inHead];
+    if (n.endsWith('q_proj.weight')) return [q, res];
+    if (n.endsWith('q_proj.bias')) return [q];
+    if (/[kv]_proj\.weight$/.test(n)) return [kv, res];
+    if (/[kv]_proj\.bias$/.test(n)) return [kv];
+    if (n.endsWith('o_proj.weight')) return [res, q];
+    if (n.endsWith('o_proj.bias')) return [res];
+    if (n.endsWith('gate_proj.weight') || n.endsWith('up_proj.weight')) return [mlp, res];
+    if (n.endsWith('down_proj.weight')) return [res, mlp];
+    throw new Error(`half-width: no rule for Llama tensor ${n}`);
+  };
+  return { config, keep };
 }
