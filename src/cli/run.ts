@@ -6,6 +6,7 @@ import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { type PipelineEvent, type RunReport, runInheritune } from '../inheritune/pipeline';
 import { growPlan } from '../inheritune/plan';
+import { comparisonCsv } from '../inheritune/rounds';
 import { tokenizerOf } from '../model/checkpoint';
 import { inherituneSettings } from '../settings/engine';
 import { checkRunSettings, defaultRunSettings, RUN_FIELDS } from '../settings/schema';
@@ -107,6 +108,8 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     );
     const { report } = result;
     await writeJson(store, RUN_FILES.report, report, 2);
+    if (report.baselines.length)
+      await store.write(RUN_FILES.comparison, [new TextEncoder().encode(comparisonCsv(report))]);
     if (result.final)
       await writeModel(store, result.final.config, result.final.params, ckpt.tokenizerFiles, exportDtype(f));
     if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -139,7 +142,18 @@ function baselineLabel(r: { kind?: string; stage?: number }): string {
 
 /** The comparison as aligned text columns (report.json has it as data). */
 function comparisonTable(report: RunReport): string[] {
-  const head = ['kind', 'blocks', 'width', 'params', 'steps', 'tokens', 'PFLOPs', 'val loss', 'vs reference', 'seconds'];
+  const head = [
+    'kind',
+    'blocks',
+    'width',
+    'params',
+    'steps',
+    'tokens',
+    'PFLOPs',
+    'val loss',
+    'vs reference',
+    'seconds',
+  ];
   const num = (v: number | null, f: (x: number) => string) => (v === null ? '—' : f(v));
   const rows = report.comparison.map((r) => [
     r.kind,

@@ -62,7 +62,13 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
 };
 
 /** A set field's flag value: comma-separated names (blank ones dropped; `none` for the empty set). */
-const setValue = (v: string): string[] => (v.trim() === 'none' ? [] : v.split(',').map((x) => x.trim()).filter(Boolean));
+const setValue = (v: string): string[] =>
+  v.trim() === 'none'
+    ? []
+    : v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 /** The settings whose flags were given, over `base` (the schema's defaults for this reference and corpus). */
 export function settingsFromFlags<S extends object>(f: Parsed, fields: Record<keyof S, FieldSpec>, base: S): S {

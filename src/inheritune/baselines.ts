@@ -13,7 +13,11 @@ import type { ReadParam } from './inherit';
 /** Each block's tensor names in order, for mapping block j's k-th tensor to another block's. */
 function blockNames(specs: readonly ParamSpec[]): string[][] {
   const out: string[][] = [];
-  for (const p of specs) if (p.block !== null) (out[p.block] ??= []).push(p.name);
+  for (const p of specs) {
+    if (p.block === null) continue;
+    out[p.block] ??= [];
+    out[p.block]!.push(p.name);
+  }
   return out;
 }
 
@@ -54,7 +58,9 @@ export function halfWidthSource<C extends ModelConfig>(ref: C, read: ReadParam):
     if (!p || !want) throw new Error(`half-width: the model has no tensor ${name}`);
     const out = sliceTensor(await read(name), p.shape, half.keep(p));
     if (out.length !== want.size)
-      throw new Error(`half-width: ${name} narrowed to ${out.length} values, its shape [${want.shape}] holds ${want.size}`);
+      throw new Error(
+        `half-width: ${name} narrowed to ${out.length} values, its shape [${want.shape}] holds ${want.size}`,
+      );
     return out;
   };
   return { config: half.config, source };
@@ -80,7 +86,11 @@ export function ablatedTensors(config: ModelConfig, parts: InheritParts, norms: 
 }
 
 /** The hybrid-stack baseline's source: the reference's first ceil(n/2) blocks, stacked to n. */
-export function hybridStackSource<C extends ModelConfig>(ref: C, read: ReadParam, n: number): { config: C; source: ParamSource } {
+export function hybridStackSource<C extends ModelConfig>(
+  ref: C,
+  read: ReadParam,
+  n: number,
+): { config: C; source: ParamSource } {
   const half = inheritedConfig(ref, Math.ceil(n / 2));
   const config = inheritedConfig(ref, n);
   return { config, source: stackedSource((name) => read(name), half, config) };

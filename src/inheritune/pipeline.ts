@@ -25,6 +25,7 @@ import {
   type GrowMode,
   type InherituneSettings,
   inherituneRounds,
+  kindOf,
   type PipelineEvent,
   type PipelineState,
   type NextRound,
@@ -235,6 +236,9 @@ class InherituneRun {
       valLoss: cur.valLossStart,
       resumed: this.resumed,
       steps: this.trainer.settings.steps,
+      origin: this.state.rounds
+        .filter((r) => r.phase === cur.phase && (cur.phase === 'inheritune' || kindOf(r) === cur.kind))
+        .reduce((a, r) => a + r.steps, 0),
       ...(cur.kind ? { kind: cur.kind, stage: cur.stage ?? 0 } : {}),
     });
     this.resumed = false;

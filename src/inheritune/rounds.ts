@@ -110,7 +110,12 @@ export type NextRound =
   | { kind: 'done' };
 
 /** A round about to start, its opening evaluation not yet made. */
-export function roundAt(phase: Phase, round: number, n: number, b?: { kind: BaselineKind; stage: number }): CurrentRound {
+export function roundAt(
+  phase: Phase,
+  round: number,
+  n: number,
+  b?: { kind: BaselineKind; stage: number },
+): CurrentRound {
   return { phase, round, n, valLossStart: null, ...(b ? { kind: b.kind, stage: b.stage } : {}) };
 }
 
@@ -220,6 +225,8 @@ export type PipelineEvent =
       resumed: boolean;
       /** Updates this round trains. */
       steps: number;
+      /** Updates its run trained before it (Inheritune's earlier rounds; a baseline kind's earlier stages). */
+      origin: number;
       /** A baseline round's kind and stage. */
       kind?: BaselineKind;
       stage?: number;
@@ -245,4 +252,40 @@ export interface PipelineState extends RoundsState {
   done?: boolean;
   /** Fingerprints of the reference and the tokens the run was started with (absent in older snapshots). */
   inputs?: InputPrints;
+}
+
+/** The comparison table's columns, as comparisonCsv writes them. */
+export const COMPARISON_COLUMNS = [
+  'kind',
+  'layers',
+  'width',
+  'params',
+  'steps',
+  'tokens',
+  'flops',
+  'val_loss',
+  'gap_to_reference',
+  'seconds',
+] as const;
+
+/** The comparison as CSV: a header, the reference's row (its training unknown), a row per run; empty cells unknown. */
+export function comparisonCsv(report: Pick<RunReport, 'reference' | 'comparison'>): string {
+  const cell = (v: number | string | null) => (v === null ? '' : String(v));
+  const ref = report.reference;
+  const rows: (number | string | null)[][] = [
+    ['reference', ref.layers, null, ref.params, null, null, null, ref.valLoss, 0, null],
+    ...report.comparison.map((r) => [
+      r.kind,
+      r.layers,
+      r.width,
+      r.params,
+      r.steps,
+      r.tokens,
+      r.flops,
+      r.valLoss,
+      r.gap,
+      r.seconds,
+    ]),
+  ];
+  return `${[COMPARISON_COLUMNS.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n')}\n`;
 }

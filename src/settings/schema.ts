@@ -4,7 +4,13 @@
 // same bad settings are refused with the same words everywhere. Pure: no GPU code, so the page imports it.
 
 import type { BufferLimits } from '../gpu/limits';
-import { BASELINE_HELP, BASELINE_KINDS, type BaselineKind, INHERIT_PARTS, type InheritParts } from '../inheritune/baseline-kinds';
+import {
+  BASELINE_HELP,
+  BASELINE_KINDS,
+  type BaselineKind,
+  INHERIT_PARTS,
+  type InheritParts,
+} from '../inheritune/baseline-kinds';
 import { maxWindows } from '../io/corpus';
 import { defaultN, inheritNProblem } from '../inheritune/plan';
 import { batchFitProblem } from './fit';

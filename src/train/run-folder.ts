@@ -34,6 +34,8 @@ export const RUN_FILES = {
   tokenizerConfig: 'tokenizer_config.json',
   logLines: 'log.jsonl',
   report: 'report.json',
+  /** The comparison table (report.json's `comparison`) as CSV, when the run trained baselines. */
+  comparison: 'comparison.csv',
   lock: 'inheritune.lock',
 } as const;
 

@@ -120,8 +120,8 @@ export function Accounting() {
               ≤ {fmtDuration(eta.run)}{' '}
               <span className="muted small">
                 estimate: {eta.future.length ? `rounds at n = ${eta.future.map((f) => f.n).join(', ')}` : 'last round'}
-                {eta.baseline !== null && `, baselines ≈ ${fmtDuration(eta.baseline)}`}; time per round scaled by layers,
-                evaluations excluded
+                {eta.baseline !== null && `, baselines ≈ ${fmtDuration(eta.baseline)}`}; time per round scaled by
+                layers, evaluations excluded
               </span>
             </>
           ) : (

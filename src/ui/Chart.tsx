@@ -1,14 +1,14 @@
-// One uPlot chart bound to the `series` store: created once on mount, fed with setData whenever series changes
+// One uPlot chart bound to a series store (the live `series` unless its spec names another): created once on mount, fed with setData whenever series changes
 // (at most once per frame, series.ts), resized by a ResizeObserver and destroyed on unmount, so a metrics batch
 // redraws it without any React render. Draws the reference val loss line and the round markers in a draw hook.
 
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { series, type Column } from './series';
+import { type Series, series } from './series';
 
 export interface LineSpec {
-  col: Column;
+  col: string;
   label: string;
   stroke: string;
   /** y scale key; 'y' unless the chart has a second axis. */
@@ -22,27 +22,34 @@ export interface LineSpec {
 export interface ChartSpec {
   name: string;
   title: string;
+  /** The store it draws (default: the live charts' `series`), its x axis' label and tick format. */
+  data?: Series;
+  xLabel?: string;
+  xFmt?: (v: number) => string;
   lines: LineSpec[];
   /** y axes by scale key, left first; a second one goes on the right without grid lines. */
   axes: { scale: string; label: string; fmt?: (v: number) => string }[];
-  /** Draws series.referenceLine on scale 'y' and keeps it in the y range. */
+  /** Draws the store's referenceLine on scale 'y' and keeps it in the y range. */
   referenceLine?: boolean;
-  /** Draws series.markers (round starts) as labelled vertical lines. */
+  /** Draws the store's markers (round starts) as labelled vertical lines. */
   markers?: boolean;
   height: number;
 }
 
 const FONT = '11px system-ui, sans-serif';
 
+const dataOf = (spec: ChartSpec): Series => spec.data ?? (series as unknown as Series);
+
 function columns(spec: ChartSpec): uPlot.AlignedData {
-  return [series.x, ...spec.lines.map((l) => series.cols[l.col])];
+  const d = dataOf(spec);
+  return [d.x, ...spec.lines.map((l) => d.cols[l.col]!)];
 }
 
 /** Non-null values per line (what the chart actually draws). */
 function countPoints(spec: ChartSpec): number[] {
   return spec.lines.map((l) => {
     let n = 0;
-    for (const v of series.cols[l.col]) if (v !== null) n++;
+    for (const v of dataOf(spec).cols[l.col]!) if (v !== null) n++;
     return n;
   });
 }
@@ -55,18 +62,20 @@ function autoRange(_u: uPlot, min: number | null, max: number | null): uPlot.Ran
 }
 
 /** The y range of the loss chart always includes the reference line, so "below the line" is visible from the start. */
-function withReference(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
-  const r = series.referenceLine;
-  let lo = min;
-  let hi = max;
-  if (r !== null) {
-    lo = lo === null ? r : Math.min(lo, r);
-    hi = hi === null ? r : Math.max(hi, r);
-  }
-  if (lo === null || hi === null) return [0, 1];
-  if (lo === hi) return [lo - 0.5, hi + 0.5];
-  return uPlot.rangeNum(lo, hi, 0.1, true);
-}
+const withReference =
+  (spec: ChartSpec) =>
+  (_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax => {
+    const r = dataOf(spec).referenceLine;
+    let lo = min;
+    let hi = max;
+    if (r !== null) {
+      lo = lo === null ? r : Math.min(lo, r);
+      hi = hi === null ? r : Math.max(hi, r);
+    }
+    if (lo === null || hi === null) return [0, 1];
+    if (lo === hi) return [lo - 0.5, hi + 0.5];
+    return uPlot.rangeNum(lo, hi, 0.1, true);
+  };
 
 function drawOverlays(spec: ChartSpec, u: uPlot): void {
   const ctx = u.ctx;
@@ -80,7 +89,7 @@ function drawOverlays(spec: ChartSpec, u: uPlot): void {
     ctx.fillStyle = '#4b5568';
     ctx.setLineDash([3 * px, 3 * px]);
     ctx.textBaseline = 'top';
-    for (const m of series.markers) {
+    for (const m of dataOf(spec).markers) {
       const x = Math.round(u.valToPos(m.x, 'x', true));
       if (x < left - 1 || x > left + width + 1) continue;
       ctx.beginPath();
@@ -90,7 +99,7 @@ function drawOverlays(spec: ChartSpec, u: uPlot): void {
       ctx.fillText(m.label, x + 3 * px, top + 2 * px);
     }
   }
-  const r = series.referenceLine;
+  const r = dataOf(spec).referenceLine;
   if (spec.referenceLine && r !== null) {
     const y = Math.round(u.valToPos(r, 'y', true));
     if (y >= top && y <= top + height) {
@@ -119,7 +128,7 @@ function options(spec: ChartSpec, width: number): uPlot.Options {
   const scales: uPlot.Scales = { x: { time: false } };
   for (const a of spec.axes)
     scales[a.scale] = {
-      range: (spec.referenceLine && a.scale === 'y' ? withReference : autoRange) as uPlot.Range.Function,
+      range: (spec.referenceLine && a.scale === 'y' ? withReference(spec) : autoRange) as uPlot.Range.Function,
     };
   return {
     width,
@@ -128,7 +137,10 @@ function options(spec: ChartSpec, width: number): uPlot.Options {
     legend: { show: true, live: true },
     cursor: { drag: { x: true, y: false } },
     series: [
-      { label: 'update' },
+      {
+        label: spec.xLabel ?? 'update',
+        value: (_u, v) => (v === null || v === undefined ? '—' : spec.xFmt ? spec.xFmt(v) : String(v)),
+      },
       ...spec.lines.map(
         (l): uPlot.Series => ({
           label: l.label,
@@ -143,7 +155,14 @@ function options(spec: ChartSpec, width: number): uPlot.Options {
       ),
     ],
     axes: [
-      { label: 'updates', labelSize: 14, size: 34, font: FONT, labelFont: FONT },
+      {
+        label: spec.xLabel ?? 'updates',
+        labelSize: 14,
+        size: 34,
+        font: FONT,
+        labelFont: FONT,
+        values: spec.xFmt ? (_u, vals) => vals.map((v) => (v === null ? '' : spec.xFmt!(v))) : undefined,
+      },
       ...spec.axes.map(
         (a, i): uPlot.Axis => ({
           scale: a.scale,
@@ -183,7 +202,7 @@ export function Chart({ spec }: { spec: ChartSpec }) {
       });
     };
     update();
-    const unsubscribe = series.subscribe(update);
+    const unsubscribe = dataOf(spec).subscribe(update);
     let width = target.clientWidth;
     const ro = new ResizeObserver((entries) => {
       const w = Math.floor(entries[0]?.contentRect.width ?? 0);

@@ -1,15 +1,29 @@
-// The run's outcome as a table: one row per Inheritune round (as each ends), the reference it is measured against,
-// the baseline trained from scratch, and whether the grown model matched the reference's validation loss.
+// The run's outcome as tables: one row per round as each ends (Inheritune's, then each baseline's stages), the
+// reference it is measured against, and whether the grown model matched the reference's validation loss; once
+// baselines have finished, the paper's comparison (one row per run: size, updates, tokens, FLOPs, val loss, time),
+// downloadable as CSV and JSON.
 
-import { fmtDuration, fmtLoss, fmtParams, NONE } from './format';
+import { comparisonCsv, type ComparisonRow } from '../inheritune/rounds';
+import { fmtCount, fmtDuration, fmtFlops, fmtLoss, fmtParams, NONE } from './format';
 import { useApp } from './store';
-import type { RoundResult } from '../inheritune/pipeline';
+import type { RoundResult, RunReport } from '../inheritune/pipeline';
+
+/** "scratch", "stack 1/2". */
+function roundLabel(r: RoundResult): string {
+  if (r.phase !== 'baseline') return r.phase;
+  const kind = r.kind ?? 'scratch';
+  return kind === 'stack' && r.stage !== undefined ? `${kind} ${r.stage + 1}/2` : kind;
+}
 
 function RoundRow({ r, refLoss }: { r: RoundResult; refLoss: number | null }) {
   const met = refLoss !== null && r.valLoss <= refLoss;
   return (
-    <tr data-phase={r.phase} data-round={r.round}>
-      <td>{r.phase}</td>
+    <tr
+      data-phase={r.phase}
+      data-round={r.round}
+      data-kind={r.kind ?? (r.phase === 'baseline' ? 'scratch' : undefined)}
+    >
+      <td>{roundLabel(r)}</td>
       <td className="num">{r.round}</td>
       <td className="num">{r.n}</td>
       <td className="num">{fmtParams(r.params)}</td>
@@ -29,7 +43,10 @@ export function ReportTable() {
   const reference = useApp((s) => s.reference);
   const refLoss = report?.reference.valLoss ?? refVal?.valLoss ?? null;
   const inheritune = rounds.filter((r) => r.phase === 'inheritune');
-  const baseline = rounds.find((r) => r.phase === 'baseline') ?? report?.baseline ?? null;
+  const baselines = rounds.some((r) => r.phase === 'baseline')
+    ? rounds.filter((r) => r.phase === 'baseline')
+    : (report?.baselines ?? []);
+  const scratch = baselines.find((r) => (r.kind ?? 'scratch') === 'scratch') ?? null;
   const final = report?.final ?? null;
   // A paused run's report is provisional: the pipeline ended its part 'stopped', but the run resumes from here.
   const paused = useApp((s) => s.stage === 'paused') && report?.status === 'stopped';
@@ -67,7 +84,9 @@ export function ReportTable() {
               </td>
               <td />
             </tr>
-            {baseline && <RoundRow r={baseline} refLoss={refLoss} />}
+            {baselines.map((r) => (
+              <RoundRow key={`${r.phase}-${r.round}`} r={r} refLoss={refLoss} />
+            ))}
           </tbody>
         </table>
       )}
@@ -87,15 +106,92 @@ export function ReportTable() {
             Run {paused ? 'paused (Resume continues it)' : report.status}
             {report.windows ? `; val loss on ${report.windows} windows of ${report.ctx} tokens` : ''}.
           </span>
-          {final && baseline && (
+          {final && scratch && (
             <span className="muted">
               {' '}
-              Baseline from scratch: {fmtLoss(baseline.valLoss)} (
-              {baseline.valLoss <= final.valLoss ? 'at or below' : 'above'} Inheritune).
+              Baseline from scratch: {fmtLoss(scratch.valLoss)} (
+              {scratch.valLoss <= final.valLoss ? 'at or below' : 'above'} Inheritune).
             </span>
           )}
         </p>
       )}
+      {report && report.comparison.length > 1 && <Comparison report={report} />}
     </section>
+  );
+}
+
+/** The paper's table: Inheritune and each baseline on the same budget, against the reference. */
+function Comparison({ report }: { report: RunReport }) {
+  const take = useApp((s) => s.addDownloads);
+  const best = Math.min(...report.comparison.map((r) => r.valLoss));
+  const download = () =>
+    take([
+      { name: 'comparison.csv', blob: new Blob([comparisonCsv(report)], { type: 'text/csv' }) },
+      {
+        name: 'comparison.json',
+        blob: new Blob(
+          [
+            JSON.stringify(
+              {
+                reference: report.reference,
+                ctx: report.ctx,
+                windows: report.windows,
+                comparison: report.comparison,
+                rounds: report.rounds,
+                baselines: report.baselines,
+              },
+              null,
+              2,
+            ),
+          ],
+          { type: 'application/json' },
+        ),
+      },
+    ]);
+  const row = (r: ComparisonRow) => (
+    <tr key={r.kind} data-kind={r.kind}>
+      <td>{r.kind}</td>
+      <td className="num">{r.layers}</td>
+      <td className="num">{r.width ?? NONE}</td>
+      <td className="num">{fmtParams(r.params)}</td>
+      <td className="num">{r.steps}</td>
+      <td className="num">{r.tokens === null ? NONE : fmtCount(r.tokens)}</td>
+      <td className="num">{r.flops === null ? NONE : fmtFlops(r.flops)}</td>
+      <td className="num">
+        <b className={r.valLoss === best ? 'good' : undefined}>{fmtLoss(r.valLoss)}</b>
+      </td>
+      <td className="num">
+        {r.gap >= 0 ? '+' : ''}
+        {r.gap.toFixed(4)}
+      </td>
+      <td className="num">{fmtDuration(r.seconds)}</td>
+    </tr>
+  );
+  return (
+    <>
+      <h3>Comparison</h3>
+      <table className="report-table" data-testid="comparison">
+        <thead>
+          <tr>
+            <th>run</th>
+            <th>blocks</th>
+            <th>width</th>
+            <th>params</th>
+            <th>steps</th>
+            <th>tokens</th>
+            <th>FLOPs</th>
+            <th>val loss</th>
+            <th>vs reference</th>
+            <th>time</th>
+          </tr>
+        </thead>
+        <tbody>{report.comparison.map(row)}</tbody>
+      </table>
+      <div className="actions">
+        <button type="button" data-testid="export-comparison" onClick={download}>
+          Comparison (CSV + JSON)
+        </button>
+      </div>
+    </>
   );
 }

@@ -85,9 +85,7 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
       title={BASELINE_HELP[k]}
       checked={settings.compare.includes(k)}
       disabled={locked}
-      onChange={(v) =>
-        set({ compare: BASELINE_KINDS.filter((x) => (x === k ? v : settings.compare.includes(x))) })
-      }
+      onChange={(v) => set({ compare: BASELINE_KINDS.filter((x) => (x === k ? v : settings.compare.includes(x))) })}
     />
   );
 

@@ -23,7 +23,10 @@ import type {
   Stage,
   WorkerEvent,
 } from '../worker/protocol';
-import { series } from './series';
+import { comparisonByFlops, comparisonByTokens, series } from './series';
+
+/** Every chart store, cleared and given the reference line together. */
+const stores = [series, comparisonByTokens, comparisonByFlops];
 
 /** The form's starting values: the schema's defaults. */
 export const DEFAULT_SETTINGS: RunSettings = defaultRunSettings();
@@ -71,7 +74,16 @@ export interface AppState {
   /** Compute so far in this run (all phases): tokens and FLOPs. */
   totals: { tokens: number; flops: number };
   /** The model being trained now. */
-  current: { phase: string; round: number; n: number; params: number; stepsPerRound: number; x: number } | null;
+  current: {
+    phase: string;
+    round: number;
+    n: number;
+    params: number;
+    stepsPerRound: number;
+    x: number;
+    /** A baseline round's kind. */
+    kind?: string;
+  } | null;
   rounds: RoundResult[];
   report: RunReport | null;
   kernelTimes: KernelTime[];
@@ -92,6 +104,8 @@ export interface AppState {
   setDemo(patch: Partial<DemoSettings>): void;
   dismissError(id: number): void;
   takeDownloads(): { name: string; blob: Blob }[];
+  /** Files the page made itself (the comparison table), saved like the worker's exports. */
+  addDownloads(files: { name: string; blob: Blob }[]): void;
   send(cmd: Command): void;
   handle(e: WorkerEvent): void;
 }
@@ -120,7 +134,7 @@ export function connectStore(send: (cmd: Command) => void): void {
 
 /** Clears everything a new run replaces. */
 function runReset(): Partial<AppState> {
-  series.clear();
+  for (const s of stores) s.clear();
   return {
     latest: null,
     latestVal: null,
@@ -171,6 +185,7 @@ export const useApp = create<AppState>()((set, get) => ({
     set({ downloads: [] });
     return d;
   },
+  addDownloads: (files) => set((s) => ({ downloads: [...s.downloads, ...files] })),
 
   send(cmd) {
     const clear = CLEARS[cmd.type];
@@ -200,15 +215,15 @@ export const useApp = create<AppState>()((set, get) => ({
         break;
       case 'reference':
         set({ reference: e.info, refVal: null, analysis: null });
-        series.setReference(null);
+        for (const s of stores) s.setReference(null);
         break;
       case 'corpus':
         set({ corpus: e.info, refVal: null, analysis: null });
-        series.setReference(null);
+        for (const s of stores) s.setReference(null);
         break;
       case 'reference-val':
         set({ refVal: { valLoss: e.valLoss, ctx: e.ctx, windows: e.windows } });
-        series.setReference(e.valLoss);
+        for (const s of stores) s.setReference(e.valLoss);
         break;
       case 'analysis':
         set((s) => ({
@@ -227,6 +242,8 @@ export const useApp = create<AppState>()((set, get) => ({
         break;
       case 'metrics': {
         series.add(e.points);
+        comparisonByTokens.add(e.points);
+        comparisonByFlops.add(e.points);
         let { tokens, flops } = get().totals;
         let latest = get().latest;
         let latestVal = get().latestVal;
@@ -259,9 +276,18 @@ export const useApp = create<AppState>()((set, get) => ({
       }
       case 'round-start':
         set({
-          current: { phase: e.phase, round: e.round, n: e.n, params: e.params, stepsPerRound: e.stepsPerRound, x: e.x },
+          current: {
+            phase: e.phase,
+            round: e.round,
+            n: e.n,
+            params: e.params,
+            stepsPerRound: e.stepsPerRound,
+            x: e.x,
+            ...(e.kind ? { kind: e.kind } : {}),
+          },
         });
-        series.mark({ x: e.x, label: e.phase === 'baseline' ? 'baseline' : `n=${e.n}` });
+        // The live loss chart draws Inheritune (and the demo reference); baselines have the comparison charts.
+        if (e.phase !== 'baseline') series.mark({ x: e.x, label: `n=${e.n}` });
         break;
       case 'round-end':
         set((s) => ({ rounds: [...s.rounds, e.result] }));

@@ -2,6 +2,7 @@
 // in, events come out. Everything here is structured-clone safe (plain objects, typed arrays, File/Blob).
 
 import type { Capabilities } from '../gpu/capabilities';
+import type { BaselineKind } from '../inheritune/baseline-kinds';
 import type { AttentionReport } from '../inheritune/analyze';
 import type { GrowMode, RoundResult, RunReport } from '../inheritune/rounds';
 import type { DemoSettings } from '../settings/demo';
@@ -108,6 +109,8 @@ export interface MetricPoint {
   phase: 'reference' | 'inheritune' | 'baseline';
   round: number;
   n: number;
+  /** A baseline's kind (its points share the phase; each kind is its own run on the comparison charts). */
+  run?: BaselineKind;
   /** Updates since the phase began (rounds of Inheritune continue one axis). */
   x: number;
   kind: 'step' | 'eval';
@@ -153,7 +156,10 @@ export type WorkerEvent =
       params: number;
       valLoss: number;
       x: number;
+      /** Updates this round trains (NaN where an old log did not say). */
       stepsPerRound: number;
+      /** A baseline round's kind. */
+      kind?: BaselineKind;
     }
   | { type: 'round-end'; result: RoundResult }
   | { type: 'grow'; from: number; to: number; mode: GrowMode }

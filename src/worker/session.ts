@@ -4,6 +4,7 @@
 // samples per-kernel GPU time now and then.
 
 import type { Gpu } from '../gpu/runtime';
+import type { BaselineKind } from '../inheritune/baseline-kinds';
 import type { ReadParam } from '../inheritune/inherit';
 import {
   type InherituneSettings,
@@ -43,7 +44,8 @@ export type LogEntry = Record<string, unknown> & { type: string };
 
 export class Session {
   log: LogEntry[] = [];
-  private stepsPerRound = 1;
+  /** Where the round training now starts on its run's axis, and its baseline kind (chart points). */
+  private at: { x0: number; run: BaselineKind | undefined } = { x0: 0, run: undefined };
   /** Blocks of the model training now (for chart points). */
   private blocks = 0;
   /** The run description's writes for resuming, chained. */
@@ -95,14 +97,13 @@ export class Session {
     info: SavedRunInfo,
   ): Promise<PipelineResult> {
     const { gpu, emitter, data, models } = this.io;
-    this.stepsPerRound = info.settings.stepsPerRound;
     let savedInfo = info;
     const onEvent = (e: PipelineEvent) => {
       switch (e.type) {
         case 'step':
         case 'eval':
         case 'halt':
-          return this.onTrain(e, e.phase, e.round, this.blocks, xOrigin(e.phase, e.round, this.stepsPerRound));
+          return this.onTrain(e, e.phase, e.round, this.blocks, this.at.x0, this.at.run);
       }
       this.record(e);
       switch (e.type) {
@@ -116,7 +117,11 @@ export class Session {
           break;
         case 'round-start':
           this.blocks = e.n;
-          this.showRoundStart(e.phase, e.round, e.n, e.params, e.valLoss, this.stepsPerRound);
+          this.showRoundStart(e.phase, e.round, e.n, e.params, e.valLoss, {
+            steps: e.steps,
+            x0: e.origin,
+            run: e.kind,
+          });
           break;
         case 'round-end':
           emitter.emit({ type: 'round-end', result: e.result });
@@ -202,10 +207,16 @@ export class Session {
     const { emitter } = this.io;
     const stepsPerRound = s.stepsPerRound;
     this.log = log;
+    // Logs of older versions lack the round's steps, origin and kind: their baseline was one scratch round.
+    let run: BaselineKind | undefined;
+    let x0 = 0;
     for (const e of log) {
       const phase = e.phase as MetricPoint['phase'];
       const round = Number(e.round ?? 0);
-      const x0 = xOrigin(phase, round, stepsPerRound);
+      if (e.type === 'round-start') {
+        x0 = typeof e.origin === 'number' ? e.origin : xOrigin(phase, round, stepsPerRound);
+        run = phase === 'baseline' ? ((e.kind as BaselineKind | undefined) ?? 'scratch') : undefined;
+      }
       if (e.type === 'reference')
         emitter.emit({ type: 'reference-val', valLoss: Number(e.valLoss), ctx: s.ctx, windows: s.evalWindows });
       // The log holds null for a start-of-round val loss that was not measured (NaN does not survive JSON).
@@ -216,7 +227,11 @@ export class Session {
           Number(e.n),
           Number(e.params),
           typeof e.valLoss === 'number' ? e.valLoss : NaN,
-          stepsPerRound,
+          {
+            steps: typeof e.steps === 'number' ? e.steps : phase === 'baseline' ? NaN : stepsPerRound,
+            x0,
+            run,
+          },
         );
       else if (e.type === 'round-end') emitter.emit({ type: 'round-end', result: e.result as RoundResult });
       else if (e.type === 'step') {
@@ -224,6 +239,7 @@ export class Session {
           phase,
           round,
           n: 0,
+          ...(run ? { run } : {}),
           x: x0 + Number(e.step),
           kind: 'step',
           loss: Number(e.loss),
@@ -240,6 +256,7 @@ export class Session {
           phase,
           round,
           n: 0,
+          ...(run ? { run } : {}),
           x: x0 + Number(e.step),
           kind: 'eval',
           loss: Number(e.valLoss),
@@ -256,10 +273,11 @@ export class Session {
     n: number,
     params: number,
     valLoss: number,
-    stepsPerRound: number,
+    at: { steps: number; x0: number; run: BaselineKind | undefined },
   ): void {
     const { emitter } = this.io;
-    const x = xOrigin(phase, round, stepsPerRound);
+    const { x0: x, run } = at;
+    this.at = { x0: x, run };
     emitter.emit({
       type: 'round-start',
       phase,
@@ -268,23 +286,31 @@ export class Session {
       params,
       valLoss,
       x,
-      stepsPerRound: phase === 'baseline' ? NaN : stepsPerRound,
+      stepsPerRound: at.steps,
+      ...(run ? { kind: run } : {}),
     });
-    if (Number.isFinite(valLoss)) emitter.point({ phase, round, n, x, kind: 'eval', loss: valLoss, elapsedSec: 0 });
+    if (Number.isFinite(valLoss))
+      emitter.point({ phase, round, n, ...(run ? { run } : {}), x, kind: 'eval', loss: valLoss, elapsedSec: 0 });
   }
 
-  private onTrain(e: TrainEvent, phase: MetricPoint['phase'], round: number, n: number, x0: number): void {
+  private onTrain(
+    e: TrainEvent,
+    phase: MetricPoint['phase'],
+    round: number,
+    n: number,
+    x0: number,
+    run?: BaselineKind,
+  ): void {
     const { emitter } = this.io;
     this.record({ ...e, phase, round });
     if (e.type === 'halt') return;
+    const tag = { phase, round, n, ...(run ? { run } : {}) };
     if (e.type === 'eval') {
-      emitter.point({ phase, round, n, x: x0 + e.step, kind: 'eval', loss: e.valLoss, elapsedSec: e.elapsedSec });
+      emitter.point({ ...tag, x: x0 + e.step, kind: 'eval', loss: e.valLoss, elapsedSec: e.elapsedSec });
       return;
     }
     emitter.point({
-      phase,
-      round,
-      n,
+      ...tag,
       x: x0 + e.step,
       kind: 'step',
       loss: e.loss,
@@ -334,7 +360,7 @@ export class Session {
   }
 }
 
-/** Where a round's updates start on the chart's x axis: Inheritune rounds continue one axis, other phases start at 0. */
+/** Where a round of an older log (its round-start has no origin) starts: Inheritune rounds continue one axis. */
 function xOrigin(phase: MetricPoint['phase'], round: number, stepsPerRound: number): number {
   return phase === 'inheritune' ? round * stepsPerRound : 0;
 }

@@ -113,14 +113,16 @@ describe('baseline kinds', () => {
     expect(checkRunSettings({ ...base, compare: ['stacks'] as never })[0]?.message).toBe(
       `compare has no "stacks": the choices are ${BASELINE_KINDS.join(', ')}`,
     );
-    expect(checkRunSettings({ ...base, compare: ['stack', 'stack'] })[0]?.message).toBe(
-      'compare names "stack" twice',
-    );
+    expect(checkRunSettings({ ...base, compare: ['stack', 'stack'] })[0]?.message).toBe('compare names "stack" twice');
     expect(checkRunSettings({ ...base, inherit: 'heads' as never })[0]?.message).toBe(
       'inherit must be all, attn+mlp, attn or mlp, got "heads"',
     );
     const flags = (argv: string[]) =>
-      settingsFromFlags(parseFlags(['--data', 'x', ...argv], { ...TRAIN_FLAGS, ...RUN_FLAGS }, 'run'), RUN_FIELDS, base);
+      settingsFromFlags(
+        parseFlags(['--data', 'x', ...argv], { ...TRAIN_FLAGS, ...RUN_FLAGS }, 'run'),
+        RUN_FIELDS,
+        base,
+      );
     expect(flags(['--compare', 'half-width, stack']).compare).toEqual(['half-width', 'stack']);
     expect(flags(['--baseline']).compare).toEqual(['scratch']);
     expect(flags(['--baseline', '--compare', 'stack']).compare).toEqual(['scratch', 'stack']);
@@ -209,9 +211,12 @@ describe('half-width, stacking and the ablation as parameter sources', () => {
     expect(() => llamaHalfWidth({ ...ref, headDim: 6 })).toThrow(
       'the half-width baseline halves each head and keeps its rotary pairs: head_dim 6 must be a multiple of 4',
     );
-    expect(() => halfWidthSource(gpt2Config({ vocabSize: 8, positions: 4, width: 12, layers: 1, heads: 4 }), async () => new Float32Array())).toThrow(
-      'the half-width baseline halves each head: head size 3 (n_embd 12 / n_head 4) is odd',
-    );
+    expect(() =>
+      halfWidthSource(
+        gpt2Config({ vocabSize: 8, positions: 4, width: 12, layers: 1, heads: 4 }),
+        async () => new Float32Array(),
+      ),
+    ).toThrow('the half-width baseline halves each head: head size 3 (n_embd 12 / n_head 4) is odd');
   });
 
   it('stacks m blocks to n (block j is block j mod m) and keeps the rest', async () => {
@@ -240,9 +245,7 @@ describe('half-width, stacking and the ablation as parameter sources', () => {
       for (const p of gpt2Params(config)) {
         const inherits =
           p.block === null || (p.role === 'norm' ? norms : parts === 'attn+mlp' || p.name.includes(`.${parts}.`));
-        expect(await source(p.name, p.shape), `${parts} ${p.name}`).toEqual(
-          (inherits ? refValues : fresh).get(p.name),
-        );
+        expect(await source(p.name, p.shape), `${parts} ${p.name}`).toEqual((inherits ? refValues : fresh).get(p.name));
       }
     }
   });
@@ -329,7 +332,9 @@ describe('the comparison run', () => {
     );
     const r = result.report;
     expect(r.status).toBe('done');
-    const rounds = events.flatMap((e) => (e.type === 'round-start' ? [`${e.kind ?? e.phase}/${e.stage ?? 0} ${e.n}×${e.steps}`] : []));
+    const rounds = events.flatMap((e) =>
+      e.type === 'round-start' ? [`${e.kind ?? e.phase}/${e.stage ?? 0} ${e.n}×${e.steps}`] : [],
+    );
     expect(rounds).toEqual([
       'inheritune/0 2×2',
       'inheritune/0 4×2',

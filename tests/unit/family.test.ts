@@ -212,7 +212,12 @@ describe('the recipe’s decisions (rounds.ts), without a GPU', () => {
       { n: 5, steps: 10, round: 1, valLoss: 3.2 },
       { n: 7, steps: 12, round: 2, valLoss: 3.1 },
     ]);
-    expect(nextRound(withBaseline, last(withBaseline))).toEqual({ kind: 'baseline', n: 7, steps: 32 });
+    expect(nextRound(withBaseline, last(withBaseline))).toEqual({
+      kind: 'baseline',
+      baseline: 'scratch',
+      stage: 0,
+      plan: { layers: 7, steps: 32, init: 'scratch' },
+    });
     const baselineDone = state({ baseline: true }, [{ n: 7, phase: 'baseline', valLoss: 5 }]);
     expect(nextRound(baselineDone, last(baselineDone))).toEqual({ kind: 'done' });
   });

@@ -42,7 +42,9 @@ export function gpt2Params(c: Gpt2Config): ParamSpec[] {
     decay: shape.length === 2,
     // Conv1D weights are stored [in, out]: the hidden matrices' outputs are their columns.
     muon: role === 'weight' ? { inputs: shape[0]!, outputs: shape[1]! } : null,
-    ...(block !== null && role !== 'norm' ? { part: name.includes('.attn.') ? ('attn' as const) : ('mlp' as const) } : {}),
+    ...(block !== null && role !== 'norm'
+      ? { part: name.includes('.attn.') ? ('attn' as const) : ('mlp' as const) }
+      : {}),
   }));
 }
 

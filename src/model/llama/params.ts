@@ -48,7 +48,9 @@ export function llamaParams(c: LlamaConfig): ParamSpec[] {
     decay: shape.length === 2,
     // nn.Linear weights are [out, in].
     muon: role === 'weight' ? { outputs: shape[0]!, inputs: shape[1]! } : null,
-    ...(block !== null && role !== 'norm' ? { part: name.includes('.self_attn.') ? ('attn' as const) : ('mlp' as const) } : {}),
+    ...(block !== null && role !== 'norm'
+      ? { part: name.includes('.self_attn.') ? ('attn' as const) : ('mlp' as const) }
+      : {}),
   }));
 }
 
