@@ -162,7 +162,7 @@ function comparisonTable(report: RunReport): string[] {
     r.params.toLocaleString('en-US'),
     String(r.steps),
     num(r.tokens, (x) => x.toLocaleString('en-US')),
-    num(r.flops, (x) => (x / 1e15).toFixed(3)),
+    num(r.flops, (x) => x.toExponential(2)),
     r.valLoss.toFixed(4),
     `${r.gap >= 0 ? '+' : ''}${r.gap.toFixed(4)}`,
     r.seconds.toFixed(1),

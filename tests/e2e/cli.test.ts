@@ -89,13 +89,15 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
       '2',
       '--batch',
       '2',
+      '--compare',
+      'half-width,stack',
       '--out',
       out,
       '--json',
     );
     expect(r.stderr).not.toMatch(STACK);
     expect(r.code, r.stderr).toBe(0);
-    for (const f of ['model.safetensors', 'config.json', 'log.jsonl', 'report.json'])
+    for (const f of ['model.safetensors', 'config.json', 'log.jsonl', 'report.json', 'comparison.csv'])
       expect(existsSync(join(out, f)), f).toBe(true);
     expect(existsSync(join(out, 'inheritune.lock'))).toBe(false); // released at exit
     // k − n = 1 is odd: the plan says the last grow adds one block.
@@ -107,14 +109,25 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
       reference: { valLoss: number };
       rounds: { n: number; valLossStart: number; valLoss: number }[];
       final: { n: number; valLoss: number };
+      comparison: { kind: string; layers: number; width: number; steps: number; valLoss: number }[];
     };
     expect(report.status).toBe('done');
     expect(report.rounds.map((x) => x.n)).toEqual([1, 2]);
+    // The baselines on the rounds' 4 updates, in their fixed order (stack: 1 block for 2, stacked to 2 for 2).
+    expect(report.comparison.map((x) => [x.kind, x.layers, x.width, x.steps])).toEqual([
+      ['inheritune', 2, 32, 4],
+      ['stack', 2, 32, 4],
+      ['half-width', 2, 16, 4],
+    ]);
+    const csv = readFileSync(join(out, 'comparison.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('kind,layers,width,params,steps,tokens,flops,val_loss,gap_to_reference,seconds');
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['reference', 'inheritune', 'stack', 'half-width']);
+    expect(Number(csv[4]!.split(',')[7])).toBe(report.comparison[2]!.valLoss);
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { type: string });
-    expect(log.filter((e) => e.type === 'step')).toHaveLength(4);
+    expect(log.filter((e) => e.type === 'step')).toHaveLength(4 + 4 + 4);
     for (const t of ['start', 'reference', 'round-start', 'eval', 'grow', 'round-end', 'report'])
       expect(
         log.some((e) => e.type === t),
@@ -212,6 +225,8 @@ describe('inheritune run on the llama-8L folder (small settings for the software
       '1',
       '--batch',
       '1',
+      '--compare',
+      'half-width',
       '--out',
       out,
       '--json',
@@ -221,8 +236,13 @@ describe('inheritune run on the llama-8L folder (small settings for the software
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
       rounds: { n: number; valLossStart: number }[];
       final: { n: number; valLoss: number };
+      comparison: { kind: string; layers: number; width: number; params: number; steps: number; valLoss: number }[];
     };
     expect(report.rounds[0]!.n).toBe(4);
+    // The half-width baseline: all 8 blocks at width 64 (heads of 16, SwiGLU 172), trained as long as the rounds.
+    const half = report.comparison.find((x) => x.kind === 'half-width')!;
+    expect([half.layers, half.width, half.steps]).toEqual([8, 64, report.rounds.length]);
+    expect(Number.isFinite(half.valLoss)).toBe(true);
     for (const f of ['tokenizer.json', 'tokenizer_config.json'])
       expect(readFileSync(join(out, f)).equals(readFileSync(join(FIX, 'llama-8L', f))), f).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).num_hidden_layers).toBe(report.final.n);
@@ -346,6 +366,21 @@ describe('inheritune errors: one line, non-zero exit, no stack trace', () => {
       'run: bad optimizer',
       ['run', '--ref', join(FIX, 'tiny-2L'), '--data', TEXT, '--out', join(tmpdir(), 'x'), '--optimizer', 'sgd'],
       /--optimizer: optimizer must be AdamW or Muon, got "sgd"/,
+    ],
+    [
+      'run: bad baseline kind',
+      [
+        'run',
+        '--ref',
+        join(FIX, 'tiny-2L'),
+        '--data',
+        TEXT,
+        '--out',
+        join(tmpdir(), 'x'),
+        '--compare',
+        'scratch,distill',
+      ],
+      /--compare: compare has no "distill": the choices are scratch, scratch-2x, stack, hybrid-stack, half-width/,
     ],
     [
       'run: bad lr',
