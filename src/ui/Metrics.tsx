@@ -45,7 +45,12 @@ function Where() {
         No run yet.
       </div>
     );
-  const phase = latest.phase === 'reference' ? 'training the demo reference' : latest.phase;
+  const phase =
+    latest.phase === 'reference'
+      ? 'training the demo reference'
+      : latest.phase === 'baseline'
+        ? `baseline: ${current?.kind ?? 'scratch'}`
+        : latest.phase;
   return (
     <div className="where" data-testid="where">
       <span className="chip accent">{phase}</span>

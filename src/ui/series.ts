@@ -70,6 +70,12 @@ export class Series<C extends string = string> {
     this.cols[col][this.row(x)] = v === null || Number.isFinite(v) ? v : null;
   }
 
+  /** The value of `col` at x, or null where there is none. */
+  valueAt(x: number, col: C): number | null {
+    const i = this.x.indexOf(x);
+    return i < 0 ? null : (this.cols[col][i] ?? null);
+  }
+
   /** Adds a marker; the same marker again (a resumed round announces itself once more) is ignored. */
   mark(m: Marker): void {
     if (this.markers.some((k) => k.x === m.x && k.label === m.label)) return;
@@ -168,8 +174,11 @@ export class ComparisonSeries extends Series<Run> {
         if (p.flopsPerSec && p.tokensPerSec) at.flops += t * (p.flopsPerSec / p.tokensPerSec);
         continue;
       }
-      // An evaluation before a run's first update stands at 0 spent.
-      this.set(this.axis === 'tokens' ? at.tokens : at.flops / 1e15, run, p.loss);
+      // An evaluation before a run's first update stands at 0 spent. A later round's (stage's) opening evaluation
+      // stands where the last one ended: the curve keeps that round's final value (a restart round opens on the
+      // re-inherited model, which is no point of the run's progress).
+      const x = this.axis === 'tokens' ? at.tokens : at.flops / 1e15;
+      if (this.valueAt(x, run) === null) this.set(x, run, p.loss);
     }
     this.changed();
   }

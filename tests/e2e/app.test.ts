@@ -93,8 +93,12 @@ describe('the app in Chromium', () => {
     expect(await page.getByTestId('heatmap').textContent()).toMatch(/\d/);
     expect(await page.getByTestId('suggested-n').textContent()).toMatch(/\d/);
     await shot(page, '2-reference');
-    // The analysis filled in its suggested n; this run inherits 6 of the 8 blocks (then grows to 8).
+    // The analysis filled in its suggested n; this run inherits 6 of the 8 blocks (then grows to 8), then trains two
+    // baselines on the rounds' 4 updates: stacked (4 blocks, then 8) and the reference at half width.
     await fillSettings(page, { n: '6' });
+    await page.getByTestId('setting-compare-stack').check();
+    await page.getByTestId('setting-compare-half-width').check();
+    expect(await page.evaluate(() => window.__inheritune!.state().settings.compare)).toEqual(['stack', 'half-width']);
 
     expect(await page.getByTestId('metric-loss').textContent()).toBe('—');
     await page.getByTestId('start').click();
@@ -118,6 +122,37 @@ describe('the app in Chromium', () => {
     expect(report?.status).toBe('done');
     expect(report?.rounds[0]?.n).toBe(6);
     expect(await page.getByTestId('report').textContent()).toMatch(/6/);
+    // The comparison: a table row per run, and each run's val loss curve against tokens and FLOPs spent.
+    expect(report?.comparison.map((r) => [r.kind, r.layers, r.width, r.steps])).toEqual([
+      ['inheritune', 8, 128, 4],
+      ['stack', 8, 128, 4],
+      ['half-width', 8, 64, 4],
+    ]);
+    expect(
+      await page
+        .locator('[data-testid="comparison"] tbody tr')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-kind'))),
+    ).toEqual(['inheritune', 'stack', 'half-width']);
+    const curves = await page.evaluate(() => {
+      const c = window.__inheritune!.comparison;
+      const count = (s: typeof c.tokens, k: 'inheritune' | 'stack' | 'half-width') =>
+        s.cols[k].filter((v) => v !== null).length;
+      return (['inheritune', 'stack', 'half-width'] as const).map((k) => [k, count(c.tokens, k), count(c.flops, k)]);
+    });
+    // Val loss before training and at each round's (stage's) end: 2 rounds, 2 stages, 1 round.
+    expect(curves).toEqual([
+      ['inheritune', 3, 3],
+      ['stack', 3, 3],
+      ['half-width', 2, 2],
+    ]);
+    // At 64 tokens (2 updates of 2 × 16): round 0's and the stack's first stage's final val loss.
+    const at64 = await page.evaluate(() => {
+      const c = window.__inheritune!.comparison.tokens;
+      return [c.valueAt(64, 'inheritune'), c.valueAt(64, 'stack')];
+    });
+    expect(at64).toEqual([report!.rounds[0]!.valLoss, report!.baselines[0]!.valLoss]);
+    expect(Number(await page.getByTestId('chart-compare-tokens').getAttribute('data-points'))).toBe(8);
+    expect(Number(await page.getByTestId('chart-compare-flops').getAttribute('data-points'))).toBe(8);
     await shot(page, '4-done');
 
     const downloads: { name: string; bytes: Buffer }[] = [];

@@ -87,6 +87,9 @@ it("puts each run's val loss at the tokens and FLOPs it has spent, Inheritune's 
   byFlops.add(points);
   expect(byTokens.x).toEqual([0, 16, 32, 48]);
   expect(byTokens.cols.inheritune).toEqual([6, null, 5, 4]);
+  // The next round's opening evaluation where round 0 ended keeps round 0's last value.
+  byTokens.add([ev('inheritune', 2, 9)]);
+  expect(byTokens.cols.inheritune).toEqual([6, null, 5, 4]);
   expect(byTokens.cols.stack).toEqual([7, 6.5, null, null]);
   // A baseline point of an older log (no kind) is the scratch baseline's.
   expect(byTokens.cols.scratch).toEqual([7.5, null, null, null]);
