@@ -7,6 +7,7 @@ import { Gpu } from '../gpu/runtime';
 import { type PipelineEvent, type RunReport, runInheritune } from '../inheritune/pipeline';
 import { growPlan } from '../inheritune/plan';
 import { comparisonCsv } from '../inheritune/rounds';
+import { wordClasses } from '../train/downstream';
 import { tokenizerOf } from '../model/checkpoint';
 import { inherituneSettings } from '../settings/engine';
 import { checkRunSettings, defaultRunSettings, RUN_FIELDS } from '../settings/schema';
@@ -41,7 +42,8 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
   const deviceOptions = nodeDeviceOptions(f);
   const { ckpt, src } = await loadCheckpoint(f.ref as string);
   try {
-    const { train, val } = await loadCorpus(f.data as string, tokenizerOf(ckpt.config, ckpt.tokenizerFiles));
+    const tokenizer = tokenizerOf(ckpt.config, ckpt.tokenizerFiles);
+    const { train, val } = await loadCorpus(f.data as string, tokenizer);
     const context = settingsContext(ckpt.config, { train: train.length, val: val.length }, 'the reference');
     const given = settingsFromFlags(f, RUN_FIELDS, defaultRunSettings(context));
     const settings = followDefaults(f, given, given.stepsPerRound, val.length);
@@ -100,6 +102,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
         data: { train, val },
         peak,
         store,
+        words: wordClasses(tokenizer),
         onEvent,
         onLoadProgress: (what, d, t) => progress(what, d, t),
       },
@@ -149,12 +152,24 @@ function comparisonTable(report: RunReport): string[] {
     'params',
     'steps',
     'tokens',
-    'PFLOPs',
+    'FLOPs',
     'val loss',
     'vs reference',
     'seconds',
+    'top-1',
+    'last word',
+    'word logp',
   ];
-  const num = (v: number | null, f: (x: number) => string) => (v === null ? '—' : f(v));
+  const num = (v: number | null | undefined, f: (x: number) => string) => (v === null || v === undefined ? '—' : f(v));
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const d = report.reference.downstream;
+  const ref = ['reference', String(report.reference.layers), '—', report.reference.params.toLocaleString('en-US')];
+  const refRow = [...ref, '—', '—', '—', report.reference.valLoss.toFixed(4), '—', '—'];
+  refRow.push(
+    num(d?.top1, pct),
+    num(d?.lastWord, pct),
+    num(d?.lastWordLogp, (x) => x.toFixed(3)),
+  );
   const rows = report.comparison.map((r) => [
     r.kind,
     String(r.layers),
@@ -166,7 +181,11 @@ function comparisonTable(report: RunReport): string[] {
     r.valLoss.toFixed(4),
     `${r.gap >= 0 ? '+' : ''}${r.gap.toFixed(4)}`,
     r.seconds.toFixed(1),
+    num(r.top1, pct),
+    num(r.lastWord, pct),
+    num(r.lastWordLogp, (x) => x.toFixed(3)),
   ]);
+  rows.unshift(refRow);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   return [`comparison (reference val loss ${report.reference.valLoss.toFixed(4)}):`, line(head), ...rows.map(line)];

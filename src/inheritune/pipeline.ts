@@ -16,6 +16,7 @@ import { StreamedWeights } from '../model/streamed';
 import type { Peak } from '../train/peak';
 import { readFinal, RUN_FILES, writeFinal } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
+import { type Downstream, downstreamFrom, downstreamScores, passagesOf, type WordClass } from '../train/downstream';
 import { flopsPerToken } from '../train/mfu';
 import { Trainer } from '../train/trainer';
 import { halfWidthSource, hybridStackSource, stackedSource } from './baselines';
@@ -50,6 +51,8 @@ export interface PipelineContext {
   peak: Peak | null;
   store?: StateStore;
   onEvent: (e: PipelineEvent) => void;
+  /** What each token id is to a word (the corpus's tokenizer): with it, every model gets downstream scores. */
+  words?: (id: number) => WordClass;
   /** Polled between updates: true stops the run after a snapshot. */
   shouldStop?: () => boolean;
   onLoadProgress?: (what: string, done: number, total: number) => void;
@@ -108,14 +111,25 @@ class InherituneRun {
     const first = inheritSource(ref.config, ref.read, settings.n, inheritOptions(settings));
     // Layer by layer: the reference never has to fit on the GPU whole.
     const progress = (d: number, t: number) => ctx.onLoadProgress?.('evaluating the reference', d, t);
+    const { ctx: T, evalWindows: W } = settings.train;
+    const scores = ctx.words ? { logp: new Float32Array(W * T), top1: new Float32Array(W * T) } : undefined;
     const refVal = await streamedValidationLoss(
       new StreamedWeights(gpu, ref.config, (n) => ref.read(n)),
       ctx.data.val,
-      settings.train.ctx,
-      settings.train.evalWindows,
-      { onProgress: progress },
+      T,
+      W,
+      { onProgress: progress, scores },
     );
-    const reference = { layers: ref.config.layers, params: paramCount(ref.config), valLoss: refVal };
+    const downstream: Downstream | undefined =
+      scores && ctx.words
+        ? downstreamFrom(passagesOf(ctx.data.val, T, W), scores.logp, scores.top1, T, ctx.words)
+        : undefined;
+    const reference = {
+      layers: ref.config.layers,
+      params: paramCount(ref.config),
+      valLoss: refVal,
+      ...(downstream ? { downstream } : {}),
+    };
     ctx.onEvent({ type: 'reference', ...reference });
     const trainer = await newTrainer(ctx, first.config, first.source, settings, 0);
     ctx.onModel?.(trainer.model);
@@ -188,6 +202,9 @@ class InherituneRun {
       const { config } = this.trainer.model;
       const ts = this.trainer.settings;
       const tokens = ts.steps * ts.batch * ts.ctx * ts.accum;
+      const downstream = this.ctx.words
+        ? await downstreamScores(this.trainer.model, this.ctx.data.val, ts.ctx, ts.evalWindows, this.ctx.words)
+        : undefined;
       const result: RoundResult = {
         phase: cur.phase,
         round: cur.round,
@@ -201,6 +218,7 @@ class InherituneRun {
         valLossStart: cur.valLossStart!,
         valLoss: this.trainer.position.lastValLoss!,
         seconds: this.trainer.position.elapsedSec,
+        ...(downstream ? { downstream } : {}),
       };
       this.state.rounds.push(result);
       this.ctx.onEvent({ type: 'round-end', result });

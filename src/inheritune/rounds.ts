@@ -2,6 +2,7 @@
 // round (grow by two, train the baseline, or stop), and the report; and the run's state and events as data. No GPU,
 // no I/O: the pipeline carries them out.
 
+import type { Downstream } from '../train/downstream';
 import type { TrainEvent, TrainSettings } from '../train/trainer';
 import { type BaselineKind, type BaselineStage, baselineStages, type InheritParts } from './baseline-kinds';
 import type { InputPrints } from './inputs';
@@ -49,6 +50,8 @@ export interface RoundResult {
   flops?: number;
   /** Tokens trained on (updates × batch × context × accumulation); absent in older snapshots. */
   tokens?: number;
+  /** Zero-shot scores of the round's final model on the validation windows (absent without a tokenizer, or older). */
+  downstream?: Downstream;
   valLossStart: number;
   valLoss: number;
   seconds: number;
@@ -77,10 +80,14 @@ export interface ComparisonRow {
   /** Its final validation loss minus the reference's. */
   gap: number;
   seconds: number;
+  /** Its final model's downstream scores (train/downstream.ts), null where not measured. */
+  top1: number | null;
+  lastWord: number | null;
+  lastWordLogp: number | null;
 }
 
 export interface RunReport {
-  reference: { layers: number; params: number; valLoss: number };
+  reference: { layers: number; params: number; valLoss: number; downstream?: Downstream };
   ctx: number;
   windows: number;
   rounds: RoundResult[];
@@ -178,6 +185,9 @@ export function comparisonRows(state: RoundsState): ComparisonRow[] {
       valLoss: last.valLoss,
       gap: last.valLoss - refLoss,
       seconds: sum((r) => r.seconds)!,
+      top1: last.downstream?.top1 ?? null,
+      lastWord: last.downstream?.lastWord ?? null,
+      lastWordLogp: last.downstream?.lastWordLogp ?? null,
     };
   };
   const rounds = inherituneRounds(state);
@@ -214,7 +224,7 @@ export function runReport(state: RoundsState, status: RunReport['status'], halt?
 }
 
 export type PipelineEvent =
-  | { type: 'reference'; layers: number; params: number; valLoss: number }
+  | { type: 'reference'; layers: number; params: number; valLoss: number; downstream?: Downstream }
   | {
       type: 'round-start';
       phase: Phase;
@@ -266,14 +276,32 @@ export const COMPARISON_COLUMNS = [
   'val_loss',
   'gap_to_reference',
   'seconds',
+  'top1',
+  'last_word',
+  'last_word_logp',
 ] as const;
 
 /** The comparison as CSV: a header, the reference's row (its training unknown), a row per run; empty cells unknown. */
 export function comparisonCsv(report: Pick<RunReport, 'reference' | 'comparison'>): string {
   const cell = (v: number | string | null) => (v === null ? '' : String(v));
   const ref = report.reference;
+  const d = ref.downstream;
   const rows: (number | string | null)[][] = [
-    ['reference', ref.layers, null, ref.params, null, null, null, ref.valLoss, 0, null],
+    [
+      'reference',
+      ref.layers,
+      null,
+      ref.params,
+      null,
+      null,
+      null,
+      ref.valLoss,
+      0,
+      null,
+      d?.top1 ?? null,
+      d?.lastWord ?? null,
+      d?.lastWordLogp ?? null,
+    ],
     ...report.comparison.map((r) => [
       r.kind,
       r.layers,
@@ -285,6 +313,9 @@ export function comparisonCsv(report: Pick<RunReport, 'reference' | 'comparison'
       r.valLoss,
       r.gap,
       r.seconds,
+      r.top1,
+      r.lastWord,
+      r.lastWordLogp,
     ]),
   ];
   return `${[COMPARISON_COLUMNS.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n')}\n`;

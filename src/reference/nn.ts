@@ -161,6 +161,32 @@ export function crossEntropyRef(
   return { loss: count ? total / count : 0, dlogits };
 }
 
+/**
+ * Per row: the target's log-softmax probability and whether it is the first index of the row's maximum (0 and false
+ * for an ignored target).
+ */
+export function tokenScoresRef(
+  logits: F64,
+  targets: ArrayLike<number>,
+  N: number,
+  V: number,
+): { logp: Float64Array; top1: Float64Array } {
+  const logp = new Float64Array(N);
+  const top1 = new Float64Array(N);
+  for (let i = 0; i < N; i++) {
+    const tg = targets[i]!;
+    if (!(tg >= 0 && tg < V)) continue;
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[i * V + v]! > logits[i * V + best]!) best = v;
+    const mx = logits[i * V + best]!;
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(logits[i * V + v]! - mx);
+    logp[i] = logits[i * V + tg]! - mx - Math.log(z);
+    top1[i] = best === tg ? 1 : 0;
+  }
+  return { logp, top1 };
+}
+
 export function embeddingRef(tokens: ArrayLike<number>, B: number, T: number, wte: F64, wpe: F64, C: number): F64 {
   const out = new Float64Array(B * T * C);
   for (let b = 0; b < B; b++)

@@ -6,7 +6,7 @@ import * as ops from '../tensor';
 import { backward, fromArray, tidyAsync } from '../tensor';
 import { Rng } from '../util/rng';
 import { matmulBackwardRef, matmulRef } from '../reference/linalg';
-import { crossEntropyRef, embeddingBackwardRef, embeddingRef } from '../reference/nn';
+import { crossEntropyRef, embeddingBackwardRef, embeddingRef, tokenScoresRef } from '../reference/nn';
 import { f32 } from './compare';
 import type { Check } from './harness';
 import { type Ctx, grad, param, TOL_EXACT, TOL_REDUCE } from './support';
@@ -145,4 +145,54 @@ const headCheck: Check = {
  * 65535 costs minutes per kernel on a software adapter), plus one real case past 65535 workgroups for add.
  */
 
-export const endChecks: Check[] = [crossEntropyCheck, embeddingCheck, headCheck];
+const tokenScoresCheck: Check = {
+  name: 'head token scores (chunked)',
+  kernels: ['matmul', 'token_scores'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(10);
+    for (const [N, C, V, chunkRows] of [
+      [150, 12, 37, 64],
+      [3, 8, 50257, 64],
+    ] as const) {
+      await tidyAsync(async () => {
+        // Whole-number weights and inputs give exact logits, and ties: a row's maximum often repeats (first wins).
+        const X = Float32Array.from({ length: N * C }, () => rng.int(3) - 1);
+        const W = Float32Array.from({ length: V * C }, () => rng.int(3) - 1);
+        const logits = matmulRef(Float64Array.from(X), Float64Array.from(W), null, {
+          M: N,
+          N: V,
+          K: C,
+          batch: 1,
+          transA: false,
+          transB: true,
+        });
+        // Targets: the row's first argmax, a later tied index where there is one, or any index; some ignored.
+        const targets = Int32Array.from({ length: N }, (_, i) => {
+          if (i % 7 === 6) return -100;
+          const row = logits.subarray(i * V, (i + 1) * V);
+          let mx = row[0]!;
+          for (const z of row) mx = Math.max(mx, z);
+          const tied: number[] = [];
+          row.forEach((z, v) => {
+            if (z === mx) tied.push(v);
+          });
+          return i % 3 === 0 ? tied[0]! : i % 3 === 1 ? (tied[1] ?? tied[0]!) : rng.int(V);
+        });
+        const x = fromArray(gpu, X, [N, C]);
+        const w = fromArray(gpu, W, [V, C]);
+        const { logp, top1 } = ops.headTokenScores(x, w, targets, { chunkRows });
+        const ref = tokenScoresRef(logits, targets, N, V);
+        const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}`;
+        expect(`top1 ${tag}`, await top1.readF32(), ref.top1, TOL_EXACT);
+        expect(`logp ${tag}`, await logp.readF32(), ref.logp, TOL_REDUCE);
+        // −logp is the head cross-entropy's row loss: their mean is its loss.
+        const ce = ops.noGrad(() => ops.headCrossEntropy(x, w, targets, { chunkRows }));
+        const got = await logp.readF32();
+        const n = targets.filter((t) => t >= 0).length;
+        expect(`mean −logp = head loss ${tag}`, [-got.reduce((a, v) => a + v, 0) / n], await ce.readF32(), TOL_REDUCE);
+      });
+    }
+  },
+};
+
+export const endChecks: Check[] = [crossEntropyCheck, embeddingCheck, headCheck, tokenScoresCheck];

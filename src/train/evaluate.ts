@@ -5,12 +5,18 @@
 import { validationWindows } from '../io/corpus';
 import type { Model } from '../model/model';
 import type { StreamedWeights } from '../model/streamed';
-import { headCrossEntropy, noGrad, reshape, type Tensor, tidy } from '../tensor';
+import { headCrossEntropy, headTokenScores, noGrad, reshape, type Tensor, tidy } from '../tensor';
 
 export interface EvalOptions {
   /** Windows per forward pass; default keeps B·ctx near 4096 rows. */
   batch?: number;
   onProgress?: (windowsDone: number, windows: number) => void;
+}
+
+/** Per-target scores (W·ctx each) a streamed evaluation fills in the same forward: see train/downstream.ts. */
+export interface TokenScores {
+  logp: Float32Array;
+  top1: Float32Array;
 }
 
 export async function validationLoss(
@@ -50,7 +56,7 @@ export async function streamedValidationLoss(
   val: Uint32Array,
   ctx: number,
   windows: number,
-  opts: EvalOptions = {},
+  opts: EvalOptions & { scores?: TokenScores } = {},
 ): Promise<number> {
   const { family, config: c, lookup: p } = weights;
   if (ctx > c.positions) throw new Error(`Context ${ctx} exceeds the model's ${c.positions} positions.`);
@@ -94,6 +100,18 @@ export async function streamedValidationLoss(
           `Validation loss is ${v} on windows ${b.at}…${b.at + b.B - 1}: the model produces non-finite values.`,
         );
       total += v * b.B;
+      if (opts.scores) {
+        const s = noGrad(() =>
+          tidy(() => {
+            const xf = family.finalNorm(p, c, b.x);
+            return headTokenScores(reshape(xf, [b.B * ctx, xf.shape[2]!]), family.head(p, c), targets);
+          }),
+        );
+        opts.scores.logp.set(await s.logp.readF32(), b.at * ctx);
+        opts.scores.top1.set(await s.top1.readF32(), b.at * ctx);
+        s.logp.dispose();
+        s.top1.dispose();
+      }
     }
     step();
     return total / w.windows;

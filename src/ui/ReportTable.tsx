@@ -120,6 +120,19 @@ export function ReportTable() {
   );
 }
 
+const pct = (v: number | null) => (v === null ? NONE : `${(100 * v).toFixed(1)}%`);
+
+/** The downstream cells: top-1 and last-word accuracy, the last word's log-probability. */
+function Scores({ d }: { d: Pick<ComparisonRow, 'top1' | 'lastWord' | 'lastWordLogp'> }) {
+  return (
+    <>
+      <td className="num">{pct(d.top1)}</td>
+      <td className="num">{pct(d.lastWord)}</td>
+      <td className="num">{d.lastWordLogp === null ? NONE : d.lastWordLogp.toFixed(3)}</td>
+    </>
+  );
+}
+
 /** The paper's table: Inheritune and each baseline on the same budget, against the reference. */
 function Comparison({ report }: { report: RunReport }) {
   const take = useApp((s) => s.addDownloads);
@@ -165,8 +178,10 @@ function Comparison({ report }: { report: RunReport }) {
         {r.gap.toFixed(4)}
       </td>
       <td className="num">{fmtDuration(r.seconds)}</td>
+      <Scores d={r} />
     </tr>
   );
+  const d = report.reference.downstream;
   return (
     <>
       <h3>Comparison</h3>
@@ -183,9 +198,31 @@ function Comparison({ report }: { report: RunReport }) {
             <th>val loss</th>
             <th>vs reference</th>
             <th>time</th>
+            <th title="Top-1 next-token accuracy on the validation windows">top-1</th>
+            <th title="Last-word accuracy: each validation window's last word, predicted whole and greedily">
+              last word
+            </th>
+            <th title="The last word's mean log-probability given its window (nats)">word log p</th>
           </tr>
         </thead>
-        <tbody>{report.comparison.map(row)}</tbody>
+        <tbody>
+          <tr className="ref-row" data-kind="reference">
+            <td>reference</td>
+            <td className="num">{report.reference.layers}</td>
+            <td />
+            <td className="num">{fmtParams(report.reference.params)}</td>
+            <td />
+            <td />
+            <td />
+            <td className="num">{fmtLoss(report.reference.valLoss)}</td>
+            <td />
+            <td />
+            <Scores
+              d={{ top1: d?.top1 ?? null, lastWord: d?.lastWord ?? null, lastWordLogp: d?.lastWordLogp ?? null }}
+            />
+          </tr>
+          {report.comparison.map(row)}
+        </tbody>
       </table>
       <div className="actions">
         <button type="button" data-testid="export-comparison" onClick={download}>

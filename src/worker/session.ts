@@ -17,7 +17,9 @@ import type { ModelConfig } from '../model/family';
 import { Model } from '../model/model';
 import { paramCount } from '../model/params';
 import { familyOf } from '../model/registry';
+import type { Tokenizer } from '../io/tokenizer';
 import type { DemoSettings } from '../settings/demo';
+import { wordClasses } from '../train/downstream';
 import { demoTrainSettings } from '../settings/engine';
 import type { Peak } from '../train/peak';
 import type { RunFolder } from '../train/run-folder';
@@ -92,7 +94,7 @@ export class Session {
   }
 
   async runPipeline(
-    ref: { config: ModelConfig; read: ReadParam },
+    ref: { config: ModelConfig; read: ReadParam; tokenizer?: Tokenizer },
     settings: InherituneSettings | null,
     info: SavedRunInfo,
   ): Promise<PipelineResult> {
@@ -166,6 +168,7 @@ export class Session {
           peak: this.io.peak,
           store: this.io.folder.store,
           onEvent,
+          ...(ref.tokenizer ? { words: wordClasses(ref.tokenizer) } : {}),
           shouldStop: this.io.shouldStop,
           onLoadProgress: (what, d, t) => {
             emitter.progress(what)(d, t);

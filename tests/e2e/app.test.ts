@@ -132,7 +132,10 @@ describe('the app in Chromium', () => {
       await page
         .locator('[data-testid="comparison"] tbody tr')
         .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-kind'))),
-    ).toEqual(['inheritune', 'stack', 'half-width']);
+    ).toEqual(['reference', 'inheritune', 'stack', 'half-width']);
+    // Downstream scores for the reference and every run (the page's tokenizer: GPT-2's BPE).
+    expect(report?.reference.downstream?.passages).toBe(2);
+    for (const r of report!.comparison) expect(r.top1, r.kind).toBeGreaterThanOrEqual(0);
     const curves = await page.evaluate(() => {
       const c = window.__inheritune!.comparison;
       const count = (s: typeof c.tokens, k: 'inheritune' | 'stack' | 'half-width') =>

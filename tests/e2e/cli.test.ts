@@ -120,7 +120,16 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
       ['half-width', 2, 16, 4],
     ]);
     const csv = readFileSync(join(out, 'comparison.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('kind,layers,width,params,steps,tokens,flops,val_loss,gap_to_reference,seconds');
+    expect(csv[0]).toBe(
+      'kind,layers,width,params,steps,tokens,flops,val_loss,gap_to_reference,seconds,top1,last_word,last_word_logp',
+    );
+    // Downstream scores on the 2 validation windows: the reference's and each run's final model's.
+    const scores = csv.slice(1).map((l) => l.split(',').slice(10).map(Number));
+    for (const [top1, lastWord] of scores) {
+      expect(top1).toBeGreaterThanOrEqual(0);
+      expect(top1).toBeLessThanOrEqual(1);
+      expect([0, 0.5, 1]).toContain(lastWord);
+    }
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['reference', 'inheritune', 'stack', 'half-width']);
     expect(Number(csv[4]!.split(',')[7])).toBe(report.comparison[2]!.valLoss);
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8')

@@ -3,6 +3,7 @@
 import fwdSrc from '../../../shaders/crossentropy_forward.wgsl?raw';
 import meanSrc from '../../../shaders/crossentropy_mean.wgsl?raw';
 import bwdSrc from '../../../shaders/crossentropy_backward.wgsl?raw';
+import scoresSrc from '../../../shaders/token_scores.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
@@ -24,6 +25,13 @@ export const CE_FORWARD: KernelSpec = {
 export const CE_MEAN: KernelSpec = {
   name: 'crossentropy_mean',
   source: meanSrc,
+  storage: ['read', 'read', 'rw', 'rw'],
+  uniforms: NV,
+};
+/** Per row: the target's log-probability and whether it is the argmax (evaluation: downstream scores). */
+export const TOKEN_SCORES: KernelSpec = {
+  name: 'token_scores',
+  source: scoresSrc,
   storage: ['read', 'read', 'rw', 'rw'],
   uniforms: NV,
 };

@@ -9,7 +9,7 @@ import { type BufferView, DEFAULT_HEAD_CHUNK_BYTES, type Gpu } from '../../gpu/r
 import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
-import { CE_BACKWARD, CE_FORWARD, CE_MEAN } from './crossentropy';
+import { CE_BACKWARD, CE_FORWARD, CE_MEAN, TOKEN_SCORES } from './crossentropy';
 import { passGradient } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
@@ -108,6 +108,40 @@ export function headCrossEntropy(
   ]);
   tgt.dispose();
   return loss;
+}
+
+/**
+ * Per row of x [N, C] under the head w [V, C]: the target's log-probability and 1 where it is the row's first argmax
+ * (else 0), both [N]; in chunks like headCrossEntropy, never recorded (evaluation only). −logp is the row's
+ * cross-entropy, bit for bit.
+ */
+export function headTokenScores(
+  x: Tensor,
+  w: Tensor,
+  targets: Int32Array,
+  opts: { chunkRows?: number } = {},
+): { logp: Tensor; top1: Tensor } {
+  assertF32(x, 'head x');
+  const [V, C] = w.shape as [number, number];
+  const N = x.size / C;
+  if (targets.length !== N) throw new Error(`head scores: ${targets.length} targets for ${N} rows`);
+  const bad = targets.findIndex((t) => t >= V);
+  if (bad >= 0) throw new Error(`head scores: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
+  const gpu = x.gpu;
+  const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
+  if (chunk % 64 || chunk < 64) throw new Error(`head scores: chunk of ${chunk} rows is not a positive multiple of 64`);
+  const tgt = fromArray(gpu, targets, [N], 'i32');
+  const logp = empty(gpu, [N]);
+  const top1 = empty(gpu, [N]);
+  const logits = empty(gpu, [Math.min(chunk, N), V]);
+  forEachChunk(N, chunk, (r0, rows) => {
+    launchMatmul(gpu, { a: rowView(x, r0, rows, C), b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    const out = [rowView(tgt, r0, rows, 1), rowView(logp, r0, rows, 1), rowView(top1, r0, rows, 1)];
+    dispatchRows(gpu, TOKEN_SCORES, [logits.view, ...out], { N: rows, V }, rows);
+  });
+  logits.dispose();
+  tgt.dispose();
+  return { logp, top1 };
 }
 
 /**
