@@ -11,7 +11,7 @@ import { RUN_FLAGS, TRAIN_FLAGS } from '../../src/cli/settings';
 import { BASELINE_KINDS, baselineStages } from '../../src/inheritune/baseline-kinds';
 import { halfWidthSource, stackedSource } from '../../src/inheritune/baselines';
 import { inheritSource } from '../../src/inheritune/inherit';
-import { type InherituneSettings, type PipelineEvent, runInheritune } from '../../src/inheritune/pipeline';
+import type { InherituneSettings } from '../../src/inheritune/pipeline';
 import { comparisonRows, nextRound, type RoundResult, type RoundsState } from '../../src/inheritune/rounds';
 import { splitTokens } from '../../src/io/corpus';
 import { inheritedConfig } from '../../src/model/checkpoint';
@@ -287,7 +287,7 @@ function compareSettings(): InherituneSettings {
     inherit: 'attn',
     inheritNorms: true,
     initSeed: 5,
-    checkpointEvery: 2,
+    checkpointEvery: 8,
     train: {
       batch: 2,
       ctx: 16,
@@ -308,28 +308,22 @@ describe('the comparison run', () => {
     const gpu = await getGpu();
     await trainReference();
     const s = compareSettings();
-    // Each model's weights as it is made (the read is queued before any of its training), and each round's last.
+    // Each model's weights as it is made (the read is queued before any of its training), and as it is replaced (the
+    // copy is queued before it is disposed): the uninterrupted run's only (the first of the two wholeAndResumed runs;
+    // its close hands over null). Then the same run stopped inside the stack's first stage (update 4 + 4 + 8 + 1) and
+    // resumed must give the same trace and model.
     const starts: Promise<Map<string, Float32Array>>[] = [];
     const ends: Promise<Map<string, Float32Array>>[] = [];
-    const events: PipelineEvent[] = [];
     let live: Model | null = null;
-    const result = await runInheritune(
-      {
-        gpu,
-        ref,
-        data,
-        peak: null,
-        onModel: (m) => {
-          live = m;
-          if (m) starts.push(m.toHost());
-        },
-        onEvent: (e) => {
-          events.push(e);
-          if (e.type === 'round-end') ends.push(live!.toHost());
-        },
-      },
-      s,
-    );
+    let capturing = true;
+    const onModel = (m: Model | null) => {
+      if (!capturing) return;
+      if (!m) capturing = false;
+      if (live) ends.push(live.toHost());
+      live = m;
+      if (m) starts.push(m.toHost());
+    };
+    const { result, events } = await wholeAndResumed({ gpu, ref, data, peak: null, onModel }, s, 17);
     const r = result.report;
     expect(r.status).toBe('done');
     const rounds = events.flatMap((e) =>
@@ -380,7 +374,5 @@ describe('the comparison run', () => {
     expect(r.comparison[3]!.flops!).toBeLessThan(r.comparison[1]!.flops!);
     expect(r.baseline?.kind).toBe('scratch');
     expect(result.final?.config.layers).toBe(4);
-    // Stopped inside the stack's first stage (updates 4 + 4 + 8 + 1) and resumed: the same run.
-    await wholeAndResumed({ gpu, ref, data, peak: null }, s, 17);
   });
 });
