@@ -95,6 +95,18 @@ const BAD: [string, Partial<RunSettings>, keyof RunSettings, RegExp][] = [
   ['snapshots', { checkpointEvery: -1 }, 'checkpointEvery', /^snapshot every must be a whole number ≥ 0, got -1$/],
   ['peak', { peakTflops: -5 }, 'peakTflops', /^peak TFLOP\/s must be a positive number, got -5$/],
   ['precision', { precision: 'bf16' as never }, 'precision', /^precision must be fp32 or f16-mixed, got "bf16"$/],
+  [
+    'baseline kind',
+    { compare: ['stack', 'distill'] as never },
+    'compare',
+    /^compare has no "distill": the choices are scratch, scratch-2x, stack, hybrid-stack, half-width$/,
+  ],
+  [
+    'inheritance',
+    { inherit: 'heads' as never },
+    'inherit',
+    /^inherit must be all, attn\+mlp, attn or mlp, got "heads"$/,
+  ],
 ];
 
 /** The CLI flags of a settings object (booleans when set, nullables when given). */
