@@ -1,6 +1,7 @@
 // Where the run stands inside its round: the store keeps the latest update's x on the phase axis, and where the
 // current round began on that axis with its size, so the step within the round is their gap.
-// The baseline's round-start carries no size (NaN): it trains as many updates as all Inheritune rounds together.
+// A round-start says its updates; one replayed from an older log's baseline says NaN: it trained as many updates as all
+// Inheritune rounds together.
 
 import type { AppState, Latest } from './store';
 
