@@ -162,6 +162,48 @@ export function crossEntropyRef(
 }
 
 /**
+ * Logit distillation (Hinton et al. 2015) over rows of student logits Z and teacher logits Tz: per scored row
+ * α·CE(z, y) + (1−α)·τ²·KL(softmax(t/τ) ‖ softmax(z/τ)), mean over the scored rows; and its gradient w.r.t. Z.
+ */
+export function distillRef(
+  Z: F64,
+  Tz: F64,
+  targets: ArrayLike<number>,
+  N: number,
+  V: number,
+  alpha: number,
+  tau: number,
+): { loss: number; dlogits: F64 } {
+  const dlogits = new Float64Array(N * V);
+  let count = 0;
+  for (let i = 0; i < N; i++) if (targets[i]! >= 0 && targets[i]! < V) count++;
+  const logSoftmax = (x: F64, i: number, scale: number) => {
+    let mx = -Infinity;
+    for (let v = 0; v < V; v++) mx = Math.max(mx, x[i * V + v]! * scale);
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(x[i * V + v]! * scale - mx);
+    const lse = mx + Math.log(z);
+    return Float64Array.from({ length: V }, (_, v) => x[i * V + v]! * scale - lse);
+  };
+  let total = 0;
+  for (let i = 0; i < N; i++) {
+    const tg = targets[i]!;
+    if (!(tg >= 0 && tg < V)) continue;
+    const ls = logSoftmax(Z, i, 1);
+    const lq = logSoftmax(Z, i, 1 / tau);
+    const lp = logSoftmax(Tz, i, 1 / tau);
+    let kl = 0;
+    for (let v = 0; v < V; v++) kl += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
+    total += alpha * -ls[tg]! + (1 - alpha) * tau * tau * kl;
+    for (let v = 0; v < V; v++)
+      dlogits[i * V + v] =
+        (alpha * (Math.exp(ls[v]!) - (v === tg ? 1 : 0)) + (1 - alpha) * tau * (Math.exp(lq[v]!) - Math.exp(lp[v]!))) /
+        count;
+  }
+  return { loss: count ? total / count : 0, dlogits };
+}
+
+/**
  * Per row: the target's log-softmax probability and whether it is the first index of the row's maximum (0 and false
  * for an ignored target).
  */

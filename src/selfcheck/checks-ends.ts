@@ -6,8 +6,8 @@ import * as ops from '../tensor';
 import { backward, fromArray, tidyAsync } from '../tensor';
 import { Rng } from '../util/rng';
 import { matmulBackwardRef, matmulRef } from '../reference/linalg';
-import { crossEntropyRef, embeddingBackwardRef, embeddingRef, tokenScoresRef } from '../reference/nn';
-import { f32 } from './compare';
+import { crossEntropyRef, distillRef, embeddingBackwardRef, embeddingRef, tokenScoresRef } from '../reference/nn';
+import { EXACT_COUNT, f32 } from './compare';
 import type { Check } from './harness';
 import { type Ctx, grad, param, TOL_EXACT, TOL_REDUCE } from './support';
 
@@ -195,4 +195,82 @@ const tokenScoresCheck: Check = {
   },
 };
 
-export const endChecks: Check[] = [crossEntropyCheck, embeddingCheck, headCheck, tokenScoresCheck];
+/** Elements where two arrays differ (0 when they are equal element for element). */
+const differing = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let n = Math.abs(a.length - b.length);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) n++;
+  return n;
+};
+
+const distillCheck: Check = {
+  name: 'head distillation (chunked)',
+  kernels: ['matmul', 'distill_head', 'crossentropy_mean'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(11);
+    // The teacher is wider than the student (its own C); 150 rows in chunks of 64, every seventh ignored.
+    for (const [N, C, Ct, V, chunkRows, alpha, tau] of [
+      [150, 12, 20, 37, 64, 0.5, 2],
+      [5, 8, 8, 300, 64, 0.1, 0.8],
+      [3, 8, 16, 4099, 64, 0.7, 3],
+    ] as const) {
+      await tidyAsync(async () => {
+        const X = f32(rng.normals(N * C));
+        const W = f32(rng.normals(V * C, 0.5));
+        const XT = f32(rng.normals(N * Ct));
+        const WT = f32(rng.normals(V * Ct, 0.5));
+        const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
+        const x = param(gpu, X, [N, C]);
+        const w = param(gpu, W, [V, C]);
+        const teacher = { x: fromArray(gpu, XT, [N, Ct]), w: fromArray(gpu, WT, [V, Ct]) };
+        const seed = fromArray(gpu, [1.5], [1]);
+        const loss = ops.headDistill(x, w, targets, teacher, { alpha, tau, seed, chunkRows });
+        backward(loss, seed);
+        const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
+        const logits = matmulRef(X, W, null, dims);
+        const tlogits = matmulRef(XT, WT, null, { ...dims, K: Ct });
+        const kd = distillRef(logits, tlogits, targets, N, V, alpha, tau);
+        const mm = matmulBackwardRef(
+          X,
+          W,
+          kd.dlogits.map((v) => 1.5 * v),
+          dims,
+        );
+        const tag = `N=${N} C=${C} teacher C=${Ct} V=${V} α=${alpha} τ=${tau}`;
+        expect(`loss ${tag}`, await loss.readF32(), [kd.loss], TOL_REDUCE);
+        expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
+        expect(`dw ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
+      });
+    }
+    // α = 1 is the seeded head cross-entropy, bit for bit: loss, dx and dw.
+    await tidyAsync(async () => {
+      const [N, C, V] = [130, 16, 301];
+      const X = f32(rng.normals(N * C));
+      const W = f32(rng.normals(V * C, 0.5));
+      const targets = Int32Array.from({ length: N }, (_, i) => (i % 9 === 4 ? -100 : rng.int(V)));
+      const teacher = {
+        x: fromArray(gpu, f32(rng.normals(N * 8)), [N, 8]),
+        w: fromArray(gpu, f32(rng.normals(V * 8)), [V, 8]),
+      };
+      const run = async (kd: boolean) => {
+        const x = param(gpu, X, [N, C]);
+        const w = param(gpu, W, [V, C]);
+        const seed = fromArray(gpu, [0.75], [1]);
+        const loss = kd
+          ? ops.headDistill(x, w, targets, teacher, { alpha: 1, tau: 2, seed, chunkRows: 64 })
+          : ops.headCrossEntropy(x, w, targets, { seed, chunkRows: 64 });
+        backward(loss, seed);
+        return [await loss.readF32(), await grad(x), await grad(w)] as const;
+      };
+      const [plain, distilled] = [await run(false), await run(true)];
+      for (const [i, what] of ['loss', 'dx', 'dw'].entries())
+        expect(
+          `α = 1: ${what} elements differing from the head cross-entropy's`,
+          [differing(distilled[i]!, plain[i]!)],
+          [0],
+          EXACT_COUNT,
+        );
+    });
+  },
+};
+
+export const endChecks: Check[] = [crossEntropyCheck, embeddingCheck, headCheck, tokenScoresCheck, distillCheck];

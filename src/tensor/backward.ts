@@ -11,7 +11,7 @@ import { attentionBackward } from './ops/attention';
 import { ropeQkvBackward } from './ops/rope';
 import { swigluBackward } from './ops/swiglu';
 import { crossEntropyBackward } from './ops/crossentropy';
-import { headCrossEntropyBackward } from './ops/head';
+import { headCrossEntropyBackward, headDistillBackward } from './ops/head';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
@@ -239,6 +239,12 @@ export const backwardRules: BackwardTable = {
     if (!g) return;
     const [x, w, tgt] = node.inputs as [typeof g, typeof g, typeof g];
     headCrossEntropyBackward(x, w, tgt, g, dx, dw, node.attrs);
+  },
+
+  // L = α·CE + (1−α)·τ²·KL(teacher ‖ student): dx and dw were made in the forward pass for this seed
+  headDistill(node, [g], [dx, dw]) {
+    if (!g) return;
+    headDistillBackward(g, dx, dw, node.attrs);
   },
 
   // out[b,t] = table[tok] + positions[t]:  dTable[id] = Σ_{tok=id} g,  dPositions[t] = Σ_b g[b,t]

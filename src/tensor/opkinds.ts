@@ -48,6 +48,8 @@ export interface OpAttrs {
     count: Tensor;
     pre: { seed: Tensor; dx: Tensor | null; dw: Tensor | null } | null;
   };
+  /** Logit distillation through the head; its gradients made in the forward pass for `seed`. inputs: [x, w, targets] */
+  headDistill: { seed: Tensor; dx: Tensor | null; dw: Tensor | null };
   /** out[b,t] = table[tok[b,t]] (+ positions[t]). inputs: [table, positions if any]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */
@@ -80,6 +82,7 @@ export const SAVED: { [K in OpKind]: { inputs: readonly number[]; outputs: boole
   ropeQkv: { inputs: [], outputs: false }, // a rotation: its backward needs only the angles
   crossEntropy: { inputs: [0, 1], outputs: false },
   headCrossEntropy: { inputs: [0, 1, 2], outputs: false },
+  headDistill: { inputs: [], outputs: false },
   embedding: { inputs: [], outputs: false }, // the token buckets are in attrs
   sum: { inputs: [], outputs: false },
   reshape: { inputs: [], outputs: false },

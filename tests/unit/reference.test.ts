@@ -18,6 +18,7 @@ import {
   attentionBackwardRef,
   attentionRef,
   crossEntropyRef,
+  distillRef,
   embeddingBackwardRef,
   embeddingRef,
   layernormBackwardRef,
@@ -286,6 +287,27 @@ describe('reference backwards vs central finite differences', () => {
     const { dlogits } = crossEntropyRef(logits, targets, N, V);
     expectGrad('dlogits', logits, (l) => crossEntropyRef(l, targets, N, V).loss, dlogits);
     for (let v = 0; v < V; v++) expect(dlogits[2 * V + v]).toBe(0);
+  });
+
+  it('distillRef dlogits (α·CE + (1−α)·τ²·KL to the teacher; one target ignored)', () => {
+    const rng = new Rng(401);
+    const N = 4;
+    const V = 6;
+    const targets = [2, -100, 5, 0];
+    const Z = rng.normals(N * V, 2);
+    const T = rng.normals(N * V, 2);
+    for (const [alpha, tau] of [
+      [0.5, 2],
+      [0.2, 0.7],
+      [1, 3],
+    ] as const) {
+      const { dlogits } = distillRef(Z, T, targets, N, V, alpha, tau);
+      expectGrad(`dlogits α=${alpha} τ=${tau}`, Z, (z) => distillRef(z, T, targets, N, V, alpha, tau).loss, dlogits);
+      for (let v = 0; v < V; v++) expect(dlogits[V + v]).toBe(0);
+    }
+    // α = 1 is cross-entropy; the KL term vanishes when the teacher's logits are the student's.
+    expect(distillRef(Z, T, targets, N, V, 1, 2).loss).toBeCloseTo(crossEntropyRef(Z, targets, N, V).loss, 12);
+    expect(distillRef(Z, Z, targets, N, V, 0, 2).loss).toBeCloseTo(0, 12);
   });
 
   it('embeddingBackwardRef (repeated tokens)', () => {

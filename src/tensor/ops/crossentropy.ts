@@ -4,6 +4,7 @@ import fwdSrc from '../../../shaders/crossentropy_forward.wgsl?raw';
 import meanSrc from '../../../shaders/crossentropy_mean.wgsl?raw';
 import bwdSrc from '../../../shaders/crossentropy_backward.wgsl?raw';
 import scoresSrc from '../../../shaders/token_scores.wgsl?raw';
+import distillSrc from '../../../shaders/distill_head.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
@@ -34,6 +35,13 @@ export const TOKEN_SCORES: KernelSpec = {
   source: scoresSrc,
   storage: ['read', 'read', 'rw', 'rw'],
   uniforms: NV,
+};
+/** Logit distillation's row losses and dlogits from student and teacher logits (the seeded training head). */
+export const DISTILL_HEAD: KernelSpec = {
+  name: 'distill_head',
+  source: distillSrc,
+  storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'],
+  uniforms: [...NV, ['alpha', 'f32'], ['tau', 'f32']],
 };
 export const CE_BACKWARD: KernelSpec = {
   name: 'crossentropy_backward',

@@ -9,7 +9,7 @@ import { type BufferView, DEFAULT_HEAD_CHUNK_BYTES, type Gpu } from '../../gpu/r
 import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
-import { CE_BACKWARD, CE_FORWARD, CE_MEAN, TOKEN_SCORES } from './crossentropy';
+import { CE_BACKWARD, CE_FORWARD, CE_MEAN, DISTILL_HEAD, TOKEN_SCORES } from './crossentropy';
 import { passGradient } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
@@ -167,8 +167,108 @@ function chunkGrads(
   dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N, {
     ACCUMULATE: false,
   });
+  foldChunk(gpu, s, xs, w, dl, dx, dw, beta);
+}
+
+/** dx[rows] (+)= dlogits·w and dw (+)= dlogitsᵀ·x[rows] for one chunk's dlogits `dl`. */
+function foldChunk(
+  gpu: Gpu,
+  s: { N: number; V: number; C: number },
+  xs: BufferView,
+  w: Tensor,
+  dl: BufferView,
+  dx: BufferView | null,
+  dw: Tensor | null,
+  beta: { dx: number; dw: number },
+): void {
   if (dx) launchMatmul(gpu, { a: dl, b: w.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
   if (dw) launchMatmul(gpu, { a: dl, b: xs, c: dw.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dw });
+}
+
+/**
+ * Logit distillation through the chunked head (Hinton et al. 2015): the mean over scored rows of
+ * α·CE(x·wᵀ, y) + (1−α)·τ²·KL(softmax(t/τ) ‖ softmax(x·wᵀ/τ)), the teacher's logits t = teacher.x·teacher.wᵀ made
+ * chunk by chunk beside the student's (no V × N tensor of either). Training only: `seed` (the [1] gradient backward
+ * will be given) is required, and dx and dw are made in this pass, as headCrossEntropy makes them for a seed.
+ * With α = 1 the loss and gradients are headCrossEntropy's bit for bit.
+ */
+export function headDistill(
+  x: Tensor,
+  w: Tensor,
+  targets: Int32Array,
+  teacher: { x: Tensor; w: Tensor },
+  opts: { alpha: number; tau: number; seed: Tensor; chunkRows?: number },
+): Tensor {
+  assertF32(x, 'head x');
+  assertF32(teacher.x, 'teacher head x');
+  const [V, C] = w.shape as [number, number];
+  const [Vt, Ct] = teacher.w.shape as [number, number];
+  const N = x.size / C;
+  if (Vt !== V) throw new Error(`distillation: the teacher's vocabulary ${Vt} differs from the student's ${V}`);
+  if (teacher.x.size !== N * Ct) throw new Error(`distillation: the teacher has ${teacher.x.size / Ct} rows for ${N}`);
+  if (targets.length !== N) throw new Error(`distillation: ${targets.length} targets for ${N} rows`);
+  if (!(opts.alpha >= 0 && opts.alpha <= 1)) throw new Error(`distillation: α must be in [0, 1], got ${opts.alpha}`);
+  if (!(opts.tau > 0)) throw new Error(`distillation: τ must be positive, got ${opts.tau}`);
+  const bad = targets.findIndex((t) => t >= V);
+  if (bad >= 0) throw new Error(`distillation: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
+  const gpu = x.gpu;
+  const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
+  if (chunk % 64 || chunk < 64)
+    throw new Error(`distillation: chunk of ${chunk} rows is not a positive multiple of 64`);
+  const recording = tape.records([x, w]);
+  const tgt = fromArray(gpu, targets, [N], 'i32');
+  const losses = empty(gpu, [N]);
+  const loss = empty(gpu, [1]);
+  const count = empty(gpu, [1]);
+  const rowsMax = Math.min(chunk, N);
+  const logits = empty(gpu, [rowsMax, V]);
+  const tlogits = empty(gpu, [rowsMax, V]);
+  const dlogits = empty(gpu, [rowsMax, V]);
+  const dx = recording && x.requiresGrad ? empty(gpu, x.shape) : null;
+  const dw = recording && w.requiresGrad ? empty(gpu, [V, C]) : null;
+  gpu.upload(count.view, new Float32Array([targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0)]));
+  forEachChunk(N, chunk, (r0, rows) => {
+    const xs = rowView(x, r0, rows, C);
+    launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    const ts = rowView(teacher.x, r0, rows, Ct);
+    launchMatmul(gpu, { a: ts, b: teacher.w.view, c: tlogits.view, M: rows, N: V, K: Ct, transB: true });
+    const dl = { ...dlogits.view, size: rows * V * 4 };
+    const views = [logits.view, tlogits.view, rowView(tgt, r0, rows, 1), count.view, opts.seed.view];
+    dispatchRows(
+      gpu,
+      DISTILL_HEAD,
+      [...views, rowView(losses, r0, rows, 1), dl],
+      {
+        N: rows,
+        V,
+        alpha: opts.alpha,
+        tau: opts.tau,
+      },
+      rows,
+    );
+    foldChunk(gpu, { N: rows, V, C }, xs, w, dl, dx && rowView(dx, r0, rows, C), dw, { dx: 0, dw: r0 === 0 ? 0 : 1 });
+  });
+  gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
+  for (const t of [logits, tlogits, dlogits, losses, count]) t.dispose();
+  tape.record('headDistill', [x, w, tgt], [loss], { seed: opts.seed, dx, dw }, [
+    ...(dx ? [dx] : []),
+    ...(dw ? [dw] : []),
+  ]);
+  tgt.dispose();
+  return loss;
+}
+
+/** dx and dw of headDistill: made in its forward pass for the seed it was given, moved in. */
+export function headDistillBackward(
+  gLoss: Tensor,
+  dxSlot: GradSlot | null,
+  dwSlot: GradSlot | null,
+  a: OpAttrs['headDistill'],
+): void {
+  if (gLoss !== a.seed)
+    throw new Error('distillation: backward was given another seed than the one its forward made the gradients for');
+  if (dxSlot && a.dx) passGradient(dxSlot, a.dx);
+  if (dwSlot && a.dw) passGradient(dwSlot, a.dw);
 }
 
 /** dx and dw for the upstream gradient gLoss [1], into their slots. */
