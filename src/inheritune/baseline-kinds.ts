@@ -3,7 +3,7 @@
 // page import it); baselines.ts makes the kinds' parameter sources.
 
 /** The baseline kinds, in the order a run trains them. */
-export const BASELINE_KINDS = ['scratch', 'scratch-2x', 'stack', 'hybrid-stack', 'half-width'] as const;
+export const BASELINE_KINDS = ['scratch', 'scratch-2x', 'stack', 'hybrid-stack', 'half-width', 'kd'] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
 /** What each kind is, for help texts, the report and the page. */
@@ -15,7 +15,11 @@ export const BASELINE_HELP: Record<BaselineKind, string> = {
   'hybrid-stack': "the reference's first ceil(n/2) blocks stacked to n the same way, trained for S updates",
   'half-width':
     "the reference's full depth at half its width (each tensor's first half of rows and columns per head and per MLP channel), trained for S updates",
+  kd: "the grown model's size from random init, distilled from the reference's logits (α·CE + (1−α)·τ²·KL at temperature τ; Hinton et al. 2015) for S updates",
 };
+
+/** Logit distillation's defaults: the weight of cross-entropy and the temperature. */
+export const KD_DEFAULTS = { alpha: 0.5, tau: 2 } as const;
 
 /** The block-inheritance ablation: which sub-modules of blocks 0…n−1 come from the reference. */
 export const INHERIT_PARTS = ['all', 'attn+mlp', 'attn', 'mlp'] as const;
@@ -26,8 +30,8 @@ export interface BaselineStage {
   layers: number;
   steps: number;
   /** scratch: random init; stack: the previous stage's trained model stacked; hybrid-stack: the reference's first
-   * blocks stacked; half-width: the reference narrowed. */
-  init: 'scratch' | 'stack' | 'hybrid-stack' | 'half-width';
+   * blocks stacked; half-width: the reference narrowed; kd: random init, trained against the reference's logits. */
+  init: 'scratch' | 'stack' | 'hybrid-stack' | 'half-width' | 'kd';
 }
 
 /** The stages of `kind` for a grown size of `n` blocks (of the reference's `k`) and a budget of `S` updates. */
@@ -51,5 +55,7 @@ export function baselineStages(kind: BaselineKind, n: number, k: number, S: numb
       return [{ layers: n, steps: S, init: 'hybrid-stack' }];
     case 'half-width':
       return [{ layers: k, steps: S, init: 'half-width' }];
+    case 'kd':
+      return [{ layers: n, steps: S, init: 'kd' }];
   }
 }

@@ -17,8 +17,8 @@ import type { Peak } from '../train/peak';
 import { readFinal, RUN_FILES, writeFinal } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
 import { type Downstream, downstreamFrom, downstreamScores, passagesOf, type WordClass } from '../train/downstream';
-import { flopsPerToken } from '../train/mfu';
 import { Trainer } from '../train/trainer';
+import { KD_DEFAULTS } from './baseline-kinds';
 import { halfWidthSource, hybridStackSource, stackedSource } from './baselines';
 import { continueSource, inheritSource, type ReadParam } from './inherit';
 import { inputPrints, resumeProblem } from './inputs';
@@ -85,6 +85,8 @@ export async function runInheritune(
 class InherituneRun {
   private halt: RunReport['halt'];
   private finalParams: Map<string, Float32Array> | null = null;
+  /** The kd baseline's teacher while it trains (the reference, whole). */
+  private teacher: Model | null = null;
 
   private constructor(
     private readonly ctx: PipelineContext,
@@ -214,7 +216,8 @@ class InherituneRun {
         params: paramCount(config),
         steps: ts.steps,
         tokens,
-        flops: flopsPerToken(config, ts.ctx) * tokens,
+        // The trainer's FLOPs per token: the model's training, plus a distillation teacher's forward.
+        flops: this.trainer.perToken * tokens,
         valLossStart: cur.valLossStart!,
         valLoss: this.trainer.position.lastValLoss!,
         seconds: this.trainer.position.elapsedSec,
@@ -242,6 +245,7 @@ class InherituneRun {
   private async trainRound(): Promise<'done' | 'stopped' | 'halted'> {
     const { ctx, s } = this;
     const cur = this.state.current;
+    await this.teach();
     // Null (or, in snapshots of older versions, NaN) until measured.
     if (cur.valLossStart === null || Number.isNaN(cur.valLossStart))
       cur.valLossStart = await validationLoss(this.trainer.model, ctx.data.val, s.train.ctx, s.train.evalWindows);
@@ -281,6 +285,28 @@ class InherituneRun {
     }
   }
 
+  /**
+   * The kd baseline's teacher: the whole reference on the GPU, attached to the trainer while a kd round trains (also
+   * after a resume or a rollback, whose trainers come from a snapshot) and freed once another round starts.
+   */
+  private async teach(): Promise<void> {
+    const kd = this.state.current.kind === 'kd';
+    if (!kd) {
+      this.teacher?.dispose();
+      this.teacher = null;
+      return;
+    }
+    if (this.trainer.distilling) return;
+    const ref = this.ctx.ref;
+    this.teacher ??= await Model.create(
+      this.ctx.gpu,
+      ref.config,
+      (n) => ref.read(n),
+      this.progress('loading the teacher'),
+    );
+    this.trainer.setDistillation({ teacher: this.teacher, ...(this.s.kd ?? KD_DEFAULTS) });
+  }
+
   /** Grows to `to` blocks: re-inherited from the reference (restart) or the trained model plus reference blocks. */
   private async grow(to: number, mode: GrowMode): Promise<void> {
     const { ctx, s } = this;
@@ -318,6 +344,7 @@ class InherituneRun {
       const config = inheritedConfig(ref, plan.layers);
       built = { config, source: stackedSource((n) => trained.get(n)!, from, config) };
     } else {
+      // scratch, and kd's student: the family's random init.
       const config = inheritedConfig(ref, plan.layers);
       const init = familyOf(config).init(config, s.initSeed);
       built = { config, source: (n) => init.get(n)! };
@@ -375,6 +402,7 @@ class InherituneRun {
       await snap.close();
     }
     await this.replaceTrainer(restored);
+    await this.teach(); // a kd round's restored trainer gets its teacher again
     const { phase, round } = this.state.current;
     const lrScale = this.state.lrScale!;
     ctx.onEvent({ type: 'rollback', phase, round, fromStep: step, toStep: restored.position.step, lrScale, reason });
@@ -401,6 +429,8 @@ class InherituneRun {
   close(): void {
     this.ctx.onModel?.(null);
     disposeTrainer(this.trainer);
+    this.teacher?.dispose();
+    this.teacher = null;
   }
 }
 

@@ -4,7 +4,7 @@
 // never has to sit in host memory whole.
 
 import type { Gpu } from '../gpu/runtime';
-import { empty, headCrossEntropy, matmul, noGrad, reshape, type Tensor, tidy } from '../tensor';
+import { empty, headCrossEntropy, headDistill, matmul, noGrad, reshape, type Tensor, tidy } from '../tensor';
 import type { ModelConfig, ModelFamily, ParamLookup, ParamSpec } from './family';
 import { launchToHalf } from '../tensor/ops/cast';
 import { tape } from '../tensor/tape';
@@ -139,6 +139,36 @@ export class Model<C extends ModelConfig = ModelConfig> {
     if (halfWeights && !this.halfBanks) throw new Error('f16 weights asked for before enableHalfWeights()');
     const p = halfWeights ? this.mixedLookup : this.lookup;
     return forwardLoss(this.family, p, this.config, tokens, targets, B, T, { seed, half: halfActivations });
+  }
+
+  /**
+   * The distillation loss of a training step (tensor/ops/head.ts headDistill): α·CE + (1−α)·τ²·KL to the teacher's
+   * logits, which come from `teacher` (its final hidden states for the same tokens [B·T, C_T] and its head), chunk by
+   * chunk. The gradients are made in this pass for `seed`, which backward must be given.
+   */
+  distillLoss(
+    tokens: Int32Array,
+    targets: Int32Array,
+    B: number,
+    T: number,
+    seed: Tensor,
+    teacher: { x: Tensor; w: Tensor },
+    kd: { alpha: number; tau: number },
+    halfActivations = false,
+    halfWeights = false,
+  ): Tensor {
+    this.checkBatch(tokens, B, T);
+    if (halfWeights && !this.halfBanks) throw new Error('f16 weights asked for before enableHalfWeights()');
+    const p = halfWeights ? this.mixedLookup : this.lookup;
+    return tidy(() =>
+      headDistill(
+        forwardHidden(this.family, p, this.config, tokens, B, T, halfActivations),
+        this.family.head(p, this.config),
+        targets,
+        teacher,
+        { ...kd, seed },
+      ),
+    );
   }
 
   /** Full logits [B·T, V]: for sampling and small debug batches only (B·T·V floats). */

@@ -33,6 +33,7 @@ export function inherituneSettings(s: RunSettings): InherituneSettings {
     paperCode: s.paperCode,
     compare: BASELINE_KINDS.filter((k) => s.compare.includes(k)),
     ...(s.inherit !== 'all' ? { inherit: s.inherit, inheritNorms: s.inheritNorms } : {}),
+    ...(s.compare.includes('kd') ? { kd: { alpha: s.kdAlpha, tau: s.kdTau } } : {}),
     initSeed: s.seed,
     checkpointEvery: s.checkpointEvery,
     train,

@@ -10,6 +10,7 @@ import {
   type BaselineKind,
   INHERIT_PARTS,
   type InheritParts,
+  KD_DEFAULTS,
 } from '../inheritune/baseline-kinds';
 import { maxWindows } from '../io/corpus';
 import { defaultN, inheritNProblem } from '../inheritune/plan';
@@ -59,6 +60,9 @@ export interface RunSettings extends TrainingSettings {
   inherit: InheritParts;
   /** With a partial `inherit`, the blocks' norms are inherited too. */
   inheritNorms: boolean;
+  /** The kd baseline's weight of cross-entropy (the rest on τ²·KL) and its temperature. */
+  kdAlpha: number;
+  kdTau: number;
   paperCode: boolean;
 }
 
@@ -79,7 +83,7 @@ export interface SettingsContext {
 
 type Kind =
   | { type: 'int'; min: number; max?: number }
-  | { type: 'number'; positive?: boolean; min?: number }
+  | { type: 'number'; positive?: boolean; min?: number; max?: number }
   | { type: 'choice'; values: readonly string[]; names?: readonly string[] }
   /** Any of `values`, each at most once (the CLI takes them comma-separated). */
   | { type: 'set'; values: readonly string[] }
@@ -226,6 +230,18 @@ export const RUN_FIELDS: Record<keyof RunSettings, FieldSpec> = {
     help: "Which sub-modules of the inherited blocks come from the reference, the rest from random init (the paper's ablation): all (every tensor of the blocks), attn+mlp, attn or mlp (their norms too with inherit norms); embeddings, final norm and head are inherited in every case",
     kind: { type: 'choice', values: INHERIT_PARTS },
   },
+  kdAlpha: {
+    label: 'kd α',
+    flag: 'kd-alpha',
+    help: "The kd baseline's weight of cross-entropy on the data; 1 − α goes to τ²·KL from the reference's softened logits (Hinton et al. 2015)",
+    kind: { type: 'number', min: 0, max: 1 },
+  },
+  kdTau: {
+    label: 'kd τ',
+    flag: 'kd-tau',
+    help: "The kd baseline's temperature τ: both models' logits are divided by it before the KL term",
+    kind: { type: 'number', positive: true },
+  },
   inheritNorms: {
     label: 'inherit norms',
     flag: 'inherit-norms',
@@ -263,6 +279,8 @@ export function defaultRunSettings(ctx: SettingsContext = {}): RunSettings {
     compare: [],
     inherit: 'all',
     inheritNorms: false,
+    kdAlpha: KD_DEFAULTS.alpha,
+    kdTau: KD_DEFAULTS.tau,
     paperCode: false,
     optimizer: 'adamw',
     schedule: 'cosine',
@@ -314,6 +332,8 @@ export function fieldProblem(spec: FieldSpec, v: unknown, max?: { value: number;
     case 'number': {
       const ok = typeof v === 'number' && Number.isFinite(v);
       if (k.positive && !(ok && (v as number) > 0)) return `must be a positive number, got ${got(v)}`;
+      if (k.min !== undefined && k.max !== undefined && !(ok && (v as number) >= k.min && (v as number) <= k.max))
+        return `must be a number from ${k.min} to ${k.max}, got ${got(v)}`;
       if (k.min !== undefined && !(ok && (v as number) >= k.min)) return `must be a number ≥ ${k.min}, got ${got(v)}`;
       return ok ? null : `must be a number, got ${got(v)}`;
     }
@@ -391,7 +411,16 @@ export function checkRunSettings(s: RunSettings, ctx: SettingsContext = {}): Set
   };
   // Against a reference, n's rule is Inheritune's (it names the blocks there are); before one, the field's own.
   add('n', ctx.reference ? inheritNProblem(s.n, ctx.reference.layers) : fieldProblem(RUN_FIELDS.n, s.n));
-  for (const field of ['stepsPerRound', 'grow', 'compare', 'inherit', 'inheritNorms', 'paperCode'] as const)
+  for (const field of [
+    'stepsPerRound',
+    'grow',
+    'compare',
+    'inherit',
+    'inheritNorms',
+    'kdAlpha',
+    'kdTau',
+    'paperCode',
+  ] as const)
     add(field, fieldProblem(RUN_FIELDS[field], s[field]));
   return [...issues, ...checkTraining(s, s.stepsPerRound, ctx)];
 }

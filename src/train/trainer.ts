@@ -58,6 +58,13 @@ export interface TrainSettings {
 /** The loss scaling f16-mixed runs get unless they set their own: PyTorch GradScaler's start and growth interval. */
 export const MIXED_LOSS_SCALE: LossScaleConfig = { init: 2 ** 16, interval: 2000 };
 
+/** A distillation teacher and the loss's weights: α on cross-entropy, 1 − α on τ²·KL at temperature τ. */
+export interface Distill {
+  teacher: Model;
+  alpha: number;
+  tau: number;
+}
+
 export interface StepMetrics {
   type: 'step';
   step: number;
@@ -114,7 +121,10 @@ interface InFlight {
 export class Trainer {
   readonly optimizer: Optimizer;
   readonly schedule: Schedule;
-  readonly perToken: number;
+  /** Training FLOPs per token: the model's, plus a distillation teacher's forward (a third of its own figure). */
+  perToken: number;
+  /** Logit distillation from a teacher (the kd baseline): each micro-batch runs its forward too. Null: plain CE. */
+  private distill: Distill | null = null;
   private readonly rng: Rng;
   /** [1] = 1/accum (times the loss scale): the backward seed that averages the micro-batches' gradients. */
   private readonly gradSeed: Tensor;
@@ -151,6 +161,24 @@ export class Trainer {
     this.gradSeed = this.scaler?.seed ?? fromArray(model.gpu, [1 / settings.accum], [1]);
     this.perToken = flopsPerToken(model.config, settings.ctx);
     this.position = { step: 0, rngState: this.rng.state, elapsedSec: 0, lastValLoss: null };
+  }
+
+  /**
+   * Trains against `d.teacher`'s logits from now on (α·CE + (1−α)·τ²·KL; see Model.distillLoss), or plainly with null.
+   * The teacher is the caller's: it is neither trained nor disposed here. Its forward counts in FLOPs and MFU.
+   */
+  get distilling(): boolean {
+    return this.distill !== null;
+  }
+
+  setDistillation(d: Distill | null): void {
+    if (d && d.teacher.config.vocabSize !== this.model.config.vocabSize)
+      throw new Error(
+        `distillation: the teacher's vocabulary (${d.teacher.config.vocabSize}) differs from the model's (${this.model.config.vocabSize})`,
+      );
+    this.distill = d;
+    const teacher = d ? flopsPerToken(d.teacher.config, this.settings.ctx) / 3 : 0;
+    this.perToken = flopsPerToken(this.model.config, this.settings.ctx) + teacher;
   }
 
   get tokensPerStep(): number {
@@ -200,11 +228,17 @@ export class Trainer {
     for (let k = 0; k < accum; k++) {
       const { inputs, targets } = sampleBatch(this.data.train, B, T, this.rng);
       const half = this.mixed || !!this.settings.halfActivations;
-      const loss = this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
+      const d = this.distill;
+      const teacher = d ? { x: d.teacher.hidden(inputs, B, T), w: d.teacher.head() } : null;
+      const loss =
+        d && teacher
+          ? this.model.distillLoss(inputs, targets, B, T, this.gradSeed, teacher, d, half, this.mixed)
+          : this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
       accumulate(lossSum, loss, 1 / accum);
       // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
       backward(loss, this.gradSeed);
       loss.dispose();
+      teacher?.x.dispose();
     }
     const muonLr = opt.cfg.muon.lr * (lr / this.schedule.lr); // Muon's peak, shaped by the same schedule
     const norm = opt.update(lr, { muonLr, loss: lossSum, scaler: this.scaler ?? undefined });

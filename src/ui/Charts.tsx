@@ -80,6 +80,7 @@ const RUN_STROKE: Record<Run, string> = {
   stack: '#16a34a',
   'hybrid-stack': '#0891b2',
   'half-width': '#9333ea',
+  kd: '#db2777',
 };
 const runLines: LineSpec[] = RUNS.map((r) => ({ col: r, label: r, stroke: RUN_STROKE[r], points: true }));
 const compact = (v: number) =>

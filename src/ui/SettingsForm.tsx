@@ -27,6 +27,8 @@ const LABELS: Record<NumKey, ReactNode> = {
   evalWindows: 'eval windows',
   seed: 'seed',
   checkpointEvery: 'snapshot every',
+  kdAlpha: 'kd α',
+  kdTau: 'kd τ',
 };
 
 export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; locked: boolean }) {
@@ -153,6 +155,12 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         <span>compare:</span>
         {BASELINE_KINDS.map(compare)}
       </div>
+      {settings.compare.includes('kd') && (
+        <>
+          {num('kdAlpha')}
+          {num('kdTau')}
+        </>
+      )}
       <div className="checks">
         {settings.inherit !== 'all' && check('inheritNorms', 'inherit norms')}
         {check('paperCode', 'paper code')}

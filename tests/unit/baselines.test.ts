@@ -20,6 +20,7 @@ import { gpt2Init, gpt2Params } from '../../src/model/gpt2/params';
 import type { LlamaConfig } from '../../src/model/llama/config';
 import { llamaHalfWidth, llamaParams } from '../../src/model/llama/params';
 import { Model } from '../../src/model/model';
+import { flopsPerToken } from '../../src/train/mfu';
 import { Trainer } from '../../src/train/trainer';
 import { sliceTensor } from '../../src/model/slice';
 import { optimizerConfig } from '../../src/optim/optimizer';
@@ -338,8 +339,9 @@ describe('the comparison run', () => {
       'stack/1 4×2',
       'hybrid-stack/0 4×4',
       'half-width/0 4×4',
+      'kd/0 4×4',
     ]);
-    const [round0, , scratch, scratch2x, stack0, stack1, hybrid, halfWidth] = await Promise.all(starts);
+    const [round0, , scratch, scratch2x, stack0, stack1, hybrid, halfWidth, kd] = await Promise.all(starts);
     const stack0End = (await Promise.all(ends))[4]!;
     const eq = (got: Map<string, Float32Array>, want: (name: string) => Float32Array | undefined, what: string) => {
       for (const [name, v] of got) expect(v, `${what}: ${name}`).toEqual(want(name));
@@ -350,6 +352,7 @@ describe('the comparison run', () => {
     const init4 = gpt2Init(refConfig, s.initSeed);
     eq(scratch!, (n) => init4.get(n), 'scratch');
     eq(scratch2x!, (n) => init4.get(n), 'scratch-2x');
+    eq(kd!, (n) => init4.get(n), 'kd (the student)');
     eq(stack0!, (n) => init2.get(n), 'stack stage 1');
     eq(stack1!, (n) => stack0End.get(n.replace(/^h\.(\d+)\./, (_, b) => `h.${Number(b) % 2}.`)), 'stack stage 2');
     expect(stack0End.get('h.0.attn.c_attn.weight')).not.toEqual(init2.get('h.0.attn.c_attn.weight'));
@@ -365,6 +368,7 @@ describe('the comparison run', () => {
       ['stack', 4, 16, 4, 128],
       ['hybrid-stack', 4, 16, 4, 128],
       ['half-width', 4, 8, 4, 128],
+      ['kd', 4, 16, 4, 128],
     ]);
     for (const row of r.comparison) {
       expect(Number.isFinite(row.valLoss), row.kind).toBe(true);
@@ -372,7 +376,42 @@ describe('the comparison run', () => {
     }
     // The stack's first stage trains 2 blocks: fewer FLOPs for the same tokens than scratch.
     expect(r.comparison[3]!.flops!).toBeLessThan(r.comparison[1]!.flops!);
+    // kd trains the same model as scratch and also runs the teacher's forward (a third of its training FLOPs).
+    expect(r.comparison[6]!.flops! - r.comparison[1]!.flops!).toBeCloseTo((flopsPerToken(refConfig, 16) / 3) * 128, 0);
     expect(r.baseline?.kind).toBe('scratch');
     expect(result.final?.config.layers).toBe(4);
+  });
+});
+
+describe('distillation in the trainer', () => {
+  it('with α = 1 trains exactly as plain cross-entropy, bit for bit, the teacher running beside it', {
+    timeout: 300_000,
+  }, async () => {
+    const gpu = await getGpu();
+    const teacher = await Model.create(gpu, refConfig, (n) => gpt2Init(refConfig, 8).get(n)!);
+    const student = inheritedConfig(refConfig, 2);
+    const init = gpt2Init(student, 4);
+    const train = async (distill: boolean) => {
+      const model = await Model.create(gpu, student, (n) => init.get(n)!);
+      const t = new Trainer(model, data, { ...compareSettings().train, steps: 3 });
+      if (distill) t.setDistillation({ teacher, alpha: 1, tau: 2 });
+      const losses: number[] = [];
+      await t.run((e) => {
+        if (e.type === 'step') losses.push(e.loss);
+      });
+      const params = await model.toHost();
+      const perToken = t.perToken;
+      t.dispose();
+      model.dispose();
+      return { losses, params, perToken };
+    };
+    try {
+      const [plain, distilled] = [await train(false), await train(true)];
+      expect(distilled.losses).toEqual(plain.losses);
+      for (const [name, v] of plain.params) expect(distilled.params.get(name), name).toEqual(v);
+      expect(distilled.perToken - plain.perToken).toBeCloseTo(flopsPerToken(refConfig, 16) / 3, 6);
+    } finally {
+      teacher.dispose();
+    }
   });
 });

@@ -99,7 +99,7 @@ const BAD: [string, Partial<RunSettings>, keyof RunSettings, RegExp][] = [
     'baseline kind',
     { compare: ['stack', 'distill'] as never },
     'compare',
-    /^compare has no "distill": the choices are scratch, scratch-2x, stack, hybrid-stack, half-width$/,
+    /^compare has no "distill": the choices are scratch, scratch-2x, stack, hybrid-stack, half-width, kd$/,
   ],
   [
     'inheritance',
@@ -107,6 +107,7 @@ const BAD: [string, Partial<RunSettings>, keyof RunSettings, RegExp][] = [
     'inherit',
     /^inherit must be all, attn\+mlp, attn or mlp, got "heads"$/,
   ],
+  ['kd α', { kdAlpha: 1.5 }, 'kdAlpha', /^kd α must be a number from 0 to 1, got 1.5$/],
 ];
 
 /** The CLI flags of a settings object (booleans when set, nullables when given). */
