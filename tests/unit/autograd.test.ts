@@ -339,6 +339,7 @@ describe('autograd', () => {
       'embedding',
       'gelu',
       'headCrossEntropy',
+      'headDistill',
       'layernorm',
       'matmul',
       'reshape',
