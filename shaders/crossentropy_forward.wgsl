@@ -11,21 +11,15 @@ struct Params { N: u32, V: u32 }
 
 const WG: u32 = 256u;
 //#include workgroup_reduce
+//#include row_lse
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
-  let lid = lane.lid;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.V;
-  var m = -3.4e38;
-  for (var v = lid; v < p.V; v += WG) { m = max(m, logits[base + v]); }
-  m = wgMax(m, lane);
-  var s = 0.0;
-  for (var v = lid; v < p.V; v += WG) { s += exp(logits[base + v] - m); }
-  s = wgSum(s, lane);
-  if (lid == 0u) {
-    let l = m + log(s);
+  let l = rowLse(base, rowMax(base, lane), lane);
+  if (lane.lid == 0u) {
     lse[row] = l;
     let tgt = targets[row];
     if (tgt >= 0 && u32(tgt) < p.V) { losses[row] = l - logits[base + u32(tgt)]; } else { losses[row] = 0.0; }

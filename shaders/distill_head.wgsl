@@ -2,8 +2,8 @@
 // workgroup per row of student logits z and teacher logits t [N,V]:
 //   loss_row = α·(lse(z) − z[y]) + (1−α)·τ²·Σ_v p_v·(log p_v − log q_v),  p = softmax(t/τ), q = softmax(z/τ)
 //   dz_v     = (g / count)·(α·(softmax(z)_v − [v = y]) + (1−α)·τ·(q_v − p_v))
-// The cross-entropy part is computed as crossentropy_forward and crossentropy_backward compute it (the same max,
-// sum and order), so α = 1 gives their values bit for bit. Ignored rows (target < 0 or ≥ V): loss 0, dz 0.
+// The cross-entropy part is computed as crossentropy_forward and crossentropy_backward compute it (row_lse, then the
+// same expression), so α = 1 gives their values bit for bit. Ignored rows (target < 0 or ≥ V): loss 0, dz 0.
 struct Params { N: u32, V: u32, alpha: f32, tau: f32 }
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -17,6 +17,7 @@ struct Params { N: u32, V: u32, alpha: f32, tau: f32 }
 
 const WG: u32 = 256u;
 //#include workgroup_reduce
+//#include row_lse
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
@@ -30,28 +31,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     if (lid == 0u) { losses[row] = 0.0; }
     return;
   }
-  var m = -3.4e38;
+  // The student's max and log-sum-exp as crossentropy_forward makes them (row_lse); the softened sums beside.
+  let m = rowMax(base, lane);
+  let l = rowLse(base, m, lane);
   var mt = -3.4e38;
-  for (var v = lid; v < p.V; v += WG) {
-    m = max(m, logits[base + v]);
-    mt = max(mt, teacher[base + v]);
-  }
-  m = wgMax(m, lane);
+  for (var v = lid; v < p.V; v += WG) { mt = max(mt, teacher[base + v]); }
   mt = wgMax(mt, lane);
   let inv = 1.0 / p.tau;
-  var s = 0.0;
   var sq = 0.0;
   var sp = 0.0;
   for (var v = lid; v < p.V; v += WG) {
-    let z = logits[base + v];
-    s += exp(z - m);
-    sq += exp((z - m) * inv);
+    sq += exp((logits[base + v] - m) * inv);
     sp += exp((teacher[base + v] - mt) * inv);
   }
-  s = wgSum(s, lane);
   sq = wgSum(sq, lane);
   sp = wgSum(sp, lane);
-  let l = m + log(s);
   let lsq = log(sq);
   let lsp = log(sp);
   let g = gLoss[0] / count[0];

@@ -1,5 +1,5 @@
 // Per-row scores of logits [N,V] against targets, one workgroup per row (evaluation only):
-//   logp = z[target] − log Σ_v exp(z_v)   (the same max and sum as crossentropy_forward: −logp is its row loss)
+//   logp = z[target] − log Σ_v exp(z_v)   (row_lse, as crossentropy_forward: −logp is its row loss, bit for bit)
 //   top1 = 1 when the target is the first index of the row's maximum (PyTorch's argmax), else 0
 // Rows with an ignored target (< 0 or ≥ V) score 0 and 0.
 struct Params { N: u32, V: u32 }
@@ -12,10 +12,10 @@ struct Params { N: u32, V: u32 }
 
 const WG: u32 = 256u;
 //#include workgroup_reduce
+//#include row_lse
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
-  let lid = lane.lid;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.V;
@@ -23,22 +23,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let scored = tgt >= 0 && u32(tgt) < p.V;
   let t = select(0u, u32(tgt), scored);
   let zt = logits[base + t];
-  var m = -3.4e38;
+  let l = rowLse(base, rowMax(base, lane), lane);
   // 1 where some other index beats the target: a larger value, or an equal one before it.
   var beaten = 0.0;
-  for (var v = lid; v < p.V; v += WG) {
+  for (var v = lane.lid; v < p.V; v += WG) {
     let z = logits[base + v];
-    m = max(m, z);
     if (z > zt || (z == zt && v < t)) { beaten = 1.0; }
   }
-  m = wgMax(m, lane);
   beaten = wgMax(beaten, lane);
-  var s = 0.0;
-  for (var v = lid; v < p.V; v += WG) { s += exp(logits[base + v] - m); }
-  s = wgSum(s, lane);
-  if (lid == 0u) {
+  if (lane.lid == 0u) {
     if (scored) {
-      logp[row] = zt - (m + log(s));
+      logp[row] = zt - l;
       top1[row] = 1.0 - beaten;
     } else {
       logp[row] = 0.0;

@@ -3,6 +3,7 @@
 import finite from '../../shaders/lib/finite.wgsl?raw';
 import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 import workgroupReduceSubgroups from '../../shaders/lib/workgroup_reduce_subgroups.wgsl?raw';
+import rowLse from '../../shaders/lib/row_lse.wgsl?raw';
 import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
 import matmulA from '../../shaders/lib/matmul_a_f32.wgsl?raw';
 import matmulAHalf from '../../shaders/lib/matmul_a_f16.wgsl?raw';
@@ -74,6 +75,7 @@ const LIBS: Record<string, string> = {
   finite,
   workgroup_reduce: workgroupReduce,
   workgroup_reduce_subgroups: workgroupReduceSubgroups,
+  row_lse: rowLse,
   matmul_tile: matmulTile,
   matmul_a_f32: matmulA,
   matmul_a_f16: matmulAHalf,

@@ -110,6 +110,12 @@ export class Model<C extends ModelConfig = ModelConfig> {
     return h;
   };
 
+  /** A training step's parameter lookup: the f16 copies of the blocks' matrices with `halfWeights` (f16-mixed). */
+  private stepLookup(halfWeights: boolean): ParamLookup {
+    if (halfWeights && !this.halfBanks) throw new Error('f16 weights asked for before enableHalfWeights()');
+    return halfWeights ? this.mixedLookup : this.lookup;
+  }
+
   private checkBatch(tokens: Int32Array, B: number, T: number): void {
     if (T > this.config.positions)
       throw new Error(`Context ${T} exceeds the model's ${this.config.positions} positions.`);
@@ -136,8 +142,7 @@ export class Model<C extends ModelConfig = ModelConfig> {
     halfWeights = false,
   ): Tensor {
     this.checkBatch(tokens, B, T);
-    if (halfWeights && !this.halfBanks) throw new Error('f16 weights asked for before enableHalfWeights()');
-    const p = halfWeights ? this.mixedLookup : this.lookup;
+    const p = this.stepLookup(halfWeights);
     return forwardLoss(this.family, p, this.config, tokens, targets, B, T, { seed, half: halfActivations });
   }
 
@@ -158,8 +163,7 @@ export class Model<C extends ModelConfig = ModelConfig> {
     halfWeights = false,
   ): Tensor {
     this.checkBatch(tokens, B, T);
-    if (halfWeights && !this.halfBanks) throw new Error('f16 weights asked for before enableHalfWeights()');
-    const p = halfWeights ? this.mixedLookup : this.lookup;
+    const p = this.stepLookup(halfWeights);
     return tidy(() =>
       headDistill(
         forwardHidden(this.family, p, this.config, tokens, B, T, halfActivations),

@@ -29,6 +29,30 @@ export function headChunkRows(gpu: Pick<Gpu, 'limits'> & { headChunkBytes?: numb
 }
 
 /**
+ * The checks every head op makes on x [N, C], w [V, C] and one target per row (in [0, V) or negative, ignored), and
+ * its chunk of rows; `what` names the op in messages.
+ */
+function headArgs(
+  x: Tensor,
+  w: Tensor,
+  targets: Int32Array,
+  chunkRows: number | undefined,
+  what: string,
+): { N: number; V: number; C: number; chunk: number } {
+  assertF32(x, `${what} x`);
+  const [V, C] = w.shape as [number, number];
+  const N = x.size / C;
+  if (x.shape[x.shape.length - 1] !== C)
+    throw new Error(`${what}: x width ${x.shape[x.shape.length - 1]} differs from w width ${C}`);
+  if (targets.length !== N) throw new Error(`${what}: ${targets.length} targets for ${N} rows`);
+  const bad = targets.findIndex((t) => t >= V);
+  if (bad >= 0) throw new Error(`${what}: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
+  const chunk = chunkRows ?? headChunkRows(x.gpu, N, V);
+  if (chunk % 64 || chunk < 64) throw new Error(`${what}: chunk of ${chunk} rows is not a positive multiple of 64`);
+  return { N, V, C, chunk };
+}
+
+/**
  * Mean next-token loss of x [N, C] under the head w [V, C] against targets (negative = ignored). With `seed`
  * (the [1] tensor the caller will pass to backward as this loss's gradient) and grad mode on, the gradients are
  * made now and backward only adds them in; backward with any other seed recomputes them. The seed's value is read
@@ -40,17 +64,8 @@ export function headCrossEntropy(
   targets: Int32Array,
   opts: { chunkRows?: number; seed?: Tensor } = {},
 ): Tensor {
-  assertF32(x, 'head x');
-  const [V, C] = w.shape as [number, number];
-  const N = x.size / C;
-  if (x.shape[x.shape.length - 1] !== C)
-    throw new Error(`head: x width ${x.shape[x.shape.length - 1]} differs from w width ${C}`);
-  if (targets.length !== N) throw new Error(`head: ${targets.length} targets for ${N} rows`);
-  const bad = targets.findIndex((t) => t >= V);
-  if (bad >= 0) throw new Error(`head: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
+  const { N, V, C, chunk } = headArgs(x, w, targets, opts.chunkRows, 'head');
   const gpu = x.gpu;
-  const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
-  if (chunk % 64 || chunk < 64) throw new Error(`head: chunk of ${chunk} rows is not a positive multiple of 64`);
   const seed = opts.seed && tape.records([x, w]) ? opts.seed : null;
   const tgt = fromArray(gpu, targets, [N], 'i32');
   const lse = empty(gpu, [N]);
@@ -121,15 +136,8 @@ export function headTokenScores(
   targets: Int32Array,
   opts: { chunkRows?: number } = {},
 ): { logp: Tensor; top1: Tensor } {
-  assertF32(x, 'head x');
-  const [V, C] = w.shape as [number, number];
-  const N = x.size / C;
-  if (targets.length !== N) throw new Error(`head scores: ${targets.length} targets for ${N} rows`);
-  const bad = targets.findIndex((t) => t >= V);
-  if (bad >= 0) throw new Error(`head scores: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
+  const { N, V, C, chunk } = headArgs(x, w, targets, opts.chunkRows, 'head scores');
   const gpu = x.gpu;
-  const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
-  if (chunk % 64 || chunk < 64) throw new Error(`head scores: chunk of ${chunk} rows is not a positive multiple of 64`);
   const tgt = fromArray(gpu, targets, [N], 'i32');
   const logp = empty(gpu, [N]);
   const top1 = empty(gpu, [N]);
@@ -199,22 +207,14 @@ export function headDistill(
   teacher: { x: Tensor; w: Tensor },
   opts: { alpha: number; tau: number; seed: Tensor; chunkRows?: number },
 ): Tensor {
-  assertF32(x, 'head x');
+  const { N, V, C, chunk } = headArgs(x, w, targets, opts.chunkRows, 'distillation');
   assertF32(teacher.x, 'teacher head x');
-  const [V, C] = w.shape as [number, number];
   const [Vt, Ct] = teacher.w.shape as [number, number];
-  const N = x.size / C;
   if (Vt !== V) throw new Error(`distillation: the teacher's vocabulary ${Vt} differs from the student's ${V}`);
   if (teacher.x.size !== N * Ct) throw new Error(`distillation: the teacher has ${teacher.x.size / Ct} rows for ${N}`);
-  if (targets.length !== N) throw new Error(`distillation: ${targets.length} targets for ${N} rows`);
   if (!(opts.alpha >= 0 && opts.alpha <= 1)) throw new Error(`distillation: α must be in [0, 1], got ${opts.alpha}`);
   if (!(opts.tau > 0)) throw new Error(`distillation: τ must be positive, got ${opts.tau}`);
-  const bad = targets.findIndex((t) => t >= V);
-  if (bad >= 0) throw new Error(`distillation: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
   const gpu = x.gpu;
-  const chunk = opts.chunkRows ?? headChunkRows(gpu, N, V);
-  if (chunk % 64 || chunk < 64)
-    throw new Error(`distillation: chunk of ${chunk} rows is not a positive multiple of 64`);
   const recording = tape.records([x, w]);
   const tgt = fromArray(gpu, targets, [N], 'i32');
   const losses = empty(gpu, [N]);
