@@ -204,6 +204,48 @@ export function distillRef(
 }
 
 /**
+ * kd-hidden's cosine term over rows of student hidden states S and teacher states Tt [N, C]: scale · the mean over
+ * rows with a target in [0, V) of 1 − cos(s, t), cos = s·t / (max(|s|, ε)·max(|t|, ε)), ε = 1e-8; and its gradient
+ * w.r.t. S (the teacher gets none).
+ */
+export function hiddenCosineRef(
+  S: F64,
+  Tt: F64,
+  targets: ArrayLike<number>,
+  N: number,
+  C: number,
+  V: number,
+  scale: number,
+): { loss: number; ds: F64 } {
+  const EPS = 1e-8;
+  const ds = new Float64Array(N * C);
+  const scored = (i: number) => targets[i]! >= 0 && targets[i]! < V;
+  let count = 0;
+  for (let i = 0; i < N; i++) if (scored(i)) count++;
+  let total = 0;
+  for (let i = 0; i < N; i++) {
+    if (!scored(i)) continue;
+    let st = 0;
+    let ss = 0;
+    let tt = 0;
+    for (let c = 0; c < C; c++) {
+      const a = S[i * C + c]!;
+      const b = Tt[i * C + c]!;
+      st += a * b;
+      ss += a * a;
+      tt += b * b;
+    }
+    const ns = Math.sqrt(ss);
+    const inv = 1 / (Math.max(ns, EPS) * Math.max(Math.sqrt(tt), EPS));
+    const cos = st * inv;
+    total += 1 - cos;
+    const along = ns > EPS ? cos / ss : 0;
+    for (let c = 0; c < C; c++) ds[i * C + c] = (-scale * (Tt[i * C + c]! * inv - along * S[i * C + c]!)) / count;
+  }
+  return { loss: count ? (scale * total) / count : 0, ds };
+}
+
+/**
  * Per row: the target's log-softmax probability and whether it is the first index of the row's maximum (0 and false
  * for an ignored target).
  */

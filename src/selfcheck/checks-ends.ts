@@ -6,7 +6,14 @@ import * as ops from '../tensor';
 import { backward, fromArray, tidyAsync } from '../tensor';
 import { Rng } from '../util/rng';
 import { matmulBackwardRef, matmulRef } from '../reference/linalg';
-import { crossEntropyRef, distillRef, embeddingBackwardRef, embeddingRef, tokenScoresRef } from '../reference/nn';
+import {
+  crossEntropyRef,
+  distillRef,
+  embeddingBackwardRef,
+  embeddingRef,
+  hiddenCosineRef,
+  tokenScoresRef,
+} from '../reference/nn';
 import { EXACT_COUNT, f32 } from './compare';
 import type { Check } from './harness';
 import { type Ctx, grad, param, TOL_EXACT, TOL_REDUCE } from './support';
@@ -273,4 +280,56 @@ const distillCheck: Check = {
   },
 };
 
-export const endChecks: Check[] = [crossEntropyCheck, embeddingCheck, headCheck, tokenScoresCheck, distillCheck];
+/**
+ * kd-hidden's side loss on the residual stream: y = x passed on to the head (cross-entropy), the cosine term's loss
+ * reported apart, and x's gradient = the head's + seed·the term's. On a leaf x (the gradient accumulates) and on an
+ * intermediate one (written over fresh storage); rows wider than a workgroup; some targets ignored.
+ */
+const hiddenCosineCheck: Check = {
+  name: 'hidden-state cosine (kd-hidden)',
+  kernels: ['hidden_cosine_forward', 'hidden_cosine_backward', 'crossentropy_mean'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(12);
+    for (const [N, C, V, scale, inner] of [
+      [150, 12, 37, 1, false],
+      [70, 300, 11, 0.25, true],
+      [4, 8, 5, 2, true],
+    ] as const) {
+      await tidyAsync(async () => {
+        const S = f32(rng.normals(N * C));
+        const Tt = f32(rng.normals(N * C, 0.5).map((v, i) => v + 0.3 * S[i]!));
+        const W = f32(rng.normals(V * C, 0.5));
+        const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
+        const x0 = param(gpu, S, [N, C]);
+        const x = inner ? ops.scale(x0, 1) : x0;
+        const seed = fromArray(gpu, [1.5], [1]);
+        const teacher = fromArray(gpu, Tt, [N, C]);
+        const { y, loss } = ops.hiddenCosine(x, teacher, targets, { scale, seed, vocab: V });
+        teacher.dispose(); // the op keeps what backward reads
+        const w = fromArray(gpu, W, [V, C]);
+        backward(ops.headCrossEntropy(y, w, targets), seed);
+        const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
+        const ce = crossEntropyRef(matmulRef(S, W, null, dims), targets, N, V);
+        const head = matmulBackwardRef(S, W, ce.dlogits, dims).dA;
+        const ref = hiddenCosineRef(S, Tt, targets, N, C, V, scale);
+        const tag = `N=${N} C=${C} scale=${scale}${inner ? ' (intermediate x)' : ''}`;
+        expect(`loss ${tag}`, await loss.readF32(), [ref.loss], TOL_REDUCE);
+        expect(
+          `dx ${tag}`,
+          await grad(x0),
+          head.map((v, i) => 1.5 * (v + ref.ds[i]!)),
+          TOL_REDUCE,
+        );
+      });
+    }
+  },
+};
+
+export const endChecks: Check[] = [
+  crossEntropyCheck,
+  embeddingCheck,
+  headCheck,
+  tokenScoresCheck,
+  distillCheck,
+  hiddenCosineCheck,
+];

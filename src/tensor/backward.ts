@@ -12,6 +12,7 @@ import { ropeQkvBackward } from './ops/rope';
 import { swigluBackward } from './ops/swiglu';
 import { crossEntropyBackward } from './ops/crossentropy';
 import { headCrossEntropyBackward, headDistillBackward } from './ops/head';
+import { hiddenCosineBackward } from './ops/hidden-cosine';
 import { embeddingBackward } from './ops/embedding';
 import { launchBroadcastAccumulate } from './ops/reduce';
 import { launchTranspose } from './ops/transpose';
@@ -245,6 +246,11 @@ export const backwardRules: BackwardTable = {
   headDistill(node, [g], [dx, dw]) {
     if (!g) return;
     headDistillBackward(g, dx, dw, node.attrs);
+  },
+
+  // y = x with the side loss L_c = scale·mean(1 − cos(x, t)):  dx = g + seed·dL_c/dx  (seed: the step's, named in forward)
+  hiddenCosine(node, [g], [dx]) {
+    if (dx) hiddenCosineBackward(node.inputs[0]!, g, dx, node.attrs);
   },
 
   // out[b,t] = table[tok] + positions[t]:  dTable[id] = Σ_{tok=id} g,  dPositions[t] = Σ_b g[b,t]

@@ -50,6 +50,20 @@ export interface OpAttrs {
   };
   /** Logit distillation through the head; its gradients made in the forward pass for `seed`. inputs: [x, w, targets] */
   headDistill: { seed: Tensor; dx: Tensor | null; dw: Tensor | null };
+  /**
+   * y = x (a view), with kd-hidden's cosine term scale·mean(1 − cos(x, teacher)) as a side loss whose gradient, for
+   * `seed`, backward adds to dy. inputs: [x]; teacher, tgt (i32 [N]) and count ([1], the scored rows) owned
+   */
+  hiddenCosine: {
+    N: number;
+    C: number;
+    V: number;
+    scale: number;
+    seed: Tensor;
+    teacher: Tensor;
+    tgt: Tensor;
+    count: Tensor;
+  };
   /** out[b,t] = table[tok[b,t]] (+ positions[t]). inputs: [table, positions if any]; tokens known on the host for the deterministic backward */
   embedding: { B: number; T: number; C: number; buckets: TokenBuckets };
   /** y = Σ x (scalar). inputs: [x] */
@@ -83,6 +97,7 @@ export const SAVED: { [K in OpKind]: { inputs: readonly number[]; outputs: boole
   crossEntropy: { inputs: [0, 1], outputs: false },
   headCrossEntropy: { inputs: [0, 1, 2], outputs: false },
   headDistill: { inputs: [], outputs: false },
+  hiddenCosine: { inputs: [0], outputs: false }, // x (the teacher's state is owned by the node)
   embedding: { inputs: [], outputs: false }, // the token buckets are in attrs
   sum: { inputs: [], outputs: false },
   reshape: { inputs: [], outputs: false },

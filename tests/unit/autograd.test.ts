@@ -340,6 +340,7 @@ describe('autograd', () => {
       'gelu',
       'headCrossEntropy',
       'headDistill',
+      'hiddenCosine',
       'layernorm',
       'matmul',
       'reshape',

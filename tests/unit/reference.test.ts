@@ -20,6 +20,7 @@ import {
   crossEntropyRef,
   distillRef,
   embeddingBackwardRef,
+  hiddenCosineRef,
   embeddingRef,
   layernormBackwardRef,
   layernormRef,
@@ -308,6 +309,22 @@ describe('reference backwards vs central finite differences', () => {
     // α = 1 is cross-entropy; the KL term vanishes when the teacher's logits are the student's.
     expect(distillRef(Z, T, targets, N, V, 1, 2).loss).toBeCloseTo(crossEntropyRef(Z, targets, N, V).loss, 12);
     expect(distillRef(Z, Z, targets, N, V, 0, 2).loss).toBeCloseTo(0, 12);
+  });
+
+  it('hiddenCosineRef ds (scale·mean(1 − cos) over scored rows; one target ignored)', () => {
+    const rng = new Rng(402);
+    const [N, C, V] = [4, 5, 9];
+    const targets = [3, -100, 8, 0];
+    const S = rng.normals(N * C, 1.5);
+    const Tt = rng.normals(N * C, 0.7);
+    for (const scale of [1, 0.3]) {
+      const { ds } = hiddenCosineRef(S, Tt, targets, N, C, V, scale);
+      expectGrad(`ds scale=${scale}`, S, (s) => hiddenCosineRef(s, Tt, targets, N, C, V, scale).loss, ds);
+      for (let c = 0; c < C; c++) expect(ds[C + c]).toBe(0);
+    }
+    // Equal directions cost nothing, opposite ones 2·scale; the loss ignores each row's length.
+    expect(hiddenCosineRef(S, S.map((v) => 3 * v), targets, N, C, V, 1).loss).toBeCloseTo(0, 12);
+    expect(hiddenCosineRef(S, S.map((v) => -v), targets, N, C, V, 0.5).loss).toBeCloseTo(1, 12);
   });
 
   it('embeddingBackwardRef (repeated tokens)', () => {
