@@ -4,7 +4,19 @@
 // never has to sit in host memory whole.
 
 import type { Gpu } from '../gpu/runtime';
-import { empty, headCrossEntropy, headDistill, matmul, noGrad, reshape, type Tensor, tidy } from '../tensor';
+import {
+  add,
+  empty,
+  headCrossEntropy,
+  headDistill,
+  hiddenCosine,
+  matmul,
+  noGrad,
+  reshape,
+  type Tensor,
+  tidy,
+} from '../tensor';
+import { untrack } from '../tensor/tensor';
 import type { ModelConfig, ModelFamily, ParamLookup, ParamSpec } from './family';
 import { launchToHalf } from '../tensor/ops/cast';
 import { tape } from '../tensor/tape';
@@ -149,7 +161,10 @@ export class Model<C extends ModelConfig = ModelConfig> {
   /**
    * The distillation loss of a training step (tensor/ops/head.ts headDistill): α·CE + (1−α)·τ²·KL to the teacher's
    * logits, which come from `teacher` (its final hidden states for the same tokens [B·T, C_T] and its head), chunk by
-   * chunk. The gradients are made in this pass for `seed`, which backward must be given.
+   * chunk. With `kd.hidden` (kd-hidden) also β·mean over the student's blocks of the cosine term (ops/hidden-cosine.ts)
+   * between block l's output and `teacher.at[l]`, the teacher's state at the matched layer [B·T, C]. The gradients are
+   * made in this pass for `seed`, which backward must be given from `root`; `loss` is the whole loss to report (the
+   * same tensor as root without the cosine term). Dispose both.
    */
   distillLoss(
     tokens: Int32Array,
@@ -157,22 +172,14 @@ export class Model<C extends ModelConfig = ModelConfig> {
     B: number,
     T: number,
     seed: Tensor,
-    teacher: { x: Tensor; w: Tensor },
-    kd: { alpha: number; tau: number },
+    teacher: { x: Tensor; w: Tensor; at?: readonly Tensor[] },
+    kd: { alpha: number; tau: number; hidden?: number },
     halfActivations = false,
     halfWeights = false,
-  ): Tensor {
+  ): { root: Tensor; loss: Tensor } {
     this.checkBatch(tokens, B, T);
     const p = this.stepLookup(halfWeights);
-    return tidy(() =>
-      headDistill(
-        forwardHidden(this.family, p, this.config, tokens, B, T, halfActivations),
-        this.family.head(p, this.config),
-        targets,
-        teacher,
-        { ...kd, seed },
-      ),
-    );
+    return forwardDistillLoss(this.family, p, this.config, tokens, targets, B, T, seed, teacher, kd, halfActivations);
   }
 
   /** Full logits [B·T, V]: for sampling and small debug batches only (B·T·V floats). */
@@ -189,6 +196,18 @@ export class Model<C extends ModelConfig = ModelConfig> {
   hidden(tokens: Int32Array, B: number, T: number): Tensor {
     this.checkBatch(tokens, B, T);
     return noGrad(() => this.forward(tokens, B, T, false));
+  }
+
+  /**
+   * The final hidden states [B·T, C] and, for each block index in `layers`, that block's output (the residual
+   * stream, before the final norm) as [B·T, C], in the order asked (views that keep their storage: dispose each).
+   */
+  hiddenStates(tokens: Int32Array, B: number, T: number, layers: readonly number[]): { x: Tensor; at: Tensor[] } {
+    this.checkBatch(tokens, B, T);
+    for (const l of layers)
+      if (!(Number.isInteger(l) && l >= 0 && l < this.config.layers))
+        throw new Error(`hidden states: block ${l} does not exist (the model has ${this.config.layers})`);
+    return hiddenStatesOf(this.family, this.lookup, this.config, tokens, B, T, layers);
   }
 
   /** The output matrix [V, C] (logits = hidden·headᵀ). */
@@ -253,6 +272,7 @@ export function forwardHidden<C extends ModelConfig>(
   B: number,
   T: number,
   half = false,
+  tap?: (layer: number, x: Tensor) => Tensor,
 ): Tensor {
   return tidy(() => {
     let x = family.embed(p, c, tokens, B, T);
@@ -260,6 +280,11 @@ export function forwardHidden<C extends ModelConfig>(
       const input = x;
       x = tidy(() => family.block(p, c, l, input, { half }));
       input.dispose();
+      if (tap) {
+        const out = x;
+        x = tap(l, out);
+        if (x !== out) out.dispose();
+      }
     }
     const xf = family.finalNorm(p, c, x);
     return reshape(xf, [B * T, xf.shape[2]!]);
@@ -282,4 +307,89 @@ export function forwardLoss<C extends ModelConfig>(
       seed: opts.seed,
     }),
   );
+}
+
+/** See Model.hiddenStates: the final hidden states and the outputs of the blocks in `layers`, without gradients. */
+export function hiddenStatesOf<C extends ModelConfig>(
+  family: ModelFamily<C>,
+  p: ParamLookup,
+  c: C,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+  layers: readonly number[],
+): { x: Tensor; at: Tensor[] } {
+  for (const l of layers)
+    if (!(Number.isInteger(l) && l >= 0 && l < c.layers))
+      throw new Error(`hidden states: block ${l} does not exist (the model has ${c.layers})`);
+  const kept = new Map<number, Tensor>();
+  const tap = (l: number, x: Tensor): Tensor => {
+    if (layers.includes(l) && !kept.has(l)) {
+      const v = x.slice(0, [B * T, x.shape[x.shape.length - 1]!]);
+      untrack(v);
+      kept.set(l, v);
+    }
+    return x;
+  };
+  try {
+    const x = noGrad(() => forwardHidden(family, p, c, tokens, B, T, false, tap));
+    return { x, at: layers.map((l) => kept.get(l)!.slice(0, kept.get(l)!.shape)) };
+  } finally {
+    for (const v of kept.values()) v.dispose();
+  }
+}
+
+/**
+ * See Model.distillLoss: logit distillation through the chunked head and, with `kd.hidden` = β > 0, kd-hidden's
+ * cosine terms on every block's output (each weighted β/layers), all made for `seed`.
+ */
+export function forwardDistillLoss<C extends ModelConfig>(
+  family: ModelFamily<C>,
+  p: ParamLookup,
+  c: C,
+  tokens: Int32Array,
+  targets: Int32Array,
+  B: number,
+  T: number,
+  seed: Tensor,
+  teacher: { x: Tensor; w: Tensor; at?: readonly Tensor[] },
+  kd: { alpha: number; tau: number; hidden?: number },
+  half = false,
+): { root: Tensor; loss: Tensor } {
+  const beta = kd.hidden ?? 0;
+  const at = teacher.at ?? [];
+  if (beta > 0 && at.length !== c.layers)
+    throw new Error(`kd-hidden: ${at.length} teacher states for the student's ${c.layers} blocks`);
+  const terms: Tensor[] = [];
+  const tap =
+    beta > 0
+      ? (l: number, x: Tensor): Tensor => {
+          const { y, loss } = hiddenCosine(x, at[l]!, targets, { scale: beta / c.layers, seed, vocab: c.vocabSize });
+          untrack(loss);
+          terms.push(loss);
+          return y;
+        }
+      : undefined;
+  try {
+    const root = tidy(() =>
+      headDistill(forwardHidden(family, p, c, tokens, B, T, half, tap), family.head(p, c), targets, teacher, {
+        alpha: kd.alpha,
+        tau: kd.tau,
+        seed,
+      }),
+    );
+    if (!terms.length) return { root, loss: root };
+    const loss = noGrad(() => tidy(() => terms.reduce((a, b) => add(a, b), root)));
+    return { root, loss };
+  } finally {
+    for (const t of terms) t.dispose();
+  }
+}
+
+/**
+ * kd-hidden's layer map: for each of a student's n blocks, the teacher block (of L) whose output its output is
+ * compared with: block l ↔ ⌈(l + 1)·L/n⌉ − 1, spread evenly, last with last (n = L: each with itself).
+ */
+export function matchedLayers(n: number, L: number): number[] {
+  return Array.from({ length: n }, (_, l) => Math.ceil(((l + 1) * L) / n) - 1);
 }

@@ -6,10 +6,12 @@ import {
   attentionBackwardRef,
   attentionRef,
   crossEntropyRef,
+  distillRef,
   embeddingBackwardRef,
   embeddingRef,
   layernormBackwardRef,
   layernormRef,
+  hiddenCosineRef,
 } from './nn';
 
 export interface Gpt2RefConfig {
@@ -62,7 +64,18 @@ export function gpt2BlocksRef(
   return { x, saved };
 }
 
-/** Loss and the gradient of every parameter (by name) for one batch. */
+/**
+ * Distillation in the reference (the kd baselines): the loss is distillRef's against `teacherLogits` [N, V] instead of
+ * cross-entropy, and with `hidden` each block l's output also pays β/L · hiddenCosineRef against `hidden.states[l]`.
+ */
+export interface DistillRefSpec {
+  teacherLogits: F64;
+  alpha: number;
+  tau: number;
+  hidden?: { beta: number; states: F64[] };
+}
+
+/** Loss and the gradient of every parameter (by name) for one batch (distilled with `kd`). */
 export function gpt2LossAndGradsRef(
   params: Map<string, F64>,
   cfg: Gpt2RefConfig,
@@ -70,6 +83,7 @@ export function gpt2LossAndGradsRef(
   targets: Int32Array,
   B: number,
   T: number,
+  kd?: DistillRefSpec,
 ): { loss: number; grads: Map<string, F64> } {
   const { V, P, C, L, H } = cfg;
   const D = C / H;
@@ -81,7 +95,19 @@ export function gpt2LossAndGradsRef(
   const { x, saved } = gpt2BlocksRef(params, cfg, tokens, B, T);
   const xf = layernormRef(x, p('ln_f.weight'), p('ln_f.bias'), N, C).y;
   const logits = matmulRef(xf, p('wte.weight'), null, { M: N, N: V, K: C, batch: 1, transA: false, transB: true });
-  const { loss, dlogits } = crossEntropyRef(logits, targets, N, V);
+  const head0 = kd
+    ? distillRef(logits, kd.teacherLogits, targets, N, V, kd.alpha, kd.tau)
+    : crossEntropyRef(logits, targets, N, V);
+  const { dlogits } = head0;
+  let loss = head0.loss;
+  // kd-hidden: block l's output, its cosine term's loss and gradient.
+  const blockOut = (l: number) => (l === L - 1 ? x : saved[l + 1]!.x);
+  const cosine = kd?.hidden
+    ? Array.from({ length: L }, (_, l) =>
+        hiddenCosineRef(blockOut(l), kd.hidden!.states[l]!, targets, N, C, V, kd.hidden!.beta / L),
+      )
+    : null;
+  for (const t of cosine ?? []) loss += t.loss;
 
   // Backward.
   const grads = new Map<string, F64>();
@@ -119,6 +145,7 @@ export function gpt2LossAndGradsRef(
   for (let l = L - 1; l >= 0; l--) {
     const s = saved[l]!;
     const h = `h.${l}.`;
+    if (cosine) dx = addRef(dx, cosine[l]!.ds);
     // x = x2 + mlp(x2)
     const dfg = linearBack(`${h}mlp.c_proj`, s.fg, dx, 4 * C, C);
     const dh2 = linearBack(`${h}mlp.c_fc`, s.h2, geluBackwardRef(s.f, dfg), C, 4 * C);

@@ -6,7 +6,7 @@
 
 import type { Precision } from '../gpu/capabilities';
 import { sampleBatch } from '../io/corpus';
-import type { Model } from '../model/model';
+import { matchedLayers, type Model } from '../model/model';
 import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
 import { type LossScaleConfig, LossScaler, type LossScaleState, readState } from '../optim/loss-scale';
 import { lrAt, validateSchedule, type Schedule } from '../optim/schedule';
@@ -58,11 +58,16 @@ export interface TrainSettings {
 /** The loss scaling f16-mixed runs get unless they set their own: PyTorch GradScaler's start and growth interval. */
 export const MIXED_LOSS_SCALE: LossScaleConfig = { init: 2 ** 16, interval: 2000 };
 
-/** A distillation teacher and the loss's weights: α on cross-entropy, 1 − α on τ²·KL at temperature τ. */
+/**
+ * A distillation teacher and the loss's weights: α on cross-entropy, 1 − α on τ²·KL at temperature τ, and with
+ * `hidden` > 0 (kd-hidden) that weight β on the mean over the student's blocks of 1 − cos between each block's output
+ * and the teacher's at the matched layer (matchedLayers).
+ */
 export interface Distill {
   teacher: Model;
   alpha: number;
   tau: number;
+  hidden?: number;
 }
 
 export interface StepMetrics {
@@ -125,6 +130,8 @@ export class Trainer {
   perToken: number;
   /** Logit distillation from a teacher (the kd baseline): each micro-batch runs its forward too. Null: plain CE. */
   private distill: Distill | null = null;
+  /** With kd-hidden: the teacher block matched with each of the model's blocks. */
+  private teacherLayers: number[] = [];
   private readonly rng: Rng;
   /** [1] = 1/accum (times the loss scale): the backward seed that averages the micro-batches' gradients. */
   private readonly gradSeed: Tensor;
@@ -176,7 +183,14 @@ export class Trainer {
       throw new Error(
         `distillation: the teacher's vocabulary (${d.teacher.config.vocabSize}) differs from the model's (${this.model.config.vocabSize})`,
       );
+    if (d?.hidden && d.teacher.config.width !== this.model.config.width)
+      throw new Error(
+        `kd-hidden compares hidden states: the teacher's width (${d.teacher.config.width}) differs from the model's (${this.model.config.width})`,
+      );
+    if (d && !(d.hidden === undefined || (d.hidden >= 0 && Number.isFinite(d.hidden))))
+      throw new Error(`kd-hidden: the cosine term's weight must be a number ≥ 0, got ${d.hidden}`);
     this.distill = d;
+    this.teacherLayers = d?.hidden ? matchedLayers(this.model.config.layers, d.teacher.config.layers) : [];
     const teacher = d ? flopsPerToken(d.teacher.config, this.settings.ctx) / 3 : 0;
     this.perToken = flopsPerToken(this.model.config, this.settings.ctx) + teacher;
   }
@@ -229,16 +243,19 @@ export class Trainer {
       const { inputs, targets } = sampleBatch(this.data.train, B, T, this.rng);
       const half = this.mixed || !!this.settings.halfActivations;
       const d = this.distill;
-      const teacher = d ? { x: d.teacher.hidden(inputs, B, T), w: d.teacher.head() } : null;
-      const loss =
+      const teacher = d ? { ...d.teacher.hiddenStates(inputs, B, T, this.teacherLayers), w: d.teacher.head() } : null;
+      // root: what backward starts from; loss: what is reported (with kd-hidden, root plus the cosine terms).
+      const plain = () => this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
+      const { root, loss } =
         d && teacher
           ? this.model.distillLoss(inputs, targets, B, T, this.gradSeed, teacher, d, half, this.mixed)
-          : this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
+          : ((l) => ({ root: l, loss: l }))(plain());
       accumulate(lossSum, loss, 1 / accum);
       // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
-      backward(loss, this.gradSeed);
+      backward(root, this.gradSeed);
+      root.dispose();
       loss.dispose();
-      teacher?.x.dispose();
+      if (teacher) for (const t of [teacher.x, ...teacher.at]) t.dispose();
     }
     const muonLr = opt.cfg.muon.lr * (lr / this.schedule.lr); // Muon's peak, shaped by the same schedule
     const norm = opt.update(lr, { muonLr, loss: lossSum, scaler: this.scaler ?? undefined });
