@@ -28,11 +28,11 @@ import {
 } from './settings';
 
 export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
-      [--paper-code] [--compare KIND,...] [--kd-alpha A] [--kd-tau T] [--inherit all|attn+mlp|attn|mlp]
-      [--inherit-norms] <training options>
+      [--paper-code] [--compare KIND,...] [--kd-alpha A] [--kd-tau T] [--kd-beta B]
+      [--inherit all|attn+mlp|attn|mlp] [--inherit-norms] <training options>
       Inheritune: inherit the first n blocks (default k/2), train T steps (default 200), grow by 2 until the validation
       loss is at or below the reference's or n = k; then the baselines --compare names (scratch, scratch-2x, stack,
-      hybrid-stack, half-width, kd; --baseline = scratch), each on the rounds' updates together; writes
+      hybrid-stack, half-width, kd, kd-hidden; --baseline = scratch), each on the rounds' updates together; writes
       DIR/model.safetensors, config.json, log.jsonl, report.json (with the comparison table) and snapshots
       (state.safetensors) to resume from with --resume.`;
 

@@ -3,7 +3,15 @@
 // page import it); baselines.ts makes the kinds' parameter sources.
 
 /** The baseline kinds, in the order a run trains them. */
-export const BASELINE_KINDS = ['scratch', 'scratch-2x', 'stack', 'hybrid-stack', 'half-width', 'kd'] as const;
+export const BASELINE_KINDS = [
+  'scratch',
+  'scratch-2x',
+  'stack',
+  'hybrid-stack',
+  'half-width',
+  'kd',
+  'kd-hidden',
+] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
 /** What each kind is, for help texts, the report and the page. */
@@ -16,10 +24,24 @@ export const BASELINE_HELP: Record<BaselineKind, string> = {
   'half-width':
     "the reference's full depth at half its width (each tensor's first half of rows and columns per head and per MLP channel), trained for S updates",
   kd: "the grown model's size from random init, distilled from the reference's logits (α·CE + (1−α)·τ²·KL at temperature τ; Hinton et al. 2015) for S updates",
+  'kd-hidden':
+    "kd plus DistilBERT's cosine loss (Sanh et al. 2019): β·the mean over the student's n blocks of 1 − cos between each block's output and the reference's at the matched block ceil((j+1)·k/n) − 1, for S updates",
 };
 
-/** Logit distillation's defaults: the weight of cross-entropy and the temperature. */
-export const KD_DEFAULTS = { alpha: 0.5, tau: 2 } as const;
+/** The distillation kinds: their student trains against the whole reference as teacher. */
+export const DISTILL_KINDS: readonly BaselineKind[] = ['kd', 'kd-hidden'];
+
+/** Whether a comparison list asks for a distillation kind (and so for the kd settings). */
+export function distills(compare: readonly string[]): boolean {
+  return compare.some((k) => (DISTILL_KINDS as readonly string[]).includes(k));
+}
+
+/**
+ * Distillation's defaults: the weight of cross-entropy α, the temperature τ, and kd-hidden's weight β of the cosine
+ * term (DistilBERT weighs it 1 against 5 on its KL and 2 on its MLM loss; with α·CE + (1−α)·τ²·KL summing to one
+ * weight, β = 1 gives the hidden states as much pull as the logits).
+ */
+export const KD_DEFAULTS = { alpha: 0.5, tau: 2, beta: 1 } as const;
 
 /** The block-inheritance ablation: which sub-modules of blocks 0…n−1 come from the reference. */
 export const INHERIT_PARTS = ['all', 'attn+mlp', 'attn', 'mlp'] as const;
@@ -30,8 +52,9 @@ export interface BaselineStage {
   layers: number;
   steps: number;
   /** scratch: random init; stack: the previous stage's trained model stacked; hybrid-stack: the reference's first
-   * blocks stacked; half-width: the reference narrowed; kd: random init, trained against the reference's logits. */
-  init: 'scratch' | 'stack' | 'hybrid-stack' | 'half-width' | 'kd';
+   * blocks stacked; half-width: the reference narrowed; kd: random init, trained against the reference's logits;
+   * kd-hidden: the same, also against its hidden states. */
+  init: 'scratch' | 'stack' | 'hybrid-stack' | 'half-width' | 'kd' | 'kd-hidden';
 }
 
 /** The stages of `kind` for a grown size of `n` blocks (of the reference's `k`) and a budget of `S` updates. */
@@ -56,6 +79,7 @@ export function baselineStages(kind: BaselineKind, n: number, k: number, S: numb
     case 'half-width':
       return [{ layers: k, steps: S, init: 'half-width' }];
     case 'kd':
-      return [{ layers: n, steps: S, init: 'kd' }];
+    case 'kd-hidden':
+      return [{ layers: n, steps: S, init: kind }];
   }
 }

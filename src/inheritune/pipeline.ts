@@ -18,7 +18,7 @@ import { readFinal, RUN_FILES, writeFinal } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, saveSnapshot, type StateStore } from '../train/snapshot';
 import { type Downstream, downstreamFrom, downstreamScores, passagesOf, type WordClass } from '../train/downstream';
 import { Trainer } from '../train/trainer';
-import { KD_DEFAULTS } from './baseline-kinds';
+import { DISTILL_KINDS, KD_DEFAULTS } from './baseline-kinds';
 import { halfWidthSource, hybridStackSource, stackedSource } from './baselines';
 import { continueSource, inheritSource, type ReadParam } from './inherit';
 import { inputPrints, resumeProblem } from './inputs';
@@ -286,12 +286,13 @@ class InherituneRun {
   }
 
   /**
-   * The kd baseline's teacher: the whole reference on the GPU, attached to the trainer while a kd round trains (also
-   * after a resume or a rollback, whose trainers come from a snapshot) and freed once another round starts.
+   * The kd baselines' teacher: the whole reference on the GPU, attached to the trainer while a kd or kd-hidden round
+   * trains (also after a resume or a rollback, whose trainers come from a snapshot) and freed once another round
+   * starts.
    */
   private async teach(): Promise<void> {
-    const kd = this.state.current.kind === 'kd';
-    if (!kd) {
+    const kind = this.state.current.kind;
+    if (!kind || !DISTILL_KINDS.includes(kind)) {
       this.teacher?.dispose();
       this.teacher = null;
       return;
@@ -304,7 +305,13 @@ class InherituneRun {
       (n) => ref.read(n),
       this.progress('loading the teacher'),
     );
-    this.trainer.setDistillation({ teacher: this.teacher, ...(this.s.kd ?? KD_DEFAULTS) });
+    const { alpha, tau, beta } = { ...KD_DEFAULTS, ...this.s.kd };
+    this.trainer.setDistillation({
+      teacher: this.teacher,
+      alpha,
+      tau,
+      ...(kind === 'kd-hidden' ? { hidden: beta } : {}),
+    });
   }
 
   /** Grows to `to` blocks: re-inherited from the reference (restart) or the trained model plus reference blocks. */
@@ -344,7 +351,7 @@ class InherituneRun {
       const config = inheritedConfig(ref, plan.layers);
       built = { config, source: stackedSource((n) => trained.get(n)!, from, config) };
     } else {
-      // scratch, and kd's student: the family's random init.
+      // scratch, and the kd students: the family's random init.
       const config = inheritedConfig(ref, plan.layers);
       const init = familyOf(config).init(config, s.initSeed);
       built = { config, source: (n) => init.get(n)! };

@@ -27,8 +27,8 @@ export interface InherituneSettings {
   inherit?: InheritParts;
   /** With a partial `inherit`: the blocks' norms are inherited too (absent: false; `all` always takes them). */
   inheritNorms?: boolean;
-  /** The kd baseline's weight of cross-entropy α and temperature τ (absent: KD_DEFAULTS). */
-  kd?: { alpha: number; tau: number };
+  /** The kd baselines' weight of cross-entropy α, temperature τ and kd-hidden's β (absent: KD_DEFAULTS). */
+  kd?: { alpha: number; tau: number; beta?: number };
   /** Training settings of every round (steps = stepsPerRound; the schedule restarts per round). */
   train: Omit<TrainSettings, 'steps'>;
   /** Seeds random init (baseline, paper-code tensors). */

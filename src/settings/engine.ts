@@ -1,7 +1,7 @@
 // Checked settings → what the engine runs: the pipeline's InherituneSettings and the trainer's TrainSettings. Not for
 // the page (it pulls in the optimizer's GPU code); the worker and the CLI call it after the schema has passed.
 
-import { BASELINE_KINDS } from '../inheritune/baseline-kinds';
+import { BASELINE_KINDS, distills } from '../inheritune/baseline-kinds';
 import type { InherituneSettings } from '../inheritune/rounds';
 import { optimizerConfig } from '../optim/optimizer';
 import type { TrainSettings } from '../train/trainer';
@@ -33,7 +33,7 @@ export function inherituneSettings(s: RunSettings): InherituneSettings {
     paperCode: s.paperCode,
     compare: BASELINE_KINDS.filter((k) => s.compare.includes(k)),
     ...(s.inherit !== 'all' ? { inherit: s.inherit, inheritNorms: s.inheritNorms } : {}),
-    ...(s.compare.includes('kd') ? { kd: { alpha: s.kdAlpha, tau: s.kdTau } } : {}),
+    ...(distills(s.compare) ? { kd: { alpha: s.kdAlpha, tau: s.kdTau, beta: s.kdBeta } } : {}),
     initSeed: s.seed,
     checkpointEvery: s.checkpointEvery,
     train,

@@ -1,6 +1,7 @@
 // What a planned run will hold on the GPU, estimated before it starts (the reference card shows it against the
 // adapter's limits): parameters, gradients and optimizer state of the n-block model, the activations one micro-batch
-// keeps for backward, and the head's chunk of logits. Pure: the page computes it as the form changes.
+// keeps for backward, and the head's chunk of logits; with a distillation baseline asked for, what its rounds add: the
+// teacher. Pure: the page computes it as the form changes.
 
 import type { Precision } from '../gpu/capabilities';
 import type { OptimizerKind } from '../optim/optimizer';
@@ -11,6 +12,9 @@ export interface ModelFacts {
   otherParams: number;
   savedPerToken: number;
   vocab: number;
+  /** The reference's blocks and width (the distillation teacher is the whole reference). */
+  layers: number;
+  width: number;
 }
 
 export interface MemoryEstimate {
@@ -22,6 +26,11 @@ export interface MemoryEstimate {
   optimizer: number;
   activations: number;
   head: number;
+  /**
+   * What a kd or kd-hidden round adds while it trains (0 without one): the whole reference as teacher (f32), its
+   * final hidden states per micro-batch (kd-hidden: also one block output per student block) and its chunk of logits.
+   */
+  teacher: number;
   total: number;
 }
 
@@ -38,6 +47,8 @@ export function memoryEstimate(
     optimizer: OptimizerKind;
     halfActivations: boolean;
     precision?: Precision;
+    /** A distillation baseline's teacher: logits only (kd) or logits and hidden states (kd-hidden). */
+    teacher?: 'logits' | 'hidden';
   },
 ): MemoryEstimate {
   const paramCount = m.otherParams + s.n * m.blockParams;
@@ -50,7 +61,13 @@ export function memoryEstimate(
   // f16 activations (also f16-mixed's) halve the matmul inputs backward keeps, about half of what a block saves.
   const activations = s.batch * s.ctx * s.n * m.savedPerToken * (s.halfActivations || mixed ? 3 : 4);
   const tokens = s.batch * s.ctx;
-  const head = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4) * 2;
+  const chunk = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4);
+  const head = chunk * 2;
+  const teacher = s.teacher
+    ? 4 * (m.otherParams + m.layers * m.blockParams) +
+      4 * tokens * m.width * (1 + (s.teacher === 'hidden' ? s.n : 0)) +
+      chunk
+    : 0;
   return {
     paramCount,
     params,
@@ -58,6 +75,7 @@ export function memoryEstimate(
     optimizer,
     activations,
     head,
-    total: params + grads + optimizer + activations + head,
+    teacher,
+    total: params + grads + optimizer + activations + head + teacher,
   };
 }

@@ -60,9 +60,11 @@ export interface RunSettings extends TrainingSettings {
   inherit: InheritParts;
   /** With a partial `inherit`, the blocks' norms are inherited too. */
   inheritNorms: boolean;
-  /** The kd baseline's weight of cross-entropy (the rest on τ²·KL) and its temperature. */
+  /** The kd baselines' weight of cross-entropy (the rest on τ²·KL) and their temperature. */
   kdAlpha: number;
   kdTau: number;
+  /** kd-hidden's weight of the cosine term between hidden states. */
+  kdBeta: number;
   paperCode: boolean;
 }
 
@@ -233,14 +235,20 @@ export const RUN_FIELDS: Record<keyof RunSettings, FieldSpec> = {
   kdAlpha: {
     label: 'kd α',
     flag: 'kd-alpha',
-    help: "The kd baseline's weight of cross-entropy on the data; 1 − α goes to τ²·KL from the reference's softened logits (Hinton et al. 2015)",
+    help: "The kd baselines' weight of cross-entropy on the data; 1 − α goes to τ²·KL from the reference's softened logits (Hinton et al. 2015)",
     kind: { type: 'number', min: 0, max: 1 },
   },
   kdTau: {
     label: 'kd τ',
     flag: 'kd-tau',
-    help: "The kd baseline's temperature τ: both models' logits are divided by it before the KL term",
+    help: "The kd baselines' temperature τ: both models' logits are divided by it before the KL term",
     kind: { type: 'number', positive: true },
+  },
+  kdBeta: {
+    label: 'kd β',
+    flag: 'kd-beta',
+    help: "kd-hidden's weight β of the cosine loss: β·mean over the student's blocks of 1 − cos(its block output, the reference's at the matched block), added to kd's loss (DistilBERT, Sanh et al. 2019)",
+    kind: { type: 'number', min: 0 },
   },
   inheritNorms: {
     label: 'inherit norms',
@@ -281,6 +289,7 @@ export function defaultRunSettings(ctx: SettingsContext = {}): RunSettings {
     inheritNorms: false,
     kdAlpha: KD_DEFAULTS.alpha,
     kdTau: KD_DEFAULTS.tau,
+    kdBeta: KD_DEFAULTS.beta,
     paperCode: false,
     optimizer: 'adamw',
     schedule: 'cosine',
@@ -419,6 +428,7 @@ export function checkRunSettings(s: RunSettings, ctx: SettingsContext = {}): Set
     'inheritNorms',
     'kdAlpha',
     'kdTau',
+    'kdBeta',
     'paperCode',
   ] as const)
     add(field, fieldProblem(RUN_FIELDS[field], s[field]));

@@ -81,6 +81,7 @@ const RUN_STROKE: Record<Run, string> = {
   'hybrid-stack': '#0891b2',
   'half-width': '#9333ea',
   kd: '#db2777',
+  'kd-hidden': '#be123c',
 };
 const runLines: LineSpec[] = RUNS.map((r) => ({ col: r, label: r, stroke: RUN_STROKE[r], points: true }));
 const compact = (v: number) =>

@@ -4,6 +4,7 @@
 
 import { useEffect, useRef } from 'react';
 import { memoryEstimate } from '../settings/memory';
+import { distills } from '../inheritune/baseline-kinds';
 import { fmtBytes, fmtCount, fmtLoss, fmtParams } from './format';
 import { Heatmap } from './Heatmap';
 import { holdsRun } from '../worker/stages';
@@ -113,6 +114,7 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
     optimizer: s.optimizer,
     halfActivations: s.halfActivations,
     precision: s.precision,
+    ...(distills(s.compare) ? { teacher: s.compare.includes('kd-hidden') ? 'hidden' : 'logits' } : {}),
   });
   const widest = Math.max(1, s.batch || 1) * Math.max(1, s.ctx || 1) * r.widestActivation * 4;
   const over = adapter && widest > adapter.maxStorageBufferBindingSize;
@@ -124,8 +126,8 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
       </span>
       params {fmtBytes(m.params)}
       {s.precision === 'f16-mixed' ? ' (with f16 copies)' : ''} + gradients {fmtBytes(m.grads)} + optimizer{' '}
-      {fmtBytes(m.optimizer)} + activations ≈ {fmtBytes(m.activations)} + head {fmtBytes(m.head)} ≈{' '}
-      <b>{fmtBytes(m.total)}</b>
+      {fmtBytes(m.optimizer)} + activations ≈ {fmtBytes(m.activations)} + head {fmtBytes(m.head)}
+      {m.teacher > 0 && <> + kd teacher {fmtBytes(m.teacher)}</>} ≈ <b>{fmtBytes(m.total)}</b>
       {adapter && (
         <span className={over ? 'warn' : 'muted'}>
           {' '}

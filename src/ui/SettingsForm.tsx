@@ -3,7 +3,7 @@
 
 import type { ReactNode } from 'react';
 import { CheckField, NumberField, SelectField } from './Field';
-import { BASELINE_HELP, BASELINE_KINDS, type BaselineKind } from '../inheritune/baseline-kinds';
+import { BASELINE_HELP, BASELINE_KINDS, type BaselineKind, distills } from '../inheritune/baseline-kinds';
 import { RUN_FIELDS, type RunSettings } from '../settings/schema';
 import type { Errors } from './validate';
 import { useApp } from './store';
@@ -29,6 +29,7 @@ const LABELS: Record<NumKey, ReactNode> = {
   checkpointEvery: 'snapshot every',
   kdAlpha: 'kd α',
   kdTau: 'kd τ',
+  kdBeta: 'kd β',
 };
 
 export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; locked: boolean }) {
@@ -155,10 +156,11 @@ export function SettingsForm({ errors, locked }: { errors: Errors<RunSettings>; 
         <span>compare:</span>
         {BASELINE_KINDS.map(compare)}
       </div>
-      {settings.compare.includes('kd') && (
+      {distills(settings.compare) && (
         <>
           {num('kdAlpha')}
           {num('kdTau')}
+          {settings.compare.includes('kd-hidden') && num('kdBeta')}
         </>
       )}
       <div className="checks">

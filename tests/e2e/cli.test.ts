@@ -90,7 +90,9 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
       '--batch',
       '2',
       '--compare',
-      'half-width,stack,kd',
+      'half-width,stack,kd,kd-hidden',
+      '--kd-beta',
+      '0.5',
       '--out',
       out,
       '--json',
@@ -114,12 +116,13 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
     expect(report.status).toBe('done');
     expect(report.rounds.map((x) => x.n)).toEqual([1, 2]);
     // The baselines on the rounds' 4 updates, in their fixed order (stack: 1 block for 2, stacked to 2 for 2; kd:
-    // 2 blocks from init against the reference's logits).
+    // 2 blocks from init against the reference's logits; kd-hidden also against its hidden states).
     expect(report.comparison.map((x) => [x.kind, x.layers, x.width, x.steps])).toEqual([
       ['inheritune', 2, 32, 4],
       ['stack', 2, 32, 4],
       ['half-width', 2, 16, 4],
       ['kd', 2, 32, 4],
+      ['kd-hidden', 2, 32, 4],
     ]);
     const csv = readFileSync(join(out, 'comparison.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(
@@ -132,13 +135,20 @@ describe('inheritune run / inherit / analyze on tiny-2L (small settings for the 
       expect(top1).toBeLessThanOrEqual(1);
       expect([0, 0.5, 1]).toContain(lastWord);
     }
-    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(['reference', 'inheritune', 'stack', 'half-width', 'kd']);
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual([
+      'reference',
+      'inheritune',
+      'stack',
+      'half-width',
+      'kd',
+      'kd-hidden',
+    ]);
     expect(Number(csv[4]!.split(',')[7])).toBe(report.comparison[2]!.valLoss);
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { type: string });
-    expect(log.filter((e) => e.type === 'step')).toHaveLength(4 + 4 + 4 + 4);
+    expect(log.filter((e) => e.type === 'step')).toHaveLength(4 + 4 + 4 + 4 + 4);
     for (const t of ['start', 'reference', 'round-start', 'eval', 'grow', 'round-end', 'report'])
       expect(
         log.some((e) => e.type === t),

@@ -19,7 +19,7 @@ import { gpt2Config } from '../../src/model/gpt2/config';
 import { gpt2Init, gpt2Params } from '../../src/model/gpt2/params';
 import type { LlamaConfig } from '../../src/model/llama/config';
 import { llamaHalfWidth, llamaParams } from '../../src/model/llama/params';
-import { Model } from '../../src/model/model';
+import { matchedLayers, Model } from '../../src/model/model';
 import { flopsPerToken } from '../../src/train/mfu';
 import { Trainer } from '../../src/train/trainer';
 import { sliceTensor } from '../../src/model/slice';
@@ -49,6 +49,17 @@ describe('baseline kinds', () => {
     expect(baselineStages('stack', 4, 8, 1)).toEqual([{ layers: 4, steps: 1, init: 'scratch' }]);
     expect(baselineStages('hybrid-stack', 6, 8, 10)).toEqual([{ layers: 6, steps: 10, init: 'hybrid-stack' }]);
     expect(baselineStages('half-width', 6, 8, 10)).toEqual([{ layers: 8, steps: 10, init: 'half-width' }]);
+    expect(baselineStages('kd', 6, 8, 10)).toEqual([{ layers: 6, steps: 10, init: 'kd' }]);
+    expect(baselineStages('kd-hidden', 6, 8, 10)).toEqual([{ layers: 6, steps: 10, init: 'kd-hidden' }]);
+  });
+
+  it("matches kd-hidden's blocks with the teacher's evenly, last with last", () => {
+    expect(matchedLayers(6, 8)).toEqual([1, 2, 3, 5, 6, 7]);
+    expect(matchedLayers(2, 3)).toEqual([1, 2]);
+    expect(matchedLayers(4, 4)).toEqual([0, 1, 2, 3]);
+    expect(matchedLayers(4, 12)).toEqual([2, 5, 8, 11]);
+    // A student deeper than its teacher (possible with a small reference) repeats teacher blocks, in order.
+    expect(matchedLayers(3, 2)).toEqual([0, 1, 1]);
   });
 
   const result = (o: Partial<RoundResult>): RoundResult => ({
@@ -340,8 +351,9 @@ describe('the comparison run', () => {
       'hybrid-stack/0 4×4',
       'half-width/0 4×4',
       'kd/0 4×4',
+      'kd-hidden/0 4×4',
     ]);
-    const [round0, , scratch, scratch2x, stack0, stack1, hybrid, halfWidth, kd] = await Promise.all(starts);
+    const [round0, , scratch, scratch2x, stack0, stack1, hybrid, halfWidth, kd, kdHidden] = await Promise.all(starts);
     const stack0End = (await Promise.all(ends))[4]!;
     const eq = (got: Map<string, Float32Array>, want: (name: string) => Float32Array | undefined, what: string) => {
       for (const [name, v] of got) expect(v, `${what}: ${name}`).toEqual(want(name));
@@ -353,6 +365,7 @@ describe('the comparison run', () => {
     eq(scratch!, (n) => init4.get(n), 'scratch');
     eq(scratch2x!, (n) => init4.get(n), 'scratch-2x');
     eq(kd!, (n) => init4.get(n), 'kd (the student)');
+    eq(kdHidden!, (n) => init4.get(n), 'kd-hidden (the student)');
     eq(stack0!, (n) => init2.get(n), 'stack stage 1');
     eq(stack1!, (n) => stack0End.get(n.replace(/^h\.(\d+)\./, (_, b) => `h.${Number(b) % 2}.`)), 'stack stage 2');
     expect(stack0End.get('h.0.attn.c_attn.weight')).not.toEqual(init2.get('h.0.attn.c_attn.weight'));
@@ -369,6 +382,7 @@ describe('the comparison run', () => {
       ['hybrid-stack', 4, 16, 4, 128],
       ['half-width', 4, 8, 4, 128],
       ['kd', 4, 16, 4, 128],
+      ['kd-hidden', 4, 16, 4, 128],
     ]);
     for (const row of r.comparison) {
       expect(Number.isFinite(row.valLoss), row.kind).toBe(true);
@@ -378,6 +392,9 @@ describe('the comparison run', () => {
     expect(r.comparison[3]!.flops!).toBeLessThan(r.comparison[1]!.flops!);
     // kd trains the same model as scratch and also runs the teacher's forward (a third of its training FLOPs).
     expect(r.comparison[6]!.flops! - r.comparison[1]!.flops!).toBeCloseTo((flopsPerToken(refConfig, 16) / 3) * 128, 0);
+    expect(r.comparison[7]!.flops).toBe(r.comparison[6]!.flops);
+    // The same student, data and teacher: the cosine term changes what kd-hidden learns.
+    expect(r.comparison[7]!.valLoss).not.toBe(r.comparison[6]!.valLoss);
     expect(r.baseline?.kind).toBe('scratch');
     expect(result.final?.config.layers).toBe(4);
   });
@@ -410,6 +427,36 @@ describe('distillation in the trainer', () => {
       expect(distilled.losses).toEqual(plain.losses);
       for (const [name, v] of plain.params) expect(distilled.params.get(name), name).toEqual(v);
       expect(distilled.perToken - plain.perToken).toBeCloseTo(flopsPerToken(refConfig, 16) / 3, 6);
+    } finally {
+      teacher.dispose();
+    }
+  });
+
+  it("kd-hidden against a teacher equal to the student adds nothing at first: its states line up block for block", {
+    timeout: 300_000,
+  }, async () => {
+    const gpu = await getGpu();
+    const student = inheritedConfig(refConfig, 2);
+    const init = gpt2Init(student, 4);
+    const teacher = await Model.create(gpu, student, (n) => init.get(n)!);
+    const first = async (hidden?: number) => {
+      const model = await Model.create(gpu, student, (n) => init.get(n)!);
+      const t = new Trainer(model, data, { ...compareSettings().train, steps: 2 });
+      t.setDistillation({ teacher, alpha: 0.5, tau: 2, ...(hidden !== undefined ? { hidden } : {}) });
+      const losses: number[] = [];
+      await t.run((e) => {
+        if (e.type === 'step') losses.push(e.loss);
+      });
+      t.dispose();
+      model.dispose();
+      return losses;
+    };
+    try {
+      const [kd, cosine] = [await first(), await first(3)];
+      // Step 0: student = teacher, so every matched pair has cos = 1 (the term is 0 up to f32 rounding) and its
+      // gradient is 0: kd-hidden's first loss is kd's. A misaligned pair (another block, the final norm's output)
+      // would cost O(β) here.
+      expect(Math.abs(cosine[0]! - kd[0]!)).toBeLessThan(1e-5);
     } finally {
       teacher.dispose();
     }

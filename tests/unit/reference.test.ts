@@ -323,8 +323,28 @@ describe('reference backwards vs central finite differences', () => {
       for (let c = 0; c < C; c++) expect(ds[C + c]).toBe(0);
     }
     // Equal directions cost nothing, opposite ones 2·scale; the loss ignores each row's length.
-    expect(hiddenCosineRef(S, S.map((v) => 3 * v), targets, N, C, V, 1).loss).toBeCloseTo(0, 12);
-    expect(hiddenCosineRef(S, S.map((v) => -v), targets, N, C, V, 0.5).loss).toBeCloseTo(1, 12);
+    expect(
+      hiddenCosineRef(
+        S,
+        S.map((v) => 3 * v),
+        targets,
+        N,
+        C,
+        V,
+        1,
+      ).loss,
+    ).toBeCloseTo(0, 12);
+    expect(
+      hiddenCosineRef(
+        S,
+        S.map((v) => -v),
+        targets,
+        N,
+        C,
+        V,
+        0.5,
+      ).loss,
+    ).toBeCloseTo(1, 12);
   });
 
   it('embeddingBackwardRef (repeated tokens)', () => {

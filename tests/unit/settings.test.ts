@@ -99,7 +99,7 @@ const BAD: [string, Partial<RunSettings>, keyof RunSettings, RegExp][] = [
     'baseline kind',
     { compare: ['stack', 'distill'] as never },
     'compare',
-    /^compare has no "distill": the choices are scratch, scratch-2x, stack, hybrid-stack, half-width, kd$/,
+    /^compare has no "distill": the choices are scratch, scratch-2x, stack, hybrid-stack, half-width, kd, kd-hidden$/,
   ],
   [
     'inheritance',
@@ -108,6 +108,7 @@ const BAD: [string, Partial<RunSettings>, keyof RunSettings, RegExp][] = [
     /^inherit must be all, attn\+mlp, attn or mlp, got "heads"$/,
   ],
   ['kd α', { kdAlpha: 1.5 }, 'kdAlpha', /^kd α must be a number from 0 to 1, got 1.5$/],
+  ['kd β', { kdBeta: -1 }, 'kdBeta', /^kd β must be a number ≥ 0, got -1$/],
 ];
 
 /** The CLI flags of a settings object (booleans when set, nullables when given). */
@@ -222,7 +223,7 @@ describe('one settings schema for the page, the worker and the CLI', () => {
 
 describe('the memory estimate', () => {
   it('counts f16-mixed: an f16 copy of every parameter, f16 activations', () => {
-    const facts = { blockParams: 1000, otherParams: 500, savedPerToken: 10, vocab: 256 };
+    const facts = { blockParams: 1000, otherParams: 500, savedPerToken: 10, vocab: 256, layers: 4, width: 16 };
     const plan = { n: 2, batch: 4, ctx: 8, optimizer: 'adamw' as const, halfActivations: false };
     const fp32 = memoryEstimate(facts, { ...plan, precision: 'fp32' });
     const mixed = memoryEstimate(facts, { ...plan, precision: 'f16-mixed' });
@@ -235,5 +236,19 @@ describe('the memory estimate', () => {
     expect(mixed.activations).toBe((3 / 4) * fp32.activations);
     expect(mixed.total - fp32.total).toBe(2 * 2500 - fp32.activations / 4);
     expect([mixed.grads, mixed.optimizer, mixed.head]).toEqual([fp32.grads, fp32.optimizer, fp32.head]);
+    expect(fp32.teacher).toBe(0);
+  });
+
+  it("counts a distillation teacher: the whole reference, its states per micro-batch and its logits' chunk", () => {
+    const facts = { blockParams: 1000, otherParams: 500, savedPerToken: 10, vocab: 256, layers: 4, width: 16 };
+    const plan = { n: 2, batch: 4, ctx: 8, optimizer: 'adamw' as const, halfActivations: false };
+    const plain = memoryEstimate(facts, plan);
+    const kd = memoryEstimate(facts, { ...plan, teacher: 'logits' });
+    const hidden = memoryEstimate(facts, { ...plan, teacher: 'hidden' });
+    const tokens = 4 * 8;
+    expect(kd.teacher).toBe(4 * (500 + 4 * 1000) + 4 * tokens * 16 + tokens * 256 * 4);
+    // kd-hidden also keeps the teacher's output of the block matched with each of the student's n = 2 blocks.
+    expect(hidden.teacher - kd.teacher).toBe(2 * 4 * tokens * 16);
+    expect(kd.total - plain.total).toBe(kd.teacher);
   });
 });
