@@ -96,6 +96,13 @@ describe('the app in Chromium', () => {
     // The analysis filled in its suggested n; this run inherits 6 of the 8 blocks (then grows to 8), then trains two
     // baselines on the rounds' 4 updates: stacked (4 blocks, then 8) and the reference at half width.
     await fillSettings(page, { n: '6' });
+    // Asking for kd-hidden shows the kd fields (β among them) and counts the teacher in the memory estimate.
+    expect(await page.getByTestId('memory-estimate').textContent()).not.toMatch(/kd teacher/);
+    await page.getByTestId('setting-compare-kd-hidden').check();
+    expect(await page.getByTestId('setting-kdBeta').count()).toBe(1);
+    expect(await page.getByTestId('memory-estimate').textContent()).toMatch(/\+ kd teacher \d/);
+    await page.getByTestId('setting-compare-kd-hidden').uncheck();
+    expect(await page.getByTestId('setting-kdBeta').count()).toBe(0);
     await page.getByTestId('setting-compare-stack').check();
     await page.getByTestId('setting-compare-half-width').check();
     expect(await page.evaluate(() => window.__inheritune!.state().settings.compare)).toEqual(['stack', 'half-width']);
