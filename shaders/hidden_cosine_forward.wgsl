@@ -13,25 +13,17 @@ struct Params { N: u32, C: u32, V: u32, scale: f32 }
 const WG: u32 = 256u;
 const EPS: f32 = 1e-8;
 //#include workgroup_reduce
+//#include row_cosine
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.C;
-  var st = 0.0;
-  var ss = 0.0;
-  var tt = 0.0;
-  for (var c = lane.lid; c < p.C; c += WG) {
-    let a = s[base + c];
-    let b = t[base + c];
-    st += a * b;
-    ss += a * a;
-    tt += b * b;
-  }
-  st = wgSum(st, lane);
-  ss = wgSum(ss, lane);
-  tt = wgSum(tt, lane);
+  let dots = rowDots(base, lane);
+  let st = dots.x;
+  let ss = dots.y;
+  let tt = dots.z;
   if (lane.lid == 0u) {
     let tgt = targets[row];
     let scored = tgt >= 0 && u32(tgt) < p.V;

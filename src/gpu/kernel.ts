@@ -4,6 +4,7 @@ import finite from '../../shaders/lib/finite.wgsl?raw';
 import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 import workgroupReduceSubgroups from '../../shaders/lib/workgroup_reduce_subgroups.wgsl?raw';
 import rowLse from '../../shaders/lib/row_lse.wgsl?raw';
+import rowCosine from '../../shaders/lib/row_cosine.wgsl?raw';
 import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
 import matmulA from '../../shaders/lib/matmul_a_f32.wgsl?raw';
 import matmulAHalf from '../../shaders/lib/matmul_a_f16.wgsl?raw';
@@ -76,6 +77,7 @@ const LIBS: Record<string, string> = {
   workgroup_reduce: workgroupReduce,
   workgroup_reduce_subgroups: workgroupReduceSubgroups,
   row_lse: rowLse,
+  row_cosine: rowCosine,
   matmul_tile: matmulTile,
   matmul_a_f32: matmulA,
   matmul_a_f16: matmulAHalf,

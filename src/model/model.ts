@@ -26,6 +26,21 @@ import { familyOf } from './registry';
 /** Source of a parameter's values by name (a checkpoint reader, an init map, …). */
 export type ParamSource = (name: string, shape: readonly number[]) => Promise<Float32Array> | Float32Array;
 
+/** A distillation teacher's part of a step: its final hidden states [B·T, C_T], its head, kd-hidden's matched states. */
+export interface DistillTeacher {
+  x: Tensor;
+  w: Tensor;
+  /** kd-hidden: per student block, the teacher's output of the matched block [B·T, C]. */
+  at?: readonly Tensor[];
+}
+
+/** Distillation's weights: α on CE, τ the temperature, `hidden` kd-hidden's β on the cosine term (absent or 0: off). */
+export interface DistillWeights {
+  alpha: number;
+  tau: number;
+  hidden?: number;
+}
+
 export class Model<C extends ModelConfig = ModelConfig> {
   readonly params = new Map<string, Tensor>();
   readonly family: ModelFamily<C>;
@@ -172,8 +187,8 @@ export class Model<C extends ModelConfig = ModelConfig> {
     B: number,
     T: number,
     seed: Tensor,
-    teacher: { x: Tensor; w: Tensor; at?: readonly Tensor[] },
-    kd: { alpha: number; tau: number; hidden?: number },
+    teacher: DistillTeacher,
+    kd: DistillWeights,
     halfActivations = false,
     halfWeights = false,
   ): { root: Tensor; loss: Tensor } {
@@ -352,8 +367,8 @@ export function forwardDistillLoss<C extends ModelConfig>(
   B: number,
   T: number,
   seed: Tensor,
-  teacher: { x: Tensor; w: Tensor; at?: readonly Tensor[] },
-  kd: { alpha: number; tau: number; hidden?: number },
+  teacher: DistillTeacher,
+  kd: DistillWeights,
   half = false,
 ): { root: Tensor; loss: Tensor } {
   const beta = kd.hidden ?? 0;

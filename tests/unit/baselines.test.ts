@@ -432,7 +432,7 @@ describe('distillation in the trainer', () => {
     }
   });
 
-  it("kd-hidden against a teacher equal to the student adds nothing at first: its states line up block for block", {
+  it('kd-hidden against a teacher equal to the student adds nothing at first: its states line up block for block', {
     timeout: 300_000,
   }, async () => {
     const gpu = await getGpu();
