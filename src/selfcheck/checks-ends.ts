@@ -106,42 +106,59 @@ const embeddingCheck: Check = {
   },
 };
 
+/** Elements where two arrays differ (0 when they are equal element for element). */
+const differing = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let n = Math.abs(a.length - b.length);
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) n++;
+  return n;
+};
+
 const headCheck: Check = {
   name: 'tied head + cross-entropy (chunked)',
-  kernels: ['matmul', 'crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward'],
+  kernels: ['matmul', 'crossentropy_forward', 'crossentropy_mean', 'crossentropy_backward', 'crossentropy_seeded'],
   async run({ gpu, expect }) {
     const rng = new Rng(9);
     // 150 rows in chunks of 64: two full chunks and a partial one; every seventh row ignored. Each case twice: the
-    // gradients recomputed in backward, and made in the forward pass for a seed given up front (a training step).
+    // gradients recomputed in backward, and made in the forward pass for a seed given up front (a training step, one
+    // crossentropy_seeded dispatch per chunk): the two agree bit for bit.
     for (const [N, C, V, chunkRows] of [
       [150, 12, 37, 64],
       [5, 8, 300, 64],
       [130, 16, 3001, 128],
     ] as const) {
+      const X = f32(rng.normals(N * C));
+      const W = f32(rng.normals(V * C, 0.5));
+      const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
+      const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
+      const ce = crossEntropyRef(matmulRef(X, W, null, dims), targets, N, V);
+      const mm = matmulBackwardRef(
+        X,
+        W,
+        ce.dlogits.map((v) => 1.5 * v),
+        dims,
+      );
+      const got: (readonly Float32Array[])[] = [];
       for (const early of [false, true])
         await tidyAsync(async () => {
-          const X = f32(rng.normals(N * C));
-          const W = f32(rng.normals(V * C, 0.5));
-          const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
           const x = param(gpu, X, [N, C]);
           const w = param(gpu, W, [V, C]);
           const seed = fromArray(gpu, [1.5], [1]);
           const loss = ops.headCrossEntropy(x, w, targets, { chunkRows, seed: early ? seed : undefined });
           backward(loss, seed);
-          const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
-          const logits = matmulRef(X, W, null, dims);
-          const ce = crossEntropyRef(logits, targets, N, V);
-          const mm = matmulBackwardRef(
-            X,
-            W,
-            ce.dlogits.map((v) => 1.5 * v),
-            dims,
-          );
           const tag = `N=${N} C=${C} V=${V} chunk=${chunkRows}${early ? ' (gradients in forward)' : ''}`;
-          expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
-          expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
-          expect(`dw ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
+          const values = [await loss.readF32(), await grad(x), await grad(w)] as const;
+          got.push(values);
+          expect(`loss ${tag}`, values[0], [ce.loss], TOL_REDUCE);
+          expect(`dx ${tag}`, values[1], mm.dA, TOL_REDUCE);
+          expect(`dw ${tag}`, values[2], mm.dB, TOL_REDUCE);
         });
+      for (const [i, what] of ['loss', 'dx', 'dw'].entries())
+        expect(
+          `N=${N} V=${V}: ${what} elements differing between the seeded pass and the recomputing backward`,
+          [differing(got[0]![i]!, got[1]![i]!)],
+          [0],
+          EXACT_COUNT,
+        );
     }
   },
 };
@@ -200,13 +217,6 @@ const tokenScoresCheck: Check = {
       });
     }
   },
-};
-
-/** Elements where two arrays differ (0 when they are equal element for element). */
-const differing = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let n = Math.abs(a.length - b.length);
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) n++;
-  return n;
 };
 
 const distillCheck: Check = {

@@ -16,7 +16,7 @@ let device: Promise<Gpu> | null = null;
 const withoutSubgroups = () => (device ??= acquireNodeDevice().then((a) => new Gpu(a, { subgroups: false })));
 
 const REDUCING =
-  /^((layernorm|crossentropy)_(forward|backward|\*)|token_scores|distill_head|hidden_cosine_(forward|backward))$/;
+  /^((layernorm|crossentropy)_(forward|backward|seeded|\*)|token_scores|distill_head|hidden_cosine_(forward|backward))$/;
 
 describe('workgroup reductions', () => {
   it("the default device reduces through subgroups where it can; CI's adapter can, so the suite exercises them", async () => {

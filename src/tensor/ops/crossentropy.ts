@@ -5,6 +5,7 @@ import meanSrc from '../../../shaders/crossentropy_mean.wgsl?raw';
 import bwdSrc from '../../../shaders/crossentropy_backward.wgsl?raw';
 import scoresSrc from '../../../shaders/token_scores.wgsl?raw';
 import distillSrc from '../../../shaders/distill_head.wgsl?raw';
+import seededSrc from '../../../shaders/crossentropy_seeded.wgsl?raw';
 import type { KernelSpec } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
@@ -42,6 +43,13 @@ export const DISTILL_HEAD: KernelSpec = {
   source: distillSrc,
   storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'],
   uniforms: [...NV, ['alpha', 'f32'], ['tau', 'f32']],
+};
+/** The seeded head's row losses, lse and dlogits in one pass (crossentropy_forward and _backward's values). */
+export const CE_SEEDED: KernelSpec = {
+  name: 'crossentropy_seeded',
+  source: seededSrc,
+  storage: ['read', 'read', 'read', 'read', 'rw', 'rw', 'rw'],
+  uniforms: NV,
 };
 export const CE_BACKWARD: KernelSpec = {
   name: 'crossentropy_backward',

@@ -9,7 +9,7 @@ import { type BufferView, DEFAULT_HEAD_CHUNK_BYTES, type Gpu } from '../../gpu/r
 import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
-import { CE_BACKWARD, CE_FORWARD, CE_MEAN, DISTILL_HEAD, TOKEN_SCORES } from './crossentropy';
+import { CE_BACKWARD, CE_FORWARD, CE_MEAN, CE_SEEDED, DISTILL_HEAD, TOKEN_SCORES } from './crossentropy';
 import { passGradient } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
@@ -86,29 +86,19 @@ export function headCrossEntropy(
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
     launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
-    dispatchRows(
-      gpu,
-      CE_FORWARD,
-      [logits.view, rowView(tgt, r0, rows, 1), rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)],
-      { N: rows, V },
-      rows,
-    );
-    if (grads)
-      chunkGrads(
-        gpu,
-        { N: rows, V, C },
-        xs,
-        w,
-        logits,
-        grads.dlogits,
-        rowView(tgt, r0, rows, 1),
-        rowView(lse, r0, rows, 1),
-        count,
-        seed!,
-        grads.x && rowView(grads.x, r0, rows, C),
-        grads.w,
-        { dx: 0, dw: r0 === 0 ? 0 : 1 },
-      );
+    const rowsOf = [rowView(tgt, r0, rows, 1)];
+    const out = [rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)];
+    if (!grads) {
+      dispatchRows(gpu, CE_FORWARD, [logits.view, ...rowsOf, ...out], { N: rows, V }, rows);
+      return;
+    }
+    // Loss, lse and dlogits in one pass (the values of CE_FORWARD then CE_BACKWARD), then folded into dx and dw.
+    const dl = { ...grads.dlogits.view, size: rows * V * 4 };
+    dispatchRows(gpu, CE_SEEDED, [logits.view, ...rowsOf, count.view, seed!.view, ...out, dl], { N: rows, V }, rows);
+    foldChunk(gpu, { N: rows, V, C }, xs, w, dl, grads.x && rowView(grads.x, r0, rows, C), grads.w, {
+      dx: 0,
+      dw: r0 === 0 ? 0 : 1,
+    });
   });
   gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
   logits.dispose();

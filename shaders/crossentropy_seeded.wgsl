@@ -1,0 +1,45 @@
+// The training step's cross-entropy on a chunk of the head's logits [N,V], forward and gradient in one dispatch, one
+// workgroup per row (the seeded head: the backward seed g is known in the forward pass):
+//   lse = log Σ_v exp(z_v),  loss_row = lse − z[target],  dz_v = (g / count)·(softmax(z)_v − [v = target])
+// computed as crossentropy_forward and crossentropy_backward (not accumulating) compute them, so the values are
+// theirs bit for bit; one dispatch instead of two. Ignored rows (target < 0 or ≥ V): loss 0, dz 0; lse is stored for
+// every row (a backward with another seed recomputes from it).
+struct Params { N: u32, V: u32 }
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<i32>;
+@group(0) @binding(2) var<storage, read> count: array<f32>;
+@group(0) @binding(3) var<storage, read> gLoss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> losses: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(7) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+//#include workgroup_reduce
+//#include row_lse
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
+  let lid = lane.lid;
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.N) { return; }
+  let base = row * p.V;
+  let l = rowLse(base, rowMax(base, lane), lane);
+  let tgt = targets[row];
+  let scored = tgt >= 0 && u32(tgt) < p.V;
+  if (lid == 0u) {
+    lse[row] = l;
+    losses[row] = select(0.0, l - logits[base + u32(max(tgt, 0))], scored);
+  }
+  if (!scored || count[0] == 0.0) {
+    for (var v = lid; v < p.V; v += WG) { dlogits[base + v] = 0.0; }
+    return;
+  }
+  let g = gLoss[0] / count[0];
+  for (var v = lid; v < p.V; v += WG) {
+    var d = exp(logits[base + v] - l);
+    if (v == u32(tgt)) { d -= 1.0; }
+    dlogits[base + v] = g * d;
+  }
+}
