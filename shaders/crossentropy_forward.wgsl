@@ -18,7 +18,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.V;
-  let l = rowLse(base, rowMax(base, lane), lane);
+  let l = rowMaxLse(base, lane).y;
   if (lane.lid == 0u) {
     lse[row] = l;
     let tgt = targets[row];

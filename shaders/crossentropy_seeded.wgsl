@@ -25,7 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.V;
-  let l = rowLse(base, rowMax(base, lane), lane);
+  let l = rowMaxLse(base, lane).y;
   let tgt = targets[row];
   let scored = tgt >= 0 && u32(tgt) < p.V;
   if (lid == 0u) {

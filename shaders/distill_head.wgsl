@@ -32,8 +32,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     return;
   }
   // The student's max and log-sum-exp as crossentropy_forward makes them (row_lse); the softened sums beside.
-  let m = rowMax(base, lane);
-  let l = rowLse(base, m, lane);
+  let ml = rowMaxLse(base, lane);
+  let m = ml.x;
+  let l = ml.y;
   var mt = -3.4e38;
   for (var v = lid; v < p.V; v += WG) { mt = max(mt, teacher[base + v]); }
   mt = wgMax(mt, lane);

@@ -23,7 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let scored = tgt >= 0 && u32(tgt) < p.V;
   let t = select(0u, u32(tgt), scored);
   let zt = logits[base + t];
-  let l = rowLse(base, rowMax(base, lane), lane);
+  let l = rowMaxLse(base, lane).y;
   // 1 where some other index beats the target: a larger value, or an equal one before it.
   var beaten = 0.0;
   for (var v = lane.lid; v < p.V; v += WG) {

@@ -1,14 +1,21 @@
-// One row's log-sum-exp over `logits` (spliced where a kernel says //#include row_lse; the kernel binds `logits`, has
-// `p.V` and includes workgroup_reduce): the row's maximum m, then m + log Σ_v exp(z_v − m). Every invocation of the
-// workgroup must call both (they reduce across it); each gets the result.
-fn rowMax(base: u32, lane: Lane) -> f32 {
+// One row's maximum and log-sum-exp over `logits` in a single read of the row (spliced where a kernel says
+// //#include row_lse; the kernel binds `logits`, has `p.V` and includes workgroup_reduce). Each thread keeps a running
+// maximum m and Σ exp(z − m) over its strided elements, rescaling the sum when its maximum grows (online softmax,
+// Milakov & Gimelshein 2018); the threads' pairs are then combined at the row's maximum M:
+// lse = M + log Σ_threads s·exp(m − M). Every invocation of the workgroup must call it (it reduces across it); each
+// gets (M, lse).
+fn rowMaxLse(base: u32, lane: Lane) -> vec2f {
   var m = -3.4e38;
-  for (var v = lane.lid; v < p.V; v += WG) { m = max(m, logits[base + v]); }
-  return wgMax(m, lane);
-}
-
-fn rowLse(base: u32, m: f32, lane: Lane) -> f32 {
   var s = 0.0;
-  for (var v = lane.lid; v < p.V; v += WG) { s += exp(logits[base + v] - m); }
-  return m + log(wgSum(s, lane));
+  for (var v = lane.lid; v < p.V; v += WG) {
+    let z = logits[base + v];
+    if (z > m) {
+      s = s * exp(m - z) + 1.0;
+      m = z;
+    } else {
+      s += exp(z - m);
+    }
+  }
+  let top = wgMax(m, lane);
+  return vec2f(top, top + log(wgSum(s * exp(m - top), lane)));
 }

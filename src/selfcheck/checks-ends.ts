@@ -80,6 +80,28 @@ const crossEntropyCheck: Check = {
     ] as const)
       await crossEntropyCase(ctx, rng, N, V);
     const { gpu, expect } = ctx;
+    // The log-sum-exp is taken in one read (a running maximum per thread, its sum rescaled as the maximum grows):
+    // rows that rise along the row (every element a new maximum for its thread), fall, or hold one far outlier, with
+    // logits in the hundreds, must still match the two-pass f64 reference.
+    await tidyAsync(async () => {
+      const [N, V] = [4, 2000];
+      const Z = f32(
+        Float64Array.from({ length: N * V }, (_, i) => {
+          const [r, v] = [Math.floor(i / V), i % V];
+          if (r === 0) return -300 + 0.3 * v;
+          if (r === 1) return 300 - 0.3 * v;
+          if (r === 2) return v === 1234 ? 250 : Math.sin(v);
+          return 90 * Math.sin(v * 0.37);
+        }),
+      );
+      const targets = Int32Array.from([1999, 0, 1234, 17]);
+      const z = param(gpu, Z, [N, V]);
+      const loss = ops.crossEntropy(z, targets);
+      backward(loss);
+      const ref = crossEntropyRef(Z, targets, N, V);
+      expect('extreme rows: loss', await loss.readF32(), [ref.loss], TOL_REDUCE);
+      expect('extreme rows: dlogits', await grad(z), ref.dlogits, TOL_REDUCE);
+    });
     await tidyAsync(async () => {
       const z = param(gpu, f32(rng.normals(6)), [2, 3]);
       const loss = ops.crossEntropy(z, Int32Array.from([-1, -100]));
