@@ -106,6 +106,41 @@ describe('Inheritune on a Llama-family reference', () => {
     });
   }
 
+  it('kd and kd-hidden train a Llama student from the Llama reference (untied head); kd-hidden lines its states up', {
+    timeout: 300_000,
+  }, async () => {
+    const gpu = await getGpu();
+    await trainReference();
+    const student = { ...refConfig, layers: 2 };
+    const init = llamaInit(student, 4);
+    const teacher = await Model.create(gpu, refConfig, (n) => refParams!.get(n)!);
+    const self = await Model.create(gpu, student, (n) => init.get(n)!);
+    const losses = async (t0: Model, hidden?: number) => {
+      const model = await Model.create(gpu, student, (n) => init.get(n)!);
+      const t = new Trainer(model, data, { ...settings('restart').train, steps: 3 });
+      t.setDistillation({ teacher: t0, alpha: 0.5, tau: 2, ...(hidden !== undefined ? { hidden } : {}) });
+      const out: number[] = [];
+      await t.run((e) => {
+        if (e.type === 'step') out.push(e.loss);
+      });
+      t.dispose();
+      model.dispose();
+      return out;
+    };
+    try {
+      const [kd, hidden] = [await losses(teacher), await losses(teacher, 1)];
+      for (const l of [...kd, ...hidden]) expect(Number.isFinite(l)).toBe(true);
+      // Against the 4-block reference the cosine term costs something from the first step (random blocks 0, 1
+      // against the reference's blocks 1, 3); against a copy of the student itself it costs nothing at first.
+      expect(hidden[0]! - kd[0]!).toBeGreaterThan(0.01);
+      const [kdSelf, hiddenSelf] = [await losses(self), await losses(self, 1)];
+      expect(Math.abs(hiddenSelf[0]! - kdSelf[0]!)).toBeLessThan(1e-5);
+    } finally {
+      teacher.dispose();
+      self.dispose();
+    }
+  });
+
   it('counts FLOPs per token as DESIGN.md says: 6N + 12·L·H·D·T, a tied embedding once', () => {
     const tied = { ...refConfig, tied: true };
     const N = llamaParams(tied).reduce((s, p) => s + p.size, 0);
