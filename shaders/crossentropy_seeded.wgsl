@@ -28,9 +28,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let l = rowMaxLse(base, lane).y;
   let tgt = targets[row];
   let scored = tgt >= 0 && u32(tgt) < p.V;
+  let t = select(0u, u32(tgt), scored); // an index inside the row whatever the target
   if (lid == 0u) {
     lse[row] = l;
-    losses[row] = select(0.0, l - logits[base + u32(max(tgt, 0))], scored);
+    losses[row] = select(0.0, l - logits[base + t], scored);
   }
   if (!scored || count[0] == 0.0) {
     for (var v = lid; v < p.V; v += WG) { dlogits[base + v] = 0.0; }

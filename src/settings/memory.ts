@@ -28,7 +28,8 @@ export interface MemoryEstimate {
   head: number;
   /**
    * What a kd or kd-hidden round adds while it trains (0 without one): the whole reference as teacher (f32), its
-   * final hidden states per micro-batch (kd-hidden: also one block output per student block) and its chunk of logits.
+   * final hidden states per micro-batch (kd-hidden: also one block output per student block, at most k) and its chunk
+   * of logits.
    */
   teacher: number;
   total: number;
@@ -63,9 +64,11 @@ export function memoryEstimate(
   const tokens = s.batch * s.ctx;
   const chunk = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4);
   const head = chunk * 2;
+  // kd-hidden's matched states: one per student block, counted at the most blocks its student can have (k: the kd
+  // students train at the grown size, which the plan does not know yet).
   const teacher = s.teacher
     ? 4 * (m.otherParams + m.layers * m.blockParams) +
-      4 * tokens * m.width * (1 + (s.teacher === 'hidden' ? s.n : 0)) +
+      4 * tokens * m.width * (1 + (s.teacher === 'hidden' ? m.layers : 0)) +
       chunk
     : 0;
   return {

@@ -244,18 +244,21 @@ export class Trainer {
       const half = this.mixed || !!this.settings.halfActivations;
       const d = this.distill;
       const teacher = d ? { ...d.teacher.hiddenStates(inputs, B, T, this.teacherLayers), w: d.teacher.head() } : null;
-      // root: what backward starts from; loss: what is reported (with kd-hidden, root plus the cosine terms).
-      const plain = () => this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
-      const { root, loss } =
-        d && teacher
-          ? this.model.distillLoss(inputs, targets, B, T, this.gradSeed, teacher, d, half, this.mixed)
-          : ((l) => ({ root: l, loss: l }))(plain());
-      accumulate(lossSum, loss, 1 / accum);
-      // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
-      backward(root, this.gradSeed);
-      root.dispose();
-      loss.dispose();
-      if (teacher) for (const t of [teacher.x, ...teacher.at]) t.dispose();
+      try {
+        // root: what backward starts from; loss: what is reported (with kd-hidden, root plus the cosine terms).
+        const plain = () => this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
+        const { root, loss } =
+          d && teacher
+            ? this.model.distillLoss(inputs, targets, B, T, this.gradSeed, teacher, d, half, this.mixed)
+            : ((l) => ({ root: l, loss: l }))(plain());
+        accumulate(lossSum, loss, 1 / accum);
+        // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
+        backward(root, this.gradSeed);
+        root.dispose();
+        loss.dispose();
+      } finally {
+        if (teacher) for (const t of [teacher.x, ...teacher.at]) t.dispose();
+      }
     }
     const muonLr = opt.cfg.muon.lr * (lr / this.schedule.lr); // Muon's peak, shaped by the same schedule
     const norm = opt.update(lr, { muonLr, loss: lossSum, scaler: this.scaler ?? undefined });

@@ -2,7 +2,9 @@
 // scale·(1 − cos(s, t)) between the student's hidden state s and the teacher's t. It enters a training step as a side
 // loss on the residual stream: the op passes s on unchanged (a view) and, in backward, adds the term's gradient for
 // the seed the step's backward is given to the gradient arriving from the layers above. The loss value is a separate
-// [1] tensor for the caller to report; nothing downstream of it is differentiated.
+// [1] tensor for the caller to report; nothing downstream of it is differentiated. The passed-on view must reach the
+// loss backward starts from: the tape runs a node's rule only when its output got a gradient, so a term whose view
+// leads nowhere would add nothing (in forwardDistillLoss every block output leads to the head).
 
 import hcFwdSrc from '../../../shaders/hidden_cosine_forward.wgsl?raw';
 import hcBwdSrc from '../../../shaders/hidden_cosine_backward.wgsl?raw';
