@@ -1,9 +1,8 @@
 // Gradient of hidden_cosine_forward's mean through the layer it reads: the block output s feeds both the next block
 // (gradient dy) and the cosine term, so, for a scored row with k = seed·scale/count,
 //   dx = dy − k·( t/(|s|'·|t|') − cos·s/|s|² )   (|·|' = max(|·|, ε); the second term only where |s| > ε)
-// added to dx with ACCUMULATE, else written over it; without HAS_DY the dy term is absent. One workgroup per row.
+// added to dx with ACCUMULATE, else written over it. One workgroup per row.
 override ACCUMULATE: bool = false;
-override HAS_DY: bool = true;
 
 struct Params { N: u32, C: u32, V: u32, scale: f32 }
 
@@ -38,8 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let cosine = st * inv;
   let along = select(0.0, cosine / ss, ns > EPS);
   for (var c = lane.lid; c < p.C; c += WG) {
-    var d = -k * (t[base + c] * inv - along * s[base + c]);
-    if (HAS_DY) { d += dy[base + c]; }
+    let d = dy[base + c] - k * (t[base + c] * inv - along * s[base + c]);
     if (ACCUMULATE) { dx[base + c] += d; } else { dx[base + c] = d; }
   }
 }

@@ -7,6 +7,7 @@ import type { Gpu } from '../gpu/runtime';
 import {
   add,
   empty,
+  fromArray,
   headCrossEntropy,
   headDistill,
   hiddenCosine,
@@ -337,6 +338,8 @@ export function hiddenStatesOf<C extends ModelConfig>(
   for (const l of layers)
     if (!(Number.isInteger(l) && l >= 0 && l < c.layers))
       throw new Error(`hidden states: block ${l} does not exist (the model has ${c.layers})`);
+  // Views of the asked-for block outputs, kept out of forwardHidden's scopes while it runs; the caller gets fresh
+  // views made here, in its own scope (a tidy around the call frees them as it frees any result), one per entry.
   const kept = new Map<number, Tensor>();
   const tap = (l: number, x: Tensor): Tensor => {
     if (layers.includes(l) && !kept.has(l)) {
@@ -376,10 +379,16 @@ export function forwardDistillLoss<C extends ModelConfig>(
   if (beta > 0 && at.length !== c.layers)
     throw new Error(`kd-hidden: ${at.length} teacher states for the student's ${c.layers} blocks`);
   const terms: Tensor[] = [];
+  let tgt: Tensor | null = null; // the targets on the GPU, uploaded once for every block's term
   const tap =
     beta > 0
       ? (l: number, x: Tensor): Tensor => {
-          const { y, loss } = hiddenCosine(x, at[l]!, targets, { scale: beta / c.layers, seed, vocab: c.vocabSize });
+          let t = tgt;
+          if (!t) {
+            t = tgt = fromArray(x.gpu, targets, [targets.length], 'i32');
+            untrack(t);
+          }
+          const { y, loss } = hiddenCosine(x, at[l]!, t, { scale: beta / c.layers, seed, vocab: c.vocabSize });
           untrack(loss);
           terms.push(loss);
           return y;
@@ -398,6 +407,7 @@ export function forwardDistillLoss<C extends ModelConfig>(
     return { root, loss };
   } finally {
     for (const t of terms) t.dispose();
+    (tgt as Tensor | null)?.dispose();
   }
 }
 

@@ -250,7 +250,7 @@ export const backwardRules: BackwardTable = {
 
   // y = x with the side loss L_c = scale·mean(1 − cos(x, t)):  dx = g + seed·dL_c/dx  (seed: the step's, named in forward)
   hiddenCosine(node, [g], [dx]) {
-    if (dx) hiddenCosineBackward(node.inputs[0]!, g, dx, node.attrs);
+    if (g && dx) hiddenCosineBackward(node.inputs[0]!, g, dx, node.attrs);
   },
 
   // out[b,t] = table[tok] + positions[t]:  dTable[id] = Σ_{tok=id} g,  dPositions[t] = Σ_b g[b,t]

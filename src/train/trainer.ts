@@ -246,11 +246,11 @@ export class Trainer {
       const teacher = d ? { ...d.teacher.hiddenStates(inputs, B, T, this.teacherLayers), w: d.teacher.head() } : null;
       try {
         // root: what backward starts from; loss: what is reported (with kd-hidden, root plus the cosine terms).
-        const plain = () => this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
-        const { root, loss } =
-          d && teacher
-            ? this.model.distillLoss(inputs, targets, B, T, this.gradSeed, teacher, d, half, this.mixed)
-            : ((l) => ({ root: l, loss: l }))(plain());
+        let root: Tensor;
+        let loss: Tensor;
+        if (d && teacher)
+          ({ root, loss } = this.model.distillLoss(inputs, targets, B, T, this.gradSeed, teacher, d, half, this.mixed));
+        else root = loss = this.model.loss(inputs, targets, B, T, this.gradSeed, half, this.mixed);
         accumulate(lossSum, loss, 1 / accum);
         // Seeding backward with 1/accum makes the banks hold the gradient of the mean over all micro-batches.
         backward(root, this.gradSeed);

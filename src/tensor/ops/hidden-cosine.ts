@@ -38,12 +38,13 @@ export const HIDDEN_COSINE_BACKWARD: KernelSpec = {
  * x [.., C] (the student's hidden state, N rows) and the teacher's [N, C] at the matched layer → `y`, x passed on
  * (a view; differentiate through it), and `loss` [1] = scale · mean over rows with a target in [0, V) of
  * (1 − cos(x_i, teacher_i)). `seed`: the [1] gradient the step's backward will be seeded with; the term's gradient is
- * made for it. The teacher is read in backward (the op keeps it alive); it gets no gradient.
+ * made for it. The teacher is read in backward (the op keeps it alive); it gets no gradient. `targets`: on the host,
+ * or already on the GPU (i32 [N]; a step with a term per block uploads them once).
  */
 export function hiddenCosine(
   x: Tensor,
   teacher: Tensor,
-  targets: Int32Array,
+  targets: Int32Array | Tensor,
   opts: { scale: number; seed: Tensor; vocab: number },
 ): { y: Tensor; loss: Tensor } {
   assertF32(x, 'hidden cosine: student');
@@ -54,12 +55,13 @@ export function hiddenCosine(
     throw new Error(
       `hidden cosine: the teacher's hidden state [${teacher.shape.join(', ')}] does not match the student's ${N} rows × ${C}`,
     );
-  if (targets.length !== N) throw new Error(`hidden cosine: ${targets.length} targets for ${N} rows`);
+  const given = targets instanceof Int32Array ? targets.length : targets.dtype === 'i32' ? targets.size : -1;
+  if (given !== N) throw new Error(`hidden cosine: ${given < 0 ? 'non-i32' : given} targets for ${N} rows`);
   if (!(opts.scale >= 0 && Number.isFinite(opts.scale)))
     throw new Error(`hidden cosine: the weight must be a finite number ≥ 0, got ${opts.scale}`);
   const gpu = x.gpu;
   const V = opts.vocab;
-  const tgt = fromArray(gpu, targets, [N], 'i32');
+  const tgt = targets instanceof Int32Array ? fromArray(gpu, targets, [N], 'i32') : targets.slice(0, [N]);
   const losses = empty(gpu, [N]);
   const loss = empty(gpu, [1]);
   const count = empty(gpu, [1]);
@@ -79,20 +81,15 @@ export function hiddenCosine(
 }
 
 /** dx = dy + the cosine term's gradient for the seed its forward was given (hidden_cosine_backward.wgsl). */
-export function hiddenCosineBackward(
-  x: Tensor,
-  g: Tensor | undefined,
-  dxSlot: GradSlot,
-  a: OpAttrs['hiddenCosine'],
-): void {
+export function hiddenCosineBackward(x: Tensor, g: Tensor, dxSlot: GradSlot, a: OpAttrs['hiddenCosine']): void {
   const { t, accumulate } = dxSlot.out();
   const { N, C, V, scale } = a;
   dispatchRows(
     x.gpu,
     HIDDEN_COSINE_BACKWARD,
-    [x.view, a.teacher.view, a.tgt.view, a.count.view, a.seed.view, (g ?? x).view, t.view],
+    [x.view, a.teacher.view, a.tgt.view, a.count.view, a.seed.view, g.view, t.view],
     { N, C, V, scale },
     N,
-    { ACCUMULATE: accumulate, HAS_DY: !!g },
+    { ACCUMULATE: accumulate },
   );
 }
