@@ -101,6 +101,8 @@ export class Gpu {
   maxGridX: number;
   /** Count of dispatches since creation (for tests and metrics). */
   dispatchCount = 0;
+  /** Dispatches since creation per kernel name (for tests and profiles of what an update runs). */
+  readonly dispatchesByKernel = new Map<string, number>();
   /** Zero fills recorded since creation, and their bytes (each also ends the compute pass it interrupts). */
   clearCount = 0;
   clearedBytes = 0;
@@ -298,6 +300,7 @@ export class Gpu {
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) pass.end();
     this.dispatchCount++;
+    this.dispatchesByKernel.set(spec.name, (this.dispatchesByKernel.get(spec.name) ?? 0) + 1);
   }
 
   /** Destroys the pool's free buffers (after a model or shape change); pending work is submitted first. */

@@ -38,7 +38,7 @@ async function rmsnormCase({ gpu, expect }: Ctx, rng: Rng, rows: number, C: numb
 
 const rmsnormCheck: Check = {
   name: 'rmsnorm',
-  kernels: ['layernorm_forward', 'layernorm_backward', 'layernorm_backward_params'],
+  kernels: ['layernorm_forward', 'layernorm_backward'],
   async run(ctx) {
     const rng = new Rng(41);
     // Odd widths, a row, several 256-row chunks of the weight gradient; [B·T·H, D] rows as Qwen3's per-head norm

@@ -43,11 +43,6 @@ function colsumWork(R: number, N: number): number {
   return Math.ceil(N / COLSUM_TILE) * colsumChunks(R);
 }
 
-/** The folded grid of one stage over [R, N]: one workgroup per (column tile, row chunk). */
-export function colsumGrid(gpu: Gpu, R: number, N: number): [number, number] {
-  return grid2d(colsumWork(R, N), gpu.maxGridX);
-}
-
 /** One column sum: out[n] = Σ_r x[r, n] over row-major x [R, N], or out[n] += it with `accumulate`. */
 export interface ColsumJob {
   x: BufferView;

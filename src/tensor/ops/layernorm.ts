@@ -3,12 +3,12 @@
 
 import fwdSrc from '../../../shaders/layernorm_forward.wgsl?raw';
 import bwdSrc from '../../../shaders/layernorm_backward.wgsl?raw';
-import bwdParamsSrc from '../../../shaders/layernorm_backward_params.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { grid2d, type KernelSpec } from '../../gpu/kernel';
+import type { BufferView } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertShape, dispatchRows } from './launch';
-import { type ColsumJob, colsumChunks, colsumGrid, launchColsums } from './colsum';
+import { type ColsumJob, COLSUM_TILE, colsumChunks, launchColsums } from './colsum';
 import { toHalfReleasing } from './cast';
 
 export const LAYERNORM_EPS = 1e-5;
@@ -26,19 +26,11 @@ export const LAYERNORM_FORWARD: KernelSpec = {
 export const LAYERNORM_BACKWARD: KernelSpec = {
   name: 'layernorm_backward',
   source: bwdSrc,
-  storage: ['read', 'read', 'read', 'read', 'read', 'rw'],
+  storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw', 'rw'],
   uniforms: [
     ['rows', 'u32'],
     ['C', 'u32'],
-  ],
-};
-export const LAYERNORM_BACKWARD_PARAMS: KernelSpec = {
-  name: 'layernorm_backward_params',
-  source: bwdParamsSrc,
-  storage: ['read', 'read', 'read', 'read', 'rw', 'rw'],
-  uniforms: [
-    ['rows', 'u32'],
-    ['C', 'u32'],
+    ['dxRows', 'u32'],
   ],
 };
 
@@ -105,8 +97,10 @@ export function rmsnorm(x: Tensor, w: Tensor, eps: number, opts: { half?: boolea
 }
 
 /**
- * Accumulates dx (if given) and dw/db (if given) for dy (`rms`: RMSNorm's, whose saved mean is 0 and db absent). dw/db are deterministic column reductions: per-chunk
- * partials (layernorm_backward_params) then one colsum dispatch over both, or one accumulating pass when rows fit one chunk.
+ * Accumulates dx (if given) and dw/db (if given) for dy (`rms`: RMSNorm's, whose saved mean is 0 and db absent), all in
+ * one dispatch: dx's rows and dw/db's column sums in workgroups of their own. dw/db are deterministic column
+ * reductions: per-chunk partials, then one colsum dispatch over both (for parameters, at the end of backward), or
+ * accumulated directly when the rows fit one chunk.
  */
 export function layernormBackward(
   x: Tensor,
@@ -124,43 +118,43 @@ export function layernormBackward(
   leaves: { w: boolean; b: boolean } = { w: false, b: false },
 ): void {
   const gpu = x.gpu;
-  if (dx)
-    dispatchRows(
-      gpu,
-      LAYERNORM_BACKWARD,
-      [x.view, w.view, dy.view, mean.view, rstd.view, dx.t.view],
-      { rows, C },
-      rows,
-      { ACCUMULATE: dx.accumulate, RMS: rms },
-    );
-  if ((dw || db) && rows > 0 && C > 0) {
-    const ins = [x.view, dy.view, mean.view, rstd.view];
-    const grid = colsumGrid(gpu, rows, C);
-    const chunks = colsumChunks(rows);
-    if (chunks === 1) {
-      // Both outputs are written by one kernel; a missing one goes to scratch.
-      const scratch = !dw || !db ? empty(gpu, [C]) : null;
-      gpu.dispatch(
-        LAYERNORM_BACKWARD_PARAMS,
-        [...ins, (dw ?? scratch!).view, (db ?? scratch!).view],
-        { rows, C },
-        grid,
-        { PARTIAL: false },
-      );
-      scratch?.dispose();
-      return;
-    }
-    const pw = empty(gpu, [chunks, C]);
-    const pb = empty(gpu, [chunks, C]);
-    gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, [...ins, pw.view, pb.view], { rows, C }, grid, { PARTIAL: true });
-    // Both sums in one dispatch (the partials handed over), which for parameters waits for the end of backward.
-    const jobs: ColsumJob[] = [];
-    const job = (p: Tensor, out: Tensor, parameter: boolean) =>
-      jobs.push({ x: p.view, out: out.view, R: chunks, N: C, accumulate: true, parameter, handOver: p });
-    if (dw) job(pw, dw, leaves.w);
-    else pw.dispose();
-    if (db) job(pb, db, leaves.b);
-    else pb.dispose();
-    launchColsums(gpu, jobs);
+  const dxRows = dx ? rows : 0;
+  const params = (dw || db) && rows > 0 && C > 0;
+  if (!dxRows && !params) return;
+  const chunks = colsumChunks(rows);
+  // PARAMS 1: partial sums per 256-row chunk into scratch; 2: added straight into dw/db (one chunk).
+  const mode = !params ? 0 : chunks === 1 ? 2 : 1;
+  const scratch: Tensor[] = [];
+  const target = (t: Tensor | null, i: number): BufferView => {
+    if (mode === 0) return gpu.dummyOut(i);
+    if (mode === 2 && t) return t.view;
+    // Partials (mode 1), or the sums of a missing output of the pair: scratch.
+    const s = empty(gpu, mode === 1 ? [chunks, C] : [C]);
+    scratch.push(s);
+    return s.view;
+  };
+  const dwOut = target(dw, 1);
+  const dbOut = target(db, 2);
+  const paramWork = mode === 0 ? 0 : Math.ceil(C / COLSUM_TILE) * chunks;
+  gpu.dispatch(
+    LAYERNORM_BACKWARD,
+    [x.view, w.view, dy.view, mean.view, rstd.view, dx ? dx.t.view : gpu.dummyOut(0), dwOut, dbOut],
+    { rows, C, dxRows },
+    grid2d(dxRows + paramWork, gpu.maxGridX),
+    { ACCUMULATE: dx?.accumulate ?? false, RMS: rms, PARAMS: mode },
+  );
+  if (mode !== 1) {
+    for (const t of scratch) t.dispose();
+    return;
   }
+  // Both sums in one colsum dispatch (the partials handed over), which for parameters waits for the end of backward.
+  const [pw, pb] = scratch as [Tensor, Tensor];
+  const jobs: ColsumJob[] = [];
+  const job = (p: Tensor, out: Tensor, parameter: boolean) =>
+    jobs.push({ x: p.view, out: out.view, R: chunks, N: C, accumulate: true, parameter, handOver: p });
+  if (dw) job(pw, dw, leaves.w);
+  else pw.dispose();
+  if (db) job(pb, db, leaves.b);
+  else pb.dispose();
+  launchColsums(gpu, jobs);
 }
