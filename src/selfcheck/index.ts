@@ -9,10 +9,12 @@ import { analysisChecks } from './checks-analysis';
 import { halfChecks } from './checks-half';
 import { tapeChecks } from './checks-tape';
 import { llamaChecks } from './checks-llama';
+import { colsumChecks } from './checks-colsum';
 import type { Check } from './harness';
 
 export const allChecks: Check[] = [
   ...opChecks,
+  ...colsumChecks,
   ...llamaChecks,
   ...endChecks,
   ...matmulChecks,

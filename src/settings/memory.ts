@@ -1,10 +1,11 @@
 // What a planned run will hold on the GPU, estimated before it starts (the reference card shows it against the
 // adapter's limits): parameters, gradients and optimizer state of the n-block model, the activations one micro-batch
-// keeps for backward, and the head's chunk of logits; with a distillation baseline asked for, what its rounds add: the
+// keeps for backward, the head's chunk of logits and backward's waiting column sums; with a distillation baseline asked for, what its rounds add: the
 // teacher. Pure: the page computes it as the form changes.
 
 import type { Precision } from '../gpu/capabilities';
 import type { OptimizerKind } from '../optim/optimizer';
+import { WAITING_SUM_BYTES } from '../tensor/ops/colsum-budget';
 
 /** The reference's facts the estimate needs (ReferenceInfo has them). */
 export interface ModelFacts {
@@ -32,6 +33,11 @@ export interface MemoryEstimate {
    * of logits.
    */
   teacher: number;
+  /**
+   * At most what backward's waiting column sums hold (the weight gradients' split-K parts, the bias and LayerNorm
+   * partials: ops/colsum.ts): their budget and their arena, each WAITING_SUM_BYTES.
+   */
+  sums: number;
   total: number;
 }
 
@@ -71,6 +77,7 @@ export function memoryEstimate(
       4 * tokens * m.width * (1 + (s.teacher === 'hidden' ? m.layers : 0)) +
       chunk
     : 0;
+  const sums = 2 * WAITING_SUM_BYTES;
   return {
     paramCount,
     params,
@@ -79,6 +86,7 @@ export function memoryEstimate(
     activations,
     head,
     teacher,
-    total: params + grads + optimizer + activations + head + teacher,
+    sums,
+    total: params + grads + optimizer + activations + head + teacher + sums,
   };
 }

@@ -91,8 +91,12 @@ export const backwardRules: BackwardTable = {
           N,
           accumulate: true,
           parameter: node.inputs[2]!.node === null,
+          // g stays as it is unless it becomes dR's gradient (then later rules add into it): kept, it may wait.
+          keep: dR ? undefined : g,
         }
       : null;
+    // A weight that is a parameter: its gradient is only added to, and its split-K sum may wait.
+    const bLeaf = b.node === null;
     if (dB) {
       const { t, accumulate } = dB.out();
       // A 2-D B shared by every row of a folded A gets one matmul over all rows (batch was folded into M).
@@ -113,6 +117,7 @@ export const backwardRules: BackwardTable = {
           halfA,
           halfB: halfG,
           alsoColsum: biasSum,
+          cParameter: bLeaf && accumulate,
         });
       else if (halfA) {
         // dB = Gᵀ·A would take the f16 A as the kernel's B, which reads only f32: form Aᵀ·G [K, N] with A as the
@@ -150,6 +155,7 @@ export const backwardRules: BackwardTable = {
           beta: beta(accumulate),
           halfA: halfG,
           alsoColsum: biasSum,
+          cParameter: bLeaf && accumulate,
         });
     } else if (biasSum) launchColsums(gpu, [biasSum]);
     gh?.dispose();

@@ -127,7 +127,8 @@ function MemoryLine({ r }: { r: ReferenceInfo }) {
       params {fmtBytes(m.params)}
       {s.precision === 'f16-mixed' ? ' (with f16 copies)' : ''} + gradients {fmtBytes(m.grads)} + optimizer{' '}
       {fmtBytes(m.optimizer)} + activations ≈ {fmtBytes(m.activations)} + head {fmtBytes(m.head)}
-      {m.teacher > 0 && <> + kd teacher {fmtBytes(m.teacher)}</>} ≈ <b>{fmtBytes(m.total)}</b>
+      {m.teacher > 0 && <> + kd teacher {fmtBytes(m.teacher)}</>} + backward sums ≤ {fmtBytes(m.sums)} ≈{' '}
+      <b>{fmtBytes(m.total)}</b>
       {adapter && (
         <span className={over ? 'warn' : 'muted'}>
           {' '}

@@ -237,6 +237,9 @@ describe('the memory estimate', () => {
     expect(mixed.total - fp32.total).toBe(2 * 2500 - fp32.activations / 4);
     expect([mixed.grads, mixed.optimizer, mixed.head]).toEqual([fp32.grads, fp32.optimizer, fp32.head]);
     expect(fp32.teacher).toBe(0);
+    // Backward's waiting column sums: their budget and their arena, 32 MiB each, whatever the plan.
+    expect([fp32.sums, mixed.sums]).toEqual([64 * 2 ** 20, 64 * 2 ** 20]);
+    expect(fp32.total).toBe(fp32.params + fp32.grads + fp32.optimizer + fp32.activations + fp32.head + fp32.sums);
   });
 
   it("counts a distillation teacher: the whole reference, its states per micro-batch and its logits' chunk", () => {

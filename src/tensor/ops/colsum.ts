@@ -1,14 +1,20 @@
 // Deterministic column sums (out[n] (+)= Σ_r x[r, n]: the bias gradient of a matmul, the sum of split-K parts,
-// LayerNorm's parameter gradients) as a two-stage reduction: per (256-row chunk, 64-column tile) partials into a pooled
+// LayerNorm's parameter gradients) as a two-stage reduction: per (256-row chunk, 64-column tile) partials into a
 // [chunks, N] scratch, then column sums of the partials. Independent jobs share dispatches, four per dispatch (one
-// dispatch runs one stage of each), so LayerNorm's weight and bias gradients, or a split-K weight gradient and its
-// bias gradient, cost the dispatches of one. Inside backward, a parameter gradient's last stage, which reads only
-// scratch of ours, waits for the end of the pass (flushColsums), where the waiting stages go four to a dispatch.
+// dispatch runs one stage of each).
+// Inside a backward pass, a parameter gradient's job waits when its input stays as it is (scratch of ours, or a
+// rule's output gradient that it keeps): later column sums that cannot wait take waiting ones into the room left in
+// their dispatch, and at the end of the pass (flushColsums) whatever still waits is recorded, the jobs whose input
+// lies in the pass's arena (one pooled buffer for the waiting scratch) all in one table dispatch (colsum_table.wgsl).
+// At ref-8L's shapes that makes 18 column-sum dispatches per update instead of 49 (tests/unit/dispatches.test.ts).
+// Every job's sums are taken in the same order whichever dispatch or kernel runs it, so the bits do not change.
 
 import src from '../../../shaders/colsum.wgsl?raw';
+import tableSrc from '../../../shaders/colsum_table.wgsl?raw';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import { type KernelSpec, grid2d } from '../../gpu/kernel';
-import { empty, type Tensor } from '../tensor';
+import { empty, type Tensor, untrack, VIEW_ALIGN_ELEMS } from '../tensor';
+import { WAITING_SUM_BYTES } from './colsum-budget';
 
 export const COLSUM: KernelSpec = {
   name: 'colsum',
@@ -23,6 +29,16 @@ export const COLSUM: KernelSpec = {
     ['N2', 'u32'],
     ['R3', 'u32'],
     ['N3', 'u32'],
+  ],
+};
+
+export const COLSUM_TABLE: KernelSpec = {
+  name: 'colsum_table',
+  source: tableSrc,
+  storage: ['read', 'rw', 'rw', 'rw', 'rw', 'read'],
+  uniforms: [
+    ['jobs', 'u32'],
+    ['work', 'u32'],
   ],
 };
 
@@ -58,6 +74,12 @@ export interface ColsumJob {
   parameter?: boolean;
   /** x is this scratch, handed over: freed once the job has read it. */
   handOver?: Tensor;
+  /**
+   * x is a view of this tensor, which nothing writes again before backward ends (a rule's output gradient, freed by
+   * the tape after the rule): a parameter job that adds may then keep it (retained) and run with a later rule's
+   * column sums.
+   */
+  keep?: Tensor;
 }
 
 const MODE_PARTIAL = 0;
@@ -95,74 +117,328 @@ function dispatchStages(gpu: Gpu, stages: readonly Stage[]): void {
   gpu.dispatch(COLSUM, views, uniforms, grid2d(work, gpu.maxGridX), modes);
 }
 
-/** Last stages waiting for the end of the backward pass open on a device, and the scratch they read. */
-const waiting = new WeakMap<Gpu, { stages: Stage[]; scratch: Tensor[] }>();
-
-/**
- * Records the jobs' column sums, each summed in a fixed order (the same bits whether it runs alone or beside another).
- * Jobs must be independent: none may read what another writes. Each stage of the jobs is dispatched four jobs at a
- * time; a parameter job's last stage may wait for the end of backward (ColsumJob.parameter).
- */
-export function launchColsums(gpu: Gpu, jobs: readonly ColsumJob[]): void {
-  const queue = waiting.get(gpu);
-  const scratch: Tensor[] = [];
-  let pending = jobs.filter((j) => j.R > 0 && j.N > 0).map((j) => ({ ...j, ours: j.handOver ?? null }));
-  for (const j of jobs) if (j.handOver && !(j.R > 0 && j.N > 0)) scratch.push(j.handOver);
-  while (pending.length > 0) {
-    const stages: Stage[] = [];
-    const next: typeof pending = [];
-    for (const j of pending) {
-      const chunks = colsumChunks(j.R);
-      if (chunks === 1) {
-        const last = { x: j.x, out: j.out, R: j.R, N: j.N, mode: j.accumulate ? MODE_ADD : MODE_WRITE };
-        if (queue && j.parameter && j.ours) {
-          queue.stages.push(last);
-          queue.scratch.push(j.ours);
-        } else {
-          stages.push(last);
-          if (j.ours) scratch.push(j.ours);
-        }
-        continue;
-      }
-      // More than 256 chunks take a third stage (still a fixed order).
-      const partial = empty(gpu, [chunks, j.N]);
-      if (j.ours) scratch.push(j.ours);
-      stages.push({ x: j.x, out: partial.view, R: j.R, N: j.N, mode: MODE_PARTIAL });
-      next.push({ ...j, x: partial.view, R: chunks, ours: partial });
-    }
-    for (let i = 0; i < stages.length; i += COLSUM_JOBS) dispatchStages(gpu, stages.slice(i, i + COLSUM_JOBS));
-    pending = next;
-  }
-  for (const t of scratch) t.dispose();
+/** A job on its way: its next stage reads x, which is `ours` (scratch freed after) or kept (`held`: retained by us). */
+interface Live {
+  x: BufferView;
+  out: BufferView;
+  R: number;
+  N: number;
+  accumulate: boolean;
+  parameter: boolean;
+  ours: Tensor | null;
+  keep: Tensor | null;
+  held: boolean;
 }
 
-/** Opens a backward pass on this device: parameter jobs' last stages wait for flushColsums from now on. */
-export function openColsums(gpu: Gpu): void {
-  if (!waiting.has(gpu)) waiting.set(gpu, { stages: [], scratch: [] });
+/** Bytes the waiting jobs may hold (their scratch and kept inputs); past it they are recorded at once. */
+const WAITING_BYTES = WAITING_SUM_BYTES;
+
+/** The column sums of a backward pass open on a device: the jobs waiting, and the bytes they hold. */
+interface Queue {
+  jobs: Live[];
+  bytes: number;
 }
+const waiting = new WeakMap<Gpu, Queue>();
 
 const overlap = (a: BufferView, b: BufferView) =>
   a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
 
+/** Whether two jobs' next stages write overlapping ranges (a stage before the last writes partials of its own). */
+const meet = (a: Live, b: Live) => colsumChunks(a.R) === 1 && colsumChunks(b.R) === 1 && overlap(a.out, b.out);
+
+/** A job that may wait inside a backward pass: it adds into a parameter's gradient and its input stays as it is. */
+const canWait = (j: Live) => j.parameter && j.accumulate && !!(j.ours || j.keep);
+
+const heldBytes = (j: Live) => (j.ours ? j.ours.size * 4 : 0) + (j.held && j.keep ? j.keep.size * 4 : 0);
+
 /**
- * Ends the backward pass: dispatches the waiting stages four to a dispatch (two that add into the same gradient never
- * share one) and frees their scratch. With `drop` (a pass that failed part way) dispatches nothing.
+ * Records the jobs' column sums, each summed in a fixed order (the same bits whether it runs alone or beside another).
+ * Jobs must be independent: none may read what another writes, and none may write what another does. Stages go four
+ * to a dispatch. Inside a backward pass, a stage that may wait (`canWait`: a parameter's, reading scratch of ours or a
+ * kept input) waits: for the room left in a later dispatch (one with fewer than four stages, which then takes waiting
+ * stages whose outputs meet none of its own, kept inputs first), or for the end of the pass (flushColsums).
+ */
+export function launchColsums(gpu: Gpu, jobs: readonly ColsumJob[]): void {
+  const live: Live[] = [];
+  for (const j of jobs) {
+    if (j.R > 0 && j.N > 0) {
+      const { x, out, R, N, accumulate } = j;
+      live.push({
+        x,
+        out,
+        R,
+        N,
+        accumulate,
+        parameter: !!j.parameter,
+        ours: j.handOver ?? null,
+        keep: j.keep ?? null,
+        held: false,
+      });
+    } else j.handOver?.dispose();
+  }
+  const queue = waiting.get(gpu) ?? null;
+  let pending = live;
+  while (pending.length > 0) {
+    const must = queue ? pending.filter((j) => !canWait(j)) : pending;
+    if (queue) for (const j of pending) if (canWait(j)) enqueue(queue, j);
+    if (must.length === 0) break;
+    const room = (COLSUM_JOBS - (must.length % COLSUM_JOBS)) % COLSUM_JOBS;
+    pending = recordStages(gpu, [...must, ...(queue ? takeWaiting(gpu, queue, room, must) : [])]);
+  }
+  if (queue && queue.bytes > WAITING_BYTES) drain(gpu, queue);
+}
+
+function enqueue(queue: Queue, j: Live): void {
+  if (j.keep && !j.held) {
+    j.keep.storage.retain();
+    j.held = true;
+  }
+  queue.jobs.push(j);
+  queue.bytes += heldBytes(j);
+}
+
+/**
+ * Up to `room` waiting jobs whose outputs meet neither each other's nor `beside`'s, kept inputs first (they hold
+ * most). Never one reading the arena: the end's table dispatch takes those at no cost, and beside them this dispatch
+ * could not put its own partials there.
+ */
+function takeWaiting(gpu: Gpu, queue: Queue, room: number, beside: readonly Live[]): Live[] {
+  const taken: Live[] = [];
+  for (const kept of [true, false]) {
+    for (let k = 0; k < queue.jobs.length && taken.length < room; ) {
+      const j = queue.jobs[k]!;
+      if (!!j.keep === kept && !readsArena(gpu, j) && ![...beside, ...taken].some((o) => meet(o, j))) {
+        taken.push(j);
+        queue.jobs.splice(k, 1);
+        queue.bytes -= heldBytes(j);
+      } else k++;
+    }
+  }
+  return taken;
+}
+
+/** Whether a job's next stage reads the device's arena. */
+function readsArena(gpu: Gpu, j: Live): boolean {
+  const arena = arenas.get(gpu)?.buffer;
+  return !!arena && j.x.buffer === arena.view.buffer;
+}
+
+/**
+ * Records one stage of each job, four to a dispatch (their outputs must not meet), and returns the jobs with a stage
+ * left. A parameter's partials go to the arena, unless their dispatch reads it (one buffer may not be bound both
+ * read-only and writable in a dispatch).
+ */
+function recordStages(gpu: Gpu, jobs: readonly Live[]): Live[] {
+  const next: Live[] = [];
+  for (let i = 0; i < jobs.length; i += COLSUM_JOBS) {
+    const group = jobs.slice(i, i + COLSUM_JOBS);
+    const toArena = !group.some((j) => readsArena(gpu, j));
+    const stages: Stage[] = [];
+    for (const j of group) {
+      const chunks = colsumChunks(j.R);
+      if (chunks === 1) {
+        stages.push({ x: j.x, out: j.out, R: j.R, N: j.N, mode: j.accumulate ? MODE_ADD : MODE_WRITE });
+        continue;
+      }
+      // More than 256 chunks take a third stage (still a fixed order).
+      const partial = j.parameter && toArena ? colsumScratch(gpu, [chunks, j.N]) : empty(gpu, [chunks, j.N]);
+      stages.push({ x: j.x, out: partial.view, R: j.R, N: j.N, mode: MODE_PARTIAL });
+      next.push({ ...j, x: partial.view, R: chunks, ours: partial, keep: null, held: false });
+    }
+    dispatchStages(gpu, stages);
+    // What the recorded stages read may go (later work is ordered after them).
+    for (const j of group) release(j);
+  }
+  return next;
+}
+
+function release(j: Live): void {
+  if (j.ours) releaseScratch(j.ours);
+  if (j.held) j.keep!.storage.release();
+}
+
+/**
+ * Records every waiting job to its end, in rounds of one stage each: the last stages reading the arena in table
+ * dispatches (as many jobs as there are, outputs in up to TABLE_OUTPUTS buffers, never two meeting), the others four
+ * to a dispatch.
+ */
+function drain(gpu: Gpu, queue: Queue): void {
+  const arena = arenas.get(gpu)?.buffer ?? null;
+  const tableable = (j: Live) => !!arena && !!j.ours && arenaRanges.has(j.ours) && colsumChunks(j.R) === 1;
+  while (queue.jobs.length > 0) {
+    const round = queue.jobs;
+    queue.jobs = [];
+    queue.bytes = 0;
+    // Split before recording (a recorded job's scratch is released). The others go first: where their next stage can
+    // go in a table, it joins this round's.
+    const tabled = round.filter(tableable);
+    const next: Live[] = [];
+    for (const group of disjointGroups(round.filter((j) => !tableable(j))))
+      for (const j of recordStages(gpu, group)) (tableable(j) ? tabled : next).push(j);
+    for (const group of tableGroups(tabled)) recordTable(gpu, arena!, group);
+    // Their next stages read scratch of ours: they may wait still, but only until this drain ends.
+    for (const j of next) enqueue(queue, j);
+  }
+}
+
+/** Opens a backward pass on this device: parameter jobs may wait for later column sums or flushColsums from now on. */
+export function openColsums(gpu: Gpu): void {
+  if (waiting.has(gpu)) return;
+  waiting.set(gpu, { jobs: [], bytes: 0 });
+  let arena = arenas.get(gpu);
+  if (!arena) {
+    arena = { buffer: null, elems: 0, free: [], requested: 0 };
+    arenas.set(gpu, arena);
+  }
+  // Sized by the previous pass (passes repeat their shapes): all the scratch it asked for, since what reads the arena
+  // waits for the end. Taken from the pool for the pass and given back at its end, so between passes it is memory like
+  // any other pooled buffer.
+  arena.elems = Math.min(arena.requested, ARENA_ELEMS);
+  arena.buffer = arena.elems ? empty(gpu, [arena.elems], 'f32', 'colsum scratch') : null;
+  if (arena.buffer) untrack(arena.buffer);
+  arena.free = arena.elems ? [[0, arena.elems]] : [];
+  arena.requested = 0;
+}
+
+/**
+ * Ends the backward pass: records the waiting jobs (four to a dispatch, never two adding into one gradient) and frees
+ * what they held. With `drop` (a pass that failed part way) records nothing.
  */
 export function flushColsums(gpu: Gpu, drop = false): void {
   const queue = waiting.get(gpu);
   if (!queue) return;
-  waiting.delete(gpu);
   try {
-    const left = drop ? [] : [...queue.stages];
-    while (left.length > 0) {
-      // In queue order, up to COLSUM_JOBS stages whose outputs do not overlap (two adding into one gradient race).
-      const group = [left.shift()!];
-      for (let k = 0; k < left.length && group.length < COLSUM_JOBS; )
-        if (group.every((s) => !overlap(s.out, left[k]!.out))) group.push(left.splice(k, 1)[0]!);
-        else k++;
-      dispatchStages(gpu, group);
-    }
+    if (!drop) drain(gpu, queue);
   } finally {
-    for (const t of queue.scratch) t.dispose();
+    waiting.delete(gpu);
+    for (const j of queue.jobs) release(j);
+    const arena = arenas.get(gpu);
+    arena?.buffer?.dispose();
+    if (arena) arena.buffer = null;
   }
+}
+
+/** Column-sum scratch of backward passes on one device: one buffer whose ranges go first fit, and its demand. */
+interface Arena {
+  buffer: Tensor | null;
+  elems: number;
+  /** Free [start, end) element ranges, in order. */
+  free: [number, number][];
+  /** Elements of scratch asked for in the open pass (from the arena or not). */
+  requested: number;
+}
+const arenas = new WeakMap<Gpu, Arena>();
+const arenaRanges = new WeakMap<Tensor, { start: number; n: number }>();
+/** Most elements the arena holds (WAITING_BYTES: the waiting jobs' scratch never exceeds it for long). */
+const ARENA_ELEMS = WAITING_BYTES / 4;
+
+/**
+ * Scratch for a column sum that will wait (a parameter's partials): inside a backward pass, a range of the device's
+ * arena where one is free, so that the waiting sums can go in one table dispatch at the end; else a pooled tensor.
+ * Freed by the job that reads it (ColsumJob.handOver).
+ */
+export function colsumScratch(gpu: Gpu, shape: readonly number[]): Tensor {
+  const arena = waiting.has(gpu) ? arenas.get(gpu) : undefined;
+  const size = shape.reduce((a, b) => a * b, 1);
+  const n = Math.ceil(size / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
+  let t: Tensor | null = null;
+  if (arena?.buffer) {
+    const k = arena.free.findIndex(([a, b]) => b - a >= n);
+    if (k >= 0) {
+      const [a, b] = arena.free[k]!;
+      if (b - a === n) arena.free.splice(k, 1);
+      else arena.free[k] = [a + n, b];
+      t = arena.buffer.slice(a, shape);
+      arenaRanges.set(t, { start: a, n });
+    }
+  }
+  if (arena) arena.requested += n;
+  return t ?? empty(gpu, shape);
+}
+
+/** Frees scratch from colsumScratch (or any tensor): its arena range goes back to the free list. */
+function releaseScratch(t: Tensor): void {
+  t.dispose();
+  const arena = arenas.get(t.gpu);
+  const r = arenaRanges.get(t);
+  if (!arena || !r) return;
+  arenaRanges.delete(t);
+  // Back into the ordered free list, merged with its neighbours.
+  const free = arena.free;
+  let k = 0;
+  while (k < free.length && free[k]![0] < r.start) k++;
+  free.splice(k, 0, [r.start, r.start + r.n]);
+  if (k + 1 < free.length && free[k]![1] === free[k + 1]![0]) free.splice(k, 2, [free[k]![0], free[k + 1]![1]]);
+  if (k > 0 && free[k - 1]![1] === free[k]![0]) free.splice(k - 1, 2, [free[k - 1]![0], free[k]![1]]);
+}
+
+/** Output buffers one table dispatch binds (colsum_table.wgsl's out0…out3). */
+const TABLE_OUTPUTS = 4;
+
+/** Splits last stages, in order, into table dispatches: outputs in at most TABLE_OUTPUTS buffers, none meeting. */
+function tableGroups(jobs: readonly Live[]): Live[][] {
+  return groupsOf(jobs, (group, j) => {
+    const buffers = new Set(group.map((o) => o.out.buffer));
+    return buffers.has(j.out.buffer) || buffers.size < TABLE_OUTPUTS;
+  });
+}
+
+/**
+ * One table dispatch (colsum_table.wgsl) of the last stage of each job: every job reads the arena, their outputs lie
+ * in at most TABLE_OUTPUTS buffers (each bound over the span of its outputs), and none meet.
+ */
+function recordTable(gpu: Gpu, arena: Tensor, jobs: readonly Live[]): void {
+  const spans = new Map<GPUBuffer, { lo: number; hi: number; slot: number }>();
+  for (const j of jobs) {
+    const s = spans.get(j.out.buffer) ?? { lo: Infinity, hi: 0, slot: spans.size };
+    s.lo = Math.min(s.lo, Math.floor(j.out.offset / 256) * 256);
+    s.hi = Math.max(s.hi, j.out.offset + j.out.size);
+    spans.set(j.out.buffer, s);
+  }
+  if (spans.size > TABLE_OUTPUTS) throw new Error(`colsum_table: outputs in ${spans.size} buffers`);
+  const rows: number[] = [];
+  let work = 0;
+  const base = arena.view.offset;
+  for (const j of jobs) {
+    const s = spans.get(j.out.buffer)!;
+    const mode = j.accumulate ? MODE_ADD : MODE_WRITE;
+    rows.push(work, (j.x.offset - base) / 4, (j.out.offset - s.lo) / 4, j.R, j.N, mode, s.slot, 0);
+    work += colsumWork(j.R, j.N);
+  }
+  const outs: BufferView[] = [0, 1, 2, 3].map((i) => gpu.dummyOut(i));
+  for (const [buffer, s] of spans) outs[s.slot] = { buffer, offset: s.lo, size: s.hi - s.lo };
+  const table = empty(gpu, [rows.length], 'i32');
+  gpu.upload(table.view, Uint32Array.from(rows));
+  gpu.dispatch(
+    COLSUM_TABLE,
+    [arena.view, ...outs, table.view],
+    { jobs: jobs.length, work },
+    grid2d(work, gpu.maxGridX),
+  );
+  table.dispose();
+  for (const j of jobs) release(j);
+}
+
+/** Splits jobs, in order, into dispatches of up to COLSUM_JOBS whose next stages' outputs do not meet. */
+function disjointGroups(jobs: readonly Live[]): Live[][] {
+  return groupsOf(jobs, (group) => group.length < COLSUM_JOBS);
+}
+
+/**
+ * Splits jobs, in order, into groups: each takes the first job left, then every later one that `admits` and whose next
+ * stage's output meets none of the group's (two adding into one gradient in one dispatch would race).
+ */
+function groupsOf(jobs: readonly Live[], admits: (group: readonly Live[], j: Live) => boolean): Live[][] {
+  const left = [...jobs];
+  const groups: Live[][] = [];
+  while (left.length > 0) {
+    const group = [left.shift()!];
+    for (let k = 0; k < left.length; ) {
+      const j = left[k]!;
+      if (admits(group, j) && group.every((o) => !meet(o, j))) group.push(...left.splice(k, 1));
+      else k++;
+    }
+    groups.push(group);
+  }
+  return groups;
 }

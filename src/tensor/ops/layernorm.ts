@@ -8,7 +8,7 @@ import type { BufferView } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertShape, dispatchRows } from './launch';
-import { type ColsumJob, COLSUM_TILE, colsumChunks, launchColsums } from './colsum';
+import { type ColsumJob, COLSUM_TILE, colsumChunks, colsumScratch, launchColsums } from './colsum';
 import { toHalfReleasing } from './cast';
 
 export const LAYERNORM_EPS = 1e-5;
@@ -125,16 +125,16 @@ export function layernormBackward(
   // PARAMS 1: partial sums per 256-row chunk into scratch; 2: added straight into dw/db (one chunk).
   const mode = !params ? 0 : chunks === 1 ? 2 : 1;
   const scratch: Tensor[] = [];
-  const target = (t: Tensor | null, i: number): BufferView => {
+  const target = (t: Tensor | null, i: number, leaf: boolean): BufferView => {
     if (mode === 0) return gpu.dummyOut(i);
     if (mode === 2 && t) return t.view;
-    // Partials (mode 1), or the sums of a missing output of the pair: scratch.
-    const s = empty(gpu, mode === 1 ? [chunks, C] : [C]);
+    // Partials (mode 1; a parameter's may wait, in the column sums' arena), or a missing output's sums: scratch.
+    const s = mode === 1 && t && leaf ? colsumScratch(gpu, [chunks, C]) : empty(gpu, mode === 1 ? [chunks, C] : [C]);
     scratch.push(s);
     return s.view;
   };
-  const dwOut = target(dw, 1);
-  const dbOut = target(db, 2);
+  const dwOut = target(dw, 1, leaves.w);
+  const dbOut = target(db, 2, leaves.b);
   const paramWork = mode === 0 ? 0 : Math.ceil(C / COLSUM_TILE) * chunks;
   gpu.dispatch(
     LAYERNORM_BACKWARD,

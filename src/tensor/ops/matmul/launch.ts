@@ -4,7 +4,7 @@
 
 import type { BufferView, Gpu } from '../../../gpu/runtime';
 import { empty } from '../../tensor';
-import { type ColsumJob, launchColsums } from '../colsum';
+import { type ColsumJob, colsumScratch, launchColsums } from '../colsum';
 import {
   isV4,
   type MatmulEpilogue,
@@ -51,6 +51,8 @@ export interface MatmulArgs {
    * the same dispatches, else after the product. The backward rule gives a weight gradient its bias gradient here.
    */
   alsoColsum?: ColsumJob | null;
+  /** C is a parameter's gradient (a leaf's), added to (beta 1): its split-K sum may wait inside a backward pass. */
+  cParameter?: boolean;
 }
 
 /** The dimensions that pick a matmul's kernel variant (its key in the device's KernelChoices). */
@@ -120,7 +122,8 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const split = splitK(x);
   const MN = x.M * x.N;
   // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C = (beta 0) or += (beta 1) the column sums.
-  const partial = split && empty(gpu, [split.parts, MN]);
+  // A parameter's parts (their sum may wait for the end of backward) go to the column sums' arena where it has room.
+  const partial = split && (x.cParameter ? colsumScratch : empty)(gpu, [split.parts, MN]);
   const uniforms = split
     ? { strideA: 0, strideB: 0, strideC: MN, beta: 0, kChunk: split.kChunk }
     : {
@@ -143,14 +146,15 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     launchColsums(gpu, also);
     return;
   }
-  // The parts' sum is written over C (beta 0: C is not read) or added to it (beta 1).
+  // The parts' sum is written over C (beta 0: C is not read) or added to it (beta 1); the parts are handed over.
   const sum: ColsumJob = {
     x: partial.view,
     out: { ...x.c, size: MN * 4 },
     R: split!.parts,
     N: MN,
     accumulate: x.beta === 1,
+    parameter: !!x.cParameter,
+    handOver: partial,
   };
   launchColsums(gpu, [sum, ...also]);
-  partial.dispose();
 }
