@@ -1,5 +1,5 @@
 // `npm run bench -- [--size ci|full] [--only matmul,attention,reduce,step,host,peers] [--steps NAME,…] [--json FILE]
-// [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups] [--tensor-cores auto|on|off]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
+// [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups] [--immediates] [--tensor-cores auto|on|off]`: runs the benchmark on this machine's WebGPU adapter (Dawn in Node) and prints a line per
 // case; --json writes the report (rewritten after every case, so a run cut short leaves what it measured).
 // `--list-steps` prints the step configs as JSON for the PyTorch peer (bench/peers/torch_peer.py) and touches no GPU.
 
@@ -20,7 +20,7 @@ import {
   type Section,
 } from './bench';
 
-const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups]
+const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups] [--immediates]
        npm run bench -- --list-steps [--size ci|full]   (the step configs as JSON, for bench/peers/torch_peer.py; needs no GPU)`;
 
 function parse(argv: string[]) {
@@ -33,9 +33,10 @@ function parse(argv: string[]) {
     peak?: number;
     boundsChecks: boolean;
     subgroups: boolean;
+    immediates: boolean;
     headChunkMib?: number;
     tensorCores?: 'auto' | 'on' | 'off';
-  } = { boundsChecks: true, subgroups: true, listSteps: false };
+  } = { boundsChecks: true, subgroups: true, immediates: false, listSteps: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -70,6 +71,7 @@ function parse(argv: string[]) {
     } else if (flag === '--tensor-cores') out.tensorCores = tensorCoresMode(value());
     else if (flag === '--no-bounds-checks') out.boundsChecks = false;
     else if (flag === '--no-subgroups') out.subgroups = false;
+    else if (flag === '--immediates') out.immediates = true;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
   }
   const gpuOpts: GpuOptions = {
     subgroups: args.subgroups,
+    immediates: args.immediates,
     headChunkBytes: args.headChunkMib !== undefined ? args.headChunkMib * 2 ** 20 : undefined,
   };
   const gpu = new Gpu(
@@ -118,13 +121,30 @@ async function main(): Promise<void> {
   );
   if (!args.boundsChecks) console.error('shaders compiled without bounds checks (--no-bounds-checks)');
   console.error(
+    gpu.immediates
+      ? 'kernel parameters as immediates'
+      : `kernel parameters from a uniform ring${args.immediates ? ' (the device has no immediates)' : ''}`,
+  );
+  console.error(
     gpu.subgroupReduce
       ? 'reductions through subgroups'
       : `reductions without subgroups${args.subgroups ? ' (the device cannot)' : ' (--no-subgroups)'}`,
   );
   // With bounds checks on, each matmul case's fastest kernel is also timed on a device without them.
   const unchecked = lazyGpu({ boundsChecks: false, tensorCores: args.tensorCores }, gpuOpts);
-  const nullDevice = lazyGpu({ backend: 'null', boundsChecks: args.boundsChecks }, gpuOpts);
+  // Null devices by head chunk (a host config may set its own: StepConfig.headChunkBytes).
+  const nullDevices = new Map<number | undefined, ReturnType<typeof lazyGpu>>();
+  const nullDevice = (headChunkBytes?: number) => {
+    let d = nullDevices.get(headChunkBytes);
+    if (!d) {
+      d = lazyGpu(
+        { backend: 'null', boundsChecks: args.boundsChecks },
+        { ...gpuOpts, headChunkBytes: headChunkBytes ?? gpuOpts.headChunkBytes },
+      );
+      nullDevices.set(headChunkBytes, d);
+    }
+    return d.get();
+  };
   // With subgroups in use, the reducing kernels are also timed on a device without them.
   const noSubgroups = lazyGpu({ boundsChecks: args.boundsChecks, tensorCores: args.tensorCores }, { subgroups: false });
   // With --json the file is rewritten after every case (written beside it, then renamed over it): a run stopped by a
@@ -142,7 +162,7 @@ async function main(): Promise<void> {
     log: (l) => console.error(l),
     peak: args.peak !== undefined ? userPeak(args.peak) : undefined,
     unchecked: args.boundsChecks ? unchecked.get : undefined,
-    nullDevice: nullDevice.get,
+    nullDevice,
     withoutSubgroups: gpu.subgroupReduce ? noSubgroups.get : undefined,
     progress: save,
   });
@@ -151,7 +171,7 @@ async function main(): Promise<void> {
     console.error(`wrote ${args.json}`);
   } else console.log(JSON.stringify(report, null, 2));
   await unchecked.destroy();
-  await nullDevice.destroy();
+  for (const d of nullDevices.values()) await d.destroy();
   await noSubgroups.destroy();
   gpu.destroy();
   if (report.errors.length) process.exitCode = 1;

@@ -82,8 +82,9 @@ async function timeAll(gpu: Gpu, size: BenchSize, targetMs: number) {
           dispatchRows(
             gpu,
             LAYERNORM_BACKWARD,
-            [x.view, w.view, dy.view, mean.view, rstd.view, dx.view],
-            { rows, C },
+            // dx alone: no parameter sums (their workgroups come after the rows' in training's dispatch).
+            [x.view, w.view, dy.view, mean.view, rstd.view, dx.view, gpu.dummyOut(1), gpu.dummyOut(2)],
+            { rows, C, dxRows: rows },
             rows,
           ),
       },

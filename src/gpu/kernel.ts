@@ -28,7 +28,8 @@ import adamwStep from '../../shaders/lib/adamw_step.wgsl?raw';
 export type StorageAccess = 'read' | 'rw';
 export type ScalarType = 'u32' | 'i32' | 'f32';
 
-export interface KernelSpec {
+/** What a kernel's module declares: its name, WGSL, entry point (default `main`), bindings and uniforms. */
+export interface KernelDef {
   /** Label shown in errors and GPU timings. */
   name: string;
   /** WGSL source (a shaders/*.wgsl file imported with ?raw). */
@@ -39,11 +40,29 @@ export interface KernelSpec {
   uniforms?: readonly (readonly [string, ScalarType])[];
 }
 
+/** A kernel as dispatch reads it: every field present, in the one object shape kernel() makes. */
+export interface KernelSpec {
+  readonly name: string;
+  readonly source: string;
+  readonly entry: string;
+  readonly storage: readonly StorageAccess[];
+  readonly uniforms: readonly (readonly [string, ScalarType])[];
+}
+
+/**
+ * The spec of a kernel, every field present and in one order, so that every spec has one object shape and the loads
+ * the hot dispatch path makes from specs stay monomorphic (written in several shapes, with or without uniforms or an
+ * entry point, some spread from others, they did not).
+ */
+export function kernel(d: KernelDef): KernelSpec {
+  return { name: d.name, source: d.source, entry: d.entry ?? 'main', storage: d.storage, uniforms: d.uniforms ?? [] };
+}
+
 export type Constants = Record<string, number | boolean>;
 
 /** Packs uniform values into `view` at byte `offset`, in the spec's field order. Missing fields are an error. */
 export function packUniforms(spec: KernelSpec, values: Record<string, number>, view: DataView, offset: number): number {
-  const fields = spec.uniforms ?? [];
+  const fields = spec.uniforms;
   fields.forEach(([name, type], i) => {
     const v = values[name];
     if (v === undefined || !Number.isFinite(v)) throw new Error(`Kernel ${spec.name}: uniform "${name}" is ${v}.`);

@@ -21,6 +21,8 @@ export class PipelineCache {
     private readonly onError: (e: Error) => void,
     /** Library variants this device uses (see expandIncludes). */
     private readonly swaps: LibSwaps = {},
+    /** Kernels take their Params as immediates (Gpu.immediates), not from a uniform binding. */
+    private readonly immediates = false,
   ) {}
 
   get size(): number {
@@ -40,6 +42,8 @@ export class PipelineCache {
     if (hit) return hit;
     // Creation errors are caught in a scope so the funnel gets the specific ShaderCompileError (line, column,
     // source) rather than the device's generic validation message for the same fault.
+    if (this.immediates && 4 * spec.uniforms.length > 64)
+      throw new Error(`Kernel ${spec.name}: ${spec.uniforms.length} uniforms exceed the 64 bytes of immediates`);
     this.device.pushErrorScope('validation');
     const mod = this.module(spec);
     const layout = this.device.createBindGroupLayout({
@@ -50,7 +54,7 @@ export class PipelineCache {
           visibility: GPUShaderStage.COMPUTE,
           buffer: { type: access === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
         })),
-        ...(spec.uniforms?.length
+        ...(spec.uniforms.length && !this.immediates
           ? [{ binding: spec.storage.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' as const } }]
           : []),
       ],
@@ -59,7 +63,13 @@ export class PipelineCache {
     for (const [k, v] of Object.entries(constants)) numeric[k] = Number(v);
     const pipeline = this.device.createComputePipeline({
       label: spec.name,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      layout: this.device.createPipelineLayout({
+        bindGroupLayouts: [layout],
+        // The Params struct's bytes, as packUniforms lays them out (a multiple of 16).
+        ...(this.immediates && spec.uniforms.length
+          ? { immediateSize: Math.max(16, Math.ceil((4 * spec.uniforms.length) / 16) * 16) }
+          : {}),
+      } as GPUPipelineLayoutDescriptor),
       compute: { module: mod.module, entryPoint: entry, constants: numeric },
     });
     const created = this.device.popErrorScope();
@@ -81,7 +91,11 @@ export class PipelineCache {
   private module(spec: KernelSpec) {
     let m = this.modules.get(spec.source);
     if (m) return m;
-    const { code, mapLine } = expandIncludes(spec.source, `shaders/${spec.name}.wgsl`, this.swaps);
+    const expanded = expandIncludes(spec.source, `shaders/${spec.name}.wgsl`, this.swaps);
+    const { mapLine } = expanded;
+    // With immediates, the Params struct moves from its uniform binding to the immediate address space (the same
+    // line, so compile messages keep their line numbers).
+    const code = this.immediates ? toImmediates(expanded.code, spec.name) : expanded.code;
     const module = this.device.createShaderModule({ label: spec.name, code });
     const ready = module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((x) => x.type === 'error');
@@ -97,4 +111,14 @@ export class PipelineCache {
     this.modules.set(spec.source, m);
     return m;
   }
+}
+
+const UNIFORM_PARAMS = /^@group\(0\) @binding\(\d+\) var<uniform> p: Params;$/m;
+
+/** A kernel's code with its Params read as immediates (`var<immediate> p: Params;`) instead of a uniform binding. */
+export function toImmediates(code: string, name: string): string {
+  if (!code.includes('var<uniform>')) return code;
+  if (!UNIFORM_PARAMS.test(code))
+    throw new Error(`Kernel ${name}: its uniform is not declared as "@group(0) @binding(N) var<uniform> p: Params;"`);
+  return code.replace(UNIFORM_PARAMS, 'var<immediate> p: Params;');
 }

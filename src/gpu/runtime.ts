@@ -39,9 +39,40 @@ export interface GpuOptions {
    * gradient); the benchmark's --head-chunk-mib measures the trade on a GPU.
    */
   headChunkBytes?: number;
+  /**
+   * true: kernels take their Params as immediates where the device has them (canUseImmediates), instead of from the
+   * uniform ring. Default false: on Dawn's null backend here immediates cost the host about 0.3–0.6 µs more per
+   * dispatch than the ring (one more call into Dawn per dispatch; ref-8L's update 2.44 vs 2.15 ms in the benchmark's
+   * host section, 2026-12-07); the benchmark's --immediates measures the trade on a GPU.
+   */
+  immediates?: boolean;
 }
 
 export const DEFAULT_HEAD_CHUNK_BYTES = 128 * 2 ** 20;
+
+/** Bytes of immediates the kernels need: their Params structs hold at most 16 four-byte fields. */
+export const IMMEDIATE_BYTES = 64;
+
+/**
+ * Whether kernels can take their Params as immediates here (set per dispatch with setImmediates, no uniform buffer
+ * bound): the device allows IMMEDIATE_BYTES of them, its WGSL has the immediate address space, and the compute pass
+ * encoder has setImmediates (Dawn in Node has all three; browsers as they ship them).
+ */
+export function canUseImmediates(instance: GPU, device: GPUDevice): boolean {
+  const limit = (device.limits as unknown as Record<string, number | undefined>).maxImmediateSize ?? 0;
+  const encoder = (globalThis as { GPUComputePassEncoder?: { prototype: object } }).GPUComputePassEncoder;
+  return (
+    limit >= IMMEDIATE_BYTES &&
+    !!instance.wgslLanguageFeatures?.has('immediate_address_space') &&
+    !!encoder &&
+    'setImmediates' in encoder.prototype
+  );
+}
+
+/** A compute pass encoder with setImmediates (not yet in the WebGPU types this project uses). */
+type ImmediatePass = GPUComputePassEncoder & {
+  setImmediates(rangeOffset: number, data: Uint32Array, dataOffset: number, size: number): void;
+};
 
 /** A shape of a tunable kernel, as its module records it for timing. */
 export type TunedShape = Readonly<Record<string, number | boolean>>;
@@ -76,6 +107,8 @@ export class Gpu {
   readonly subgroupReduce: boolean;
   /** GpuOptions.headChunkBytes. */
   readonly headChunkBytes: number;
+  /** Whether kernels take their Params as immediates (asked for, and canUseImmediates), else from the uniform ring. */
+  readonly immediates: boolean;
   /** shader-f16, subgroups and the subgroup-matrix configs this device was granted (capabilities.ts). */
   readonly capabilities: Capabilities;
   /** The Dawn toggles of the Node instance ([] in a browser). */
@@ -87,6 +120,10 @@ export class Gpu {
   private readonly uniformStaging = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
   private readonly uniformView = new DataView(this.uniformStaging);
   private uniformSlots = 0;
+  /** One dispatch's Params, packed here when they go as immediates. */
+  private readonly immediateData = new ArrayBuffer(IMMEDIATE_BYTES);
+  private readonly immediateView = new DataView(this.immediateData);
+  private readonly immediateWords = new Uint32Array(this.immediateData);
   /** Staging chunks mapped for writing and free; those written by the open batch (mapped until it is submitted). */
   private stagingFree: GPUBuffer[] = [];
   private stagingBatch: GPUBuffer[] = [];
@@ -134,10 +171,12 @@ export class Gpu {
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.subgroupReduce = (opts.subgroups ?? true) && canReduceInSubgroups(acquired.instance, this.features);
     this.headChunkBytes = chunkBytes;
+    this.immediates = (opts.immediates ?? false) && canUseImmediates(acquired.instance, this.device);
     this.pipelines = new PipelineCache(
       this.device,
       (e) => this.raise(e),
       this.subgroupReduce ? { workgroup_reduce: 'workgroup_reduce_subgroups' } : {},
+      this.immediates,
     );
     this.bindGroups = new BindGroupCache(this.device);
     this.uniformBuffer = this.device.createBuffer({
@@ -279,10 +318,14 @@ export class Gpu {
     if (this.uniformSlots >= UNIFORM_SLOTS || this.profiler?.full) this.flush();
     const { pipeline, layout } = this.pipelines.get(spec, constants);
     let ranges = views;
-    if (spec.uniforms?.length) {
-      const offset = this.uniformSlots++ * UNIFORM_SLOT;
-      const size = packUniforms(spec, uniforms, this.uniformView, offset);
-      ranges = [...views, { buffer: this.uniformBuffer, offset, size }];
+    let immediateBytes = 0;
+    if (spec.uniforms.length) {
+      if (this.immediates) immediateBytes = packUniforms(spec, uniforms, this.immediateView, 0);
+      else {
+        const offset = this.uniformSlots++ * UNIFORM_SLOT;
+        const size = packUniforms(spec, uniforms, this.uniformView, offset);
+        ranges = [...views, { buffer: this.uniformBuffer, offset, size }];
+      }
     }
     const bindGroup = this.bindGroups.get(layout, ranges, spec.name);
     let pass: GPUComputePassEncoder;
@@ -297,6 +340,7 @@ export class Gpu {
     }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
+    if (immediateBytes) (pass as ImmediatePass).setImmediates(0, this.immediateWords, 0, immediateBytes / 4);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) pass.end();
     this.dispatchCount++;

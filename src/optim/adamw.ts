@@ -2,11 +2,11 @@
 
 import src from '../../shaders/adamw.wgsl?raw';
 import halfSrc from '../../shaders/adamw_half.wgsl?raw';
-import type { KernelSpec } from '../gpu/kernel';
+import { kernel } from '../gpu/kernel';
 import type { BufferView, Gpu } from '../gpu/runtime';
 import { dispatchElements } from '../tensor/ops/launch';
 
-export const ADAMW: KernelSpec = {
+export const ADAMW = kernel({
   name: 'adamw',
   source: src,
   storage: ['rw', 'read', 'rw', 'rw', 'read'],
@@ -22,15 +22,15 @@ export const ADAMW: KernelSpec = {
     ['maxNorm', 'f32'],
     ['scaled', 'u32'],
   ],
-};
+});
 
 /** AdamW that also writes the updated values as halves into an f16 weight copy (f16-mixed training). */
-export const ADAMW_HALF: KernelSpec = {
+export const ADAMW_HALF = kernel({
   ...ADAMW,
   name: 'adamw_half',
   source: halfSrc,
   storage: [...ADAMW.storage, 'rw'],
-};
+});
 
 export interface AdamWStep {
   param: BufferView;

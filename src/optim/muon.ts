@@ -5,7 +5,7 @@ import guardSrc from '../../shaders/guard_step.wgsl?raw';
 import momentumSrc from '../../shaders/muon_momentum.wgsl?raw';
 import updateSrc from '../../shaders/muon_update.wgsl?raw';
 import scaleByNormSrc from '../../shaders/scale_by_norm.wgsl?raw';
-import type { KernelSpec } from '../gpu/kernel';
+import { kernel } from '../gpu/kernel';
 import type { BufferView, Gpu } from '../gpu/runtime';
 import { dispatchElements } from '../tensor/ops/launch';
 import { launchMatmul } from '../tensor/ops/matmul';
@@ -14,7 +14,7 @@ import { launchTranspose } from '../tensor/ops/transpose';
 import { empty } from '../tensor/tensor';
 import type { LossScaler } from './loss-scale';
 
-export const GUARD_STEP: KernelSpec = {
+export const GUARD_STEP = kernel({
   name: 'guard_step',
   source: guardSrc,
   storage: ['read', 'rw', 'rw', 'rw', 'rw'],
@@ -25,8 +25,8 @@ export const GUARD_STEP: KernelSpec = {
     ['minScale', 'f32'],
     ['maxScale', 'f32'],
   ],
-};
-export const MUON_MOMENTUM: KernelSpec = {
+});
+export const MUON_MOMENTUM = kernel({
   name: 'muon_momentum',
   source: momentumSrc,
   storage: ['read', 'rw', 'rw', 'read'],
@@ -36,8 +36,8 @@ export const MUON_MOMENTUM: KernelSpec = {
     ['nesterov', 'u32'],
     ['scaled', 'u32'],
   ],
-};
-export const MUON_UPDATE: KernelSpec = {
+});
+export const MUON_UPDATE = kernel({
   name: 'muon_update',
   source: updateSrc,
   storage: ['rw', 'read', 'read'],
@@ -46,8 +46,8 @@ export const MUON_UPDATE: KernelSpec = {
     ['decay', 'f32'],
     ['step', 'f32'],
   ],
-};
-export const SCALE_BY_NORM: KernelSpec = {
+});
+export const SCALE_BY_NORM = kernel({
   name: 'scale_by_norm',
   source: scaleByNormSrc,
   storage: ['read', 'read', 'rw'],
@@ -56,7 +56,7 @@ export const SCALE_BY_NORM: KernelSpec = {
     ['s', 'f32'],
     ['eps', 'f32'],
   ],
-};
+});
 
 /** Newton–Schulz quintic coefficients (a, b, c) from Muon. */
 export const NS_COEFFS = [3.4445, -4.775, 2.0315] as const;

@@ -104,9 +104,15 @@ describe('npm run bench (CI size)', () => {
     expect(half.model.width % 2).toBe(0);
     expect(half.dispatchesPerStep).toBe(step!.dispatchesPerStep);
     // The host's own cost of recording an update, on Dawn's null backend: once warm, an update creates nothing.
-    expect(rep.host.map((h) => h.optimizer)).toEqual(['adamw', 'muon']);
+    expect(rep.host.map((h) => `${h.config} ${h.optimizer}`)).toEqual([
+      'gpt2-6L layout, narrow adamw',
+      'gpt2-6L layout, narrow muon',
+      'ref-8L adamw',
+    ]);
+    // ref-8L's update as tests/unit/dispatches.test.ts counts it (issue 23 asks ≤ 220 dispatches).
+    expect(rep.host[2]!.dispatchesPerStep).toBe(219);
     for (const h of rep.host) {
-      expect(h.dispatchesPerStep).toBeGreaterThan(150);
+      expect(h.dispatchesPerStep).toBeGreaterThan(100);
       expect(h.clearsPerStep).toBeLessThanOrEqual(3); // six blocks, and still only the once-per-update fills
       expect(h.usPerDispatch).toBeGreaterThan(0);
       expect(h.bindGroupsCreatedPerStep).toBe(0);

@@ -1,5 +1,7 @@
 // The same kernel checks on a device whose shaders have no bounds clamping (Dawn's "disable_robustness", which the
-// CLI and benchmark offer as --no-bounds-checks): no kernel may depend on an out-of-range index being clamped.
+// CLI and benchmark offer as --no-bounds-checks): no kernel may depend on an out-of-range index being clamped. The
+// device also takes every kernel's Params as immediates (GpuOptions.immediates; CI's adapter has them) instead of
+// from the uniform ring, which kernels.test.ts's device uses.
 
 import { describe, expect, it } from 'vitest';
 import { isSoftwareAdapter } from '../../src/gpu/device';
@@ -8,12 +10,16 @@ import { Gpu } from '../../src/gpu/runtime';
 import { kernelSuite } from './kernel-suite';
 
 let device: Promise<Gpu> | null = null;
-const unchecked = () => (device ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a)));
+const unchecked = () =>
+  (device ??= acquireNodeDevice({ boundsChecks: false }).then((a) => new Gpu(a, { immediates: true })));
 
 describe('a device made with boundsChecks: false', () => {
   it('really indexes without clamping (on SwiftShader a read past a binding sees the next element of its buffer)', async () => {
     const gpu = await unchecked();
     expect(gpu.boundsChecks).toBe(false);
+    // SwiftShader through Dawn has 64 bytes of immediates and WGSL's immediate address space: without them the
+    // immediates path would go untested, which must fail the run rather than pass quietly.
+    expect(gpu.immediates).toBe(true);
     // Element 20 of a 16-float binding into a 256-float buffer holding 1, 2, 3, …: clamped, it would read 16.
     const read = async (g: Gpu) => {
       const d = g.device;

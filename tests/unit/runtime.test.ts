@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { acquireDevice } from '../../src/gpu/device';
 import { GpuDeviceError, ShaderCompileError, WebGPUUnavailableError } from '../../src/gpu/errors';
-import type { KernelSpec } from '../../src/gpu/kernel';
+import { kernel } from '../../src/gpu/kernel';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { Gpu } from '../../src/gpu/runtime';
 import { accumulate, fromArray, headCrossEntropy, matmul, tidyAsync, zeros } from '../../src/tensor';
@@ -36,12 +36,12 @@ describe('GPU runtime', () => {
 
   it('reports a WGSL compile error with file, line, column and the source line', async () => {
     const gpu = await freshGpu();
-    const spec: KernelSpec = {
+    const spec = kernel({
       name: 'broken',
       source:
         '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\nfn main() {\n  y[0] = undefined_name + 1.0;\n}\n',
       storage: ['rw'],
-    };
+    });
     const errors: Error[] = [];
     gpu.onError((e) => errors.push(e));
     const ready = gpu.pipelines.get(spec).ready;
@@ -78,6 +78,7 @@ describe('GPU runtime', () => {
 
   it('keeps results right when one batch outgrows the uniform ring (auto-flush)', async () => {
     const gpu = await getGpu();
+    expect(gpu.immediates).toBe(false); // the default: Params from the uniform ring
     const total = await tidyAsync(async () => {
       const y = zeros(gpu, [3]);
       const one = fromArray(gpu, [1, 2, 3], [3]);
@@ -89,6 +90,25 @@ describe('GPU runtime', () => {
       return Array.from(await y.readF32());
     });
     expect(total).toEqual([2500, 5000, 7500]);
+  });
+
+  it("passes Params as immediates where asked and the device has them (CI's adapter does): the ring stays empty", async () => {
+    const gpu = new Gpu(await acquireNodeDevice(), { immediates: true });
+    // SwiftShader through Dawn has 64 bytes of immediates and WGSL's immediate address space: without them the
+    // immediates path would go untested, which must fail the run rather than pass quietly.
+    expect(gpu.immediates).toBe(true);
+    const total = await tidyAsync(async () => {
+      const y = zeros(gpu, [3]);
+      const one = fromArray(gpu, [1, 2, 3], [3]);
+      const s0 = gpu.submitCount;
+      for (let i = 0; i < 2500; i++) accumulate(y, one);
+      // Nothing fills up: one submit, the readback's.
+      const r = Array.from(await y.readF32());
+      expect(gpu.submitCount - s0).toBe(1);
+      return r;
+    });
+    expect(total).toEqual([2500, 5000, 7500]);
+    gpu.destroy();
   });
 
   it('orders an upload inside an open batch with the work around it, without submitting, and reuses its staging', async () => {
@@ -200,12 +220,12 @@ describe('GPU runtime', () => {
 
   it('turns a bad dispatch inside scoped() into an exception', async () => {
     const gpu = await freshGpu();
-    const spec: KernelSpec = {
+    const spec = kernel({
       name: 'write4',
       source:
         '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[3] = 1.0; }',
       storage: ['rw'],
-    };
+    });
     const buf = gpu.alloc(256);
     // A binding offset that is not a multiple of 256 is a WebGPU validation error (the runtime does not pre-check it).
     await expect(
@@ -244,12 +264,12 @@ describe('GPU runtime', () => {
 describe('GPU runtime limits', () => {
   it('names maxStorageBufferBindingSize when a binding is too large', async () => {
     const gpu = await getGpu();
-    const spec: KernelSpec = {
+    const spec = kernel({
       name: 'big',
       source:
         '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = 1.0; }',
       storage: ['rw'],
-    };
+    });
     const max = gpu.limits.maxStorageBufferBindingSize!;
     const fake = { buffer: gpu.dummy.buffer, offset: 0, size: max + 256 };
     expect(() => gpu.dispatch(spec, [fake], {}, [1])).toThrow(
@@ -259,12 +279,12 @@ describe('GPU runtime limits', () => {
 });
 
 describe('GPU runtime bindings', () => {
-  const copy: KernelSpec = {
+  const copy = kernel({
     name: 'copy',
     source:
       '@group(0) @binding(0) var<storage, read> x: array<f32>;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = x[0]; }',
     storage: ['read', 'rw'],
-  };
+  });
 
   it('refuses one buffer bound writable and read-only in one dispatch, naming the kernel', async () => {
     const gpu = await getGpu();
@@ -285,12 +305,12 @@ describe('GPU runtime bindings', () => {
 
   it('maps WGSL errors after an include back to the kernel file and line', async () => {
     const gpu = await freshGpu();
-    const spec: KernelSpec = {
+    const spec = kernel({
       name: 'broken_after_include',
       source:
         'const WG: u32 = 64u;\r\n//#include workgroup_reduce\r\n@compute @workgroup_size(64)\r\nfn main() { let a = missing_fn(1.0); }\r\n',
       storage: [],
-    };
+    });
     const err = (await gpu.pipelines.get(spec).ready.catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ShaderCompileError);
     expect(err.message).toMatch(/shaders\/broken_after_include\.wgsl:4:\d+: error: .*missing_fn/);

@@ -3,12 +3,12 @@
 // Not recorded: nothing backpropagates through an analysis.
 
 import probsSrc from '../../../shaders/attention_probs.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import { empty, type Tensor } from '../tensor';
 import { attentionForward } from './attention';
 import { dispatchElements } from './launch';
 
-export const ATTENTION_PROBS: KernelSpec = {
+export const ATTENTION_PROBS = kernel({
   name: 'attention_probs',
   source: probsSrc,
   storage: ['read', 'read', 'rw'],
@@ -20,7 +20,7 @@ export const ATTENTION_PROBS: KernelSpec = {
     ['D', 'u32'],
     ['scale', 'f32'],
   ],
-};
+});
 
 /**
  * qkv [B,T,(H+2·KV)·D] (H query heads, KV key/value heads) → the attention output [B,T,H·D] and the post-softmax

@@ -6,7 +6,7 @@
 import fwdSrc from '../../../shaders/attention_forward.wgsl?raw';
 import dqSrc from '../../../shaders/attention_backward_dq.wgsl?raw';
 import dkvSrc from '../../../shaders/attention_backward_dkv.wgsl?raw';
-import type { Constants, KernelSpec } from '../../gpu/kernel';
+import { kernel, type Constants, type KernelSpec } from '../../gpu/kernel';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
@@ -20,24 +20,24 @@ const DIMS = [
   ['D', 'u32'],
   ['scale', 'f32'],
 ] as const;
-const FORWARD: KernelSpec = {
+const FORWARD = kernel({
   name: 'attention_forward',
   source: fwdSrc,
   storage: ['read', 'rw', 'rw'],
   uniforms: DIMS,
-};
-const BACKWARD_DQ: KernelSpec = {
+});
+const BACKWARD_DQ = kernel({
   name: 'attention_backward_dq',
   source: dqSrc,
   storage: ['read', 'read', 'read', 'read', 'rw', 'rw'],
   uniforms: DIMS,
-};
-const BACKWARD_DKV: KernelSpec = {
+});
+const BACKWARD_DKV = kernel({
   name: 'attention_backward_dkv',
   source: dkvSrc,
   storage: ['read', 'read', 'read', 'read', 'rw'],
   uniforms: DIMS,
-};
+});
 
 /** The head sizes a kernel variant is compiled for: D is zero-padded up to the next one. */
 const BUCKETS = [4, 8, 16, 32, 64, 128, 256] as const;
@@ -128,7 +128,7 @@ function variant(gpu: Gpu, kind: Kind, D: number): Variant {
       'm',
     );
     if (!pattern.test(base.source)) throw new Error(`attention: shaders/${base.name}.wgsl lacks its tile-shape line`);
-    v = { spec: { ...base, source: base.source.replace(pattern, line) }, rows };
+    v = { spec: kernel({ ...base, source: base.source.replace(pattern, line) }), rows };
     variants.set(key, v);
   }
   return v;

@@ -2,18 +2,18 @@
 // also what backward keeps of it (half-precision activations), so the f32 original can be freed at once.
 
 import toHalfSrc from '../../../shaders/to_half.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, dispatchElements } from './launch';
 
-export const TO_HALF: KernelSpec = {
+export const TO_HALF = kernel({
   name: 'to_half',
   source: toHalfSrc,
   storage: ['read', 'rw'],
   uniforms: [['n', 'u32']],
-};
+});
 
 /** n f32 values of x rounded into the halves of y (not recorded: for backward rules and the optimizer). */
 export function launchToHalf(gpu: Gpu, x: BufferView, y: BufferView, n: number): void {

@@ -12,11 +12,11 @@
 import src from '../../../shaders/colsum.wgsl?raw';
 import tableSrc from '../../../shaders/colsum_table.wgsl?raw';
 import type { BufferView, Gpu } from '../../gpu/runtime';
-import { type KernelSpec, grid2d } from '../../gpu/kernel';
+import { kernel, grid2d } from '../../gpu/kernel';
 import { empty, type Tensor, untrack, VIEW_ALIGN_ELEMS } from '../tensor';
 import { WAITING_SUM_BYTES } from './colsum-budget';
 
-export const COLSUM: KernelSpec = {
+export const COLSUM = kernel({
   name: 'colsum',
   source: src,
   storage: ['read', 'rw', 'read', 'rw', 'read', 'rw', 'read', 'rw'],
@@ -30,9 +30,9 @@ export const COLSUM: KernelSpec = {
     ['R3', 'u32'],
     ['N3', 'u32'],
   ],
-};
+});
 
-export const COLSUM_TABLE: KernelSpec = {
+export const COLSUM_TABLE = kernel({
   name: 'colsum_table',
   source: tableSrc,
   storage: ['read', 'rw', 'rw', 'rw', 'rw', 'read'],
@@ -40,7 +40,7 @@ export const COLSUM_TABLE: KernelSpec = {
     ['jobs', 'u32'],
     ['work', 'u32'],
   ],
-};
+});
 
 /** Jobs one colsum dispatch runs (its eight storage bindings: WebGPU's guaranteed maxStorageBuffersPerShaderStage). */
 export const COLSUM_JOBS = 4;
@@ -377,10 +377,7 @@ const TABLE_OUTPUTS = 4;
 
 /** Splits last stages, in order, into table dispatches: outputs in at most TABLE_OUTPUTS buffers, none meeting. */
 function tableGroups(jobs: readonly Live[]): Live[][] {
-  return groupsOf(jobs, (group, j) => {
-    const buffers = new Set(group.map((o) => o.out.buffer));
-    return buffers.has(j.out.buffer) || buffers.size < TABLE_OUTPUTS;
-  });
+  return groupsOf(jobs, Infinity, TABLE_OUTPUTS);
 }
 
 /**
@@ -390,10 +387,16 @@ function tableGroups(jobs: readonly Live[]): Live[][] {
 function recordTable(gpu: Gpu, arena: Tensor, jobs: readonly Live[]): void {
   const spans = new Map<GPUBuffer, { lo: number; hi: number; slot: number }>();
   for (const j of jobs) {
-    const s = spans.get(j.out.buffer) ?? { lo: Infinity, hi: 0, slot: spans.size };
-    s.lo = Math.min(s.lo, Math.floor(j.out.offset / 256) * 256);
-    s.hi = Math.max(s.hi, j.out.offset + j.out.size);
-    spans.set(j.out.buffer, s);
+    // Integer arithmetic only: a view's offset must stay a small integer (a float stored there would change the
+    // representation of every view's fields, and every dispatch would pay for it).
+    const lo = j.out.offset - (j.out.offset % 256);
+    const hi = j.out.offset + j.out.size;
+    const s = spans.get(j.out.buffer);
+    if (!s) spans.set(j.out.buffer, { lo, hi, slot: spans.size });
+    else {
+      if (lo < s.lo) s.lo = lo;
+      if (hi > s.hi) s.hi = hi;
+    }
   }
   if (spans.size > TABLE_OUTPUTS) throw new Error(`colsum_table: outputs in ${spans.size} buffers`);
   const rows: number[] = [];
@@ -421,22 +424,26 @@ function recordTable(gpu: Gpu, arena: Tensor, jobs: readonly Live[]): void {
 
 /** Splits jobs, in order, into dispatches of up to COLSUM_JOBS whose next stages' outputs do not meet. */
 function disjointGroups(jobs: readonly Live[]): Live[][] {
-  return groupsOf(jobs, (group) => group.length < COLSUM_JOBS);
+  return groupsOf(jobs, COLSUM_JOBS, Infinity);
 }
 
 /**
- * Splits jobs, in order, into groups: each takes the first job left, then every later one that `admits` and whose next
- * stage's output meets none of the group's (two adding into one gradient in one dispatch would race).
+ * Splits jobs, in order, into groups of at most `most` jobs with outputs in at most `buffers` buffers: each takes the
+ * first job left, then every later one that fits and whose next stage's output meets none of the group's (two adding
+ * into one gradient in one dispatch would race).
  */
-function groupsOf(jobs: readonly Live[], admits: (group: readonly Live[], j: Live) => boolean): Live[][] {
+function groupsOf(jobs: readonly Live[], most: number, buffers: number): Live[][] {
   const left = [...jobs];
   const groups: Live[][] = [];
   while (left.length > 0) {
     const group = [left.shift()!];
-    for (let k = 0; k < left.length; ) {
+    const outs = new Set([group[0]!.out.buffer]);
+    for (let k = 0; k < left.length && group.length < most; ) {
       const j = left[k]!;
-      if (admits(group, j) && group.every((o) => !meet(o, j))) group.push(...left.splice(k, 1));
-      else k++;
+      if ((outs.has(j.out.buffer) || outs.size < buffers) && group.every((o) => !meet(o, j))) {
+        group.push(...left.splice(k, 1));
+        outs.add(j.out.buffer);
+      } else k++;
     }
     groups.push(group);
   }

@@ -6,7 +6,7 @@ import bwdSrc from '../../../shaders/crossentropy_backward.wgsl?raw';
 import scoresSrc from '../../../shaders/token_scores.wgsl?raw';
 import distillSrc from '../../../shaders/distill_head.wgsl?raw';
 import seededSrc from '../../../shaders/crossentropy_seeded.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import { tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
 import { assertF32, dispatchRows } from './launch';
@@ -18,45 +18,45 @@ const NV = [
   ['N', 'u32'],
   ['V', 'u32'],
 ] as const;
-export const CE_FORWARD: KernelSpec = {
+export const CE_FORWARD = kernel({
   name: 'crossentropy_forward',
   source: fwdSrc,
   storage: ['read', 'read', 'rw', 'rw'],
   uniforms: NV,
-};
-export const CE_MEAN: KernelSpec = {
+});
+export const CE_MEAN = kernel({
   name: 'crossentropy_mean',
   source: meanSrc,
   storage: ['read', 'read', 'rw', 'rw'],
   uniforms: NV,
-};
+});
 /** Per row: the target's log-probability and whether it is the argmax (evaluation: downstream scores). */
-export const TOKEN_SCORES: KernelSpec = {
+export const TOKEN_SCORES = kernel({
   name: 'token_scores',
   source: scoresSrc,
   storage: ['read', 'read', 'rw', 'rw'],
   uniforms: NV,
-};
+});
 /** Logit distillation's row losses and dlogits from student and teacher logits (the seeded training head). */
-export const DISTILL_HEAD: KernelSpec = {
+export const DISTILL_HEAD = kernel({
   name: 'distill_head',
   source: distillSrc,
   storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'],
   uniforms: [...NV, ['alpha', 'f32'], ['tau', 'f32']],
-};
+});
 /** The seeded head's row losses, lse and dlogits in one pass (crossentropy_forward and _backward's values). */
-export const CE_SEEDED: KernelSpec = {
+export const CE_SEEDED = kernel({
   name: 'crossentropy_seeded',
   source: seededSrc,
   storage: ['read', 'read', 'read', 'read', 'rw', 'rw', 'rw'],
   uniforms: NV,
-};
-export const CE_BACKWARD: KernelSpec = {
+});
+export const CE_BACKWARD = kernel({
   name: 'crossentropy_backward',
   source: bwdSrc,
   storage: ['read', 'read', 'read', 'read', 'read', 'rw'],
   uniforms: NV,
-};
+});
 
 /**
  * logits [..., V] and targets (i32 tensor or host array, one per row) → scalar mean loss [1].

@@ -5,18 +5,18 @@ import axpbySrc from '../../../shaders/axpby.wgsl?raw';
 import geluFwdSrc from '../../../shaders/gelu_forward.wgsl?raw';
 import geluBwdSrc from '../../../shaders/gelu_backward.wgsl?raw';
 import type { BufferView, Gpu } from '../../gpu/runtime';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import { tape, type GradSlot } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertSameShape, dispatchElements } from './launch';
 
-export const ADD: KernelSpec = {
+export const ADD = kernel({
   name: 'add',
   source: addSrc,
   storage: ['read', 'read', 'rw'],
   uniforms: [['n', 'u32']],
-};
-export const AXPBY: KernelSpec = {
+});
+export const AXPBY = kernel({
   name: 'axpby',
   source: axpbySrc,
   storage: ['read', 'rw'],
@@ -25,19 +25,19 @@ export const AXPBY: KernelSpec = {
     ['alpha', 'f32'],
     ['beta', 'f32'],
   ],
-};
-export const GELU_FORWARD: KernelSpec = {
+});
+export const GELU_FORWARD = kernel({
   name: 'gelu_forward',
   source: geluFwdSrc,
   storage: ['read', 'rw'],
   uniforms: [['n', 'u32']],
-};
-export const GELU_BACKWARD: KernelSpec = {
+});
+export const GELU_BACKWARD = kernel({
   name: 'gelu_backward',
   source: geluBwdSrc,
   storage: ['read', 'read', 'rw'],
   uniforms: [['n', 'u32']],
-};
+});
 
 /** y = alpha·y + beta·x over n elements (alpha = 0 never reads y). */
 export function launchAxpby(gpu: Gpu, x: BufferView, y: BufferView, n: number, alpha: number, beta: number): void {

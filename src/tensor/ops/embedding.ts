@@ -4,14 +4,14 @@
 import fwdSrc from '../../../shaders/embedding_forward.wgsl?raw';
 import tokensSrc from '../../../shaders/embedding_backward_tokens.wgsl?raw';
 import positionsSrc from '../../../shaders/embedding_backward_positions.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import type { Gpu } from '../../gpu/runtime';
 import type { TokenBuckets } from '../opkinds';
 import { isGradEnabled, tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
 import { assertF32, dispatchElements, dispatchRows } from './launch';
 
-export const EMBEDDING_FORWARD: KernelSpec = {
+export const EMBEDDING_FORWARD = kernel({
   name: 'embedding_forward',
   source: fwdSrc,
   storage: ['read', 'read', 'read', 'rw'],
@@ -20,8 +20,8 @@ export const EMBEDDING_FORWARD: KernelSpec = {
     ['T', 'u32'],
     ['C', 'u32'],
   ],
-};
-export const EMBEDDING_BACKWARD_TOKENS: KernelSpec = {
+});
+export const EMBEDDING_BACKWARD_TOKENS = kernel({
   name: 'embedding_backward_tokens',
   source: tokensSrc,
   storage: ['read', 'read', 'read', 'read', 'rw'],
@@ -29,8 +29,8 @@ export const EMBEDDING_BACKWARD_TOKENS: KernelSpec = {
     ['U', 'u32'],
     ['C', 'u32'],
   ],
-};
-export const EMBEDDING_BACKWARD_POSITIONS: KernelSpec = {
+});
+export const EMBEDDING_BACKWARD_POSITIONS = kernel({
   name: 'embedding_backward_positions',
   source: positionsSrc,
   storage: ['read', 'rw'],
@@ -39,7 +39,7 @@ export const EMBEDDING_BACKWARD_POSITIONS: KernelSpec = {
     ['T', 'u32'],
     ['C', 'u32'],
   ],
-};
+});
 
 /**
  * Groups positions 0…n−1 by token id: CSR arrays with ids ascending and positions ascending within each id. A

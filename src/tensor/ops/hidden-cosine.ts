@@ -8,7 +8,7 @@
 
 import hcFwdSrc from '../../../shaders/hidden_cosine_forward.wgsl?raw';
 import hcBwdSrc from '../../../shaders/hidden_cosine_backward.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
@@ -21,18 +21,18 @@ const UNIFORMS = [
   ['V', 'u32'],
   ['scale', 'f32'],
 ] as const;
-export const HIDDEN_COSINE_FORWARD: KernelSpec = {
+export const HIDDEN_COSINE_FORWARD = kernel({
   name: 'hidden_cosine_forward',
   source: hcFwdSrc,
   storage: ['read', 'read', 'read', 'rw'],
   uniforms: UNIFORMS,
-};
-export const HIDDEN_COSINE_BACKWARD: KernelSpec = {
+});
+export const HIDDEN_COSINE_BACKWARD = kernel({
   name: 'hidden_cosine_backward',
   source: hcBwdSrc,
   storage: ['read', 'read', 'read', 'read', 'read', 'read', 'rw'],
   uniforms: UNIFORMS,
-};
+});
 
 /**
  * x [.., C] (the student's hidden state, N rows) and the teacher's [N, C] at the matched layer → `y`, x passed on

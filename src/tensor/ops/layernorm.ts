@@ -3,7 +3,7 @@
 
 import fwdSrc from '../../../shaders/layernorm_forward.wgsl?raw';
 import bwdSrc from '../../../shaders/layernorm_backward.wgsl?raw';
-import { grid2d, type KernelSpec } from '../../gpu/kernel';
+import { kernel, grid2d } from '../../gpu/kernel';
 import type { BufferView } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
@@ -13,7 +13,7 @@ import { toHalfReleasing } from './cast';
 
 export const LAYERNORM_EPS = 1e-5;
 
-export const LAYERNORM_FORWARD: KernelSpec = {
+export const LAYERNORM_FORWARD = kernel({
   name: 'layernorm_forward',
   source: fwdSrc,
   storage: ['read', 'read', 'read', 'rw', 'rw', 'rw'],
@@ -22,8 +22,8 @@ export const LAYERNORM_FORWARD: KernelSpec = {
     ['C', 'u32'],
     ['eps', 'f32'],
   ],
-};
-export const LAYERNORM_BACKWARD: KernelSpec = {
+});
+export const LAYERNORM_BACKWARD = kernel({
   name: 'layernorm_backward',
   source: bwdSrc,
   storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw', 'rw'],
@@ -32,17 +32,17 @@ export const LAYERNORM_BACKWARD: KernelSpec = {
     ['C', 'u32'],
     ['dxRows', 'u32'],
   ],
-};
+});
 
 const OUT_INCLUDE = /^\/\/#include layernorm_out_f32$/m;
 if (!OUT_INCLUDE.test(fwdSrc))
   throw new Error('layernorm_forward.wgsl has no "//#include layernorm_out_f32" line to swap');
 /** The forward writing halves (an f16 y): the same kernel with its output include swapped. */
-export const LAYERNORM_FORWARD_HALF: KernelSpec = {
+export const LAYERNORM_FORWARD_HALF = kernel({
   ...LAYERNORM_FORWARD,
   name: 'layernorm_forward_f16',
   source: fwdSrc.replace(OUT_INCLUDE, '//#include layernorm_out_f16'),
-};
+});
 
 /**
  * x [..., C], w [C], b [C] → y [..., C]. `half`: y is an f16 tensor, rounded as toHalf rounds (half-precision

@@ -3,14 +3,14 @@
 
 import src from '../../../shaders/reduce_sum.wgsl?raw';
 import bcastSrc from '../../../shaders/broadcast_accumulate.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import { grid2d } from '../../gpu/kernel';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, dispatchElements } from './launch';
 
-export const REDUCE_SUM: KernelSpec = {
+export const REDUCE_SUM = kernel({
   name: 'reduce_sum',
   source: src,
   storage: ['read', 'rw'],
@@ -19,8 +19,8 @@ export const REDUCE_SUM: KernelSpec = {
     ['chunk', 'u32'],
     ['outOffset', 'u32'],
   ],
-};
-export const BROADCAST_ACCUMULATE: KernelSpec = {
+});
+export const BROADCAST_ACCUMULATE = kernel({
   name: 'broadcast_accumulate',
   source: bcastSrc,
   storage: ['read', 'rw'],
@@ -28,7 +28,7 @@ export const BROADCAST_ACCUMULATE: KernelSpec = {
     ['n', 'u32'],
     ['scale', 'f32'],
   ],
-};
+});
 
 /** Elements one workgroup reduces per pass. */
 const CHUNK = 4096;

@@ -4,7 +4,7 @@
 
 import fwdSrc from '../../../shaders/rope_qkv_forward.wgsl?raw';
 import bwdSrc from '../../../shaders/rope_qkv_backward.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import type { Gpu } from '../../gpu/runtime';
 import { isGradEnabled, tape } from '../tape';
 import { empty, fromArray, type Tensor } from '../tensor';
@@ -17,18 +17,18 @@ const DIMS = [
   ['KV', 'u32'],
   ['D', 'u32'],
 ] as const;
-export const ROPE_QKV_FORWARD: KernelSpec = {
+export const ROPE_QKV_FORWARD = kernel({
   name: 'rope_qkv_forward',
   source: fwdSrc,
   storage: ['read', 'read', 'read', 'read', 'rw'],
   uniforms: DIMS,
-};
-export const ROPE_QKV_BACKWARD: KernelSpec = {
+});
+export const ROPE_QKV_BACKWARD = kernel({
   name: 'rope_qkv_backward',
   source: bwdSrc,
   storage: ['read', 'read', 'rw', 'rw', 'rw'],
   uniforms: DIMS,
-};
+});
 
 /**
  * The inverse frequencies θᵢ = theta^(−2i/D), i < D/2, rounded as PyTorch computes them in f32 (transformers' default

@@ -2,24 +2,24 @@
 
 import fwdSrc from '../../../shaders/swiglu_forward.wgsl?raw';
 import bwdSrc from '../../../shaders/swiglu_backward.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import type { Gpu, BufferView } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32, assertSameShape, dispatchElements } from './launch';
 
-export const SWIGLU_FORWARD: KernelSpec = {
+export const SWIGLU_FORWARD = kernel({
   name: 'swiglu_forward',
   source: fwdSrc,
   storage: ['read', 'read', 'rw'],
   uniforms: [['n', 'u32']],
-};
-export const SWIGLU_BACKWARD: KernelSpec = {
+});
+export const SWIGLU_BACKWARD = kernel({
   name: 'swiglu_backward',
   source: bwdSrc,
   storage: ['read', 'read', 'read', 'rw', 'rw'],
   uniforms: [['n', 'u32']],
-};
+});
 
 /** g, u [..., I] → silu(g)·u (recorded). */
 export function swiglu(g: Tensor, u: Tensor): Tensor {

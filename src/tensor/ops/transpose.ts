@@ -1,13 +1,13 @@
 // 2-D transpose (Muon works on the transpose of tall matrices); differentiable.
 
 import src from '../../../shaders/transpose.wgsl?raw';
-import type { KernelSpec } from '../../gpu/kernel';
+import { kernel } from '../../gpu/kernel';
 import type { BufferView, Gpu } from '../../gpu/runtime';
 import { tape } from '../tape';
 import { empty, type Tensor } from '../tensor';
 import { assertF32 } from './launch';
 
-export const TRANSPOSE: KernelSpec = {
+export const TRANSPOSE = kernel({
   name: 'transpose',
   source: src,
   storage: ['read', 'rw'],
@@ -15,7 +15,7 @@ export const TRANSPOSE: KernelSpec = {
     ['R', 'u32'],
     ['C', 'u32'],
   ],
-};
+});
 
 /** y = xᵀ (or y += xᵀ with accumulate) for x [R, C]. */
 export function launchTranspose(

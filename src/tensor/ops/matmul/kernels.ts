@@ -4,7 +4,7 @@
 import src from '../../../../shaders/matmul.wgsl?raw';
 import simpleSrc from '../../../../shaders/matmul_simple.wgsl?raw';
 import v4Src from '../../../../shaders/matmul_v4.wgsl?raw';
-import type { KernelSpec } from '../../../gpu/kernel';
+import { kernel, type KernelSpec } from '../../../gpu/kernel';
 import type { GpuLimits } from '../../../gpu/limits';
 
 const UNIFORMS: KernelSpec['uniforms'] = [
@@ -40,13 +40,13 @@ function tiledSource(source: string, wg: 8 | 16, tk: 8 | 16): string {
   return set(set(source, 'WG', wg), 'TK', tk);
 }
 const tiled = (source: string, wg: 8 | 16, tk: 8 | 16) => ({
-  spec: { name: 'matmul', source: tiledSource(source, wg, tk), storage: STORAGE, uniforms: UNIFORMS },
+  spec: kernel({ name: 'matmul', source: tiledSource(source, wg, tk), storage: STORAGE, uniforms: UNIFORMS }),
   tile: 8 * wg,
   workgroupBytes: 2 * 2 * tk * 8 * wg * 4, // two operands, two buffers, TK × TILE floats each
 });
 export const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number; workgroupBytes: number }> = {
   simple: {
-    spec: { name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS },
+    spec: kernel({ name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }),
     tile: 64,
     workgroupBytes: 8192,
   },
@@ -100,7 +100,12 @@ const KERNELS = Object.fromEntries(
             e === 'none' ? a : swapInclude(a, /^\/\/#include matmul_out$/m, `//#include ${EPILOGUES[e].lib}`, what);
           return [
             e,
-            { ...base, name: e === 'none' ? base.name : `${base.name}+${e}`, source, storage: EPILOGUES[e].storage },
+            kernel({
+              ...base,
+              name: e === 'none' ? base.name : `${base.name}+${e}`,
+              source,
+              storage: EPILOGUES[e].storage,
+            }),
           ];
         }),
       ) as Record<MatmulEpilogue, KernelSpec>;

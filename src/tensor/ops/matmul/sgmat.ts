@@ -6,7 +6,7 @@
 
 import src from '../../../../shaders/matmul_sgmat_f16.wgsl?raw';
 import type { SubgroupMatrixConfig } from '../../../gpu/capabilities';
-import type { KernelSpec } from '../../../gpu/kernel';
+import { kernel, type KernelSpec } from '../../../gpu/kernel';
 import type { BufferView, Gpu } from '../../../gpu/runtime';
 
 export interface SgmatTile {
@@ -68,7 +68,7 @@ export function sgmatKernel(t: SgmatTile, transA: boolean, transB: boolean): Ker
         : { LAYOUT_B: 'row_major', OFFSET_B: 'k * p.N + n', STRIDE_B: 'p.N' },
     );
     const source = src.replace(SHAPE_LINE, line).replace(/\b(LAYOUT|OFFSET|STRIDE)_[AB]\b/g, (w) => layout[w]!);
-    spec = {
+    spec = kernel({
       name: 'matmul_sgmat_f16',
       source,
       storage: ['read', 'read', 'rw'],
@@ -77,7 +77,7 @@ export function sgmatKernel(t: SgmatTile, transA: boolean, transB: boolean): Ker
         ['N', 'u32'],
         ['K', 'u32'],
       ],
-    };
+    });
     specs.set(key, spec);
   }
   return spec;
