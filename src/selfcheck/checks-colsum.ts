@@ -26,6 +26,9 @@ const colsumWaitCheck: Check = {
   async run({ gpu, expect }) {
     const rng = new Rng(12);
     const xs = SHAPES.map(([R, N]) => f32(rng.normals(R * N)));
+    // The second job into the last range adds other values (the same ones would give the same bits in either order).
+    const [lastR, lastN] = SHAPES[SHAPES.length - 1]!;
+    const again = f32(rng.normals(lastR * lastN));
     const kept = f32(rng.normals(300 * 40));
     // Outputs: one "bank" with a 64-aligned range per shape (the last shape's range also takes a second job, which
     // adds into the same gradient and so never shares its dispatch), and the kept job's in a buffer of its own.
@@ -39,9 +42,8 @@ const colsumWaitCheck: Check = {
     SHAPES.forEach(([R, N], j) => {
       for (let r = 0; r < R; r++) for (let n = 0; n < N; n++) want[offsets[j]! + n]! += xs[j]![r * N + n]!;
     });
-    const [lastR, lastN] = SHAPES[SHAPES.length - 1]!;
     for (let r = 0; r < lastR; r++)
-      for (let n = 0; n < lastN; n++) want[offsets[SHAPES.length - 1]! + n]! += xs[6]![r * lastN + n]!;
+      for (let n = 0; n < lastN; n++) want[offsets[SHAPES.length - 1]! + n]! += again[r * lastN + n]!;
     const wantKept = new Float64Array(40);
     for (let r = 0; r < 300; r++) for (let n = 0; n < 40; n++) wantKept[n]! += kept[r * 40 + n]!;
 
@@ -52,17 +54,17 @@ const colsumWaitCheck: Check = {
         gpu.upload(x.view, Float32Array.from(xs[j]!));
         return { x: x.view, out: bank.range(offsets[j]!, N), R, N, accumulate: true, parameter: true, handOver: x };
       });
-      const again = colsumScratch(gpu, [lastR, lastN]);
-      gpu.upload(again.view, Float32Array.from(xs[6]!));
+      const second = colsumScratch(gpu, [lastR, lastN]);
+      gpu.upload(second.view, Float32Array.from(again));
       const last = SHAPES.length - 1;
       jobs.push({
-        x: again.view,
+        x: second.view,
         out: bank.range(offsets[last]!, lastN),
         R: lastR,
         N: lastN,
         accumulate: true,
         parameter: true,
-        handOver: again,
+        handOver: second,
       });
       jobs.push({ x: keptIn.view, out: keptOut.view, R: 300, N: 40, accumulate: true, parameter: true, keep: keptIn });
       return jobs;

@@ -25,6 +25,8 @@ import { SAVED } from '../../src/tensor/opkinds';
 import { Tensor as TensorClass } from '../../src/tensor/tensor';
 import { backwardRules } from '../../src/tensor/backward';
 import { launchColsums } from '../../src/tensor/ops/colsum';
+import { acquireNodeDevice } from '../../src/gpu/node';
+import { Gpu } from '../../src/gpu/runtime';
 import { getGpu } from './gpu';
 
 function leaf(t: Tensor): Tensor {
@@ -271,6 +273,42 @@ describe('autograd', () => {
       expect(Array.from(await b.grad!.readF32())).toEqual([1200, 1200]); // 2 passes · 2 · 600 · 0.5, exact in f32
       expect(Array.from(await c.grad!.readF32())).toEqual([600, 600]);
     });
+  });
+
+  it('adds into a shared gradient in the same order on a fresh device as on a warm one: the bits depend on shapes alone', async () => {
+    // Bias b serves a product whose output gradient goes on as the residual's (its sum cannot wait: 600 rows, a
+    // first stage now and a last one that waits) and one whose sum waits whole (200 rows, one stage). Which of the
+    // two adds into b's gradient comes first must not depend on what the device did before.
+    const pass = async (gpu: Gpu) =>
+      tidyAsync(async () => {
+        const mk = (n: number, k: number, f: number) =>
+          leaf(
+            fromArray(
+              gpu,
+              Array.from({ length: n * k }, (_, i) => Math.sin(i * f + 0.3)),
+              [n, k],
+            ),
+          );
+        const [x1, r1, x2] = [mk(600, 3, 0.1), mk(600, 2, 0.7), mk(200, 3, 0.2)];
+        const [w1, w2] = [mk(3, 2, 0.4), mk(3, 2, 0.5)];
+        const b = leaf(fromArray(gpu, [0, 0], [2]));
+        // GELU makes the gradients reaching b uneven, so the order of its two adds shows in the bits.
+        const y = add(sum(gelu(matmul(x1, w1, { bias: b, residual: r1 }))), sum(gelu(matmul(x2, w2, { bias: b }))));
+        backward(y);
+        return Array.from(await b.grad!.readF32());
+      });
+    const fresh = new Gpu(await acquireNodeDevice());
+    const other = new Gpu(await acquireNodeDevice());
+    try {
+      const first = await pass(fresh);
+      const second = await pass(fresh);
+      expect(second).toEqual(first);
+      expect(await pass(other)).toEqual(first);
+      expect(first.every((v) => Number.isFinite(v) && v !== 0)).toBe(true);
+    } finally {
+      fresh.destroy();
+      other.destroy();
+    }
   });
 
   it('records nothing under noGrad and leaves outputs without grad', async () => {

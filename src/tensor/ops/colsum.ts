@@ -5,7 +5,7 @@
 // Inside a backward pass, a parameter gradient's job waits when its input stays as it is (scratch of ours, or a
 // rule's output gradient that it keeps): later column sums that cannot wait take waiting ones into the room left in
 // their dispatch, and at the end of the pass (flushColsums) whatever still waits is recorded, the jobs whose input
-// lies in the pass's arena (one pooled buffer for the waiting scratch) all in one table dispatch (colsum_table.wgsl).
+// lies in the pass's arena (pooled chunks for the waiting scratch) in one table dispatch per chunk (colsum_table.wgsl).
 // At ref-8L's shapes that makes 18 column-sum dispatches per update instead of 49 (tests/unit/dispatches.test.ts).
 // Every job's sums are taken in the same order whichever dispatch or kernel runs it, so the bits do not change.
 
@@ -128,6 +128,8 @@ interface Live {
   ours: Tensor | null;
   keep: Tensor | null;
   held: boolean;
+  /** What it read has been released (release() runs once per job, also on the failure paths). */
+  released: boolean;
 }
 
 /** Bytes the waiting jobs may hold (their scratch and kept inputs); past it they are recorded at once. */
@@ -173,8 +175,9 @@ export function launchColsums(gpu: Gpu, jobs: readonly ColsumJob[]): void {
         ours: j.handOver ?? null,
         keep: j.keep ?? null,
         held: false,
+        released: false,
       });
-    } else j.handOver?.dispose();
+    } else if (j.handOver) releaseScratch(j.handOver);
   }
   const queue = waiting.get(gpu) ?? null;
   let pending = live;
@@ -183,7 +186,7 @@ export function launchColsums(gpu: Gpu, jobs: readonly ColsumJob[]): void {
     if (queue) for (const j of pending) if (canWait(j)) enqueue(queue, j);
     if (must.length === 0) break;
     const room = (COLSUM_JOBS - (must.length % COLSUM_JOBS)) % COLSUM_JOBS;
-    pending = recordStages(gpu, [...must, ...(queue ? takeWaiting(gpu, queue, room, must) : [])]);
+    pending = recordStages(gpu, [...must, ...(queue ? takeWaiting(queue, room, must) : [])]);
   }
   if (queue && queue.bytes > WAITING_BYTES) drain(gpu, queue);
 }
@@ -202,12 +205,12 @@ function enqueue(queue: Queue, j: Live): void {
  * most). Never one reading the arena: the end's table dispatch takes those at no cost, and beside them this dispatch
  * could not put its own partials there.
  */
-function takeWaiting(gpu: Gpu, queue: Queue, room: number, beside: readonly Live[]): Live[] {
+function takeWaiting(queue: Queue, room: number, beside: readonly Live[]): Live[] {
   const taken: Live[] = [];
   for (const kept of [true, false]) {
     for (let k = 0; k < queue.jobs.length && taken.length < room; ) {
       const j = queue.jobs[k]!;
-      if (!!j.keep === kept && !readsArena(gpu, j) && ![...beside, ...taken].some((o) => meet(o, j))) {
+      if (!!j.keep === kept && !readsArena(j) && ![...beside, ...taken].some((o) => meet(o, j))) {
         taken.push(j);
         queue.jobs.splice(k, 1);
         queue.bytes -= heldBytes(j);
@@ -217,10 +220,9 @@ function takeWaiting(gpu: Gpu, queue: Queue, room: number, beside: readonly Live
   return taken;
 }
 
-/** Whether a job's next stage reads the device's arena. */
-function readsArena(gpu: Gpu, j: Live): boolean {
-  const arena = arenas.get(gpu)?.buffer;
-  return !!arena && j.x.buffer === arena.view.buffer;
+/** Whether a job's next stage reads the arena (its input is scratch from colsumScratch inside the pass). */
+function readsArena(j: Live): boolean {
+  return !!j.ours && arenaRanges.has(j.ours);
 }
 
 /**
@@ -232,27 +234,37 @@ function recordStages(gpu: Gpu, jobs: readonly Live[]): Live[] {
   const next: Live[] = [];
   for (let i = 0; i < jobs.length; i += COLSUM_JOBS) {
     const group = jobs.slice(i, i + COLSUM_JOBS);
-    const toArena = !group.some((j) => readsArena(gpu, j));
+    const toArena = !group.some(readsArena);
     const stages: Stage[] = [];
-    for (const j of group) {
-      const chunks = colsumChunks(j.R);
-      if (chunks === 1) {
-        stages.push({ x: j.x, out: j.out, R: j.R, N: j.N, mode: j.accumulate ? MODE_ADD : MODE_WRITE });
-        continue;
+    const made: Live[] = [];
+    try {
+      for (const j of group) {
+        const chunks = colsumChunks(j.R);
+        if (chunks === 1) {
+          stages.push({ x: j.x, out: j.out, R: j.R, N: j.N, mode: j.accumulate ? MODE_ADD : MODE_WRITE });
+          continue;
+        }
+        // More than 256 chunks take a third stage (still a fixed order).
+        const partial = j.parameter && toArena ? colsumScratch(gpu, [chunks, j.N]) : empty(gpu, [chunks, j.N]);
+        stages.push({ x: j.x, out: partial.view, R: j.R, N: j.N, mode: MODE_PARTIAL });
+        made.push({ ...j, x: partial.view, R: chunks, ours: partial, keep: null, held: false, released: false });
       }
-      // More than 256 chunks take a third stage (still a fixed order).
-      const partial = j.parameter && toArena ? colsumScratch(gpu, [chunks, j.N]) : empty(gpu, [chunks, j.N]);
-      stages.push({ x: j.x, out: partial.view, R: j.R, N: j.N, mode: MODE_PARTIAL });
-      next.push({ ...j, x: partial.view, R: chunks, ours: partial, keep: null, held: false });
+      dispatchStages(gpu, stages);
+    } catch (e) {
+      for (const j of [...made, ...next]) release(j);
+      throw e;
+    } finally {
+      // What the recorded stages read may go (later work is ordered after them); after a failure, all of it.
+      for (const j of group) release(j);
     }
-    dispatchStages(gpu, stages);
-    // What the recorded stages read may go (later work is ordered after them).
-    for (const j of group) release(j);
+    next.push(...made);
   }
   return next;
 }
 
 function release(j: Live): void {
+  if (j.released) return;
+  j.released = true;
   if (j.ours) releaseScratch(j.ours);
   if (j.held) j.keep!.storage.release();
 }
@@ -263,8 +275,7 @@ function release(j: Live): void {
  * to a dispatch.
  */
 function drain(gpu: Gpu, queue: Queue): void {
-  const arena = arenas.get(gpu)?.buffer ?? null;
-  const tableable = (j: Live) => !!arena && !!j.ours && arenaRanges.has(j.ours) && colsumChunks(j.R) === 1;
+  const tableable = (j: Live) => readsArena(j) && colsumChunks(j.R) === 1;
   while (queue.jobs.length > 0) {
     const round = queue.jobs;
     queue.jobs = [];
@@ -273,9 +284,18 @@ function drain(gpu: Gpu, queue: Queue): void {
     // go in a table, it joins this round's.
     const tabled = round.filter(tableable);
     const next: Live[] = [];
-    for (const group of disjointGroups(round.filter((j) => !tableable(j))))
-      for (const j of recordStages(gpu, group)) (tableable(j) ? tabled : next).push(j);
-    for (const group of tableGroups(tabled)) recordTable(gpu, arena!, group);
+    try {
+      for (const group of disjointGroups(round.filter((j) => !tableable(j))))
+        for (const j of recordStages(gpu, group)) (tableable(j) ? tabled : next).push(j);
+      // One table per arena chunk the inputs lie in (chunks in the order the pass made them).
+      const byChunk = new Map<GPUBuffer, Live[]>();
+      for (const j of tabled) byChunk.set(j.x.buffer, [...(byChunk.get(j.x.buffer) ?? []), j]);
+      for (const jobs of byChunk.values()) for (const group of tableGroups(jobs)) recordTable(gpu, group);
+    } catch (e) {
+      // Back with the queue, which flushColsums releases (release() skips what was released already).
+      queue.jobs.push(...round, ...tabled, ...next);
+      throw e;
+    }
     // Their next stages read scratch of ours: they may wait still, but only until this drain ends.
     for (const j of next) enqueue(queue, j);
   }
@@ -285,19 +305,7 @@ function drain(gpu: Gpu, queue: Queue): void {
 export function openColsums(gpu: Gpu): void {
   if (waiting.has(gpu)) return;
   waiting.set(gpu, { jobs: [], bytes: 0 });
-  let arena = arenas.get(gpu);
-  if (!arena) {
-    arena = { buffer: null, elems: 0, free: [], requested: 0 };
-    arenas.set(gpu, arena);
-  }
-  // Sized by the previous pass (passes repeat their shapes): all the scratch it asked for, since what reads the arena
-  // waits for the end. Taken from the pool for the pass and given back at its end, so between passes it is memory like
-  // any other pooled buffer.
-  arena.elems = Math.min(arena.requested, ARENA_ELEMS);
-  arena.buffer = arena.elems ? empty(gpu, [arena.elems], 'f32', 'colsum scratch') : null;
-  if (arena.buffer) untrack(arena.buffer);
-  arena.free = arena.elems ? [[0, arena.elems]] : [];
-  arena.requested = 0;
+  arenas.set(gpu, []);
 }
 
 /**
@@ -312,59 +320,69 @@ export function flushColsums(gpu: Gpu, drop = false): void {
   } finally {
     waiting.delete(gpu);
     for (const j of queue.jobs) release(j);
-    const arena = arenas.get(gpu);
-    arena?.buffer?.dispose();
-    if (arena) arena.buffer = null;
+    for (const chunk of arenas.get(gpu) ?? []) chunk.buffer.dispose();
+    arenas.delete(gpu);
   }
 }
 
-/** Column-sum scratch of backward passes on one device: one buffer whose ranges go first fit, and its demand. */
-interface Arena {
-  buffer: Tensor | null;
-  elems: number;
-  /** Free [start, end) element ranges, in order. */
+/** A buffer of a pass's arena and its free [start, end) element ranges, in order. */
+interface Chunk {
+  buffer: Tensor;
   free: [number, number][];
-  /** Elements of scratch asked for in the open pass (from the arena or not). */
-  requested: number;
 }
-const arenas = new WeakMap<Gpu, Arena>();
-const arenaRanges = new WeakMap<Tensor, { start: number; n: number }>();
-/** Most elements the arena holds (WAITING_BYTES: the waiting jobs' scratch never exceeds it for long). */
-const ARENA_ELEMS = WAITING_BYTES / 4;
+/**
+ * The arena of the backward pass open on a device: chunks taken from the pool as its waiting sums ask for scratch and
+ * given back at the end. What goes where depends on the sizes asked for alone, the same in every pass and run.
+ */
+const arenas = new WeakMap<Gpu, Chunk[]>();
+const arenaRanges = new WeakMap<Tensor, { chunk: Chunk; start: number; n: number }>();
+/**
+ * Elements of an arena chunk (more only for one larger piece of scratch): the waiting sums' whole budget, so that one
+ * table dispatch takes them all where they fit it (ref-8L's take 26 MB). Pooled, the chunk costs no allocation after
+ * the first pass.
+ */
+const CHUNK_ELEMS = WAITING_BYTES / 4;
 
 /**
- * Scratch for a column sum that will wait (a parameter's partials): inside a backward pass, a range of the device's
- * arena where one is free, so that the waiting sums can go in one table dispatch at the end; else a pooled tensor.
- * Freed by the job that reads it (ColsumJob.handOver).
+ * Scratch for a column sum that will wait (a parameter's partials): inside a backward pass, a range of the pass's
+ * arena (the first chunk with room, else a new one of CHUNK_ELEMS or the request's size), so
+ * that the waiting sums can go in table dispatches at the end; outside a pass, a pooled tensor. Freed by the job that
+ * reads it (ColsumJob.handOver).
  */
 export function colsumScratch(gpu: Gpu, shape: readonly number[]): Tensor {
-  const arena = waiting.has(gpu) ? arenas.get(gpu) : undefined;
+  const chunks = waiting.has(gpu) ? arenas.get(gpu) : undefined;
+  if (!chunks) return empty(gpu, shape);
   const size = shape.reduce((a, b) => a * b, 1);
-  const n = Math.ceil(size / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS;
-  let t: Tensor | null = null;
-  if (arena?.buffer) {
-    const k = arena.free.findIndex(([a, b]) => b - a >= n);
-    if (k >= 0) {
-      const [a, b] = arena.free[k]!;
-      if (b - a === n) arena.free.splice(k, 1);
-      else arena.free[k] = [a + n, b];
-      t = arena.buffer.slice(a, shape);
-      arenaRanges.set(t, { start: a, n });
-    }
+  const n = Math.max(VIEW_ALIGN_ELEMS, Math.ceil(size / VIEW_ALIGN_ELEMS) * VIEW_ALIGN_ELEMS);
+  for (const chunk of chunks) {
+    const k = chunk.free.findIndex(([a, b]) => b - a >= n);
+    if (k >= 0) return carve(chunk, k, n, shape);
   }
-  if (arena) arena.requested += n;
-  return t ?? empty(gpu, shape);
+  const elems = Math.max(n, CHUNK_ELEMS);
+  const chunk: Chunk = { buffer: empty(gpu, [elems], 'f32', 'colsum scratch'), free: [[0, elems]] };
+  untrack(chunk.buffer);
+  chunks.push(chunk);
+  return carve(chunk, 0, n, shape);
 }
 
-/** Frees scratch from colsumScratch (or any tensor): its arena range goes back to the free list. */
+/** The first n elements of free range k of a chunk, as a tensor of `shape`. */
+function carve(chunk: Chunk, k: number, n: number, shape: readonly number[]): Tensor {
+  const [a, b] = chunk.free[k]!;
+  if (b - a === n) chunk.free.splice(k, 1);
+  else chunk.free[k] = [a + n, b];
+  const t = chunk.buffer.slice(a, shape);
+  arenaRanges.set(t, { chunk, start: a, n });
+  return t;
+}
+
+/** Frees scratch from colsumScratch (or any tensor): its arena range goes back to its chunk's free list. */
 function releaseScratch(t: Tensor): void {
   t.dispose();
-  const arena = arenas.get(t.gpu);
   const r = arenaRanges.get(t);
-  if (!arena || !r) return;
+  if (!r) return;
   arenaRanges.delete(t);
   // Back into the ordered free list, merged with its neighbours.
-  const free = arena.free;
+  const free = r.chunk.free;
   let k = 0;
   while (k < free.length && free[k]![0] < r.start) k++;
   free.splice(k, 0, [r.start, r.start + r.n]);
@@ -384,7 +402,11 @@ function tableGroups(jobs: readonly Live[]): Live[][] {
  * One table dispatch (colsum_table.wgsl) of the last stage of each job: every job reads the arena, their outputs lie
  * in at most TABLE_OUTPUTS buffers (each bound over the span of its outputs), and none meet.
  */
-function recordTable(gpu: Gpu, arena: Tensor, jobs: readonly Live[]): void {
+function recordTable(gpu: Gpu, jobs: readonly Live[]): void {
+  const arena = arenaRanges.get(jobs[0]!.ours!)!.chunk.buffer;
+  for (const j of jobs)
+    if (!j.ours || arenaRanges.get(j.ours)?.chunk.buffer !== arena || colsumChunks(j.R) !== 1)
+      throw new Error('colsum_table: every job reads one arena chunk and has one stage left');
   const spans = new Map<GPUBuffer, { lo: number; hi: number; slot: number }>();
   for (const j of jobs) {
     // Integer arithmetic only: a view's offset must stay a small integer (a float stored there would change the
@@ -411,15 +433,14 @@ function recordTable(gpu: Gpu, arena: Tensor, jobs: readonly Live[]): void {
   const outs: BufferView[] = [0, 1, 2, 3].map((i) => gpu.dummyOut(i));
   for (const [buffer, s] of spans) outs[s.slot] = { buffer, offset: s.lo, size: s.hi - s.lo };
   const table = empty(gpu, [rows.length], 'i32');
-  gpu.upload(table.view, Uint32Array.from(rows));
-  gpu.dispatch(
-    COLSUM_TABLE,
-    [arena.view, ...outs, table.view],
-    { jobs: jobs.length, work },
-    grid2d(work, gpu.maxGridX),
-  );
-  table.dispose();
-  for (const j of jobs) release(j);
+  try {
+    gpu.upload(table.view, Uint32Array.from(rows));
+    const views = [arena.view, ...outs, table.view];
+    gpu.dispatch(COLSUM_TABLE, views, { jobs: jobs.length, work }, grid2d(work, gpu.maxGridX));
+  } finally {
+    table.dispose();
+    for (const j of jobs) release(j);
+  }
 }
 
 /** Splits jobs, in order, into dispatches of up to COLSUM_JOBS whose next stages' outputs do not meet. */

@@ -133,14 +133,19 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
         beta: x.beta ?? 0,
         kChunk: 0,
       };
-  gpu.dispatch(
-    spec,
-    [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c, ...(extra ? [extra] : [])],
-    { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
-    [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
-    { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
-    2 * x.M * x.N * x.K * batch,
-  );
+  try {
+    gpu.dispatch(
+      spec,
+      [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c, ...(extra ? [extra] : [])],
+      { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
+      [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
+      { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
+      2 * x.M * x.N * x.K * batch,
+    );
+  } catch (e) {
+    partial?.dispose();
+    throw e;
+  }
   const also = x.alsoColsum ? [x.alsoColsum] : [];
   if (!partial) {
     launchColsums(gpu, also);
