@@ -74,8 +74,16 @@ export function packUniforms(spec: KernelSpec, values: Record<string, number>, v
       view.setUint32(at, v, true);
     } else view.setInt32(at, v, true);
   });
-  return Math.max(16, Math.ceil((4 * fields.length) / 16) * 16);
+  return paramsBytes(spec);
 }
+
+/** Bytes of a kernel's Params struct as packUniforms lays it out: 4 per field, a multiple of 16, at least 16. */
+export function paramsBytes(spec: KernelSpec): number {
+  return Math.max(16, Math.ceil((4 * spec.uniforms.length) / 16) * 16);
+}
+
+/** Bytes of immediates the kernels need at most (a Params struct of 16 four-byte fields). */
+export const IMMEDIATE_BYTES = 64;
 
 /** Largest workgroup count per grid dimension that every WebGPU device supports. */
 export const MAX_GRID = 65535;

@@ -1,6 +1,6 @@
 // Pipeline cache keyed by shader source, entry point and override constants; WGSL errors with line, column, source.
 
-import { expandIncludes, type Constants, type KernelSpec, type LibSwaps } from './kernel';
+import { expandIncludes, IMMEDIATE_BYTES, paramsBytes, type Constants, type KernelSpec, type LibSwaps } from './kernel';
 import { GpuDeviceError, ShaderCompileError, formatCompilationMessages } from './errors';
 
 export interface CachedPipeline {
@@ -42,8 +42,10 @@ export class PipelineCache {
     if (hit) return hit;
     // Creation errors are caught in a scope so the funnel gets the specific ShaderCompileError (line, column,
     // source) rather than the device's generic validation message for the same fault.
-    if (this.immediates && 4 * spec.uniforms.length > 64)
-      throw new Error(`Kernel ${spec.name}: ${spec.uniforms.length} uniforms exceed the 64 bytes of immediates`);
+    if (this.immediates && paramsBytes(spec) > IMMEDIATE_BYTES)
+      throw new Error(
+        `Kernel ${spec.name}: ${spec.uniforms.length} uniforms exceed the ${IMMEDIATE_BYTES} bytes of immediates`,
+      );
     this.device.pushErrorScope('validation');
     const mod = this.module(spec);
     const layout = this.device.createBindGroupLayout({
@@ -66,9 +68,7 @@ export class PipelineCache {
       layout: this.device.createPipelineLayout({
         bindGroupLayouts: [layout],
         // The Params struct's bytes, as packUniforms lays them out (a multiple of 16).
-        ...(this.immediates && spec.uniforms.length
-          ? { immediateSize: Math.max(16, Math.ceil((4 * spec.uniforms.length) / 16) * 16) }
-          : {}),
+        ...(this.immediates && spec.uniforms.length ? { immediateSize: paramsBytes(spec) } : {}),
       } as GPUPipelineLayoutDescriptor),
       compute: { module: mod.module, entryPoint: entry, constants: numeric },
     });

@@ -8,7 +8,7 @@ import { type Capabilities, capabilitiesOf } from './capabilities';
 import { GpuDeviceError } from './errors';
 import { BindGroupCache } from './bindgroups';
 import { GpuLimits } from './limits';
-import { type Constants, type KernelSpec, packUniforms } from './kernel';
+import { type Constants, IMMEDIATE_BYTES, type KernelSpec, packUniforms } from './kernel';
 import { PipelineCache } from './pipelines';
 import { BufferPool, formatBytes } from './pool';
 import { TimestampProfiler, type KernelTiming } from './timestamps';
@@ -49,9 +49,6 @@ export interface GpuOptions {
 }
 
 export const DEFAULT_HEAD_CHUNK_BYTES = 128 * 2 ** 20;
-
-/** Bytes of immediates the kernels need: their Params structs hold at most 16 four-byte fields. */
-export const IMMEDIATE_BYTES = 64;
 
 /**
  * Whether kernels can take their Params as immediates here (set per dispatch with setImmediates, no uniform buffer

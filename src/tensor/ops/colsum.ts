@@ -67,9 +67,9 @@ export interface ColsumJob {
   N: number;
   accumulate: boolean;
   /**
-   * out is a parameter's gradient (a leaf's), which nothing reads before backward ends: inside a backward pass the
-   * job's last stage may wait for its end (flushColsums), when the waiting stages go four to a dispatch. Only a stage
-   * that reads scratch of ours waits (a partial, or `handOver`), never one that reads a caller's buffer.
+   * out is a parameter's gradient (a leaf's), which nothing reads before backward ends: inside a backward pass a job
+   * that adds into it may wait (launchColsums), when what it reads stays as it is: scratch of ours (a partial, or
+   * `handOver`) or a tensor it keeps (`keep`), never a caller's buffer that may change.
    */
   parameter?: boolean;
   /** x is this scratch, handed over: freed once the job has read it. */
@@ -210,7 +210,7 @@ function takeWaiting(queue: Queue, room: number, beside: readonly Live[]): Live[
   for (const kept of [true, false]) {
     for (let k = 0; k < queue.jobs.length && taken.length < room; ) {
       const j = queue.jobs[k]!;
-      if (!!j.keep === kept && !readsArena(j) && ![...beside, ...taken].some((o) => meet(o, j))) {
+      if (!!j.keep === kept && !readsArena(j) && !beside.some((o) => meet(o, j)) && !taken.some((o) => meet(o, j))) {
         taken.push(j);
         queue.jobs.splice(k, 1);
         queue.bytes -= heldBytes(j);
@@ -289,7 +289,11 @@ function drain(gpu: Gpu, queue: Queue): void {
         for (const j of recordStages(gpu, group)) (tableable(j) ? tabled : next).push(j);
       // One table per arena chunk the inputs lie in (chunks in the order the pass made them).
       const byChunk = new Map<GPUBuffer, Live[]>();
-      for (const j of tabled) byChunk.set(j.x.buffer, [...(byChunk.get(j.x.buffer) ?? []), j]);
+      for (const j of tabled) {
+        const same = byChunk.get(j.x.buffer);
+        if (same) same.push(j);
+        else byChunk.set(j.x.buffer, [j]);
+      }
       for (const jobs of byChunk.values()) for (const group of tableGroups(jobs)) recordTable(gpu, group);
     } catch (e) {
       // Back with the queue, which flushColsums releases (release() skips what was released already).
