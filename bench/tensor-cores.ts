@@ -4,7 +4,9 @@
 // The f32 cases stay in bench.ts; this one never runs on a device without an f16 subgroup-matrix config.
 
 import type { Gpu } from '../src/gpu/runtime';
-import { launchMatmulF16, sgmatTile, tileCols, tileRows } from '../src/tensor/ops/matmul/sgmat';
+import { launchMatmulF16 } from '../src/tensor/ops/matmul/launch';
+import { sgmatFits, sgmatTile, tileCols, tileRows } from '../src/tensor/ops/matmul/sgmat';
+import { splitK } from '../src/tensor/ops/matmul/splitk';
 import { empty, type Tensor } from '../src/tensor/tensor';
 import { peakFromTable } from '../src/train/peak';
 import { f16ToF32Bits, f32ToF16Bits } from '../src/util/half';
@@ -74,7 +76,7 @@ export async function benchTensorCores(
       [false, true],
       [true, true],
     ] as const) {
-      launchMatmulF16(gpu, { a: a.view, b: b.view, c: c.view, M: n, N: n, K: n, transA, transB }, tile);
+      launchMatmulF16(gpu, { a: a.view, b: b.view, c: c.view, M: n, N: n, K: n, transA, transB });
       const got = await c.readF32();
       let worst = 0;
       let largest = 0;
@@ -93,7 +95,7 @@ export async function benchTensorCores(
   log(`tensor cores (${tileName}): 256³ max rel err ${JSON.stringify(check.maxRelErr)}`);
   const results: TensorCoreResult[] = [];
   for (const s of SHAPES(8192, 768)) {
-    if (s.M % tileRows(tile) || s.N % tileCols(tile) || s.K % tile.config.K) continue;
+    if (!sgmatFits(tile, s, splitK(s)?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize)) continue;
     const x = empty(gpu, [s.M * s.K], 'f16');
     const y = empty(gpu, [s.K * s.N], 'f16');
     const z = empty(gpu, [s.M * s.N]);
@@ -102,7 +104,7 @@ export async function benchTensorCores(
       gpu.clear(y.view);
       const { ms, reps } = await timeWall(
         gpu,
-        () => launchMatmulF16(gpu, { a: x.view, b: y.view, c: z.view, ...s }, tile),
+        () => launchMatmulF16(gpu, { a: x.view, b: y.view, c: z.view, ...s }),
         targetMs,
       );
       const tflops = (2 * s.M * s.N * s.K) / (ms / 1000) / 1e12;

@@ -5,6 +5,9 @@ import workgroupReduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 import workgroupReduceSubgroups from '../../shaders/lib/workgroup_reduce_subgroups.wgsl?raw';
 import rowLse from '../../shaders/lib/row_lse.wgsl?raw';
 import rowCosine from '../../shaders/lib/row_cosine.wgsl?raw';
+import matmulSgmatEmulated from '../../shaders/lib/matmul_sgmat_emulated.wgsl?raw';
+import matmulSgmatHw from '../../shaders/lib/matmul_sgmat_hw.wgsl?raw';
+import matmulStore from '../../shaders/lib/matmul_store.wgsl?raw';
 import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
 import matmulA from '../../shaders/lib/matmul_a_f32.wgsl?raw';
 import matmulAHalf from '../../shaders/lib/matmul_a_f16.wgsl?raw';
@@ -106,6 +109,9 @@ const LIBS: Record<string, string> = {
   row_lse: rowLse,
   row_cosine: rowCosine,
   matmul_tile: matmulTile,
+  matmul_store: matmulStore,
+  matmul_sgmat_hw: matmulSgmatHw,
+  matmul_sgmat_emulated: matmulSgmatEmulated,
   matmul_a_f32: matmulA,
   matmul_a_f16: matmulAHalf,
   matmul_a4_f32: matmulA4,

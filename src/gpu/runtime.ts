@@ -4,7 +4,7 @@
 // already live in their own files (pool, pipelines, bind groups, timestamps, limits, kernel choices).
 
 import { type Acquired, type AdapterDescription, isSoftwareAdapter } from './device';
-import { type Capabilities, capabilitiesOf } from './capabilities';
+import { type Capabilities, capabilitiesOf, type SubgroupMatrixConfig } from './capabilities';
 import { GpuDeviceError } from './errors';
 import { BindGroupCache } from './bindgroups';
 import { GpuLimits } from './limits';
@@ -46,6 +46,17 @@ export interface GpuOptions {
    * host section, 2026-12-07); the benchmark's --immediates measures the trade on a GPU.
    */
   immediates?: boolean;
+  /**
+   * false: products whose operands are both halves (f16-mixed training) run on the f32 kernels (halves widened) even
+   * where the device has an f16 → f32 subgroup-matrix config. Default true: they run on tensor cores (matmul_sgmat)
+   * where their dimensions fit its tile.
+   */
+  tensorCores?: boolean;
+  /**
+   * Tests: act as if the adapter had an f16 → f32 subgroup-matrix config of this shape, running the tensor-core kernel
+   * with its subgroup-matrix calls emulated in plain arithmetic (matmul_sgmat_emulated.wgsl; no shader-f16 needed). Slow.
+   */
+  emulateTensorCores?: { M: number; N: number; K: number } | null;
 }
 
 export const DEFAULT_HEAD_CHUNK_BYTES = 128 * 2 ** 20;
@@ -110,6 +121,13 @@ export class Gpu {
   readonly capabilities: Capabilities;
   /** The Dawn toggles of the Node instance ([] in a browser). */
   readonly toggles: readonly string[];
+  /**
+   * The subgroup-matrix config f16 × f16 products run on (capabilities.tensorCores unless GpuOptions.tensorCores is
+   * false, or the emulated one), else null.
+   */
+  readonly tensorCoreConfig: SubgroupMatrixConfig | null;
+  /** tensorCoreConfig is emulated (GpuOptions.emulateTensorCores). */
+  readonly tensorCoresEmulated: boolean;
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -163,6 +181,16 @@ export class Gpu {
     this.features = new Set([...acquired.device.features].map(String));
     this.capabilities = capabilitiesOf([...this.features], acquired.description.subgroupMatrixConfigs ?? []);
     this.toggles = acquired.toggles ?? [];
+    const emulate = opts.emulateTensorCores ?? null;
+    if (emulate && ![emulate.M, emulate.N, emulate.K].every((d) => [4, 8, 16, 32].includes(d)))
+      throw new RangeError(`emulateTensorCores needs M, N and K of 4, 8, 16 or 32, got ${JSON.stringify(emulate)}`);
+    this.tensorCoresEmulated = !!emulate && opts.tensorCores !== false;
+    this.tensorCoreConfig =
+      opts.tensorCores === false
+        ? null
+        : emulate
+          ? { componentType: 'f16', resultComponentType: 'f32', M: emulate.M, N: emulate.N, K: emulate.K }
+          : this.capabilities.tensorCores;
     this.storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
     this.maxGridX = this.device.limits.maxComputeWorkgroupsPerDimension;

@@ -10,7 +10,7 @@ export {
   variantsFor,
   vec4Eligible,
 } from './kernels';
-export { launchMatmul, type MatmulArgs, type MatmulShape } from './launch';
+export { launchMatmul, launchMatmulF16, type MatmulArgs, type MatmulF16Args, type MatmulShape } from './launch';
 export { type MatmulOptions, matmul, matmulGelu } from './op';
 export { splitK } from './splitk';
 export { hasPendingMatmulTuning, type MatmulTuning, tuneMatmuls } from './tune';

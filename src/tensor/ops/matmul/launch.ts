@@ -14,6 +14,7 @@ import {
   variantsFor,
   vec4Eligible,
 } from './kernels';
+import { type SgmatTile, sgmatFits, sgmatKernel, sgmatTile, tileCols, tileRows } from './sgmat';
 import { splitK } from './splitk';
 
 export interface MatmulArgs {
@@ -93,11 +94,27 @@ function untunedVariant(gpu: Gpu, s: MatmulShape): MatmulVariant {
   return large && variantsFor(gpu, s).includes('reg64') ? 'reg64' : 'simple';
 }
 
-/** Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. */
+/** The tensor-core kernel's workgroups: one per tile of C (the dimensions fit: sgmatFits), per batch entry or part. */
+const sgmatGrid = (t: SgmatTile, x: { M: number; N: number }, z: number): [number, number, number] => [
+  x.N / tileCols(t),
+  x.M / tileRows(t),
+  z,
+];
+
+/**
+ * Records C[b] = alpha·op(A[b])·op(B[b]) + bias + beta·C[b] over raw views. A product of two f16 operands with no
+ * kernel forced runs on tensor cores where the device has them and its dimensions fit the tile (sgmat.ts); the
+ * result then differs from the f32 kernels' by the order of the f32 sums.
+ */
 export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
-  let variant =
-    x.variant ?? chosenVariant(gpu, { M: x.M, N: x.N, K: x.K, batch, transA: !!x.transA, transB: !!x.transB });
+  const split = splitK(x);
+  // Both operands halves (f16-mixed training's block products), no kernel forced: tensor cores where the tile fits.
+  const tc = x.halfA && x.halfB && !x.variant ? sgmatTile(gpu) : null;
+  const onTensorCores = !!tc && sgmatFits(tc, x, split?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize);
+  let variant: MatmulVariant = onTensorCores
+    ? 'simple'
+    : (x.variant ?? chosenVariant(gpu, { M: x.M, N: x.N, K: x.K, batch, transA: !!x.transA, transB: !!x.transB }));
   if (isV4(variant) && !vec4Eligible(x)) {
     if (x.variant)
       throw new Error(
@@ -114,12 +131,11 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const extra = x.residual ?? x.gelu ?? null;
   if (extra && (x.beta ?? 0) !== 0)
     throw new Error(`matmul: the ${epilogue} epilogue overwrites C (beta must be 0, not ${x.beta})`);
-  const spec = matmulKernel(variant, !!x.halfA, epilogue, !!x.halfB);
-  if (workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize)
+  const spec = onTensorCores ? sgmatKernel(tc!, epilogue) : matmulKernel(variant, !!x.halfA, epilogue, !!x.halfB);
+  if (!onTensorCores && workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize)
     throw new Error(
       `matmul: ${variant} needs ${workgroupBytes} bytes of workgroup memory; this adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} (maxComputeWorkgroupStorageSize)`,
     );
-  const split = splitK(x);
   const MN = x.M * x.N;
   // Split-K: part z's sum goes to row z of a [parts, M·N] scratch, then C = (beta 0) or += (beta 1) the column sums.
   // A parameter's parts (their sum may wait for the end of backward) go to the column sums' arena where it has room.
@@ -138,7 +154,9 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
       spec,
       [x.a, x.b, x.bias ?? gpu.dummy, partial ? partial.view : x.c, ...(extra ? [extra] : [])],
       { M: x.M, N: x.N, K: x.K, alpha: x.alpha ?? 1, ...uniforms },
-      [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
+      onTensorCores
+        ? sgmatGrid(tc!, x, split ? split.parts : batch)
+        : [Math.ceil(x.N / tile), Math.ceil(x.M / tile), split ? split.parts : batch],
       { TRANS_A: !!x.transA, TRANS_B: !!x.transB, HAS_BIAS: !!x.bias },
       2 * x.M * x.N * x.K * batch,
     );
@@ -162,4 +180,41 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
     handOver: partial,
   };
   launchColsums(gpu, [sum, ...also]);
+}
+
+export interface MatmulF16Args {
+  /** Views of f16 tensors (halves; offsets and sizes in bytes as for any view). */
+  a: BufferView;
+  b: BufferView;
+  /** f32 [M,N]. */
+  c: BufferView;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * Records C = op(A)·op(B) of two f16 operands on tensor cores, as training runs it (the benchmark's kernel cases);
+ * throws, naming what is missing, where the device or the dimensions cannot (launchMatmul would fall back to the f32
+ * kernels).
+ */
+export function launchMatmulF16(gpu: Gpu, x: MatmulF16Args): void {
+  const tile = sgmatTile(gpu);
+  if (!tile)
+    throw new Error(
+      `matmul f16: this device has no f16 → f32 subgroup-matrix config with one subgroup size (${gpu.capabilities.subgroupMatrix.length} configs; subgroup sizes ${gpu.description.subgroupMinSize}–${gpu.description.subgroupMaxSize})`,
+    );
+  if (!sgmatFits(tile, x, splitK(x)?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize))
+    throw new Error(
+      `matmul f16: M ${x.M}, N ${x.N}, K ${x.K} must be multiples of ${tileRows(tile)}, ${tileCols(tile)} and ${tile.config.K} on this device`,
+    );
+  for (const [v, n, what] of [
+    [x.a, x.M * x.K * 2, 'A'],
+    [x.b, x.K * x.N * 2, 'B'],
+    [x.c, x.M * x.N * 4, 'C'],
+  ] as const)
+    if (v.size < n) throw new Error(`matmul f16: ${what} holds ${v.size} bytes, the product needs ${n}`);
+  launchMatmul(gpu, { ...x, halfA: true, halfB: true });
 }

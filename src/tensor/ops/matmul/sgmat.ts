@@ -1,13 +1,17 @@
-// The tensor-core matmul: f16 operands on subgroup matrices with f32 accumulation (shaders/matmul_sgmat_f16.wgsl),
-// for adapters that offer an f16 → f32 subgroup-matrix config (Capabilities.tensorCores) and one subgroup size.
-// Separate from the f32 variants (which are bit-identical to one another): its sums are f32 accumulations of exact
-// f16 × f16 products in the hardware's order, so it agrees with an f64 reference on the same halves to within f32
-// rounding of the sums, not bit for bit.
+// The tensor-core matmul (shaders/matmul_sgmat.wgsl): f16 A and B on subgroup matrices with f32 accumulation, under
+// the f32 kernels' whole contract (alpha, bias, beta, batch strides, split-K parts, every epilogue), for adapters that
+// offer an f16 → f32 subgroup-matrix config and one subgroup size. launchMatmul sends it every product whose operands
+// are both halves and whose dimensions fit the tile (f16-mixed training's block products).
+// Its sums are f32 accumulations of exact f16 × f16 products in the hardware's order, so it agrees with the f32
+// kernels on the same halves to within f32 rounding of the sums, not bit for bit; every tile adds an output's K
+// products in the same order (K steps in turn), so a run stays deterministic on its device.
+// Tests run the same kernel with the subgroup-matrix calls emulated in plain arithmetic (GpuOptions.emulateTensorCores),
+// so its tiling, addressing and epilogues are checked on adapters without subgroup matrices.
 
-import src from '../../../../shaders/matmul_sgmat_f16.wgsl?raw';
+import src from '../../../../shaders/matmul_sgmat.wgsl?raw';
 import type { SubgroupMatrixConfig } from '../../../gpu/capabilities';
 import { kernel, type KernelSpec } from '../../../gpu/kernel';
-import type { BufferView, Gpu } from '../../../gpu/runtime';
+import type { Gpu } from '../../../gpu/runtime';
 
 export interface SgmatTile {
   config: SubgroupMatrixConfig;
@@ -16,109 +20,132 @@ export interface SgmatTile {
   FN: number;
   SGM: number;
   SGN: number;
-  /** The subgroup size the kernel is built for (the adapter's only one). */
+  /** The subgroup size the kernel is built for (the adapter's only one; EMULATED_SUBGROUP when emulated). */
   sgSize: number;
+  /** The subgroup-matrix calls are emulated (tests): matmul_sgmat_emulated.wgsl instead of the builtins. */
+  emulated: boolean;
 }
+
+/** The invocations an emulated "subgroup" has (each computes the subgroup's matrices whole). */
+export const EMULATED_SUBGROUP = 4;
 
 /** Rows and columns of C one workgroup computes. */
 export const tileRows = (t: SgmatTile) => t.SGM * t.FM * t.config.M;
 export const tileCols = (t: SgmatTile) => t.SGN * t.FN * t.config.N;
 
+const tiles = new WeakMap<object, SgmatTile | null>();
+
 /**
- * The tile for this device, or null where the kernel cannot run: no f16 → f32 config, or subgroups of more than one
- * size (the kernel counts its subgroups at compile time). Each subgroup holds a 32×32 part of C (or one config's
- * worth if larger), 2 × 2 subgroups per workgroup, within the invocation limit.
+ * The tile for this device, or null where the kernel cannot run: tensor cores off or absent (Gpu.tensorCoreConfig),
+ * or subgroups of more than one size (the kernel counts its subgroups at compile time). Each subgroup holds a 32×32
+ * part of C (or one config's worth if larger), 2 × 2 subgroups per workgroup, within the invocation limit.
  */
-export function sgmatTile(gpu: Pick<Gpu, 'capabilities' | 'description' | 'device'>): SgmatTile | null {
-  const config = gpu.capabilities.tensorCores;
+export function sgmatTile(
+  gpu: Pick<Gpu, 'tensorCoreConfig' | 'tensorCoresEmulated' | 'description' | 'device'>,
+): SgmatTile | null {
+  let tile = tiles.get(gpu);
+  if (tile !== undefined) return tile;
+  const config = gpu.tensorCoreConfig;
   const { subgroupMinSize: lo, subgroupMaxSize: hi } = gpu.description;
-  if (!config || !(lo > 0) || lo !== hi) return null;
-  return tileFor(config, hi, gpu.device.limits.maxComputeInvocationsPerWorkgroup);
+  const maxInvocations = gpu.device.limits.maxComputeInvocationsPerWorkgroup;
+  if (!config) tile = null;
+  else if (gpu.tensorCoresEmulated) tile = tileFor(config, EMULATED_SUBGROUP, maxInvocations, true);
+  else tile = lo > 0 && lo === hi ? tileFor(config, hi, maxInvocations) : null;
+  tiles.set(gpu, tile);
+  return tile;
 }
 
 /** The tile for a config and subgroup size under an invocation limit (exported for the compile test). */
-export function tileFor(config: SubgroupMatrixConfig, sgSize: number, maxInvocations: number): SgmatTile | null {
+export function tileFor(
+  config: SubgroupMatrixConfig,
+  sgSize: number,
+  maxInvocations: number,
+  emulated = false,
+): SgmatTile | null {
   const per = (x: number) => Math.max(1, Math.floor(32 / x));
   let SGM = 2;
   let SGN = 2;
   while (SGM * SGN * sgSize > maxInvocations && SGN > 1) SGN--;
   while (SGM * SGN * sgSize > maxInvocations && SGM > 1) SGM--;
   if (SGM * SGN * sgSize > maxInvocations) return null;
-  return { config, FM: per(config.M), FN: per(config.N), SGM, SGN, sgSize };
+  return { config, FM: per(config.M), FN: per(config.N), SGM, SGN, sgSize, emulated };
 }
 
 const SHAPE_LINE = /^const SM: u32 = \d+u;.*$/m;
+const HW_INCLUDE = /^\/\/#include matmul_sgmat_hw$/m;
+const OUT_INCLUDE = /^\/\/#include matmul_out$/m;
+const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
+const UNIFORMS: KernelSpec['uniforms'] = [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['strideA', 'u32'],
+  ['strideB', 'u32'],
+  ['strideC', 'u32'],
+  ['alpha', 'f32'],
+  ['beta', 'f32'],
+  ['kChunk', 'u32'],
+];
+
+/** The epilogues matmul_sgmat takes (the f32 kernels' output includes: see kernels.ts). */
+export type SgmatEpilogue = 'none' | 'residual' | 'gelu' | 'gelu_f16';
+const EPILOGUE_LIBS: Record<SgmatEpilogue, { lib: string; extra: 'read' | 'rw' | null }> = {
+  none: { lib: 'matmul_out', extra: null },
+  residual: { lib: 'matmul_out_residual', extra: 'read' },
+  gelu: { lib: 'matmul_out_gelu', extra: 'rw' },
+  gelu_f16: { lib: 'matmul_out_gelu_f16', extra: 'rw' },
+};
 const specs = new Map<string, KernelSpec>();
 
-/** The kernel for a tile and transposes: its constants line and load layouts written in. */
-export function sgmatKernel(t: SgmatTile, transA: boolean, transB: boolean): KernelSpec {
-  const key = `${t.config.M}×${t.config.N}×${t.config.K}:${t.FM}×${t.FN}:${t.SGM}×${t.SGN}:${t.sgSize}:${transA}:${transB}`;
+/** The kernel for a tile and epilogue: its constants line written in, the emulated calls where the tile says so. */
+export function sgmatKernel(t: SgmatTile, epilogue: SgmatEpilogue = 'none'): KernelSpec {
+  const { M, N, K } = t.config;
+  const key = `${M}×${N}×${K}:${t.FM}×${t.FN}:${t.SGM}×${t.SGN}:${t.sgSize}:${t.emulated}:${epilogue}`;
   let spec = specs.get(key);
   if (!spec) {
-    if (!SHAPE_LINE.test(src)) throw new Error('matmul_sgmat_f16.wgsl lacks its constants line');
-    const { M, N, K } = t.config;
+    for (const [re, what] of [
+      [SHAPE_LINE, 'its constants line'],
+      [HW_INCLUDE, '//#include matmul_sgmat_hw'],
+      [OUT_INCLUDE, '//#include matmul_out'],
+    ] as const)
+      if (!re.test(src)) throw new Error(`matmul_sgmat.wgsl lacks ${what}`);
     const line = `const SM: u32 = ${M}u; const SN: u32 = ${N}u; const SK: u32 = ${K}u; const FM: u32 = ${t.FM}u; const FN: u32 = ${t.FN}u; const SGM: u32 = ${t.SGM}u; const SGN: u32 = ${t.SGN}u; const SGSIZE: u32 = ${t.sgSize}u;`;
-    const layout: Record<string, string> = transA
-      ? { LAYOUT_A: 'col_major', OFFSET_A: 'k * p.M + m', STRIDE_A: 'p.M' }
-      : { LAYOUT_A: 'row_major', OFFSET_A: 'm * p.K + k', STRIDE_A: 'p.K' };
-    Object.assign(
-      layout,
-      transB
-        ? { LAYOUT_B: 'col_major', OFFSET_B: 'n * p.K + k', STRIDE_B: 'p.K' }
-        : { LAYOUT_B: 'row_major', OFFSET_B: 'k * p.N + n', STRIDE_B: 'p.N' },
-    );
-    const source = src.replace(SHAPE_LINE, line).replace(/\b(LAYOUT|OFFSET|STRIDE)_[AB]\b/g, (w) => layout[w]!);
+    const { lib, extra } = EPILOGUE_LIBS[epilogue];
+    const source = src
+      .replace(SHAPE_LINE, line)
+      .replace(HW_INCLUDE, t.emulated ? '//#include matmul_sgmat_emulated' : '//#include matmul_sgmat_hw')
+      .replace(OUT_INCLUDE, `//#include ${lib}`);
     spec = kernel({
-      name: 'matmul_sgmat_f16',
+      name: epilogue === 'none' ? 'matmul_sgmat' : `matmul_sgmat+${epilogue}`,
       source,
-      storage: ['read', 'read', 'rw'],
-      uniforms: [
-        ['M', 'u32'],
-        ['N', 'u32'],
-        ['K', 'u32'],
-      ],
+      storage: extra ? [...STORAGE, extra] : STORAGE,
+      uniforms: UNIFORMS,
     });
     specs.set(key, spec);
   }
   return spec;
 }
 
-export interface SgmatArgs {
-  /** Views of f16 tensors (halves; offsets and sizes in bytes as for any view). */
-  a: BufferView;
-  b: BufferView;
-  /** f32 [M,N]. */
-  c: BufferView;
-  M: number;
-  N: number;
-  K: number;
-  transA?: boolean;
-  transB?: boolean;
-}
+/** Workgroup memory the kernel takes: the block of C it stages for the epilogue. */
+export const sgmatWorkgroupBytes = (t: SgmatTile) => tileRows(t) * tileCols(t) * 4;
 
-/** Records C = op(A)·op(B) on tensor cores; throws, naming what is missing, where the device or shape cannot. */
-export function launchMatmulF16(gpu: Gpu, x: SgmatArgs, tile: SgmatTile | null = sgmatTile(gpu)): void {
-  if (!tile)
-    throw new Error(
-      `matmul f16: this device has no f16 → f32 subgroup-matrix config with one subgroup size (${gpu.capabilities.subgroupMatrix.length} configs; subgroup sizes ${gpu.description.subgroupMinSize}–${gpu.description.subgroupMaxSize})`,
-    );
-  const [BM, BN] = [tileRows(tile), tileCols(tile)];
-  if (x.M % BM || x.N % BN || x.K % tile.config.K)
-    throw new Error(
-      `matmul f16: M ${x.M}, N ${x.N}, K ${x.K} must be multiples of ${BM}, ${BN} and ${tile.config.K} on this device`,
-    );
-  for (const [v, n, what] of [
-    [x.a, x.M * x.K * 2, 'A'],
-    [x.b, x.K * x.N * 2, 'B'],
-    [x.c, x.M * x.N * 4, 'C'],
-  ] as const)
-    if (v.size < n) throw new Error(`matmul f16: ${what} holds ${v.size} bytes, the product needs ${n}`);
-  gpu.dispatch(
-    sgmatKernel(tile, !!x.transA, !!x.transB),
-    [x.a, x.b, x.c],
-    { M: x.M, N: x.N, K: x.K },
-    [x.N / BN, x.M / BM, 1],
-    undefined,
-    2 * x.M * x.N * x.K,
+/**
+ * Whether the tile can compute a product of these dimensions: M and N whole tiles, K (and a split's chunk) whole K
+ * steps, and the staged block within the workgroup memory limit.
+ */
+export function sgmatFits(
+  t: SgmatTile,
+  x: { M: number; N: number; K: number },
+  kChunk: number,
+  maxWorkgroupBytes: number,
+): boolean {
+  return (
+    x.M > 0 &&
+    x.N > 0 &&
+    x.M % tileRows(t) === 0 &&
+    x.N % tileCols(t) === 0 &&
+    x.K % t.config.K === 0 &&
+    kChunk % t.config.K === 0 &&
+    sgmatWorkgroupBytes(t) <= maxWorkgroupBytes
   );
 }
