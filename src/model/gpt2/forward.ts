@@ -4,6 +4,7 @@
 
 import { attention, embedding, layernorm, matmul, matmulGelu, type Tensor } from '../../tensor';
 import { attentionWithProbs } from '../../tensor/ops/attention-probs';
+import { toHalfReleasing } from '../../tensor/ops/cast';
 import type { BlockOptions, ParamLookup } from '../family';
 import type { Gpt2Config } from './config';
 
@@ -20,6 +21,7 @@ export function blockAttention(x: Tensor, w: ParamLookup, nHead: number, opts: B
     opts.onProbs(probs);
     a = out;
   } else a = attention(qkv, nHead);
+  if (opts.half) a = toHalfReleasing(a); // c_proj's A in halves like every block product's (tensor cores take both)
   return matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: x });
 }
 

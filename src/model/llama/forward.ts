@@ -62,6 +62,7 @@ export function llamaBlock(p: ParamLookup, c: LlamaConfig, layer: number, x: Ten
     opts.onProbs(r.probs);
     a = r.out;
   } else a = attention(qkv, H, KV);
+  if (opts.half) a = toHalfReleasing(a); // o_proj's A in halves like every block product's (tensor cores take both)
   const x1 = linear(a, w('self_attn.o_proj.weight'), {
     residual: x,
     ...(c.oBias ? { bias: w('self_attn.o_proj.bias') } : {}),
