@@ -2,6 +2,7 @@
 // training updates for named configs through the same Trainer the app and CLI use (so its MFU is the dashboard's).
 // Runs on any WebGPU adapter; `size: 'ci'` shrinks everything to smoke-test size for the software adapter.
 
+import type { Precision } from '../src/gpu/capabilities';
 import type { Gpu } from '../src/gpu/runtime';
 import type { KernelTiming } from '../src/gpu/timestamps';
 import { type Gpt2Config, gpt2Config } from '../src/model/gpt2/config';
@@ -13,6 +14,7 @@ import { familyOf } from '../src/model/registry';
 import { optimizerConfig, type OptimizerKind } from '../src/optim/optimizer';
 import { attentionBackward, attentionForward } from '../src/tensor/ops/attention';
 import { launchMatmul, splitK, variantsFor, type MatmulVariant } from '../src/tensor/ops/matmul';
+import { describeTile, sgmatTile } from '../src/tensor/ops/matmul/sgmat';
 import { empty, type Tensor } from '../src/tensor/tensor';
 import { flopsPerToken, peakFromTable, type Peak } from '../src/train/mfu';
 import { Trainer, type TrainEvent } from '../src/train/trainer';
@@ -130,6 +132,11 @@ export interface StepResult {
   optimizer: OptimizerKind;
   /** Trained with f16 activations. */
   halfActivations: boolean;
+  /** The step's precision, and the tensor-core tile its block products ran on (null: the FP32 kernels). */
+  precision: Precision;
+  tensorCores: string | null;
+  /** Tensor-core products per update (matmul_sgmat dispatches). */
+  tensorCoreProductsPerStep: number;
   batch: number;
   ctx: number;
   /** Updates timed (after `warmup` untimed ones). */
@@ -143,6 +150,8 @@ export interface StepResult {
   flopsPerToken: number;
   tflops: number;
   mfu: number | null;
+  /** The peak mfu is against (its label): the precision's (peakPrecision). */
+  mfuPeak: string | null;
   /** Host milliseconds spent recording one update, and its share of the step's wall time. */
   encodeMsPerStep: number;
   encodeShare: number;
@@ -288,6 +297,8 @@ export interface StepConfig {
   optimizer: OptimizerKind;
   /** Train with f16 activations (TrainSettings.halfActivations). */
   halfActivations?: boolean;
+  /** TrainSettings.precision (default fp32): f16-mixed runs its block products on tensor cores where the device has them. */
+  precision?: Precision;
   /** Not run by the TF.js peer (too slow there for the 600 s a GPU call may take). */
   noTfjs?: boolean;
   /**
@@ -308,7 +319,11 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       warmup: 3,
       optimizer: 'adamw',
     };
-    return [tiny, { ...tiny, name: 'tiny-f16', halfActivations: true }];
+    return [
+      tiny,
+      { ...tiny, name: 'tiny-f16', halfActivations: true },
+      { ...tiny, name: 'tiny-mixed', precision: 'f16-mixed' },
+    ];
   }
   const llamaBlocks = (n: number): ModelConfig =>
     llamaFromHf({
@@ -386,6 +401,30 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       warmup: 2,
       optimizer: 'adamw',
       halfActivations: true,
+    },
+    // f16-mixed: f16 weight copies, activations and output gradients; the block products on tensor cores where the
+    // adapter has them (--tensor-cores), else on the FP32 kernels. MFU against the precision's peak (peakPrecision).
+    {
+      name: 'gpt2-6L-mixed',
+      model: gpt2Blocks(6),
+      batch: 8,
+      ctx: 1024,
+      steps: 10,
+      warmup: 2,
+      optimizer: 'adamw',
+      precision: 'f16-mixed',
+      noTfjs: true,
+    },
+    {
+      name: 'ref-8L-mixed',
+      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
+      batch: 16,
+      ctx: 256,
+      steps: 20,
+      warmup: 3,
+      optimizer: 'adamw',
+      precision: 'f16-mixed',
+      noTfjs: true,
     },
   ];
 }
@@ -575,6 +614,10 @@ async function benchAttention(gpu: Gpu, size: BenchSize, targetMs: number): Prom
   }
 }
 
+/** Tensor-core products dispatched on this device so far. */
+const sgmatDispatches = (gpu: Gpu) =>
+  [...gpu.dispatchesByKernel].reduce((a, [k, n]) => (k.startsWith('matmul_sgmat') ? a + n : a), 0);
+
 export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): Promise<StepResult> {
   gpu.trim();
   gpu.pool.resetPeak();
@@ -588,6 +631,11 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
   // + one profiled update. The trainer evaluates at its last step, so it is told of one step more than are run: the
   // profiled update is a bare update, like the timed ones.
   const total = cfg.warmup + cfg.steps + 1;
+  const precision = cfg.precision ?? 'fp32';
+  const tile = precision === 'f16-mixed' ? sgmatTile(gpu) : null;
+  // f16-mixed on tensor cores is measured against the FP16 tensor peak where the table gave the FP32 one.
+  const stepPeak =
+    tile && peak?.source === 'device table' ? (peakFromTable(gpu.description, 'f16-mixed') ?? peak) : peak;
   const trainer = new Trainer(
     model,
     { train: tokens, val: tokens.subarray(0, cfg.ctx * 2 + 2) },
@@ -602,8 +650,9 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       evalWindows: 1,
       seed: 1,
       halfActivations: !!cfg.halfActivations,
+      precision,
     },
-    peak,
+    stepPeak,
   );
   try {
     let last: Extract<TrainEvent, { type: 'step' }> | null = null;
@@ -614,6 +663,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     await trainer.run(onEvent, { until: cfg.warmup });
     const enc0 = trainer.encodeMs;
     const sub0 = gpu.submitMs;
+    const sgmat0 = sgmatDispatches(gpu);
     const [disp0, groups0, bufs0, clears0, cleared0] = [
       gpu.dispatchCount,
       gpu.bindGroups.misses,
@@ -628,6 +678,7 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
     const encodeMsPerStep = (trainer.encodeMs - enc0) / cfg.steps;
     const submitMsPerStep = (gpu.submitMs - sub0) / cfg.steps;
     const dispatchesPerStep = (gpu.dispatchCount - disp0) / cfg.steps;
+    const tensorCoreProductsPerStep = (sgmatDispatches(gpu) - sgmat0) / cfg.steps;
     const bindGroupsCreatedPerStep = (gpu.bindGroups.misses - groups0) / cfg.steps;
     const clearsPerStep = (gpu.clearCount - clears0) / cfg.steps;
     const clearedBytesPerStep = (gpu.clearedBytes - cleared0) / cfg.steps;
@@ -658,6 +709,9 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       params: paramCount(cfg.model),
       optimizer: cfg.optimizer,
       halfActivations: !!cfg.halfActivations,
+      precision,
+      tensorCores: tile ? describeTile(tile) : null,
+      tensorCoreProductsPerStep,
       batch: cfg.batch,
       ctx: cfg.ctx,
       steps: cfg.steps,
@@ -668,7 +722,8 @@ export async function benchStep(gpu: Gpu, cfg: StepConfig, peak: Peak | null): P
       trainerMfu,
       flopsPerToken: perToken,
       tflops: flops / 1e12,
-      mfu: peak ? flops / peak.flops : null,
+      mfu: stepPeak ? flops / stepPeak.flops : null,
+      mfuPeak: stepPeak?.label ?? null,
       encodeMsPerStep,
       encodeShare: encodeMsPerStep / msPerStep,
       submitMsPerStep,
@@ -844,7 +899,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
         async () => {
           const r = await benchStep(gpu, cfg, peak);
           log(
-            `step ${r.config} (${r.optimizer}${r.halfActivations ? ', f16 activations' : ''}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
+            `step ${r.config} (${r.optimizer}${r.halfActivations ? ', f16 activations' : ''}${r.precision !== 'fp32' ? `, ${r.precision}${r.tensorCores ? `, ${r.tensorCoreProductsPerStep} products per update on tensor cores (${r.tensorCores})` : ', FP32 kernels'}` : ''}, B${r.batch}×T${r.ctx}): ${r.msPerStep.toFixed(1)} ms/update, ${Math.round(r.tokensPerSec)} tok/s, ${r.tflops.toFixed(2)} TFLOP/s` +
               `${r.mfu !== null ? `, MFU ${(100 * r.mfu).toFixed(1)}%` : ''}, encode ${r.encodeMsPerStep.toFixed(2)} ms (${(100 * r.encodeShare).toFixed(1)}%; submit ${r.submitMsPerStep.toFixed(2)} ms; ${r.dispatchesPerStep} dispatches, ${r.clearsPerStep} zero fills of ${mib(r.clearedBytesPerStep)}, ${r.bindGroupsCreatedPerStep} new bind groups, ${r.buffersCreatedPerStep} new buffers)` +
               `${r.gpuMsPerStep !== null ? `, GPU ${r.gpuMsPerStep.toFixed(1)} ms` : ''}, peak ${mib(r.peakGpuBytes)}`,
           );
@@ -908,7 +963,7 @@ export async function runBench(gpu: Gpu, opts: BenchOptions): Promise<BenchRepor
       }
       // The peer's update is GPT-2's (peers-tfjs.ts writes that model in TF.js ops).
       const peerConfigs = chosenSteps(opts).filter(
-        (c) => c.optimizer === 'adamw' && !c.halfActivations && !c.noTfjs && c.model.family === 'gpt2',
+        (c) => c.optimizer === 'adamw' && !c.halfActivations && !c.precision && !c.noTfjs && c.model.family === 'gpt2',
       );
       for (const { model, ...cfg } of peerConfigs) {
         // TF.js materialises every T×T score matrix and the full logits: if the batch does not fit, halve it.

@@ -382,7 +382,7 @@ def main():
     steps = [
         c
         for c in configs
-        if c["optimizer"] == "adamw" and not c.get("halfActivations") and (chosen is None or c["name"] in chosen)
+        if c["optimizer"] == "adamw" and not c.get("halfActivations") and not c.get("precision") and (chosen is None or c["name"] in chosen)
     ]
     if chosen is not None:
         missing = chosen - {c["name"] for c in steps}

@@ -10,6 +10,7 @@ import type { Gpu } from '../gpu/runtime';
 import type { ModelConfig } from '../model/family';
 import { familyOf } from '../model/registry';
 import type { SettingsContext } from '../settings/schema';
+import { describeTile, sgmatTile } from '../tensor/ops/matmul/sgmat';
 import type { Peak } from '../train/peak';
 import { RUN_FILES } from '../train/run-folder';
 import type { TrainEvent } from '../train/trainer';
@@ -58,11 +59,13 @@ export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean, 
     software: isSoftwareAdapter(gpu.description),
     toggles: gpu.toggles.includes('allow_unsafe_apis'),
   });
-  // f16-mixed's products run on the FP32 kernels (halves widened), so MFU stays against the FP32 peak.
+  const tile = sgmatTile(gpu);
   const what = resume
     ? 'precision as the snapshot was saved'
     : precision === 'f16-mixed'
-      ? 'precision f16-mixed (f16 weight copies, activations and output gradients; FP32 kernels accumulate: MFU against the FP32 peak)'
+      ? tile
+        ? `precision f16-mixed (f16 weight copies, activations and output gradients; the block products on tensor cores, ${describeTile(tile)}, accumulated in f32: MFU against the FP16 tensor peak)`
+        : 'precision f16-mixed (f16 weight copies, activations and output gradients; no tensor cores here, so the FP32 kernels accumulate: MFU against the FP32 peak)'
       : 'precision fp32';
   say(`${what}; the device: ${describeCapabilities(gpu.capabilities)}${hint ? ` (to unlock: ${hint})` : ''}`);
   return {
@@ -73,6 +76,7 @@ export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean, 
     boundsChecks: gpu.boundsChecks,
     precision: resume ? null : precision,
     capabilities: gpu.capabilities,
+    tensorCores: tile ? describeTile(tile) : null,
     toggles: gpu.toggles,
     resume,
   };

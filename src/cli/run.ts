@@ -52,7 +52,7 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (!f.resume) refuse(checkRunSettings(settings, context), RUN_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkRunSettings(settings, { ...context, limits: gpu.limits }), RUN_FIELDS);
-    const peak = await resolvePeak(f, gpu);
+    const peak = await resolvePeak(f, gpu, f.resume ? 'fp32' : settings.precision);
     const start = announce(gpu, peak, argv, !!f.resume, settings.precision);
     if (!f.resume) say(`plan: ${growPlan(settings.n, ckpt.config.layers).text}`);
     const log = logWriter(out, !!f.resume);

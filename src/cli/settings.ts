@@ -5,7 +5,10 @@
 import type { ExportDtype } from '../model/checkpoint';
 import { type NodeDeviceOptions, tensorCoresMode } from '../gpu/node';
 import type { Gpu } from '../gpu/runtime';
+import type { Precision } from '../gpu/capabilities';
+import { sgmatTile } from '../tensor/ops/matmul/sgmat';
 import { measureMatmulPeak, type Peak, peakFromTable, userPeak } from '../train/mfu';
+import { peakPrecision } from '../train/peak';
 import {
   assertValid,
   defaultWarmup,
@@ -143,7 +146,12 @@ export function nodeDeviceOptions(f: Parsed): NodeDeviceOptions {
   }
 }
 
-export async function resolvePeak(f: Parsed, gpu: Gpu): Promise<Peak> {
+/**
+ * The peak MFU is measured against: --peak-tflops, else the device table's for the precision the products run in
+ * (f16-mixed on tensor cores: the FP16 tensor peak; peakPrecision), else a measured f32 matmul peak. A resumed run's
+ * precision is its snapshot's, not yet read here: it is taken as fp32 (give --peak-tflops for a resumed f16-mixed run).
+ */
+export async function resolvePeak(f: Parsed, gpu: Gpu, precision: Precision = 'fp32'): Promise<Peak> {
   if (f['peak-tflops'] !== undefined) {
     try {
       return userPeak(f['peak-tflops'] as number);
@@ -151,5 +159,6 @@ export async function resolvePeak(f: Parsed, gpu: Gpu): Promise<Peak> {
       throw new UsageError(`--peak-tflops: ${(e as Error).message}`);
     }
   }
-  return peakFromTable(gpu.description) ?? (await measureMatmulPeak(gpu));
+  const onTensorCores = !!sgmatTile(gpu);
+  return peakFromTable(gpu.description, peakPrecision(precision, onTensorCores)) ?? (await measureMatmulPeak(gpu));
 }

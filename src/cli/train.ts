@@ -87,7 +87,7 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (!f.resume) refuse(checkTraining(training, steps, context), TRAINING_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkTraining(training, steps, { ...context, limits: gpu.limits }), TRAINING_FIELDS);
-    const peak = await resolvePeak(f, gpu);
+    const peak = await resolvePeak(f, gpu, f.resume ? 'fp32' : training.precision);
     const start = announce(gpu, peak, argv, !!f.resume, training.precision);
     const store = directoryStore(out);
     let trainer: Trainer;

@@ -10,6 +10,7 @@ import { halfChecks } from './checks-half';
 import { tapeChecks } from './checks-tape';
 import { llamaChecks } from './checks-llama';
 import { colsumChecks } from './checks-colsum';
+import { sgmatChecks } from './checks-sgmat';
 import type { Check } from './harness';
 
 export const allChecks: Check[] = [
@@ -18,6 +19,7 @@ export const allChecks: Check[] = [
   ...llamaChecks,
   ...endChecks,
   ...matmulChecks,
+  ...sgmatChecks,
   ...halfChecks,
   ...optimChecks,
   ...graphChecks,

@@ -61,6 +61,14 @@ export function peakFromTable(
   return { flops, source: 'device table', label: `${row.name}, ${PRECISION_LABEL[precision]}` };
 }
 
+/**
+ * The precision whose peak MFU is measured against: f16-mixed's on tensor cores (its block products run there),
+ * fp32's otherwise, f16-mixed included where the products run on the FP32 kernels (no tensor cores, or turned off).
+ */
+export function peakPrecision(precision: Precision, onTensorCores: boolean): Precision {
+  return precision === 'f16-mixed' && onTensorCores ? 'f16-mixed' : 'fp32';
+}
+
 export function userPeak(tflops: number): Peak {
   if (!(tflops > 0) || !Number.isFinite(tflops))
     throw new Error(`peak TFLOP/s must be a positive number, got ${tflops}`);

@@ -38,12 +38,16 @@ function PrecisionInfo() {
   const precision = useApp((s) => s.settings.precision);
   if (!adapter) return null;
   const tc = adapter.capabilities.tensorCores;
+  const used = precision === 'f16-mixed' && adapter.tensorCoreTile;
   const title = [
     precision === 'f16-mixed'
-      ? "Training precision: f16-mixed (f32 master weights and optimizer state; the blocks' matmuls on f16 weight copies, activations and gradients, accumulated in f32 by the FP32 kernels; dynamic loss scaling)."
+      ? `Training precision: f16-mixed (f32 master weights and optimizer state; the blocks' matmuls on f16 weight copies, activations and gradients, accumulated in f32 ${adapter.tensorCoreTile ? `on tensor cores: ${adapter.tensorCoreTile}` : 'by the FP32 kernels'}; dynamic loss scaling).`
       : 'Training precision: fp32 (f32 weights, optimizer state, activations and matmuls).',
     `This adapter: ${adapter.capabilityLine}.`,
-    tc ? 'Tensor cores are there; no training kernel uses them yet.' : '',
+    tc && !adapter.tensorCoreTile
+      ? 'Tensor cores are listed, but not with one subgroup size: the kernel cannot use them.'
+      : '',
+    tc && adapter.tensorCoreTile && !used ? 'Tensor cores are there: f16-mixed runs the block products on them.' : '',
     adapter.unlock ? `To unlock tensor cores: ${adapter.unlock}.` : '',
   ]
     .filter(Boolean)
@@ -53,7 +57,7 @@ function PrecisionInfo() {
       <span className="chip">{precision}</span>
       {tc ? (
         <span className="chip dim" data-testid="tensor-cores">
-          tensor cores: {describeConfig(tc)}, unused
+          tensor cores: {describeConfig(tc)}, {used ? 'in use' : 'unused'}
         </span>
       ) : (
         adapter.unlock && (
@@ -70,7 +74,13 @@ function PeakInfo() {
   const enginePeak = useApp((s) => s.peak);
   // A figure entered in the run form is the one MFU is measured against.
   const entered = useApp((s) => s.settings.peakTflops);
-  const peak = entered !== null && entered > 0 && Number.isFinite(entered) ? userPeak(entered) : enginePeak;
+  // f16-mixed on tensor cores is measured against the FP16 tensor peak (the engine's peakFor does the same).
+  // A peak the user measured replaces the table's for both precisions.
+  const tensorPeak = useApp((s) =>
+    s.settings.precision === 'f16-mixed' && s.peak?.source === 'device table' ? s.gpu.adapter?.tensorCorePeak : null,
+  );
+  const peak =
+    entered !== null && entered > 0 && Number.isFinite(entered) ? userPeak(entered) : (tensorPeak ?? enginePeak);
   return (
     <span
       className="peak"

@@ -15,6 +15,7 @@ import type { ExportDtype } from '../model/checkpoint';
 import { streamedValidationLoss } from '../train/evaluate';
 import { StreamedWeights } from '../model/streamed';
 import { measureMatmulPeak } from '../train/mfu';
+import { describeTile, sgmatTile } from '../tensor/ops/matmul/sgmat';
 import { type Peak, peakFromTable, userPeak } from '../train/peak';
 import { RunFolder } from '../train/run-folder';
 import { CurrentModel } from './current-model';
@@ -40,6 +41,8 @@ export class Engine {
   private readonly runs: RunControl;
   private gpu: Gpu | null = null;
   private tablePeak: Peak | null = null;
+  /** The table's FP16 tensor peak where f16-mixed runs on tensor cores here (peakPrecision), else null. */
+  private tensorCorePeak: Peak | null = null;
   private measuredPeak: Peak | null = null;
   private peakMeasuredByUser = false;
   /** The exclusive task under way (analysing, measuring, training), for "busy" messages. */
@@ -191,6 +194,8 @@ export class Engine {
     const gpu = this.adopt(acquired);
     const d = gpu.description;
     this.tablePeak = peakFromTable(d);
+    const tile = sgmatTile(gpu);
+    this.tensorCorePeak = tile ? peakFromTable(d, 'f16-mixed') : null;
     try {
       const store = await this.env.runStore();
       this.runs.folder = store ? new RunFolder(store) : null;
@@ -228,6 +233,8 @@ export class Engine {
           toggles: gpu.toggles.includes('allow_unsafe_apis'),
           userAgent: typeof navigator !== 'undefined' ? navigator.userAgent : undefined,
         }),
+        tensorCoreTile: tile ? describeTile(tile) : null,
+        tensorCorePeak: this.tensorCorePeak,
       },
     });
     await this.emitModels();
@@ -259,8 +266,11 @@ export class Engine {
     return this.peakMeasuredByUser ? this.measuredPeak : (this.tablePeak ?? this.measuredPeak);
   }
 
+  /** The peak of the precision the run's products run in: f16-mixed on tensor cores has its own (peakPrecision). */
   private peakFor(s: RunSettings): Peak | null {
-    return s.peakTflops !== null ? userPeak(s.peakTflops) : this.defaultPeak();
+    if (s.peakTflops !== null) return userPeak(s.peakTflops);
+    if (!this.peakMeasuredByUser && s.precision === 'f16-mixed' && this.tensorCorePeak) return this.tensorCorePeak;
+    return this.defaultPeak();
   }
 
   // ---- analysis, sampling, exports ----

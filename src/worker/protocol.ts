@@ -47,6 +47,10 @@ export interface AdapterInfo {
   capabilityLine: string;
   /** Which switch of this browser or platform would unlock tensor-core matmuls it lacks, or null. */
   unlock: string | null;
+  /** The tensor-core kernel's tile where f16-mixed runs its block products on tensor cores here (words), else null. */
+  tensorCoreTile: string | null;
+  /** The device table's FP16 tensor peak, where tensorCoreTile is set and the table knows the GPU: f16-mixed's MFU. */
+  tensorCorePeak: Peak | null;
 }
 
 export interface ReferenceInfo {

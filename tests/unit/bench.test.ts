@@ -103,6 +103,21 @@ describe('npm run bench (CI size)', () => {
     // pass-through gradient, so exactly the f32 update's dispatches.
     expect(half.model.width % 2).toBe(0);
     expect(half.dispatchesPerStep).toBe(step!.dispatchesPerStep);
+    // f16-mixed: the same training to f16 precision; here on the FP32 kernels (no tensor cores), MFU against the
+    // same peak as fp32's (peakPrecision).
+    const mixed = rep.steps[2]!;
+    expect([mixed.config, mixed.precision, mixed.tensorCores, mixed.tensorCoreProductsPerStep]).toEqual([
+      'tiny-mixed',
+      'f16-mixed',
+      null,
+      0,
+    ]);
+    expect([step!.precision, half.precision]).toEqual(['fp32', 'fp32']);
+    expect(Math.abs(mixed.finalLoss - step!.finalLoss)).toBeLessThan(1e-2);
+    expect(mixed.mfuPeak).toBe(step!.mfuPeak);
+    // More dispatches than f16 activations: the output gradients, and each attention output before its projection,
+    // are rounded to halves.
+    expect(mixed.dispatchesPerStep).toBeGreaterThan(half.dispatchesPerStep);
     // The host's own cost of recording an update, on Dawn's null backend: once warm, an update creates nothing.
     expect(rep.host.map((h) => `${h.config} ${h.optimizer}`)).toEqual([
       'gpt2-6L layout, narrow adamw',
@@ -163,7 +178,7 @@ describe('npm run bench (CI size)', () => {
       timeout: 120_000,
     });
     expect(steps.status).not.toBe(0);
-    expect(steps.stderr).toMatch(/--steps: unknown step config "nope" \(tiny, tiny-f16, ref-8L, gpt2-6L/);
+    expect(steps.stderr).toMatch(/--steps: unknown step config "nope" \(tiny, tiny-f16, tiny-mixed, ref-8L, gpt2-6L/);
   }, 240_000);
 
   it('lists the step configs for the PyTorch peer without a GPU (--list-steps), parameter counts included', () => {

@@ -17,7 +17,7 @@ import { fromArray, matmul } from '../../src/tensor';
 import { expandIncludes } from '../../src/gpu/kernel';
 import { launchMatmulF16 } from '../../src/tensor/ops/matmul/launch';
 import { type SgmatEpilogue, sgmatKernel, sgmatTile, tileFor } from '../../src/tensor/ops/matmul/sgmat';
-import { peakFromTable } from '../../src/train/peak';
+import { peakFromTable, peakPrecision } from '../../src/train/peak';
 import { getGpu } from './gpu';
 
 const cfg = (componentType: string, resultComponentType: string, M: number, N: number, K: number) =>
@@ -123,6 +123,12 @@ describe('capabilities', () => {
       756.5e12,
     );
     expect(peakFromTable({ description: 'SwiftShader Device', device: '', vendor: 'google' }, 'f16-mixed')).toBeNull();
+  });
+
+  it('measures f16-mixed against the FP16 tensor peak only where its products run on tensor cores', () => {
+    expect(peakPrecision('f16-mixed', true)).toBe('f16-mixed');
+    expect(peakPrecision('f16-mixed', false)).toBe('fp32'); // on the FP32 kernels
+    expect(peakPrecision('fp32', true)).toBe('fp32');
   });
 });
 

@@ -21,8 +21,11 @@ export function blockAttention(x: Tensor, w: ParamLookup, nHead: number, opts: B
     opts.onProbs(probs);
     a = out;
   } else a = attention(qkv, nHead);
-  if (opts.half) a = toHalfReleasing(a); // c_proj's A in halves like every block product's (tensor cores take both)
-  return matmul(a, w('attn.c_proj.weight'), { bias: w('attn.c_proj.bias'), residual: x });
+  const proj = w('attn.c_proj.weight');
+  // An f16 weight copy (f16-mixed): the attention output goes in as halves too, so the product has two f16 operands
+  // (what the tensor-core kernel takes). One rounding pass; attention's backward keeps reading the f32 output.
+  if (proj.dtype === 'f16') a = toHalfReleasing(a);
+  return matmul(a, proj, { bias: w('attn.c_proj.bias'), residual: x });
 }
 
 /** The MLP half: x + c_proj(GELU(c_fc(ln_2(x)))), GELU and the residual add fused into the matmuls. */

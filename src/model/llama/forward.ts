@@ -62,8 +62,10 @@ export function llamaBlock(p: ParamLookup, c: LlamaConfig, layer: number, x: Ten
     opts.onProbs(r.probs);
     a = r.out;
   } else a = attention(qkv, H, KV);
-  if (opts.half) a = toHalfReleasing(a); // o_proj's A in halves like every block product's (tensor cores take both)
-  const x1 = linear(a, w('self_attn.o_proj.weight'), {
+  const oProj = w('self_attn.o_proj.weight');
+  // An f16 weight copy (f16-mixed): the attention output goes in as halves too (see GPT-2's block).
+  if (oProj.dtype === 'f16') a = toHalfReleasing(a);
+  const x1 = linear(a, oProj, {
     residual: x,
     ...(c.oBias ? { bias: w('self_attn.o_proj.bias') } : {}),
   });

@@ -54,6 +54,11 @@ export interface MatmulArgs {
   alsoColsum?: ColsumJob | null;
   /** C is a parameter's gradient (a leaf's), added to (beta 1): its split-K sum may wait inside a backward pass. */
   cParameter?: boolean;
+  /**
+   * Run on this tensor-core tile (A and B must both be halves and the dimensions fit it), e.g. an emulated one on a
+   * device without subgroup matrices (self-checks); default: the device's own tile, where it has one.
+   */
+  tensorCoreTile?: SgmatTile;
 }
 
 /** The dimensions that pick a matmul's kernel variant (its key in the device's KernelChoices). */

@@ -71,6 +71,10 @@ export function tileFor(
   return { config, FM: per(config.M), FN: per(config.N), SGM, SGN, sgSize, emulated };
 }
 
+/** The tile in words, e.g. "f16 16×16×16 → f32, 64×64 per workgroup, subgroup 32" (emulated: says so). */
+export const describeTile = (t: SgmatTile): string =>
+  `${t.config.componentType} ${t.config.M}×${t.config.N}×${t.config.K} → ${t.config.resultComponentType}, ${tileRows(t)}×${tileCols(t)} per workgroup, ${t.emulated ? 'emulated' : `subgroup ${t.sgSize}`}`;
+
 const SHAPE_LINE = /^const SM: u32 = \d+u;.*$/m;
 const HW_INCLUDE = /^\/\/#include matmul_sgmat_hw$/m;
 const OUT_INCLUDE = /^\/\/#include matmul_out$/m;
