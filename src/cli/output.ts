@@ -11,6 +11,7 @@ import type { ModelConfig } from '../model/family';
 import { familyOf } from '../model/registry';
 import type { SettingsContext } from '../settings/schema';
 import { describeTile, sgmatTile } from '../tensor/ops/matmul/sgmat';
+import type { TensorCoreVerdict } from '../tensor/ops/matmul/tensor-cores';
 import type { Peak } from '../train/peak';
 import { RUN_FILES } from '../train/run-folder';
 import type { TrainEvent } from '../train/trainer';
@@ -50,7 +51,14 @@ export function settingsContext(
 }
 
 /** Says what MFU is measured against and whether shaders check bounds; returns the log's start record. */
-export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean, precision: Precision) {
+export function announce(
+  gpu: Gpu,
+  peak: Peak,
+  argv: string[],
+  resume: boolean,
+  tensorCoreCheck: TensorCoreVerdict | null,
+  precision: Precision,
+) {
   say(`peak for MFU: ${(peak.flops / 1e12).toFixed(3)} TFLOP/s (${peak.source}: ${peak.label})`);
   if (!gpu.boundsChecks) say('shaders compiled without bounds checks (--no-bounds-checks)');
   const hint = unlockHint(gpu.capabilities, {
@@ -77,6 +85,7 @@ export function announce(gpu: Gpu, peak: Peak, argv: string[], resume: boolean, 
     precision: resume ? null : precision,
     capabilities: gpu.capabilities,
     tensorCores: tile ? describeTile(tile) : null,
+    tensorCoreCheck,
     toggles: gpu.toggles,
     resume,
   };

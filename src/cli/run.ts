@@ -2,6 +2,7 @@
 // config.json, log.jsonl, report.json, and snapshots to resume from with --resume).
 
 import { acquireNodeDevice } from '../gpu/node';
+import { verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
 import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { type PipelineEvent, type RunReport, runInheritune } from '../inheritune/pipeline';
@@ -52,8 +53,11 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (!f.resume) refuse(checkRunSettings(settings, context), RUN_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkRunSettings(settings, { ...context, limits: gpu.limits }), RUN_FIELDS);
+    // Tensor cores are checked before anything trusts them (a wrong tile is turned off, saying so).
+    const verdict = await verifyTensorCores(gpu);
+    if (verdict) say(verdict.detail);
     const peak = await resolvePeak(f, gpu, f.resume ? 'fp32' : settings.precision);
-    const start = announce(gpu, peak, argv, !!f.resume, settings.precision);
+    const start = announce(gpu, peak, argv, !!f.resume, verdict, settings.precision);
     if (!f.resume) say(`plan: ${growPlan(settings.n, ckpt.config.layers).text}`);
     const log = logWriter(out, !!f.resume);
     log(start);

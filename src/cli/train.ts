@@ -2,6 +2,7 @@
 // training settings as `run`, snapshots every --checkpoint-every updates, --resume.
 
 import { acquireNodeDevice } from '../gpu/node';
+import { verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
 import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { gpt2Bpe } from '../io/tokenizer';
@@ -19,7 +20,7 @@ import { writeModel } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, SNAPSHOT_FILE, saveSnapshot } from '../train/snapshot';
 import { Trainer } from '../train/trainer';
 import { parseFlags, UsageError } from './args';
-import { logWriter } from './live';
+import { logWriter, say } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { announce, onTrainEvent, requireOut, settingsContext } from './output';
 import { exportDtype, followDefaults, refuse, resolvePeak, settingsFromFlags, TRAIN_FLAGS } from './settings';
@@ -87,8 +88,11 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (!f.resume) refuse(checkTraining(training, steps, context), TRAINING_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkTraining(training, steps, { ...context, limits: gpu.limits }), TRAINING_FIELDS);
+    // Tensor cores are checked before anything trusts them (a wrong tile is turned off, saying so).
+    const verdict = await verifyTensorCores(gpu);
+    if (verdict) say(verdict.detail);
     const peak = await resolvePeak(f, gpu, f.resume ? 'fp32' : training.precision);
-    const start = announce(gpu, peak, argv, !!f.resume, training.precision);
+    const start = announce(gpu, peak, argv, !!f.resume, verdict, training.precision);
     const store = directoryStore(out);
     let trainer: Trainer;
     if (f.resume) {

@@ -5,6 +5,7 @@
 // halts the run when its readback arrives, reporting the step.
 
 import type { Precision } from '../gpu/capabilities';
+import { verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
 import { sampleBatch } from '../io/corpus';
 import { matchedLayers, type Model } from '../model/model';
 import { Optimizer, type OptimizerConfig } from '../optim/optimizer';
@@ -313,6 +314,9 @@ export class Trainer {
     opts: { until?: number; shouldStop?: () => boolean } = {},
   ): Promise<TrainOutcome> {
     const until = Math.min(opts.until ?? this.settings.steps, this.settings.steps);
+    // f16-mixed trusts the device's tensor cores only once they have multiplied right (once per device; a wrong tile
+    // is turned off and the products run on the FP32 kernels).
+    if (this.mixed) await verifyTensorCores(this.model.gpu);
     const t0 = performance.now();
     const startElapsed = this.position.elapsedSec;
     this.lastResolved = t0;

@@ -44,10 +44,11 @@ function PrecisionInfo() {
       ? `Training precision: f16-mixed (f32 master weights and optimizer state; the blocks' matmuls on f16 weight copies, activations and gradients, accumulated in f32 ${adapter.tensorCoreTile ? `on tensor cores: ${adapter.tensorCoreTile}` : 'by the FP32 kernels'}; dynamic loss scaling).`
       : 'Training precision: fp32 (f32 weights, optimizer state, activations and matmuls).',
     `This adapter: ${adapter.capabilityLine}.`,
-    tc && !adapter.tensorCoreTile
+    tc && !adapter.tensorCoreTile && !adapter.tensorCoreCheck
       ? 'Tensor cores are listed, but not with one subgroup size: the kernel cannot use them.'
       : '',
     tc && adapter.tensorCoreTile && !used ? 'Tensor cores are there: f16-mixed runs the block products on them.' : '',
+    adapter.tensorCoreCheck ? `${adapter.tensorCoreCheck}.` : '',
     adapter.unlock ? `To unlock tensor cores: ${adapter.unlock}.` : '',
   ]
     .filter(Boolean)

@@ -16,6 +16,7 @@ import { streamedValidationLoss } from '../train/evaluate';
 import { StreamedWeights } from '../model/streamed';
 import { measureMatmulPeak } from '../train/mfu';
 import { describeTile, sgmatTile } from '../tensor/ops/matmul/sgmat';
+import { verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
 import { type Peak, peakFromTable, userPeak } from '../train/peak';
 import { RunFolder } from '../train/run-folder';
 import { CurrentModel } from './current-model';
@@ -194,6 +195,13 @@ export class Engine {
     const gpu = this.adopt(acquired);
     const d = gpu.description;
     this.tablePeak = peakFromTable(d);
+    // Tensor cores are checked before a run trusts them (a wrong tile is turned off; the header says why).
+    let tensorCoreCheck: string | null = null;
+    try {
+      tensorCoreCheck = (await verifyTensorCores(gpu))?.detail ?? null;
+    } catch (e) {
+      this.fail('gpu', e);
+    }
     const tile = sgmatTile(gpu);
     this.tensorCorePeak = tile ? peakFromTable(d, 'f16-mixed') : null;
     try {
@@ -235,6 +243,7 @@ export class Engine {
         }),
         tensorCoreTile: tile ? describeTile(tile) : null,
         tensorCorePeak: this.tensorCorePeak,
+        tensorCoreCheck,
       },
     });
     await this.emitModels();

@@ -51,6 +51,8 @@ export interface AdapterInfo {
   tensorCoreTile: string | null;
   /** The device table's FP16 tensor peak, where tensorCoreTile is set and the table knows the GPU: f16-mixed's MFU. */
   tensorCorePeak: Peak | null;
+  /** What the check of the tensor cores found (verifyTensorCores), in words; null where there are none to check. */
+  tensorCoreCheck: string | null;
 }
 
 export interface ReferenceInfo {

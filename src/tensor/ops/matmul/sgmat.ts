@@ -55,6 +55,11 @@ export function sgmatTile(
   return tile;
 }
 
+/** Turns the device's tile off (verifyTensorCores found it wrong): its f16 products go to the FP32 kernels. */
+export function disableTensorCores(gpu: object): void {
+  tiles.set(gpu, null);
+}
+
 /** The tile for a config and subgroup size under an invocation limit (exported for the compile test). */
 export function tileFor(
   config: SubgroupMatrixConfig,
