@@ -366,7 +366,32 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       warmup: 3,
       optimizer: 'adamw',
     },
+    {
+      name: 'ref-8L-mixed',
+      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
+      batch: 16,
+      ctx: 256,
+      steps: 20,
+      warmup: 3,
+      optimizer: 'adamw',
+      precision: 'f16-mixed',
+      noTfjs: true,
+    },
     { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
+    // f16-mixed (each right after its fp32 twin, so a GPU call cut short still measures it): f16 weight copies,
+    // activations and output gradients; the block products on tensor cores where the adapter has them
+    // (--tensor-cores), else on the FP32 kernels. MFU against the precision's peak (peakPrecision).
+    {
+      name: 'gpt2-6L-mixed',
+      model: gpt2Blocks(6),
+      batch: 8,
+      ctx: 1024,
+      steps: 10,
+      warmup: 2,
+      optimizer: 'adamw',
+      precision: 'f16-mixed',
+      noTfjs: true,
+    },
     // GPT-2 124M whole, and a 24-block model of width 1024 (GPT-2 medium's shape, ≈350M): the larger the model, the
     // more the block matmuls weigh against the head.
     {
@@ -401,30 +426,6 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       warmup: 2,
       optimizer: 'adamw',
       halfActivations: true,
-    },
-    // f16-mixed: f16 weight copies, activations and output gradients; the block products on tensor cores where the
-    // adapter has them (--tensor-cores), else on the FP32 kernels. MFU against the precision's peak (peakPrecision).
-    {
-      name: 'gpt2-6L-mixed',
-      model: gpt2Blocks(6),
-      batch: 8,
-      ctx: 1024,
-      steps: 10,
-      warmup: 2,
-      optimizer: 'adamw',
-      precision: 'f16-mixed',
-      noTfjs: true,
-    },
-    {
-      name: 'ref-8L-mixed',
-      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
-      batch: 16,
-      ctx: 256,
-      steps: 20,
-      warmup: 3,
-      optimizer: 'adamw',
-      precision: 'f16-mixed',
-      noTfjs: true,
     },
   ];
 }
