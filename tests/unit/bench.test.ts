@@ -178,7 +178,9 @@ describe('npm run bench (CI size)', () => {
       timeout: 120_000,
     });
     expect(steps.status).not.toBe(0);
-    expect(steps.stderr).toMatch(/--steps: unknown step config "nope" \(tiny, tiny-f16, tiny-mixed, ref-8L, ref-8L-mixed, gpt2-6L, gpt2-6L-mixed/);
+    expect(steps.stderr).toMatch(
+      /--steps: unknown step config "nope" \(tiny, tiny-f16, tiny-mixed, ref-8L, ref-8L-mixed, gpt2-6L, gpt2-6L-mixed/,
+    );
   }, 240_000);
 
   it('lists the step configs for the PyTorch peer without a GPU (--list-steps), parameter counts included', () => {
