@@ -347,6 +347,15 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       layers: n,
       heads: 12,
     });
+  const ref8L: StepConfig = {
+    name: 'ref-8L',
+    model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
+    batch: 16,
+    ctx: 256,
+    steps: 20,
+    warmup: 3,
+    optimizer: 'adamw',
+  };
   return [
     {
       name: 'tiny',
@@ -357,26 +366,8 @@ export function stepConfigs(size: BenchSize): StepConfig[] {
       warmup: 3,
       optimizer: 'adamw',
     },
-    {
-      name: 'ref-8L',
-      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
-      batch: 16,
-      ctx: 256,
-      steps: 20,
-      warmup: 3,
-      optimizer: 'adamw',
-    },
-    {
-      name: 'ref-8L-mixed',
-      model: gpt2Config({ vocabSize: 50257, positions: 256, width: 128, layers: 8, heads: 4 }),
-      batch: 16,
-      ctx: 256,
-      steps: 20,
-      warmup: 3,
-      optimizer: 'adamw',
-      precision: 'f16-mixed',
-      noTfjs: true,
-    },
+    ref8L,
+    { ...ref8L, name: 'ref-8L-mixed', precision: 'f16-mixed', noTfjs: true },
     { name: 'gpt2-6L', model: gpt2Blocks(6), batch: 8, ctx: 1024, steps: 10, warmup: 2, optimizer: 'adamw' },
     // f16-mixed (each right after its fp32 twin, so a GPU call cut short still measures it): f16 weight copies,
     // activations and output gradients; the block products on tensor cores where the adapter has them

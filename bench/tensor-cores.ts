@@ -5,12 +5,11 @@
 
 import type { Gpu } from '../src/gpu/runtime';
 import { launchMatmulF16 } from '../src/tensor/ops/matmul/launch';
-import { sgmatFits, sgmatTile, tileCols, tileRows } from '../src/tensor/ops/matmul/sgmat';
+import { describeTile, sgmatFits, sgmatTile } from '../src/tensor/ops/matmul/sgmat';
+import { tensorCoreErrors } from '../src/tensor/ops/matmul/tensor-cores';
 import { splitK } from '../src/tensor/ops/matmul/splitk';
-import { empty, type Tensor } from '../src/tensor/tensor';
+import { empty } from '../src/tensor/tensor';
 import { peakFromTable } from '../src/train/peak';
-import { f16ToF32Bits, f32ToF16Bits } from '../src/util/half';
-import { Rng } from '../src/util/rng';
 import type { MatmulResult } from './bench';
 import { timeWall } from './measure';
 
@@ -22,23 +21,8 @@ export interface TensorCoreResult
 }
 
 export interface TensorCoreCheck {
-  /** Worst |ours − f64| over all entries of a 256³ product (each transpose), relative to the largest |C|. */
+  /** Worst |ours − f64| over the entries of a 256³ product (each transpose), relative to Σ|a·b| of the entry. */
   maxRelErr: Record<string, number>;
-}
-
-/** Fills an f16 tensor with uniform values in [−1, 1) rounded to halves; returns them widened (for references). */
-function fillHalves(gpu: Gpu, t: Tensor, rng: Rng): Float32Array {
-  const n = t.size;
-  const bits = new Uint16Array(n + (n % 2));
-  const wide = new Float32Array(n);
-  const view = new DataView(new ArrayBuffer(4));
-  for (let i = 0; i < n; i++) {
-    bits[i] = f32ToF16Bits(rng.next() * 2 - 1);
-    view.setUint32(0, f16ToF32Bits(bits[i]!));
-    wide[i] = view.getFloat32(0);
-  }
-  gpu.upload(t.view, bits);
-  return wide;
 }
 
 const SHAPES = (rows: number, C: number) => [
@@ -59,39 +43,9 @@ export async function benchTensorCores(
   const tile = sgmatTile(gpu);
   if (!tile) return null;
   const peak = peakFromTable(gpu.description, 'f16-mixed');
-  const tileName = `${tile.config.M}×${tile.config.N}×${tile.config.K}, ${tileRows(tile)}×${tileCols(tile)} per workgroup, subgroup ${tile.sgSize}`;
-  const rng = new Rng(5);
+  const tileName = describeTile(tile);
   // Correctness first: all four transposes at 256³ against f64 sums of the same halves.
-  const check: TensorCoreCheck = { maxRelErr: {} };
-  const n = 256;
-  const a = empty(gpu, [n * n], 'f16');
-  const b = empty(gpu, [n * n], 'f16');
-  const c = empty(gpu, [n * n]);
-  try {
-    const A = fillHalves(gpu, a, rng);
-    const B = fillHalves(gpu, b, rng);
-    for (const [transA, transB] of [
-      [false, false],
-      [true, false],
-      [false, true],
-      [true, true],
-    ] as const) {
-      launchMatmulF16(gpu, { a: a.view, b: b.view, c: c.view, M: n, N: n, K: n, transA, transB });
-      const got = await c.readF32();
-      let worst = 0;
-      let largest = 0;
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let k = 0; k < n; k++) s += A[transA ? k * n + i : i * n + k]! * B[transB ? j * n + k : k * n + j]!;
-          worst = Math.max(worst, Math.abs(got[i * n + j]! - s));
-          largest = Math.max(largest, Math.abs(s));
-        }
-      check.maxRelErr[`${transA ? 'tA' : ''}${transB ? 'tB' : ''}` || 'plain'] = worst / largest;
-    }
-  } finally {
-    for (const t of [a, b, c]) t.dispose();
-  }
+  const check: TensorCoreCheck = { maxRelErr: await tensorCoreErrors(gpu, 256, 256, 256, 5) };
   log(`tensor cores (${tileName}): 256³ max rel err ${JSON.stringify(check.maxRelErr)}`);
   const results: TensorCoreResult[] = [];
   for (const s of SHAPES(8192, 768)) {

@@ -7,7 +7,8 @@ import v4Src from '../../../../shaders/matmul_v4.wgsl?raw';
 import { kernel, type KernelSpec } from '../../../gpu/kernel';
 import type { GpuLimits } from '../../../gpu/limits';
 
-const UNIFORMS: KernelSpec['uniforms'] = [
+/** The matmul kernels' Params (matmul_store.wgsl's struct), shared by the tensor-core kernel. */
+export const MATMUL_UNIFORMS: KernelSpec['uniforms'] = [
   ['M', 'u32'],
   ['N', 'u32'],
   ['K', 'u32'],
@@ -40,13 +41,13 @@ function tiledSource(source: string, wg: 8 | 16, tk: 8 | 16): string {
   return set(set(source, 'WG', wg), 'TK', tk);
 }
 const tiled = (source: string, wg: 8 | 16, tk: 8 | 16) => ({
-  spec: kernel({ name: 'matmul', source: tiledSource(source, wg, tk), storage: STORAGE, uniforms: UNIFORMS }),
+  spec: kernel({ name: 'matmul', source: tiledSource(source, wg, tk), storage: STORAGE, uniforms: MATMUL_UNIFORMS }),
   tile: 8 * wg,
   workgroupBytes: 2 * 2 * tk * 8 * wg * 4, // two operands, two buffers, TK × TILE floats each
 });
 export const SPECS: Record<MatmulVariant, { spec: KernelSpec; tile: number; workgroupBytes: number }> = {
   simple: {
-    spec: kernel({ name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: UNIFORMS }),
+    spec: kernel({ name: 'matmul', source: simpleSrc, storage: STORAGE, uniforms: MATMUL_UNIFORMS }),
     tile: 64,
     workgroupBytes: 8192,
   },

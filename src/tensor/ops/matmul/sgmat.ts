@@ -12,6 +12,7 @@ import src from '../../../../shaders/matmul_sgmat.wgsl?raw';
 import type { SubgroupMatrixConfig } from '../../../gpu/capabilities';
 import { kernel, type KernelSpec } from '../../../gpu/kernel';
 import type { Gpu } from '../../../gpu/runtime';
+import { MATMUL_UNIFORMS } from './kernels';
 
 export interface SgmatTile {
   config: SubgroupMatrixConfig;
@@ -84,17 +85,6 @@ const SHAPE_LINE = /^const SM: u32 = \d+u;.*$/m;
 const HW_INCLUDE = /^\/\/#include matmul_sgmat_hw$/m;
 const OUT_INCLUDE = /^\/\/#include matmul_out$/m;
 const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
-const UNIFORMS: KernelSpec['uniforms'] = [
-  ['M', 'u32'],
-  ['N', 'u32'],
-  ['K', 'u32'],
-  ['strideA', 'u32'],
-  ['strideB', 'u32'],
-  ['strideC', 'u32'],
-  ['alpha', 'f32'],
-  ['beta', 'f32'],
-  ['kChunk', 'u32'],
-];
 
 /** The epilogues matmul_sgmat takes (the f32 kernels' output includes: see kernels.ts). */
 export type SgmatEpilogue = 'none' | 'residual' | 'gelu' | 'gelu_f16';
@@ -128,7 +118,7 @@ export function sgmatKernel(t: SgmatTile, epilogue: SgmatEpilogue = 'none'): Ker
       name: epilogue === 'none' ? 'matmul_sgmat' : `matmul_sgmat+${epilogue}`,
       source,
       storage: extra ? [...STORAGE, extra] : STORAGE,
-      uniforms: UNIFORMS,
+      uniforms: MATMUL_UNIFORMS,
     });
     specs.set(key, spec);
   }

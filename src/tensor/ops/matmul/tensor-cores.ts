@@ -42,46 +42,65 @@ export function verifyTensorCores(
   return v;
 }
 
+/**
+ * The worst error of C = op(A)·op(B) on this device's f16 path (tensor cores where it has them) per transpose
+ * ("plain", "tA", "tB", "tAtB"), on normal halves of [M,K] and [K,N], each entry's |ours − f64| relative to the sum
+ * of |a·b| of its products (NaN counts as Infinity). Throws what the launch or the device throws.
+ */
+export async function tensorCoreErrors(
+  gpu: Gpu,
+  M: number,
+  N: number,
+  K: number,
+  seed = 97,
+): Promise<Record<string, number>> {
+  const rng = new Rng(seed);
+  const A = roundToHalf(Array.from({ length: M * K }, () => rng.normal()));
+  const B = roundToHalf(Array.from({ length: K * N }, () => rng.normal()));
+  const out: Record<string, number> = {};
+  await gpu.scoped(async () => {
+    const a = fromArray(gpu, A, [M * K], 'f16');
+    const b = fromArray(gpu, B, [K * N], 'f16');
+    const c = empty(gpu, [M * N]);
+    try {
+      for (const [transA, transB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, transA, transB, halfA: true, halfB: true });
+        const got = await c.readF32();
+        let worst = 0;
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < N; j++) {
+            let s = 0;
+            let abs = 0;
+            for (let k = 0; k < K; k++) {
+              const p = A[transA ? k * M + i : i * K + k]! * B[transB ? j * K + k : k * N + j]!;
+              s += p;
+              abs += Math.abs(p);
+            }
+            const e = Math.abs(got[i * N + j]! - s) / (abs + 1e-30);
+            worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+          }
+        out[`${transA ? 'tA' : ''}${transB ? 'tB' : ''}` || 'plain'] = worst;
+      }
+    } finally {
+      for (const t of [a, b, c]) t.dispose();
+    }
+  });
+  return out;
+}
+
 async function check(gpu: Gpu, emulated: boolean, tolerance: number): Promise<TensorCoreVerdict | null> {
   const tile = sgmatTile(gpu);
   if (!tile || (tile.emulated && !emulated)) return null; // (a tile turned off before a check)
   const [M, N, K] = [tileRows(tile), tileCols(tile), 64];
-  const rng = new Rng(97);
-  const A = roundToHalf(Array.from({ length: M * K }, () => rng.normal()));
-  const B = roundToHalf(Array.from({ length: K * N }, () => rng.normal()));
   let worst = 0;
   let failure: string | null = null;
   try {
-    await gpu.scoped(async () => {
-      const a = fromArray(gpu, A, [M * K], 'f16');
-      const b = fromArray(gpu, B, [K * N], 'f16');
-      const c = empty(gpu, [M * N]);
-      try {
-        for (const [transA, transB] of [
-          [false, false],
-          [true, false],
-          [false, true],
-          [true, true],
-        ] as const) {
-          launchMatmul(gpu, { a: a.view, b: b.view, c: c.view, M, N, K, transA, transB, halfA: true, halfB: true });
-          const got = await c.readF32();
-          for (let i = 0; i < M; i++)
-            for (let j = 0; j < N; j++) {
-              let s = 0;
-              let abs = 0;
-              for (let k = 0; k < K; k++) {
-                const p = A[transA ? k * M + i : i * K + k]! * B[transB ? j * K + k : k * N + j]!;
-                s += p;
-                abs += Math.abs(p);
-              }
-              const e = Math.abs(got[i * N + j]! - s) / (abs + 1e-30);
-              worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
-            }
-        }
-      } finally {
-        for (const t of [a, b, c]) t.dispose();
-      }
-    });
+    worst = Math.max(...Object.values(await tensorCoreErrors(gpu, M, N, K)));
   } catch (e) {
     if (gpu.error) throw gpu.error;
     failure = (e as Error).message;
