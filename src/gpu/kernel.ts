@@ -22,6 +22,8 @@ import matmulOutResidual from '../../shaders/lib/matmul_out_residual.wgsl?raw';
 import matmulOutGelu from '../../shaders/lib/matmul_out_gelu.wgsl?raw';
 import matmulOutGeluHalf from '../../shaders/lib/matmul_out_gelu_f16.wgsl?raw';
 import gelu from '../../shaders/lib/gelu.wgsl?raw';
+import ceOutHalf from '../../shaders/lib/ce_out_f16.wgsl?raw';
+import ceOut from '../../shaders/lib/ce_out_f32.wgsl?raw';
 import halfBits from '../../shaders/lib/half_bits.wgsl?raw';
 import layernormOut from '../../shaders/lib/layernorm_out_f32.wgsl?raw';
 import layernormOutHalf from '../../shaders/lib/layernorm_out_f16.wgsl?raw';
@@ -126,6 +128,8 @@ const LIBS: Record<string, string> = {
   matmul_out_gelu_f16: matmulOutGeluHalf,
   gelu,
   half_bits: halfBits,
+  ce_out_f32: ceOut,
+  ce_out_f16: ceOutHalf,
   layernorm_out_f32: layernormOut,
   layernorm_out_f16: layernormOutHalf,
   adamw_step: adamwStep,

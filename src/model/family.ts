@@ -129,8 +129,8 @@ export interface ModelFamily<C extends ModelConfig = ModelConfig> {
   embed(p: ParamLookup, c: C, tokens: Int32Array, B: number, T: number): Tensor;
   /** Block `layer` over the residual stream x [B, T, C]. */
   block(p: ParamLookup, c: C, layer: number, x: Tensor, opts: BlockOptions): Tensor;
-  /** The final norm of the residual stream. */
-  finalNorm(p: ParamLookup, c: C, x: Tensor): Tensor;
+  /** The final norm of the residual stream; `half`: its output as halves (f16-mixed's tensor-core head). */
+  finalNorm(p: ParamLookup, c: C, x: Tensor, opts?: { half?: boolean }): Tensor;
   /** The output matrix [V, C] (logits = x·headᵀ): the token embedding when tied. */
   head(p: ParamLookup, c: C): Tensor;
   /** The architecture's name for the reference card (GPT-2, LlamaForCausalLM, Qwen3ForCausalLM, …). */

@@ -17,7 +17,8 @@ import {
   type Tensor,
   tidy,
 } from '../tensor';
-import { untrack } from '../tensor/tensor';
+import { paddedVocab } from '../tensor/ops/head';
+import { untrack, zeros } from '../tensor/tensor';
 import type { ModelConfig, ModelFamily, ParamLookup, ParamSpec } from './family';
 import { launchToHalf } from '../tensor/ops/cast';
 import { tape } from '../tensor/tape';
@@ -117,6 +118,26 @@ export class Model<C extends ModelConfig = ModelConfig> {
     this.refreshHalfWeights();
   }
 
+  /**
+   * f16-mixed's head matrix as halves padded with zero rows to whole 64-row tiles ([paddedVocab(V), C]), which the
+   * seeded head multiplies on tensor cores (tensor/ops/head.ts); rounded from the master at every training step's
+   * loss. Null until such a step.
+   */
+  private halfHead: Tensor | null = null;
+
+  /** The padded f16 head copy, rounded from the master now; null where the width is odd (the head stays f32 then). */
+  private currentHalfHead(): Tensor | null {
+    const w = this.family.head(this.lookup, this.config);
+    const [V, C] = w.shape as [number, number];
+    if (C % 2 !== 0) return null;
+    if (!this.halfHead) {
+      this.halfHead = zeros(this.gpu, [paddedVocab(V), C], 'f16');
+      untrack(this.halfHead); // the model's, past any step's scope
+    }
+    launchToHalf(this.gpu, w.view, this.halfHead.view, w.size);
+    return this.halfHead;
+  }
+
   /** Rounds every master parameter into its f16 copy again (nothing without copies). */
   refreshHalfWeights(): void {
     this.halfBanks?.forEach((h, i) => {
@@ -127,7 +148,7 @@ export class Model<C extends ModelConfig = ModelConfig> {
   /**
    * The lookup of f16-mixed training: a block weight matrix as its f16 copy (recorded as the master's rounding, so
    * its gradient reaches the f32 master as toHalf's does), everything else (embeddings, norms, biases, the head) as
-   * the f32 master.
+   * the f32 master; the seeded head multiplies its own padded f16 copy (halfHead) and sends its gradient to the master.
    */
   private readonly mixedLookup = (name: string): Tensor => {
     const master = this.lookup(name);
@@ -171,7 +192,12 @@ export class Model<C extends ModelConfig = ModelConfig> {
   ): Tensor {
     this.checkBatch(tokens, B, T);
     const p = this.stepLookup(halfWeights);
-    return forwardLoss(this.family, p, this.config, tokens, targets, B, T, { seed, half: halfActivations });
+    const halfHead = halfWeights && seed ? this.currentHalfHead() : null;
+    return forwardLoss(this.family, p, this.config, tokens, targets, B, T, {
+      seed,
+      half: halfActivations,
+      halfHead: halfHead ?? undefined,
+    });
   }
 
   /**
@@ -265,6 +291,8 @@ export class Model<C extends ModelConfig = ModelConfig> {
     for (const p of this.params.values()) p.dispose();
     for (const b of [...this.banks, ...(this.halfBanks ?? [])]) b.dispose();
     this.halfBanks = null;
+    this.halfHead?.dispose();
+    this.halfHead = null;
     this.params.clear();
   }
 }
@@ -289,6 +317,7 @@ export function forwardHidden<C extends ModelConfig>(
   T: number,
   half = false,
   tap?: (layer: number, x: Tensor) => Tensor,
+  halfOut = false,
 ): Tensor {
   return tidy(() => {
     let x = family.embed(p, c, tokens, B, T);
@@ -302,7 +331,7 @@ export function forwardHidden<C extends ModelConfig>(
         if (x !== out) out.dispose();
       }
     }
-    const xf = family.finalNorm(p, c, x);
+    const xf = family.finalNorm(p, c, x, { half: halfOut });
     return reshape(xf, [B * T, xf.shape[2]!]);
   });
 }
@@ -316,12 +345,18 @@ export function forwardLoss<C extends ModelConfig>(
   targets: Int32Array,
   B: number,
   T: number,
-  opts: { seed?: Tensor; half?: boolean } = {},
+  opts: { seed?: Tensor; half?: boolean; halfHead?: Tensor } = {},
 ): Tensor {
+  // With the padded f16 head (f16-mixed, seeded), the final norm's output is halves: the head's products then take
+  // two f16 operands (tensor cores).
+  const halfOut = opts.seed !== undefined && opts.halfHead !== undefined;
   return tidy(() =>
-    headCrossEntropy(forwardHidden(family, p, c, tokens, B, T, opts.half), family.head(p, c), targets, {
-      seed: opts.seed,
-    }),
+    headCrossEntropy(
+      forwardHidden(family, p, c, tokens, B, T, opts.half, undefined, halfOut),
+      family.head(p, c),
+      targets,
+      { seed: opts.seed, half: halfOut ? opts.halfHead : undefined },
+    ),
   );
 }
 

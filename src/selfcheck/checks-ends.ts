@@ -5,6 +5,8 @@
 import * as ops from '../tensor';
 import { backward, fromArray, tidyAsync } from '../tensor';
 import { Rng } from '../util/rng';
+import { roundToHalf } from '../util/half';
+import { launchToHalf } from '../tensor/ops/cast';
 import { matmulBackwardRef, matmulRef } from '../reference/linalg';
 import {
   crossEntropyRef,
@@ -186,6 +188,41 @@ const headCheck: Check = {
 };
 
 /**
+ * f16-mixed's tensor-core head: x as halves, the head matrix as an f16 copy padded with zero rows to whole 64-row
+ * tiles, dlogits written as halves (crossentropy_seeded_f16); on tensor cores where the device has them. Against f64
+ * on the same halves, dlogits rounded to halves as the kernel stores them; V = 100 pads to 128 rows, two chunks of 64.
+ */
+const halfHeadCheck: Check = {
+  name: 'tied head on an f16 copy (f16-mixed)',
+  kernels: ['matmul', 'to_half', 'crossentropy_seeded_f16', 'crossentropy_mean'],
+  async run({ gpu, expect }) {
+    const rng = new Rng(12);
+    const [N, C, V, g] = [128, 64, 100, 1.5];
+    const X = f32(rng.normals(N * C));
+    const W = f32(rng.normals(V * C, 0.5));
+    const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 6 ? -100 : rng.int(V)));
+    const Xh = Float64Array.from(roundToHalf(X));
+    const Wh = Float64Array.from(roundToHalf(W));
+    const dims = { M: N, N: V, K: C, batch: 1, transA: false, transB: true };
+    const ce = crossEntropyRef(matmulRef(Xh, Wh, null, dims), targets, N, V);
+    const mm = matmulBackwardRef(Xh, Wh, Float64Array.from(roundToHalf(ce.dlogits.map((v) => g * v))), dims);
+    await tidyAsync(async () => {
+      const x = param(gpu, X, [N, C]);
+      const w = param(gpu, W, [V, C]);
+      const half = ops.zeros(gpu, [ops.paddedVocab(V), C], 'f16');
+      launchToHalf(gpu, w.view, half.view, V * C);
+      const seed = fromArray(gpu, [g], [1]);
+      const loss = ops.headCrossEntropy(ops.toHalf(x), w, targets, { chunkRows: 64, seed, half });
+      backward(loss, seed);
+      const tag = `N=${N} C=${C} V=${V} (padded to ${ops.paddedVocab(V)})`;
+      expect(`loss ${tag}`, await loss.readF32(), [ce.loss], TOL_REDUCE);
+      expect(`dx ${tag}`, await grad(x), mm.dA, TOL_REDUCE);
+      expect(`dw ${tag}`, await grad(w), mm.dB, TOL_REDUCE);
+    });
+  },
+};
+
+/**
  * Folded 2-D grids: row and element counts past the grid's x limit, so kernels see x·y > count workgroups and must
  * ignore the surplus. The limit is lowered to a prime (the logic does not depend on its value; reaching the real
  * 65535 costs minutes per kernel on a software adapter), plus one real case past 65535 workgroups for add.
@@ -361,6 +398,7 @@ export const endChecks: Check[] = [
   crossEntropyCheck,
   embeddingCheck,
   headCheck,
+  halfHeadCheck,
   tokenScoresCheck,
   distillCheck,
   hiddenCosineCheck,

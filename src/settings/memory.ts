@@ -69,7 +69,9 @@ export function memoryEstimate(
   const activations = s.batch * s.ctx * s.n * m.savedPerToken * (s.halfActivations || mixed ? 3 : 4);
   const tokens = s.batch * s.ctx;
   const chunk = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4);
-  const head = chunk * 2;
+  // A chunk of f32 logits and their gradient; f16-mixed's tensor-core head keeps the gradient as halves and reads the
+  // head matrix as an f16 copy padded to whole 64-row tiles (Model.halfHead).
+  const head = mixed ? chunk * 1.5 + 2 * Math.ceil(m.vocab / 64) * 64 * m.width : chunk * 2;
   // kd-hidden's matched states: one per student block, counted at the most blocks its student can have (k: the kd
   // students train at the grown size, which the plan does not know yet).
   const teacher = s.teacher

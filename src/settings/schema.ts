@@ -183,7 +183,7 @@ export const TRAINING_FIELDS: Record<keyof TrainingSettings, FieldSpec> = {
   precision: {
     label: 'precision',
     flag: 'precision',
-    help: "fp32, or f16-mixed: f32 master weights, moments and validation; the blocks' matmuls take f16 weight copies (rewritten by the optimizer at each update) and f16 activations and output gradients, accumulating in f32; norms, softmax, attention, cross-entropy and the head stay f32; dynamic loss scaling (from 2^16) guards the half gradients. The products still run on the FP32 kernels (halves widened exactly; no tensor-core kernel in the step yet) and the roundings are passes of their own, so it is no faster than fp32 yet; it saves f16 activations' memory and costs 2 bytes per parameter for the copies",
+    help: "fp32, or f16-mixed: f32 master weights, moments and validation; the blocks' matmuls take f16 weight copies (rewritten by the optimizer at each update) and f16 activations and output gradients, accumulating in f32; the head multiplies a padded f16 copy of its matrix and halves of the final norm and of dlogits; norms, softmax, attention and cross-entropy's sums stay f32; dynamic loss scaling (from 2^16) guards the half gradients. Where the device has f16 subgroup matrices (NVIDIA with --tensor-cores, Apple in Chrome with unsafe WebGPU) these products run on tensor cores and MFU is against the FP16 tensor peak; elsewhere on the FP32 kernels (halves widened exactly), no faster than fp32. It saves f16 activations' memory and costs 2 bytes per parameter for the copies",
     kind: { type: 'choice', values: ['fp32', 'f16-mixed'] },
   },
   checkpointEvery: {

@@ -14,7 +14,7 @@ export { swiglu } from './ops/swiglu';
 export { ropeQkv, ropeInverseFrequencies } from './ops/rope';
 export { attention } from './ops/attention';
 export { crossEntropy, IGNORE_INDEX } from './ops/crossentropy';
-export { headCrossEntropy, headDistill, headTokenScores } from './ops/head';
+export { headCrossEntropy, headDistill, headTokenScores, paddedVocab } from './ops/head';
 export { hiddenCosine } from './ops/hidden-cosine';
 export { embedding } from './ops/embedding';
 export { sum, globalNorm } from './ops/reduce';

@@ -49,8 +49,9 @@ export interface TrainSettings {
   /**
    * `f16-mixed`: f32 master weights and optimizer state, the blocks' weight matrices multiplied as f16 copies the
    * optimizer rewrites at each update, the activations the matmuls take and the output gradients of their backward
-   * products as halves, f32 accumulation; norms, softmax, attention, cross-entropy, reductions and the head stay f32,
-   * and so does evaluation (on the masters). Implies halfActivations and, unless lossScale is given, dynamic loss
+   * products as halves, f32 accumulation; the head's products on halves too (a padded f16 copy of its matrix, the
+   * final norm's output and dlogits as halves); norms, softmax, attention, cross-entropy's sums and reductions stay
+   * f32, and so does evaluation (on the masters). Implies halfActivations and, unless lossScale is given, dynamic loss
    * scaling with MIXED_LOSS_SCALE. Absent: fp32.
    */
   precision?: Precision;

@@ -234,8 +234,12 @@ describe('the memory estimate', () => {
     expect(fp32.activations).toBe(4 * 8 * 2 * 10 * 4);
     expect(mixed.activations).toBe(half.activations);
     expect(mixed.activations).toBe((3 / 4) * fp32.activations);
-    expect(mixed.total - fp32.total).toBe(2 * 2500 - fp32.activations / 4);
-    expect([mixed.grads, mixed.optimizer, mixed.head]).toEqual([fp32.grads, fp32.optimizer, fp32.head]);
+    // The head: a chunk of f32 logits (32 rows × 256) and, in f16-mixed, their gradient as halves beside the padded
+    // f16 copy of the head matrix (256 rows, already whole 64-row tiles, × 16).
+    expect(fp32.head).toBe(2 * 32 * 256 * 4);
+    expect(mixed.head).toBe(32 * 256 * (4 + 2) + 256 * 16 * 2);
+    expect(mixed.total - fp32.total).toBe(2 * 2500 - fp32.activations / 4 + mixed.head - fp32.head);
+    expect([mixed.grads, mixed.optimizer]).toEqual([fp32.grads, fp32.optimizer]);
     expect(fp32.teacher).toBe(0);
     // Backward's waiting column sums: their budget and their arena, 32 MiB each, whatever the plan.
     expect([fp32.sums, mixed.sums]).toEqual([64 * 2 ** 20, 64 * 2 ** 20]);

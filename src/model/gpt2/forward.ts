@@ -46,8 +46,8 @@ export function gpt2Block(p: ParamLookup, c: Gpt2Config, layer: number, x: Tenso
   return blockMlp(blockAttention(x, w, c.heads, opts), w, opts);
 }
 
-export function gpt2FinalNorm(p: ParamLookup, _c: Gpt2Config, x: Tensor): Tensor {
-  return layernorm(x, p('ln_f.weight'), p('ln_f.bias'));
+export function gpt2FinalNorm(p: ParamLookup, _c: Gpt2Config, x: Tensor, opts: { half?: boolean } = {}): Tensor {
+  return layernorm(x, p('ln_f.weight'), p('ln_f.bias'), opts);
 }
 
 /** The head is tied to the token embedding. */

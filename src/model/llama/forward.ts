@@ -78,8 +78,8 @@ export function llamaBlock(p: ParamLookup, c: LlamaConfig, layer: number, x: Ten
   return linear(f, w('mlp.down_proj.weight'), { residual: x1 });
 }
 
-export function llamaFinalNorm(p: ParamLookup, c: LlamaConfig, x: Tensor): Tensor {
-  return rmsnorm(x, p(FINAL_NORM), c.rmsEps);
+export function llamaFinalNorm(p: ParamLookup, c: LlamaConfig, x: Tensor, opts: { half?: boolean } = {}): Tensor {
+  return rmsnorm(x, p(FINAL_NORM), c.rmsEps, opts);
 }
 
 export function llamaHead(p: ParamLookup, c: LlamaConfig): Tensor {

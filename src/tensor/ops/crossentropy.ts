@@ -44,12 +44,23 @@ export const DISTILL_HEAD = kernel({
   storage: ['read', 'read', 'read', 'read', 'read', 'rw', 'rw'],
   uniforms: [...NV, ['alpha', 'f32'], ['tau', 'f32']],
 });
-/** The seeded head's row losses, lse and dlogits in one pass (crossentropy_forward and _backward's values). */
+/**
+ * The seeded head's row losses, lse and dlogits in one pass (crossentropy_forward and _backward's values); rows
+ * `stride` apart in logits and dlogits.
+ */
 export const CE_SEEDED = kernel({
   name: 'crossentropy_seeded',
   source: seededSrc,
   storage: ['read', 'read', 'read', 'read', 'rw', 'rw', 'rw'],
-  uniforms: NV,
+  uniforms: [...NV, ['stride', 'u32']],
+});
+const CE_OUT = /^\/\/#include ce_out_f32$/m;
+if (!CE_OUT.test(seededSrc)) throw new Error('crossentropy_seeded.wgsl has no "//#include ce_out_f32" line to swap');
+/** The same writing dlogits as halves (an even stride; the columns from V to the stride as zeros). */
+export const CE_SEEDED_HALF = kernel({
+  ...CE_SEEDED,
+  name: 'crossentropy_seeded_f16',
+  source: seededSrc.replace(CE_OUT, '//#include ce_out_f16'),
 });
 export const CE_BACKWARD = kernel({
   name: 'crossentropy_backward',

@@ -4,12 +4,23 @@
 // turns them into dlogits and folds them into dx and dw. A training step that names its backward seed up front
 // (`seed`) gets dx and dw in the forward pass instead, from the logits it has just made: no recompute (for GPT-2
 // 124M a sixth of the step's matmul work), at the cost of holding dx [N, C] and dw [V, C] until backward.
+// f16-mixed training's seeded head runs its three products on tensor cores: x as halves (the final norm's f16
+// output), the head matrix as an f16 copy padded with zero rows to whole 64-row tiles (`half`), logits and dlogits
+// rows as long as that copy (dlogits as halves, zeros past V), so every product is two f16 operands on whole tiles.
 
 import { type BufferView, DEFAULT_HEAD_CHUNK_BYTES, type Gpu } from '../../gpu/runtime';
 import type { OpAttrs } from '../opkinds';
 import { tape, type GradSlot } from '../tape';
-import { empty, fromArray, type Tensor } from '../tensor';
-import { CE_BACKWARD, CE_FORWARD, CE_MEAN, CE_SEEDED, DISTILL_HEAD, TOKEN_SCORES } from './crossentropy';
+import { bytesPer, empty, fromArray, type Tensor } from '../tensor';
+import {
+  CE_BACKWARD,
+  CE_FORWARD,
+  CE_MEAN,
+  CE_SEEDED,
+  CE_SEEDED_HALF,
+  DISTILL_HEAD,
+  TOKEN_SCORES,
+} from './crossentropy';
 import { passGradient } from './elementwise';
 import { assertF32, dispatchRows } from './launch';
 import { launchMatmul } from './matmul';
@@ -22,6 +33,7 @@ import { launchMatmul } from './matmul';
  * V×C of it) and fewer dispatches; 64 MiB chunks gave 320 rows.
  */
 export function headChunkRows(gpu: Pick<Gpu, 'limits'> & { headChunkBytes?: number }, N: number, V: number): number {
+  // V: the logits' row length (the padded one for the tensor-core head).
   const limit = Math.min(gpu.headChunkBytes ?? DEFAULT_HEAD_CHUNK_BYTES, gpu.limits.maxBinding);
   const fit = Math.floor(limit / (V * 4));
   const rows = fit >= 128 ? Math.floor(fit / 128) * 128 : Math.max(64, Math.floor(fit / 64) * 64);
@@ -29,8 +41,8 @@ export function headChunkRows(gpu: Pick<Gpu, 'limits'> & { headChunkBytes?: numb
 }
 
 /**
- * The checks every head op makes on x [N, C], w [V, C] and one target per row (in [0, V) or negative, ignored), and
- * its chunk of rows; `what` names the op in messages.
+ * The checks every head op makes on x [N, C] (f32, or halves), w [V, C] and one target per row (in [0, V) or
+ * negative, ignored), and its chunk of rows for logits rows of `cols` (V unless padded); `what` names the op in messages.
  */
 function headArgs(
   x: Tensor,
@@ -38,8 +50,10 @@ function headArgs(
   targets: Int32Array,
   chunkRows: number | undefined,
   what: string,
+  cols?: number,
 ): { N: number; V: number; C: number; chunk: number } {
-  assertF32(x, `${what} x`);
+  if (x.dtype !== 'f16') assertF32(x, `${what} x`);
+  assertF32(w, `${what} w`);
   const [V, C] = w.shape as [number, number];
   const N = x.size / C;
   if (x.shape[x.shape.length - 1] !== C)
@@ -47,45 +61,72 @@ function headArgs(
   if (targets.length !== N) throw new Error(`${what}: ${targets.length} targets for ${N} rows`);
   const bad = targets.findIndex((t) => t >= V);
   if (bad >= 0) throw new Error(`${what}: target ${targets[bad]} at row ${bad} is outside the vocabulary of ${V}`);
-  const chunk = chunkRows ?? headChunkRows(x.gpu, N, V);
+  const chunk = chunkRows ?? headChunkRows(x.gpu, N, cols ?? V);
   if (chunk % 64 || chunk < 64) throw new Error(`${what}: chunk of ${chunk} rows is not a positive multiple of 64`);
   return { N, V, C, chunk };
 }
 
 /**
- * Mean next-token loss of x [N, C] under the head w [V, C] against targets (negative = ignored). With `seed`
- * (the [1] tensor the caller will pass to backward as this loss's gradient) and grad mode on, the gradients are
- * made now and backward only adds them in; backward with any other seed recomputes them. The seed's value is read
- * now: it must not change before backward.
+ * The padded f16 copy of a head matrix w [V, C] that f16-mixed's tensor-core head multiplies: [Vp, C] halves, Vp the
+ * multiple of 64 at or above V, rows from V on zero. Checked here; the caller keeps it equal to w rounded.
+ */
+function checkHalfHead(half: Tensor, V: number, C: number): number {
+  const [Vp, Ch] = half.shape as [number, number];
+  if (half.dtype !== 'f16' || half.shape.length !== 2 || Ch !== C || Vp < V || Vp % 64 !== 0)
+    throw new Error(
+      `head: the f16 head copy must be [${paddedVocab(V)}, ${C}] halves, got ${half.dtype} [${half.shape.join(', ')}]`,
+    );
+  return Vp;
+}
+
+/** The row count of f16-mixed's padded head copy for a vocabulary of V: whole 64-row tiles. */
+export function paddedVocab(V: number): number {
+  return Math.ceil(V / 64) * 64;
+}
+
+/**
+ * Mean next-token loss of x [N, C] (f32 or halves) under the head w [V, C] against targets (negative = ignored).
+ * With `seed` (the [1] tensor the caller will pass to backward as this loss's gradient) and grad mode on, the
+ * gradients are made now and backward only adds them in; backward with any other seed recomputes them (from w). The
+ * seed's value is read now: it must not change before backward. `half` (with a seed; f16-mixed): the f16 copy of w
+ * padded to [paddedVocab(V), C] with zero rows, which the seeded pass multiplies instead of w (see the top of the file);
+ * w's gradient still reaches w.
  */
 export function headCrossEntropy(
   x: Tensor,
   w: Tensor,
   targets: Int32Array,
-  opts: { chunkRows?: number; seed?: Tensor } = {},
+  opts: { chunkRows?: number; seed?: Tensor; half?: Tensor } = {},
 ): Tensor {
-  const { N, V, C, chunk } = headArgs(x, w, targets, opts.chunkRows, 'head');
-  const gpu = x.gpu;
+  const [V0, C0] = w.shape as [number, number];
   const seed = opts.seed && tape.records([x, w]) ? opts.seed : null;
+  const half = seed && opts.half ? opts.half : null;
+  // The logits' row length: the padded copy's rows where its products run, else V.
+  const cols = half ? checkHalfHead(half, V0, C0) : V0;
+  const { N, V, C, chunk } = headArgs(x, w, targets, opts.chunkRows, 'head', cols);
+  const gpu = x.gpu;
+  const hw = half ?? w; // the matrix the products read
+  const halves: Halves = { x: x.dtype === 'f16', w: half !== null, dl: half !== null };
   const tgt = fromArray(gpu, targets, [N], 'i32');
   const lse = empty(gpu, [N]);
   const losses = empty(gpu, [N]);
   const loss = empty(gpu, [1]);
   const count = empty(gpu, [1]);
-  const logits = empty(gpu, [Math.min(chunk, N), V]);
+  const logits = empty(gpu, [Math.min(chunk, N), cols]);
   // Written, not accumulated: each chunk's dx rows once, dw by the first chunk and added to by the rest.
   const grads = seed
     ? {
         x: x.requiresGrad ? empty(gpu, x.shape) : null,
-        w: w.requiresGrad ? empty(gpu, [V, C]) : null,
-        dlogits: empty(gpu, [Math.min(chunk, N), V]),
+        w: w.requiresGrad ? empty(gpu, [cols, C]) : null,
+        dlogits: empty(gpu, [Math.min(chunk, N), cols], half ? 'f16' : 'f32'),
       }
     : null;
   // The backward needs the count of scored rows before CE_MEAN (after the last chunk) stores the same number.
   if (seed) gpu.upload(count.view, new Float32Array([targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0)]));
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
-    launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    const product = { M: rows, N: cols, K: C, transB: true, halfA: halves.x, halfB: halves.w };
+    launchMatmul(gpu, { a: xs, b: hw.view, c: logits.view, ...product });
     const rowsOf = [rowView(tgt, r0, rows, 1)];
     const out = [rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)];
     if (!grads) {
@@ -93,23 +134,41 @@ export function headCrossEntropy(
       return;
     }
     // Loss, lse and dlogits in one pass (the values of CE_FORWARD then CE_BACKWARD), then folded into dx and dw.
-    const dl = { ...grads.dlogits.view, size: rows * V * 4 };
-    dispatchRows(gpu, CE_SEEDED, [logits.view, ...rowsOf, count.view, seed!.view, ...out, dl], { N: rows, V }, rows);
-    foldChunk(gpu, { N: rows, V, C }, xs, w, dl, grads.x && rowView(grads.x, r0, rows, C), grads.w, {
-      dx: 0,
-      dw: r0 === 0 ? 0 : 1,
-    });
+    const dl = { ...grads.dlogits.view, size: rows * cols * bytesPer(grads.dlogits.dtype) };
+    const views = [logits.view, ...rowsOf, count.view, seed!.view, ...out, dl];
+    dispatchRows(gpu, half ? CE_SEEDED_HALF : CE_SEEDED, views, { N: rows, V, stride: cols }, rows);
+    foldChunk(
+      gpu,
+      { N: rows, V: cols, C },
+      xs,
+      hw,
+      dl,
+      grads.x && rowView(grads.x, r0, rows, C),
+      grads.w,
+      {
+        dx: 0,
+        dw: r0 === 0 ? 0 : 1,
+      },
+      halves,
+    );
   });
   gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
   logits.dispose();
   losses.dispose();
   grads?.dlogits.dispose();
-  const pre = grads && { seed: seed!, dx: grads.x, dw: grads.w };
+  // The padded head's dw [Vp, C]: w's gradient is its first V rows (a view that keeps the buffer).
+  let dw = grads?.w ?? null;
+  if (dw && cols !== V) {
+    const full = dw;
+    dw = full.slice(0, [V, C]);
+    full.dispose();
+  }
+  const pre = grads && { seed: seed!, dx: grads.x, dw };
   tape.record('headCrossEntropy', [x, w, tgt], [loss], { N, V, C, chunk, lse, count, pre }, [
     lse,
     count,
     ...(grads?.x ? [grads.x] : []),
-    ...(grads?.w ? [grads.w] : []),
+    ...(dw ? [dw] : []),
   ]);
   tgt.dispose();
   return loss;
@@ -133,7 +192,17 @@ export function headTokenScores(
   const top1 = empty(gpu, [N]);
   const logits = empty(gpu, [Math.min(chunk, N), V]);
   forEachChunk(N, chunk, (r0, rows) => {
-    launchMatmul(gpu, { a: rowView(x, r0, rows, C), b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    const xs = rowView(x, r0, rows, C);
+    launchMatmul(gpu, {
+      a: xs,
+      b: w.view,
+      c: logits.view,
+      M: rows,
+      N: V,
+      K: C,
+      transB: true,
+      halfA: x.dtype === 'f16',
+    });
     const out = [rowView(tgt, r0, rows, 1), rowView(logp, r0, rows, 1), rowView(top1, r0, rows, 1)];
     dispatchRows(gpu, TOKEN_SCORES, [logits.view, ...out], { N: rows, V }, rows);
   });
@@ -160,15 +229,23 @@ function chunkGrads(
   dx: BufferView | null,
   dw: Tensor | null,
   beta: { dx: number; dw: number },
+  xHalf: boolean,
 ): void {
   const dl = { ...dlogits.view, size: s.N * s.V * 4 };
   dispatchRows(gpu, CE_BACKWARD, [logits.view, tgt, lse, count.view, g.view, dl], { N: s.N, V: s.V }, s.N, {
     ACCUMULATE: false,
   });
-  foldChunk(gpu, s, xs, w, dl, dx, dw, beta);
+  foldChunk(gpu, s, xs, w, dl, dx, dw, beta, { x: xHalf, w: false, dl: false });
 }
 
-/** dx[rows] (+)= dlogits·w and dw (+)= dlogitsᵀ·x[rows] for one chunk's dlogits `dl`. */
+/** Which of a chunk's operands are halves: x's rows, the head matrix, the dlogits. */
+interface Halves {
+  x: boolean;
+  w: boolean;
+  dl: boolean;
+}
+
+/** dx[rows] (+)= dlogits·w and dw (+)= dlogitsᵀ·x[rows] for one chunk's dlogits `dl` (V: its row length). */
 function foldChunk(
   gpu: Gpu,
   s: { N: number; V: number; C: number },
@@ -178,9 +255,23 @@ function foldChunk(
   dx: BufferView | null,
   dw: Tensor | null,
   beta: { dx: number; dw: number },
+  h: Halves = { x: false, w: false, dl: false },
 ): void {
-  if (dx) launchMatmul(gpu, { a: dl, b: w.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx });
-  if (dw) launchMatmul(gpu, { a: dl, b: xs, c: dw.view, M: s.V, N: s.C, K: s.N, transA: true, beta: beta.dw });
+  if (dx)
+    launchMatmul(gpu, { a: dl, b: w.view, c: dx, M: s.N, N: s.C, K: s.V, beta: beta.dx, halfA: h.dl, halfB: h.w });
+  if (dw)
+    launchMatmul(gpu, {
+      a: dl,
+      b: xs,
+      c: dw.view,
+      M: s.V,
+      N: s.C,
+      K: s.N,
+      transA: true,
+      beta: beta.dw,
+      halfA: h.dl,
+      halfB: h.x,
+    });
 }
 
 /**
@@ -285,7 +376,8 @@ export function headCrossEntropyBackward(
   const dlogits = empty(gpu, [Math.min(chunk, N), V]);
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
-    launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true });
+    const halfA = x.dtype === 'f16';
+    launchMatmul(gpu, { a: xs, b: w.view, c: logits.view, M: rows, N: V, K: C, transB: true, halfA });
     const beta = { dx: dx?.accumulate ? 1 : 0, dw: dw?.accumulate || r0 > 0 ? 1 : 0 };
     chunkGrads(
       gpu,
@@ -301,6 +393,7 @@ export function headCrossEntropyBackward(
       dx && rowView(dx.t, r0, rows, C),
       dw?.t ?? null,
       beta,
+      halfA,
     );
   });
   logits.dispose();
@@ -314,5 +407,6 @@ function forEachChunk(N: number, chunk: number, fn: (r0: number, rows: number) =
 /** Rows [r0, r0+rows) of a row-major tensor of width w, as a bindable view (r0 is a multiple of 64). */
 function rowView(t: Tensor, r0: number, rows: number, w: number) {
   const v = t.view;
-  return { buffer: v.buffer, offset: v.offset + r0 * w * 4, size: rows * w * 4 };
+  const b = bytesPer(t.dtype);
+  return { buffer: v.buffer, offset: v.offset + r0 * w * b, size: rows * w * b };
 }
