@@ -23,6 +23,7 @@ import {
   followDefaults,
   refuse,
   resolvePeak,
+  snapshotPrecision,
   RUN_FLAGS,
   settingsFromFlags,
   TRAIN_FLAGS,
@@ -56,8 +57,10 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     // Tensor cores are checked before anything trusts them (a wrong tile is turned off, saying so).
     const verdict = await verifyTensorCores(gpu);
     if (verdict) say(verdict.detail);
-    const peak = await resolvePeak(f, gpu, f.resume ? 'fp32' : settings.precision);
-    const start = announce(gpu, peak, argv, !!f.resume, verdict, settings.precision);
+    const store = directoryStore(out);
+    const precision = f.resume ? await snapshotPrecision(store) : settings.precision;
+    const peak = await resolvePeak(f, gpu, precision);
+    const start = announce(gpu, peak, argv, !!f.resume, verdict, precision);
     if (!f.resume) say(`plan: ${growPlan(settings.n, ckpt.config.layers).text}`);
     const log = logWriter(out, !!f.resume);
     log(start);
@@ -99,7 +102,6 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
           break;
       }
     };
-    const store = directoryStore(out);
     const result = await runInheritune(
       {
         gpu,

@@ -9,6 +9,7 @@ import type { Precision } from '../gpu/capabilities';
 import { sgmatTile } from '../tensor/ops/matmul/sgmat';
 import { measureMatmulPeak, type Peak, peakFromTable, userPeak } from '../train/mfu';
 import { peakPrecision } from '../train/peak';
+import { openSnapshot, type StateStore } from '../train/snapshot';
 import {
   assertValid,
   defaultWarmup,
@@ -151,6 +152,24 @@ export function nodeDeviceOptions(f: Parsed): NodeDeviceOptions {
  * (f16-mixed on tensor cores: the FP16 tensor peak; peakPrecision), else a measured f32 matmul peak. A resumed run's
  * precision is its snapshot's, not yet read here: it is taken as fp32 (give --peak-tflops for a resumed f16-mixed run).
  */
+/**
+ * The precision a --resume run trains at: its snapshot's settings' (fp32 where it has none; where the snapshot is
+ * missing or unreadable, fp32 too, and the resume itself then stops with the reason).
+ */
+export async function snapshotPrecision(store: StateStore): Promise<Precision> {
+  try {
+    const snap = await openSnapshot(store);
+    if (!snap) return 'fp32';
+    try {
+      return snap.meta.settings?.precision ?? 'fp32';
+    } finally {
+      await snap.close();
+    }
+  } catch {
+    return 'fp32';
+  }
+}
+
 export async function resolvePeak(f: Parsed, gpu: Gpu, precision: Precision = 'fp32'): Promise<Peak> {
   if (f['peak-tflops'] !== undefined) {
     try {

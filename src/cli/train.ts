@@ -23,7 +23,15 @@ import { parseFlags, UsageError } from './args';
 import { logWriter, say } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
 import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import { exportDtype, followDefaults, refuse, resolvePeak, settingsFromFlags, TRAIN_FLAGS } from './settings';
+import {
+  exportDtype,
+  followDefaults,
+  refuse,
+  resolvePeak,
+  settingsFromFlags,
+  snapshotPrecision,
+  TRAIN_FLAGS,
+} from './settings';
 
 export const TRAIN_ENTRY = `  train --data <text-file> --out DIR --steps S (--model <dir-or-file> | --layers L --width C --heads H [--positions P])
       <training options>
@@ -91,9 +99,10 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     // Tensor cores are checked before anything trusts them (a wrong tile is turned off, saying so).
     const verdict = await verifyTensorCores(gpu);
     if (verdict) say(verdict.detail);
-    const peak = await resolvePeak(f, gpu, f.resume ? 'fp32' : training.precision);
-    const start = announce(gpu, peak, argv, !!f.resume, verdict, training.precision);
     const store = directoryStore(out);
+    const precision = f.resume ? await snapshotPrecision(store) : training.precision;
+    const peak = await resolvePeak(f, gpu, precision);
+    const start = announce(gpu, peak, argv, !!f.resume, verdict, precision);
     let trainer: Trainer;
     if (f.resume) {
       const snap = await openSnapshot(store);

@@ -14,6 +14,7 @@ import { Model } from '../../src/model/model';
 import { gpt2Init } from '../../src/model/gpt2/params';
 import { optimizerConfig, type OptimizerKind } from '../../src/optim/optimizer';
 import { directoryStore } from '../../src/train/node-store';
+import { snapshotPrecision } from '../../src/cli/settings';
 import { memoryStore } from '../../src/train/memory-store';
 import { openSnapshot, restoreTrainer, saveSnapshot, SNAPSHOT_FILE } from '../../src/train/snapshot';
 import { lossScaleConfig } from '../../src/optim/loss-scale';
@@ -152,6 +153,8 @@ describe('snapshot and resume', () => {
         first.dispose();
         m1.dispose();
 
+        // The CLI's --resume measures MFU at the snapshot's precision, read before the trainer is restored.
+        expect(await snapshotPrecision(directoryStore(dir))).toBe(mixed ? 'f16-mixed' : 'fp32');
         const snap = (await openSnapshot<{ note: string }>(directoryStore(dir)))!;
         expect(snap.meta.extra.note).toBe('test');
         expect(snap.meta.position.step).toBe(3);
@@ -196,6 +199,9 @@ describe('snapshot and resume', () => {
       }),
     );
     await expect(openSnapshot(other)).rejects.toThrow(/snapshot version 99/);
+    // Unreadable or absent: fp32 for the start line's peak; the resume itself then stops with the reason.
+    expect(await snapshotPrecision(other)).toBe('fp32');
+    expect(await snapshotPrecision(memoryStore())).toBe('fp32');
   });
 });
 
