@@ -5,7 +5,7 @@
 
 import type { Gpu } from '../src/gpu/runtime';
 import { launchMatmulF16 } from '../src/tensor/ops/matmul/launch';
-import { describeTile, sgmatFits, sgmatTile } from '../src/tensor/ops/matmul/sgmat';
+import { describeTile, sgmatFits, sgmatTile, stagedTile } from '../src/tensor/ops/matmul/sgmat';
 import { tensorCoreErrors } from '../src/tensor/ops/matmul/tensor-cores';
 import { splitK } from '../src/tensor/ops/matmul/splitk';
 import { empty } from '../src/tensor/tensor';
@@ -32,9 +32,16 @@ const SHAPES = (rows: number, C: number) => [
   { label: 'mlp.c_proj fwd 8192×3072→768 f16', M: rows, K: 4 * C, N: C, transA: false, transB: false },
   { label: 'c_attn dW (transA) 768×8192→2304 f16', M: C, K: rows, N: 3 * C, transA: true, transB: false },
   { label: 'c_attn dX (transB) 8192×2304→768 f16', M: rows, K: 3 * C, N: C, transA: false, transB: true },
+  // f16-mixed's tied head on its padded copy (50257 → 50304 rows), one 640-row chunk: logits, dX, dW.
+  { label: 'head logits (transB) 640×768→50304 f16', M: 640, K: C, N: 50304, transA: false, transB: true },
+  { label: 'head dX 640×50304→768 f16', M: 640, K: 50304, N: C, transA: false, transB: false },
+  { label: 'head dW (transA) 50304×640→768 f16', M: 50304, K: 640, N: C, transA: true, transB: false },
 ];
 
-/** Null where the device has no tensor-core path; else the check and every shape the tile divides. */
+/**
+ * Null where the device has no tensor-core path; else the check and every shape the tile divides, with both K loops
+ * (straight from storage, the default, and through workgroup memory) so a GPU run says which to make the default.
+ */
 export async function benchTensorCores(
   gpu: Gpu,
   targetMs: number,
@@ -48,8 +55,10 @@ export async function benchTensorCores(
   const check: TensorCoreCheck = { maxRelErr: await tensorCoreErrors(gpu, 256, 256, 256, 5) };
   log(`tensor cores (${tileName}): 256³ max rel err ${JSON.stringify(check.maxRelErr)}`);
   const results: TensorCoreResult[] = [];
-  for (const s of SHAPES(8192, 768)) {
-    if (!sgmatFits(tile, s, splitK(s)?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize)) continue;
+  const staged = stagedTile(tile);
+  for (const [s, t] of SHAPES(8192, 768).flatMap((s) => [tile, staged].map((t) => [s, t] as const))) {
+    if (!sgmatFits(t, s, splitK(s)?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize)) continue;
+    const label = `${s.label}${t.stageK ? ' staged' : ''}`;
     const x = empty(gpu, [s.M * s.K], 'f16');
     const y = empty(gpu, [s.K * s.N], 'f16');
     const z = empty(gpu, [s.M * s.N]);
@@ -58,13 +67,14 @@ export async function benchTensorCores(
       gpu.clear(y.view);
       const { ms, reps } = await timeWall(
         gpu,
-        () => launchMatmulF16(gpu, { a: x.view, b: y.view, c: z.view, ...s }),
+        () => launchMatmulF16(gpu, { a: x.view, b: y.view, c: z.view, ...s, tensorCoreTile: t }),
         targetMs,
       );
       const tflops = (2 * s.M * s.N * s.K) / (ms / 1000) / 1e12;
-      const r = { ...s, ms, reps, tflops, ofPeak: peak ? (tflops * 1e12) / peak.flops : null, tile: tileName };
+      const ofPeak = peak ? (tflops * 1e12) / peak.flops : null;
+      const r = { ...s, label, ms, reps, tflops, ofPeak, tile: describeTile(t) };
       log(
-        `matmul ${s.label}: ${ms.toFixed(3)} ms, ${tflops.toFixed(1)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of the FP16 tensor peak)` : ''}`,
+        `matmul ${label}: ${ms.toFixed(3)} ms, ${tflops.toFixed(1)} TFLOP/s${r.ofPeak !== null ? ` (${(100 * r.ofPeak).toFixed(1)}% of the FP16 tensor peak)` : ''}`,
       );
       results.push(r);
     } finally {

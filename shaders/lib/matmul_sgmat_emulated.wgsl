@@ -53,6 +53,22 @@ fn rightCols(off: u32, stride: u32) -> Right {
   return x;
 }
 
+// matmul_sgmat_staged's K slices in workgroup memory (widened halves), and their loads.
+var<workgroup> As: array<f32, BM * TK>;
+var<workgroup> Bs: array<f32, TK * BN>;
+
+fn leftStaged(off: u32) -> Left {
+  var x: Left;
+  for (var i = 0u; i < SM; i++) { for (var j = 0u; j < SK; j++) { x.v[i * SK + j] = As[off + i * TK + j]; } }
+  return x;
+}
+
+fn rightStaged(off: u32) -> Right {
+  var x: Right;
+  for (var i = 0u; i < SK; i++) { for (var j = 0u; j < SN; j++) { x.v[i * SN + j] = Bs[off + i * BN + j]; } }
+  return x;
+}
+
 fn multiplyAdd(l: Left, r: Right, acc: Result) -> Result {
   var out = acc;
   for (var i = 0u; i < SM; i++) {

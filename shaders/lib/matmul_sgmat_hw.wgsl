@@ -26,6 +26,14 @@ fn leftCols(off: u32, stride: u32) -> Left { return subgroupMatrixLoad<Left, col
 fn rightRows(off: u32, stride: u32) -> Right { return subgroupMatrixLoad<Right, row_major>(&B, off, stride); }
 fn rightCols(off: u32, stride: u32) -> Right { return subgroupMatrixLoad<Right, col_major>(&B, off, stride); }
 
+// matmul_sgmat_staged's K slices in workgroup memory (allocated only where that loop uses them), and their loads.
+var<workgroup> As: array<f16, BM * TK>;
+var<workgroup> Bs: array<f16, TK * BN>;
+fn halfA(i: u32) -> f16 { return A[i]; }
+fn halfB(i: u32) -> f16 { return B[i]; }
+fn leftStaged(off: u32) -> Left { return subgroupMatrixLoad<Left, row_major>(&As, off, TK); }
+fn rightStaged(off: u32) -> Right { return subgroupMatrixLoad<Right, row_major>(&Bs, off, BN); }
+
 fn multiplyAdd(l: Left, r: Right, acc: Result) -> Result { return subgroupMatrixMultiplyAccumulate(l, r, acc); }
 
 // The SM × SN result into Ct from Ct[off] on, rows BN apart.

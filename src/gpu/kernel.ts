@@ -6,6 +6,8 @@ import workgroupReduceSubgroups from '../../shaders/lib/workgroup_reduce_subgrou
 import rowLse from '../../shaders/lib/row_lse.wgsl?raw';
 import rowCosine from '../../shaders/lib/row_cosine.wgsl?raw';
 import matmulSgmatEmulated from '../../shaders/lib/matmul_sgmat_emulated.wgsl?raw';
+import matmulSgmatDirect from '../../shaders/lib/matmul_sgmat_direct.wgsl?raw';
+import matmulSgmatStaged from '../../shaders/lib/matmul_sgmat_staged.wgsl?raw';
 import matmulSgmatHw from '../../shaders/lib/matmul_sgmat_hw.wgsl?raw';
 import matmulStore from '../../shaders/lib/matmul_store.wgsl?raw';
 import matmulTile from '../../shaders/lib/matmul_tile.wgsl?raw';
@@ -114,6 +116,8 @@ const LIBS: Record<string, string> = {
   matmul_store: matmulStore,
   matmul_sgmat_hw: matmulSgmatHw,
   matmul_sgmat_emulated: matmulSgmatEmulated,
+  matmul_sgmat_direct: matmulSgmatDirect,
+  matmul_sgmat_staged: matmulSgmatStaged,
   matmul_a_f32: matmulA,
   matmul_a_f16: matmulAHalf,
   matmul_a4_f32: matmulA4,

@@ -1,6 +1,7 @@
 // Self-check of the tensor-core matmul (matmul_sgmat.wgsl): on every adapter with its subgroup-matrix calls emulated
 // in plain arithmetic (an 8×8×8 config; the tiling, addressing and epilogues are the same kernel text), and where the
-// adapter has an f16 → f32 subgroup-matrix config also on the hardware's own (tensor cores): every transpose with a
+// adapter has an f16 → f32 subgroup-matrix config also on the hardware's own (tensor cores), each with both K loops
+// (straight from storage, through workgroup memory), and always on that kernel (its dispatches counted): every transpose with a
 // bias, alpha and beta, a split-K product and the half GELU epilogue, against f64 sums of the same halves.
 
 import { empty, fromArray } from '../tensor';
@@ -9,7 +10,7 @@ import { geluRef, matmulRef } from '../reference/linalg';
 import { halvesToF32, roundToHalf } from '../util/half';
 import { Rng } from '../util/rng';
 import { EXACT_COUNT, f32 } from './compare';
-import { type SgmatTile, sgmatTile, tileFor } from '../tensor/ops/matmul/sgmat';
+import { type SgmatTile, sgmatTile, stagedTile, tileFor } from '../tensor/ops/matmul/sgmat';
 import type { Check } from './harness';
 import type { Ctx } from './support';
 
@@ -39,7 +40,10 @@ async function runCase({ gpu, expect }: Ctx, tile: SgmatTile, c: Case, rng: Rng,
   const bt = bias ? fromArray(gpu, bias, [N]) : null;
   const out = fromArray(gpu, C0, [M * N]);
   const g = c.geluHalf ? empty(gpu, [M * N], 'f16') : null;
+  const onTensorCores = () =>
+    [...gpu.dispatchesByKernel].filter(([k]) => k.startsWith('matmul_sgmat')).reduce((n, [, d]) => n + d, 0);
   try {
+    const before = onTensorCores();
     launchMatmul(gpu, {
       a: a.view,
       b: b.view,
@@ -62,6 +66,7 @@ async function runCase({ gpu, expect }: Ctx, tile: SgmatTile, c: Case, rng: Rng,
     for (let i = 0; i < ref.length; i++) ref[i]! += c.beta * C0[i]!;
     const label = `${what} ${M}×${N}×${K} tA=${+transA} tB=${+transB}${c.bias ? ' bias' : ''}${c.beta ? ' β' : ''}`;
     const got = await out.readF32();
+    expect(`${label}: dispatches of the tensor-core kernel`, [onTensorCores() - before], [1], EXACT_COUNT);
     expect(label, got, ref, TOL_TC);
     if (g) {
       // GELU of the stored pre-activation, rounded to halves: within a half's rounding of the f64 GELU of it.
@@ -86,9 +91,11 @@ const sgmatCheck: Check = {
     );
     const hardware = sgmatTile(gpu);
     const tiles: [SgmatTile, string][] = [];
-    if (emulated) tiles.push([emulated, 'emulated']);
-    if (hardware && !hardware.emulated) tiles.push([hardware, 'tensor cores']);
-    ctx.expect('tiles to check', [tiles.length], [hardware && !hardware.emulated ? 2 : 1], EXACT_COUNT);
+    // Each with both K loops: straight from storage, and through workgroup memory in slices.
+    if (emulated) tiles.push([emulated, 'emulated'], [stagedTile(emulated), 'emulated, staged']);
+    if (hardware && !hardware.emulated)
+      tiles.push([hardware, 'tensor cores'], [stagedTile(hardware), 'tensor cores, staged']);
+    ctx.expect('tiles to check', [tiles.length], [hardware && !hardware.emulated ? 4 : 2], EXACT_COUNT);
     const rng = new Rng(31);
     const long = { M: 64, N: 64, K: 2048 };
     ctx.expect('the long case splits', [(splitK(long)?.parts ?? 1) > 1 ? 1 : 0], [1], EXACT_COUNT);

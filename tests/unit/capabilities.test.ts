@@ -16,7 +16,7 @@ import { Gpu } from '../../src/gpu/runtime';
 import { fromArray, matmul } from '../../src/tensor';
 import { expandIncludes } from '../../src/gpu/kernel';
 import { launchMatmulF16 } from '../../src/tensor/ops/matmul/launch';
-import { type SgmatEpilogue, sgmatKernel, sgmatTile, tileFor } from '../../src/tensor/ops/matmul/sgmat';
+import { type SgmatEpilogue, sgmatKernel, sgmatTile, stagedTile, tileFor } from '../../src/tensor/ops/matmul/sgmat';
 import { peakFromTable, peakPrecision } from '../../src/train/peak';
 import { getGpu } from './gpu';
 
@@ -176,10 +176,16 @@ describe('the tensor-core matmul kernel (matmul_sgmat) on the subgroup-matrix bu
       expect(gpu.features.has('shader-f16')).toBe(true);
       const sg = 32;
       for (const config of [cfg('f16', 'f32', 16, 16, 16), cfg('f16', 'f32', 8, 8, 8)]) {
-        const tile = tileFor(config, sg, gpu.device.limits.maxComputeInvocationsPerWorkgroup)!;
-        expect(tile.SGM * tile.SGN * sg).toBeLessThanOrEqual(gpu.device.limits.maxComputeInvocationsPerWorkgroup);
-        for (const epilogue of ['none', 'residual', 'gelu', 'gelu_f16'] as SgmatEpilogue[]) {
+        const direct = tileFor(config, sg, gpu.device.limits.maxComputeInvocationsPerWorkgroup)!;
+        expect(direct.SGM * direct.SGN * sg).toBeLessThanOrEqual(gpu.device.limits.maxComputeInvocationsPerWorkgroup);
+        // Both K loops: straight from storage, and through workgroup memory (its slices' loads from there).
+        for (const [tile, epilogue] of [direct, stagedTile(direct)].flatMap((t) =>
+          (['none', 'residual', 'gelu', 'gelu_f16'] as SgmatEpilogue[]).map((e) => [t, e] as const),
+        )) {
           const spec = sgmatKernel(tile, epilogue);
+          expect(spec.source).toMatch(
+            tile.stageK ? /^\/\/#include matmul_sgmat_staged$/m : /^\/\/#include matmul_sgmat_direct$/m,
+          );
           expect(spec.source).toMatch(/^\/\/#include matmul_sgmat_hw$/m);
           gpu.device.pushErrorScope('validation');
           const module = gpu.device.createShaderModule({ code: expandIncludes(spec.source, spec.name).code });
@@ -189,7 +195,7 @@ describe('the tensor-core matmul kernel (matmul_sgmat) on the subgroup-matrix bu
             gpu.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main', constants } });
           }
           const err = await gpu.device.popErrorScope();
-          const what = `${describeConfig(config)} ${epilogue}`;
+          const what = `${describeConfig(config)} ${epilogue}${tile.stageK ? ' staged' : ''}`;
           expect(
             info.messages.filter((m) => m.type === 'error').map((m) => m.message),
             what,

@@ -10,7 +10,7 @@ import { Gpu } from '../../src/gpu/runtime';
 import { geluRef } from '../../src/reference/linalg';
 import { empty, fromArray } from '../../src/tensor';
 import { launchMatmul, type MatmulArgs } from '../../src/tensor/ops/matmul';
-import { sgmatTile, tileRows } from '../../src/tensor/ops/matmul/sgmat';
+import { describeTile, type SgmatTile, sgmatTile, stagedTile, tileRows } from '../../src/tensor/ops/matmul/sgmat';
 import { splitK } from '../../src/tensor/ops/matmul/splitk';
 import { verifyTensorCores } from '../../src/tensor/ops/matmul/tensor-cores';
 import { halvesToF32, roundToHalf } from '../../src/util/half';
@@ -28,6 +28,8 @@ interface Case {
   alpha?: number;
   beta?: number;
   epilogue?: 'residual' | 'gelu' | 'gelu_f16';
+  /** A tile to force (MatmulArgs.tensorCoreTile); the device's by default. */
+  tile?: SgmatTile;
 }
 
 /** f64 of op(A[b])·op(B[b]) for row-major halves, as the kernel's contract says (alpha, bias, beta·C, residual). */
@@ -96,6 +98,7 @@ async function runCase(gpu: Gpu, c: Case, rng: Rng) {
       residual: r?.view ?? null,
       gelu: g?.view ?? null,
       geluHalf: c.epilogue === 'gelu_f16',
+      tensorCoreTile: c.tile,
     };
     const before = gpu.dispatchesByKernel.get(sgmatName(c)) ?? 0;
     launchMatmul(gpu, args);
@@ -120,7 +123,7 @@ async function runCase(gpu: Gpu, c: Case, rng: Rng) {
       // GELU of the stored pre-activation (f32 tanh vs f64), then rounded to halves the same way in both.
       expect(gWorst, `${c.name}: GELU output`).toBeLessThan(c.epilogue === 'gelu_f16' ? 1e-3 : 1e-5);
     }
-    return worst;
+    return got;
   } finally {
     for (const t of [a, b, out, bias, r, g]) t?.dispose();
   }
@@ -174,6 +177,36 @@ for (const config of [
       await runCase(gpu, { name: 'GELU', M: 64, N: 128, K: 32, bias: true, epilogue: 'gelu' }, rng);
       await runCase(gpu, { name: 'GELU into halves', M: 64, N: 64, K: 32, bias: true, epilogue: 'gelu_f16' }, rng);
     });
+
+    if (config.M === 8)
+      it('the K loop through workgroup memory: every transpose, a short last slice, split-K; the direct loop’s bits', async () => {
+        const direct = sgmatTile(gpu)!;
+        const staged = stagedTile(direct);
+        expect(describeTile(staged)).toMatch(/K slices of 16 in workgroup memory/);
+        expect(() => stagedTile(direct, 12)).toThrow(/not a positive multiple of the config's K 8/);
+        const long = { M: 64, N: 64, K: 2048 };
+        expect(splitK(long)?.parts, 'the long product is split').toBeGreaterThan(1);
+        const cases: Case[] = [
+          // K = 40: slices of 16, 16 and 8.
+          ...transposes.map(([transA, transB]) => ({
+            name: `${transA ? 'tA' : ''}${transB ? 'tB' : ''} 64×128×40 bias β`,
+            M: 64,
+            N: 128,
+            K: 40,
+            transA,
+            transB,
+            bias: true,
+            beta: 1,
+          })),
+          { name: 'split-K', ...long, transB: true },
+          { name: 'GELU into halves', M: 64, N: 64, K: 24, bias: true, epilogue: 'gelu_f16' },
+        ];
+        for (const c of cases) {
+          const a = await runCase(gpu, { ...c, tile: direct }, new Rng(21));
+          const b = await runCase(gpu, { ...c, name: `${c.name} (staged)`, tile: staged }, new Rng(21));
+          expect(b, c.name).toEqual(a);
+        }
+      });
 
     it('a product the tile does not divide, or with an f32 operand, runs on the f32 kernels', async () => {
       const a = fromArray(gpu, roundToHalf([...Array(100 * 32)].map((_, i) => (i % 7) - 3)), [100 * 32], 'f16');

@@ -14,7 +14,16 @@ import {
   variantsFor,
   vec4Eligible,
 } from './kernels';
-import { type SgmatTile, sgmatFits, sgmatKernel, sgmatTile, tileCols, tileRows } from './sgmat';
+import {
+  describeTile,
+  type SgmatTile,
+  sgmatFits,
+  sgmatKernel,
+  sgmatTile,
+  sgmatWorkgroupBytes,
+  tileCols,
+  tileRows,
+} from './sgmat';
 import { splitK } from './splitk';
 
 export interface MatmulArgs {
@@ -115,8 +124,16 @@ export function launchMatmul(gpu: Gpu, x: MatmulArgs): void {
   const batch = x.batch ?? 1;
   const split = splitK(x);
   // Both operands halves (f16-mixed training's block products), no kernel forced: tensor cores where the tile fits.
-  const tc = x.halfA && x.halfB && !x.variant ? sgmatTile(gpu) : null;
+  // A tile the caller names must run: refused, saying why, where it cannot.
+  const forced = x.tensorCoreTile ?? null;
+  if (forced && (!x.halfA || !x.halfB || x.variant))
+    throw new Error('matmul: a tensor-core tile takes two f16 operands and no f32 kernel variant');
+  const tc = forced ?? (x.halfA && x.halfB && !x.variant ? sgmatTile(gpu) : null);
   const onTensorCores = !!tc && sgmatFits(tc, x, split?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize);
+  if (forced && !onTensorCores)
+    throw new Error(
+      `matmul: the tensor-core tile (${describeTile(forced)}, ${sgmatWorkgroupBytes(forced)} bytes of workgroup memory) does not fit M ${x.M}, N ${x.N}, K ${x.K}${split ? ` in K chunks of ${split.kChunk}` : ''} on this device`,
+    );
   let variant: MatmulVariant = onTensorCores
     ? 'simple'
     : (x.variant ?? chosenVariant(gpu, { M: x.M, N: x.N, K: x.K, batch, transA: !!x.transA, transB: !!x.transB }));
@@ -198,6 +215,8 @@ export interface MatmulF16Args {
   K: number;
   transA?: boolean;
   transB?: boolean;
+  /** A tile to run instead of the device's (the benchmark's K-loop comparison). */
+  tensorCoreTile?: SgmatTile;
 }
 
 /**
@@ -206,7 +225,7 @@ export interface MatmulF16Args {
  * kernels).
  */
 export function launchMatmulF16(gpu: Gpu, x: MatmulF16Args): void {
-  const tile = sgmatTile(gpu);
+  const tile = x.tensorCoreTile ?? sgmatTile(gpu);
   if (!tile)
     throw new Error(
       `matmul f16: this device has no f16 → f32 subgroup-matrix config with one subgroup size (${gpu.capabilities.subgroupMatrix.length} configs; subgroup sizes ${gpu.description.subgroupMinSize}–${gpu.description.subgroupMaxSize})`,

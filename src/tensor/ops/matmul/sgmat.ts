@@ -25,6 +25,11 @@ export interface SgmatTile {
   sgSize: number;
   /** The subgroup-matrix calls are emulated (tests): matmul_sgmat_emulated.wgsl instead of the builtins. */
   emulated: boolean;
+  /**
+   * The K loop: straight from storage (0: matmul_sgmat_direct, the default until a GPU has measured the other) or
+   * through workgroup memory in K slices of this many (matmul_sgmat_staged; a multiple of the config's K).
+   */
+  stageK: number;
 }
 
 /** The invocations an emulated "subgroup" has (each computes the subgroup's matrices whole). */
@@ -74,16 +79,24 @@ export function tileFor(
   while (SGM * SGN * sgSize > maxInvocations && SGN > 1) SGN--;
   while (SGM * SGN * sgSize > maxInvocations && SGM > 1) SGM--;
   if (SGM * SGN * sgSize > maxInvocations) return null;
-  return { config, FM: per(config.M), FN: per(config.N), SGM, SGN, sgSize, emulated };
+  return { config, FM: per(config.M), FN: per(config.N), SGM, SGN, sgSize, emulated, stageK: 0 };
 }
 
-/** The tile in words, e.g. "f16 16×16×16 → f32, 64×64 per workgroup, subgroup 32" (emulated: says so). */
+/** The tile in words, e.g. "f16 16×16×16 → f32, 64×64 per workgroup, subgroup 32" (emulated, staged: says so). */
 export const describeTile = (t: SgmatTile): string =>
-  `${t.config.componentType} ${t.config.M}×${t.config.N}×${t.config.K} → ${t.config.resultComponentType}, ${tileRows(t)}×${tileCols(t)} per workgroup, ${t.emulated ? 'emulated' : `subgroup ${t.sgSize}`}`;
+  `${t.config.componentType} ${t.config.M}×${t.config.N}×${t.config.K} → ${t.config.resultComponentType}, ${tileRows(t)}×${tileCols(t)} per workgroup, ${t.emulated ? 'emulated' : `subgroup ${t.sgSize}`}${t.stageK ? `, K slices of ${t.stageK} in workgroup memory` : ''}`;
+
+/** The same tile with its K loop through workgroup memory in slices of `stageK` (a multiple of the config's K). */
+export function stagedTile(t: SgmatTile, stageK = 2 * t.config.K): SgmatTile {
+  if (!(stageK > 0 && stageK % t.config.K === 0))
+    throw new Error(`tensor-core K slices of ${stageK}: not a positive multiple of the config's K ${t.config.K}`);
+  return { ...t, stageK };
+}
 
 const SHAPE_LINE = /^const SM: u32 = \d+u;.*$/m;
 const HW_INCLUDE = /^\/\/#include matmul_sgmat_hw$/m;
 const OUT_INCLUDE = /^\/\/#include matmul_out$/m;
+const LOOP_INCLUDE = /^\/\/#include matmul_sgmat_direct$/m;
 const STORAGE: KernelSpec['storage'] = ['read', 'read', 'read', 'rw'];
 
 /** The epilogues matmul_sgmat takes (the f32 kernels' output includes: see kernels.ts). */
@@ -99,21 +112,23 @@ const specs = new Map<string, KernelSpec>();
 /** The kernel for a tile and epilogue: its constants line written in, the emulated calls where the tile says so. */
 export function sgmatKernel(t: SgmatTile, epilogue: SgmatEpilogue = 'none'): KernelSpec {
   const { M, N, K } = t.config;
-  const key = `${M}×${N}×${K}:${t.FM}×${t.FN}:${t.SGM}×${t.SGN}:${t.sgSize}:${t.emulated}:${epilogue}`;
+  const key = `${M}×${N}×${K}:${t.FM}×${t.FN}:${t.SGM}×${t.SGN}:${t.sgSize}:${t.emulated}:${t.stageK}:${epilogue}`;
   let spec = specs.get(key);
   if (!spec) {
     for (const [re, what] of [
       [SHAPE_LINE, 'its constants line'],
       [HW_INCLUDE, '//#include matmul_sgmat_hw'],
       [OUT_INCLUDE, '//#include matmul_out'],
+      [LOOP_INCLUDE, '//#include matmul_sgmat_direct'],
     ] as const)
       if (!re.test(src)) throw new Error(`matmul_sgmat.wgsl lacks ${what}`);
-    const line = `const SM: u32 = ${M}u; const SN: u32 = ${N}u; const SK: u32 = ${K}u; const FM: u32 = ${t.FM}u; const FN: u32 = ${t.FN}u; const SGM: u32 = ${t.SGM}u; const SGN: u32 = ${t.SGN}u; const SGSIZE: u32 = ${t.sgSize}u;`;
+    const line = `const SM: u32 = ${M}u; const SN: u32 = ${N}u; const SK: u32 = ${K}u; const FM: u32 = ${t.FM}u; const FN: u32 = ${t.FN}u; const SGM: u32 = ${t.SGM}u; const SGN: u32 = ${t.SGN}u; const SGSIZE: u32 = ${t.sgSize}u; const TK: u32 = ${t.stageK || K}u;`;
     const { lib, extra } = EPILOGUE_LIBS[epilogue];
     const source = src
       .replace(SHAPE_LINE, line)
       .replace(HW_INCLUDE, t.emulated ? '//#include matmul_sgmat_emulated' : '//#include matmul_sgmat_hw')
-      .replace(OUT_INCLUDE, `//#include ${lib}`);
+      .replace(OUT_INCLUDE, `//#include ${lib}`)
+      .replace(LOOP_INCLUDE, t.stageK ? '//#include matmul_sgmat_staged' : '//#include matmul_sgmat_direct');
     spec = kernel({
       name: epilogue === 'none' ? 'matmul_sgmat' : `matmul_sgmat+${epilogue}`,
       source,
@@ -125,8 +140,12 @@ export function sgmatKernel(t: SgmatTile, epilogue: SgmatEpilogue = 'none'): Ker
   return spec;
 }
 
-/** Workgroup memory the kernel takes: the block of C it stages for the epilogue. */
-export const sgmatWorkgroupBytes = (t: SgmatTile) => tileRows(t) * tileCols(t) * 4;
+/**
+ * Workgroup memory the kernel takes: one row of subgroups' part of the block of C (staged for the epilogue, a row at
+ * a time), and the staged loop's K slices of A and B (halves; widened to f32 where emulated).
+ */
+export const sgmatWorkgroupBytes = (t: SgmatTile) =>
+  t.FM * t.config.M * tileCols(t) * 4 + (t.stageK ? (tileRows(t) + tileCols(t)) * t.stageK * (t.emulated ? 4 : 2) : 0);
 
 /**
  * Whether the tile can compute a product of these dimensions: M and N whole tiles, K (and a split's chunk) whole K
