@@ -20,7 +20,7 @@ import {
   type Section,
 } from './bench';
 
-const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups] [--immediates]
+const USAGE = `usage: npm run bench -- [--size ci|full] [--only ${SECTIONS.join(',')}] [--steps NAME,…] [--json FILE] [--peak-tflops X] [--head-chunk-mib N] [--no-bounds-checks] [--no-subgroups] [--immediates] [--staged-tensor-cores]
        npm run bench -- --list-steps [--size ci|full]   (the step configs as JSON, for bench/peers/torch_peer.py; needs no GPU)`;
 
 function parse(argv: string[]) {
@@ -34,6 +34,7 @@ function parse(argv: string[]) {
     boundsChecks: boolean;
     subgroups: boolean;
     immediates: boolean;
+    stagedTensorCores?: boolean;
     headChunkMib?: number;
     tensorCores?: 'auto' | 'on' | 'off';
   } = { boundsChecks: true, subgroups: true, immediates: false, listSteps: false };
@@ -72,6 +73,7 @@ function parse(argv: string[]) {
     else if (flag === '--no-bounds-checks') out.boundsChecks = false;
     else if (flag === '--no-subgroups') out.subgroups = false;
     else if (flag === '--immediates') out.immediates = true;
+    else if (flag === '--staged-tensor-cores') out.stagedTensorCores = true;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
   const gpuOpts: GpuOptions = {
     subgroups: args.subgroups,
     immediates: args.immediates,
+    tensorCoreStaging: args.stagedTensorCores,
     headChunkBytes: args.headChunkMib !== undefined ? args.headChunkMib * 2 ** 20 : undefined,
   };
   const gpu = new Gpu(

@@ -55,8 +55,8 @@ export async function benchTensorCores(
   const check: TensorCoreCheck = { maxRelErr: await tensorCoreErrors(gpu, 256, 256, 256, 5) };
   log(`tensor cores (${tileName}): 256³ max rel err ${JSON.stringify(check.maxRelErr)}`);
   const results: TensorCoreResult[] = [];
-  const staged = stagedTile(tile);
-  for (const [s, t] of SHAPES(8192, 768).flatMap((s) => [tile, staged].map((t) => [s, t] as const))) {
+  const loops = [{ ...tile, stageK: 0 }, stagedTile(tile)]; // whichever the device trains with (tensorCoreStaging)
+  for (const [s, t] of SHAPES(8192, 768).flatMap((s) => loops.map((t) => [s, t] as const))) {
     if (!sgmatFits(t, s, splitK(s)?.kChunk ?? 0, gpu.limits.maxComputeWorkgroupStorageSize)) continue;
     const label = `${s.label}${t.stageK ? ' staged' : ''}`;
     const x = empty(gpu, [s.M * s.K], 'f16');

@@ -57,6 +57,12 @@ export interface GpuOptions {
    * with its subgroup-matrix calls emulated in plain arithmetic (matmul_sgmat_emulated.wgsl; no shader-f16 needed). Slow.
    */
   emulateTensorCores?: { M: number; N: number; K: number } | null;
+  /**
+   * The tensor-core kernel's K loop through workgroup memory (matmul_sgmat_staged, K slices of twice the config's K)
+   * instead of straight from storage. Default false until a GPU has measured which is faster (bench: both loops'
+   * TFLOP/s in its tensor-core section; --staged-tensor-cores for the training steps).
+   */
+  tensorCoreStaging?: boolean;
 }
 
 export const DEFAULT_HEAD_CHUNK_BYTES = 128 * 2 ** 20;
@@ -128,6 +134,8 @@ export class Gpu {
   readonly tensorCoreConfig: SubgroupMatrixConfig | null;
   /** tensorCoreConfig is emulated (GpuOptions.emulateTensorCores). */
   readonly tensorCoresEmulated: boolean;
+  /** GpuOptions.tensorCoreStaging. */
+  readonly tensorCoreStaging: boolean;
   private profiler: TimestampProfiler | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -185,6 +193,7 @@ export class Gpu {
     if (emulate && ![emulate.M, emulate.N, emulate.K].every((d) => [4, 8, 16, 32].includes(d)))
       throw new RangeError(`emulateTensorCores needs M, N and K of 4, 8, 16 or 32, got ${JSON.stringify(emulate)}`);
     this.tensorCoresEmulated = !!emulate && opts.tensorCores !== false;
+    this.tensorCoreStaging = opts.tensorCoreStaging ?? false;
     this.tensorCoreConfig =
       opts.tensorCores === false
         ? null

@@ -10,7 +10,14 @@ import { Gpu } from '../../src/gpu/runtime';
 import { geluRef } from '../../src/reference/linalg';
 import { empty, fromArray } from '../../src/tensor';
 import { launchMatmul, type MatmulArgs } from '../../src/tensor/ops/matmul';
-import { describeTile, type SgmatTile, sgmatTile, stagedTile, tileRows } from '../../src/tensor/ops/matmul/sgmat';
+import {
+  describeTile,
+  type SgmatTile,
+  sgmatKernel,
+  sgmatTile,
+  stagedTile,
+  tileRows,
+} from '../../src/tensor/ops/matmul/sgmat';
 import { splitK } from '../../src/tensor/ops/matmul/splitk';
 import { verifyTensorCores } from '../../src/tensor/ops/matmul/tensor-cores';
 import { halvesToF32, roundToHalf } from '../../src/util/half';
@@ -284,6 +291,32 @@ describe('tensor cores off', () => {
       );
     } finally {
       acquired.device.destroy();
+    }
+  });
+
+  it('GpuOptions.tensorCoreStaging trains on the K loop through workgroup memory; a forced tile that cannot run is refused', async () => {
+    const gpu = new Gpu(await acquireNodeDevice(), {
+      emulateTensorCores: { M: 8, N: 8, K: 8 },
+      tensorCoreStaging: true,
+    });
+    try {
+      const tile = sgmatTile(gpu)!;
+      expect(tile.stageK).toBe(16);
+      expect(sgmatKernel(tile).source).toMatch(/^\/\/#include matmul_sgmat_staged$/m);
+      const a = empty(gpu, [64 * 64], 'f16');
+      const f = empty(gpu, [64 * 64]);
+      try {
+        const x = { a: a.view, b: a.view, c: f.view, M: 64, N: 64, K: 64, tensorCoreTile: tile };
+        expect(() => launchMatmul(gpu, { ...x, M: 40, halfA: true, halfB: true })).toThrow(
+          /the tensor-core tile \(f16 8×8×8 → f32, 64×64 per workgroup, emulated, K slices of 16 in workgroup memory, 16384 bytes of workgroup memory\) does not fit M 40, N 64, K 64/,
+        );
+        expect(() => launchMatmul(gpu, { ...x, b: f.view, halfA: true })).toThrow(/takes two f16 operands/);
+      } finally {
+        a.dispose();
+        f.dispose();
+      }
+    } finally {
+      gpu.destroy();
     }
   });
 });

@@ -47,7 +47,9 @@ const tiles = new WeakMap<object, SgmatTile | null>();
  * part of C (or one config's worth if larger), 2 × 2 subgroups per workgroup, within the invocation limit.
  */
 export function sgmatTile(
-  gpu: Pick<Gpu, 'tensorCoreConfig' | 'tensorCoresEmulated' | 'description' | 'device'>,
+  gpu: Pick<Gpu, 'tensorCoreConfig' | 'tensorCoresEmulated' | 'description' | 'device'> & {
+    tensorCoreStaging?: boolean;
+  },
 ): SgmatTile | null {
   let tile = tiles.get(gpu);
   if (tile !== undefined) return tile;
@@ -57,6 +59,7 @@ export function sgmatTile(
   if (!config) tile = null;
   else if (gpu.tensorCoresEmulated) tile = tileFor(config, EMULATED_SUBGROUP, maxInvocations, true);
   else tile = lo > 0 && lo === hi ? tileFor(config, hi, maxInvocations) : null;
+  if (tile && gpu.tensorCoreStaging) tile = stagedTile(tile);
   tiles.set(gpu, tile);
   return tile;
 }
