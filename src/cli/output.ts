@@ -11,13 +11,15 @@ import type { ModelConfig } from '../model/family';
 import { familyOf } from '../model/registry';
 import type { SettingsContext } from '../settings/schema';
 import { describeTile, sgmatTile } from '../tensor/ops/matmul/sgmat';
-import type { TensorCoreVerdict } from '../tensor/ops/matmul/tensor-cores';
+import { type TensorCoreVerdict, verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
+import type { StateStore } from '../train/snapshot';
 import type { Peak } from '../train/peak';
 import { RUN_FILES } from '../train/run-folder';
 import type { TrainEvent } from '../train/trainer';
 import { type Parsed, UsageError } from './args';
 import { say, status, stepLine } from './live';
 import { lockOutDir } from './lock';
+import { resolvePeak, snapshotPrecision } from './settings';
 
 /** The --out folder, claimed for this process; a folder with a snapshot needs --resume. */
 export function requireOut(f: Parsed): string {
@@ -50,6 +52,25 @@ export function settingsContext(
   };
 }
 
+/**
+ * The start of a training command on its device: tensor cores checked before anything trusts them (a wrong tile is
+ * turned off, saying so), the MFU peak at the precision the run trains at (a resumed run's: its snapshot's), and the
+ * start line. Returns the peak and the log's start record.
+ */
+export async function startOnDevice(
+  f: Parsed,
+  gpu: Gpu,
+  argv: string[],
+  store: StateStore,
+  precision: Precision,
+): Promise<{ peak: Peak; start: ReturnType<typeof announce> }> {
+  const verdict = await verifyTensorCores(gpu);
+  if (verdict) say(verdict.detail);
+  const at = f.resume ? await snapshotPrecision(store) : precision;
+  const peak = await resolvePeak(f, gpu, at);
+  return { peak, start: announce(gpu, peak, argv, !!f.resume, verdict, at) };
+}
+
 /** Says what MFU is measured against and whether shaders check bounds; returns the log's start record. */
 export function announce(
   gpu: Gpu,
@@ -68,13 +89,13 @@ export function announce(
     toggles: gpu.toggles.includes('allow_unsafe_apis'),
   });
   const tile = sgmatTile(gpu);
-  const what = resume
-    ? 'precision as the snapshot was saved'
-    : precision === 'f16-mixed'
+  const what = `${
+    precision === 'f16-mixed'
       ? tile
-        ? `precision f16-mixed (f16 weight copies, activations and output gradients; the block products on tensor cores, ${describeTile(tile)}, accumulated in f32: MFU against the FP16 tensor peak)`
+        ? `precision f16-mixed (f16 weight copies, activations and output gradients; the block and head products on tensor cores, ${describeTile(tile)}, accumulated in f32: MFU against the FP16 tensor peak)`
         : 'precision f16-mixed (f16 weight copies, activations and output gradients; no tensor cores here, so the FP32 kernels accumulate: MFU against the FP32 peak)'
-      : 'precision fp32';
+      : 'precision fp32'
+  }${resume ? ', as the snapshot was saved' : ''}`;
   say(`${what}; the device: ${describeCapabilities(gpu.capabilities)}${hint ? ` (to unlock: ${hint})` : ''}`);
   return {
     type: 'start',

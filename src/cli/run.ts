@@ -2,7 +2,6 @@
 // config.json, log.jsonl, report.json, and snapshots to resume from with --resume).
 
 import { acquireNodeDevice } from '../gpu/node';
-import { verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
 import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { type PipelineEvent, type RunReport, runInheritune } from '../inheritune/pipeline';
@@ -17,17 +16,8 @@ import { RUN_FILES, writeJson, writeModel } from '../train/run-folder';
 import { parseFlags } from './args';
 import { logWriter, say } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
-import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import {
-  exportDtype,
-  followDefaults,
-  refuse,
-  resolvePeak,
-  snapshotPrecision,
-  RUN_FLAGS,
-  settingsFromFlags,
-  TRAIN_FLAGS,
-} from './settings';
+import { onTrainEvent, requireOut, settingsContext, startOnDevice } from './output';
+import { exportDtype, followDefaults, refuse, RUN_FLAGS, settingsFromFlags, TRAIN_FLAGS } from './settings';
 
 export const RUN_ENTRY = `  run --ref <dir-or-file> --data <text-file> --out DIR [--n N] [--steps-per-round T] [--grow restart|continue]
       [--paper-code] [--compare KIND,...] [--kd-alpha A] [--kd-tau T] [--kd-beta B]
@@ -54,13 +44,8 @@ export async function runCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (!f.resume) refuse(checkRunSettings(settings, context), RUN_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkRunSettings(settings, { ...context, limits: gpu.limits }), RUN_FIELDS);
-    // Tensor cores are checked before anything trusts them (a wrong tile is turned off, saying so).
-    const verdict = await verifyTensorCores(gpu);
-    if (verdict) say(verdict.detail);
     const store = directoryStore(out);
-    const precision = f.resume ? await snapshotPrecision(store) : settings.precision;
-    const peak = await resolvePeak(f, gpu, precision);
-    const start = announce(gpu, peak, argv, !!f.resume, verdict, precision);
+    const { peak, start } = await startOnDevice(f, gpu, argv, store, settings.precision);
     if (!f.resume) say(`plan: ${growPlan(settings.n, ckpt.config.layers).text}`);
     const log = logWriter(out, !!f.resume);
     log(start);

@@ -2,7 +2,6 @@
 // training settings as `run`, snapshots every --checkpoint-every updates, --resume.
 
 import { acquireNodeDevice } from '../gpu/node';
-import { verifyTensorCores } from '../tensor/ops/matmul/tensor-cores';
 import { nodeDeviceOptions } from './settings';
 import { Gpu } from '../gpu/runtime';
 import { gpt2Bpe } from '../io/tokenizer';
@@ -20,18 +19,10 @@ import { writeModel } from '../train/run-folder';
 import { openSnapshot, restoreTrainer, SNAPSHOT_FILE, saveSnapshot } from '../train/snapshot';
 import { Trainer } from '../train/trainer';
 import { parseFlags, UsageError } from './args';
-import { logWriter, say } from './live';
+import { logWriter } from './live';
 import { loadCheckpoint, loadCorpus, progress } from './load';
-import { announce, onTrainEvent, requireOut, settingsContext } from './output';
-import {
-  exportDtype,
-  followDefaults,
-  refuse,
-  resolvePeak,
-  settingsFromFlags,
-  snapshotPrecision,
-  TRAIN_FLAGS,
-} from './settings';
+import { onTrainEvent, requireOut, settingsContext, startOnDevice } from './output';
+import { exportDtype, followDefaults, refuse, settingsFromFlags, TRAIN_FLAGS } from './settings';
 
 export const TRAIN_ENTRY = `  train --data <text-file> --out DIR --steps S (--model <dir-or-file> | --layers L --width C --heads H [--positions P])
       <training options>
@@ -96,13 +87,8 @@ export async function trainCommand(argv: string[], gpu?: Gpu): Promise<number> {
     if (!f.resume) refuse(checkTraining(training, steps, context), TRAINING_FIELDS);
     gpu ??= new Gpu(await acquireNodeDevice(deviceOptions));
     if (!f.resume) refuse(checkTraining(training, steps, { ...context, limits: gpu.limits }), TRAINING_FIELDS);
-    // Tensor cores are checked before anything trusts them (a wrong tile is turned off, saying so).
-    const verdict = await verifyTensorCores(gpu);
-    if (verdict) say(verdict.detail);
     const store = directoryStore(out);
-    const precision = f.resume ? await snapshotPrecision(store) : training.precision;
-    const peak = await resolvePeak(f, gpu, precision);
-    const start = announce(gpu, peak, argv, !!f.resume, verdict, precision);
+    const { peak, start } = await startOnDevice(f, gpu, argv, store, training.precision);
     let trainer: Trainer;
     if (f.resume) {
       const snap = await openSnapshot(store);
