@@ -148,11 +148,6 @@ export function nodeDeviceOptions(f: Parsed): NodeDeviceOptions {
 }
 
 /**
- * The peak MFU is measured against: --peak-tflops, else the device table's for the precision the products run in
- * (f16-mixed on tensor cores: the FP16 tensor peak; peakPrecision), else a measured f32 matmul peak. A resumed run's
- * precision is its snapshot's, not yet read here: it is taken as fp32 (give --peak-tflops for a resumed f16-mixed run).
- */
-/**
  * The precision a --resume run trains at: its snapshot's settings' (fp32 where it has none; where the snapshot is
  * missing or unreadable, fp32 too, and the resume itself then stops with the reason).
  */
@@ -170,6 +165,11 @@ export async function snapshotPrecision(store: StateStore): Promise<Precision> {
   }
 }
 
+/**
+ * The peak MFU is measured against: --peak-tflops, else the device table's for the precision the products run in
+ * (f16-mixed on tensor cores: the FP16 tensor peak; peakPrecision), else a measured f32 matmul peak. A resumed run
+ * passes its snapshot's precision (snapshotPrecision).
+ */
 export async function resolvePeak(f: Parsed, gpu: Gpu, precision: Precision = 'fp32'): Promise<Peak> {
   if (f['peak-tflops'] !== undefined) {
     try {

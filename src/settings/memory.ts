@@ -71,7 +71,9 @@ export function memoryEstimate(
   const chunk = Math.min(HEAD_CHUNK_BYTES, tokens * m.vocab * 4);
   // A chunk of f32 logits and their gradient; f16-mixed's tensor-core head keeps the gradient as halves and reads the
   // head matrix as an f16 copy padded to whole 64-row tiles (Model.halfHead).
-  const head = mixed ? chunk * 1.5 + 2 * Math.ceil(m.vocab / 64) * 64 * m.width : chunk * 2;
+  // (An odd width keeps the f32 head: Model.halfHead needs whole words per row.)
+  const halfHead = mixed && m.width % 2 === 0;
+  const head = halfHead ? chunk * 1.5 + 2 * Math.ceil(m.vocab / 64) * 64 * m.width : chunk * 2;
   // kd-hidden's matched states: one per student block, counted at the most blocks its student can have (k: the kd
   // students train at the grown size, which the plan does not know yet).
   const teacher = s.teacher

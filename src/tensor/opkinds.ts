@@ -47,6 +47,8 @@ export interface OpAttrs {
     lse: Tensor;
     count: Tensor;
     pre: { seed: Tensor; dx: Tensor | null; dw: Tensor | null } | null;
+    /** The padded f16 head copy the forward multiplied (f16-mixed), kept for a recompute; else null. */
+    half: Tensor | null;
   };
   /** Logit distillation through the head; its gradients made in the forward pass for `seed`. inputs: [x, w, targets] */
   headDistill: { seed: Tensor; dx: Tensor | null; dw: Tensor | null };

@@ -27,7 +27,7 @@ describe('benchmark page in Chromium', () => {
     expect(rep.runtime).toMatch(/Chrome/);
     expect(rep.matmul.every((m) => m.tflops > 0)).toBe(true);
     expect(rep.attention).toHaveLength(1);
-    expect(rep.steps.map((s) => s.config)).toEqual(['tiny', 'tiny-f16']);
+    expect(rep.steps.map((s) => s.config)).toEqual(['tiny', 'tiny-f16', 'tiny-mixed']);
     expect(Math.abs(rep.steps[0]!.finalLoss - Math.log(512))).toBeLessThan(0.3);
     expect(rep.peers.tfjs?.steps).toHaveLength(1);
     expect(await app.page.getByTestId('bench-status').getAttribute('data-status')).toBe('pass');

@@ -71,8 +71,11 @@ describe('crossentropy_seeded with rows padded past V, dlogits as halves', () =>
   });
 });
 
-/** The padded f16 head, forward and backward, on `gpu`: loss, dx (through toHalf, to the f32 x) and dw. */
-async function halfHead(gpu: Gpu, N: number, C: number, V: number, g: number) {
+/**
+ * The padded f16 head, forward and backward, on `gpu`: loss, dx (through toHalf, to the f32 x) and dw; the forward
+ * made for seed `g`, backward seeded with `gBackward` (another value: the gradients are recomputed).
+ */
+async function halfHead(gpu: Gpu, N: number, C: number, V: number, g: number, gBackward = g) {
   const X = Array.from({ length: N * C }, (_, i) => Math.sin(i * 0.37) * 1.5);
   const W = Array.from({ length: V * C }, (_, i) => Math.cos(i * 0.71) * 0.2);
   const targets = Int32Array.from({ length: N }, (_, i) => (i === 5 ? -1 : (i * 13) % V));
@@ -86,7 +89,7 @@ async function halfHead(gpu: Gpu, N: number, C: number, V: number, g: number) {
     const seed = fromArray(gpu, [g], [1]);
     const before = sgmat();
     const loss = headCrossEntropy(toHalf(xf), w, targets, { chunkRows: 64, seed, half });
-    backward(loss, seed);
+    backward(loss, gBackward === g ? seed : fromArray(gpu, [gBackward], [1]));
     return {
       X,
       W,
@@ -162,6 +165,20 @@ describe('the tensor-core head of f16-mixed (a padded f16 copy of w)', () => {
     }
   });
 
+  it('recomputes for another seed on the same halves: the bits of a forward made for that seed', async () => {
+    const tc = new Gpu(await acquireNodeDevice(), { emulateTensorCores: { M: 8, N: 8, K: 8 } });
+    try {
+      const made = await halfHead(tc, N, C, V, 32);
+      const recomputed = await halfHead(tc, N, C, V, 64, 32);
+      expect(recomputed.onTensorCores).toBe(12); // the forward's 6, and the recompute's 6
+      expect(recomputed.loss).toBe(made.loss);
+      expect(recomputed.dx).toEqual(made.dx);
+      expect(recomputed.dw).toEqual(made.dw);
+    } finally {
+      tc.destroy();
+    }
+  });
+
   it('refuses a copy that is not the padded halves of w', async () => {
     const gpu = await getGpu();
     await tidyAsync(async () => {
@@ -173,6 +190,10 @@ describe('the tensor-core head of f16-mixed (a padded f16 copy of w)', () => {
         expect(() => headCrossEntropy(x, leaf(w), targets, { seed, half: bad })).toThrow(
           /head: the f16 head copy must be \[128, 64\] halves/,
         );
+      const odd = fromArray(gpu, new Array(64 * 3).fill(0.1), [64, 3], 'f16');
+      expect(() => headCrossEntropy(odd, fromArray(gpu, new Array(30).fill(0.1), [10, 3]), targets)).toThrow(
+        /head: an f16 x needs an even width, not 3/,
+      );
     });
   });
 });

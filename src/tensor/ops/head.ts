@@ -55,6 +55,8 @@ function headArgs(
   if (x.dtype !== 'f16') assertF32(x, `${what} x`);
   assertF32(w, `${what} w`);
   const [V, C] = w.shape as [number, number];
+  // A chunk's rows of halves start on 64·C·2 bytes: bindable (256-byte aligned) for an even width only.
+  if (x.dtype === 'f16' && C % 2 !== 0) throw new Error(`${what}: an f16 x needs an even width, not ${C}`);
   const N = x.size / C;
   if (x.shape[x.shape.length - 1] !== C)
     throw new Error(`${what}: x width ${x.shape[x.shape.length - 1]} differs from w width ${C}`);
@@ -125,32 +127,19 @@ export function headCrossEntropy(
   if (seed) gpu.upload(count.view, new Float32Array([targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0)]));
   forEachChunk(N, chunk, (r0, rows) => {
     const xs = rowView(x, r0, rows, C);
-    const product = { M: rows, N: cols, K: C, transB: true, halfA: halves.x, halfB: halves.w };
-    launchMatmul(gpu, { a: xs, b: hw.view, c: logits.view, ...product });
     const rowsOf = [rowView(tgt, r0, rows, 1)];
     const out = [rowView(losses, r0, rows, 1), rowView(lse, r0, rows, 1)];
     if (!grads) {
+      launchMatmul(gpu, { a: xs, b: hw.view, c: logits.view, M: rows, N: cols, K: C, transB: true, halfA: halves.x });
       dispatchRows(gpu, CE_FORWARD, [logits.view, ...rowsOf, ...out], { N: rows, V }, rows);
       return;
     }
-    // Loss, lse and dlogits in one pass (the values of CE_FORWARD then CE_BACKWARD), then folded into dx and dw.
-    const dl = { ...grads.dlogits.view, size: rows * cols * bytesPer(grads.dlogits.dtype) };
-    const views = [logits.view, ...rowsOf, count.view, seed!.view, ...out, dl];
-    dispatchRows(gpu, half ? CE_SEEDED_HALF : CE_SEEDED, views, { N: rows, V, stride: cols }, rows);
-    foldChunk(
-      gpu,
-      { N: rows, V: cols, C },
-      xs,
-      hw,
-      dl,
-      grads.x && rowView(grads.x, r0, rows, C),
-      grads.w,
-      {
-        dx: 0,
-        dw: r0 === 0 ? 0 : 1,
-      },
-      halves,
-    );
+    const ce = [...rowsOf, count.view, seed!.view, ...out];
+    seededChunk(gpu, { rows, V, C, cols }, xs, hw, halves, logits, grads.dlogits, ce, {
+      dx: grads.x && rowView(grads.x, r0, rows, C),
+      dw: grads.w,
+      beta: { dx: 0, dw: r0 === 0 ? 0 : 1 },
+    });
   });
   gpu.dispatch(CE_MEAN, [losses.view, tgt.view, loss.view, count.view], { N, V }, [1]);
   logits.dispose();
@@ -164,11 +153,15 @@ export function headCrossEntropy(
     full.dispose();
   }
   const pre = grads && { seed: seed!, dx: grads.x, dw };
-  tape.record('headCrossEntropy', [x, w, tgt], [loss], { N, V, C, chunk, lse, count, pre }, [
+  // A backward with another seed recomputes on the same padded copy (a view that keeps it; the values stay those of
+  // this step: the copy is rewritten from masters the optimizer has not moved yet).
+  const kept = half ? half.slice(0, half.shape) : null;
+  tape.record('headCrossEntropy', [x, w, tgt], [loss], { N, V, C, chunk, lse, count, pre, half: kept }, [
     lse,
     count,
     ...(grads?.x ? [grads.x] : []),
     ...(dw ? [dw] : []),
+    ...(kept ? [kept] : []),
   ]);
   tgt.dispose();
   return loss;
@@ -275,6 +268,39 @@ function foldChunk(
 }
 
 /**
+ * One chunk of the seeded pass (rows of x at `xs`; ce: the chunk's targets, count, seed, row losses and lse): logits
+ * = x·hwᵀ over `cols` columns, the losses, lse and dlogits in one dispatch (the values of CE_FORWARD then
+ * CE_BACKWARD; dlogits as halves where the head matrix is the padded f16 copy), folded into dx[rows] and dw.
+ */
+function seededChunk(
+  gpu: Gpu,
+  s: { rows: number; V: number; C: number; cols: number },
+  xs: BufferView,
+  hw: Tensor,
+  h: Halves,
+  logits: Tensor,
+  dlogits: Tensor,
+  ce: BufferView[],
+  out: { dx: BufferView | null; dw: Tensor | null; beta: { dx: number; dw: number } },
+): void {
+  const { rows, V, C, cols } = s;
+  launchMatmul(gpu, {
+    a: xs,
+    b: hw.view,
+    c: logits.view,
+    M: rows,
+    N: cols,
+    K: C,
+    transB: true,
+    halfA: h.x,
+    halfB: h.w,
+  });
+  const dl = { ...dlogits.view, size: rows * cols * bytesPer(dlogits.dtype) };
+  dispatchRows(gpu, h.dl ? CE_SEEDED_HALF : CE_SEEDED, [logits.view, ...ce, dl], { N: rows, V, stride: cols }, rows);
+  foldChunk(gpu, { N: rows, V: cols, C }, xs, hw, dl, out.dx, out.dw, out.beta, h);
+}
+
+/**
  * Logit distillation through the chunked head (Hinton et al. 2015): the mean over scored rows of
  * α·CE(x·wᵀ, y) + (1−α)·τ²·KL(softmax(t/τ) ‖ softmax(x·wᵀ/τ)), the teacher's logits t = teacher.x·teacher.wᵀ made
  * chunk by chunk beside the student's (no V × N tensor of either). Training only: `seed` (the [1] gradient backward
@@ -288,6 +314,7 @@ export function headDistill(
   teacher: { x: Tensor; w: Tensor },
   opts: { alpha: number; tau: number; seed: Tensor; chunkRows?: number },
 ): Tensor {
+  assertF32(x, 'distillation x'); // its products read f32 rows
   const { N, V, C, chunk } = headArgs(x, w, targets, opts.chunkRows, 'distillation');
   assertF32(teacher.x, 'teacher head x');
   const [Vt, Ct] = teacher.w.shape as [number, number];
@@ -368,6 +395,10 @@ export function headCrossEntropyBackward(
     if (dwSlot && a.pre.dw) passGradient(dwSlot, a.pre.dw);
     return;
   }
+  if (a.half) {
+    halfHeadRecompute(x, tgt, gLoss, dxSlot, dwSlot, a, a.half);
+    return;
+  }
   const dx = dxSlot?.out() ?? null;
   const dw = dwSlot?.out() ?? null;
   const gpu = x.gpu;
@@ -398,6 +429,58 @@ export function headCrossEntropyBackward(
   });
   logits.dispose();
   dlogits.dispose();
+}
+
+/**
+ * The recompute of a forward that ran on the padded f16 copy, for another seed: the same seeded chunks on the same
+ * halves (so the gradient is that of the loss the forward reported), dw made padded and its first V rows passed on.
+ */
+function halfHeadRecompute(
+  x: Tensor,
+  tgt: Tensor,
+  gLoss: Tensor,
+  dxSlot: GradSlot | null,
+  dwSlot: GradSlot | null,
+  a: OpAttrs['headCrossEntropy'],
+  half: Tensor,
+): void {
+  const gpu = x.gpu;
+  const { N, V, C, chunk } = a;
+  const cols = half.shape[0]!;
+  const rowsMax = Math.min(chunk, N);
+  const logits = empty(gpu, [rowsMax, cols]);
+  const dlogits = empty(gpu, [rowsMax, cols], 'f16');
+  const losses = empty(gpu, [N]); // scratch: the forward's values again
+  const lse = empty(gpu, [N]);
+  const dx = dxSlot?.out() ?? null;
+  const dwFull = dwSlot ? empty(gpu, [cols, C]) : null;
+  const halves: Halves = { x: x.dtype === 'f16', w: true, dl: true };
+  try {
+    forEachChunk(N, chunk, (r0, rows) => {
+      const ce = [
+        rowView(tgt, r0, rows, 1),
+        a.count.view,
+        gLoss.view,
+        rowView(losses, r0, rows, 1),
+        rowView(lse, r0, rows, 1),
+      ];
+      seededChunk(gpu, { rows, V, C, cols }, rowView(x, r0, rows, C), half, halves, logits, dlogits, ce, {
+        dx: dx && rowView(dx.t, r0, rows, C),
+        dw: dwFull,
+        beta: { dx: dx?.accumulate ? 1 : 0, dw: r0 === 0 ? 0 : 1 },
+      });
+    });
+    if (dwSlot && dwFull) {
+      const g = dwFull.slice(0, [V, C]);
+      try {
+        passGradient(dwSlot, g);
+      } finally {
+        g.dispose();
+      }
+    }
+  } finally {
+    for (const t of [logits, dlogits, losses, lse, dwFull]) t?.dispose();
+  }
 }
 
 function forEachChunk(N: number, chunk: number, fn: (r0: number, rows: number) => void): void {
