@@ -22,6 +22,15 @@ const WG: u32 = 256u;
 //#include row_lse
 //#include ce_out_f32
 
+// dz_v of the row at base for v (0 past V): g·(softmax(z)_v − [v = t]), softmax(z)_v = exp(z_v − lse), as
+// crossentropy_backward computes it. The output includes store it.
+fn gradAt(base: u32, l: f32, g: f32, t: u32, v: u32) -> f32 {
+  if (v >= p.V) { return 0.0; }
+  var d = exp(logits[base + v] - l);
+  if (v == t) { d -= 1.0; }
+  return g * d;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, lane: Lane) {
   let lid = lane.lid;

@@ -1,5 +1,5 @@
 // crossentropy_seeded.wgsl's dlogits as halves, two per u32 (an f16 tensor [N, stride]; the tensor-core head of
-// f16-mixed training): the f32 values of ce_out_f32 rounded on the bits as to_half.wgsl rounds (past 65504 → ±infinity,
+// f16-mixed training): gradAt's f32 values rounded on the bits as to_half.wgsl rounds (past 65504 → ±infinity,
 // so an overflowing loss scale trips the step guard). Each thread writes whole words of the row, the columns from V
 // to the stride as zeros (the padded head's products read them); the stride must be even (the launcher checks).
 @group(0) @binding(6) var<storage, read_write> dlogits: array<u32>;
@@ -8,13 +8,6 @@
 
 fn storeZeros(base: u32, lid: u32) {
   for (var i = lid; i < p.stride / 2u; i += WG) { dlogits[base / 2u + i] = 0u; }
-}
-
-fn gradAt(base: u32, l: f32, g: f32, t: u32, v: u32) -> f32 {
-  if (v >= p.V) { return 0.0; }
-  var d = exp(logits[base + v] - l);
-  if (v == t) { d -= 1.0; }
-  return g * d;
 }
 
 fn storeGrads(base: u32, l: f32, g: f32, t: u32, lid: u32) {

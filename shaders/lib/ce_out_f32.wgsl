@@ -1,5 +1,4 @@
-// crossentropy_seeded.wgsl's dlogits as f32, the row's V columns at dlogits[base..]: dz_v = g·(softmax(z)_v − [v = t])
-// with softmax(z)_v = exp(z_v − lse), as crossentropy_backward computes it.
+// crossentropy_seeded.wgsl's dlogits as f32, the row's V columns at dlogits[base..] (its gradAt).
 @group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
 
 fn storeZeros(base: u32, lid: u32) {
@@ -7,9 +6,5 @@ fn storeZeros(base: u32, lid: u32) {
 }
 
 fn storeGrads(base: u32, l: f32, g: f32, t: u32, lid: u32) {
-  for (var v = lid; v < p.V; v += WG) {
-    var d = exp(logits[base + v] - l);
-    if (v == t) { d -= 1.0; }
-    dlogits[base + v] = g * d;
-  }
+  for (var v = lid; v < p.V; v += WG) { dlogits[base + v] = gradAt(base, l, g, t, v); }
 }

@@ -114,28 +114,34 @@ export class Model<C extends ModelConfig = ModelConfig> {
     if (!this.halfBanks) {
       this.halfBanks = this.layout.bankSizes.map((n) => empty(this.gpu, [n], 'f16', 'params f16'));
       for (const s of this.layout.slots) if (isHalfMatrix(s)) this.matrices.set(s.name, s);
+      const [V, C] = this.family.head(this.lookup, this.config).shape as [number, number];
+      // An odd width keeps the f32 head (rows of halves would not start on words).
+      if (C % 2 === 0) {
+        this.halfHead = zeros(this.gpu, [paddedVocab(V), C], 'f16');
+        untrack(this.halfHead); // the model's, past any caller's scope
+      }
     }
     this.refreshHalfWeights();
   }
 
   /**
    * f16-mixed's head matrix as halves padded with zero rows to whole 64-row tiles ([paddedVocab(V), C]), which the
-   * seeded head multiplies on tensor cores (tensor/ops/head.ts); rounded from the master at every training step's
-   * loss. Null until such a step.
+   * seeded head multiplies on tensor cores (tensor/ops/head.ts). Kept current with the other f16 copies: rounded by
+   * refreshHalfWeights and, after each update, by the optimizer (refreshHalfHead). Null without copies, or for an
+   * odd width.
    */
   private halfHead: Tensor | null = null;
 
-  /** The padded f16 head copy, rounded from the master now; null where the width is odd (the head stays f32 then). */
-  private currentHalfHead(): Tensor | null {
-    const w = this.family.head(this.lookup, this.config);
-    const [V, C] = w.shape as [number, number];
-    if (C % 2 !== 0) return null;
-    if (!this.halfHead) {
-      this.halfHead = zeros(this.gpu, [paddedVocab(V), C], 'f16');
-      untrack(this.halfHead); // the model's, past any step's scope
-    }
-    launchToHalf(this.gpu, w.view, this.halfHead.view, w.size);
+  /** The padded f16 head copy (read-only use: checks). */
+  get paddedHalfHead(): Tensor | null {
     return this.halfHead;
+  }
+
+  /** Rounds the head matrix into its padded f16 copy again (the optimizer, after an update; nothing without one). */
+  refreshHalfHead(): void {
+    if (!this.halfHead) return;
+    const w = this.family.head(this.lookup, this.config);
+    launchToHalf(this.gpu, w.view, this.halfHead.view, w.size);
   }
 
   /** Rounds every master parameter into its f16 copy again (nothing without copies). */
@@ -143,6 +149,7 @@ export class Model<C extends ModelConfig = ModelConfig> {
     this.halfBanks?.forEach((h, i) => {
       launchToHalf(this.gpu, this.banks[i]!.view, h.view, h.size);
     });
+    this.refreshHalfHead();
   }
 
   /**
@@ -192,11 +199,10 @@ export class Model<C extends ModelConfig = ModelConfig> {
   ): Tensor {
     this.checkBatch(tokens, B, T);
     const p = this.stepLookup(halfWeights);
-    const halfHead = halfWeights && seed ? this.currentHalfHead() : null;
     return forwardLoss(this.family, p, this.config, tokens, targets, B, T, {
       seed,
       half: halfActivations,
-      halfHead: halfHead ?? undefined,
+      halfHead: (halfWeights && this.halfHead) || undefined,
     });
   }
 

@@ -200,6 +200,8 @@ export class Optimizer {
         scaled,
       });
     }
+    // The head's padded f16 copy (the tensor-core head) is a pass of its own: it has rows the banks do not.
+    if (halves) this.model.refreshHalfHead();
     const mu = this.cfg.muon;
     for (const { slots, rows, cols, stride } of this.muonBatches) {
       const [upd, ortho] = this.muonScratch as [Tensor, Tensor];

@@ -18,7 +18,6 @@ import {
   tidy,
   tidyAsync,
   toHalf,
-  type Tensor,
 } from '../../src/tensor';
 import type { BackwardTable } from '../../src/tensor/tape';
 import { SAVED } from '../../src/tensor/opkinds';
@@ -27,12 +26,7 @@ import { backwardRules } from '../../src/tensor/backward';
 import { launchColsums } from '../../src/tensor/ops/colsum';
 import { acquireNodeDevice } from '../../src/gpu/node';
 import { Gpu } from '../../src/gpu/runtime';
-import { getGpu } from './gpu';
-
-function leaf(t: Tensor): Tensor {
-  t.requiresGrad = true;
-  return t;
-}
+import { getGpu, leaf } from './gpu';
 
 describe('autograd', () => {
   it('accumulates gradients across backward passes (micro-batches) until cleared', async () => {

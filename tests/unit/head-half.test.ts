@@ -11,14 +11,9 @@ import { launchToHalf } from '../../src/tensor/ops/cast';
 import { CE_SEEDED, CE_SEEDED_HALF } from '../../src/tensor/ops/crossentropy';
 import { paddedVocab } from '../../src/tensor/ops/head';
 import { dispatchRows } from '../../src/tensor/ops/launch';
-import { type Tensor, zeros } from '../../src/tensor/tensor';
+import { zeros } from '../../src/tensor/tensor';
 import { roundToHalf } from '../../src/util/half';
-import { getGpu } from './gpu';
-
-function leaf(t: Tensor): Tensor {
-  t.requiresGrad = true;
-  return t;
-}
+import { getGpu, leaf } from './gpu';
 
 describe('crossentropy_seeded with rows padded past V, dlogits as halves', () => {
   it('writes the f32 kernel’s values rounded to halves, zeros past V and in ignored rows; overflow → infinity', async () => {

@@ -12,6 +12,7 @@ import { gpt2Init } from '../../src/model/gpt2/params';
 import { Model } from '../../src/model/model';
 import { optimizerConfig } from '../../src/optim/optimizer';
 import { type StepMetrics, Trainer, type TrainSettings } from '../../src/train/trainer';
+import { roundToHalf } from '../../src/util/half';
 
 const text = readFileSync(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(
   0,
@@ -46,6 +47,12 @@ async function train(gpu: Gpu) {
   try {
     const out = await trainer.run((e) => e.type === 'step' && steps.push(e));
     expect(out.status).toBe('done');
+    // The head's padded f16 copy followed the updates: the trained master rounded, zero rows past V.
+    const copy = await model.paddedHalfHead!.readF32();
+    const master = await model.params.get('wte.weight')!.readF32();
+    expect(copy.length).toBe(128 * cfg.width);
+    expect(copy.subarray(0, master.length)).toEqual(roundToHalf(master));
+    expect(copy.subarray(master.length).every((v) => v === 0)).toBe(true);
     return { steps, valLoss: out.valLoss!, sgmat: sgmatDispatches(gpu) - before };
   } finally {
     trainer.dispose();
